@@ -1,0 +1,71 @@
+/**
+ * The mloe error taxonomy: one base class with a stable `code`, and helpers for the boundaries.
+ *
+ * It lives in `clients/` until the project has a shared room for code used by every layer.
+ */
+
+/** Every error code mloe raises on purpose; add new codes here, never inline strings elsewhere. */
+export type MloeErrorCode =
+  /** Command-line flags or configuration failed validation. */
+  | 'CONFIG_INVALID'
+  /** The embedded dev server could not start (port in use, database locked, ...). */
+  | 'SERVER_START_FAILED'
+  /** A bug: a state the code believed impossible. */
+  | 'INTERNAL';
+
+/** Options accepted by {@link MloeError}. */
+export interface MloeErrorOptions {
+  /** The underlying error, kept for logs and `error.cause` chains. */
+  cause?: unknown;
+  /** Whether retrying the same operation may succeed; maps to `ApplicationFailure.nonRetryable` when false. */
+  retryable?: boolean;
+}
+
+/**
+ * Base class of every error mloe throws on purpose.
+ * The `code` is the stable, machine-readable part; the message is for humans and may change.
+ */
+export class MloeError extends Error {
+  /** Stable machine-readable error code. */
+  readonly code: MloeErrorCode;
+  /** Whether retrying the same operation may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: MloeErrorCode, message: string, options: MloeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Invalid command-line flags or configuration; never retryable, the input has to change. */
+export class ConfigError extends MloeError {
+  constructor(message: string, options: Omit<MloeErrorOptions, 'retryable'> = {}) {
+    super('CONFIG_INVALID', message, { ...options, retryable: false });
+  }
+}
+
+/**
+ * Turns anything thrown into an `Error`, so boundaries can rely on `message` and `stack`.
+ * Use it in every `catch` that reports or rethrows.
+ */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === 'string') return new Error(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return new MloeError('INTERNAL', `non-error value thrown: ${text}`, { cause: value });
+}
+
+/**
+ * Marks a branch the type checker proves unreachable, typically the `default` of an exhaustive `switch`.
+ * Throws at run time if the proof was wrong (e.g. data from outside the type system).
+ */
+export function assertNever(value: never, what = 'value'): never {
+  throw new MloeError('INTERNAL', `unexpected ${what}: ${JSON.stringify(value)}`);
+}

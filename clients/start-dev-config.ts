@@ -1,0 +1,136 @@
+/**
+ * Validation of `mloe server start-dev` flags: the one place they are interpreted, with a zod schema.
+ * Kept apart from `start-dev.ts` so that `mloe --help` does not load zod.
+ */
+import { z } from 'zod';
+
+import type { DevServerOptions } from '../infra/devserver';
+import { ConfigError, ensureError } from './errors';
+import { CLI_LOG_LEVELS, DEFAULT_NAMESPACE, SEARCH_ATTRIBUTE_TYPES, createStartDevCommand } from './start-dev';
+
+const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_TYPES)[number]>(
+  SEARCH_ATTRIBUTE_TYPES.map((type) => [type.toLowerCase(), type]),
+);
+
+const portSchema = z
+  .string()
+  .regex(/^\d+$/, 'expected a port number')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(65535));
+
+const keyValueSchema = z
+  .string()
+  .regex(/^[^=]+=/, 'expected KEY=VALUE')
+  .transform((text): [string, string] => {
+    const at = text.indexOf('=');
+    return [text.slice(0, at).trim(), text.slice(at + 1)];
+  });
+
+const searchAttributeSchema = keyValueSchema.transform(([name, type], context): [string, string] => {
+  const canonical = searchAttributeTypeByLowerName.get(type.trim().toLowerCase());
+  if (canonical === undefined) {
+    context.addIssue({
+      code: 'custom',
+      message: `unknown search attribute type "${type}" for ${name}; expected one of ${SEARCH_ATTRIBUTE_TYPES.join(', ')}`,
+    });
+    return z.NEVER;
+  }
+  return [name, canonical];
+});
+
+/**
+ * The flags of `start-dev` as commander hands them over.
+ * Flags that only make sense for the real Temporal CLI (UI, HTTP, metrics, SQLite pragmas) are validated and ignored.
+ */
+const startDevFlagsSchema = z.object({
+  ip: z.string().min(1),
+  port: portSchema,
+  dbFilename: z.string().min(1).optional(),
+  namespace: z.array(z.string().regex(/^\S+$/, 'namespace names cannot be empty or contain whitespace')),
+  // `never` is a Temporal CLI level; the closest the dev server has is `error`.
+  logLevel: z.enum(CLI_LOG_LEVELS).transform((level) => (level === 'never' ? 'error' : level)),
+  logFormat: z.string().min(1),
+  searchAttribute: z.array(searchAttributeSchema),
+  dynamicConfigValue: z.array(keyValueSchema),
+  headless: z.boolean().optional(),
+  uiPort: portSchema.optional(),
+  uiIp: z.string().optional(),
+  uiPublicPath: z.string().optional(),
+  uiAssetPath: z.string().optional(),
+  uiCodecEndpoint: z.string().optional(),
+  httpPort: portSchema.optional(),
+  metricsPort: portSchema.optional(),
+  sqlitePragma: z.array(keyValueSchema),
+  logConfig: z.boolean().optional(),
+});
+
+/** The dev server options `start-dev` resolves to: every field the CLI controls is present. */
+export type StartDevServerOptions = Required<
+  Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
+> &
+  Pick<DevServerOptions, 'dbFilename'>;
+
+/** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
+export interface StartDevConfig {
+  /** Options for `startDevServer`; `namespaces` excludes `default`, which always exists. */
+  server: StartDevServerOptions;
+  /** `--dynamic-config-value KEY=VALUE` pairs, kept but not applied by the dev server yet. */
+  dynamicConfig: Record<string, string>;
+  /** `--log-format`; the dev server currently has a single format. */
+  logFormat: string;
+  /** Notes about arguments that were tolerated but not understood (unknown flags, stray words). */
+  warnings: string[];
+}
+
+/**
+ * Validates what commander parsed for `start-dev` into a {@link StartDevConfig}.
+ * `extraArgs` are the arguments commander did not recognise; they become warnings, not errors.
+ */
+export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string[]): StartDevConfig {
+  const parsed = startDevFlagsSchema.safeParse(flags);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid start-dev flags:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  }
+  const flagValues = parsed.data;
+
+  const searchAttributes: Record<string, string> = {};
+  for (const [name, type] of flagValues.searchAttribute) {
+    const existing = searchAttributes[name];
+    if (existing !== undefined && existing !== type) {
+      throw new ConfigError(`search attribute ${name} registered twice with different types (${existing}, ${type})`);
+    }
+    searchAttributes[name] = type;
+  }
+
+  const server: StartDevServerOptions = {
+    ip: flagValues.ip,
+    port: flagValues.port,
+    namespaces: [...new Set(flagValues.namespace)].filter((name) => name !== DEFAULT_NAMESPACE),
+    logLevel: flagValues.logLevel,
+    searchAttributes,
+    ...(flagValues.dbFilename === undefined ? {} : { dbFilename: flagValues.dbFilename }),
+  };
+
+  return {
+    server,
+    dynamicConfig: Object.fromEntries(flagValues.dynamicConfigValue),
+    logFormat: flagValues.logFormat,
+    warnings: extraArgs.length === 0 ? [] : [`ignoring unrecognised start-dev arguments: ${extraArgs.join(' ')}`],
+  };
+}
+
+/**
+ * Parses the arguments that follow `server start-dev`, exactly as the Temporal SDK passes them after those two words.
+ * Pure: no output, no exit; throws {@link ConfigError} on invalid input.
+ */
+export function parseStartDevArgs(argv: readonly string[]): StartDevConfig {
+  const command = createStartDevCommand()
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+  try {
+    command.parse([...argv], { from: 'user' });
+  } catch (error) {
+    throw new ConfigError(ensureError(error).message, { cause: error });
+  }
+  return resolveStartDevConfig(command.opts(), command.args);
+}

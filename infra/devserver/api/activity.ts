@@ -1,0 +1,414 @@
+/**
+ * Activity tasks: dispatch, completion, failure with server-side retries, cancellation, heartbeats and the four
+ * timeouts. `ActivityTaskStarted` is written lazily with the result of the final attempt, as Temporal does.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Engine, RunRecord } from '../engine';
+import { invalidArgument, notFound } from '../errors';
+import { EventType, TimeoutType, msToDuration, msToTimestamp, temporal, type Failure, type Payloads } from '../proto';
+import type { Loose } from '../proto';
+import { decideRetry } from '../retry';
+import type { ActivityState } from '../state';
+import { decodeToken, encodeToken } from './tokens';
+import { validatePayloadSize } from './validate';
+
+const activityNotFound = (): Error =>
+  notFound('invalid activityID or activity already timed out or invoking workflow is completed');
+
+/** Puts an activity attempt on its task queue (unless it is backing off; its deadline enqueues it then). */
+export function enqueueActivity(engine: Engine, run: RunRecord, a: ActivityState): void {
+  if (a.backoffUntil > engine.now()) return;
+  const id = a.scheduledEventId;
+  const attempt = a.attempt;
+  engine.activityMatching.enqueue(run.state.namespace, a.taskQueue, {
+    dispatch: (poller) => startActivity(engine, run, id, attempt, poller.identity),
+  });
+}
+
+function scheduledAttributes(engine: Engine, run: RunRecord, scheduledEventId: number): Record<string, unknown> {
+  const event = run.history[scheduledEventId - 1]?.event;
+  return event ? engine.attributes(event) : {};
+}
+
+function startActivity(
+  engine: Engine,
+  run: RunRecord,
+  id: number,
+  attempt: number,
+  identity: string,
+): object | undefined {
+  const s = run.state;
+  const a = s.activities[String(id)];
+  const now = engine.now();
+  if (!run.isOpen || !a || a.attempt !== attempt || a.startedTime > 0 || a.backoffUntil > now) return undefined;
+  a.startedTime = now;
+  a.seq++;
+  a.startedIdentity = identity;
+  a.startedRequestId = randomUUID();
+  a.lastHeartbeatTime = 0;
+  engine.markDirty(run);
+  engine.hooks.armDeadlines(run);
+  const attrs = scheduledAttributes(engine, run, id);
+  return {
+    taskToken: encodeToken({
+      kind: 'activity',
+      namespace: s.namespace,
+      workflowId: s.workflowId,
+      runId: s.runId,
+      id,
+      seq: a.seq,
+      attempt,
+    }),
+    workflowNamespace: s.namespace,
+    workflowType: { name: s.workflowType },
+    workflowExecution: { workflowId: s.workflowId, runId: s.runId },
+    activityType: { name: a.activityType },
+    activityId: a.activityId,
+    header: attrs['header'],
+    input: attrs['input'],
+    heartbeatDetails: a.heartbeatDetails,
+    scheduledTime: msToTimestamp(a.scheduledTime),
+    currentAttemptScheduledTime: msToTimestamp(a.currentAttemptScheduledTime),
+    startedTime: msToTimestamp(now),
+    attempt,
+    scheduleToCloseTimeout: msToDuration(a.scheduleToCloseMs),
+    startToCloseTimeout: msToDuration(a.startToCloseMs),
+    heartbeatTimeout: msToDuration(a.heartbeatMs),
+    retryPolicy: a.retryPolicy,
+    priority: attrs['priority'],
+  };
+}
+
+/** PollActivityTaskQueue. */
+export async function pollActivityTaskQueue(
+  engine: Engine,
+  req: Loose<temporal.api.workflowservice.v1.IPollActivityTaskQueueRequest>,
+  signal: AbortSignal,
+): Promise<object> {
+  const ns = engine.namespace(req.namespace).name;
+  const queue = req.taskQueue?.name;
+  if (!queue) throw invalidArgument('TaskQueue is not set on request.');
+  const response = await engine.activityMatching.poll(
+    ns,
+    queue,
+    { identity: req.identity ?? '' },
+    signal,
+    engine.now(),
+  );
+  return (response as object | undefined) ?? {};
+}
+
+/** The running attempt a token refers to. */
+function fromToken(engine: Engine, taskToken: Uint8Array | null | undefined): { run: RunRecord; a: ActivityState } {
+  const t = decodeToken(taskToken, 'activity');
+  const run = engine.runs.get(`${t.namespace}\u0000${t.runId}`);
+  const a = run?.state.activities[String(t.id)];
+  if (!run || !run.isOpen || !a || a.startedTime === 0 || a.seq !== t.seq) throw activityNotFound();
+  return { run, a };
+}
+
+/** The running attempt named by workflow and activity id (the ById calls). */
+function fromIds(
+  engine: Engine,
+  req: { namespace?: string | null; workflowId?: string | null; runId?: string | null; activityId?: string | null },
+): { run: RunRecord; a: ActivityState } {
+  const ns = engine.namespace(req.namespace).name;
+  if (!req.activityId) throw invalidArgument('ActivityId is not set on request.');
+  const run = engine.getRun(ns, req.workflowId, req.runId);
+  const a = Object.values(run.state.activities).find((x) => x.activityId === req.activityId);
+  if (!run.isOpen || !a || a.startedTime === 0) throw activityNotFound();
+  return { run, a };
+}
+
+/** Writes the lazily-recorded started event plus the closing event of an activity, and forgets it. */
+function closeActivity(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  type: EventType,
+  attrs: Record<string, unknown>,
+  started: boolean,
+): void {
+  delete run.state.activities[String(a.scheduledEventId)];
+  engine.clearDeadline(run, `activity:${a.scheduledEventId}`);
+  const events: [EventType, Record<string, unknown>][] = [];
+  if (started) {
+    events.push([
+      EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+      {
+        scheduledEventId: a.scheduledEventId,
+        identity: a.startedIdentity,
+        requestId: a.startedRequestId,
+        attempt: a.attempt,
+        lastFailure: a.lastFailure,
+      },
+    ]);
+  }
+  events.push([type, { ...attrs, scheduledEventId: a.scheduledEventId, startedEventId: started ? -1 : 0 }]);
+  engine.addExternalEvents(run, events);
+}
+
+/** RespondActivityTaskCompleted and its ById variant. */
+export function completeActivity(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  result: Payloads | null | undefined,
+  identity: string,
+): void {
+  validatePayloadSize('Result', result);
+  closeActivity(
+    engine,
+    run,
+    a,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    { result: result ?? undefined, identity },
+    true,
+  );
+}
+
+/** RespondActivityTaskFailed and its ById variant: retry per policy, or close the activity as failed. */
+export function failActivity(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  failure: Failure | null | undefined,
+  identity: string,
+  lastHeartbeatDetails?: Payloads | null,
+): void {
+  if (lastHeartbeatDetails) a.heartbeatDetails = lastHeartbeatDetails;
+  const now = engine.now();
+  const expiration = a.scheduleToCloseMs > 0 ? a.scheduledTime + a.scheduleToCloseMs : 0;
+  const d = decideRetry(a.retryPolicy, a.attempt, failure, now, expiration);
+  if (d.retry && !a.cancelRequested) {
+    retryActivity(engine, run, a, failure ?? undefined, identity, d.backoffMs);
+    return;
+  }
+  closeActivity(
+    engine,
+    run,
+    a,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    { failure: failure ?? undefined, identity, retryState: d.state },
+    true,
+  );
+}
+
+function retryActivity(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  failure: Failure | undefined,
+  identity: string,
+  backoffMs: number,
+): void {
+  const now = engine.now();
+  a.attempt++;
+  a.startedTime = 0;
+  a.lastFailure = failure;
+  a.lastWorkerIdentity = identity;
+  a.backoffUntil = backoffMs > 0 ? now + backoffMs : 0;
+  a.currentAttemptScheduledTime = now + backoffMs;
+  engine.markDirty(run);
+  engine.hooks.armDeadlines(run);
+  enqueueActivity(engine, run, a);
+}
+
+/** RespondActivityTaskCanceled and its ById variant. */
+export function cancelActivity(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  details: Payloads | null | undefined,
+  identity: string,
+): void {
+  closeActivity(
+    engine,
+    run,
+    a,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+    {
+      details: details ?? undefined,
+      latestCancelRequestedEventId: a.cancelRequestedEventId || undefined,
+      identity,
+    },
+    true,
+  );
+}
+
+/** RecordActivityTaskHeartbeat and its ById variant. */
+export function heartbeatActivity(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  details: Payloads | null | undefined,
+): object {
+  validatePayloadSize('Details', details);
+  if (details) a.heartbeatDetails = details;
+  a.lastHeartbeatTime = engine.now();
+  engine.markDirty(run);
+  engine.hooks.armDeadlines(run);
+  return { cancelRequested: a.cancelRequested, activityPaused: false, activityReset: false };
+}
+
+/** The RequestCancelActivityTask command. Returns true when the activity was cancelled at once (not started). */
+export function cancelActivityByCommand(
+  engine: Engine,
+  run: RunRecord,
+  scheduledEventId: number,
+  wftCompletedId: number,
+  identity: string,
+): boolean {
+  const a = run.state.activities[String(scheduledEventId)];
+  if (!a) return false; // already closed; its result is in history or buffered
+  const requested = engine.append(run, EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED, {
+    scheduledEventId,
+    workflowTaskCompletedEventId: wftCompletedId,
+  });
+  a.cancelRequested = true;
+  a.cancelRequestedEventId = Number(requested.eventId);
+  if (a.startedTime === 0) {
+    delete run.state.activities[String(scheduledEventId)];
+    engine.clearDeadline(run, `activity:${scheduledEventId}`);
+    engine.append(run, EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED, {
+      scheduledEventId,
+      startedEventId: 0,
+      latestCancelRequestedEventId: a.cancelRequestedEventId,
+      identity,
+    });
+    return true;
+  }
+  engine.markDirty(run);
+  return false;
+}
+
+const TIMEOUT_NAMES: Record<number, string> = {
+  [TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE]: 'StartToClose',
+  [TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START]: 'ScheduleToStart',
+  [TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE]: 'ScheduleToClose',
+  [TimeoutType.TIMEOUT_TYPE_HEARTBEAT]: 'Heartbeat',
+};
+
+/** The next deadline of an activity and what happens then. */
+export function activityDeadline(a: ActivityState): { at: number; what: TimeoutType | 'backoff' } | undefined {
+  const c: { at: number; what: TimeoutType | 'backoff' }[] = [];
+  if (a.scheduleToCloseMs > 0)
+    c.push({ at: a.scheduledTime + a.scheduleToCloseMs, what: TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE });
+  if (a.startedTime === 0) {
+    if (a.backoffUntil > 0) c.push({ at: a.backoffUntil, what: 'backoff' });
+    else if (a.scheduleToStartMs > 0)
+      c.push({
+        at: a.currentAttemptScheduledTime + a.scheduleToStartMs,
+        what: TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+      });
+  } else {
+    if (a.startToCloseMs > 0)
+      c.push({ at: a.startedTime + a.startToCloseMs, what: TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE });
+    if (a.heartbeatMs > 0)
+      c.push({ at: (a.lastHeartbeatTime || a.startedTime) + a.heartbeatMs, what: TimeoutType.TIMEOUT_TYPE_HEARTBEAT });
+  }
+  c.sort((x, y) => x.at - y.at);
+  return c[0];
+}
+
+/** Deadline handler: an activity's backoff ended or one of its timeouts fired. */
+export function onActivityDeadline(engine: Engine, run: RunRecord, scheduledEventId: number): void {
+  const a = run.state.activities[String(scheduledEventId)];
+  if (!run.isOpen || !a) return;
+  const d = activityDeadline(a);
+  if (!d) return;
+  if (d.at > engine.now()) {
+    engine.hooks.armDeadlines(run);
+    return;
+  }
+  if (d.what === 'backoff') {
+    a.backoffUntil = 0;
+    engine.markDirty(run);
+    enqueueActivity(engine, run, a);
+    engine.hooks.armDeadlines(run);
+    return;
+  }
+  const timeoutType = d.what;
+  const started = a.startedTime > 0;
+  const failure: Failure = {
+    message: `activity ${TIMEOUT_NAMES[timeoutType]} timeout`,
+    source: '',
+    timeoutFailureInfo: { timeoutType, lastHeartbeatDetails: a.heartbeatDetails },
+  };
+  if (timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE || timeoutType === TimeoutType.TIMEOUT_TYPE_HEARTBEAT) {
+    const expiration = a.scheduleToCloseMs > 0 ? a.scheduledTime + a.scheduleToCloseMs : 0;
+    const r = decideRetry(a.retryPolicy, a.attempt, failure, engine.now(), expiration, true);
+    if (r.retry && !a.cancelRequested) {
+      retryActivity(engine, run, a, failure, a.startedIdentity, r.backoffMs);
+      return;
+    }
+    closeActivity(
+      engine,
+      run,
+      a,
+      EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+      { failure, retryState: r.state },
+      started,
+    );
+    return;
+  }
+  if (a.lastFailure) failure.cause = a.lastFailure;
+  closeActivity(
+    engine,
+    run,
+    a,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    { failure, retryState: 3 /* TIMEOUT */ },
+    started,
+  );
+}
+
+type Req = Record<string, unknown> & { taskToken?: Uint8Array | null; identity?: string | null };
+
+/** The activity RPC handlers, by method name. */
+export const activityHandlers = {
+  RespondActivityTaskCompleted: (engine: Engine, req: Req & { result?: Payloads | null }) => {
+    const { run, a } = fromToken(engine, req.taskToken);
+    completeActivity(engine, run, a, req.result, req.identity ?? '');
+    return {};
+  },
+  RespondActivityTaskCompletedById: (engine: Engine, req: Req & { result?: Payloads | null }) => {
+    const { run, a } = fromIds(engine, req as never);
+    completeActivity(engine, run, a, req.result, req.identity ?? '');
+    return {};
+  },
+  RespondActivityTaskFailed: (
+    engine: Engine,
+    req: Req & { failure?: Failure | null; lastHeartbeatDetails?: Payloads | null },
+  ) => {
+    const { run, a } = fromToken(engine, req.taskToken);
+    failActivity(engine, run, a, req.failure, req.identity ?? '', req.lastHeartbeatDetails);
+    return { failures: [] };
+  },
+  RespondActivityTaskFailedById: (
+    engine: Engine,
+    req: Req & { failure?: Failure | null; lastHeartbeatDetails?: Payloads | null },
+  ) => {
+    const { run, a } = fromIds(engine, req as never);
+    failActivity(engine, run, a, req.failure, req.identity ?? '', req.lastHeartbeatDetails);
+    return { failures: [] };
+  },
+  RespondActivityTaskCanceled: (engine: Engine, req: Req & { details?: Payloads | null }) => {
+    const { run, a } = fromToken(engine, req.taskToken);
+    cancelActivity(engine, run, a, req.details, req.identity ?? '');
+    return {};
+  },
+  RespondActivityTaskCanceledById: (engine: Engine, req: Req & { details?: Payloads | null }) => {
+    const { run, a } = fromIds(engine, req as never);
+    cancelActivity(engine, run, a, req.details, req.identity ?? '');
+    return {};
+  },
+  RecordActivityTaskHeartbeat: (engine: Engine, req: Req & { details?: Payloads | null }) => {
+    const { run, a } = fromToken(engine, req.taskToken);
+    return heartbeatActivity(engine, run, a, req.details);
+  },
+  RecordActivityTaskHeartbeatById: (engine: Engine, req: Req & { details?: Payloads | null }) => {
+    const { run, a } = fromIds(engine, req as never);
+    return heartbeatActivity(engine, run, a, req.details);
+  },
+};

@@ -1,0 +1,135 @@
+/** Client-facing calls on executions: start, signal, signal-with-start, cancel, terminate, update-with-start. */
+import { status } from '@grpc/grpc-js';
+import type { Engine } from '../engine';
+import { RpcError, invalidArgument } from '../errors';
+import { google, temporal, type Loose } from '../proto';
+import { requestCancelRun, signalRun, terminateRun } from './cancel';
+import { startWorkflowExecution } from './start';
+import { admitUpdate, waitAndRespond } from './update';
+
+type WS = typeof temporal.api.workflowservice.v1;
+type Req<K extends keyof WS> = WS[K] extends { prototype: infer P } ? Loose<P> : never;
+
+export function signalWorkflowExecution(engine: Engine, req: Req<'SignalWorkflowExecutionRequest'>): object {
+  const ns = engine.namespace(req.namespace).name;
+  const run = engine.getRun(ns, req.workflowExecution?.workflowId, req.workflowExecution?.runId);
+  signalRun(engine, run, req.signalName ?? '', req.input, req.header, req.identity ?? '');
+  return {};
+}
+
+export function signalWithStartWorkflowExecution(
+  engine: Engine,
+  req: Req<'SignalWithStartWorkflowExecutionRequest'>,
+): object {
+  const ns = engine.namespace(req.namespace).name;
+  if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+  const current = req.workflowId ? engine.currentRun(ns, req.workflowId) : undefined;
+  if (
+    current?.isOpen &&
+    Number(req.workflowIdConflictPolicy ?? 0) !==
+      temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
+  ) {
+    signalRun(engine, current, req.signalName, req.signalInput, req.header, req.identity ?? '');
+    return { runId: current.state.runId, started: false };
+  }
+  const started = startWorkflowExecution(
+    engine,
+    {
+      ...req,
+      workflowIdConflictPolicy:
+        temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
+    } as never,
+    (run) => signalRun(engine, run, req.signalName!, req.signalInput, req.header, req.identity ?? ''),
+  );
+  return { runId: started.runId, started: started.started };
+}
+
+export function requestCancelWorkflowExecution(
+  engine: Engine,
+  req: Req<'RequestCancelWorkflowExecutionRequest'>,
+): object {
+  const ns = engine.namespace(req.namespace).name;
+  const run = engine.getRun(ns, req.workflowExecution?.workflowId, req.workflowExecution?.runId);
+  if (req.firstExecutionRunId && run.state.firstRunId !== req.firstExecutionRunId) {
+    throw new RpcError(status.NOT_FOUND, 'workflow execution not found for the given first execution run ID');
+  }
+  requestCancelRun(engine, run, req.reason ?? '', req.identity ?? '');
+  return {};
+}
+
+export function terminateWorkflowExecution(engine: Engine, req: Req<'TerminateWorkflowExecutionRequest'>): object {
+  const ns = engine.namespace(req.namespace).name;
+  const run = engine.getRun(ns, req.workflowExecution?.workflowId, req.workflowExecution?.runId);
+  if (req.firstExecutionRunId && run.state.firstRunId !== req.firstExecutionRunId) {
+    throw new RpcError(status.NOT_FOUND, 'workflow execution not found for the given first execution run ID');
+  }
+  terminateRun(engine, run, req.reason ?? '', req.details, req.identity ?? '');
+  return {};
+}
+
+/** Encodes a MultiOperationExecutionFailure (one status per operation) for grpc-status-details-bin. */
+function multiOperationDetails(
+  message: string,
+  statuses: { code: number; message: string; details?: unknown[] }[],
+): Uint8Array {
+  const T = temporal.api.errordetails.v1.MultiOperationExecutionFailure;
+  const any = {
+    typeUrl: 'type.googleapis.com/temporal.api.errordetails.v1.MultiOperationExecutionFailure',
+    value: T.encode(T.fromObject({ statuses })).finish(),
+  };
+  return google.rpc.Status.encode(
+    google.rpc.Status.fromObject({ code: status.ABORTED, message, details: [any] }),
+  ).finish();
+}
+
+/** ExecuteMultiOperation: update-with-start (a start operation followed by an update operation). */
+export async function executeMultiOperation(
+  engine: Engine,
+  req: Req<'ExecuteMultiOperationRequest'>,
+  signal: AbortSignal,
+): Promise<object> {
+  const ns = engine.namespace(req.namespace).name;
+  const ops = req.operations ?? [];
+  const start = ops[0]?.startWorkflow;
+  const update = ops[1]?.updateWorkflow;
+  if (ops.length !== 2 || !start || !update) {
+    throw invalidArgument('Operations must be exactly [StartWorkflow, UpdateWorkflow] (update-with-start).');
+  }
+  if (start.namespace && start.namespace !== ns)
+    throw invalidArgument('Operations[0].StartWorkflow.Namespace must match the request namespace.');
+  if (update.workflowExecution?.workflowId !== start.workflowId) {
+    throw invalidArgument(
+      'Operations[1].UpdateWorkflow.WorkflowExecution.WorkflowId must match the start operation WorkflowId.',
+    );
+  }
+  let startResponse;
+  try {
+    startResponse = startWorkflowExecution(engine, { ...start, namespace: ns } as never);
+  } catch (err) {
+    if (err instanceof RpcError) {
+      const detailsStatus = err.details ? google.rpc.Status.decode(err.details) : undefined;
+      throw new RpcError(
+        status.ABORTED,
+        'Update-with-Start could not be executed.',
+        multiOperationDetails('Update-with-Start could not be executed.', [
+          { code: err.code, message: err.message, details: detailsStatus?.details ?? [] },
+          { code: status.ABORTED, message: 'Operation was aborted.' },
+        ]),
+      );
+    }
+    throw err;
+  }
+  const run = startResponse.run;
+  const u = admitUpdate(engine, run, update.request ?? {});
+  await engine.commit();
+  const stage =
+    Number(update.waitPolicy?.lifecycleStage ?? 0) ||
+    temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED;
+  const updateResponse = await waitAndRespond(run, u.updateId, stage, signal);
+  return {
+    responses: [
+      { startWorkflow: { runId: startResponse.runId, started: startResponse.started, status: startResponse.status } },
+      { updateWorkflow: updateResponse },
+    ],
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The WorkflowService method table: each implemented method maps to its handler; every other method answers
+ * UNIMPLEMENTED with a message naming it (never a crash or a hang).
+ */
+import type { Engine } from '../engine';
+import { activityHandlers, pollActivityTaskQueue } from './activity';
+import {
+  executeMultiOperation,
+  requestCancelWorkflowExecution,
+  signalWithStartWorkflowExecution,
+  signalWorkflowExecution,
+  terminateWorkflowExecution,
+} from './executions';
+import { describeWorkflowExecution, getWorkflowExecutionHistory, getWorkflowExecutionHistoryReverse } from './history';
+import {
+  describeNamespace,
+  getClusterInfo,
+  getSystemInfo,
+  listNamespaces,
+  registerNamespace,
+  updateNamespace,
+} from './namespace';
+import { queryWorkflow, respondQueryTaskCompleted } from './query';
+import { startWorkflowExecution } from './start';
+import { pollWorkflowTaskQueue, completeWorkflowTask, failWorkflowTask } from './workflow-task';
+import { pollWorkflowExecutionUpdate, updateWorkflowExecution } from './update';
+
+/** A method handler: request object in, response object (or pre-encoded bytes) out. */
+export type Handler = (engine: Engine, request: never, signal: AbortSignal) => unknown;
+
+/** Handlers of temporal.api.workflowservice.v1.WorkflowService, by method name. */
+export const workflowServiceHandlers: Record<string, Handler> = {
+  GetSystemInfo: () => getSystemInfo(),
+  GetClusterInfo: () => getClusterInfo(),
+  DescribeNamespace: describeNamespace,
+  ListNamespaces: listNamespaces,
+  RegisterNamespace: registerNamespace,
+  UpdateNamespace: updateNamespace,
+  StartWorkflowExecution: (engine, req) => {
+    const { run: _run, ...response } = startWorkflowExecution(engine, req);
+    return response;
+  },
+  SignalWorkflowExecution: signalWorkflowExecution,
+  SignalWithStartWorkflowExecution: signalWithStartWorkflowExecution,
+  RequestCancelWorkflowExecution: requestCancelWorkflowExecution,
+  TerminateWorkflowExecution: terminateWorkflowExecution,
+  ExecuteMultiOperation: executeMultiOperation,
+  PollWorkflowTaskQueue: pollWorkflowTaskQueue,
+  RespondWorkflowTaskCompleted: completeWorkflowTask,
+  RespondWorkflowTaskFailed: failWorkflowTask,
+  PollActivityTaskQueue: pollActivityTaskQueue,
+  ...(activityHandlers as unknown as Record<string, Handler>),
+  QueryWorkflow: queryWorkflow,
+  RespondQueryTaskCompleted: respondQueryTaskCompleted,
+  UpdateWorkflowExecution: updateWorkflowExecution,
+  PollWorkflowExecutionUpdate: pollWorkflowExecutionUpdate,
+  GetWorkflowExecutionHistory: getWorkflowExecutionHistory,
+  GetWorkflowExecutionHistoryReverse: getWorkflowExecutionHistoryReverse,
+  DescribeWorkflowExecution: describeWorkflowExecution,
+  ResetStickyTaskQueue: () => ({}),
+  ShutdownWorker: () => ({}),
+  DescribeTaskQueue: (engine, req: { namespace?: string; taskQueue?: { name?: string }; taskQueueType?: number }) => {
+    const ns = engine.namespace(req.namespace).name;
+    const matching = req.taskQueueType === 2 ? engine.activityMatching : engine.workflowMatching;
+    const pollers = [...matching.pollers(ns, req.taskQueue?.name ?? '')].map(([identity, at]) => ({
+      identity,
+      lastAccessTime: { seconds: Math.floor(at / 1000) },
+    }));
+    return { pollers };
+  },
+};
+
+/** Methods the health service answers. */
+export const healthHandlers: Record<string, Handler> = {
+  Check: () => ({ status: 1 }),
+};

@@ -1,0 +1,334 @@
+/**
+ * Starting runs: StartWorkflowExecution (request-id idempotency, id reuse and conflict policies), and the new runs
+ * that continue-as-new, workflow retries and child workflows create.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Engine, RunRecord } from '../engine';
+import { alreadyExists, invalidArgument } from '../errors';
+import {
+  EventType,
+  WorkflowExecutionStatus,
+  durationToMs,
+  enums,
+  google,
+  msToDuration,
+  msToTimestamp,
+  temporal,
+  type Failure,
+  type Header,
+  type Memo,
+  type Payloads,
+  type RetryPolicy,
+  type SearchAttributes,
+} from '../proto';
+import type { Loose } from '../proto';
+import { withWorkflowDefaults } from '../retry';
+import type { ParentRef, RunState } from '../state';
+import { terminateRun } from './cancel';
+import { validatePayloadSize, validateId } from './validate';
+
+const DEFAULT_WFT_TIMEOUT_MS = 10_000;
+const MAX_WFT_TIMEOUT_MS = 120_000;
+
+/** Everything needed to create a run. */
+export interface NewRun {
+  /** Pre-assigned run id (continue-as-new and retries name the new run in the old run's close event). */
+  runId?: string;
+  namespace: string;
+  workflowId: string;
+  workflowType: string;
+  taskQueue: string;
+  input?: Payloads | null | undefined;
+  header?: Header | null | undefined;
+  memo?: Memo | null | undefined;
+  searchAttributes?: SearchAttributes | null | undefined;
+  executionTimeoutMs: number;
+  runTimeoutMs: number;
+  workflowTaskTimeoutMs: number;
+  retryPolicy?: RetryPolicy | null | undefined;
+  cronSchedule?: string | null | undefined;
+  identity: string;
+  requestId: string;
+  parent?: ParentRef | undefined;
+  rootWorkflowId?: string | undefined;
+  rootRunId?: string | undefined;
+  attempt?: number;
+  firstRunId?: string;
+  continuedExecutionRunId?: string;
+  initiator?: number;
+  continuedFailure?: Failure | null | undefined;
+  lastCompletionResult?: Payloads | null | undefined;
+  backoffMs?: number;
+  executionExpirationTime?: number;
+  userMetadata?: Record<string, unknown> | null | undefined;
+  priority?: Record<string, unknown> | null | undefined;
+  /** Called after WorkflowExecutionStarted is written, before the first task is scheduled (signal-with-start). */
+  afterStarted?: ((run: RunRecord) => void) | undefined;
+}
+
+/** Creates a run, writes WorkflowExecutionStarted and schedules the first workflow task. */
+export function createRun(engine: Engine, p: NewRun): RunRecord {
+  const now = engine.now();
+  const runId = p.runId ?? randomUUID();
+  const wftTimeoutMs = Math.min(p.workflowTaskTimeoutMs || DEFAULT_WFT_TIMEOUT_MS, MAX_WFT_TIMEOUT_MS);
+  const executionTimeoutMs = p.executionTimeoutMs;
+  let runTimeoutMs = p.runTimeoutMs;
+  if (executionTimeoutMs > 0 && (runTimeoutMs === 0 || runTimeoutMs > executionTimeoutMs))
+    runTimeoutMs = executionTimeoutMs;
+  const expiration = p.executionExpirationTime ?? (executionTimeoutMs > 0 ? now + executionTimeoutMs : 0);
+  const backoffMs = p.backoffMs ?? 0;
+  const retryPolicy = withWorkflowDefaults(p.retryPolicy);
+  const state: RunState = {
+    namespace: p.namespace,
+    workflowId: p.workflowId,
+    runId,
+    firstRunId: p.firstRunId ?? runId,
+    workflowType: p.workflowType,
+    taskQueue: p.taskQueue,
+    status: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+    startTime: now,
+    executionTime: now + backoffMs,
+    closeTime: 0,
+    attempt: p.attempt ?? 1,
+    workflowTaskTimeoutMs: wftTimeoutMs,
+    runTimeoutMs,
+    executionTimeoutMs,
+    executionExpirationTime: expiration,
+    retryPolicy,
+    cronSchedule: p.cronSchedule ?? '',
+    memo: p.memo ?? undefined,
+    searchAttributes: p.searchAttributes ?? undefined,
+    header: p.header ?? undefined,
+    requestIds: p.requestId ? [p.requestId] : [],
+    parent: p.parent,
+    rootWorkflowId: p.rootWorkflowId ?? p.workflowId,
+    rootRunId: p.rootRunId ?? runId,
+    nextEventId: 1,
+    lastCompletedWftStartedEventId: 0,
+    wft: undefined,
+    taskSeq: 0,
+    buffered: [],
+    activities: {},
+    timers: {},
+    children: {},
+    external: {},
+    updates: {},
+    cancelRequested: false,
+    signalCount: 0,
+    newExecutionRunId: '',
+    closeEventId: 0,
+    historySizeBytes: 0,
+    stateTransitionCount: 0,
+  };
+  const run = engine.addRun(state);
+  const parentNs = p.parent ? engine.namespaces.get(p.parent.namespace) : undefined;
+  const started = engine.append(run, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, {
+    workflowType: { name: p.workflowType },
+    parentWorkflowNamespace: p.parent?.namespace,
+    parentWorkflowNamespaceId: parentNs?.id,
+    parentWorkflowExecution: p.parent ? { workflowId: p.parent.workflowId, runId: p.parent.runId } : undefined,
+    parentInitiatedEventId: p.parent?.initiatedEventId,
+    taskQueue: { name: p.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    input: p.input ?? undefined,
+    workflowExecutionTimeout: executionTimeoutMs ? msToDuration(executionTimeoutMs) : undefined,
+    workflowRunTimeout: runTimeoutMs ? msToDuration(runTimeoutMs) : undefined,
+    workflowTaskTimeout: msToDuration(wftTimeoutMs),
+    continuedExecutionRunId: p.continuedExecutionRunId,
+    initiator: p.initiator,
+    continuedFailure: p.continuedFailure ?? undefined,
+    lastCompletionResult: p.lastCompletionResult ?? undefined,
+    originalExecutionRunId: runId,
+    identity: p.identity,
+    firstExecutionRunId: state.firstRunId,
+    retryPolicy,
+    attempt: state.attempt,
+    workflowExecutionExpirationTime: expiration ? msToTimestamp(expiration) : undefined,
+    cronSchedule: p.cronSchedule || undefined,
+    firstWorkflowTaskBackoff: backoffMs ? msToDuration(backoffMs) : undefined,
+    memo: p.memo ?? undefined,
+    searchAttributes: p.searchAttributes ?? undefined,
+    header: p.header ?? undefined,
+    workflowId: p.workflowId,
+    rootWorkflowExecution: { workflowId: state.rootWorkflowId, runId: state.rootRunId },
+    priority: p.priority ?? undefined,
+  });
+  if (p.userMetadata) (started as Record<string, unknown>).userMetadata = p.userMetadata;
+  // Re-encode with user metadata, which lives on the event rather than in its attributes.
+  if (p.userMetadata) {
+    run.history.pop();
+    run.state.nextEventId--;
+    engine.appendEvent(run, started);
+  }
+  p.afterStarted?.(run);
+  engine.scheduleWorkflowTask(run, { notBefore: backoffMs > 0 ? now + backoffMs : 0 });
+  engine.hooks.armDeadlines(run);
+  return run;
+}
+
+type StartRequest = Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionRequest>;
+
+/** Checks a start request's fields the way Temporal's frontend does. */
+export function validateStartRequest(req: StartRequest): void {
+  validateId('WorkflowId', req.workflowId);
+  if (!req.workflowType?.name) throw invalidArgument('WorkflowType is not set on request.');
+  if (!req.taskQueue?.name) throw invalidArgument('TaskQueue is not set on request.');
+  if ((req.requestId ?? '').length > 1000) throw invalidArgument('RequestId length exceeds limit.');
+  for (const [field, d] of [
+    ['WorkflowExecutionTimeout', req.workflowExecutionTimeout],
+    ['WorkflowRunTimeout', req.workflowRunTimeout],
+    ['WorkflowTaskTimeout', req.workflowTaskTimeout],
+    ['WorkflowStartDelay', req.workflowStartDelay],
+  ] as const) {
+    if (durationToMs(d) < 0) throw invalidArgument(`Invalid ${field}: must not be negative.`);
+  }
+  if (req.cronSchedule) {
+    throw invalidArgument('CronSchedule is not supported by the mloe dev server yet; use a Temporal Schedule instead.');
+  }
+  validatePayloadSize('Input', req.input);
+  validateRetryPolicy(req.retryPolicy);
+}
+
+/** Validates a retry policy as Temporal does. */
+export function validateRetryPolicy(policy: RetryPolicy | null | undefined): void {
+  if (!policy) return;
+  if (durationToMs(policy.initialInterval) < 0)
+    throw invalidArgument('InitialInterval cannot be negative on retry policy.');
+  const c = Number(policy.backoffCoefficient ?? 0);
+  if (c !== 0 && c < 1) throw invalidArgument('BackoffCoefficient cannot be less than 1 on retry policy.');
+  if (durationToMs(policy.maximumInterval) < 0)
+    throw invalidArgument('MaximumInterval cannot be negative on retry policy.');
+  if (
+    durationToMs(policy.maximumInterval) > 0 &&
+    durationToMs(policy.maximumInterval) < durationToMs(policy.initialInterval)
+  ) {
+    throw invalidArgument('MaximumInterval cannot be less than InitialInterval on retry policy.');
+  }
+  if (Number(policy.maximumAttempts ?? 0) < 0)
+    throw invalidArgument('MaximumAttempts cannot be negative on retry policy.');
+}
+
+/** Encodes the `WorkflowExecutionAlreadyStartedFailure` details Temporal attaches to ALREADY_EXISTS. */
+function alreadyStartedDetails(message: string, startRequestId: string, runId: string): Uint8Array {
+  const detail = temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure;
+  const any = {
+    typeUrl: 'type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure',
+    value: detail.encode(detail.fromObject({ startRequestId, runId })).finish(),
+  };
+  return google.rpc.Status.encode(google.rpc.Status.fromObject({ code: 6, message, details: [any] })).finish();
+}
+
+/** The ALREADY_EXISTS error for a running workflow. */
+export function alreadyStartedError(run: RunRecord): Error {
+  const msg = `Workflow execution is already running. WorkflowId: ${run.state.workflowId}, RunId: ${run.state.runId}.`;
+  return alreadyExists(msg, alreadyStartedDetails(msg, run.state.requestIds[0] ?? '', run.state.runId));
+}
+
+const FAILED_STATUSES = new Set<number>([
+  WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
+  WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
+  WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+  WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+]);
+
+/** Outcome of applying id reuse / conflict policies to a start. */
+export type StartDecision = { kind: 'start' } | { kind: 'existing'; run: RunRecord; started: boolean };
+
+/** Applies request-id dedupe, the conflict policy (running) and the reuse policy (closed) for a new start. */
+export function decideStart(
+  engine: Engine,
+  namespace: string,
+  workflowId: string,
+  requestId: string,
+  reusePolicy: number,
+  conflictPolicy: number,
+  identity: string,
+): StartDecision {
+  const existing = engine.currentRun(namespace, workflowId);
+  if (!existing) return { kind: 'start' };
+  if (requestId && existing.state.requestIds.includes(requestId))
+    return { kind: 'existing', run: existing, started: true };
+  const P = enums.WorkflowIdReusePolicy;
+  const C = enums.WorkflowIdConflictPolicy;
+  if (existing.isOpen) {
+    let conflict = conflictPolicy;
+    if (!conflict)
+      conflict =
+        reusePolicy === P.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING
+          ? C.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
+          : C.WORKFLOW_ID_CONFLICT_POLICY_FAIL;
+    switch (conflict) {
+      case C.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
+        return { kind: 'existing', run: existing, started: false };
+      case C.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
+        terminateRun(
+          engine,
+          existing,
+          'terminated by a new start (WorkflowIdConflictPolicy TERMINATE_EXISTING)',
+          undefined,
+          identity,
+        );
+        return { kind: 'start' };
+      default:
+        throw alreadyStartedError(existing);
+    }
+  }
+  const reuse = reusePolicy || P.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE;
+  const reject = (): never => {
+    const msg = `Workflow execution already finished and the WorkflowIdReusePolicy does not allow starting it again. WorkflowId: ${workflowId}, RunId: ${existing.state.runId}.`;
+    throw alreadyExists(msg, alreadyStartedDetails(msg, existing.state.requestIds[0] ?? '', existing.state.runId));
+  };
+  if (reuse === P.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE) reject();
+  if (reuse === P.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY && !FAILED_STATUSES.has(existing.state.status))
+    reject();
+  return { kind: 'start' };
+}
+
+/** StartWorkflowExecution. */
+export function startWorkflowExecution(
+  engine: Engine,
+  req: StartRequest,
+  afterStarted?: (run: RunRecord) => void,
+): Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionResponse> & { run: RunRecord } {
+  const ns = engine.namespace(req.namespace).name;
+  validateStartRequest(req);
+  const workflowId = req.workflowId!;
+  const requestId = req.requestId || randomUUID();
+  const decision = decideStart(
+    engine,
+    ns,
+    workflowId,
+    requestId,
+    Number(req.workflowIdReusePolicy ?? 0),
+    Number(req.workflowIdConflictPolicy ?? 0),
+    req.identity ?? '',
+  );
+  if (decision.kind === 'existing') {
+    return {
+      runId: decision.run.state.runId,
+      started: decision.started,
+      status: decision.run.state.status,
+      run: decision.run,
+    };
+  }
+  const run = createRun(engine, {
+    namespace: ns,
+    workflowId,
+    workflowType: req.workflowType!.name!,
+    taskQueue: req.taskQueue!.name!,
+    input: req.input,
+    header: req.header,
+    memo: req.memo,
+    searchAttributes: req.searchAttributes,
+    executionTimeoutMs: durationToMs(req.workflowExecutionTimeout),
+    runTimeoutMs: durationToMs(req.workflowRunTimeout),
+    workflowTaskTimeoutMs: durationToMs(req.workflowTaskTimeout),
+    retryPolicy: req.retryPolicy,
+    identity: req.identity ?? '',
+    requestId,
+    backoffMs: durationToMs(req.workflowStartDelay),
+    userMetadata: req.userMetadata as Record<string, unknown> | null | undefined,
+    priority: req.priority as Record<string, unknown> | null | undefined,
+    afterStarted,
+  });
+  return { runId: run.state.runId, started: true, status: run.state.status, run };
+}

@@ -1,0 +1,350 @@
+/**
+ * Workflow tasks: dispatch to long-polling workers with the full history, completion (commands and protocol
+ * messages turned into events), failure and timeouts, with Temporal's transient-attempt and buffering rules.
+ */
+import { randomUUID } from 'node:crypto';
+import { RawResponse, type Engine, type RunRecord } from '../engine';
+import { invalidArgument, notFound } from '../errors';
+import {
+  CommandType,
+  EventType,
+  TimeoutType,
+  WorkflowTaskFailedCause,
+  enums,
+  msToTimestamp,
+  temporal,
+  type Command,
+  type Failure,
+  type ProtocolMessage,
+} from '../proto';
+import { protoRoot } from '../proto';
+import type { Loose } from '../proto';
+import type { WorkflowTaskState } from '../state';
+import { applyCommand, validateCommands, type CommandContext } from './commands';
+import { appendField, encodeHistory } from './history-bytes';
+import { decodeToken, encodeToken } from './tokens';
+import { applyProtocolMessage, buildUpdateMessages, undeliverUpdates, hasUndeliveredUpdates } from './update';
+import { dispatchPendingQueries, resolveQueryResults, takeQueriesForTask } from './query';
+
+const PollResponse = temporal.api.workflowservice.v1.PollWorkflowTaskQueueResponse;
+const HISTORY_FIELD = protoRoot.lookupType('temporal.api.workflowservice.v1.PollWorkflowTaskQueueResponse').fields[
+  'history'
+]!.id;
+
+const COMPLETION_COMMANDS = new Set<number>([
+  CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+  CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+  CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+  CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+]);
+
+/** Engine hook: put the run's scheduled workflow task on its task queue. */
+export function dispatchWorkflowTask(engine: Engine, run: RunRecord): void {
+  const wft = run.state.wft;
+  if (!wft || wft.startedEventId > 0) return;
+  const seq = wft.seq;
+  engine.workflowMatching.enqueue(run.state.namespace, run.state.taskQueue, {
+    dispatch: (poller) => startWorkflowTask(engine, run, seq, poller.identity),
+  });
+}
+
+/** Records the start of a workflow task and builds the poll response; undefined when the task is stale. */
+function startWorkflowTask(engine: Engine, run: RunRecord, seq: number, identity: string): RawResponse | undefined {
+  const s = run.state;
+  const wft = s.wft;
+  const now = engine.now();
+  if (!run.isOpen || !wft || wft.seq !== seq || wft.startedEventId > 0 || wft.notBefore > now) return undefined;
+  wft.identity = identity;
+  wft.requestId = randomUUID();
+  wft.startedTime = now;
+  if (wft.kind === 'normal') {
+    if (wft.scheduledEventId === 0) engine.writeWorkflowTaskScheduled(run, wft);
+    const started = engine.append(run, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, {
+      scheduledEventId: wft.scheduledEventId,
+      identity,
+      requestId: wft.requestId,
+      historySizeBytes: s.historySizeBytes,
+    });
+    wft.startedEventId = Number(started.eventId);
+    wft.synthesized = [];
+  } else {
+    const scheduledId = s.nextEventId;
+    const scheduled = engine.makeEvent(
+      EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+      {
+        taskQueue: { name: s.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        startToCloseTimeout: { seconds: Math.floor(s.workflowTaskTimeoutMs / 1000) },
+        attempt: wft.attempt,
+      },
+      scheduledId,
+      wft.scheduledTime,
+    );
+    const started = engine.makeEvent(
+      EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+      {
+        scheduledEventId: scheduledId,
+        identity,
+        requestId: wft.requestId,
+        historySizeBytes: s.historySizeBytes,
+      },
+      scheduledId + 1,
+      now,
+    );
+    wft.scheduledEventId = scheduledId;
+    wft.startedEventId = scheduledId + 1;
+    wft.synthesized = [scheduled, started];
+  }
+  engine.markDirty(run);
+  engine.hooks.armDeadlines(run);
+
+  const messages = buildUpdateMessages(engine, run, wft);
+  const queries = takeQueriesForTask(run, wft.seq);
+  const token = encodeToken({
+    kind: 'wft',
+    namespace: s.namespace,
+    workflowId: s.workflowId,
+    runId: s.runId,
+    id: wft.seq,
+    attempt: wft.attempt,
+  });
+  const head = PollResponse.encode(
+    PollResponse.fromObject({
+      taskToken: token,
+      workflowExecution: { workflowId: s.workflowId, runId: s.runId },
+      workflowType: { name: s.workflowType },
+      previousStartedEventId: s.lastCompletedWftStartedEventId,
+      startedEventId: wft.startedEventId,
+      attempt: wft.attempt,
+      backlogCountHint: engine.workflowMatching.backlogCount(s.namespace, s.taskQueue),
+      workflowExecutionTaskQueue: { name: s.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      scheduledTime: msToTimestamp(wft.scheduledTime),
+      startedTime: msToTimestamp(now),
+      messages,
+      queries,
+    }),
+  ).finish();
+  const extra = wft.synthesized.map((event) => ({ bytes: engineEncode(event) }));
+  return new RawResponse(appendField(head, HISTORY_FIELD, encodeHistory([...run.history, ...extra])));
+}
+
+const HistoryEventType = temporal.api.history.v1.HistoryEvent;
+function engineEncode(event: object): Uint8Array {
+  return HistoryEventType.encode(HistoryEventType.fromObject(event)).finish();
+}
+
+/** Finds the run and started task a token refers to, or answers NOT_FOUND like Temporal. */
+function taskFromToken(
+  engine: Engine,
+  taskToken: Uint8Array | null | undefined,
+): { run: RunRecord; wft: WorkflowTaskState } {
+  const token = decodeToken(taskToken, 'wft');
+  const run = engine.runs.get(`${token.namespace}\u0000${token.runId}`);
+  const wft = run?.state.wft;
+  if (!run || !run.isOpen || !wft || wft.seq !== token.id || wft.startedEventId === 0) {
+    throw notFound('Workflow task not found.');
+  }
+  return { run, wft };
+}
+
+/** Writes the scheduled/started events of a transient or speculative task that is about to be recorded. */
+function materialize(engine: Engine, run: RunRecord, wft: WorkflowTaskState): void {
+  for (const e of wft.synthesized) engine.appendEvent(run, e);
+  wft.synthesized = [];
+  wft.kind = 'normal';
+}
+
+type CompleteRequest = Loose<temporal.api.workflowservice.v1.IRespondWorkflowTaskCompletedRequest>;
+
+/** RespondWorkflowTaskCompleted. */
+export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Record<string, unknown> {
+  const { run, wft } = taskFromToken(engine, req.taskToken);
+  const s = run.state;
+  const commands: Command[] = req.commands ?? [];
+  const messages: ProtocolMessage[] = req.messages ?? [];
+  const identity = req.identity ?? wft.identity;
+
+  // Query results ride on completions; answer them whatever happens to the task.
+  resolveQueryResults(run, (req.queryResults ?? {}) as never);
+
+  // A workflow must see every event before it may close: new events during the task reject the completion.
+  const closes = commands.some((c) => COMPLETION_COMMANDS.has(Number(c.commandType)));
+  if (closes && s.buffered.length > 0) {
+    failWorkflowTaskNow(
+      engine,
+      run,
+      wft,
+      WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+      {
+        message:
+          'UnhandledCommand: new events arrived while the workflow task was running; the workflow must see them before it closes.',
+      },
+      identity,
+    );
+    return {};
+  }
+  const invalid = validateCommands(engine, run, commands, messages);
+  if (invalid) {
+    failWorkflowTaskNow(engine, run, wft, invalid.cause, { message: invalid.message }, identity);
+    return {};
+  }
+
+  // A speculative task (created for an update) that only rejected leaves no trace in history.
+  const writesSomething =
+    commands.length > 0 ||
+    messages.some((m) => !m.body?.type_url?.endsWith('temporal.api.update.v1.Rejection')) ||
+    s.buffered.length > 0 ||
+    Boolean(req.forceCreateNewWorkflowTask);
+  if (wft.kind === 'speculative' && !writesSomething) {
+    s.wft = undefined;
+    for (const m of messages) applyProtocolMessage(engine, run, m, 0);
+    engine.markDirty(run);
+    afterTask(engine, run);
+    return {};
+  }
+
+  if (wft.kind !== 'normal') materialize(engine, run, wft);
+  const completed = engine.append(run, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, {
+    scheduledEventId: wft.scheduledEventId,
+    startedEventId: wft.startedEventId,
+    identity,
+    binaryChecksum: req.binaryChecksum || undefined,
+    sdkMetadata: req.sdkMetadata ?? undefined,
+    meteringMetadata: req.meteringMetadata ?? undefined,
+    workerVersion: req.workerVersionStamp ?? undefined,
+  });
+  const completedId = Number(completed.eventId);
+  s.lastCompletedWftStartedEventId = wft.startedEventId;
+  s.wft = undefined;
+  engine.clearDeadline(run, 'wft');
+
+  const ctx: CommandContext = { completedEventId: completedId, identity, closed: false, forceNewTask: false };
+  const byId = new Map(messages.map((m) => [m.id ?? '', m]));
+  const handled = new Set<string>();
+  for (const cmd of commands) {
+    if (ctx.closed) break;
+    if (Number(cmd.commandType) === CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE) {
+      const id = cmd.protocolMessageCommandAttributes?.messageId ?? '';
+      const m = byId.get(id);
+      if (m) {
+        handled.add(id);
+        applyProtocolMessage(engine, run, m, completedId);
+      }
+      continue;
+    }
+    applyCommand(engine, run, cmd, ctx);
+  }
+  if (!ctx.closed) {
+    for (const m of messages) if (!handled.has(m.id ?? '')) applyProtocolMessage(engine, run, m, completedId);
+    const flushed = engine.flushBuffered(run);
+    if (flushed > 0 || ctx.forceNewTask || req.forceCreateNewWorkflowTask || hasUndeliveredUpdates(run))
+      engine.scheduleWorkflowTask(run);
+  }
+  engine.markDirty(run);
+  afterTask(engine, run);
+  engine.hooks.runTransferTasks(run);
+  return {};
+}
+
+/** After a task closed: queries waiting for it get a task of their own (or ride on the next workflow task). */
+function afterTask(engine: Engine, run: RunRecord): void {
+  dispatchPendingQueries(engine, run);
+}
+
+type FailRequest = Loose<temporal.api.workflowservice.v1.IRespondWorkflowTaskFailedRequest>;
+
+/** RespondWorkflowTaskFailed. */
+export function failWorkflowTask(engine: Engine, req: FailRequest): Record<string, unknown> {
+  const { run, wft } = taskFromToken(engine, req.taskToken);
+  resolveQueryResults(run, {});
+  failWorkflowTaskNow(
+    engine,
+    run,
+    wft,
+    Number(req.cause ?? WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED),
+    req.failure ?? undefined,
+    req.identity ?? wft.identity,
+  );
+  return {};
+}
+
+/**
+ * Fails the started task: the first failure is written to history, later attempts are transient (nothing written)
+ * until one completes. Events buffered during the task are written and make the next task a normal one.
+ */
+export function failWorkflowTaskNow(
+  engine: Engine,
+  run: RunRecord,
+  wft: WorkflowTaskState,
+  cause: number,
+  failure: Failure | undefined,
+  identity: string,
+): void {
+  const s = run.state;
+  const written = wft.attempt === 1 || s.buffered.length > 0;
+  if (written) {
+    if (wft.kind !== 'normal') materialize(engine, run, wft);
+    engine.append(run, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, {
+      scheduledEventId: wft.scheduledEventId,
+      startedEventId: wft.startedEventId,
+      cause,
+      failure,
+      identity,
+    });
+  }
+  closeFailedTask(engine, run, wft);
+}
+
+/** Common tail of a failed or timed-out task: flush buffered events, retry the task. */
+function closeFailedTask(engine: Engine, run: RunRecord, wft: WorkflowTaskState): void {
+  const s = run.state;
+  s.wft = undefined;
+  engine.clearDeadline(run, 'wft');
+  undeliverUpdates(run, wft);
+  const flushed = engine.flushBuffered(run);
+  const attempt = flushed > 0 ? 1 : wft.attempt + 1;
+  const backoff = attempt >= 3 ? Math.min(1000 * 2 ** (attempt - 3), 60_000) : 0;
+  engine.scheduleWorkflowTask(run, {
+    attempt,
+    kind: attempt > 1 ? 'transient' : 'normal',
+    notBefore: backoff ? engine.now() + backoff : 0,
+  });
+  engine.markDirty(run);
+  for (const q of run.queries.values()) if (q.dispatched && q.taskSeq === wft.seq) q.dispatched = false;
+  dispatchPendingQueries(engine, run);
+}
+
+/** Deadline: the started task ran past its start-to-close timeout. */
+export function timeoutWorkflowTask(engine: Engine, run: RunRecord): void {
+  const wft = run.state.wft;
+  if (!run.isOpen || !wft || wft.startedEventId === 0) return;
+  if (wft.attempt === 1 || run.state.buffered.length > 0) {
+    if (wft.kind !== 'normal') materialize(engine, run, wft);
+    engine.append(run, EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, {
+      scheduledEventId: wft.scheduledEventId,
+      startedEventId: wft.startedEventId,
+      timeoutType: TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
+    });
+  }
+  closeFailedTask(engine, run, wft);
+}
+
+/** PollWorkflowTaskQueue. */
+export async function pollWorkflowTaskQueue(
+  engine: Engine,
+  req: Loose<temporal.api.workflowservice.v1.IPollWorkflowTaskQueueRequest>,
+  signal: AbortSignal,
+): Promise<RawResponse | Record<string, unknown>> {
+  const ns = engine.namespace(req.namespace).name;
+  const queue = req.taskQueue?.name;
+  if (!queue) throw invalidArgument('TaskQueue is not set on request.');
+  // Sticky queues are never given tasks: every task goes to the normal queue with the full history, which the SDK
+  // accepts (it skips events it has already applied). A sticky poll therefore just waits out its long-poll.
+  const response = await engine.workflowMatching.poll(
+    ns,
+    queue,
+    { identity: req.identity ?? '' },
+    signal,
+    engine.now(),
+  );
+  return (response as RawResponse | undefined) ?? {};
+}

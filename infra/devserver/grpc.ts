@@ -1,0 +1,111 @@
+/**
+ * gRPC plumbing: service definitions built from the SDK's protobuf reflection root, request decoding that turns
+ * malformed bytes into INVALID_ARGUMENT instead of killing the call, response encoding that passes pre-encoded
+ * histories through, and mapping of handler errors to statuses.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type * as protobuf from 'protobufjs';
+import { RawResponse } from './engine';
+import { RpcError } from './errors';
+import type { Logger } from './logger';
+import { TO_OBJECT, protoRoot } from './proto';
+
+/** Marks a request whose bytes could not be decoded. */
+class DecodeFailure {
+  constructor(readonly message: string) {}
+}
+
+/** A call's context: an abort signal for long polls and the method name. */
+export type UnaryHandler = (request: unknown, signal: AbortSignal) => unknown;
+
+/**
+ * Builds a grpc-js service definition and implementation for `serviceName`, routing each method to
+ * `handlers[name]` or answering UNIMPLEMENTED.
+ */
+export function buildService(
+  serviceName: string,
+  handlers: Record<string, UnaryHandler | undefined>,
+  logger: Logger,
+  afterHandler: () => Promise<void>,
+): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const service = protoRoot.lookupService(serviceName);
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methodsArray) {
+    method.resolve();
+    const reqType = method.resolvedRequestType as protobuf.Type;
+    const resType = method.resolvedResponseType as protobuf.Type;
+    definition[method.name] = {
+      path: `/${serviceName}/${method.name}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value: unknown) => Buffer.from(reqType.encode(reqType.fromObject(value as object)).finish()),
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return reqType.toObject(reqType.decode(bytes), TO_OBJECT);
+        } catch (err) {
+          return new DecodeFailure(`request is not a valid ${reqType.fullName.slice(1)}: ${(err as Error).message}`);
+        }
+      },
+      responseSerialize: (value: unknown) =>
+        value instanceof RawResponse
+          ? value.bytes
+          : Buffer.from(resType.encode(resType.fromObject(value as object)).finish()),
+      responseDeserialize: (bytes: Buffer) => resType.toObject(resType.decode(bytes), TO_OBJECT),
+    };
+    const handler = handlers[method.name];
+    implementation[method.name] = (
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
+      void handleCall(method.name, handler, call, callback, logger, afterHandler, serviceName);
+    };
+  }
+  return { definition: definition as grpc.ServiceDefinition, implementation };
+}
+
+async function handleCall(
+  name: string,
+  handler: UnaryHandler | undefined,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+  logger: Logger,
+  afterHandler: () => Promise<void>,
+  serviceName: string,
+): Promise<void> {
+  const controller = new AbortController();
+  const onCancel = (): void => controller.abort();
+  call.on('cancelled', onCancel);
+  try {
+    if (call.request instanceof DecodeFailure) throw new RpcError(grpc.status.INVALID_ARGUMENT, call.request.message);
+    if (!handler) {
+      throw new RpcError(
+        grpc.status.UNIMPLEMENTED,
+        `${serviceName.split('.').pop()}/${name} is not implemented by the mloe dev server yet`,
+      );
+    }
+    const response = await handler(call.request, controller.signal);
+    await afterHandler();
+    callback(null, response ?? {});
+  } catch (err) {
+    callback(toServiceError(err, name, logger));
+  } finally {
+    call.removeListener('cancelled', onCancel);
+  }
+}
+
+/** Maps a thrown value to a gRPC error (unknown errors become INTERNAL and are logged). */
+function toServiceError(err: unknown, method: string, logger: Logger): Partial<grpc.StatusObject> {
+  if (err instanceof RpcError) {
+    const metadata = new grpc.Metadata();
+    if (err.details) metadata.set('grpc-status-details-bin', Buffer.from(err.details));
+    return { code: err.code, details: err.message, metadata };
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  logger.error('internal error', { method, error: e.message, stack: e.stack });
+  return {
+    code: grpc.status.INTERNAL,
+    details: `internal error in ${method}: ${e.message}`,
+    metadata: new grpc.Metadata(),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The embedded Temporal-compatible dev server: `startDevServer()` runs it in-process (tests, `mloe dev`), the
+ * `mloe server start-dev` command runs it as a process. The official `@temporalio/client` and `@temporalio/worker`
+ * use it unchanged.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { armDeadlines } from './api/deadlines';
+import { onRunClosed } from './api/lifecycle';
+import { healthHandlers, workflowServiceHandlers, type Handler } from './api/service';
+import { runTransferTasks } from './api/transfer';
+import { dispatchWorkflowTask } from './api/workflow-task';
+import { DEFAULT_RETENTION_MS } from './api/namespace';
+import { systemClock, type Clock } from './clock';
+import { Engine } from './engine';
+import { buildService, type UnaryHandler } from './grpc';
+import { createLogger, type LogLevel } from './logger';
+import { Store } from './store';
+
+export { DatabaseLockedError } from './store';
+
+/** Options of {@link startDevServer}, mirroring `temporal server start-dev`. */
+export interface DevServerOptions {
+  /** Address to bind (default 127.0.0.1). */
+  ip?: string;
+  /** Port (default 7233; 0 picks a free one). */
+  port?: number;
+  /** SQLite file for durable mode; in memory when absent. */
+  dbFilename?: string;
+  /** Namespaces to create besides `default`. */
+  namespaces?: string[];
+  /** Log level (default 'warn' when embedded). */
+  logLevel?: LogLevel;
+  /** Custom search attributes to register (name → type), as `--search-attribute` passes them. */
+  searchAttributes?: Record<string, string>;
+  /** Time source (tests and the time-skipping server inject their own). */
+  clock?: Clock;
+  /** Long-poll timeout for task polls in ms (default 55 s, below the SDK's 70 s deadline). */
+  pollTimeoutMs?: number;
+}
+
+/** A running dev server. */
+export interface DevServerHandle {
+  /** `host:port` to give `Connection.connect({ address })` / `NativeConnection.connect`. */
+  address: string;
+  port: number;
+  /** Stops serving, answers pending long polls and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Starts the dev server and resolves once it accepts connections. */
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServerHandle> {
+  const ip = options.ip ?? '127.0.0.1';
+  const logger = createLogger(options.logLevel ?? 'warn');
+  const store = new Store(options.dbFilename);
+  const engine = new Engine({
+    clock: options.clock ?? systemClock,
+    store,
+    logger,
+    pollTimeoutMs: options.pollTimeoutMs ?? 55_000,
+  });
+  engine.hooks = {
+    dispatchWorkflowTask: (run) => dispatchWorkflowTask(engine, run),
+    armDeadlines: (run) => armDeadlines(engine, run),
+    runTransferTasks: (run) => runTransferTasks(engine, run),
+    onClosed: (run) => onRunClosed(engine, run),
+  };
+  try {
+    engine.recover();
+    for (const name of ['default', ...(options.namespaces ?? [])]) {
+      if (!engine.namespaces.has(name)) {
+        engine.addNamespace({ name, description: '', ownerEmail: '', retentionMs: DEFAULT_RETENTION_MS, data: {} });
+      }
+    }
+    await engine.commit();
+  } catch (err) {
+    engine.close();
+    store.close();
+    throw err;
+  }
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 128 * 1024 * 1024,
+    'grpc.max_send_message_length': 128 * 1024 * 1024,
+  });
+  const bind = (table: Record<string, Handler>): Record<string, UnaryHandler> =>
+    Object.fromEntries(
+      Object.entries(table).map(([k, h]) => [
+        k,
+        (req: unknown, signal: AbortSignal) => h(engine, req as never, signal),
+      ]),
+    );
+  const commit = (): Promise<void> => engine.commit();
+  for (const [name, table] of [
+    ['temporal.api.workflowservice.v1.WorkflowService', workflowServiceHandlers],
+    ['temporal.api.operatorservice.v1.OperatorService', {}],
+    ['grpc.health.v1.Health', healthHandlers],
+  ] as const) {
+    const { definition, implementation } = buildService(name, bind(table), logger, commit);
+    server.addService(definition, implementation);
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      `${ip.includes(':') ? `[${ip}]` : ip}:${options.port ?? 7233}`,
+      grpc.ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    );
+  }).catch((err: unknown) => {
+    engine.close();
+    store.close();
+    throw err;
+  });
+  logger.info('dev server started', { address: `${ip}:${port}`, db: options.dbFilename ?? ':memory:' });
+
+  let closed = false;
+  return {
+    address: `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
+    port,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      engine.close();
+      await new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000).unref();
+      });
+      try {
+        engine.flush();
+      } finally {
+        store.close();
+      }
+    },
+  };
+}

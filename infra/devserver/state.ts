@@ -1,0 +1,154 @@
+/**
+ * The mutable state of one workflow run: what Temporal's history service keeps beside the event history (pending
+ * activities, timers, children, the in-flight workflow task, buffered events). It is plain data so it serializes
+ * to a blob; the history itself lives in {@link RunRecord.history} and the `events` table.
+ */
+import type { Failure, Header, HistoryEvent, Memo, Payloads, RetryPolicy, SearchAttributes } from './proto';
+
+/** The workflow task currently scheduled or started, if any. */
+export interface WorkflowTaskState {
+  /** Unique per task instance, carried in the task token. */
+  seq: number;
+  attempt: number;
+  /**
+   * normal: scheduled event written. transient: a retry after a failure, whose scheduled/started events are not
+   * written until it completes. speculative: created for an update, dropped without a trace if it only rejects.
+   */
+  kind: 'normal' | 'transient' | 'speculative';
+  scheduledEventId: number;
+  startedEventId: number;
+  scheduledTime: number;
+  startedTime: number;
+  /** Do not dispatch before this time (retry backoff / first-task backoff). */
+  notBefore: number;
+  identity: string;
+  requestId: string;
+  /** Events synthesized for a transient or speculative task when it was dispatched. */
+  synthesized: HistoryEvent[];
+  /** Update ids delivered with this task. */
+  deliveredUpdates: string[];
+}
+
+/** One pending activity (scheduled and not yet closed). */
+export interface ActivityState {
+  scheduledEventId: number;
+  activityId: string;
+  activityType: string;
+  taskQueue: string;
+  attempt: number;
+  /** Unique per dispatch, carried in the task token. */
+  seq: number;
+  scheduledTime: number;
+  currentAttemptScheduledTime: number;
+  /** 0 while waiting for a worker or backing off between attempts. */
+  startedTime: number;
+  startedIdentity: string;
+  startedRequestId: string;
+  /** The retry backoff ends at this time; 0 when not backing off. */
+  backoffUntil: number;
+  scheduleToCloseMs: number;
+  scheduleToStartMs: number;
+  startToCloseMs: number;
+  heartbeatMs: number;
+  retryPolicy: RetryPolicy;
+  heartbeatDetails?: Payloads | undefined;
+  lastHeartbeatTime: number;
+  lastFailure?: Failure | undefined;
+  lastWorkerIdentity: string;
+  cancelRequested: boolean;
+  cancelRequestedEventId: number;
+}
+
+/** A child workflow the run initiated. */
+export interface ChildState {
+  initiatedEventId: number;
+  startedEventId: number;
+  namespace: string;
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  parentClosePolicy: number;
+}
+
+/** A signal or cancel request to another workflow, initiated but not yet delivered. */
+export interface ExternalRequestState {
+  initiatedEventId: number;
+  kind: 'signal' | 'cancel';
+  namespace: string;
+  workflowId: string;
+  runId: string;
+  childWorkflowOnly: boolean;
+  control: string;
+  signalName?: string;
+  input?: Payloads | undefined;
+  header?: Header | undefined;
+  reason?: string;
+}
+
+/** A workflow update known to this run. */
+export interface UpdateState {
+  updateId: string;
+  stage: 'admitted' | 'accepted' | 'completed' | 'rejected';
+  request: Record<string, unknown>;
+  acceptedEventId: number;
+  /** Sequence number of the workflow task the request was delivered with (0: not delivered yet). */
+  deliveredSeq: number;
+  /** Outcome (temporal.api.update.v1.Outcome) once completed or rejected. */
+  outcome?: Record<string, unknown>;
+}
+
+/** Where a run's parent is. */
+export interface ParentRef {
+  namespace: string;
+  workflowId: string;
+  runId: string;
+  initiatedEventId: number;
+}
+
+/** Everything about one run except its event history. */
+export interface RunState {
+  namespace: string;
+  workflowId: string;
+  runId: string;
+  firstRunId: string;
+  workflowType: string;
+  taskQueue: string;
+  status: number;
+  startTime: number;
+  /** When the first workflow task may run (start + backoff / start delay). */
+  executionTime: number;
+  closeTime: number;
+  attempt: number;
+  workflowTaskTimeoutMs: number;
+  runTimeoutMs: number;
+  executionTimeoutMs: number;
+  /** Absolute expiration of the whole chain of runs (0: none). */
+  executionExpirationTime: number;
+  retryPolicy?: RetryPolicy | undefined;
+  cronSchedule: string;
+  memo?: Memo | undefined;
+  searchAttributes?: SearchAttributes | undefined;
+  header?: Header | undefined;
+  requestIds: string[];
+  parent?: ParentRef | undefined;
+  rootWorkflowId: string;
+  rootRunId: string;
+  nextEventId: number;
+  /** `startedEventId` of the last completed workflow task (the `previousStartedEventId` of the next). */
+  lastCompletedWftStartedEventId: number;
+  wft?: WorkflowTaskState | undefined;
+  taskSeq: number;
+  buffered: HistoryEvent[];
+  activities: Record<string, ActivityState>;
+  timers: Record<string, { startedEventId: number; fireAt: number }>;
+  children: Record<string, ChildState>;
+  external: Record<string, ExternalRequestState>;
+  updates: Record<string, UpdateState>;
+  cancelRequested: boolean;
+  signalCount: number;
+  newExecutionRunId: string;
+  /** Set once the run is closed: event id of the close event. */
+  closeEventId: number;
+  historySizeBytes: number;
+  stateTransitionCount: number;
+}
