@@ -1,0 +1,86 @@
+/**
+ * Shared helpers for the dev server scenario suites: connect the official client and worker to the server that
+ * jest's globalSetup started, run a worker around a test body, and replay every history the server wrote.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+
+/** The address of the server under test (ours, or a real Temporal when TEMPORAL_ADDRESS is set). */
+export function serverAddress(): string {
+  const address = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest (globalSetup starts the server)');
+  return address;
+}
+
+/** Client and worker connections to the server under test. */
+export interface TestEnv {
+  client: Client;
+  connection: Connection;
+  nativeConnection: NativeConnection;
+  close(): Promise<void>;
+}
+
+/** Connects a client and a worker connection. Close it in afterAll. */
+export async function connect(namespace = 'default'): Promise<TestEnv> {
+  const address = serverAddress();
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const client = new Client({ connection, namespace });
+  return {
+    client,
+    connection,
+    nativeConnection,
+    close: async () => {
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Bundles a workflows file once per test file (webpack takes a second or two). */
+export function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+}
+
+const noop = (): void => undefined;
+/** A logger that drops everything below warnings, to keep test output readable. */
+export const quietLogger = {
+  log: noop,
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: (msg: string, meta?: unknown) => console.warn(msg, meta ?? ''),
+  error: (msg: string, meta?: unknown) => console.error(msg, meta ?? ''),
+};
+
+/** A unique task queue name, so tests never steal each other's tasks. */
+export function uniqueQueue(prefix = 'tq'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** The two worker modes every scenario runs in: with the workflow cache, and replaying the full history each task. */
+export const WORKER_MODES = [
+  { name: 'cached workflows', maxCachedWorkflows: undefined },
+  { name: 'maxCachedWorkflows 0', maxCachedWorkflows: 0 },
+] as const;
+
+/** Runs `body` while a worker polls `taskQueue`; the worker shuts down after. */
+export async function withWorker<T>(
+  env: TestEnv,
+  options: Omit<WorkerOptions, 'connection'> & { taskQueue: string },
+  body: () => Promise<T>,
+): Promise<T> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    ...options,
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
+  });
+  return worker.runUntil(body);
+}
+
+/** Replays the history the server wrote for a workflow with the same bundle: throws on nondeterminism. */
+export async function assertReplays(handle: WorkflowHandle, workflowBundle: WorkflowBundleWithSourceMap): Promise<void> {
+  const history = await handle.fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle }, history, handle.workflowId);
+}
