@@ -60,6 +60,11 @@ export class RunRecord {
   /** Called after each commit that changed this run (history long-polls, update waiters). */
   readonly watchers = new Set<() => void>();
   readonly queries = new Map<string, PendingQuery>();
+  /**
+   * The worker-specific (sticky) queue of the worker that has this run cached, if any. Not persisted: after a
+   * restart every task goes to the normal queue with the full history, which is always correct.
+   */
+  sticky: { queue: string; scheduleToStartMs: number } | undefined;
   constructor(public state: RunState) {}
 
   get key(): string {
@@ -116,6 +121,8 @@ export class Engine {
   readonly currentRuns = new Map<string, string>();
   readonly workflowMatching: Matching<unknown>;
   readonly activityMatching: Matching<unknown>;
+  /** Runs cached by the worker behind each sticky queue (so ShutdownWorker can send their tasks elsewhere). */
+  readonly stickyRuns = new Map<string, Set<RunRecord>>();
   hooks!: EngineHooks;
   private taskId = 1;
   private readonly dirty = new Set<RunRecord>();
@@ -466,6 +473,17 @@ export class Engine {
       fire();
     });
     run.deadlines.set(name, handle);
+  }
+
+  /** Records (or clears, with undefined) the sticky queue of a run. */
+  setSticky(run: RunRecord, sticky: RunRecord['sticky']): void {
+    if (run.sticky) this.stickyRuns.get(run.sticky.queue)?.delete(run);
+    run.sticky = sticky;
+    if (sticky) {
+      let set = this.stickyRuns.get(sticky.queue);
+      if (!set) this.stickyRuns.set(sticky.queue, (set = new Set()));
+      set.add(run);
+    }
   }
 
   /** Cancels a named deadline. */

@@ -26,7 +26,7 @@ export function buildService(
   serviceName: string,
   handlers: Record<string, UnaryHandler | undefined>,
   logger: Logger,
-  afterHandler: () => Promise<void>,
+  afterHandler: (method: string) => Promise<void>,
 ): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
   const service = protoRoot.lookupService(serviceName);
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
@@ -70,7 +70,7 @@ async function handleCall(
   call: grpc.ServerUnaryCall<unknown, unknown>,
   callback: grpc.sendUnaryData<unknown>,
   logger: Logger,
-  afterHandler: () => Promise<void>,
+  afterHandler: (method: string) => Promise<void>,
   serviceName: string,
 ): Promise<void> {
   const controller = new AbortController();
@@ -85,7 +85,7 @@ async function handleCall(
       );
     }
     const response = await handler(call.request, controller.signal);
-    await afterHandler();
+    await afterHandler(name);
     callback(null, response ?? {});
   } catch (err) {
     callback(toServiceError(err, name, logger));

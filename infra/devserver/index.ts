@@ -18,6 +18,8 @@ import { Store } from './store';
 
 export { DatabaseLockedError } from './store';
 
+const NO_COMMIT_WAIT = new Set(['PollWorkflowTaskQueue', 'PollActivityTaskQueue', 'GetSystemInfo', 'DescribeNamespace']);
+
 /** Options of {@link startDevServer}, mirroring `temporal server start-dev`. */
 export interface DevServerOptions {
   /** Address to bind (default 127.0.0.1). */
@@ -89,7 +91,15 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         (req: unknown, signal: AbortSignal) => h(engine, req as never, signal),
       ]),
     );
-  const commit = (): Promise<void> => engine.commit();
+  // Changes are committed before the answer, so anything acknowledged is on disk. Task polls do not wait: handing
+  // out a task acknowledges nothing, and if the start of the task is lost in a crash the worker's completion is
+  // refused as stale and the task is dispatched again.
+  const commit = (method: string): Promise<void> => {
+    const done = engine.commit();
+    if (!NO_COMMIT_WAIT.has(method)) return done;
+    done.catch(() => undefined);
+    return Promise.resolve();
+  };
   for (const [name, table] of [
     ['temporal.api.workflowservice.v1.WorkflowService', workflowServiceHandlers],
     ['temporal.api.operatorservice.v1.OperatorService', {}],

@@ -47,9 +47,10 @@ export class Store {
       // Exclusive locking: a second server on the same file fails fast instead of corrupting it. The OS releases the
       // lock when the process dies (kill -9 included), so a restart can reopen the file.
       this.db.pragma('locking_mode = EXCLUSIVE');
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
       try {
+        // Switching to WAL already reads the file, so a server holding the lock makes it fail with SQLITE_BUSY.
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
         this.db.exec('BEGIN IMMEDIATE; COMMIT;');
       } catch (err) {
         this.db.close();

@@ -30,6 +30,11 @@ function scheduledAttributes(engine: Engine, run: RunRecord, scheduledEventId: n
   return event ? engine.attributes(event) : {};
 }
 
+/** Starts an eagerly executed activity for the worker that completed the workflow task; undefined if not possible. */
+export function startActivityEagerly(engine: Engine, run: RunRecord, a: ActivityState, identity: string): object | undefined {
+  return startActivity(engine, run, a.scheduledEventId, a.attempt, identity);
+}
+
 function startActivity(
   engine: Engine,
   run: RunRecord,

@@ -31,7 +31,12 @@ export interface CommandContext {
   closed: boolean;
   /** Set when a command wrote an event the workflow has not seen yet (an activity cancelled before it started). */
   forceNewTask: boolean;
+  /** Activities to hand back in the completion response (eager execution). */
+  eagerActivities: ActivityState[];
 }
+
+/** Temporal's default limit of activities returned eagerly per workflow task completion. */
+export const MAX_EAGER_ACTIVITIES = 3;
 
 /** A validation failure: the task fails with this cause. */
 export interface InvalidCommand {
@@ -310,7 +315,12 @@ export function applyCommand(engine: Engine, run: RunRecord, cmd: Command, ctx: 
         cancelRequestedEventId: 0,
       };
       s.activities[String(activity.scheduledEventId)] = activity;
-      enqueueActivity(engine, run, activity);
+      // Eager execution: the worker reserved a slot and gets the task in the completion response (no poll).
+      if (a.requestEagerExecution && taskQueue === s.taskQueue && ctx.eagerActivities.length < MAX_EAGER_ACTIVITIES) {
+        ctx.eagerActivities.push(activity);
+      } else {
+        enqueueActivity(engine, run, activity);
+      }
       return;
     }
     case CommandType.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: {

@@ -22,7 +22,7 @@ import {
 } from './namespace';
 import { queryWorkflow, respondQueryTaskCompleted } from './query';
 import { startWorkflowExecution } from './start';
-import { pollWorkflowTaskQueue, completeWorkflowTask, failWorkflowTask } from './workflow-task';
+import { clearSticky, completeWorkflowTask, failWorkflowTask, pollWorkflowTaskQueue, shutdownWorker } from './workflow-task';
 import { pollWorkflowExecutionUpdate, updateWorkflowExecution } from './update';
 
 /** A method handler: request object in, response object (or pre-encoded bytes) out. */
@@ -57,8 +57,15 @@ export const workflowServiceHandlers: Record<string, Handler> = {
   GetWorkflowExecutionHistory: getWorkflowExecutionHistory,
   GetWorkflowExecutionHistoryReverse: getWorkflowExecutionHistoryReverse,
   DescribeWorkflowExecution: describeWorkflowExecution,
-  ResetStickyTaskQueue: () => ({}),
-  ShutdownWorker: () => ({}),
+  ResetStickyTaskQueue: (engine, req: { namespace?: string; execution?: { workflowId?: string; runId?: string } }) => {
+    const ns = engine.namespace(req.namespace).name;
+    clearSticky(engine, engine.getRun(ns, req.execution?.workflowId, req.execution?.runId));
+    return {};
+  },
+  ShutdownWorker: (engine, req: { namespace?: string; stickyTaskQueue?: string }) => {
+    engine.namespace(req.namespace);
+    return shutdownWorker(engine, req);
+  },
   DescribeTaskQueue: (engine, req: { namespace?: string; taskQueue?: { name?: string }; taskQueueType?: number }) => {
     const ns = engine.namespace(req.namespace).name;
     const matching = req.taskQueueType === 2 ? engine.activityMatching : engine.workflowMatching;

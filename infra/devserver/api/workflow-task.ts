@@ -12,6 +12,7 @@ import {
   WorkflowTaskFailedCause,
   enums,
   msToTimestamp,
+  durationToMs,
   temporal,
   type Command,
   type Failure,
@@ -21,6 +22,8 @@ import { protoRoot } from '../proto';
 import type { Loose } from '../proto';
 import type { WorkflowTaskState } from '../state';
 import { applyCommand, validateCommands, type CommandContext } from './commands';
+import { startActivityEagerly } from './activity';
+import { terminateRun } from './cancel';
 import { appendField, encodeHistory } from './history-bytes';
 import { decodeToken, encodeToken } from './tokens';
 import { applyProtocolMessage, buildUpdateMessages, undeliverUpdates, hasUndeliveredUpdates } from './update';
@@ -43,13 +46,55 @@ export function dispatchWorkflowTask(engine: Engine, run: RunRecord): void {
   const wft = run.state.wft;
   if (!wft || wft.startedEventId > 0) return;
   const seq = wft.seq;
-  engine.workflowMatching.enqueue(run.state.namespace, run.state.taskQueue, {
-    dispatch: (poller) => startWorkflowTask(engine, run, seq, poller.identity),
+  const sticky = run.sticky;
+  if (!sticky) {
+    enqueueOnNormalQueue(engine, run, seq);
+    return;
+  }
+  // The worker that has the run cached gets it with only the new events. If it does not pick the task up within
+  // the sticky schedule-to-start timeout, the task also goes to the normal queue with the full history (whichever
+  // poller takes it first wins; the other copy is stale). No event is written for the fallback.
+  engine.workflowMatching.enqueue(run.state.namespace, sticky.queue, {
+    dispatch: (poller) => startWorkflowTask(engine, run, seq, poller.identity, true),
+  });
+  engine.setDeadline(run, 'sticky', engine.now() + sticky.scheduleToStartMs, () => {
+    if (run.state.wft?.seq !== seq || run.state.wft.startedEventId > 0) return;
+    engine.setSticky(run, undefined);
+    enqueueOnNormalQueue(engine, run, seq);
   });
 }
 
+function enqueueOnNormalQueue(engine: Engine, run: RunRecord, seq: number): void {
+  engine.workflowMatching.enqueue(run.state.namespace, run.state.taskQueue, {
+    dispatch: (poller) => startWorkflowTask(engine, run, seq, poller.identity, false),
+  });
+}
+
+/** Stops sending a run's tasks to a sticky queue; a scheduled task goes to the normal queue. */
+export function clearSticky(engine: Engine, run: RunRecord): void {
+  if (!run.sticky) return;
+  engine.setSticky(run, undefined);
+  engine.clearDeadline(run, 'sticky');
+  const wft = run.state.wft;
+  if (run.isOpen && wft && wft.startedEventId === 0 && wft.notBefore <= engine.now()) enqueueOnNormalQueue(engine, run, wft.seq);
+}
+
+/** ShutdownWorker: the worker's cached runs go back to the normal queue. */
+export function shutdownWorker(engine: Engine, req: { stickyTaskQueue?: string | null }): object {
+  const queue = req.stickyTaskQueue;
+  if (queue) for (const run of [...(engine.stickyRuns.get(queue) ?? [])]) clearSticky(engine, run);
+  if (queue) engine.stickyRuns.delete(queue);
+  return {};
+}
+
 /** Records the start of a workflow task and builds the poll response; undefined when the task is stale. */
-function startWorkflowTask(engine: Engine, run: RunRecord, seq: number, identity: string): RawResponse | undefined {
+function startWorkflowTask(
+  engine: Engine,
+  run: RunRecord,
+  seq: number,
+  identity: string,
+  partialHistory: boolean,
+): RawResponse | undefined {
   const s = run.state;
   const wft = s.wft;
   const now = engine.now();
@@ -64,6 +109,7 @@ function startWorkflowTask(engine: Engine, run: RunRecord, seq: number, identity
       identity,
       requestId: wft.requestId,
       historySizeBytes: s.historySizeBytes,
+      suggestContinueAsNew: shouldSuggestContinueAsNew(s),
     });
     wft.startedEventId = Number(started.eventId);
     wft.synthesized = [];
@@ -86,6 +132,7 @@ function startWorkflowTask(engine: Engine, run: RunRecord, seq: number, identity
         identity,
         requestId: wft.requestId,
         historySizeBytes: s.historySizeBytes,
+        suggestContinueAsNew: shouldSuggestContinueAsNew(s),
       },
       scheduledId + 1,
       now,
@@ -124,7 +171,10 @@ function startWorkflowTask(engine: Engine, run: RunRecord, seq: number, identity
     }),
   ).finish();
   const extra = wft.synthesized.map((event) => ({ bytes: engineEncode(event) }));
-  return new RawResponse(appendField(head, HISTORY_FIELD, encodeHistory([...run.history, ...extra])));
+  // Sticky: only the events after the last task the worker completed (core fetches the rest if it lost the run).
+  const from = partialHistory ? s.lastCompletedWftStartedEventId : 0;
+  engine.clearDeadline(run, 'sticky');
+  return new RawResponse(appendField(head, HISTORY_FIELD, encodeHistory([...run.history.slice(from), ...extra])));
 }
 
 const HistoryEventType = temporal.api.history.v1.HistoryEvent;
@@ -162,6 +212,15 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   const commands: Command[] = req.commands ?? [];
   const messages: ProtocolMessage[] = req.messages ?? [];
   const identity = req.identity ?? wft.identity;
+
+  // The worker keeps the run cached and asks for its next tasks on its own (sticky) queue.
+  const stickyQueue = req.stickyAttributes?.workerTaskQueue?.name;
+  engine.setSticky(
+    run,
+    stickyQueue
+      ? { queue: stickyQueue, scheduleToStartMs: durationToMs(req.stickyAttributes?.scheduleToStartTimeout) || 5000 }
+      : undefined,
+  );
 
   // Query results ride on completions; answer them whatever happens to the task.
   resolveQueryResults(run, (req.queryResults ?? {}) as never);
@@ -217,7 +276,13 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   s.wft = undefined;
   engine.clearDeadline(run, 'wft');
 
-  const ctx: CommandContext = { completedEventId: completedId, identity, closed: false, forceNewTask: false };
+  const ctx: CommandContext = {
+    completedEventId: completedId,
+    identity,
+    closed: false,
+    forceNewTask: false,
+    eagerActivities: [],
+  };
   const byId = new Map(messages.map((m) => [m.id ?? '', m]));
   const handled = new Set<string>();
   for (const cmd of commands) {
@@ -242,7 +307,39 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   engine.markDirty(run);
   afterTask(engine, run);
   engine.hooks.runTransferTasks(run);
-  return {};
+  enforceHistoryLimits(engine, run);
+  const activityTasks = run.isOpen
+    ? ctx.eagerActivities.map((a) => startActivityEagerly(engine, run, a, identity)).filter((t) => t !== undefined)
+    : [];
+  return { activityTasks };
+}
+
+/** Temporal's history limits: suggest continue-as-new early, terminate past the hard limits. */
+export const HISTORY_LIMITS = {
+  suggestCount: 4 * 1024,
+  suggestBytes: 4 * 1024 * 1024,
+  warnCount: 10 * 1024,
+  warnBytes: 10 * 1024 * 1024,
+  errorCount: 50 * 1024,
+  errorBytes: 50 * 1024 * 1024,
+};
+
+function shouldSuggestContinueAsNew(s: { nextEventId: number; historySizeBytes: number }): boolean {
+  return s.nextEventId - 1 >= HISTORY_LIMITS.suggestCount || s.historySizeBytes >= HISTORY_LIMITS.suggestBytes;
+}
+
+/** Terminates a run whose history went past 51,200 events or 50 MB, as Temporal does. */
+function enforceHistoryLimits(engine: Engine, run: RunRecord): void {
+  if (!run.isOpen) return;
+  const s = run.state;
+  const count = s.nextEventId - 1;
+  if (count > HISTORY_LIMITS.errorCount || s.historySizeBytes > HISTORY_LIMITS.errorBytes) {
+    const what = count > HISTORY_LIMITS.errorCount ? `count ${count} exceeds limit ${HISTORY_LIMITS.errorCount}` : `size ${s.historySizeBytes} bytes exceeds limit ${HISTORY_LIMITS.errorBytes}`;
+    engine.logger.warn('terminating workflow: history limit', { workflowId: s.workflowId, runId: s.runId, what });
+    terminateRun(engine, run, `Workflow history ${what}.`, undefined, 'mloe-devserver');
+  } else if (count > HISTORY_LIMITS.warnCount || s.historySizeBytes > HISTORY_LIMITS.warnBytes) {
+    engine.logger.warn('history is large', { workflowId: s.workflowId, runId: s.runId, events: count, bytes: s.historySizeBytes });
+  }
 }
 
 /** After a task closed: queries waiting for it get a task of their own (or ride on the next workflow task). */
@@ -298,6 +395,7 @@ export function failWorkflowTaskNow(
 function closeFailedTask(engine: Engine, run: RunRecord, wft: WorkflowTaskState): void {
   const s = run.state;
   s.wft = undefined;
+  engine.setSticky(run, undefined);
   engine.clearDeadline(run, 'wft');
   undeliverUpdates(run, wft);
   const flushed = engine.flushBuffered(run);

@@ -1,0 +1,2 @@
+/** Activities for the dev server benchmark. */
+export async function noop(): Promise<void> {}
