@@ -371,8 +371,12 @@ export class Engine {
     s.wft = undefined;
     for (const h of run.deadlines.values()) h.cancel();
     run.deadlines.clear();
+    // Nothing pending can make progress on a closed run.
+    s.activities = {};
+    s.timers = {};
     this.markDirty(run);
     this.hooks.onClosed(run);
+    s.children = {};
     return event;
   }
 
