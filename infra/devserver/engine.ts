@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock';
 import { parseState, stringifyState } from './codec';
-import { invalidArgument, notFound, workflowNotFound } from './errors';
+import { invalidArgument, namespaceNotFound, workflowNotFound } from './errors';
 import { Matching } from './matching';
 import {
   EventType,
@@ -19,6 +19,7 @@ import type { RunState, WorkflowTaskState } from './state';
 import { Store } from './store';
 import { TimerQueue, type TimerHandle } from './timer-queue';
 import type { Logger } from './logger';
+import { recordVisibility } from './visibility/visibility-store';
 
 /** One history event with its encoded bytes (encoded once, reused for every history response). */
 export interface StoredEvent {
@@ -157,7 +158,7 @@ export class Engine {
   namespace(name: string | null | undefined): NamespaceRecord {
     if (!name) throw invalidArgument('Namespace is not set on request.');
     const ns = this.namespaces.get(name);
-    if (!ns) throw notFound(`Namespace ${name} is not found.`);
+    if (!ns) throw namespaceNotFound(name);
     return ns;
   }
 
@@ -424,6 +425,7 @@ export class Engine {
           execution: { namespace: s.namespace, workflowId: s.workflowId, runId: s.runId, state: stringifyState(s) },
         });
       }
+      recordVisibility(this.store, dirty);
       this.store.commit();
     } catch (err) {
       this.logger.error('commit failed', { error: (err as Error).message });

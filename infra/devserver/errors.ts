@@ -3,6 +3,7 @@
  * official SDK maps them onto the same exceptions it raises against a real cluster.
  */
 import { status } from '@grpc/grpc-js';
+import { google, temporal } from '@temporalio/proto';
 
 /** An error answered to a gRPC caller with a status code (the code is the contract, the message is for people). */
 export class RpcError extends Error {
@@ -25,6 +26,23 @@ export const failedPrecondition = (message: string): RpcError => new RpcError(st
 export const resourceExhausted = (message: string): RpcError => new RpcError(status.RESOURCE_EXHAUSTED, message);
 export const unimplemented = (message: string): RpcError => new RpcError(status.UNIMPLEMENTED, message);
 export const internal = (message: string): RpcError => new RpcError(status.INTERNAL, message);
+
+/**
+ * Temporal's answer when a namespace is unknown: NOT_FOUND with a `NamespaceNotFoundFailure` detail, which the SDK
+ * raises as `NamespaceNotFoundError` (without the detail it reports a missing workflow instead).
+ */
+export const namespaceNotFound = (namespace: string): RpcError => {
+  const message = `Namespace ${namespace} is not found.`;
+  const failure = temporal.api.errordetails.v1.NamespaceNotFoundFailure;
+  const detail = {
+    type_url: 'type.googleapis.com/temporal.api.errordetails.v1.NamespaceNotFoundFailure',
+    value: failure.encode(failure.fromObject({ namespace })).finish(),
+  };
+  const details = google.rpc.Status.encode(
+    google.rpc.Status.fromObject({ code: status.NOT_FOUND, message, details: [detail] }),
+  ).finish();
+  return new RpcError(status.NOT_FOUND, message, details);
+};
 
 /** Temporal's answer when an execution is unknown. */
 export const workflowNotFound = (workflowId: string, runId?: string | null): RpcError =>

@@ -4,6 +4,7 @@
  * use it unchanged.
  */
 import * as grpc from '@grpc/grpc-js';
+import { enqueueActivity } from './api/activity';
 import { armDeadlines } from './api/deadlines';
 import { onRunClosed } from './api/lifecycle';
 import { healthHandlers, workflowServiceHandlers, type Handler } from './api/service';
@@ -15,6 +16,7 @@ import { Engine } from './engine';
 import { buildService, type UnaryHandler } from './grpc';
 import { createLogger, type LogLevel } from './logger';
 import { Store } from './store';
+import { initVisibility, operatorServiceHandlers } from './visibility';
 
 export { DatabaseLockedError } from './store';
 
@@ -68,6 +70,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   try {
     engine.recover();
+    initVisibility(engine, options.searchAttributes);
+    // Activity attempts that were waiting for a worker go back on their queues (started ones time out and retry).
+    for (const run of engine.runs.values()) {
+      if (!run.isOpen) continue;
+      for (const a of Object.values(run.state.activities)) if (a.startedTime === 0) enqueueActivity(engine, run, a);
+    }
     for (const name of ['default', ...(options.namespaces ?? [])]) {
       if (!engine.namespaces.has(name)) {
         engine.addNamespace({ name, description: '', ownerEmail: '', retentionMs: DEFAULT_RETENTION_MS, data: {} });
@@ -102,7 +110,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   for (const [name, table] of [
     ['temporal.api.workflowservice.v1.WorkflowService', workflowServiceHandlers],
-    ['temporal.api.operatorservice.v1.OperatorService', {}],
+    ['temporal.api.operatorservice.v1.OperatorService', operatorServiceHandlers],
     ['grpc.health.v1.Health', healthHandlers],
   ] as const) {
     const { definition, implementation } = buildService(name, bind(table), logger, commit);

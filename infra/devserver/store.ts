@@ -18,6 +18,8 @@ export interface ExecutionRow {
 export interface PendingWrite {
   execution?: ExecutionRow;
   events?: { namespace: string; runId: string; eventId: number; bytes: Uint8Array }[];
+  /** Extra statements run inside the commit's transaction (the visibility index's rows). */
+  apply?: () => void;
 }
 
 /** Error raised when another live process holds the database file. */
@@ -33,7 +35,8 @@ export class DatabaseLockedError extends Error {
 
 /** The dev server's SQLite store. */
 export class Store {
-  private readonly db: Database.Database;
+  /** The connection (shared with the visibility index, whose rows are written in the same transactions). */
+  readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly upsertExecution: Database.Statement;
   private readonly upsertNamespace: Database.Statement;
@@ -95,6 +98,7 @@ export class Store {
           const x = w.execution;
           this.upsertExecution.run(x.namespace, x.runId, x.workflowId, x.state);
         }
+        w.apply?.();
       }
     })();
   }

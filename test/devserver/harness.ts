@@ -68,13 +68,14 @@ export const WORKER_MODES = [
 /** Runs `body` while a worker polls `taskQueue`; the worker shuts down after. */
 export async function withWorker<T>(
   env: TestEnv,
-  options: Omit<WorkerOptions, 'connection'> & { taskQueue: string },
+  options: Omit<WorkerOptions, 'connection' | 'maxCachedWorkflows'> & { taskQueue: string; maxCachedWorkflows?: number | undefined },
   body: () => Promise<T>,
 ): Promise<T> {
+  const { maxCachedWorkflows, ...rest } = options;
   const worker = await Worker.create({
     connection: env.nativeConnection,
-    ...options,
-    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
+    ...rest,
+    ...(maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows }),
   });
   return worker.runUntil(body);
 }

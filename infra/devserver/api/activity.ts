@@ -5,7 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine, RunRecord } from '../engine';
 import { invalidArgument, notFound } from '../errors';
-import { EventType, TimeoutType, msToDuration, msToTimestamp, temporal, type Failure, type Payloads } from '../proto';
+import {
+  EventType,
+  RetryState,
+  TimeoutType,
+  msToDuration,
+  msToTimestamp,
+  temporal,
+  type Failure,
+  type Payloads,
+} from '../proto';
 import type { Loose } from '../proto';
 import { decideRetry } from '../retry';
 import type { ActivityState } from '../state';
@@ -194,7 +203,11 @@ export function failActivity(
     run,
     a,
     EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    { failure: failure ?? undefined, identity, retryState: d.state },
+    {
+      failure: failure ?? undefined,
+      identity,
+      retryState: a.cancelRequested ? RetryState.RETRY_STATE_CANCEL_REQUESTED : d.state,
+    },
     true,
   );
 }
@@ -340,32 +353,30 @@ export function onActivityDeadline(engine: Engine, run: RunRecord, scheduledEven
     source: '',
     timeoutFailureInfo: { timeoutType, lastHeartbeatDetails: a.heartbeatDetails },
   };
-  if (timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE || timeoutType === TimeoutType.TIMEOUT_TYPE_HEARTBEAT) {
-    const expiration = a.scheduleToCloseMs > 0 ? a.scheduledTime + a.scheduleToCloseMs : 0;
-    const r = decideRetry(a.retryPolicy, a.attempt, failure, engine.now(), expiration, true);
-    if (r.retry && !a.cancelRequested) {
-      retryActivity(engine, run, a, failure, a.startedIdentity, r.backoffMs);
-      return;
-    }
-    closeActivity(
-      engine,
-      run,
-      a,
-      EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-      { failure, retryState: r.state },
-      started,
-    );
+  // As Temporal's RetryActivity: only start-to-close and heartbeat timeouts are retried; schedule-to-start and
+  // schedule-to-close timeouts close the activity with NON_RETRYABLE_FAILURE.
+  const retryable =
+    timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE || timeoutType === TimeoutType.TIMEOUT_TYPE_HEARTBEAT;
+  const expiration = a.scheduleToCloseMs > 0 ? a.scheduledTime + a.scheduleToCloseMs : 0;
+  const r = retryable
+    ? decideRetry(a.retryPolicy, a.attempt, failure, engine.now(), expiration, true)
+    : { retry: false, backoffMs: 0, state: RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE };
+  if (r.retry && !a.cancelRequested) {
+    retryActivity(engine, run, a, failure, a.startedIdentity, r.backoffMs);
     return;
   }
+  const retryState = a.cancelRequested ? RetryState.RETRY_STATE_CANCEL_REQUESTED : r.state;
+  // A retry refused because it would start after the schedule-to-close deadline is reported as that timeout.
+  if (retryState === RetryState.RETRY_STATE_TIMEOUT) {
+    failure.message = `activity ${TIMEOUT_NAMES[TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE]} timeout`;
+    failure.timeoutFailureInfo = {
+      timeoutType: TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE,
+      lastHeartbeatDetails: a.heartbeatDetails,
+    };
+  }
+  // The failure of the previous attempt, if any, is kept as the cause (Temporal: `timeoutFailure.Cause = RetryLastFailure`).
   if (a.lastFailure) failure.cause = a.lastFailure;
-  closeActivity(
-    engine,
-    run,
-    a,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    { failure, retryState: 3 /* TIMEOUT */ },
-    started,
-  );
+  closeActivity(engine, run, a, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, { failure, retryState }, started);
 }
 
 type Req = Record<string, unknown> & { taskToken?: Uint8Array | null; identity?: string | null };

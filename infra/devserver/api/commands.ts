@@ -662,10 +662,13 @@ function startedInput(engine: Engine, run: RunRecord): unknown {
 /** The retry decision when a run times out (used by the run-timeout deadline). */
 export function timeoutRetry(engine: Engine, run: RunRecord): { state: number; next?: string } {
   const s = run.state;
-  const d = decideRetry(s.retryPolicy, s.attempt, undefined, engine.now(), s.executionExpirationTime, true);
-  if (!d.retry || (s.executionExpirationTime && engine.now() >= s.executionExpirationTime)) {
-    return { state: s.retryPolicy ? RetryState.RETRY_STATE_TIMEOUT : RetryState.RETRY_STATE_TIMEOUT };
+  // As Temporal: an expired execution timeout is TIMEOUT; a run timeout asks the retry policy, so without one the
+  // state is RETRY_POLICY_NOT_SET (and MAXIMUM_ATTEMPTS_REACHED etc. when retries are exhausted).
+  if (s.executionExpirationTime && engine.now() >= s.executionExpirationTime) {
+    return { state: RetryState.RETRY_STATE_TIMEOUT };
   }
+  const d = decideRetry(s.retryPolicy, s.attempt, undefined, engine.now(), s.executionExpirationTime, true);
+  if (!d.retry) return { state: d.state };
   const next = continueRun(engine, run, {
     backoffMs: d.backoffMs,
     initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_RETRY,

@@ -6,6 +6,8 @@ import { google, temporal, type Loose } from '../proto';
 import { requestCancelRun, signalRun, terminateRun } from './cancel';
 import { startWorkflowExecution } from './start';
 import { admitUpdate, waitAndRespond } from './update';
+import { validatePayloadSize } from './validate';
+import type { UpdateState } from '../state';
 
 type WS = typeof temporal.api.workflowservice.v1;
 type Req<K extends keyof WS> = WS[K] extends { prototype: infer P } ? Loose<P> : never;
@@ -67,20 +69,34 @@ export function terminateWorkflowExecution(engine: Engine, req: Req<'TerminateWo
   return {};
 }
 
-/** Encodes a MultiOperationExecutionFailure (one status per operation) for grpc-status-details-bin. */
+/**
+ * Encodes a MultiOperationExecutionFailure (one status per operation) for grpc-status-details-bin. As in Temporal,
+ * the top-level code is the first failed operation's code (the SDK maps ALREADY_EXISTS from it).
+ */
 function multiOperationDetails(
+  code: number,
   message: string,
   statuses: { code: number; message: string; details?: unknown[] }[],
 ): Uint8Array {
   const T = temporal.api.errordetails.v1.MultiOperationExecutionFailure;
   const any = {
-    typeUrl: 'type.googleapis.com/temporal.api.errordetails.v1.MultiOperationExecutionFailure',
+    type_url: 'type.googleapis.com/temporal.api.errordetails.v1.MultiOperationExecutionFailure',
     value: T.encode(T.fromObject({ statuses })).finish(),
   };
-  return google.rpc.Status.encode(
-    google.rpc.Status.fromObject({ code: status.ABORTED, message, details: [any] }),
-  ).finish();
+  return google.rpc.Status.encode(google.rpc.Status.fromObject({ code, message, details: [any] })).finish();
 }
+
+/** The status of an operation aborted because another one failed (carries `MultiOperationExecutionAborted`). */
+const ABORTED_OPERATION = {
+  code: status.ABORTED,
+  message: 'Operation was aborted.',
+  details: [
+    {
+      type_url: 'type.googleapis.com/temporal.api.failure.v1.MultiOperationExecutionAborted',
+      value: temporal.api.failure.v1.MultiOperationExecutionAborted.encode({}).finish(),
+    },
+  ],
+};
 
 /** ExecuteMultiOperation: update-with-start (a start operation followed by an update operation). */
 export async function executeMultiOperation(
@@ -102,25 +118,32 @@ export async function executeMultiOperation(
       'Operations[1].UpdateWorkflow.WorkflowExecution.WorkflowId must match the start operation WorkflowId.',
     );
   }
+  // Checked before the start: once the run exists, admitting the update must not fail.
+  if (!update.request?.input?.name) throw invalidArgument('Update name is not set on request (request.input.name).');
+  validatePayloadSize('Update args', update.request.input.args);
   let startResponse;
+  let admitted: UpdateState | undefined;
   try {
-    startResponse = startWorkflowExecution(engine, { ...start, namespace: ns } as never);
+    // A new run gets the update before its first workflow task is scheduled, so that task delivers it (Temporal).
+    startResponse = startWorkflowExecution(engine, { ...start, namespace: ns } as never, (run) => {
+      admitted = admitUpdate(engine, run, update.request ?? {}, { scheduleTask: false });
+    });
   } catch (err) {
     if (err instanceof RpcError) {
       const detailsStatus = err.details ? google.rpc.Status.decode(err.details) : undefined;
       throw new RpcError(
-        status.ABORTED,
+        err.code,
         'Update-with-Start could not be executed.',
-        multiOperationDetails('Update-with-Start could not be executed.', [
+        multiOperationDetails(err.code, 'Update-with-Start could not be executed.', [
           { code: err.code, message: err.message, details: detailsStatus?.details ?? [] },
-          { code: status.ABORTED, message: 'Operation was aborted.' },
+          ABORTED_OPERATION,
         ]),
       );
     }
     throw err;
   }
   const run = startResponse.run;
-  const u = admitUpdate(engine, run, update.request ?? {});
+  const u = admitted ?? admitUpdate(engine, run, update.request ?? {});
   await engine.commit();
   const stage =
     Number(update.waitPolicy?.lifecycleStage ?? 0) ||

@@ -22,7 +22,7 @@ export function getSystemInfo(): object {
       upsertMemo: true,
       eagerWorkflowStart: false,
       sdkMetadata: true,
-      countGroupByExecutionStatus: false,
+      countGroupByExecutionStatus: true,
       nexus: false,
     },
   };

@@ -24,6 +24,7 @@ import { queryWorkflow, respondQueryTaskCompleted } from './query';
 import { startWorkflowExecution } from './start';
 import { clearSticky, completeWorkflowTask, failWorkflowTask, pollWorkflowTaskQueue, shutdownWorker } from './workflow-task';
 import { pollWorkflowExecutionUpdate, updateWorkflowExecution } from './update';
+import { visibilityHandlers } from '../visibility/visibility-api';
 
 /** A method handler: request object in, response object (or pre-encoded bytes) out. */
 export type Handler = (engine: Engine, request: never, signal: AbortSignal) => unknown;
@@ -57,6 +58,7 @@ export const workflowServiceHandlers: Record<string, Handler> = {
   GetWorkflowExecutionHistory: getWorkflowExecutionHistory,
   GetWorkflowExecutionHistoryReverse: getWorkflowExecutionHistoryReverse,
   DescribeWorkflowExecution: describeWorkflowExecution,
+  ...visibilityHandlers,
   ResetStickyTaskQueue: (engine, req: { namespace?: string; execution?: { workflowId?: string; runId?: string } }) => {
     const ns = engine.namespace(req.namespace).name;
     clearSticky(engine, engine.getRun(ns, req.execution?.workflowId, req.execution?.runId));

@@ -26,6 +26,7 @@ import { withWorkflowDefaults } from '../retry';
 import type { ParentRef, RunState } from '../state';
 import { terminateRun } from './cancel';
 import { validatePayloadSize, validateId } from './validate';
+import { validateSearchAttributes } from '../visibility/search-attributes';
 
 const DEFAULT_WFT_TIMEOUT_MS = 10_000;
 const MAX_WFT_TIMEOUT_MS = 120_000;
@@ -211,7 +212,8 @@ export function validateRetryPolicy(policy: RetryPolicy | null | undefined): voi
 function alreadyStartedDetails(message: string, startRequestId: string, runId: string): Uint8Array {
   const detail = temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure;
   const any = {
-    typeUrl: 'type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure',
+    // protobufjs names the Any field `type_url`: a camelCase key would be dropped silently.
+    type_url: 'type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure',
     value: detail.encode(detail.fromObject({ startRequestId, runId })).finish(),
   };
   return google.rpc.Status.encode(google.rpc.Status.fromObject({ code: 6, message, details: [any] })).finish();
@@ -291,6 +293,7 @@ export function startWorkflowExecution(
 ): Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionResponse> & { run: RunRecord } {
   const ns = engine.namespace(req.namespace).name;
   validateStartRequest(req);
+  validateSearchAttributes(engine, ns, req.searchAttributes);
   const workflowId = req.workflowId!;
   const requestId = req.requestId || randomUUID();
   const decision = decideStart(

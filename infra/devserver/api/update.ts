@@ -139,11 +139,15 @@ function closedError(): Error {
   return notFound('workflow execution already completed');
 }
 
-/** Admits an update (or finds the existing one with the same id) on a run. */
+/**
+ * Admits an update (or finds the existing one with the same id) on a run. `scheduleTask: false` leaves scheduling to
+ * the caller (update-with-start admits before the run's first, normal, workflow task is scheduled).
+ */
 export function admitUpdate(
   engine: Engine,
   run: RunRecord,
   request: Loose<temporal.api.update.v1.IRequest>,
+  options: { scheduleTask?: boolean } = {},
 ): UpdateState {
   const s = run.state;
   if (!run.isOpen) throw closedError();
@@ -169,7 +173,7 @@ export function admitUpdate(
   };
   s.updates[updateId] = u;
   engine.markDirty(run);
-  if (!s.wft) engine.scheduleWorkflowTask(run, { kind: 'speculative' });
+  if (!s.wft && options.scheduleTask !== false) engine.scheduleWorkflowTask(run, { kind: 'speculative' });
   return u;
 }
 

@@ -255,10 +255,12 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
     Boolean(req.forceCreateNewWorkflowTask);
   if (wft.kind === 'speculative' && !writesSomething) {
     s.wft = undefined;
+    engine.clearDeadline(run, 'wft');
     for (const m of messages) applyProtocolMessage(engine, run, m, 0);
     engine.markDirty(run);
     afterTask(engine, run);
-    return {};
+    // The worker must roll its cached history back past the discarded task's events, as Temporal tells it to.
+    return { resetHistoryEventId: s.lastCompletedWftStartedEventId };
   }
 
   if (wft.kind !== 'normal') materialize(engine, run, wft);
@@ -306,6 +308,8 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   }
   engine.markDirty(run);
   afterTask(engine, run);
+  // Commands may have started timers or scheduled activities whose schedule-to-start/close deadlines must run.
+  engine.hooks.armDeadlines(run);
   engine.hooks.runTransferTasks(run);
   enforceHistoryLimits(engine, run);
   const activityTasks = run.isOpen
