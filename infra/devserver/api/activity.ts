@@ -374,7 +374,7 @@ export function onActivityDeadline(engine: Engine, run: RunRecord, scheduledEven
       lastHeartbeatDetails: a.heartbeatDetails,
     };
   }
-  // The failure of the previous attempt, if any, is kept as the cause (Temporal: `timeoutFailure.Cause = RetryLastFailure`).
+  // The previous attempt's failure, if any, is the cause (Temporal: `timeoutFailure.Cause = ai.RetryLastFailure`).
   if (a.lastFailure) failure.cause = a.lastFailure;
   closeActivity(engine, run, a, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, { failure, retryState }, started);
 }

@@ -19,6 +19,7 @@ import type { ActivityState } from '../state';
 import { createRun } from './start';
 import { validateId, MAX_PAYLOAD_BYTES, payloadsSize } from './validate';
 import { cancelActivityByCommand, enqueueActivity } from './activity';
+import { searchAttributesProblem } from '../visibility/search-attributes';
 import { randomUUID } from 'node:crypto';
 
 /** Temporal's per-workflow limits on pending work. */
@@ -246,9 +247,14 @@ export function validateCommands(
       case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
       case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
       case CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
-      case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
       case CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
         break;
+      case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+        const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
+        const problem = searchAttributesProblem(engine, s.namespace, sa);
+        if (problem) return { cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, message: `${where}: ${problem}` };
+        break;
+      }
       default:
         return {
           cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,

@@ -17,10 +17,9 @@ import {
 } from './search-attributes';
 import { visibilityFor } from './visibility-store';
 
-type Ops = typeof temporal.api.operatorservice.v1;
-type AddRequest = Loose<InstanceType<Ops['AddSearchAttributesRequest']>>;
-type RemoveRequest = Loose<InstanceType<Ops['RemoveSearchAttributesRequest']>>;
-type ListRequest = Loose<InstanceType<Ops['ListSearchAttributesRequest']>>;
+type AddRequest = Loose<temporal.api.operatorservice.v1.IAddSearchAttributesRequest>;
+type RemoveRequest = Loose<temporal.api.operatorservice.v1.IRemoveSearchAttributesRequest>;
+type ListRequest = Loose<temporal.api.operatorservice.v1.IListSearchAttributesRequest>;
 
 /** AddSearchAttributes: registers custom attributes in a namespace (re-adding one with the same type is a no-op). */
 export function addSearchAttributes(engine: Engine, req: AddRequest): object {
