@@ -31,7 +31,17 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startServer(dbFile: string | undefined): Promise<{ address: string; child: ChildProcess }> {
-  const args = [...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), resolve(__dirname, '../bin/mloe.js'), 'server', 'start-dev', '--port', '0', '--headless', '--log-level', 'error'];
+  const args = [
+    ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    resolve(__dirname, '../bin/mloe.js'),
+    'server',
+    'start-dev',
+    '--port',
+    '0',
+    '--headless',
+    '--log-level',
+    'error',
+  ];
   if (dbFile) args.push('--db-filename', dbFile);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const address = await new Promise<string>((ok, fail) => {
@@ -46,20 +56,37 @@ async function startServer(dbFile: string | undefined): Promise<{ address: strin
   return { address, child };
 }
 
-async function runMode(mode: string, dbFile: string | undefined, workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>): Promise<Figures> {
+async function runMode(
+  mode: string,
+  dbFile: string | undefined,
+  workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>,
+): Promise<Figures> {
   const { address, child } = await startServer(dbFile);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const nativeConnection = await NativeConnection.connect({ address });
   const taskQueue = `bench-${mode}`;
-  const worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle, activities, maxConcurrentActivityTaskExecutions: 200 });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities,
+    maxConcurrentActivityTaskExecutions: 200,
+  });
   try {
     return await worker.runUntil(async () => {
       // Warm-up: JIT, connections, worker caches.
       await client.workflow.execute('sequential', { taskQueue, workflowId: `warm-${mode}`, args: [50] });
 
-      const times = await client.workflow.execute('sequential', { taskQueue, workflowId: `seq-${mode}`, args: [SEQUENTIAL_STEPS] });
-      const steps = times.slice(1).map((t, i) => t - times[i]!).sort((a, b) => a - b);
+      const times: number[] = await client.workflow.execute('sequential', {
+        taskQueue,
+        workflowId: `seq-${mode}`,
+        args: [SEQUENTIAL_STEPS],
+      });
+      const steps = times
+        .slice(1)
+        .map((t, i) => t - times[i]!)
+        .sort((a, b) => a - b);
       const stepMean = (times[times.length - 1]! - times[0]!) / SEQUENTIAL_STEPS;
 
       const t0 = performance.now();
@@ -102,7 +129,10 @@ async function runMode(mode: string, dbFile: string | undefined, workflowBundle:
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./devserver-workflows'), logger: new DefaultLogger('ERROR') });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./devserver-workflows'),
+    logger: new DefaultLogger('ERROR'),
+  });
   const dir = mkdtempSync(join(tmpdir(), 'mloe-bench-'));
   const results: Figures[] = [];
   try {
@@ -111,9 +141,15 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  console.log(`sequential: ${SEQUENTIAL_STEPS} no-op activities in one workflow; hello: ${HELLO_TOTAL} workflows, ${HELLO_IN_FLIGHT} in flight; fan-out: ${FAN_OUT} activities`);
-  console.log('| mode | step p50 (ms) | step p99 (ms) | step mean (ms) | in-process step (ms) | ratio | hello wf/s | fan-out 1,000 (s) |');
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  );
+  console.log(
+    `sequential: ${SEQUENTIAL_STEPS} no-op activities in one workflow; hello: ${HELLO_TOTAL} workflows, ${HELLO_IN_FLIGHT} in flight; fan-out: ${FAN_OUT} activities`,
+  );
+  console.log(
+    '| mode | step p50 (ms) | step p99 (ms) | step mean (ms) | in-process step (ms) | ratio | hello wf/s | fan-out 1,000 (s) |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     console.log(

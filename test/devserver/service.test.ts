@@ -3,6 +3,7 @@
  * paging (forward and reverse), DescribeWorkflowExecution with pending work, and workflow task failure semantics
  * (the first failure is written to history, later attempts are transient).
  */
+import Long from 'long';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as activities from './fixtures/activities';
@@ -43,7 +44,7 @@ describe('system info and namespaces', () => {
     await svc.registerNamespace({
       namespace: name,
       description: 'first',
-      workflowExecutionRetentionPeriod: { seconds: 3600 },
+      workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(3600) },
     });
     const described = await svc.describeNamespace({ namespace: name });
     expect(described.namespaceInfo?.name).toBe(name);
@@ -92,34 +93,36 @@ describe('history', () => {
       const svc = env.connection.workflowService;
       const execution = { workflowId: handle.workflowId };
       const ids: number[] = [];
-      let nextPageToken: Uint8Array | undefined;
+      let nextPageToken: Uint8Array | null = null;
       let pages = 0;
       do {
-        const page = await svc.getWorkflowExecutionHistory({
-          namespace: 'default',
-          execution,
-          maximumPageSize: 7,
-          nextPageToken,
-        });
-        expect(page.history!.events.length).toBeLessThanOrEqual(7);
-        ids.push(...page.history!.events.map((e) => Number(e.eventId)));
-        nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+        const page: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse =
+          await svc.getWorkflowExecutionHistory({
+            namespace: 'default',
+            execution,
+            maximumPageSize: 7,
+            nextPageToken,
+          });
+        expect(page.history!.events!.length).toBeLessThanOrEqual(7);
+        ids.push(...page.history!.events!.map((e) => Number(e.eventId)));
+        nextPageToken = page.nextPageToken?.length ? page.nextPageToken : null;
         pages++;
       } while (nextPageToken);
       expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => i + 1));
       expect(pages).toBe(Math.ceil(ids.length / 7));
 
       const reversed: number[] = [];
-      nextPageToken = undefined;
+      nextPageToken = null;
       do {
-        const page = await svc.getWorkflowExecutionHistoryReverse({
-          namespace: 'default',
-          execution,
-          maximumPageSize: 5,
-          nextPageToken,
-        });
-        reversed.push(...page.history!.events.map((e) => Number(e.eventId)));
-        nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+        const page: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryReverseResponse =
+          await svc.getWorkflowExecutionHistoryReverse({
+            namespace: 'default',
+            execution,
+            maximumPageSize: 5,
+            nextPageToken,
+          });
+        reversed.push(...page.history!.events!.map((e) => Number(e.eventId)));
+        nextPageToken = page.nextPageToken?.length ? page.nextPageToken : null;
       } while (nextPageToken);
       expect(reversed).toEqual([...ids].reverse());
 
@@ -128,7 +131,7 @@ describe('history', () => {
         execution,
         historyEventFilterType: temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
       });
-      expect(close.history!.events.map((e) => e.eventType)).toEqual([
+      expect(close.history!.events!.map((e) => e.eventType)).toEqual([
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
       ]);
       await expect(
