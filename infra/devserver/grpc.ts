@@ -94,18 +94,26 @@ async function handleCall(
   }
 }
 
+/**
+ * Error messages may echo user input (a query string, an id); grpc-js percent-encodes them with `encodeURI`, which
+ * throws on lone UTF-16 surrogates and would take the process down. Replace those with U+FFFD.
+ */
+function wellFormed(message: string): string {
+  return message.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 /** Maps a thrown value to a gRPC error (unknown errors become INTERNAL and are logged). */
 function toServiceError(err: unknown, method: string, logger: Logger): Partial<grpc.StatusObject> {
   if (err instanceof RpcError) {
     const metadata = new grpc.Metadata();
     if (err.details) metadata.set('grpc-status-details-bin', Buffer.from(err.details));
-    return { code: err.code, details: err.message, metadata };
+    return { code: err.code, details: wellFormed(err.message), metadata };
   }
   const e = err instanceof Error ? err : new Error(String(err));
   logger.error('internal error', { method, error: e.message, stack: e.stack });
   return {
     code: grpc.status.INTERNAL,
-    details: `internal error in ${method}: ${e.message}`,
+    details: wellFormed(`internal error in ${method}: ${e.message}`),
     metadata: new grpc.Metadata(),
   };
 }
