@@ -125,6 +125,8 @@ export class Engine {
   /** Runs cached by the worker behind each sticky queue (so ShutdownWorker can send their tasks elsewhere). */
   readonly stickyRuns = new Map<string, Set<RunRecord>>();
   hooks!: EngineHooks;
+  /** Called after every commit, whether or not anything changed (the time-skipping server re-checks if it may skip). */
+  onCommitted: (() => void) | undefined;
   private taskId = 1;
   private readonly dirty = new Set<RunRecord>();
   private commitWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
@@ -434,6 +436,7 @@ export class Engine {
     }
     for (const w of waiters) w.resolve();
     for (const run of dirty) for (const watcher of [...run.watchers]) watcher();
+    this.onCommitted?.();
   }
 
   /** Loads namespaces and runs from the store and re-arms every deadline and task (after a restart). */

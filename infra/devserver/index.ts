@@ -40,6 +40,11 @@ export interface DevServerOptions {
   clock?: Clock;
   /** Long-poll timeout for task polls in ms (default 55 s, below the SDK's 70 s deadline). */
   pollTimeoutMs?: number;
+  /**
+   * Extra gRPC services (full service name → method handlers), built once the engine is ready. The time-skipping
+   * test server adds `temporal.api.testservice.v1.TestService` this way.
+   */
+  extraServices?: (engine: Engine) => Record<string, Record<string, Handler>>;
 }
 
 /** A running dev server. */
@@ -112,6 +117,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ['temporal.api.workflowservice.v1.WorkflowService', workflowServiceHandlers],
     ['temporal.api.operatorservice.v1.OperatorService', operatorServiceHandlers],
     ['grpc.health.v1.Health', healthHandlers],
+    ...Object.entries(options.extraServices?.(engine) ?? {}),
   ] as const) {
     const { definition, implementation } = buildService(name, bind(table), logger, commit);
     server.addService(definition, implementation);

@@ -105,6 +105,7 @@ describe('TestWorkflowEnvironment.createLocal with bin/mloe.js as the Temporal C
       namespace: 'ml',
       extraArgs: ['--namespace', 'ml-extra'],
       log: { format: 'json', level: 'error' },
+      searchAttributes: [ModelName],
     };
     const first = await createLocal(server);
     expect(first.env.namespace).toBe('ml');

@@ -29,9 +29,10 @@ export function addSearchAttributes(engine: Engine, req: AddRequest): object {
   const registry = visibilityFor(engine.store).registry;
   const toAdd: Record<string, SaType> = {};
   for (const [name, rawType] of requested) {
-    const type = Number(rawType);
     if (isReservedName(name)) throw invalidArgument(`Search attribute ${name} is reserved by system.`);
-    if (!(type in SA_TYPE_NAMES)) throw invalidArgument(`Unknown search attribute type: ${String(rawType)}.`);
+    if (!(Number(rawType) in SA_TYPE_NAMES))
+      throw invalidArgument(`Unknown search attribute type: ${String(rawType)}.`);
+    const type = Number(rawType) as SaType;
     if (!CUSTOM_NAME.test(name)) {
       throw invalidArgument(
         `Search attribute name ${name} is invalid: use up to 100 letters, digits, '_' or '-', starting with a letter.`,
@@ -45,7 +46,7 @@ export function addSearchAttributes(engine: Engine, req: AddRequest): object {
         `Search attribute ${name} already exists (with type ${SA_TYPE_NAMES[existing]}).`,
       );
     }
-    toAdd[name] = type as SaType;
+    toAdd[name] = type;
   }
   if (Object.keys(toAdd).length > 0) registry.add(ns, toAdd);
   return {};

@@ -193,7 +193,8 @@ function tokenize(query: string): Token[] {
       i++;
       continue;
     }
-    throw syntaxError({ kind: 'punct', text: c, pos });
+    // A whole code point, so the message never carries half of a surrogate pair (grpc-js cannot send that).
+    throw syntaxError({ kind: 'punct', text: String.fromCodePoint(query.codePointAt(i)!), pos });
   }
   tokens.push({ kind: 'end', text: '', pos: n + 1 });
   return tokens;
@@ -247,7 +248,8 @@ class Parser {
     if (!this.isKeyword('ORDER') && !this.isKeyword('GROUP')) result.where = this.parseOr();
     if (this.acceptKeyword('GROUP')) {
       this.expectKeyword('BY');
-      do result.groupBy.push(this.parseColumn()); while (this.acceptPunct(','));
+      do result.groupBy.push(this.parseColumn());
+      while (this.acceptPunct(','));
     }
     if (this.acceptKeyword('ORDER')) {
       this.expectKeyword('BY');
@@ -338,7 +340,8 @@ class Parser {
     if (this.acceptKeyword('IN')) {
       this.expectPunct('(');
       const values: Literal[] = [];
-      do values.push(this.parseValue()); while (this.acceptPunct(','));
+      do values.push(this.parseValue());
+      while (this.acceptPunct(','));
       this.expectPunct(')');
       return { kind: 'in', column, negated, values };
     }
@@ -371,7 +374,10 @@ class Parser {
         if (t.text === '-' || t.text === '+') {
           const n = this.next();
           if (n.kind !== 'number') {
-            throw new QueryError(`${INVALID_EXPRESSION}: unary operator '${t.text}' must be followed by a number`, t.pos);
+            throw new QueryError(
+              `${INVALID_EXPRESSION}: unary operator '${t.text}' must be followed by a number`,
+              t.pos,
+            );
           }
           return { kind: 'number', text: t.text === '-' ? `-${n.text}` : n.text, pos: t.pos };
         }

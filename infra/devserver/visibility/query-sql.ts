@@ -62,7 +62,16 @@ for (const [name, value] of Object.entries(WorkflowExecutionStatus)) {
   STATUS_BY_NAME.set(name.toLowerCase(), value);
 }
 
-const DURATION_UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const DURATION_UNITS_NS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
 
 /** Parses an ExecutionDuration value: a Go duration ('1h30m', '2.5s') or 'hh:mm:ss'. Nanoseconds. */
 export function parseDurationNs(text: string): number | undefined {
@@ -70,7 +79,8 @@ export function parseDurationNs(text: string): number | undefined {
   if (clock) return (Number(clock[1]) * 3600 + Number(clock[2]) * 60 + Number(clock[3])) * 1e9;
   if (!/^(?:\d*\.?\d+(?:ns|us|µs|μs|ms|s|m|h))+$/.test(text)) return undefined;
   let total = 0;
-  for (const m of text.matchAll(/(\d*\.?\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNITS_NS[m[2]!]!;
+  for (const m of text.matchAll(/(\d*\.?\d+)(ns|us|µs|μs|ms|s|m|h)/g))
+    total += Number(m[1]) * DURATION_UNITS_NS[m[2]!]!;
   return Math.round(total);
 }
 

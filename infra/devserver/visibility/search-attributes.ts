@@ -34,7 +34,7 @@ export const SA_TYPE_NAMES: Record<SaType, string> = {
 export function parseSaTypeName(name: string): SaType | undefined {
   const wanted = name.trim().toLowerCase();
   for (const [value, typeName] of Object.entries(SA_TYPE_NAMES)) {
-    if (typeName.toLowerCase() === wanted) return Number(value) as SaType;
+    if (typeName.toLowerCase() === wanted) return Number(value);
   }
   return undefined;
 }
@@ -271,9 +271,9 @@ export function decodeSaValue(payload: SaPayload, type: SaType): SaValue | typeo
   }
   if (value === null) return CLEARED;
   if (type === SaType.KeywordList) {
-    const list = Array.isArray(value) ? (value as unknown[]) : [value];
+    const list: unknown[] = Array.isArray(value) ? value : [value];
     if (!list.every((v) => typeof v === 'string')) return undefined;
-    return list.length === 0 ? CLEARED : (list as string[]);
+    return list.length === 0 ? CLEARED : list;
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return CLEARED;

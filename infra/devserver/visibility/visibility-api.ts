@@ -26,7 +26,12 @@ function pageSizeOf(requested: number | null | undefined): number {
 }
 
 /** Parses and translates a query, answering INVALID_ARGUMENT "invalid query: …" for a bad one. */
-function compile(vis: VisibilityStore, namespace: string, query: string | ParsedQuery, purpose: 'list' | 'count'): TranslatedQuery {
+function compile(
+  vis: VisibilityStore,
+  namespace: string,
+  query: string | ParsedQuery,
+  purpose: 'list' | 'count',
+): TranslatedQuery {
   try {
     return translateQuery(typeof query === 'string' ? parseQuery(query) : query, vis.registry, namespace, purpose);
   } catch (err) {
@@ -117,7 +122,9 @@ function legacyQuery(req: LegacyRequest, open: boolean): ParsedQuery {
   }
   const running = STATUS_NAMES.get(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING)!;
   const time = col(open ? 'StartTime' : 'CloseTime');
-  const where: Expr[] = [{ kind: 'compare', column: col('ExecutionStatus'), op: open ? '=' : '!=', value: str(running) }];
+  const where: Expr[] = [
+    { kind: 'compare', column: col('ExecutionStatus'), op: open ? '=' : '!=', value: str(running) },
+  ];
   if (earliest > 0) where.push({ kind: 'compare', column: time, op: '>=', value: nanos(earliest) });
   if (latest > 0) where.push({ kind: 'compare', column: time, op: '<=', value: nanos(latest) });
   if (req.executionFilter?.workflowId) {
@@ -131,7 +138,7 @@ function legacyQuery(req: LegacyRequest, open: boolean): ParsedQuery {
   }
   if (req.statusFilter?.status) {
     const status = STATUS_NAMES.get(Number(req.statusFilter.status));
-    if (!status || Number(req.statusFilter.status) === WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    if (!status || status === running) {
       throw invalidArgument('StatusFilter must be specified and must be not Running.');
     }
     where.push({ kind: 'compare', column: col('ExecutionStatus'), op: '=', value: str(status) });
@@ -146,7 +153,7 @@ export function listOpenWorkflowExecutions(
   req: Loose<temporal.api.workflowservice.v1.IListOpenWorkflowExecutionsRequest>,
 ): object {
   const ns = engine.namespace(req.namespace).name;
-  return listPage(engine, ns, legacyQuery(req as LegacyRequest, true), req.maximumPageSize, req.nextPageToken);
+  return listPage(engine, ns, legacyQuery(req, true), req.maximumPageSize, req.nextPageToken);
 }
 
 /** ListClosedWorkflowExecutions. */

@@ -8,7 +8,7 @@
 import type Database from 'better-sqlite3';
 import type { Engine, RunRecord } from '../engine';
 import { invalidArgument } from '../errors';
-import { WorkflowExecutionStatus, type SearchAttributes } from '../proto';
+import type { SearchAttributes } from '../proto';
 import type { Store } from '../store';
 import { OPEN_CLOSE_TIME, textTokens, type TranslatedQuery } from './query-sql';
 import {
@@ -165,7 +165,7 @@ export class VisibilityStore {
   /** Writes a run's row now (call inside the commit's transaction). */
   write(run: RunRecord): void {
     const s = run.state;
-    const closed = s.status !== WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING && s.closeTime > 0;
+    const closed = !run.isOpen && s.closeTime > 0;
     const { json, lists } = this.encodeSearchAttributes(s.namespace, s.searchAttributes);
     this.upsertRow.run(
       s.namespace,
@@ -204,7 +204,10 @@ export class VisibilityStore {
   /** Writes the rows of runs that have none (a database from before visibility, or a crash between versions). */
   backfill(engine: Engine): number {
     const key = (namespace: string, runId: string): string => `${namespace}\u0000${runId}`;
-    const rows = this.db.prepare('SELECT namespace, run_id FROM visibility').all() as { namespace: string; run_id: string }[];
+    const rows = this.db.prepare('SELECT namespace, run_id FROM visibility').all() as {
+      namespace: string;
+      run_id: string;
+    }[];
     const existing = new Set(rows.map((r) => key(r.namespace, r.run_id)));
     const missing = [...engine.runs.values()].filter((run) => !existing.has(key(run.state.namespace, run.state.runId)));
     if (missing.length > 0) this.db.transaction(() => missing.forEach((run) => this.write(run)))();
@@ -229,7 +232,12 @@ export class VisibilityStore {
   }
 
   /** One page of the runs matching a query: the default order is Temporal's SQL one, newest close first. */
-  list(namespace: string, query: TranslatedQuery, pageSize: number, token: Uint8Array | null | undefined): VisibilityPage {
+  list(
+    namespace: string,
+    query: TranslatedQuery,
+    pageSize: number,
+    token: Uint8Array | null | undefined,
+  ): VisibilityPage {
     const { sql, params } = VisibilityStore.filter(namespace, query);
     if (query.orderBy.length > 0) {
       const offset = decodeToken<OffsetToken>(token, (t) => typeof t.o === 'number' && t.o >= 0)?.o ?? 0;
@@ -259,7 +267,9 @@ export class VisibilityStore {
     return {
       runIds: page.map((r) => r.run_id),
       nextPageToken:
-        rows.length > pageSize && last ? encodeToken({ c: last.close_time, s: last.start_time, r: last.run_id }) : undefined,
+        rows.length > pageSize && last
+          ? encodeToken({ c: last.close_time, s: last.start_time, r: last.run_id })
+          : undefined,
     };
   }
 
