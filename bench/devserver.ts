@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import * as activities from './devserver-activities';
+import { benchVisibility } from './visibility';
 
 const SEQUENTIAL_STEPS = Number(process.env.BENCH_SEQUENTIAL_STEPS ?? 500);
 const HELLO_TOTAL = Number(process.env.BENCH_HELLO_TOTAL ?? 1000);
@@ -158,7 +159,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+main()
+  .then(async () => {
+    console.log('\nvisibility (issue 3):');
+    await benchVisibility();
+  })
+  .catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

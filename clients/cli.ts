@@ -5,31 +5,12 @@ import { Command } from 'commander';
 
 import packageJson from '../package.json';
 import { ensureError } from './errors';
-import { createStartDevCommand, readyLine, runStartDev, startEmbeddedDevServer, type StartDevIo } from './start-dev';
+import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
 
 const processIo: StartDevIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
   stderr: (line) => process.stderr.write(`${line}\n`),
 };
-
-/**
- * `mloe demo`: for now, starts the embedded dev server on a free port, prints its address and stops it again.
- * A later change makes it run an example pipeline end to end.
- */
-async function runDemo(io: StartDevIo): Promise<number> {
-  let address: string;
-  try {
-    const handle = await startEmbeddedDevServer({ ip: '127.0.0.1', port: 0, logLevel: 'warn' });
-    address = handle.address;
-    io.stdout(readyLine(address));
-    await handle.close();
-  } catch (error) {
-    io.stderr(`error: ${ensureError(error).message}`);
-    return 1;
-  }
-  io.stdout(`demo: dev server at ${address} started and stopped cleanly`);
-  return 0;
-}
 
 /**
  * Builds the `mloe` program. Actions report their exit code through `setExitCode` instead of calling
@@ -54,9 +35,22 @@ export function buildProgram(io: StartDevIo, setExitCode: (code: number) => void
 
   program
     .command('demo')
-    .description('Start the embedded dev server on a free port, print its address and exit')
-    .action(async () => {
-      setExitCode(await runDemo(io));
+    .description(
+      'Run the demo ML pipeline end to end (ingest, validate, featurize, train, evaluate a housing-price regression) ' +
+        'on an embedded dev server and worker, then print a summary and the metrics',
+    )
+    .option('--data <path>', 'CSV to learn from (default: pipelines/demo/data/housing.csv)')
+    .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
+    .action(async (options: { data?: string; artifactRoot: string }) => {
+      // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runDemo } = require('./demo') as typeof import('./demo');
+      setExitCode(
+        await runDemo(io, {
+          artifactRoot: options.artifactRoot,
+          ...(options.data === undefined ? {} : { dataPath: options.data }),
+        }),
+      );
     });
 
   return program;

@@ -10,6 +10,18 @@ export type MloeErrorCode =
   | 'CONFIG_INVALID'
   /** The embedded dev server could not start (port in use, database locked, ...). */
   | 'SERVER_START_FAILED'
+  /** Input data failed validation: wrong columns, missing or non-numeric values, too few rows. */
+  | 'DATA_INVALID'
+  /** A path or artifact URI is not acceptable: relative, traversing (`..`), or outside the artifact store. */
+  | 'PATH_INVALID'
+  /** An artifact (or input file) that should exist does not. */
+  | 'ARTIFACT_NOT_FOUND'
+  /** An artifact's bytes no longer match the digest or size it was stored under. */
+  | 'ARTIFACT_CORRUPT'
+  /** A model could not be fitted to the data (e.g. collinear features make the normal equations singular). */
+  | 'MODEL_FIT_FAILED'
+  /** A pipeline step failed; the cause chain says which error the step raised. */
+  | 'PIPELINE_STEP_FAILED'
   /** A bug: a state the code believed impossible. */
   | 'INTERNAL';
 

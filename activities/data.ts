@@ -1,0 +1,193 @@
+/**
+ * Data activities: bring a CSV file into the artifact store, check it against a schema, and turn it into standardised
+ * train and test splits. Every output is a content-addressed artifact computed deterministically from the inputs, so
+ * each activity is idempotent: a retry rewrites the same bytes under the same digest and returns the same references.
+ */
+import { readFile } from 'node:fs/promises';
+
+import { z } from 'zod';
+
+import { MloeError } from '../clients/errors';
+import { ArtifactStore, checkAbsolutePath, sha256Hex, type ArtifactRef } from './artifacts';
+import { withFailureMapping } from './failures';
+import { columnScales, standardizeRow, type FeatureScale } from './linear-model';
+import { DataError, formatCsv, parseNumericCsv } from './table';
+
+/** Input of {@link ingest}. */
+export interface IngestInput {
+  /** Root directory of the artifact store (absolute). */
+  artifactRoot: string;
+  /** The CSV file to ingest (absolute). */
+  dataPath: string;
+}
+
+/** Output of {@link ingest}. */
+export interface IngestOutput {
+  /** The file's bytes, unchanged, as an artifact. */
+  dataset: ArtifactRef;
+}
+
+/**
+ * Copies a data file into the artifact store. Idempotent as a snapshot: a retry stores whatever the file holds at
+ * that moment, which is the same artifact unless the file changed in between.
+ */
+export async function ingest(input: IngestInput): Promise<IngestOutput> {
+  return withFailureMapping(async () => {
+    const store = new ArtifactStore(input.artifactRoot);
+    const dataPath = checkAbsolutePath(input.dataPath, 'data path');
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(dataPath);
+    } catch (error) {
+      switch ((error as NodeJS.ErrnoException).code) {
+        case 'ENOENT':
+          throw new MloeError('ARTIFACT_NOT_FOUND', `data file ${dataPath} does not exist`, { cause: error });
+        case 'EISDIR':
+          throw new MloeError('PATH_INVALID', `data path ${dataPath} is a directory, not a file`, { cause: error });
+        default:
+          throw error; // permissions, I/O errors: possibly transient, left retryable
+      }
+    }
+    return { dataset: await store.put(bytes) };
+  });
+}
+
+/** Input of {@link validate}. */
+export interface ValidateInput {
+  artifactRoot: string;
+  /** The CSV artifact to check. */
+  dataset: ArtifactRef;
+  /** The columns the file must have (exactly these, in any order), every value numeric. */
+  columns: string[];
+  /** How error messages name the data, e.g. the file name it was ingested from. */
+  label: string;
+}
+
+/** Output of {@link validate}. */
+export interface ValidateOutput {
+  /** The dataset, unchanged: downstream steps read it knowing it passed. */
+  dataset: ArtifactRef;
+  /** A JSON profile of the data: row count and per-column minimum, maximum and mean. */
+  report: ArtifactRef;
+  rows: number;
+}
+
+/**
+ * Checks a CSV artifact against the expected columns: all present, no others, every cell a finite number. Bad data
+ * fails with a non-retryable `DATA_INVALID` whose message and details name the row, line and column of each problem.
+ */
+export async function validate(input: ValidateInput): Promise<ValidateOutput> {
+  return withFailureMapping(async () => {
+    const store = new ArtifactStore(input.artifactRoot);
+    const table = parseNumericCsv(await store.getText(input.dataset), input.columns, input.label);
+    const profile = {
+      rows: table.rows.length,
+      columns: table.columns.map((name, j) => {
+        const values = table.rows.map((row) => row[j] ?? Number.NaN);
+        return {
+          name,
+          min: Math.min(...values),
+          max: Math.max(...values),
+          mean: values.reduce((sum, value) => sum + value, 0) / values.length,
+        };
+      }),
+    };
+    return { dataset: input.dataset, report: await store.putJson(profile), rows: table.rows.length };
+  });
+}
+
+/** The scaler artifact {@link featurize} writes: the training split's statistics of every feature. */
+export const scalerSchema = z.object({
+  kind: z.literal('standard-scaler'),
+  target: z.string(),
+  features: z.array(z.object({ name: z.string(), mean: z.number(), std: z.number().positive() })),
+});
+
+/** A parsed scaler artifact. */
+export type Scaler = z.infer<typeof scalerSchema>;
+
+/** Input of {@link featurize}. */
+export interface FeaturizeInput {
+  artifactRoot: string;
+  /** A CSV artifact that passed {@link validate}. */
+  dataset: ArtifactRef;
+  features: string[];
+  target: string;
+  /** Share of rows assigned to the test split, strictly between 0 and 1. */
+  testFraction: number;
+}
+
+/** Output of {@link featurize}. */
+export interface FeaturizeOutput {
+  /** Training rows as CSV: standardised features, then the raw target. */
+  train: ArtifactRef;
+  /** Test rows, standardised with the training statistics. */
+  test: ArtifactRef;
+  /** JSON {@link Scaler}: per-feature mean and standard deviation of the training split. */
+  scaler: ArtifactRef;
+  trainRows: number;
+  testRows: number;
+}
+
+/**
+ * Splits a dataset into train and test sets and standardises the features with statistics of the training set only
+ * (so nothing about the test rows leaks into training). A row goes to the test set when the sha256 of its values
+ * falls below `testFraction`: the split is deterministic, independent of row order, and keeps duplicates together.
+ */
+export async function featurize(input: FeaturizeInput): Promise<FeaturizeOutput> {
+  return withFailureMapping(async () => {
+    if (!(input.testFraction > 0 && input.testFraction < 1)) {
+      throw new MloeError('CONFIG_INVALID', `testFraction must be between 0 and 1, got ${input.testFraction}`);
+    }
+    const store = new ArtifactStore(input.artifactRoot);
+    const columns = [...input.features, input.target];
+    const table = parseNumericCsv(await store.getText(input.dataset), columns, input.dataset.uri);
+
+    const trainRows: number[][] = [];
+    const testRows: number[][] = [];
+    for (const row of table.rows) (rowHashFraction(row) < input.testFraction ? testRows : trainRows).push(row);
+    const parameters = input.features.length + 1;
+    if (trainRows.length <= parameters || testRows.length < 2) {
+      throw new DataError(input.dataset.uri, [
+        {
+          message:
+            `too few rows to split: ${trainRows.length} train and ${testRows.length} test rows; ` +
+            `need more than ${parameters} train and at least 2 test rows`,
+        },
+      ]);
+    }
+
+    const scales = columnScales(
+      input.features,
+      trainRows.map((row) => row.slice(0, input.features.length)),
+    );
+    const constant = scales.filter((scale) => !(scale.std > 0));
+    if (constant.length > 0) {
+      throw new DataError(
+        input.dataset.uri,
+        constant.map((scale) => ({
+          message: `feature "${scale.name}" is constant on the training split and cannot be standardised`,
+          column: scale.name,
+        })),
+      );
+    }
+
+    const scaler: Scaler = { kind: 'standard-scaler', target: input.target, features: scales };
+    const [train, test, scalerRef] = await Promise.all([
+      store.put(formatCsv({ columns, rows: trainRows.map((row) => scaleRow(row, scales)) })),
+      store.put(formatCsv({ columns, rows: testRows.map((row) => scaleRow(row, scales)) })),
+      store.putJson(scaler),
+    ]);
+    return { train, test, scaler: scalerRef, trainRows: trainRows.length, testRows: testRows.length };
+  });
+}
+
+/** A row's position in [0, 1), from the sha256 of its values: the basis of the deterministic split. */
+function rowHashFraction(row: readonly number[]): number {
+  return Number.parseInt(sha256Hex(row.join(',')).slice(0, 8), 16) / 2 ** 32;
+}
+
+/** Standardises the features of a row (all but the last value) and keeps the target (the last value) as it is. */
+function scaleRow(row: readonly number[], scales: readonly FeatureScale[]): number[] {
+  return [...standardizeRow(row, scales), row[scales.length] ?? Number.NaN];
+}

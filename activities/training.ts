@@ -1,0 +1,133 @@
+/**
+ * Training and evaluation activities for linear regression. Both are deterministic functions of their input
+ * artifacts and write content-addressed outputs, so they are idempotent: a retry produces the same artifacts.
+ */
+import { z } from 'zod';
+
+import { ArtifactStore, type ArtifactRef } from './artifacts';
+import { scalerSchema } from './data';
+import { withFailureMapping } from './failures';
+import { fitOls, predict, rSquared, rootMeanSquaredError } from './linear-model';
+import { parseNumericCsv, type NumericTable } from './table';
+
+/** The model artifact {@link train} writes. */
+export const modelSchema = z.object({
+  kind: z.literal('linear-regression'),
+  target: z.string(),
+  features: z.array(z.string()),
+  /** Fitted on standardised features: apply to rows transformed with `scaler`. */
+  standardized: z.object({ intercept: z.number(), coefficients: z.array(z.number()) }),
+  /** The same model in the features' original units, for reading (and scoring raw rows). */
+  original: z.object({ intercept: z.number(), coefficients: z.record(z.string(), z.number()) }),
+  /** The scaler the standardised coefficients expect. */
+  scaler: z.object({ uri: z.string(), digest: z.string(), size: z.number() }),
+  trainRows: z.number().int(),
+});
+
+/** A parsed model artifact. */
+export type LinearModel = z.infer<typeof modelSchema>;
+
+/** Input of {@link train}. */
+export interface TrainInput {
+  artifactRoot: string;
+  /** The training split written by `featurize`. */
+  train: ArtifactRef;
+  /** The scaler written by `featurize` alongside it. */
+  scaler: ArtifactRef;
+}
+
+/** Output of {@link train}. */
+export interface TrainOutput {
+  /** JSON {@link LinearModel}. */
+  model: ArtifactRef;
+  /** The fitted model in original units (a few numbers, returned for display). */
+  intercept: number;
+  coefficients: Record<string, number>;
+}
+
+/**
+ * Fits ordinary least squares on the training split (normal equations, see `fitOls`). Collinear or constant features
+ * fail with a non-retryable `MODEL_FIT_FAILED`.
+ */
+export async function train(input: TrainInput): Promise<TrainOutput> {
+  return withFailureMapping(async () => {
+    const store = new ArtifactStore(input.artifactRoot);
+    const scaler = await store.getJson(input.scaler, scalerSchema, 'a scaler');
+    const features = scaler.features.map((feature) => feature.name);
+    const table = await readSplit(store, input.train, features, scaler.target);
+    const fit = fitOls(
+      table.rows.map((row) => row.slice(0, features.length)),
+      table.rows.map((row) => row[features.length] ?? Number.NaN),
+    );
+
+    // Undo the standardisation: β_j (x_j - μ_j) / σ_j = (β_j / σ_j) x_j - β_j μ_j / σ_j.
+    const coefficients: Record<string, number> = {};
+    let intercept = fit.intercept;
+    scaler.features.forEach((feature, j) => {
+      const perUnit = (fit.coefficients[j] ?? Number.NaN) / feature.std;
+      coefficients[feature.name] = perUnit;
+      intercept -= perUnit * feature.mean;
+    });
+
+    const model: LinearModel = {
+      kind: 'linear-regression',
+      target: scaler.target,
+      features,
+      standardized: fit,
+      original: { intercept, coefficients },
+      scaler: input.scaler,
+      trainRows: table.rows.length,
+    };
+    return { model: await store.putJson(model), intercept, coefficients };
+  });
+}
+
+/** The metrics artifact {@link evaluate} writes. */
+export interface RegressionMetrics {
+  /** Root mean squared error on the test split, in the target's units. */
+  rmse: number;
+  /** Coefficient of determination on the test split. */
+  r2: number;
+  testRows: number;
+}
+
+/** Input of {@link evaluate}. */
+export interface EvaluateInput {
+  artifactRoot: string;
+  model: ArtifactRef;
+  /** The test split written by `featurize`, standardised with the model's scaler. */
+  test: ArtifactRef;
+}
+
+/** Output of {@link evaluate}. */
+export interface EvaluateOutput extends RegressionMetrics {
+  /** JSON {@link RegressionMetrics}. */
+  metrics: ArtifactRef;
+}
+
+/** Scores the model on the test split: RMSE and R². */
+export async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
+  return withFailureMapping(async () => {
+    const store = new ArtifactStore(input.artifactRoot);
+    const model = await store.getJson(input.model, modelSchema, 'a linear-regression model');
+    const table = await readSplit(store, input.test, model.features, model.target);
+    const targets = table.rows.map((row) => row[model.features.length] ?? Number.NaN);
+    const predictions = table.rows.map((row) => predict(model.standardized, row.slice(0, model.features.length)));
+    const metrics: RegressionMetrics = {
+      rmse: rootMeanSquaredError(targets, predictions),
+      r2: rSquared(targets, predictions),
+      testRows: table.rows.length,
+    };
+    return { ...metrics, metrics: await store.putJson(metrics) };
+  });
+}
+
+/** Reads a split written by `featurize`: the features, then the target. */
+async function readSplit(
+  store: ArtifactStore,
+  ref: ArtifactRef,
+  features: readonly string[],
+  target: string,
+): Promise<NumericTable> {
+  return parseNumericCsv(await store.getText(ref), [...features, target], ref.uri);
+}

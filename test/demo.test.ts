@@ -1,0 +1,498 @@
+/**
+ * The demo pipeline at three levels: its activities in a `MockActivityEnvironment` (artifact store, validation,
+ * featurization, least squares), the workflow on the jest dev server with a real worker (success, failure, replay),
+ * and `mloe demo` as a user runs it.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+
+import { evaluate, featurize, ingest, train, validate } from '../activities';
+import { ArtifactStore, type ArtifactRef } from '../activities/artifacts';
+import { fitOls } from '../activities/linear-model';
+import { MloeError } from '../clients/errors';
+import { DEFAULT_DEMO_DATA } from '../clients/demo';
+import { createDemoWorker } from '../workers/demo-worker';
+import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
+
+const COLUMNS = ['sqft', 'bedrooms', 'age_years', 'distance_km', 'price_k'];
+
+const temporaryDirectories: string[] = [];
+/** A fresh temporary directory, removed after the suite. */
+async function temporaryDirectory(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), 'mloe-demo-test-'));
+  temporaryDirectories.push(directory);
+  return directory;
+}
+afterAll(async () => {
+  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
+});
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Runs an activity in a `MockActivityEnvironment`, keeping its types (the mock's `run` does not infer its result). */
+function runActivity<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
+  return new MockActivityEnvironment().run(activity, input);
+}
+
+/** What a function threw; fails the test if it returned. */
+function thrownBy(body: () => unknown): unknown {
+  try {
+    body();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an exception');
+}
+
+/** What a promise rejected with; fails the test if it resolved. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** The ApplicationFailure an activity call rejected with, checked to be non-retryable with the given code. */
+async function nonRetryableFailure(promise: Promise<unknown>, code: string): Promise<ApplicationFailure> {
+  const error = await rejectionOf(promise);
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  expect(error).toMatchObject({ type: code, nonRetryable: true });
+  return error as ApplicationFailure;
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so synthetic data is the same on every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** CSV text in the demo's schema. */
+function csv(rows: (string | number)[][], header: string[] = COLUMNS): string {
+  return `${[header, ...rows].map((row) => row.join(',')).join('\n')}\n`;
+}
+
+describe('artifact store', () => {
+  it('stores bytes content-addressed under .mloe/artifacts/<prefix>/<sha256>, idempotently', async () => {
+    const root = await temporaryDirectory();
+    const store = new ArtifactStore(root);
+    const bytes = Buffer.from('sqft,price_k\n1000,200\n');
+    const digest = sha256(bytes);
+
+    const ref = await store.put(bytes);
+    const path = join(root, '.mloe', 'artifacts', digest.slice(0, 2), digest);
+    expect(ref).toEqual({ uri: pathToFileURL(path).href, digest, size: bytes.byteLength });
+    expect(ref.uri).toMatch(/^file:\/\/\//);
+    expect(sha256(await readFile(path))).toBe(digest);
+    expect(await store.put(bytes)).toEqual(ref);
+    expect(await store.get(ref)).toEqual(bytes);
+  });
+
+  it('detects a corrupted artifact on read, and a later put of the same bytes repairs it', async () => {
+    const root = await temporaryDirectory();
+    const store = new ArtifactStore(root);
+    const ref = await store.put(csv([[1000, 2, 10, 5, 200]]));
+    await writeFile(fileURLToPath(ref.uri), csv([[1000, 2, 10, 5, 999]])); // same size, different bytes
+
+    const error = await rejectionOf(store.get(ref));
+    expect(error).toBeInstanceOf(MloeError);
+    expect(error).toMatchObject({ code: 'ARTIFACT_CORRUPT' });
+    expect((error as MloeError).message).toContain(`expected sha256 ${ref.digest}`);
+    // Activities report it as a non-retryable failure: retrying the read cannot bring the bytes back.
+    await nonRetryableFailure(
+      runActivity(validate, { artifactRoot: root, dataset: ref, columns: COLUMNS, label: 'x' }),
+      'ARTIFACT_CORRUPT',
+    );
+
+    await store.put(csv([[1000, 2, 10, 5, 200]]));
+    await expect(store.get(ref)).resolves.toHaveLength(ref.size);
+  });
+
+  it('rejects artifact URIs that are not exactly the store location of their digest', async () => {
+    const root = await temporaryDirectory();
+    const store = new ArtifactStore(root);
+    const ref = await store.put('hello');
+    const elsewhere = await new ArtifactStore(await temporaryDirectory()).put('hello');
+    const rejected: ArtifactRef[] = [
+      { ...ref, uri: `${ref.uri.replace(/\/[^/]+\/[^/]+$/, '')}/../../../../../../etc/passwd` },
+      { ...ref, uri: `file://${root}/.mloe/artifacts/${ref.digest.slice(0, 2)}/%2e%2e/%2e%2e/${ref.digest}` },
+      { ...ref, uri: elsewhere.uri },
+      { ...ref, uri: `https://example.com/${ref.digest}` },
+      { ...ref, uri: 'not a uri' },
+      { ...ref, digest: '../../etc/passwd' },
+    ];
+    for (const bad of rejected) {
+      const error = await rejectionOf(store.get(bad));
+      expect(error).toMatchObject({ code: 'PATH_INVALID' });
+    }
+  });
+
+  it('rejects relative and traversing roots and data paths, in the store and in the activities', async () => {
+    const root = await temporaryDirectory();
+    for (const badRoot of ['relative/root', `${root}/../escape`, '']) {
+      expect(thrownBy(() => new ArtifactStore(badRoot))).toMatchObject({ code: 'PATH_INVALID' });
+    }
+    await nonRetryableFailure(
+      runActivity(ingest, { artifactRoot: 'relative', dataPath: DEFAULT_DEMO_DATA }),
+      'PATH_INVALID',
+    );
+    await nonRetryableFailure(
+      runActivity(ingest, { artifactRoot: root, dataPath: `${root}/../../etc/passwd` }),
+      'PATH_INVALID',
+    );
+    await nonRetryableFailure(runActivity(ingest, { artifactRoot: root, dataPath: 'housing.csv' }), 'PATH_INVALID');
+  });
+
+  it('refuses to follow a symbolic link planted at an artifact location', async () => {
+    const root = await temporaryDirectory();
+    const store = new ArtifactStore(root);
+    const bytes = Buffer.from('secret');
+    const outside = join(await temporaryDirectory(), 'secret.txt');
+    await writeFile(outside, bytes);
+    const path = store.pathOf(sha256(bytes));
+    await mkdir(resolve(path, '..'), { recursive: true });
+    await symlink(outside, path);
+
+    const ref = { uri: pathToFileURL(path).href, digest: sha256(bytes), size: bytes.byteLength };
+    await expect(store.get(ref)).rejects.toMatchObject({ code: 'PATH_INVALID' });
+  });
+});
+
+describe('ingest and validate activities', () => {
+  /** Ingests CSV text written to a temporary file and validates it against the demo columns. */
+  async function ingestAndValidate(text: string): Promise<unknown> {
+    const root = await temporaryDirectory();
+    const dataPath = join(root, 'input.csv');
+    await writeFile(dataPath, text);
+    const { dataset } = await runActivity(ingest, { artifactRoot: root, dataPath });
+    return runActivity(validate, { artifactRoot: root, dataset, columns: COLUMNS, label: 'input.csv' });
+  }
+
+  it('ingests the demo data as an artifact with the file sha256, and profiles it', async () => {
+    const root = await temporaryDirectory();
+    const { dataset } = await runActivity(ingest, { artifactRoot: root, dataPath: DEFAULT_DEMO_DATA });
+    expect(dataset.digest).toBe(sha256(await readFile(DEFAULT_DEMO_DATA)));
+
+    const result = await runActivity(validate, { artifactRoot: root, dataset, columns: COLUMNS, label: 'housing.csv' });
+    expect(result.rows).toBe(400);
+    expect(result.dataset).toEqual(dataset);
+    const report = JSON.parse(await new ArtifactStore(root).getText(result.report)) as {
+      columns: { name: string; min: number; max: number }[];
+    };
+    expect(report.columns.map((column) => column.name)).toEqual(COLUMNS);
+    expect(report.columns[0]).toMatchObject({ name: 'sqft', min: 650, max: 3500 });
+  });
+
+  it('names row, line and column of missing and non-numeric values, without retries', async () => {
+    const failure = await nonRetryableFailure(
+      ingestAndValidate(
+        csv([
+          [1000, 2, 10, 5.5, 200],
+          [1200, '', 10, 5.5, 210],
+          [1300, 3, 'old', 5.5, 'NaN'],
+        ]),
+      ),
+      'DATA_INVALID',
+    );
+    expect(failure.message).toContain('input.csv failed validation (3 problems)');
+    expect(failure.message).toContain('row 2 (line 3), column "bedrooms": missing value');
+    expect(failure.message).toContain('row 3 (line 4), column "age_years": "old" is not a number');
+    expect(failure.message).toContain('row 3 (line 4), column "price_k": "NaN" is not a number');
+    expect(failure.details?.[0]).toMatchObject([
+      { row: 2, line: 3, column: 'bedrooms' },
+      { row: 3, line: 4, column: 'age_years' },
+      { row: 3, line: 4, column: 'price_k' },
+    ]);
+  });
+
+  it('reports missing and unexpected columns and rows with the wrong number of fields', async () => {
+    const header = await nonRetryableFailure(
+      ingestAndValidate(csv([[1000, 2, 10, 200]], ['sqft', 'bedrooms', 'age', 'price_k'])),
+      'DATA_INVALID',
+    );
+    expect(header.message).toContain('missing column "age_years"');
+    expect(header.message).toContain('missing column "distance_km"');
+    expect(header.message).toContain('unexpected column "age"');
+
+    const ragged = await nonRetryableFailure(ingestAndValidate(csv([[1000, 2, 10, 5.5, 200, 7]])), 'DATA_INVALID');
+    expect(ragged.message).toContain('row 1 (line 2): expected 5 fields, found 6');
+  });
+
+  it('accepts columns in any order, CRLF line endings and blank lines', async () => {
+    const text = 'price_k,sqft,bedrooms,age_years,distance_km\r\n200,1000,2,10,5.5\r\n\r\n210,1100,2,12,6\r\n';
+    await expect(ingestAndValidate(text)).resolves.toMatchObject({ rows: 2 });
+  });
+
+  it('fails ingest of a missing file with ARTIFACT_NOT_FOUND', async () => {
+    const root = await temporaryDirectory();
+    await nonRetryableFailure(
+      runActivity(ingest, { artifactRoot: root, dataPath: join(root, 'missing.csv') }),
+      'ARTIFACT_NOT_FOUND',
+    );
+  });
+});
+
+describe('featurize, train and evaluate activities', () => {
+  const features = ['x1', 'x2', 'x3'];
+  const truth = { intercept: 12, coefficients: [2.5, -4, 0.75] };
+
+  /** Synthetic rows `y = 12 + 2.5·x1 - 4·x2 + 0.75·x3 + noise`, features on different scales. */
+  function syntheticCsv(rows: number, noise: number): string {
+    const random = seededRandom(42);
+    const lines: number[][] = [];
+    for (let i = 0; i < rows; i += 1) {
+      const x = [random() * 100, random() * 10 - 5, random() * 1000];
+      const gaussian = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      const y = truth.coefficients.reduce((sum, beta, j) => sum + beta * (x[j] ?? 0), truth.intercept);
+      lines.push([...x, y + noise * gaussian]);
+    }
+    return csv(lines, [...features, 'y']);
+  }
+
+  async function fitSynthetic(rows: number, noise: number) {
+    const root = await temporaryDirectory();
+    const store = new ArtifactStore(root);
+    const dataset = await store.put(syntheticCsv(rows, noise));
+    const split = await runActivity(featurize, {
+      artifactRoot: root,
+      dataset,
+      features,
+      target: 'y',
+      testFraction: 0.25,
+    });
+    const model = await runActivity(train, { artifactRoot: root, train: split.train, scaler: split.scaler });
+    const metrics = await runActivity(evaluate, { artifactRoot: root, model: model.model, test: split.test });
+    return { root, store, dataset, split, model, metrics };
+  }
+
+  it('recovers known coefficients exactly from noiseless data (R² = 1)', async () => {
+    const { model, metrics } = await fitSynthetic(200, 0);
+    expect(model.intercept).toBeCloseTo(truth.intercept, 8);
+    features.forEach((name, j) => expect(model.coefficients[name]).toBeCloseTo(truth.coefficients[j] ?? NaN, 10));
+    expect(metrics.rmse).toBeLessThan(1e-8);
+    expect(metrics.r2).toBeCloseTo(1, 12);
+  });
+
+  it('recovers known coefficients from noisy data within their standard error', async () => {
+    const { model, metrics } = await fitSynthetic(2000, 1);
+    expect(model.intercept).toBeCloseTo(truth.intercept, 0);
+    expect(model.coefficients.x1).toBeCloseTo(2.5, 2);
+    expect(model.coefficients.x2).toBeCloseTo(-4, 1);
+    expect(model.coefficients.x3).toBeCloseTo(0.75, 3);
+    expect(metrics.rmse).toBeGreaterThan(0.9);
+    expect(metrics.rmse).toBeLessThan(1.1);
+  });
+
+  it('splits deterministically by row hash and standardises with training statistics only', async () => {
+    const { root, store, dataset, split } = await fitSynthetic(400, 1);
+    const again = await runActivity(featurize, {
+      artifactRoot: root,
+      dataset,
+      features,
+      target: 'y',
+      testFraction: 0.25,
+    });
+    expect(again).toEqual(split);
+    expect(split.trainRows + split.testRows).toBe(400);
+    expect(split.testRows).toBeGreaterThan(60);
+    expect(split.testRows).toBeLessThan(140);
+
+    const trainRows = (await store.getText(split.train))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',').map(Number));
+    const firstFeature = trainRows.map((row) => row[0] ?? NaN);
+    const mean = firstFeature.reduce((sum, value) => sum + value, 0) / firstFeature.length;
+    const variance = firstFeature.reduce((sum, value) => sum + (value - mean) ** 2, 0) / firstFeature.length;
+    expect(mean).toBeCloseTo(0, 10);
+    expect(variance).toBeCloseTo(1, 10);
+  });
+
+  it('fails with MODEL_FIT_FAILED on collinear features', () => {
+    const x = [1, 2, 3, 4, 5, 6].map((value) => [value, 2 * value]);
+    expect(thrownBy(() => fitOls(x, [1, 2, 3, 4, 5, 6]))).toMatchObject({ code: 'MODEL_FIT_FAILED' });
+  });
+});
+
+describe('demoPipeline workflow on the dev server', () => {
+  let connection: Connection;
+  let nativeConnection: NativeConnection;
+  let client: Client;
+  let workflowBundle: WorkflowBundleWithSourceMap;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  const taskQueue = `mloe-demo-test-${process.pid}-${Date.now()}`;
+
+  beforeAll(async () => {
+    const address = process.env.TEMPORAL_TEST_ADDRESS;
+    if (address === undefined) throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest');
+    connection = await Connection.connect({ address });
+    nativeConnection = await NativeConnection.connect({ address });
+    client = new Client({ connection });
+    workflowBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      logger: {
+        log: () => undefined,
+        trace: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        warn: console.warn,
+        error: console.error,
+      },
+    });
+    worker = await createDemoWorker({ connection: nativeConnection, taskQueue, workflowBundle });
+    workerRun = worker.run();
+  });
+
+  afterAll(async () => {
+    if (worker !== undefined) {
+      worker.shutdown();
+      await workerRun;
+    }
+    await nativeConnection?.close();
+    await connection?.close();
+  });
+
+  /** Starts the pipeline and waits for it; also returns the status query's answer at the end. */
+  async function runPipeline(dataPath: string, artifactRoot: string) {
+    const workflowId = `pipeline-demo-test-${sha256(Buffer.from(`${dataPath}${artifactRoot}`)).slice(0, 8)}`;
+    const handle = await client.workflow.start(demoPipeline, {
+      taskQueue,
+      workflowId,
+      args: [{ dataPath, artifactRoot }],
+      workflowExecutionTimeout: '1 minute',
+    });
+    const outcome = await handle.result().then(
+      (summary): { summary: DemoPipelineSummary } => ({ summary }),
+      (error: unknown) => ({ error }),
+    );
+    const status: PipelineStatus = await handle.query(statusQuery);
+    return { handle, outcome, status };
+  }
+
+  it('runs the demo data end to end, keeps every artifact on disk, and replays', async () => {
+    const artifactRoot = await temporaryDirectory();
+    const { handle, outcome, status } = await runPipeline(DEFAULT_DEMO_DATA, artifactRoot);
+    if (!('summary' in outcome)) throw outcome.error;
+    const { summary } = outcome;
+
+    // The data is a noisy linear function of its features: OLS explains most of the variance.
+    expect(summary.metrics.r2).toBeGreaterThan(0.9);
+    expect(summary.metrics.rmse).toBeLessThan(40);
+    expect(summary.metrics.trainRows + summary.metrics.testRows).toBe(400);
+    expect(summary.model.coefficients.sqft).toBeGreaterThan(0.14);
+    expect(summary.model.coefficients.sqft).toBeLessThan(0.18);
+    expect(summary.model.coefficients.distance_km).toBeLessThan(0);
+
+    expect(summary.steps.map((step) => [step.name, step.state])).toEqual([
+      ['ingest', 'completed'],
+      ['validate', 'completed'],
+      ['featurize', 'completed'],
+      ['train', 'completed'],
+      ['evaluate', 'completed'],
+    ]);
+    for (const step of summary.steps) {
+      expect(Date.parse(step.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(step.startedAt ?? ''));
+    }
+    expect(status).toEqual({ state: 'completed', steps: summary.steps });
+
+    for (const ref of Object.values(summary.artifacts)) {
+      const path = fileURLToPath(ref.uri);
+      expect(path.startsWith(join(artifactRoot, '.mloe', 'artifacts', ref.digest.slice(0, 2)))).toBe(true);
+      const bytes = await readFile(path);
+      expect(sha256(bytes)).toBe(ref.digest);
+      expect(bytes.byteLength).toBe(ref.size);
+    }
+    const metrics = JSON.parse(await readFile(fileURLToPath(summary.artifacts.metrics.uri), 'utf8')) as unknown;
+    expect(metrics).toEqual({ rmse: summary.metrics.rmse, r2: summary.metrics.r2, testRows: summary.metrics.testRows });
+
+    await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
+  });
+
+  it('fails on bad data at the validate step, without retrying, and replays', async () => {
+    const artifactRoot = await temporaryDirectory();
+    const dataPath = join(artifactRoot, 'bad.csv');
+    await writeFile(
+      dataPath,
+      csv([
+        [1000, 2, 10, 5.5, 200],
+        [1200, 2, '', 5.5, 210],
+      ]),
+    );
+    const { handle, outcome, status } = await runPipeline(dataPath, artifactRoot);
+    if (!('error' in outcome)) throw new Error('expected the pipeline to fail');
+
+    expect(outcome.error).toBeInstanceOf(WorkflowFailedError);
+    const stepFailure = (outcome.error as WorkflowFailedError).cause;
+    expect(stepFailure).toBeInstanceOf(ApplicationFailure);
+    expect(stepFailure).toMatchObject({ type: 'PIPELINE_STEP_FAILED', nonRetryable: true });
+    expect(stepFailure?.message).toContain('step validate failed: DATA_INVALID');
+    expect(stepFailure?.message).toContain('row 2 (line 3), column "age_years": missing value');
+    const activityFailure = stepFailure?.cause as ActivityFailure | undefined;
+    expect(activityFailure).toBeInstanceOf(ActivityFailure);
+    expect(activityFailure).toMatchObject({ activityType: 'validate', retryState: RetryState.NON_RETRYABLE_FAILURE });
+    expect(activityFailure?.cause).toMatchObject({ type: 'DATA_INVALID', nonRetryable: true });
+
+    expect(status.state).toBe('failed');
+    expect(status.steps.map((step) => step.state)).toEqual(['completed', 'failed', 'pending', 'pending', 'pending']);
+    expect(status.steps[1]?.error).toContain('DATA_INVALID');
+
+    await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
+  });
+});
+
+describe('mloe demo', () => {
+  const execFileAsync = promisify(execFile);
+  const BIN = resolve(__dirname, '..', 'bin', 'mloe.js');
+
+  it('runs the pipeline on its own embedded stack, prints the summary and exits 0', async () => {
+    const artifactRoot = await temporaryDirectory();
+    const { stdout } = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot], {
+      cwd: tmpdir(),
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/dev server running at 127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/started workflow pipeline-demo-[0-9a-f]{8}/);
+    for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
+      expect(stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +[0-9a-f]{12}…`, 'm'));
+    }
+    expect(stdout).toMatch(/R² +0\.9\d+/);
+    expect(stdout).toContain(`${artifactRoot}/.mloe/artifacts`);
+  });
+
+  it('exits 1 with the failing step, code, row and column on bad data', async () => {
+    const artifactRoot = await temporaryDirectory();
+    const dataPath = join(artifactRoot, 'bad.csv');
+    await writeFile(dataPath, csv([[1000, 2, 10, 'far', 200]]));
+    const error = await rejectionOf(
+      execFileAsync(BIN, ['demo', '--data', dataPath, '--artifact-root', artifactRoot], {
+        cwd: tmpdir(),
+        timeout: 60_000,
+      }),
+    );
+    expect(error).toMatchObject({ code: 1 });
+    const { stderr } = error as { stderr: string };
+    expect(stderr).toContain('demo failed: step validate failed: DATA_INVALID');
+    expect(stderr).toContain('row 1 (line 2), column "distance_km": "far" is not a number');
+    expect(stderr).not.toContain('    at '); // one clear message, no stack traces
+  });
+});
