@@ -47,7 +47,7 @@ async function startServer(dbFile: string | undefined): Promise<{ address: strin
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const address = await new Promise<string>((ok, fail) => {
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /running at (\S+)/.exec(out);
       if (m) ok(m[1]!);
@@ -79,7 +79,7 @@ async function runMode(
       // Warm-up: JIT, connections, worker caches.
       await client.workflow.execute('sequential', { taskQueue, workflowId: `warm-${mode}`, args: [50] });
 
-      const times: number[] = await client.workflow.execute('sequential', {
+      const times = await client.workflow.execute<(n: number) => Promise<number[]>>('sequential', {
         taskQueue,
         workflowId: `seq-${mode}`,
         args: [SEQUENTIAL_STEPS],
@@ -165,6 +165,6 @@ main()
     await benchVisibility();
   })
   .catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+    console.error(err);
+    process.exit(1);
+  });

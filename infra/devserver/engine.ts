@@ -228,7 +228,7 @@ export class Engine {
       eventType: type,
       taskId: this.taskId++,
       [key]: attributes,
-    } as HistoryEvent;
+    };
   }
 
   /** Reads an event's attributes object. */

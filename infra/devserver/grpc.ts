@@ -61,7 +61,7 @@ export function buildService(
       void handleCall(method.name, handler, call, callback, logger, afterHandler, serviceName);
     };
   }
-  return { definition: definition as grpc.ServiceDefinition, implementation };
+  return { definition: definition, implementation };
 }
 
 async function handleCall(

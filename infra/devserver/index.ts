@@ -17,6 +17,7 @@ import { buildService, type UnaryHandler } from './grpc';
 import { createLogger, type LogLevel } from './logger';
 import { Store } from './store';
 import { initVisibility, operatorServiceHandlers } from './visibility';
+import { initSchedules } from './schedules/scheduler';
 
 export { DatabaseLockedError } from './store';
 
@@ -76,6 +77,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   try {
     engine.recover();
     initVisibility(engine, options.searchAttributes);
+    initSchedules(engine);
     // Activity attempts that were waiting for a worker go back on their queues (started ones time out and retry).
     for (const run of engine.runs.values()) {
       if (!run.isOpen) continue;

@@ -102,7 +102,7 @@ export class Matching<R> {
 
   /** Pollers seen on a queue with the time of their last poll (for DescribeTaskQueue). */
   pollers(namespace: string, name: string): Map<string, number> {
-    return this.queues.get(`${namespace}\u0000${name}`)?.pollerIdentities ?? new Map();
+    return this.queues.get(`${namespace}\u0000${name}`)?.pollerIdentities ?? new Map<string, number>();
   }
 
   /** Answers every waiting poller with an empty response (on shutdown). */

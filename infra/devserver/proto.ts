@@ -58,12 +58,12 @@ export const TO_OBJECT: protobuf.IConversionOptions = { longs: Number };
 const eventType = proto.temporal.api.history.v1.HistoryEvent;
 /** Encodes one history event into protobuf bytes (done once per event; histories are sent by concatenation). */
 export function encodeEvent(event: HistoryEvent): Uint8Array {
-  return eventType.encode(eventType.fromObject(event as Record<string, unknown>)).finish();
+  return eventType.encode(eventType.fromObject(event)).finish();
 }
 
 /** Decodes one history event from protobuf bytes into a plain object. */
 export function decodeEvent(bytes: Uint8Array): HistoryEvent {
-  return eventType.toObject(eventType.decode(bytes), TO_OBJECT) as HistoryEvent;
+  return eventType.toObject(eventType.decode(bytes), TO_OBJECT);
 }
 
 /** Converts milliseconds since the epoch to a protobuf Timestamp. */

@@ -151,7 +151,9 @@ describe('describe', () => {
           namespace: 'default',
           execution: { workflowId: handle.workflowId },
         });
-        return d.pendingActivities.length === 1 && d.pendingChildren.length === 1 && d.pendingActivities[0]!.state === 2
+        return d.pendingActivities.length === 1 &&
+          d.pendingChildren.length === 1 &&
+          d.pendingActivities[0]!.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
           ? d
           : undefined;
       });

@@ -40,7 +40,7 @@ export function signalWithStartWorkflowExecution(
       ...req,
       workflowIdConflictPolicy:
         temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
-    } as never,
+    },
     (run) => signalRun(engine, run, req.signalName!, req.signalInput, req.header, req.identity ?? ''),
   );
   return { runId: started.runId, started: started.started };
@@ -125,7 +125,7 @@ export async function executeMultiOperation(
   let admitted: UpdateState | undefined;
   try {
     // A new run gets the update before its first workflow task is scheduled, so that task delivers it (Temporal).
-    startResponse = startWorkflowExecution(engine, { ...start, namespace: ns } as never, (run) => {
+    startResponse = startWorkflowExecution(engine, { ...start, namespace: ns }, (run) => {
       admitted = admitUpdate(engine, run, update.request ?? {}, { scheduleTask: false });
     });
   } catch (err) {

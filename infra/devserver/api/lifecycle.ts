@@ -5,6 +5,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { EventType, WorkflowExecutionStatus, enums } from '../proto';
 import { requestCancelRun, terminateRun } from './cancel';
+import { notifySchedulesRunClosed } from '../schedules/scheduler';
 
 /** Status → the parent event type and attributes for a closed child. */
 function parentEventFor(engine: Engine, child: RunRecord): [EventType, Record<string, unknown>] | undefined {
@@ -70,4 +71,5 @@ export function onRunClosed(engine: Engine, run: RunRecord): void {
     if (u.stage === 'admitted' || u.stage === 'accepted') u.stage = 'rejected';
   }
   engine.markDirty(run);
+  notifySchedulesRunClosed(engine, run);
 }

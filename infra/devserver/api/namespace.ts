@@ -16,7 +16,7 @@ export function getSystemInfo(): object {
       signalAndQueryHeader: true,
       internalErrorDifferentiation: true,
       activityFailureIncludeHeartbeat: true,
-      supportsSchedules: false,
+      supportsSchedules: true,
       encodedFailureAttributes: true,
       buildIdBasedVersioning: false,
       upsertMemo: true,
@@ -51,7 +51,7 @@ export function describeNamespaceRecord(ns: NamespaceRecord): object {
       data: ns.data,
       id: ns.id,
       capabilities: { eagerWorkflowStart: false, syncUpdate: true, asyncUpdate: true, workerHeartbeats: false },
-      supportsSchedules: false,
+      supportsSchedules: true,
     },
     config: {
       workflowExecutionRetentionTtl: msToDuration(ns.retentionMs),

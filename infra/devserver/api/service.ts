@@ -25,6 +25,7 @@ import { startWorkflowExecution } from './start';
 import { clearSticky, completeWorkflowTask, failWorkflowTask, pollWorkflowTaskQueue, shutdownWorker } from './workflow-task';
 import { pollWorkflowExecutionUpdate, updateWorkflowExecution } from './update';
 import { visibilityHandlers } from '../visibility/visibility-api';
+import { scheduleHandlers } from '../schedules/schedules-api';
 
 /** A method handler: request object in, response object (or pre-encoded bytes) out. */
 export type Handler = (engine: Engine, request: never, signal: AbortSignal) => unknown;
@@ -59,6 +60,7 @@ export const workflowServiceHandlers: Record<string, Handler> = {
   GetWorkflowExecutionHistoryReverse: getWorkflowExecutionHistoryReverse,
   DescribeWorkflowExecution: describeWorkflowExecution,
   ...visibilityHandlers,
+  ...(scheduleHandlers as unknown as Record<string, Handler>),
   ResetStickyTaskQueue: (engine, req: { namespace?: string; execution?: { workflowId?: string; runId?: string } }) => {
     const ns = engine.namespace(req.namespace).name;
     clearSticky(engine, engine.getRun(ns, req.execution?.workflowId, req.execution?.runId));

@@ -329,8 +329,8 @@ export function startWorkflowExecution(
     identity: req.identity ?? '',
     requestId,
     backoffMs: durationToMs(req.workflowStartDelay),
-    userMetadata: req.userMetadata as Record<string, unknown> | null | undefined,
-    priority: req.priority as Record<string, unknown> | null | undefined,
+    userMetadata: req.userMetadata,
+    priority: req.priority,
     afterStarted,
   });
   return { runId: run.state.runId, started: true, status: run.state.status, run };

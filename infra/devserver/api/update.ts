@@ -167,7 +167,7 @@ export function admitUpdate(
   const u: UpdateState = {
     updateId,
     stage: 'admitted',
-    request: { ...request, meta: { ...request.meta, updateId } } as Record<string, unknown>,
+    request: { ...request, meta: { ...request.meta, updateId } },
     acceptedEventId: 0,
     deliveredSeq: 0,
   };
