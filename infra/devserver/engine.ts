@@ -19,6 +19,7 @@ import type { RunState, WorkflowTaskState } from './state';
 import { Store } from './store';
 import { TimerQueue, type TimerHandle } from './timer-queue';
 import type { Logger } from './logger';
+import { DEFAULT_LIMITS, type Limits } from './limits';
 import { recordVisibility } from './visibility/visibility-store';
 
 /** One history event with its encoded bytes (encoded once, reused for every history response). */
@@ -104,6 +105,8 @@ export interface EngineHooks {
 
 /** Options for {@link Engine}. */
 export interface EngineOptions {
+  /** Temporal's limits (defaults when absent). */
+  limits?: Partial<Limits>;
   clock: Clock;
   store: Store;
   logger: Logger;
@@ -116,6 +119,7 @@ export class Engine {
   readonly store: Store;
   readonly logger: Logger;
   readonly timers: TimerQueue;
+  readonly limits: Limits;
   readonly namespaces = new Map<string, NamespaceRecord>();
   readonly runs = new Map<string, RunRecord>();
   /** The latest run of each workflow id. */
@@ -135,6 +139,7 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.clock = options.clock;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.store = options.store;
     this.logger = options.logger;
     this.timers = new TimerQueue(this.clock);

@@ -16,6 +16,7 @@ import { Engine } from './engine';
 import { buildService, type UnaryHandler } from './grpc';
 import { createLogger, type LogLevel } from './logger';
 import { Store } from './store';
+import type { Limits } from './limits';
 import { initVisibility, operatorServiceHandlers } from './visibility';
 import { initSchedules } from './schedules/scheduler';
 
@@ -37,6 +38,8 @@ export interface DevServerOptions {
   logLevel?: LogLevel;
   /** Custom search attributes to register (name → type), as `--search-attribute` passes them. */
   searchAttributes?: Record<string, string>;
+  /** Lower Temporal's per-workflow limits (tests); Temporal's defaults otherwise. */
+  limits?: Partial<Limits>;
   /** Time source (tests and the time-skipping server inject their own). */
   clock?: Clock;
   /** Long-poll timeout for task polls in ms (default 55 s, below the SDK's 70 s deadline). */
@@ -67,6 +70,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     store,
     logger,
     pollTimeoutMs: options.pollTimeoutMs ?? 55_000,
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   engine.hooks = {
     dispatchWorkflowTask: (run) => dispatchWorkflowTask(engine, run),

@@ -22,8 +22,6 @@ import { cancelActivityByCommand, enqueueActivity } from './activity';
 import { searchAttributesProblem } from '../visibility/search-attributes';
 import { randomUUID } from 'node:crypto';
 
-/** Temporal's per-workflow limits on pending work. */
-export const MAX_PENDING = 2000;
 
 /** Shared state while applying one completion's commands. */
 export interface CommandContext {
@@ -130,10 +128,10 @@ export function validateCommands(
             message: `${where}: Input blob data size exceeds limit.`,
           };
         newActivities++;
-        if (pendingCount(s.activities) + newActivities > MAX_PENDING) {
+        if (pendingCount(s.activities) + newActivities > engine.limits.maxPending) {
           return {
             cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
-            message: `the number of pending activities exceeds the limit of ${MAX_PENDING}`,
+            message: `the number of pending activities exceeds the limit of ${engine.limits.maxPending}`,
           };
         }
         break;
@@ -180,10 +178,10 @@ export function validateCommands(
           };
         }
         newChildren++;
-        if (pendingCount(s.children) + newChildren > MAX_PENDING) {
+        if (pendingCount(s.children) + newChildren > engine.limits.maxPending) {
           return {
             cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED,
-            message: `the number of pending child workflows exceeds the limit of ${MAX_PENDING}`,
+            message: `the number of pending child workflows exceeds the limit of ${engine.limits.maxPending}`,
           };
         }
         break;
@@ -201,10 +199,10 @@ export function validateCommands(
             message: `${where}: SignalName is not set.`,
           };
         newSignals++;
-        if (Object.values(s.external).filter((e) => e.kind === 'signal').length + newSignals > MAX_PENDING) {
+        if (Object.values(s.external).filter((e) => e.kind === 'signal').length + newSignals > engine.limits.maxPending) {
           return {
             cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED,
-            message: `the number of pending signals exceeds the limit of ${MAX_PENDING}`,
+            message: `the number of pending signals exceeds the limit of ${engine.limits.maxPending}`,
           };
         }
         break;

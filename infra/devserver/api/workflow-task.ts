@@ -109,7 +109,7 @@ function startWorkflowTask(
       identity,
       requestId: wft.requestId,
       historySizeBytes: s.historySizeBytes,
-      suggestContinueAsNew: shouldSuggestContinueAsNew(s),
+      suggestContinueAsNew: shouldSuggestContinueAsNew(engine, s),
     });
     wft.startedEventId = Number(started.eventId);
     wft.synthesized = [];
@@ -132,7 +132,7 @@ function startWorkflowTask(
         identity,
         requestId: wft.requestId,
         historySizeBytes: s.historySizeBytes,
-        suggestContinueAsNew: shouldSuggestContinueAsNew(s),
+        suggestContinueAsNew: shouldSuggestContinueAsNew(engine, s),
       },
       scheduledId + 1,
       now,
@@ -318,18 +318,9 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   return { activityTasks };
 }
 
-/** Temporal's history limits: suggest continue-as-new early, terminate past the hard limits. */
-export const HISTORY_LIMITS = {
-  suggestCount: 4 * 1024,
-  suggestBytes: 4 * 1024 * 1024,
-  warnCount: 10 * 1024,
-  warnBytes: 10 * 1024 * 1024,
-  errorCount: 50 * 1024,
-  errorBytes: 50 * 1024 * 1024,
-};
-
-function shouldSuggestContinueAsNew(s: { nextEventId: number; historySizeBytes: number }): boolean {
-  return s.nextEventId - 1 >= HISTORY_LIMITS.suggestCount || s.historySizeBytes >= HISTORY_LIMITS.suggestBytes;
+function shouldSuggestContinueAsNew(engine: Engine, s: { nextEventId: number; historySizeBytes: number }): boolean {
+  const l = engine.limits;
+  return s.nextEventId - 1 >= l.suggestContinueAsNewCount || s.historySizeBytes >= l.suggestContinueAsNewBytes;
 }
 
 /** Terminates a run whose history went past 51,200 events or 50 MB, as Temporal does. */
@@ -337,11 +328,11 @@ function enforceHistoryLimits(engine: Engine, run: RunRecord): void {
   if (!run.isOpen) return;
   const s = run.state;
   const count = s.nextEventId - 1;
-  if (count > HISTORY_LIMITS.errorCount || s.historySizeBytes > HISTORY_LIMITS.errorBytes) {
-    const what = count > HISTORY_LIMITS.errorCount ? `count ${count} exceeds limit ${HISTORY_LIMITS.errorCount}` : `size ${s.historySizeBytes} bytes exceeds limit ${HISTORY_LIMITS.errorBytes}`;
+  if (count > engine.limits.maxHistoryCount || s.historySizeBytes > engine.limits.maxHistoryBytes) {
+    const what = count > engine.limits.maxHistoryCount ? `count ${count} exceeds limit ${engine.limits.maxHistoryCount}` : `size ${s.historySizeBytes} bytes exceeds limit ${engine.limits.maxHistoryBytes}`;
     engine.logger.warn('terminating workflow: history limit', { workflowId: s.workflowId, runId: s.runId, what });
     terminateRun(engine, run, `Workflow history ${what}.`, undefined, 'mloe-devserver');
-  } else if (count > HISTORY_LIMITS.warnCount || s.historySizeBytes > HISTORY_LIMITS.warnBytes) {
+  } else if (count > engine.limits.warnHistoryCount || s.historySizeBytes > engine.limits.warnHistoryBytes) {
     engine.logger.warn('history is large', { workflowId: s.workflowId, runId: s.runId, events: count, bytes: s.historySizeBytes });
   }
 }

@@ -1,0 +1,29 @@
+/**
+ * Temporal's per-workflow limits, with Temporal's defaults. Embedders (tests) may lower them through
+ * `startDevServer({ limits })` to exercise limit behaviour without writing 51,200 events.
+ */
+export interface Limits {
+  /** Pending activities, children, or signals to other workflows per run (Temporal: 2,000 each). */
+  maxPending: number;
+  /** History event count that suggests continue-as-new (Temporal: 4 Ki). */
+  suggestContinueAsNewCount: number;
+  /** History size in bytes that suggests continue-as-new (Temporal: 4 MiB). */
+  suggestContinueAsNewBytes: number;
+  /** Event count and size at which a warning is logged (Temporal: 10 Ki events, 10 MiB). */
+  warnHistoryCount: number;
+  warnHistoryBytes: number;
+  /** Event count and size past which the run is terminated (Temporal: 50 Ki = 51,200 events, 50 MiB). */
+  maxHistoryCount: number;
+  maxHistoryBytes: number;
+}
+
+/** Temporal's defaults. */
+export const DEFAULT_LIMITS: Limits = {
+  maxPending: 2000,
+  suggestContinueAsNewCount: 4 * 1024,
+  suggestContinueAsNewBytes: 4 * 1024 * 1024,
+  warnHistoryCount: 10 * 1024,
+  warnHistoryBytes: 10 * 1024 * 1024,
+  maxHistoryCount: 50 * 1024,
+  maxHistoryBytes: 50 * 1024 * 1024,
+};
