@@ -11,7 +11,10 @@ export { SkippingClock } from './skipping-clock';
 export { TimeSkipper } from './time-skipper';
 
 /** Options of {@link startTestServer}. */
-export interface TestServerOptions extends Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'> {
+export interface TestServerOptions extends Pick<
+  DevServerOptions,
+  'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'
+> {
   /**
    * Start with time skipping unlocked (the Java server's `--enable-time-skipping`). Default false: one lock is held,
    * which the SDK's time-skipping client releases while it awaits a workflow result.

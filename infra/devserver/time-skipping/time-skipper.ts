@@ -8,8 +8,11 @@
  * - a workflow task from the moment it is scheduled (ready for a worker, not in a start backoff) until it closes;
  * - an activity from its scheduling until it closes, except while it waits out a retry backoff;
  * - a query waiting for a worker's answer.
- * Because it is one counter, an unlock from inside an activity (`env.sleep()` in the activity) releases the lock the
- * activity holds, exactly as in Java: that is what lets an activity wait for skipped time.
+ * An unlock from inside an activity (`env.sleep()` in the activity) releases the lock that activity holds, as in
+ * Java: that is what lets an activity wait for skipped time. One deliberate difference: in Java that release stays in
+ * the single counter after the activity closes (say it timed out), so it cancels the lock of the next workflow task
+ * and the clock can skip past that task's start-to-close timeout while a worker is processing it. Here explicit
+ * unlocks can only offset activity locks; workflow tasks and queries always hold time.
  */
 import type { Engine } from '../engine';
 import { failedPrecondition } from '../errors';
@@ -35,23 +38,28 @@ export class TimeSkipper {
     engine.onCommitted = () => this.poke();
   }
 
-  /** Work that holds time: started or ready workflow tasks, activities not in a retry backoff, pending queries. */
-  inProgress(): number {
+  /**
+   * Work that holds time: started or ready workflow tasks and pending queries (`tasks`), and activities not waiting
+   * out a retry backoff (`activities`).
+   */
+  inProgress(): { tasks: number; activities: number } {
     const now = this.engine.now();
-    let n = 0;
+    let tasks = 0;
+    let activities = 0;
     for (const run of this.engine.runs.values()) {
       if (!run.isOpen) continue;
       const wft = run.state.wft;
-      if (wft && (wft.startedEventId > 0 || wft.notBefore <= now)) n++;
-      for (const a of Object.values(run.state.activities)) if (a.backoffUntil <= now) n++;
-      n += run.queries.size;
+      if (wft && (wft.startedEventId > 0 || wft.notBefore <= now)) tasks++;
+      for (const a of Object.values(run.state.activities)) if (a.backoffUntil <= now) activities++;
+      tasks += run.queries.size;
     }
-    return n;
+    return { tasks, activities };
   }
 
-  /** The Java server's lock counter: explicit locks plus work in progress. Time skips while it is 0 (or less). */
+  /** The lock counter: explicit locks and activities (never below 0), plus workflow tasks. Time skips at 0. */
   lockCount(): number {
-    return this.explicitLocks + this.inProgress();
+    const { tasks, activities } = this.inProgress();
+    return Math.max(0, this.explicitLocks + activities) + tasks;
   }
 
   /** LockTimeSkipping. */
@@ -61,7 +69,8 @@ export class TimeSkipper {
 
   /** UnlockTimeSkipping: FAILED_PRECONDITION when nothing holds a lock, as the .proto asks of unbalanced calls. */
   unlock(): void {
-    if (this.lockCount() <= 0) throw failedPrecondition('Unbalanced lock and unlock calls: time skipping is not locked.');
+    if (this.lockCount() <= 0)
+      throw failedPrecondition('Unbalanced lock and unlock calls: time skipping is not locked.');
     this.explicitLocks--;
     this.poke();
   }
@@ -91,7 +100,8 @@ export class TimeSkipper {
    * (also if the caller goes away first, so the counter stays balanced).
    */
   async unlockWithSleep(durationMs: number, signal: AbortSignal): Promise<void> {
-    if (this.lockCount() <= 0) throw failedPrecondition('Unbalanced lock and unlock calls: time skipping is not locked.');
+    if (this.lockCount() <= 0)
+      throw failedPrecondition('Unbalanced lock and unlock calls: time skipping is not locked.');
     let relocked = false;
     const relock = (): void => {
       if (relocked) return;
