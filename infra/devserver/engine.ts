@@ -78,6 +78,33 @@ export class RunRecord {
   }
 }
 
+/**
+ * Long-poll helper: resolves once `ready()` holds after a commit that changed the run, when the call is cancelled,
+ * or after `timeoutMs` (whichever comes first). The caller re-reads the state afterwards.
+ */
+export function waitForRun(
+  run: RunRecord,
+  ready: () => boolean,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<void> {
+  if (ready()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      run.watchers.delete(check);
+      resolve();
+    };
+    const check = (): void => {
+      if (ready()) done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    signal.addEventListener('abort', done);
+    run.watchers.add(check);
+  });
+}
+
 export const runKey = (namespace: string, runId: string): string => `${namespace}\u0000${runId}`;
 const workflowKey = (namespace: string, workflowId: string): string => `${namespace}\u0000${workflowId}`;
 

@@ -4,12 +4,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 
 /** The address of the server under test (ours, or a real Temporal when TEMPORAL_ADDRESS is set). */
 export function serverAddress(): string {
   const address = process.env.TEMPORAL_TEST_ADDRESS;
-  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest (globalSetup starts the server)');
+  if (!address)
+    throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest (globalSetup starts the server)');
   return address;
 }
 
@@ -68,7 +75,10 @@ export const WORKER_MODES = [
 /** Runs `body` while a worker polls `taskQueue`; the worker shuts down after. */
 export async function withWorker<T>(
   env: TestEnv,
-  options: Omit<WorkerOptions, 'connection' | 'maxCachedWorkflows'> & { taskQueue: string; maxCachedWorkflows?: number | undefined },
+  options: Omit<WorkerOptions, 'connection' | 'maxCachedWorkflows'> & {
+    taskQueue: string;
+    maxCachedWorkflows?: number | undefined;
+  },
   body: () => Promise<T>,
 ): Promise<T> {
   const { maxCachedWorkflows, ...rest } = options;
@@ -81,7 +91,21 @@ export async function withWorker<T>(
 }
 
 /** Replays the history the server wrote for a workflow with the same bundle: throws on nondeterminism. */
-export async function assertReplays(handle: WorkflowHandle, workflowBundle: WorkflowBundleWithSourceMap): Promise<void> {
+export async function assertReplays(
+  handle: WorkflowHandle,
+  workflowBundle: WorkflowBundleWithSourceMap,
+): Promise<void> {
   const history = await handle.fetchHistory();
   await Worker.runReplayHistory({ workflowBundle }, history, handle.workflowId);
+}
+
+/** Polls `check` until it returns a value (not undefined), failing after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

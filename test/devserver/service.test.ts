@@ -7,7 +7,7 @@ import Long from 'long';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as activities from './fixtures/activities';
-import { assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv, eventually } from './harness';
 
 const EventType = temporal.api.enums.v1.EventType;
 let env: TestEnv;
@@ -18,17 +18,6 @@ beforeAll(async () => {
   workflowBundle = await bundle(require.resolve('./fixtures/service-workflows'));
 });
 afterAll(() => env?.close());
-
-/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('system info and namespaces', () => {
   it('reports capabilities the SDK relies on', async () => {

@@ -16,7 +16,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer } from '../../infra/devserver';
-import { bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { bundle, connect, uniqueQueue, withWorker, type TestEnv, eventually } from './harness';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 const EventType = temporal.api.enums.v1.EventType;
@@ -73,17 +73,6 @@ async function queryError(query: string, via: 'count' | 'list' = 'count'): Promi
     return details ?? '';
   }
   throw new Error(`query was accepted: ${query}`);
-}
-
-/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('query operators', () => {

@@ -2,7 +2,7 @@
  * Reading executions: GetWorkflowExecutionHistory (paging, long-poll for new events, close-event filter), the
  * reverse variant, and DescribeWorkflowExecution with pending activities and children.
  */
-import { RawResponse, type Engine, type RunRecord } from '../engine';
+import { RawResponse, waitForRun, type Engine, type RunRecord } from '../engine';
 import { invalidArgument } from '../errors';
 import { WorkflowExecutionStatus, protoRoot, enums, msToDuration, msToTimestamp, temporal } from '../proto';
 import type { Loose } from '../proto';
@@ -38,22 +38,7 @@ const encodePageToken = (t: PageToken): Buffer => Buffer.from(JSON.stringify(t))
 
 /** Waits until the run has an event with id >= `eventId`, or closes, or the long poll ends. */
 function waitForEvent(run: RunRecord, eventId: number, signal: AbortSignal, closeOnly: boolean): Promise<void> {
-  const ready = (): boolean => !run.isOpen || (!closeOnly && run.persistedEvents >= eventId);
-  if (ready()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      run.watchers.delete(check);
-      resolve();
-    };
-    const check = (): void => {
-      if (ready()) done();
-    };
-    const timer = setTimeout(done, LONG_POLL_MS);
-    signal.addEventListener('abort', done);
-    run.watchers.add(check);
-  });
+  return waitForRun(run, () => !run.isOpen || (!closeOnly && run.persistedEvents >= eventId), signal, LONG_POLL_MS);
 }
 
 /** GetWorkflowExecutionHistory. */

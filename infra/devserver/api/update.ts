@@ -4,7 +4,7 @@
  * events, and waiting on a lifecycle stage (UpdateWorkflowExecution, PollWorkflowExecutionUpdate).
  */
 import { randomUUID } from 'node:crypto';
-import type { Engine, RunRecord } from '../engine';
+import { waitForRun, type Engine, type RunRecord } from '../engine';
 import { invalidArgument, notFound, resourceExhausted } from '../errors';
 import { EventType, packAny, temporal, unpackAny, type ProtocolMessage } from '../proto';
 import type { Loose } from '../proto';
@@ -118,21 +118,7 @@ function waitForStage(run: RunRecord, updateId: string, stage: number, signal: A
     const u = run.state.updates[updateId];
     return !u || !run.isOpen || STAGE_ORDER[u.stage] >= stage;
   };
-  if (reached()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      run.watchers.delete(check);
-      resolve();
-    };
-    const check = (): void => {
-      if (reached()) done();
-    };
-    const timer = setTimeout(done, UPDATE_LONG_POLL_MS);
-    signal.addEventListener('abort', done);
-    run.watchers.add(check);
-  });
+  return waitForRun(run, reached, signal, UPDATE_LONG_POLL_MS);
 }
 
 function closedError(): Error {

@@ -215,7 +215,14 @@ export function compileCron(cron: string): CompiledCron {
     const [minute, hour, dayOfMonth, month, dayOfWeek] = fields as [string, string, string, string, string];
     strings = { second: '0', minute, hour, dayOfMonth, month, dayOfWeek, year: '*' };
   } else if (fields.length === 6) {
-    const [minute, hour, dayOfMonth, month, dayOfWeek, year] = fields as [string, string, string, string, string, string];
+    const [minute, hour, dayOfMonth, month, dayOfWeek, year] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     strings = { second: '0', minute, hour, dayOfMonth, month, dayOfWeek, year };
   } else if (fields.length === 7) {
     const [second, minute, hour, dayOfMonth, month, dayOfWeek, year] = fields as [
@@ -241,7 +248,8 @@ export function normalizeCalendar(c: StructuredCalendar): StructuredCalendar {
   const norm = (ranges: Range[] | undefined, f: FieldDef): Range[] =>
     (ranges ?? []).map((r) => {
       const start = Number(r.start ?? 0);
-      const end = Number(r.end ?? 0) < start ? start : Number(r.end);
+      const endRaw = Number(r.end ?? 0);
+      const end = endRaw < start ? start : endRaw;
       const step = Number(r.step ?? 0) > 0 ? Number(r.step) : 1;
       const max = f === FIELDS.dayOfWeek ? 6 : f.max;
       if (f !== FIELDS.year && (start < f.min || end > max)) {
@@ -438,7 +446,8 @@ export function canonicalizeSpec(input: SpecInput): CanonicalSpec {
     if (phaseMs < 0) throw new SpecError('Interval phase must not be negative');
     intervals.push({ everyMs, phaseMs });
   }
-  for (const i of intervals) if (i.phaseMs >= i.everyMs) throw new SpecError('Interval phase must be less than the interval');
+  for (const i of intervals)
+    if (i.phaseMs >= i.everyMs) throw new SpecError('Interval phase must be less than the interval');
   const excludes = (input.excludeStructuredCalendar ?? []).map(normalizeCalendar);
   for (const c of input.excludeCalendar ?? []) excludes.push(compileCalendarStrings(c));
   if (!isValidTimezone(timezone)) throw new SpecError(`invalid time zone name: ${timezone}`);
@@ -476,7 +485,7 @@ function nextNominal(spec: CanonicalSpec, after: number): number | undefined {
     }
     if (best === undefined) return undefined;
     if (spec.endTime && best > spec.endTime) return undefined;
-    if (spec.excludes.some((x) => calendarMatchesWall(x, wallClock(spec.timezone, best!)))) {
+    if (spec.excludes.some((x) => calendarMatchesWall(x, wallClock(spec.timezone, best)))) {
       t = best;
       continue;
     }

@@ -1,0 +1,436 @@
+/**
+ * Schedules: spec matching unit tests with injected times (cron forms, intervals with phase, exclusions, time zones
+ * and DST), and the schedule API through the official `client.schedule` against the dev server: create, describe,
+ * list, update (conflict token), trigger, backfill, pause/unpause, pause on failure, limited actions, delete, every
+ * overlap policy, ListScheduleMatchingTimes, and a kill -9 restart that catches up without running anything twice.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import Long from 'long';
+
+import {
+  canonicalizeSpec,
+  compileCron,
+  nextSpecTime,
+  specTimesBetween,
+  type CanonicalSpec,
+} from '../../infra/devserver/schedules/spec';
+import { rfc3339Seconds } from '../../infra/devserver/schedules/scheduler';
+import { killAllServers, pollUntil, spawnServer } from './child-server';
+import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
+
+const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
+const iso = (ms: number): string => new Date(ms).toISOString();
+const times = (spec: CanonicalSpec, from: string, to: string): string[] =>
+  specTimesBetween(spec, Date.parse(from), Date.parse(to)).map((t) => iso(t.actual));
+
+describe('schedule spec matching (injected times)', () => {
+  test('cron strings: 5, 6 and 7 fields, shorthands, names, Sunday as 7, comments', () => {
+    expect(
+      times(canonicalizeSpec({ cronString: ['15 3 * * *'] }), '2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z'),
+    ).toEqual(['2026-01-01T03:15:00.000Z', '2026-01-02T03:15:00.000Z']);
+    expect(
+      times(canonicalizeSpec({ cronString: ['0 0 1 1 * 2027'] }), '2026-01-01T00:00:00Z', '2030-01-01T00:00:00Z'),
+    ).toEqual(['2027-01-01T00:00:00.000Z']);
+    expect(
+      times(canonicalizeSpec({ cronString: ['*/20 0 0 1 1 * *'] }), '2025-12-31T23:59:59Z', '2026-01-01T00:01:00Z'),
+    ).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:20.000Z', '2026-01-01T00:00:40.000Z']);
+    expect(times(canonicalizeSpec({ cronString: ['@daily'] }), '2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z')).toEqual(
+      ['2026-01-02T00:00:00.000Z', '2026-01-03T00:00:00.000Z'],
+    );
+    // 2026-01-04 is a Sunday; SAT,7 = Saturday and Sunday.
+    expect(
+      times(canonicalizeSpec({ cronString: ['0 9 * JAN SAT,7'] }), '2026-01-01T00:00:00Z', '2026-01-11T00:00:00Z'),
+    ).toEqual(['2026-01-03T09:00:00.000Z', '2026-01-04T09:00:00.000Z', '2026-01-10T09:00:00.000Z']);
+    expect(compileCron('0 12 * * * # noon').calendar?.comment).toBe('noon');
+    expect(() => canonicalizeSpec({ cronString: ['1 2 3'] })).toThrow(/5, 6 or 7 fields/);
+    expect(() => canonicalizeSpec({ cronString: ['61 * * * *'] })).toThrow(/out of range/);
+  });
+
+  test('@every with phase and interval specs match epoch + n * interval + phase', () => {
+    expect(
+      times(canonicalizeSpec({ cronString: ['@every 1h/19m'] }), '2026-01-01T00:00:00Z', '2026-01-01T02:30:00Z'),
+    ).toEqual(['2026-01-01T00:19:00.000Z', '2026-01-01T01:19:00.000Z', '2026-01-01T02:19:00.000Z']);
+    const spec = canonicalizeSpec({ interval: [{ everyMs: 28 * 86_400_000, phaseMs: 0 }] });
+    expect(nextSpecTime(spec, Date.parse('2022-02-16T00:00:00Z'))?.nominal).toBe(Date.parse('2022-02-17T00:00:00Z'));
+  });
+
+  test('exclusions, start and end time, deterministic bounded jitter', () => {
+    const spec = canonicalizeSpec({
+      cronString: ['0 12 * * *'],
+      excludeStructuredCalendar: [
+        {
+          second: [{ start: 0 }],
+          minute: [{ start: 0 }],
+          hour: [{ start: 12 }],
+          dayOfMonth: [{ start: 2 }],
+          month: [{ start: 1, end: 12 }],
+          dayOfWeek: [{ start: 0, end: 6 }],
+        },
+      ],
+      startTime: Date.parse('2026-01-01T12:00:00Z'),
+      endTime: Date.parse('2026-01-04T12:00:00Z'),
+    });
+    expect(times(spec, '2025-12-01T00:00:00Z', '2026-02-01T00:00:00Z')).toEqual([
+      '2026-01-01T12:00:00.000Z',
+      '2026-01-03T12:00:00.000Z',
+      '2026-01-04T12:00:00.000Z',
+    ]);
+    const jittered = canonicalizeSpec({ interval: [{ everyMs: 60_000, phaseMs: 0 }], jitterMs: 30_000 });
+    const a = nextSpecTime(jittered, 0, 'seed')!;
+    expect(a.actual - a.nominal).toBeGreaterThanOrEqual(0);
+    expect(a.actual - a.nominal).toBeLessThan(30_000);
+    expect(nextSpecTime(jittered, 0, 'seed')).toEqual(a);
+  });
+
+  test('time zones: wall-clock matching in IANA zones, CRON_TZ, and the DST changes', () => {
+    // New York springs forward on 2026-03-08 (no 02:30) and falls back on 2026-11-01 (01:30 happens twice).
+    const spring = canonicalizeSpec({ cronString: ['CRON_TZ=America/New_York 30 2 * * *'] });
+    expect(spring.timezone).toBe('America/New_York');
+    expect(times(spring, '2026-03-07T00:00:00Z', '2026-03-10T00:00:00Z')).toEqual([
+      '2026-03-07T07:30:00.000Z',
+      '2026-03-09T06:30:00.000Z',
+    ]);
+    const fall = canonicalizeSpec({ cronString: ['30 1 * * *'], timezoneName: 'America/New_York' });
+    expect(times(fall, '2026-10-31T00:00:00Z', '2026-11-02T12:00:00Z')).toEqual([
+      '2026-10-31T05:30:00.000Z',
+      '2026-11-01T05:30:00.000Z',
+      '2026-11-01T06:30:00.000Z',
+      '2026-11-02T06:30:00.000Z',
+    ]);
+    const tokyo = canonicalizeSpec({ cronString: ['0 9 * * *'], timezoneName: 'Asia/Tokyo' });
+    expect(times(tokyo, '2026-06-01T00:00:00Z', '2026-06-02T00:00:00Z')).toEqual(['2026-06-02T00:00:00.000Z']);
+    expect(() => canonicalizeSpec({ cronString: ['@daily'], timezoneName: 'Mars/Olympus' })).toThrow(/time zone/);
+  });
+
+  test('started workflow ids use RFC 3339 seconds in UTC, as Temporal does', () => {
+    expect(rfc3339Seconds(Date.parse('2026-01-01T00:00:00.789Z'))).toBe('2026-01-01T00:00:00Z');
+  });
+});
+
+describe('schedules through @temporalio/client', () => {
+  let env: TestEnv;
+  let client: Client;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let workflowBundle: WorkflowBundleWithSourceMap;
+  const taskQueue = uniqueQueue('schedules');
+  const FAR = { intervals: [{ every: '365 days' }] };
+
+  beforeAll(async () => {
+    env = await connect();
+    client = env.client;
+    workflowBundle = await bundle(require.resolve('./fixtures/schedule-workflows'));
+    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle });
+    workerRun = worker.run();
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await env?.close();
+  });
+
+  const create = async (
+    workflowType: 'blocker' | 'failer',
+    options: Partial<Parameters<Client['schedule']['create']>[0]> = {},
+  ): Promise<{ id: string; workflowId: string }> => {
+    const id = `sched-${randomUUID()}`;
+    const workflowId = `wf-${id}`;
+    await client.schedule.create({
+      scheduleId: id,
+      spec: FAR,
+      action: { type: 'startWorkflow', workflowType, taskQueue, workflowId },
+      ...options,
+    });
+    return { id, workflowId };
+  };
+
+  const describe_ = (id: string): Promise<ScheduleDescription> => client.schedule.getHandle(id).describe();
+
+  const waitFor = (
+    what: string,
+    id: string,
+    check: (d: ScheduleDescription) => boolean,
+  ): Promise<ScheduleDescription> =>
+    pollUntil(what, async () => {
+      const d = await describe_(id);
+      return check(d) ? d : undefined;
+    });
+
+  const releaseRunning = async (d: ScheduleDescription): Promise<void> => {
+    for (const a of d.info.runningActions) await client.workflow.getHandle(a.workflow.workflowId).signal('release');
+  };
+
+  const statusOf = async (workflowId: string): Promise<string> =>
+    (await client.workflow.getHandle(workflowId).describe()).status.name;
+
+  test('create, describe, list, ListScheduleMatchingTimes, update with conflict token, delete', async () => {
+    const { id, workflowId } = await create('blocker', {
+      spec: {
+        cronExpressions: ['CRON_TZ=Europe/Paris 0 6 * * MON'],
+        intervals: [{ every: '1 day', offset: '1 hour' }],
+      },
+      memo: { team: 'ml' },
+      policies: { overlap: ScheduleOverlapPolicy.BUFFER_ALL, catchupWindow: '1 minute' },
+    });
+    const d = await describe_(id);
+    expect(d.spec.calendars).toHaveLength(1);
+    expect(d.spec.calendars?.[0]).toMatchObject({
+      hour: [{ start: 6, end: 6, step: 1 }],
+      dayOfWeek: [{ start: 'MONDAY', end: 'MONDAY', step: 1 }],
+    });
+    expect(d.spec.timezone).toBe('Europe/Paris');
+    expect(d.spec.intervals).toEqual([{ every: 86_400_000, offset: 3_600_000 }]);
+    expect(d.action).toMatchObject({ workflowType: 'blocker', workflowId, taskQueue });
+    expect(d.memo).toEqual({ team: 'ml' });
+    expect(d.policies).toMatchObject({ overlap: ScheduleOverlapPolicy.BUFFER_ALL, catchupWindow: 60_000 });
+    expect(d.info.nextActionTimes).toHaveLength(10);
+    expect(d.info.createdAt.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    await expect(client.schedule.create({ scheduleId: id, spec: FAR, action: d.action })).rejects.toThrow(/already/);
+
+    const listed: string[] = [];
+    for await (const s of client.schedule.list({ pageSize: 1 })) listed.push(s.scheduleId);
+    expect(listed).toContain(id);
+
+    const service = client.workflowService;
+    const start = new Date('2026-01-05T00:00:00Z');
+    const matching: temporal.api.workflowservice.v1.IListScheduleMatchingTimesResponse =
+      await service.listScheduleMatchingTimes({
+        namespace: 'default',
+        scheduleId: id,
+        startTime: { seconds: Long.fromNumber(start.getTime() / 1000) },
+        endTime: { seconds: Long.fromNumber(start.getTime() / 1000 + 2 * 86_400) },
+      });
+    expect(matching.startTime?.map((t) => iso(Number(t.seconds) * 1000))).toEqual([
+      '2026-01-05T01:00:00.000Z',
+      '2026-01-05T05:00:00.000Z', // Monday 06:00 in Paris (UTC+1)
+      '2026-01-06T01:00:00.000Z',
+    ]);
+
+    // The SDK's update does not send a conflict token; the raw API checks it.
+    const raw = await service.describeSchedule({ namespace: 'default', scheduleId: id });
+    const stale = raw.conflictToken;
+    await client.schedule.getHandle(id).update((prev) => ({ ...prev, spec: { cronExpressions: ['@hourly'] } }));
+    const after = await describe_(id);
+    expect(after.spec.calendars?.[0]).toMatchObject({ minute: [{ start: 0, end: 0, step: 1 }] });
+    expect(after.info.lastUpdatedAt).toBeInstanceOf(Date);
+    await expect(
+      service.updateSchedule({
+        namespace: 'default',
+        scheduleId: id,
+        schedule: raw.schedule ?? null,
+        conflictToken: stale,
+      }),
+    ).rejects.toMatchObject({ code: 9 });
+    const fresh = await service.describeSchedule({ namespace: 'default', scheduleId: id });
+    await service.updateSchedule({
+      namespace: 'default',
+      scheduleId: id,
+      schedule: fresh.schedule ?? null,
+      conflictToken: fresh.conflictToken,
+    });
+
+    await client.schedule.getHandle(id).delete();
+    await expect(describe_(id)).rejects.toThrow(/not found/i);
+  });
+
+  test('trigger starts <workflowId>-<RFC3339> with schedule search attributes; recent actions follow its status', async () => {
+    const { id, workflowId } = await create('blocker');
+    const handle = client.schedule.getHandle(id);
+    await handle.trigger();
+    const d = await waitFor('a running action', id, (x) => x.info.runningActions.length === 1);
+    const started = d.info.runningActions[0]!.workflow.workflowId;
+    expect(started).toMatch(new RegExp(`^${workflowId}-\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`));
+    expect(d.info.numActionsTaken).toBe(1);
+    expect(d.info.recentActions[0]!.action.workflow.workflowId).toBe(started);
+    const wf = await client.workflow.getHandle(started).describe();
+    expect(wf.raw.workflowExecutionInfo?.searchAttributes?.indexedFields?.['TemporalScheduledById']).toBeDefined();
+    expect(wf.searchAttributes['TemporalScheduledById']).toEqual([id]);
+    expect(wf.searchAttributes['TemporalScheduledStartTime']).toEqual([new Date(started.slice(workflowId.length + 1))]);
+    await client.workflow.getHandle(started).signal('release');
+    const done = await waitFor('no running action', id, (x) => x.info.runningActions.length === 0);
+    const raw = await client.workflowService.describeSchedule({ namespace: 'default', scheduleId: id });
+    expect(raw.info?.recentActions?.[0]?.startWorkflowStatus).toBe(Status.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+    expect(done.info.numActionsTaken).toBe(1);
+    await handle.delete();
+  });
+
+  test('pause and unpause with notes; pause on failure', async () => {
+    const { id } = await create('failer', { policies: { pauseOnFailure: true } });
+    const handle = client.schedule.getHandle(id);
+    await handle.pause('maintenance');
+    expect((await describe_(id)).state).toMatchObject({ paused: true, note: 'maintenance' });
+    await handle.unpause('back');
+    expect((await describe_(id)).state).toMatchObject({ paused: false, note: 'back' });
+    await handle.trigger();
+    const d = await waitFor('paused after the failure', id, (x) => x.state.paused);
+    expect(d.state.note).toMatch(/failed/);
+    await handle.delete();
+  });
+
+  test('limited actions count down on scheduled actions and stop at zero', async () => {
+    const { id } = await create('failer', {
+      spec: { intervals: [{ every: '1 second' }] },
+      state: { remainingActions: 2 },
+      policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL },
+    });
+    const d = await waitFor('two scheduled actions', id, (x) => x.info.numActionsTaken === 2);
+    expect(d.state.remainingActions).toBe(0);
+    expect(d.info.nextActionTimes).toEqual([]);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  // Backfill three interval times at once with each overlap policy; the workflow blocks until released.
+  const backfill3 = async (overlap: ScheduleOverlapPolicy): Promise<{ id: string; base: number }> => {
+    const { id } = await create('blocker', { spec: { intervals: [{ every: '1 minute' }] }, policies: { overlap } });
+    const base = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
+    await client.schedule.getHandle(id).backfill({ start: new Date(base - 1000), end: new Date(base + 120_000) });
+    return { id, base };
+  };
+
+  test('overlap SKIP starts one and skips the rest', async () => {
+    const { id } = await backfill3(ScheduleOverlapPolicy.SKIP);
+    const d = await waitFor('one running, two skipped', id, (x) => x.info.numActionsSkippedOverlap === 2);
+    expect(d.info.runningActions).toHaveLength(1);
+    expect(d.info.numActionsTaken).toBe(1);
+    await releaseRunning(d);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  test('overlap BUFFER_ONE keeps one start for after the running one', async () => {
+    const { id } = await backfill3(ScheduleOverlapPolicy.BUFFER_ONE);
+    const d = await waitFor('one running, one skipped', id, (x) => x.info.runningActions.length === 1);
+    expect(d.info.numActionsSkippedOverlap).toBe(1);
+    await releaseRunning(d);
+    const second = await waitFor(
+      'the buffered start',
+      id,
+      (x) => x.info.numActionsTaken === 2 && x.info.runningActions.length === 1,
+    );
+    await releaseRunning(second);
+    const done = await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    expect(done.info.numActionsTaken).toBe(2);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  test('overlap BUFFER_ALL runs every start, one after another', async () => {
+    const { id, base } = await backfill3(ScheduleOverlapPolicy.BUFFER_ALL);
+    const started: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const d = await waitFor(
+        `start ${i}`,
+        id,
+        (x) => x.info.numActionsTaken === i && x.info.runningActions.length === 1,
+      );
+      started.push(d.info.runningActions[0]!.workflow.workflowId);
+      await releaseRunning(d);
+    }
+    expect(started.map((w) => w.slice(-20))).toEqual([0, 1, 2].map((i) => rfc3339Seconds(base + i * 60_000)));
+    await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  test('overlap CANCEL_OTHER cancels the running workflow, then starts the newest', async () => {
+    const { id, base } = await backfill3(ScheduleOverlapPolicy.CANCEL_OTHER);
+    const d = await waitFor(
+      'the replacement running',
+      id,
+      (x) => x.info.numActionsTaken === 2 && x.info.runningActions.length === 1,
+    );
+    const first = d.info.recentActions[0]!.action.workflow.workflowId;
+    expect(await statusOf(first)).toBe('CANCELLED');
+    expect(d.info.runningActions[0]!.workflow.workflowId.slice(-20)).toBe(rfc3339Seconds(base + 120_000));
+    await releaseRunning(d);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  test('overlap TERMINATE_OTHER terminates the running workflow and starts the newest', async () => {
+    const { id } = await backfill3(ScheduleOverlapPolicy.TERMINATE_OTHER);
+    const d = await waitFor(
+      'the replacement running',
+      id,
+      (x) => x.info.numActionsTaken === 2 && x.info.runningActions.length === 1,
+    );
+    expect(await statusOf(d.info.recentActions[0]!.action.workflow.workflowId)).toBe('TERMINATED');
+    await releaseRunning(d);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  test('overlap ALLOW_ALL starts everything at once', async () => {
+    const { id } = await backfill3(ScheduleOverlapPolicy.ALLOW_ALL);
+    const d = await waitFor('three running', id, (x) => x.info.runningActions.length === 3);
+    expect(d.info.numActionsTaken).toBe(3);
+    await releaseRunning(d);
+    await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    await client.schedule.getHandle(id).delete();
+  });
+});
+
+describe('schedules survive kill -9', () => {
+  let dir: string;
+  afterAll(async () => {
+    await killAllServers();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('missed actions inside the catchup window run once after a restart; none runs twice', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mloe-schedules-'));
+    const dbFile = join(dir, 'state.db');
+    const args = (port: number): string[] => [
+      '--port',
+      String(port),
+      '--db-filename',
+      dbFile,
+      '--headless',
+      '--log-level',
+      'warn',
+    ];
+    const first = spawnServer(args(0));
+    const address = await first.ready();
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    let connection = await Connection.connect({ address });
+    let client = new Client({ connection });
+    const id = `restart-${randomUUID()}`;
+    // No worker: started runs stay open, so ALLOW_ALL starts one per second.
+    await client.schedule.create({
+      scheduleId: id,
+      spec: { intervals: [{ every: '1 second' }] },
+      action: { type: 'startWorkflow', workflowType: 'blocker', taskQueue: 'no-worker', workflowId: id },
+      policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL },
+    });
+    const before = await pollUntil('two actions', async () => {
+      const d = await client.schedule.getHandle(id).describe();
+      return d.info.numActionsTaken >= 2 ? d : undefined;
+    });
+    await first.kill('SIGKILL');
+    await connection.close();
+    const killedAt = Date.now();
+    // The server is down for a few scheduled times (the scenario, not a synchronisation).
+    await new Promise((r) => setTimeout(r, 2500));
+    const second = spawnServer(args(port));
+    await second.ready();
+    connection = await Connection.connect({ address });
+    client = new Client({ connection });
+    const after = await pollUntil('actions after the restart', async () => {
+      const d = await client.schedule.getHandle(id).describe();
+      return d.info.numActionsTaken >= before.info.numActionsTaken + 4 ? d : undefined;
+    });
+    // Every second from the first action on has exactly one workflow: none missing, none twice.
+    const ids = after.info.runningActions.map((a) => a.workflow.workflowId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const stamps = ids.map((w) => Date.parse(w.slice(id.length + 1))).sort((a, b) => a - b);
+    for (let i = 1; i < stamps.length; i++) expect(stamps[i]! - stamps[i - 1]!).toBe(1000);
+    expect(stamps.length).toBe(after.info.numActionsTaken);
+    expect(stamps.some((t) => t > killedAt && t < killedAt + 2000)).toBe(true);
+    expect(after.info.numActionsMissedCatchupWindow).toBe(0);
+    await client.schedule.getHandle(id).delete();
+    await connection.close();
+    await second.kill('SIGTERM');
+  });
+});
