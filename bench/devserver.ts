@@ -31,7 +31,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function startServer(dbFile: string | undefined): Promise<{ address: string; child: ChildProcess }> {
+async function startServer(
+  dbFile: string | undefined,
+  extraArgs: string[] = [],
+): Promise<{ address: string; child: ChildProcess }> {
   const args = [
     ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     resolve(__dirname, '../bin/mloe.js'),
@@ -44,6 +47,7 @@ async function startServer(dbFile: string | undefined): Promise<{ address: strin
     'error',
   ];
   if (dbFile) args.push('--db-filename', dbFile);
+  args.push(...extraArgs);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const address = await new Promise<string>((ok, fail) => {
     let out = '';
@@ -60,13 +64,14 @@ async function startServer(dbFile: string | undefined): Promise<{ address: strin
 async function runMode(
   mode: string,
   dbFile: string | undefined,
+  extraArgs: string[],
   workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>,
 ): Promise<Figures> {
-  const { address, child } = await startServer(dbFile);
+  const { address, child } = await startServer(dbFile, extraArgs);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const nativeConnection = await NativeConnection.connect({ address });
-  const taskQueue = `bench-${mode}`;
+  const taskQueue = `bench-${mode.replace(/\W+/g, '-')}`;
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
@@ -137,8 +142,19 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mloe-bench-'));
   const results: Figures[] = [];
   try {
-    results.push(await runMode('memory', undefined, workflowBundle));
-    results.push(await runMode('durable', join(dir, 'bench.db'), workflowBundle));
+    const modes = (process.env.BENCH_MODES ?? 'memory,durable,durable-normal').split(',');
+    if (modes.includes('memory')) results.push(await runMode('memory', undefined, [], workflowBundle));
+    if (modes.includes('durable')) results.push(await runMode('durable', join(dir, 'bench.db'), [], workflowBundle));
+    if (modes.includes('durable-normal')) {
+      results.push(
+        await runMode(
+          'durable, synchronous=NORMAL',
+          join(dir, 'bench-normal.db'),
+          ['--sqlite-pragma', 'synchronous=NORMAL'],
+          workflowBundle,
+        ),
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -161,6 +177,7 @@ async function main(): Promise<void> {
 
 main()
   .then(async () => {
+    if (process.env.BENCH_SKIP_VISIBILITY) return;
     console.log('\nvisibility (issue 3):');
     await benchVisibility();
   })

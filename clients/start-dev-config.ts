@@ -68,7 +68,7 @@ const startDevFlagsSchema = z.object({
 export type StartDevServerOptions = Required<
   Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
 > &
-  Pick<DevServerOptions, 'dbFilename'>;
+  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas'>;
 
 /** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
 export interface StartDevConfig {
@@ -109,6 +109,7 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     logLevel: flagValues.logLevel,
     searchAttributes,
     ...(flagValues.dbFilename === undefined ? {} : { dbFilename: flagValues.dbFilename }),
+    ...(flagValues.sqlitePragma.length === 0 ? {} : { sqlitePragmas: Object.fromEntries(flagValues.sqlitePragma) }),
   };
 
   return {

@@ -22,7 +22,12 @@ import { initSchedules } from './schedules/scheduler';
 
 export { DatabaseLockedError } from './store';
 
-const NO_COMMIT_WAIT = new Set(['PollWorkflowTaskQueue', 'PollActivityTaskQueue', 'GetSystemInfo', 'DescribeNamespace']);
+const NO_COMMIT_WAIT = new Set([
+  'PollWorkflowTaskQueue',
+  'PollActivityTaskQueue',
+  'GetSystemInfo',
+  'DescribeNamespace',
+]);
 
 /** Options of {@link startDevServer}, mirroring `temporal server start-dev`. */
 export interface DevServerOptions {
@@ -38,6 +43,8 @@ export interface DevServerOptions {
   logLevel?: LogLevel;
   /** Custom search attributes to register (name → type), as `--search-attribute` passes them. */
   searchAttributes?: Record<string, string>;
+  /** SQLite pragmas for durable mode (`--sqlite-pragma`), e.g. `{ synchronous: 'NORMAL' }`. */
+  sqlitePragmas?: Record<string, string>;
   /** Lower Temporal's per-workflow limits (tests); Temporal's defaults otherwise. */
   limits?: Partial<Limits>;
   /** Time source (tests and the time-skipping server inject their own). */
@@ -64,7 +71,7 @@ export interface DevServerHandle {
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServerHandle> {
   const ip = options.ip ?? '127.0.0.1';
   const logger = createLogger(options.logLevel ?? 'warn');
-  const store = new Store(options.dbFilename);
+  const store = new Store(options.dbFilename, options.sqlitePragmas);
   const engine = new Engine({
     clock: options.clock ?? systemClock,
     store,

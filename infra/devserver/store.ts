@@ -43,7 +43,12 @@ export class Store {
   private readonly upsertKv: Database.Statement;
   private writes: PendingWrite[] = [];
 
-  constructor(readonly filename: string | undefined) {
+  constructor(
+    readonly filename: string | undefined,
+    /** `--sqlite-pragma` values (see {@link validatePragmas}); durable mode defaults to WAL with synchronous=FULL. */
+    pragmas: Record<string, string> = {},
+  ) {
+    const applied = { journal_mode: 'WAL', synchronous: 'FULL', ...validatePragmas(pragmas) };
     const durable = filename !== undefined;
     this.db = new Database(filename ?? ':memory:', { timeout: 0 });
     if (durable) {
@@ -52,8 +57,11 @@ export class Store {
       this.db.pragma('locking_mode = EXCLUSIVE');
       try {
         // Switching to WAL already reads the file, so a server holding the lock makes it fail with SQLITE_BUSY.
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = FULL');
+        this.db.pragma(`journal_mode = ${applied.journal_mode}`);
+        this.db.pragma(`synchronous = ${applied.synchronous}`);
+        for (const [name, value] of Object.entries(applied)) {
+          if (name !== 'journal_mode' && name !== 'synchronous') this.db.pragma(`${name} = ${value}`);
+        }
         this.db.exec('BEGIN IMMEDIATE; COMMIT;');
       } catch (err) {
         this.db.close();
@@ -144,6 +152,36 @@ export class Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** The SQLite pragmas `--sqlite-pragma` may set, with the values each accepts (as the Temporal CLI allows). */
+const PRAGMAS: Record<string, RegExp> = {
+  journal_mode: /^(WAL|DELETE|TRUNCATE|PERSIST)$/i,
+  synchronous: /^(OFF|NORMAL|FULL|EXTRA|[0-3])$/i,
+  cache_size: /^-?\d{1,9}$/,
+  temp_store: /^(DEFAULT|FILE|MEMORY|[0-2])$/i,
+  mmap_size: /^\d{1,12}$/,
+};
+
+/**
+ * Checks `--sqlite-pragma` values against an allow-list (they are interpolated into PRAGMA statements, so nothing
+ * else may pass). `synchronous=NORMAL` trades durability across power loss (not across a process crash) for speed.
+ */
+export function validatePragmas(pragmas: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [rawName, value] of Object.entries(pragmas)) {
+    const name = rawName.toLowerCase();
+    const allowed = PRAGMAS[name];
+    if (!allowed) {
+      throw new Error(
+        `unsupported --sqlite-pragma ${rawName}: supported pragmas are ${Object.keys(PRAGMAS).join(', ')}`,
+      );
+    }
+    if (!allowed.test(value))
+      throw new Error(`invalid value for --sqlite-pragma ${rawName}=${value}: expected ${allowed.source}`);
+    out[name] = value;
+  }
+  return out;
 }
 
 /** Maps a storage failure onto the gRPC error answered to the caller. */
