@@ -2,7 +2,10 @@
  * `mloe server start-dev` as a process: the ready line, serving the official client, clean stops on SIGINT and
  * SIGTERM, and clear errors (exit 1) for a port in use and bad flag values.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { killAllServers, spawnServer } from './child-server';
 
@@ -55,4 +58,46 @@ it.each([
   const exit = await server.exited;
   expect(exit.code).toBe(1);
   expect(server.output().stderr).toMatch(message);
+});
+
+describe('--sqlite-pragma', () => {
+  it('applies an allowed pragma in durable mode', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mloe-pragma-'));
+    try {
+      const server = spawnServer([
+        '--port',
+        '0',
+        '--headless',
+        '-f',
+        join(dir, 'a.db'),
+        '--sqlite-pragma',
+        'synchronous=NORMAL',
+      ]);
+      const connection = await Connection.connect({ address: await server.ready() });
+      try {
+        const info = await connection.workflowService.getSystemInfo({});
+        expect(info.capabilities?.sdkMetadata).toBe(true);
+      } finally {
+        await connection.close();
+      }
+      expect(await server.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['foreign_keys=ON', /unsupported --sqlite-pragma foreign_keys/],
+    ['synchronous=SOMETIMES', /invalid value for --sqlite-pragma synchronous/],
+    ['synchronous=FULL; DROP TABLE events', /invalid value/],
+  ])('refuses %s with exit code 1', async (pragma, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mloe-pragma-'));
+    try {
+      const server = spawnServer(['--port', '0', '--headless', '-f', join(dir, 'b.db'), '--sqlite-pragma', pragma]);
+      expect((await server.exited).code).toBe(1);
+      expect(server.output().stderr).toMatch(message);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
