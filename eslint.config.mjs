@@ -90,8 +90,10 @@ export default defineConfig(
   },
 
   {
+    // core/ holds the pure modules workflows import (spec, DAG, expressions): the same rules keep it loadable in
+    // the workflow sandbox.
     name: 'mloe/workflows-determinism',
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'core/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', workflowRestrictedImports],
       'no-restricted-properties': [

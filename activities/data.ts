@@ -3,19 +3,19 @@
  * train and test splits. Every output is a content-addressed artifact computed deterministically from the inputs, so
  * each activity is idempotent: a retry rewrites the same bytes under the same digest and returns the same references.
  */
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 import { z } from 'zod';
 
 import { MloeError } from '../clients/errors';
-import { ArtifactStore, checkAbsolutePath, sha256Hex, type ArtifactRef } from './artifacts';
+import { FileArtifactStore, checkAbsolutePath, getText, putJson, sha256Hex, type ArtifactRef } from './artifacts';
 import { withFailureMapping } from './failures';
 import { columnScales, standardizeRow, type FeatureScale } from './linear-model';
 import { DataError, formatCsv, parseNumericCsv } from './table';
 
 /** Input of {@link ingest}. */
 export interface IngestInput {
-  /** Root directory of the artifact store (absolute). */
+  /** Directory whose `.mloe/artifacts` holds the artifact store (absolute). */
   artifactRoot: string;
   /** The CSV file to ingest (absolute). */
   dataPath: string;
@@ -28,27 +28,32 @@ export interface IngestOutput {
 }
 
 /**
- * Copies a data file into the artifact store. Idempotent as a snapshot: a retry stores whatever the file holds at
- * that moment, which is the same artifact unless the file changed in between.
+ * Copies a data file into the artifact store, streaming (the file is never held in memory whole). Idempotent as a
+ * snapshot: a retry stores whatever the file holds at that moment, which is the same artifact unless the file changed
+ * in between.
  */
 export async function ingest(input: IngestInput): Promise<IngestOutput> {
   return withFailureMapping(async () => {
-    const store = new ArtifactStore(input.artifactRoot);
+    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
     const dataPath = checkAbsolutePath(input.dataPath, 'data path');
-    let bytes: Buffer;
+    let handle: FileHandle;
     try {
-      bytes = await readFile(dataPath);
+      handle = await open(dataPath);
     } catch (error) {
-      switch ((error as NodeJS.ErrnoException).code) {
-        case 'ENOENT':
-          throw new MloeError('ARTIFACT_NOT_FOUND', `data file ${dataPath} does not exist`, { cause: error });
-        case 'EISDIR':
-          throw new MloeError('PATH_INVALID', `data path ${dataPath} is a directory, not a file`, { cause: error });
-        default:
-          throw error; // permissions, I/O errors: possibly transient, left retryable
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new MloeError('ARTIFACT_NOT_FOUND', `data file ${dataPath} does not exist`, { cause: error });
       }
+      throw error; // permissions, I/O errors: possibly transient, left retryable
     }
-    return { dataset: await store.put(bytes) };
+    const stream = handle.createReadStream(); // closes the handle when it ends or is destroyed
+    try {
+      if (!(await handle.stat()).isFile()) {
+        throw new MloeError('PATH_INVALID', `data path ${dataPath} is a directory or special file, not a file`);
+      }
+      return { dataset: await store.put(stream, { type: 'dataset', metadata: { source: dataPath } }) };
+    } finally {
+      stream.destroy();
+    }
   });
 }
 
@@ -78,8 +83,8 @@ export interface ValidateOutput {
  */
 export async function validate(input: ValidateInput): Promise<ValidateOutput> {
   return withFailureMapping(async () => {
-    const store = new ArtifactStore(input.artifactRoot);
-    const table = parseNumericCsv(await store.getText(input.dataset), input.columns, input.label);
+    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
+    const table = parseNumericCsv(await getText(store, input.dataset), input.columns, input.label);
     const profile = {
       rows: table.rows.length,
       columns: table.columns.map((name, j) => {
@@ -92,7 +97,8 @@ export async function validate(input: ValidateInput): Promise<ValidateOutput> {
         };
       }),
     };
-    return { dataset: input.dataset, report: await store.putJson(profile), rows: table.rows.length };
+    const report = await putJson(store, profile, { type: 'report', metadata: { kind: 'data-profile' } });
+    return { dataset: input.dataset, report, rows: table.rows.length };
   });
 }
 
@@ -139,9 +145,9 @@ export async function featurize(input: FeaturizeInput): Promise<FeaturizeOutput>
     if (!(input.testFraction > 0 && input.testFraction < 1)) {
       throw new MloeError('CONFIG_INVALID', `testFraction must be between 0 and 1, got ${input.testFraction}`);
     }
-    const store = new ArtifactStore(input.artifactRoot);
+    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
     const columns = [...input.features, input.target];
-    const table = parseNumericCsv(await store.getText(input.dataset), columns, input.dataset.uri);
+    const table = parseNumericCsv(await getText(store, input.dataset), columns, input.dataset.uri);
 
     const trainRows: number[][] = [];
     const testRows: number[][] = [];
@@ -174,9 +180,15 @@ export async function featurize(input: FeaturizeInput): Promise<FeaturizeOutput>
 
     const scaler: Scaler = { kind: 'standard-scaler', target: input.target, features: scales };
     const [train, test, scalerRef] = await Promise.all([
-      store.put(formatCsv({ columns, rows: trainRows.map((row) => scaleRow(row, scales)) })),
-      store.put(formatCsv({ columns, rows: testRows.map((row) => scaleRow(row, scales)) })),
-      store.putJson(scaler),
+      store.put(formatCsv({ columns, rows: trainRows.map((row) => scaleRow(row, scales)) }), {
+        type: 'dataset',
+        metadata: { split: 'train', rows: trainRows.length },
+      }),
+      store.put(formatCsv({ columns, rows: testRows.map((row) => scaleRow(row, scales)) }), {
+        type: 'dataset',
+        metadata: { split: 'test', rows: testRows.length },
+      }),
+      putJson(store, scaler, { type: 'model', metadata: { kind: 'standard-scaler' } }),
     ]);
     return { train, test, scaler: scalerRef, trainRows: trainRows.length, testRows: testRows.length };
   });

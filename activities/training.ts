@@ -4,7 +4,15 @@
  */
 import { z } from 'zod';
 
-import { ArtifactStore, type ArtifactRef } from './artifacts';
+import {
+  FileArtifactStore,
+  artifactRefSchema,
+  getJson,
+  getText,
+  putJson,
+  type ArtifactRef,
+  type ArtifactStore,
+} from './artifacts';
 import { scalerSchema } from './data';
 import { withFailureMapping } from './failures';
 import { fitOls, predict, rSquared, rootMeanSquaredError } from './linear-model';
@@ -20,7 +28,7 @@ export const modelSchema = z.object({
   /** The same model in the features' original units, for reading (and scoring raw rows). */
   original: z.object({ intercept: z.number(), coefficients: z.record(z.string(), z.number()) }),
   /** The scaler the standardised coefficients expect. */
-  scaler: z.object({ uri: z.string(), digest: z.string(), size: z.number() }),
+  scaler: artifactRefSchema,
   trainRows: z.number().int(),
 });
 
@@ -51,8 +59,8 @@ export interface TrainOutput {
  */
 export async function train(input: TrainInput): Promise<TrainOutput> {
   return withFailureMapping(async () => {
-    const store = new ArtifactStore(input.artifactRoot);
-    const scaler = await store.getJson(input.scaler, scalerSchema, 'a scaler');
+    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
+    const scaler = await getJson(store, input.scaler, scalerSchema, 'a scaler');
     const features = scaler.features.map((feature) => feature.name);
     const table = await readSplit(store, input.train, features, scaler.target);
     const fit = fitOls(
@@ -78,7 +86,11 @@ export async function train(input: TrainInput): Promise<TrainOutput> {
       scaler: input.scaler,
       trainRows: table.rows.length,
     };
-    return { model: await store.putJson(model), intercept, coefficients };
+    const modelRef = await putJson(store, model, {
+      type: 'model',
+      metadata: { kind: 'linear-regression', target: scaler.target },
+    });
+    return { model: modelRef, intercept, coefficients };
   });
 }
 
@@ -108,8 +120,8 @@ export interface EvaluateOutput extends RegressionMetrics {
 /** Scores the model on the test split: RMSE and R². */
 export async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
   return withFailureMapping(async () => {
-    const store = new ArtifactStore(input.artifactRoot);
-    const model = await store.getJson(input.model, modelSchema, 'a linear-regression model');
+    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
+    const model = await getJson(store, input.model, modelSchema, 'a linear-regression model');
     const table = await readSplit(store, input.test, model.features, model.target);
     const targets = table.rows.map((row) => row[model.features.length] ?? Number.NaN);
     const predictions = table.rows.map((row) => predict(model.standardized, row.slice(0, model.features.length)));
@@ -118,7 +130,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
       r2: rSquared(targets, predictions),
       testRows: table.rows.length,
     };
-    return { ...metrics, metrics: await store.putJson(metrics) };
+    return { ...metrics, metrics: await putJson(store, metrics, { type: 'metrics' }) };
   });
 }
 
@@ -129,5 +141,5 @@ async function readSplit(
   features: readonly string[],
   target: string,
 ): Promise<NumericTable> {
-  return parseNumericCsv(await store.getText(ref), [...features, target], ref.uri);
+  return parseNumericCsv(await getText(store, ref), [...features, target], ref.uri);
 }

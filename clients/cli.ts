@@ -53,6 +53,25 @@ export function buildProgram(io: StartDevIo, setExitCode: (code: number) => void
       );
     });
 
+  program
+    .command('validate')
+    .description(
+      'Check a pipeline spec (YAML or JSON): fields, step types, needs and cycles, expressions and their types. ' +
+        'Prints every problem as file:line:col, field, message and fix, or a summary; exits 1 if the spec is invalid',
+    )
+    .argument('<file>', 'the pipeline spec')
+    .option(
+      '-p, --param <name=value>',
+      'a parameter value, checked as for a run (repeatable); required parameters then need one',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .action(async (file: string, options: { param?: string[] }) => {
+      // Loaded here so that other commands and `--help` do not pay for the spec parser and CEL.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runValidate } = require('./validate') as typeof import('./validate');
+      setExitCode(await runValidate(file, options, io));
+    });
+
   return program;
 }
 

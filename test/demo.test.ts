@@ -17,7 +17,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { evaluate, featurize, ingest, train, validate } from '../activities';
-import { ArtifactStore, type ArtifactRef } from '../activities/artifacts';
+import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activities/artifacts';
 import { fitOls } from '../activities/linear-model';
 import { MloeError } from '../clients/errors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
@@ -91,31 +91,38 @@ function csv(rows: (string | number)[][], header: string[] = COLUMNS): string {
 }
 
 describe('artifact store', () => {
-  it('stores bytes content-addressed under .mloe/artifacts/<prefix>/<sha256>, idempotently', async () => {
+  it('stores bytes content-addressed under .mloe/artifacts/sha256/<prefix>/<sha256>, idempotently', async () => {
     const root = await temporaryDirectory();
-    const store = new ArtifactStore(root);
+    const store = FileArtifactStore.inWorkingDirectory(root);
     const bytes = Buffer.from('sqft,price_k\n1000,200\n');
     const digest = sha256(bytes);
 
-    const ref = await store.put(bytes);
-    const path = join(root, '.mloe', 'artifacts', digest.slice(0, 2), digest);
-    expect(ref).toEqual({ uri: pathToFileURL(path).href, digest, size: bytes.byteLength });
+    const ref = await store.put(bytes, { type: 'dataset' });
+    const path = join(root, '.mloe', 'artifacts', 'sha256', digest.slice(0, 2), digest);
+    expect(ref).toEqual({
+      uri: pathToFileURL(path).href,
+      digest: `sha256:${digest}`,
+      size: bytes.byteLength,
+      type: 'dataset',
+      metadata: {},
+      createdAt: ref.createdAt, // when it was stored: checked in test/artifacts.test.ts
+    });
     expect(ref.uri).toMatch(/^file:\/\/\//);
     expect(sha256(await readFile(path))).toBe(digest);
-    expect(await store.put(bytes)).toEqual(ref);
-    expect(await store.get(ref)).toEqual(bytes);
+    expect(await store.put(bytes, { type: 'dataset' })).toEqual(ref);
+    expect(await getBytes(store, ref)).toEqual(bytes);
   });
 
   it('detects a corrupted artifact on read, and a later put of the same bytes repairs it', async () => {
     const root = await temporaryDirectory();
-    const store = new ArtifactStore(root);
+    const store = FileArtifactStore.inWorkingDirectory(root);
     const ref = await store.put(csv([[1000, 2, 10, 5, 200]]));
     await writeFile(fileURLToPath(ref.uri), csv([[1000, 2, 10, 5, 999]])); // same size, different bytes
 
-    const error = await rejectionOf(store.get(ref));
+    const error = await rejectionOf(getBytes(store, ref));
     expect(error).toBeInstanceOf(MloeError);
     expect(error).toMatchObject({ code: 'ARTIFACT_CORRUPT' });
-    expect((error as MloeError).message).toContain(`expected sha256 ${ref.digest}`);
+    expect((error as MloeError).message).toContain(`expected ${ref.digest}`);
     // Activities report it as a non-retryable failure: retrying the read cannot bring the bytes back.
     await nonRetryableFailure(
       runActivity(validate, { artifactRoot: root, dataset: ref, columns: COLUMNS, label: 'x' }),
@@ -123,24 +130,25 @@ describe('artifact store', () => {
     );
 
     await store.put(csv([[1000, 2, 10, 5, 200]]));
-    await expect(store.get(ref)).resolves.toHaveLength(ref.size);
+    await expect(getBytes(store, ref)).resolves.toHaveLength(ref.size);
   });
 
   it('rejects artifact URIs that are not exactly the store location of their digest', async () => {
     const root = await temporaryDirectory();
-    const store = new ArtifactStore(root);
+    const store = FileArtifactStore.inWorkingDirectory(root);
     const ref = await store.put('hello');
-    const elsewhere = await new ArtifactStore(await temporaryDirectory()).put('hello');
+    const hex = ref.digest.slice('sha256:'.length);
+    const elsewhere = await FileArtifactStore.inWorkingDirectory(await temporaryDirectory()).put('hello');
     const rejected: ArtifactRef[] = [
       { ...ref, uri: `${ref.uri.replace(/\/[^/]+\/[^/]+$/, '')}/../../../../../../etc/passwd` },
-      { ...ref, uri: `file://${root}/.mloe/artifacts/${ref.digest.slice(0, 2)}/%2e%2e/%2e%2e/${ref.digest}` },
+      { ...ref, uri: `file://${root}/.mloe/artifacts/sha256/${hex.slice(0, 2)}/%2e%2e/%2e%2e/${hex}` },
       { ...ref, uri: elsewhere.uri },
       { ...ref, uri: `https://example.com/${ref.digest}` },
       { ...ref, uri: 'not a uri' },
       { ...ref, digest: '../../etc/passwd' },
     ];
     for (const bad of rejected) {
-      const error = await rejectionOf(store.get(bad));
+      const error = await rejectionOf(getBytes(store, bad));
       expect(error).toMatchObject({ code: 'PATH_INVALID' });
     }
   });
@@ -148,7 +156,7 @@ describe('artifact store', () => {
   it('rejects relative and traversing roots and data paths, in the store and in the activities', async () => {
     const root = await temporaryDirectory();
     for (const badRoot of ['relative/root', `${root}/../escape`, '']) {
-      expect(thrownBy(() => new ArtifactStore(badRoot))).toMatchObject({ code: 'PATH_INVALID' });
+      expect(thrownBy(() => FileArtifactStore.inWorkingDirectory(badRoot))).toMatchObject({ code: 'PATH_INVALID' });
     }
     await nonRetryableFailure(
       runActivity(ingest, { artifactRoot: 'relative', dataPath: DEFAULT_DEMO_DATA }),
@@ -163,7 +171,7 @@ describe('artifact store', () => {
 
   it('refuses to follow a symbolic link planted at an artifact location', async () => {
     const root = await temporaryDirectory();
-    const store = new ArtifactStore(root);
+    const store = FileArtifactStore.inWorkingDirectory(root);
     const bytes = Buffer.from('secret');
     const outside = join(await temporaryDirectory(), 'secret.txt');
     await writeFile(outside, bytes);
@@ -171,7 +179,7 @@ describe('artifact store', () => {
     await mkdir(resolve(path, '..'), { recursive: true });
     await symlink(outside, path);
 
-    const ref = { uri: pathToFileURL(path).href, digest: sha256(bytes), size: bytes.byteLength };
+    const ref = { uri: pathToFileURL(path).href, digest: `sha256:${sha256(bytes)}`, size: bytes.byteLength };
     await expect(store.get(ref)).rejects.toMatchObject({ code: 'PATH_INVALID' });
   });
 });
@@ -189,12 +197,13 @@ describe('ingest and validate activities', () => {
   it('ingests the demo data as an artifact with the file sha256, and profiles it', async () => {
     const root = await temporaryDirectory();
     const { dataset } = await runActivity(ingest, { artifactRoot: root, dataPath: DEFAULT_DEMO_DATA });
-    expect(dataset.digest).toBe(sha256(await readFile(DEFAULT_DEMO_DATA)));
+    expect(dataset.digest).toBe(`sha256:${sha256(await readFile(DEFAULT_DEMO_DATA))}`);
+    expect(dataset).toMatchObject({ type: 'dataset', metadata: { source: DEFAULT_DEMO_DATA } });
 
     const result = await runActivity(validate, { artifactRoot: root, dataset, columns: COLUMNS, label: 'housing.csv' });
     expect(result.rows).toBe(400);
     expect(result.dataset).toEqual(dataset);
-    const report = JSON.parse(await new ArtifactStore(root).getText(result.report)) as {
+    const report = JSON.parse(await getText(FileArtifactStore.inWorkingDirectory(root), result.report)) as {
       columns: { name: string; min: number; max: number }[];
     };
     expect(report.columns.map((column) => column.name)).toEqual(COLUMNS);
@@ -269,8 +278,8 @@ describe('featurize, train and evaluate activities', () => {
 
   async function fitSynthetic(rows: number, noise: number) {
     const root = await temporaryDirectory();
-    const store = new ArtifactStore(root);
-    const dataset = await store.put(syntheticCsv(rows, noise));
+    const store = FileArtifactStore.inWorkingDirectory(root);
+    const dataset = await store.put(syntheticCsv(rows, noise), { type: 'dataset' });
     const split = await runActivity(featurize, {
       artifactRoot: root,
       dataset,
@@ -315,7 +324,7 @@ describe('featurize, train and evaluate activities', () => {
     expect(split.testRows).toBeGreaterThan(60);
     expect(split.testRows).toBeLessThan(140);
 
-    const trainRows = (await store.getText(split.train))
+    const trainRows = (await getText(store, split.train))
       .trim()
       .split('\n')
       .slice(1)
@@ -417,9 +426,10 @@ describe('demoPipeline workflow on the dev server', () => {
 
     for (const ref of Object.values(summary.artifacts)) {
       const path = fileURLToPath(ref.uri);
-      expect(path.startsWith(join(artifactRoot, '.mloe', 'artifacts', ref.digest.slice(0, 2)))).toBe(true);
+      const hex = ref.digest.slice('sha256:'.length);
+      expect(path).toBe(join(artifactRoot, '.mloe', 'artifacts', 'sha256', hex.slice(0, 2), hex));
       const bytes = await readFile(path);
-      expect(sha256(bytes)).toBe(ref.digest);
+      expect(sha256(bytes)).toBe(hex);
       expect(bytes.byteLength).toBe(ref.size);
     }
     const metrics = JSON.parse(await readFile(fileURLToPath(summary.artifacts.metrics.uri), 'utf8')) as unknown;
@@ -473,7 +483,8 @@ describe('mloe demo', () => {
     expect(stdout).toMatch(/dev server running at 127\.0\.0\.1:\d+/);
     expect(stdout).toMatch(/started workflow pipeline-demo-[0-9a-f]{8}/);
     for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
-      expect(stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +[0-9a-f]{12}…`, 'm'));
+      // Digests are `sha256:<hex>`; the table shows a prefix of one.
+      expect(stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +(sha256:)?[0-9a-f]{5,12}…`, 'm'));
     }
     expect(stdout).toMatch(/R² +0\.9\d+/);
     expect(stdout).toContain(`${artifactRoot}/.mloe/artifacts`);

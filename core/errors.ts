@@ -1,0 +1,90 @@
+/**
+ * The mloe error taxonomy: one base class with a stable `code`, and helpers for the boundaries.
+ *
+ * It lives in `core/` because every layer raises these errors (workflows, activities, clients); it is pure, so the
+ * workflow sandbox can load it. `clients/errors.ts` re-exports it for existing imports.
+ */
+
+/** Every error code mloe raises on purpose; add new codes here, never inline strings elsewhere. */
+export type MloeErrorCode =
+  /** Command-line flags or configuration failed validation. */
+  | 'CONFIG_INVALID'
+  /** The embedded dev server could not start (port in use, database locked, ...). */
+  | 'SERVER_START_FAILED'
+  /** Input data failed validation: wrong columns, missing or non-numeric values, too few rows. */
+  | 'DATA_INVALID'
+  /** A path or artifact URI is not acceptable: relative, traversing (`..`), or outside the artifact store. */
+  | 'PATH_INVALID'
+  /** An artifact (or input file) that should exist does not. */
+  | 'ARTIFACT_NOT_FOUND'
+  /** An artifact's bytes no longer match the digest or size it was stored under. */
+  | 'ARTIFACT_CORRUPT'
+  /** A model could not be fitted to the data (e.g. collinear features make the normal equations singular). */
+  | 'MODEL_FIT_FAILED'
+  /** A pipeline step failed; the cause chain says which error the step raised. */
+  | 'PIPELINE_STEP_FAILED'
+  /** A pipeline spec failed validation; the error lists every problem with its file, line, column and field. */
+  | 'SPEC_INVALID'
+  /** A `${{ }}` expression failed at run time (e.g. a missing key or a division by zero). */
+  | 'EXPRESSION_FAILED'
+  /** A bug: a state the code believed impossible. */
+  | 'INTERNAL'
+  /** An artifact store (file system or S3) failed an operation; `retryable` says whether trying again may help. */
+  | 'ARTIFACT_STORE_FAILED';
+
+/** Options accepted by {@link MloeError}. */
+export interface MloeErrorOptions {
+  /** The underlying error, kept for logs and `error.cause` chains. */
+  cause?: unknown;
+  /** Whether retrying the same operation may succeed; maps to `ApplicationFailure.nonRetryable` when false. */
+  retryable?: boolean;
+}
+
+/**
+ * Base class of every error mloe throws on purpose.
+ * The `code` is the stable, machine-readable part; the message is for humans and may change.
+ */
+export class MloeError extends Error {
+  /** Stable machine-readable error code. */
+  readonly code: MloeErrorCode;
+  /** Whether retrying the same operation may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: MloeErrorCode, message: string, options: MloeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Invalid command-line flags or configuration; never retryable, the input has to change. */
+export class ConfigError extends MloeError {
+  constructor(message: string, options: Omit<MloeErrorOptions, 'retryable'> = {}) {
+    super('CONFIG_INVALID', message, { ...options, retryable: false });
+  }
+}
+
+/**
+ * Turns anything thrown into an `Error`, so boundaries can rely on `message` and `stack`.
+ * Use it in every `catch` that reports or rethrows.
+ */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === 'string') return new Error(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return new MloeError('INTERNAL', `non-error value thrown: ${text}`, { cause: value });
+}
+
+/**
+ * Marks a branch the type checker proves unreachable, typically the `default` of an exhaustive `switch`.
+ * Throws at run time if the proof was wrong (e.g. data from outside the type system).
+ */
+export function assertNever(value: never, what = 'value'): never {
+  throw new MloeError('INTERNAL', `unexpected ${what}: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,56 @@
+/**
+ * The pipeline spec: schema and types, parsing with positions, validation, the step graph and registries. Pure
+ * (no I/O, no clock): importable from workflows, activities and clients alike.
+ */
+export * from './schema';
+export { parseSpecText, type ParseOptions, type ParsedSpecText } from './parse';
+export { SourceMap, type PathSegment, type SourcePosition } from './source-map';
+export {
+  SpecInvalidError,
+  finalizeIssues,
+  formatIssue,
+  formatPath,
+  sortIssues,
+  type IssueDraft,
+  type SpecIssue,
+  type SpecIssueCode,
+} from './issues';
+export {
+  validatePipeline,
+  type InvalidPipeline,
+  type ValidPipeline,
+  type ValidateOptions,
+  type ValidationResult,
+} from './validate';
+export { loadPipeline, loadPipelineOrThrow, type LoadOptions } from './load';
+export {
+  buildGraph,
+  downstreamOf,
+  executionLevels,
+  findCycles,
+  readySteps,
+  topologicalOrder,
+  upstreamOf,
+  type StepGraph,
+} from './dag';
+export {
+  compareVersions,
+  createStepRegistry,
+  parseUses,
+  type ResolvedStep,
+  type StepDescriptor,
+  type StepRegistry,
+} from './registry';
+export { isParamRequired, paramValueFromText, paramValueProblem, resolveParamValues } from './params';
+export {
+  paramsType,
+  stepBindings,
+  stepPorts,
+  stepVariables,
+  type ExpressionField,
+  type ScopeContext,
+  type ScopeValues,
+  type StepPorts,
+} from './scope';
+export { celTypeOf, celTypeOfParam, isArtifactType, isAssignable, isPortAssignable, type PortType } from './types';
+export { CPU_HINT, DURATION_HINT, MEMORY_HINT, parseCpu, parseDuration, parseMemory } from './units';

@@ -1,0 +1,84 @@
+/**
+ * The steps mloe ships, as registry descriptors: the five activities of the demo pipeline (`activities/data.ts`,
+ * `activities/training.ts`). Data only; the engine maps each to its activity. `artifactRoot` is not an input: the
+ * engine supplies the artifact store.
+ */
+import type { StepDescriptor } from '../spec/registry';
+
+/** Descriptors of the built-in steps, in pipeline order. */
+export const BUILTIN_STEPS: readonly StepDescriptor[] = [
+  {
+    name: 'ingest',
+    version: '1',
+    description: 'Copy a data file into the artifact store, unchanged.',
+    inputs: {
+      dataPath: { type: 'string', description: 'The file to ingest (a path the worker can read).' },
+    },
+    outputs: {
+      dataset: { type: 'dataset', description: "The file's bytes as a content-addressed artifact." },
+    },
+  },
+  {
+    name: 'validate',
+    version: '1',
+    description: 'Check a CSV dataset against the expected columns: all present, no others, every cell numeric.',
+    inputs: {
+      dataset: { type: 'dataset' },
+      columns: { type: 'list', items: 'string', description: 'The columns the data must have, in any order.' },
+      label: {
+        type: 'string',
+        required: false,
+        description: 'How error messages name the data (defaults to the artifact URI).',
+      },
+    },
+    outputs: {
+      dataset: { type: 'dataset', description: 'The dataset, unchanged: it passed.' },
+      report: { type: 'report', description: 'A JSON profile: row count, per-column minimum, maximum and mean.' },
+      rows: { type: 'integer' },
+    },
+  },
+  {
+    name: 'featurize',
+    version: '1',
+    description: 'Split a dataset into train and test sets (by row hash) and standardise the features.',
+    inputs: {
+      dataset: { type: 'dataset' },
+      features: { type: 'list', items: 'string' },
+      target: { type: 'string' },
+      testFraction: { type: 'number', default: 0.2, description: 'Share of rows held out, between 0 and 1.' },
+    },
+    outputs: {
+      train: { type: 'dataset' },
+      test: { type: 'dataset' },
+      scaler: { type: 'file', description: 'JSON: per-feature mean and standard deviation of the training split.' },
+      trainRows: { type: 'integer' },
+      testRows: { type: 'integer' },
+    },
+  },
+  {
+    name: 'train',
+    version: '1',
+    description: 'Fit an ordinary least squares linear regression on the training split.',
+    inputs: {
+      train: { type: 'dataset' },
+      scaler: { type: 'file' },
+    },
+    outputs: {
+      model: { type: 'model' },
+      intercept: { type: 'number', description: "The fitted intercept in the target's units." },
+      coefficients: { type: 'object', description: "Per-feature coefficients in the features' original units." },
+    },
+  },
+  {
+    name: 'evaluate',
+    version: '1',
+    description: 'Score a regression model on the test split.',
+    inputs: {
+      model: { type: 'model' },
+      test: { type: 'dataset' },
+    },
+    outputs: {
+      metrics: { type: 'metrics', description: 'rmse, r2 and testRows.' },
+    },
+  },
+];
