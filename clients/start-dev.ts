@@ -63,7 +63,12 @@ export function createStartDevCommand(): Command {
     .option('--ui-codec-endpoint <url>', 'UI codec endpoint (accepted for compatibility)')
     .option('--http-port <port>', 'HTTP API port (accepted for compatibility)')
     .option('--metrics-port <port>', 'metrics port (accepted for compatibility)')
-    .option('--sqlite-pragma <pragma=value>', 'SQLite pragma for durable mode, e.g. synchronous=NORMAL (repeatable)', collect, [])
+    .option(
+      '--sqlite-pragma <pragma=value>',
+      'SQLite pragma for durable mode, e.g. synchronous=NORMAL (repeatable)',
+      collect,
+      [],
+    )
     .option('--log-config', 'log the server config on startup (accepted for compatibility)')
     .allowUnknownOption()
     .allowExcessArguments();

@@ -16,7 +16,7 @@ export function stringifyState(value: unknown): string {
 /** Parses JSON written by {@link stringifyState}. */
 export function parseState<T>(text: string): T {
   return JSON.parse(text, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && '$b64' in v && typeof (v).$b64 === 'string') {
+    if (v && typeof v === 'object' && '$b64' in v && typeof v.$b64 === 'string') {
       return Buffer.from((v as { $b64: string }).$b64, 'base64');
     }
     return v;

@@ -16,7 +16,11 @@ describe.each(WORKER_MODES)('basics ($name)', ({ maxCachedWorkflows }) => {
   it('runs a workflow that calls an activity and returns its result', async () => {
     const taskQueue = uniqueQueue();
     await withWorker(env, { taskQueue, workflowBundle, activities, maxCachedWorkflows }, async () => {
-      const handle = await env.client.workflow.start('hello', { taskQueue, workflowId: uniqueQueue('hello'), args: ['mloe'] });
+      const handle = await env.client.workflow.start('hello', {
+        taskQueue,
+        workflowId: uniqueQueue('hello'),
+        args: ['mloe'],
+      });
       expect(await handle.result()).toBe('hello mloe');
       const history = await handle.fetchHistory();
       const types = history.events!.map((e) => e.eventType);
@@ -29,7 +33,11 @@ describe.each(WORKER_MODES)('basics ($name)', ({ maxCachedWorkflows }) => {
   it('runs 20 sequential activities with contiguous event ids', async () => {
     const taskQueue = uniqueQueue();
     await withWorker(env, { taskQueue, workflowBundle, activities, maxCachedWorkflows }, async () => {
-      const handle = await env.client.workflow.start('sequence', { taskQueue, workflowId: uniqueQueue('seq'), args: [20] });
+      const handle = await env.client.workflow.start('sequence', {
+        taskQueue,
+        workflowId: uniqueQueue('seq'),
+        args: [20],
+      });
       expect(await handle.result()).toBe(20);
       const history = await handle.fetchHistory();
       history.events!.forEach((e, i) => expect(Number(e.eventId)).toBe(i + 1));

@@ -89,7 +89,10 @@ it('terminates a run whose history passes the event-count limit', async () => {
 it('suggests continue-as-new once the history passes the suggestion threshold', async () => {
   const taskQueue = uniqueQueue();
   await withWorker(taskQueue, async () => {
-    const handle = await client.workflow.start('untilSuggested', { taskQueue, workflowId: uniqueQueue('suggest') });
+    const handle = await client.workflow.start<() => Promise<number>>('untilSuggested', {
+      taskQueue,
+      workflowId: uniqueQueue('suggest'),
+    });
     const count = await handle.result();
     expect(count).toBeGreaterThan(3);
     const events = (await handle.fetchHistory()).events!;

@@ -40,7 +40,12 @@ function scheduledAttributes(engine: Engine, run: RunRecord, scheduledEventId: n
 }
 
 /** Starts an eagerly executed activity for the worker that completed the workflow task; undefined if not possible. */
-export function startActivityEagerly(engine: Engine, run: RunRecord, a: ActivityState, identity: string): object | undefined {
+export function startActivityEagerly(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  identity: string,
+): object | undefined {
   return startActivity(engine, run, a.scheduledEventId, a.attempt, identity);
 }
 

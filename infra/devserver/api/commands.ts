@@ -22,7 +22,6 @@ import { cancelActivityByCommand, enqueueActivity } from './activity';
 import { searchAttributesProblem } from '../visibility/search-attributes';
 import { randomUUID } from 'node:crypto';
 
-
 /** Shared state while applying one completion's commands. */
 export interface CommandContext {
   completedEventId: number;
@@ -199,7 +198,10 @@ export function validateCommands(
             message: `${where}: SignalName is not set.`,
           };
         newSignals++;
-        if (Object.values(s.external).filter((e) => e.kind === 'signal').length + newSignals > engine.limits.maxPending) {
+        if (
+          Object.values(s.external).filter((e) => e.kind === 'signal').length + newSignals >
+          engine.limits.maxPending
+        ) {
           return {
             cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED,
             message: `the number of pending signals exceeds the limit of ${engine.limits.maxPending}`,
@@ -250,7 +252,8 @@ export function validateCommands(
       case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
         const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
         const problem = searchAttributesProblem(engine, s.namespace, sa);
-        if (problem) return { cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, message: `${where}: ${problem}` };
+        if (problem)
+          return { cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, message: `${where}: ${problem}` };
         break;
       }
       default:
@@ -635,13 +638,13 @@ export function startPendingRun(engine: Engine, run: RunRecord): void {
     workflowType: p.workflowType ?? s.workflowType,
     taskQueue: p.taskQueue ?? s.taskQueue,
     input,
-    header: (p.header ?? s.header),
-    memo: (p.memo ?? s.memo),
-    searchAttributes: (p.searchAttributes ?? s.searchAttributes),
+    header: p.header ?? s.header,
+    memo: p.memo ?? s.memo,
+    searchAttributes: p.searchAttributes ?? s.searchAttributes,
     executionTimeoutMs: s.executionTimeoutMs,
     runTimeoutMs: p.runTimeoutMs ?? s.runTimeoutMs,
     workflowTaskTimeoutMs: p.workflowTaskTimeoutMs ?? s.workflowTaskTimeoutMs,
-    retryPolicy: (p.retryPolicy ?? s.retryPolicy),
+    retryPolicy: p.retryPolicy ?? s.retryPolicy,
     identity: '',
     requestId: '',
     parent: s.parent,

@@ -22,7 +22,13 @@ import {
 } from './namespace';
 import { queryWorkflow, respondQueryTaskCompleted } from './query';
 import { startWorkflowExecution } from './start';
-import { clearSticky, completeWorkflowTask, failWorkflowTask, pollWorkflowTaskQueue, shutdownWorker } from './workflow-task';
+import {
+  clearSticky,
+  completeWorkflowTask,
+  failWorkflowTask,
+  pollWorkflowTaskQueue,
+  shutdownWorker,
+} from './workflow-task';
 import { pollWorkflowExecutionUpdate, updateWorkflowExecution } from './update';
 import { visibilityHandlers } from '../visibility/visibility-api';
 import { scheduleHandlers } from '../schedules/schedules-api';

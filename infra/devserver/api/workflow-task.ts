@@ -76,7 +76,8 @@ export function clearSticky(engine: Engine, run: RunRecord): void {
   engine.setSticky(run, undefined);
   engine.clearDeadline(run, 'sticky');
   const wft = run.state.wft;
-  if (run.isOpen && wft && wft.startedEventId === 0 && wft.notBefore <= engine.now()) enqueueOnNormalQueue(engine, run, wft.seq);
+  if (run.isOpen && wft && wft.startedEventId === 0 && wft.notBefore <= engine.now())
+    enqueueOnNormalQueue(engine, run, wft.seq);
 }
 
 /** ShutdownWorker: the worker's cached runs go back to the normal queue. */
@@ -329,11 +330,19 @@ function enforceHistoryLimits(engine: Engine, run: RunRecord): void {
   const s = run.state;
   const count = s.nextEventId - 1;
   if (count > engine.limits.maxHistoryCount || s.historySizeBytes > engine.limits.maxHistoryBytes) {
-    const what = count > engine.limits.maxHistoryCount ? `count ${count} exceeds limit ${engine.limits.maxHistoryCount}` : `size ${s.historySizeBytes} bytes exceeds limit ${engine.limits.maxHistoryBytes}`;
+    const what =
+      count > engine.limits.maxHistoryCount
+        ? `count ${count} exceeds limit ${engine.limits.maxHistoryCount}`
+        : `size ${s.historySizeBytes} bytes exceeds limit ${engine.limits.maxHistoryBytes}`;
     engine.logger.warn('terminating workflow: history limit', { workflowId: s.workflowId, runId: s.runId, what });
     terminateRun(engine, run, `Workflow history ${what}.`, undefined, 'mloe-devserver');
   } else if (count > engine.limits.warnHistoryCount || s.historySizeBytes > engine.limits.warnHistoryBytes) {
-    engine.logger.warn('history is large', { workflowId: s.workflowId, runId: s.runId, events: count, bytes: s.historySizeBytes });
+    engine.logger.warn('history is large', {
+      workflowId: s.workflowId,
+      runId: s.runId,
+      events: count,
+      bytes: s.historySizeBytes,
+    });
   }
 }
 
