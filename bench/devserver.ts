@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import * as activities from './devserver-activities';
+import { benchSchedules } from './schedules';
 import { benchVisibility } from './visibility';
 
 const SEQUENTIAL_STEPS = Number(process.env.BENCH_SEQUENTIAL_STEPS ?? 500);
@@ -180,6 +181,8 @@ main()
     if (process.env.BENCH_SKIP_VISIBILITY) return;
     console.log('\nvisibility (issue 3):');
     await benchVisibility();
+    console.log('\nschedules (issue 3):');
+    await benchSchedules();
   })
   .catch((err: unknown) => {
     console.error(err);
