@@ -67,6 +67,8 @@ export class RunRecord {
    * restart every task goes to the normal queue with the full history, which is always correct.
    */
   sticky: { queue: string; scheduleToStartMs: number } | undefined;
+  /** The large-history warning was logged for this run (once per run per server process). */
+  warnedLargeHistory = false;
   constructor(public state: RunState) {}
 
   get key(): string {
@@ -281,9 +283,10 @@ export class Engine {
    * Adds several related external events at once (an activity's started and completed events). A `startedEventId`
    * of -1 in a closing event is a placeholder for the id its started event gets when written.
    */
-  addExternalEvents(run: RunRecord, events: [EventType, Record<string, unknown>][]): void {
+  addExternalEvents(run: RunRecord, events: [EventType, Record<string, unknown>, number?][]): void {
     if (!run.isOpen) return;
-    for (const [type, attributes] of events) run.state.buffered.push(this.makeEvent(type, attributes, 0));
+    for (const [type, attributes, eventTime] of events)
+      run.state.buffered.push(this.makeEvent(type, attributes, 0, eventTime));
     this.markDirty(run);
     if (run.state.wft && run.state.wft.startedEventId > 0) return;
     this.convertTransientTask(run);

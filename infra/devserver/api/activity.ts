@@ -150,8 +150,9 @@ function closeActivity(
 ): void {
   delete run.state.activities[String(a.scheduledEventId)];
   engine.clearDeadline(run, `activity:${a.scheduledEventId}`);
-  const events: [EventType, Record<string, unknown>][] = [];
+  const events: [EventType, Record<string, unknown>, number?][] = [];
   if (started) {
+    // Written now, but timed when the final attempt really started (as Temporal does).
     events.push([
       EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
       {
@@ -161,6 +162,7 @@ function closeActivity(
         attempt: a.attempt,
         lastFailure: a.lastFailure,
       },
+      a.startedTime,
     ]);
   }
   events.push([type, { ...attrs, scheduledEventId: a.scheduledEventId, startedEventId: started ? -1 : 0 }]);

@@ -336,7 +336,11 @@ function enforceHistoryLimits(engine: Engine, run: RunRecord): void {
         : `size ${s.historySizeBytes} bytes exceeds limit ${engine.limits.maxHistoryBytes}`;
     engine.logger.warn('terminating workflow: history limit', { workflowId: s.workflowId, runId: s.runId, what });
     terminateRun(engine, run, `Workflow history ${what}.`, undefined, 'mloe-devserver');
-  } else if (count > engine.limits.warnHistoryCount || s.historySizeBytes > engine.limits.warnHistoryBytes) {
+  } else if (
+    !run.warnedLargeHistory &&
+    (count > engine.limits.warnHistoryCount || s.historySizeBytes > engine.limits.warnHistoryBytes)
+  ) {
+    run.warnedLargeHistory = true;
     engine.logger.warn('history is large', {
       workflowId: s.workflowId,
       runId: s.runId,
