@@ -7,3 +7,5 @@ export type { FeaturizeInput, FeaturizeOutput, IngestInput, IngestOutput, Valida
 export { evaluate, train } from './training';
 export type { EvaluateInput, EvaluateOutput, RegressionMetrics, TrainInput, TrainOutput } from './training';
 export type { ArtifactRef } from './artifacts';
+export { runStep } from './steps/run-step';
+export type { RunStepRequest, RunStepResult } from './steps/types';

@@ -72,6 +72,50 @@ export function buildProgram(io: StartDevIo, setExitCode: (code: number) => void
       setExitCode(await runValidate(file, options, io));
     });
 
+  program
+    .command('run')
+    .description(
+      'Validate a pipeline spec and run it, printing each step as it starts and ends and a summary table. Uses the ' +
+        'Temporal at TEMPORAL_ADDRESS (with a pipeline worker running), or an embedded dev server and worker',
+    )
+    .argument('<file>', 'the pipeline spec')
+    .option('-p, --param <name=value>', 'a parameter value (repeatable)', (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ])
+    .option('--wait', 'with TEMPORAL_ADDRESS: wait for the run to end, with progress (always so when embedded)')
+    .option('--no-cache', 'run every step even if a cached result exists')
+    .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
+    .action(
+      async (file: string, options: { param?: string[]; wait?: boolean; cache: boolean; artifactRoot: string }) => {
+        // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runRun } = require('./run') as typeof import('./run');
+        const address = process.env.TEMPORAL_ADDRESS;
+        setExitCode(await runRun(file, { ...options, ...(address === undefined ? {} : { address }) }, io));
+      },
+    );
+
+  program
+    .command('status')
+    .description('Print the steps of a pipeline run (on the Temporal at TEMPORAL_ADDRESS)')
+    .argument('<run>', 'the run id, pipeline-<name>-<id>')
+    .action(async (run: string) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runStatus } = require('./run') as typeof import('./run');
+      setExitCode(await runStatus(run, process.env.TEMPORAL_ADDRESS, io));
+    });
+
+  program
+    .command('cancel')
+    .description('Cancel a pipeline run: its running steps are cancelled (on the Temporal at TEMPORAL_ADDRESS)')
+    .argument('<run>', 'the run id, pipeline-<name>-<id>')
+    .action(async (run: string) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runCancel } = require('./run') as typeof import('./run');
+      setExitCode(await runCancel(run, process.env.TEMPORAL_ADDRESS, io));
+    });
+
   return program;
 }
 

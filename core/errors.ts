@@ -30,7 +30,17 @@ export type MloeErrorCode =
   /** A bug: a state the code believed impossible. */
   | 'INTERNAL'
   /** An artifact store (file system or S3) failed an operation; `retryable` says whether trying again may help. */
-  | 'ARTIFACT_STORE_FAILED';
+  | 'ARTIFACT_STORE_FAILED'
+  /** A command step's request is unusable: empty argv, NUL bytes, a bad env var name, a missing working directory. */
+  | 'STEP_COMMAND_INVALID'
+  /** A command step's executable does not exist or is not executable; never retryable. */
+  | 'STEP_COMMAND_NOT_FOUND'
+  /** A command step exited non-zero or was killed by a signal; the message ends with the tail of its stderr. */
+  | 'STEP_COMMAND_FAILED'
+  /** A command step did not write an output it declares. */
+  | 'STEP_OUTPUT_MISSING'
+  /** A command step wrote an output, `outputs.json` or `metrics.json` of the wrong shape or type. */
+  | 'STEP_OUTPUT_INVALID';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -4,3 +4,22 @@
  */
 export { demoPipeline, statusQuery } from './demo-pipeline';
 export type { DemoPipelineInput, DemoPipelineSummary, PipelineStatus, StepState, StepStatus } from './demo-pipeline';
+export {
+  DEFAULT_FOREACH_BATCH_SIZE,
+  DEFAULT_FOREACH_PARALLEL,
+  PIPELINE_SEARCH_ATTRIBUTE,
+  PIPELINE_TASK_QUEUE,
+  STATUS_SEARCH_ATTRIBUTE,
+  pipelineStatusQuery,
+  runPipeline,
+} from './run-pipeline';
+export type {
+  CacheDecision,
+  PipelineRunStatus,
+  PipelineState,
+  RunPipelineInput,
+  StepRunStatus,
+  StepState as PipelineStepState,
+} from './run-pipeline';
+export { foreachBatch } from './foreach-batch';
+export type { ForeachBatchInput, ForeachBatchResult } from './foreach-batch';

@@ -1,0 +1,126 @@
+/**
+ * The implementations of the built-in steps (`core/steps/builtin.ts`): thin adapters from a step's input values to
+ * the demo activities' functions in `activities/data.ts` and `activities/training.ts`, and from their results to
+ * output ports. The logic stays in those functions; this file only checks and converts values.
+ */
+import { isAbsolute, resolve } from 'node:path';
+
+import type { JsonValue, StepDescriptor } from '../../core/spec';
+import { BUILTIN_STEPS } from '../../core/steps/builtin';
+import { MloeError } from '../../clients/errors';
+import { parseArtifactRef, type ArtifactRef } from '../artifacts';
+import { featurize, ingest, validate } from '../data';
+import { evaluate, train } from '../training';
+import type { StepImplementation } from './registry';
+
+type Inputs = Readonly<Record<string, JsonValue>>;
+
+function builtinDescriptor(name: string): StepDescriptor {
+  const descriptor = BUILTIN_STEPS.find((step) => step.name === name);
+  if (descriptor === undefined) throw new MloeError('INTERNAL', `no built-in step descriptor named ${name}`);
+  return descriptor;
+}
+
+function inputError(name: string, expected: string, value: unknown): MloeError {
+  return new MloeError('CONFIG_INVALID', `input ${name}: expected ${expected}, got ${JSON.stringify(value)}`);
+}
+
+function artifactInput(inputs: Inputs, name: string): ArtifactRef {
+  return parseArtifactRef(inputs[name]);
+}
+
+function stringInput(inputs: Inputs, name: string): string {
+  const value = inputs[name];
+  if (typeof value !== 'string') throw inputError(name, 'a string', value);
+  return value;
+}
+
+function numberInput(inputs: Inputs, name: string): number {
+  const value = inputs[name];
+  if (typeof value !== 'number') throw inputError(name, 'a number', value);
+  return value;
+}
+
+function stringListInput(inputs: Inputs, name: string): string[] {
+  const value = inputs[name];
+  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) {
+    throw inputError(name, 'a list of strings', value);
+  }
+  return value;
+}
+
+/** The five demo steps: ingest, validate, featurize, train, evaluate. */
+export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = [
+  {
+    descriptor: builtinDescriptor('ingest'),
+    async run(inputs, context) {
+      const dataPath = stringInput(inputs, 'dataPath');
+      const result = await ingest({
+        artifactRoot: context.artifactRoot,
+        dataPath: isAbsolute(dataPath) ? dataPath : resolve(context.workingDir, dataPath),
+      });
+      return { outputs: { dataset: result.dataset } };
+    },
+  },
+  {
+    descriptor: builtinDescriptor('validate'),
+    async run(inputs, context) {
+      const dataset = artifactInput(inputs, 'dataset');
+      const result = await validate({
+        artifactRoot: context.artifactRoot,
+        dataset,
+        columns: stringListInput(inputs, 'columns'),
+        label: inputs.label === undefined ? dataset.uri : stringInput(inputs, 'label'),
+      });
+      return { outputs: { dataset: result.dataset, report: result.report, rows: result.rows } };
+    },
+  },
+  {
+    descriptor: builtinDescriptor('featurize'),
+    async run(inputs, context) {
+      const result = await featurize({
+        artifactRoot: context.artifactRoot,
+        dataset: artifactInput(inputs, 'dataset'),
+        features: stringListInput(inputs, 'features'),
+        target: stringInput(inputs, 'target'),
+        testFraction: numberInput(inputs, 'testFraction'),
+      });
+      return {
+        outputs: {
+          train: result.train,
+          test: result.test,
+          scaler: result.scaler,
+          trainRows: result.trainRows,
+          testRows: result.testRows,
+        },
+      };
+    },
+  },
+  {
+    descriptor: builtinDescriptor('train'),
+    async run(inputs, context) {
+      const result = await train({
+        artifactRoot: context.artifactRoot,
+        train: artifactInput(inputs, 'train'),
+        scaler: artifactInput(inputs, 'scaler'),
+      });
+      return {
+        outputs: { model: result.model, intercept: result.intercept, coefficients: result.coefficients },
+      };
+    },
+  },
+  {
+    descriptor: builtinDescriptor('evaluate'),
+    async run(inputs, context) {
+      const result = await evaluate({
+        artifactRoot: context.artifactRoot,
+        model: artifactInput(inputs, 'model'),
+        test: artifactInput(inputs, 'test'),
+      });
+      return {
+        outputs: { metrics: result.metrics },
+        metrics: { rmse: result.rmse, r2: result.r2, testRows: result.testRows },
+      };
+    },
+  },
+];

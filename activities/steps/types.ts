@@ -1,0 +1,49 @@
+/**
+ * The contract between the pipeline interpreter (`workflows/run-pipeline.ts`) and the one activity that runs any step
+ * (`runStep`): what a step is asked to do and what it hands back. Plain data, so the workflow imports it as types only.
+ */
+import type { JsonValue, RunSpec } from '../../core/spec';
+
+/** One execution of one step (or one `foreach` iteration), with every `${{ }}` already resolved by the workflow. */
+export interface RunStepRequest {
+  /** The step id in the spec. */
+  stepId: string;
+  /** The `foreach` iteration, when the step fans out. */
+  index?: number;
+  /** The pipeline run (its workflow id), for logs and artifact metadata. */
+  runId: string;
+  /** A registered step, exactly `name@version` (the workflow resolved the version). Exactly one of `uses`, `run`. */
+  uses?: string;
+  /** A command step with templates resolved: every argument and environment value is a string. */
+  run?: Omit<RunSpec, 'command' | 'env'> & { command: string[]; env?: Record<string, string> };
+  /** Input values: literals, resolved expressions, artifact references as `ArtifactRef` objects. */
+  inputs: Record<string, JsonValue>;
+  /** The run's parameter values. */
+  params: Record<string, JsonValue>;
+  /** Declared output ports (for `run` steps; a registered step knows its own). */
+  outputs: Record<string, { type: string }>;
+  /** Root directory of the file artifact store (absolute). */
+  artifactRoot: string;
+  /** Directory that relative paths in inputs are resolved against (absolute). */
+  workingDir: string;
+}
+
+/** What a step hands back: small values and artifact references, never artifact content. */
+export interface RunStepResult {
+  /** Output values by port name; artifact outputs are `ArtifactRef` objects. */
+  outputs: Record<string, JsonValue>;
+  /** The numbers of the step's `metrics` output, which expressions read as `steps.<id>.outputs.<name>.<metric>`. */
+  metrics?: Record<string, number>;
+  /** Which attempt succeeded (1 for the first). */
+  attempt: number;
+  durationMs: number;
+}
+
+/**
+ * The first detail of every failure `runStep` raises (an `ApplicationFailure`): which attempt failed, and the
+ * original failure's own details (e.g. the data issues of `DATA_INVALID`).
+ */
+export interface StepFailureDetails {
+  attempt: number;
+  details: unknown[];
+}

@@ -1,0 +1,241 @@
+/**
+ * `mloe run FILE`, `mloe status RUN` and `mloe cancel RUN`. `run` validates the spec first (nothing starts for an
+ * invalid one), then starts the run: on the Temporal at `TEMPORAL_ADDRESS` (a pipeline worker must be running there),
+ * or, without it, on an embedded dev server with an in-process worker (like `mloe demo`). It prints each step as it
+ * starts and ends, then a summary table. The CLI loads this module only for these commands.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+
+import { SpecInvalidError, formatIssue } from '../core/spec';
+import { createPipelineWorker } from '../workers/pipeline-worker';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import { ensureError } from './errors';
+import {
+  cancelPipeline,
+  getPipelineStatus,
+  startPipeline,
+  waitForPipeline,
+  type PipelineOutcome,
+  type PipelineRun,
+} from './pipelines';
+import { startEmbeddedDevServer, type StartDevIo } from './start-dev';
+import { loadPipelineFile } from './validate';
+
+/** Options of {@link runRun}. */
+export interface RunCommandOptions {
+  /** `-p name=value`, repeatable. */
+  param?: readonly string[];
+  /** Wait for the run to end, printing progress (always on with the embedded server). */
+  wait?: boolean;
+  /** `--no-cache` (commander sets `cache: false`). */
+  cache?: boolean;
+  /** Where `.mloe/artifacts` goes; defaults to the current directory. */
+  artifactRoot?: string;
+  /** The Temporal to use; without it, an embedded dev server and worker. */
+  address?: string;
+  pollIntervalMs?: number;
+}
+
+/** Runs `mloe run` and returns its exit code: 0 when the run completed (or started, without `--wait`). */
+export async function runRun(file: string, options: RunCommandOptions, io: StartDevIo): Promise<number> {
+  const startedAt = performance.now();
+  const elapsed = (): string => `${((performance.now() - startedAt) / 1000).toFixed(2)}s`;
+  try {
+    await loadPipelineFile(file, options.param === undefined ? {} : { params: options.param });
+  } catch (error) {
+    return reportStartError(error, file, io);
+  }
+  const startOptions = {
+    file,
+    ...(options.param === undefined ? {} : { paramTexts: options.param }),
+    ...(options.cache === false ? { noCache: true } : {}),
+    ...(options.artifactRoot === undefined ? {} : { artifactRoot: options.artifactRoot }),
+  };
+
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    if (options.address !== undefined && options.address !== '') {
+      const connection = await Connection.connect({ address: options.address });
+      cleanups.push(() => connection.close());
+      const client = new Client({ connection });
+      const run = await startPipeline(client, startOptions);
+      io.stdout(`started ${run.workflowId} (pipeline ${run.pipeline}) on ${options.address}`);
+      if (options.wait !== true) {
+        io.stdout(`follow it with: mloe status ${run.workflowId}`);
+        return 0;
+      }
+      return await follow(run, io, elapsed, options.pollIntervalMs);
+    }
+
+    quietSdkLogs();
+    const server = await startEmbeddedDevServer({ ip: '127.0.0.1', port: 0, logLevel: 'warn' });
+    cleanups.push(() => server.close());
+    io.stdout(`[${elapsed()}] dev server running at ${server.address} (set TEMPORAL_ADDRESS to use another)`);
+    const connection = await Connection.connect({ address: server.address });
+    cleanups.push(() => connection.close());
+    const nativeConnection = await NativeConnection.connect({ address: server.address });
+    cleanups.push(() => nativeConnection.close());
+    const worker = await createPipelineWorker({ connection: nativeConnection });
+    io.stdout(`[${elapsed()}] worker ready (workflows bundled)`);
+    const client = new Client({ connection });
+    return await worker.runUntil(async () => {
+      const run = await startPipeline(client, startOptions);
+      io.stdout(`[${elapsed()}] started ${run.workflowId}`);
+      return follow(run, io, elapsed, options.pollIntervalMs);
+    });
+  } catch (error) {
+    return reportStartError(error, file, io);
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        io.stderr(`warning: shutting down: ${ensureError(error).message}`);
+      }
+    }
+  }
+}
+
+/** Prints progress until the run ends, then the summary; returns 0 if it completed. */
+async function follow(run: PipelineRun, io: StartDevIo, elapsed: () => string, pollIntervalMs = 200): Promise<number> {
+  const seen = new Map<string, string>();
+  const outcome: PipelineOutcome = await waitForPipeline(run.handle, {
+    pollIntervalMs,
+    onStatus: (status) => {
+      for (const step of status.steps) {
+        if (step.state === 'pending' || seen.get(step.id) === step.state) continue;
+        seen.set(step.id, step.state);
+        const detail = step.state === 'failed' ? `: ${step.error ?? ''}` : step.reason ? ` (${step.reason})` : '';
+        io.stdout(`[${elapsed()}] ${step.id.padEnd(12)} ${step.state}${detail}`);
+      }
+    },
+  });
+  io.stdout('');
+  for (const line of formatRunSummary(outcome.status)) io.stdout(line);
+  io.stdout('');
+  if (outcome.error === undefined) {
+    io.stdout(`${run.workflowId} completed in ${elapsed()}`);
+    return 0;
+  }
+  io.stderr(`${run.workflowId} ${outcome.status.state}: ${describeRunError(outcome.error, outcome.status)}`);
+  return 1;
+}
+
+/** The summary table: step, status, duration, cache (and attempts, and the error of a failed step). */
+export function formatRunSummary(status: PipelineRunStatus): string[] {
+  const header = ['step', 'status', 'duration', 'cache', 'attempts'];
+  const rows = status.steps.map((step) => [
+    step.id,
+    step.state,
+    formatDuration(step),
+    formatCache(step),
+    String(step.attempts),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, column) => (column === 2 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const errors = status.steps.flatMap((step) => (step.error === undefined ? [] : [`  ${step.id}: ${step.error}`]));
+  return [
+    `pipeline ${status.pipeline}  run ${status.runId}  ${status.state}`,
+    line(header),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map(line),
+    ...(errors.length === 0 ? [] : ['errors:', ...errors]),
+  ];
+}
+
+function formatDuration(step: StepRunStatus): string {
+  if (step.durationMs === undefined) return '-';
+  return step.durationMs < 1000 ? `${step.durationMs} ms` : `${(step.durationMs / 1000).toFixed(1)} s`;
+}
+
+/** The cache column: `-` until caching decides anything (hit or miss). */
+function formatCache(step: StepRunStatus): string {
+  return step.cache === 'hit' || step.cache === 'miss' ? step.cache : '-';
+}
+
+function describeRunError(error: unknown, status: PipelineRunStatus): string {
+  if (status.error !== undefined) return status.error;
+  if (error instanceof WorkflowFailedError && error.cause !== undefined) return error.cause.message;
+  return ensureError(error).message;
+}
+
+function reportStartError(error: unknown, file: string, io: StartDevIo): number {
+  if (error instanceof SpecInvalidError) {
+    for (const issue of error.issues) io.stdout(formatIssue(issue));
+    const count = error.issues.length;
+    io.stderr(`${file}: ${count} ${count === 1 ? 'error' : 'errors'}; nothing was started`);
+    return 1;
+  }
+  io.stderr(`error: ${ensureError(error).message}`);
+  return 1;
+}
+
+/** `mloe status RUN`: prints the run's summary table (against `TEMPORAL_ADDRESS`). */
+export async function runStatus(workflowId: string, address: string | undefined, io: StartDevIo): Promise<number> {
+  return withClient(address, io, async (client) => {
+    const status = await getPipelineStatus(client, workflowId);
+    for (const line of formatRunSummary(status)) io.stdout(line);
+    return status.state === 'failed' || status.state === 'cancelled' ? 1 : 0;
+  });
+}
+
+/** `mloe cancel RUN`: requests cancellation and waits briefly for the run to report it. */
+export async function runCancel(workflowId: string, address: string | undefined, io: StartDevIo): Promise<number> {
+  return withClient(address, io, async (client) => {
+    await cancelPipeline(client, workflowId);
+    io.stdout(`cancellation requested for ${workflowId}`);
+    for (let i = 0; i < 50; i += 1) {
+      const status = await getPipelineStatus(client, workflowId).catch(() => undefined);
+      if (status !== undefined && status.state !== 'running') {
+        for (const line of formatRunSummary(status)) io.stdout(line);
+        return 0;
+      }
+      await delay(200);
+    }
+    return 0;
+  });
+}
+
+async function withClient(
+  address: string | undefined,
+  io: StartDevIo,
+  body: (client: Client) => Promise<number>,
+): Promise<number> {
+  if (address === undefined || address === '') {
+    io.stderr('error: set TEMPORAL_ADDRESS to the Temporal the run is on (e.g. 127.0.0.1:7233)');
+    return 1;
+  }
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address });
+    return await body(new Client({ connection }));
+  } catch (error) {
+    io.stderr(`error: ${ensureError(error).message}`);
+    return 1;
+  } finally {
+    await connection?.close();
+  }
+}
+
+/** Keeps the SDK's logs to warnings, minus failed activities and workflows, which the run reports itself. */
+function quietSdkLogs(): void {
+  const reported = new Set(['Activity failed', 'Workflow failed']);
+  const fallback = new DefaultLogger('WARN');
+  const logger = new DefaultLogger('WARN', (entry) => {
+    if (!reported.has(entry.message)) fallback.log(entry.level, entry.message, entry.meta);
+  });
+  try {
+    Runtime.install({ logger });
+  } catch {
+    // A runtime is already installed; keep it.
+  }
+}

@@ -1,0 +1,557 @@
+/**
+ * `runPipeline`: the interpreter of a validated pipeline spec. It starts every step whose needs are settled, up to
+ * the spec's `maxParallel`, through the one `runStep` activity with options built from the step (retry, timeout,
+ * heartbeat, a summary naming the step); evaluates `when`, `with`, `foreach` and `run` templates deterministically
+ * with the outputs of finished steps; fans `foreach` steps out (in this workflow, or over `foreachBatch` children for
+ * large lists); and answers the `status` query at any time. Cancelling the workflow cancels its running steps,
+ * records them as cancelled and ends the workflow cancelled.
+ *
+ * Failure semantics: by default the first failure cancels the running steps and fails the pipeline. With the
+ * pipeline's `continueOnFailure`, a failure fails only the steps downstream of it (recorded as skipped) and the
+ * pipeline fails at the end. A step's own `continueOnFailure` keeps its failure from failing the pipeline at all.
+ *
+ * Skipping: a step whose `when` is false is skipped, and so is every step that needs a skipped step, unless that step
+ * has a `when` of its own: it then decides for itself (a skipped step has no outputs; test with `has(steps.x)`).
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+
+import type { RunStepRequest, RunStepResult } from '../activities/steps';
+import { MloeError } from '../core/errors';
+import {
+  evaluateCondition,
+  evaluateTemplate,
+  interpolate,
+  resolveTemplates,
+  type ExpressionBindings,
+} from '../core/expressions';
+import {
+  buildGraph,
+  createStepRegistry,
+  readySteps,
+  stepBindings,
+  stepPorts,
+  type JsonValue,
+  type PipelineSpec,
+  type ScopeContext,
+  type StepDescriptor,
+  type StepPorts,
+  type StepSpec,
+} from '../core/spec';
+import { BUILTIN_STEPS } from '../core/steps/builtin';
+import { foreachBatch } from './foreach-batch';
+import {
+  ActivitySlots,
+  describeFailure,
+  executeStep,
+  failedAttempts,
+  runIterations,
+  stepActivityOptions,
+  type ExecutionOutcome,
+  type StepActivityOptions,
+} from './step-execution';
+
+/** Search attribute (Keyword): the pipeline's `metadata.name`. */
+export const PIPELINE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloePipeline', SearchAttributeType.KEYWORD);
+/** Search attribute (Keyword): `Running`, `Completed`, `Failed` or `Cancelled`. */
+export const STATUS_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloeStatus', SearchAttributeType.KEYWORD);
+
+/** The task queue pipeline workers poll. */
+export const PIPELINE_TASK_QUEUE = 'mloe-pipelines';
+
+/** Iterations of a `foreach` step run in this workflow up to this many items; beyond, in child batches this big. */
+export const DEFAULT_FOREACH_BATCH_SIZE = 500;
+/** `foreach` iterations at once when the step sets no `maxParallel`. */
+export const DEFAULT_FOREACH_PARALLEL = 50;
+/** In-flight activities of one workflow at most (Temporal's limit is 2,000 pending activities). */
+export const MAX_IN_FLIGHT_ACTIVITIES = 1_000;
+
+/** Input of {@link runPipeline}. The client validates the spec first: no workflow starts for an invalid one. */
+export interface RunPipelineInput {
+  /** The validated spec. */
+  spec: PipelineSpec;
+  /** The run's parameter values, defaults applied. */
+  params: Record<string, JsonValue>;
+  /** sha256 of the spec, for the memo and (later) caching. */
+  specHash: string;
+  /** Root of the file artifact store (absolute). */
+  artifactRoot: string;
+  /** Directory relative paths in step inputs resolve against (absolute); defaults to `artifactRoot`. */
+  workingDir?: string;
+  /** Run every step even if a cached result exists. */
+  noCache?: boolean;
+  /** Descriptors of the registered steps the spec may use; the built-in steps when omitted. */
+  descriptors?: StepDescriptor[];
+  /** Items of a `foreach` step beyond which iterations run in child workflows, this many per child. */
+  foreachBatchSize?: number;
+}
+
+/** Where a step is in its life. */
+export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+/** Where the pipeline is. */
+export type PipelineState = 'running' | 'completed' | 'failed' | 'cancelled';
+/** What the cache did for a step (`unchecked` until caching lands; `disabled` by `--no-cache` or `cache: false`). */
+export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss';
+
+/** One step as the `status` query reports it. Times are workflow times (ISO 8601), identical on replay. */
+export interface StepRunStatus {
+  id: string;
+  name?: string;
+  needs: string[];
+  /** `name@version` of a registered step, or `run` for a command. */
+  uses: string;
+  state: StepState;
+  /** Attempts made (for `foreach`: the most any iteration made). */
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  cache: CacheDecision;
+  /** Output values; artifacts as references. A `foreach` step's outputs are lists, one element per item. */
+  outputs?: Record<string, JsonValue>;
+  /** The numbers of the step's `metrics` output (a list of them for `foreach`). */
+  metrics?: Record<string, number> | Record<string, number>[];
+  /** Progress of a `foreach` step. */
+  foreach?: { total: number; completed: number; failed: number; batches: number };
+  /** Why the step was skipped. */
+  reason?: string;
+  /** Why the step failed, with the error code. */
+  error?: string;
+}
+
+/** The answer to {@link pipelineStatusQuery}, and what {@link runPipeline} returns. */
+export interface PipelineRunStatus {
+  pipeline: string;
+  runId: string;
+  specHash: string;
+  state: PipelineState;
+  params: Record<string, JsonValue>;
+  startedAt: string;
+  finishedAt?: string;
+  /** In declaration order. */
+  steps: StepRunStatus[];
+  error?: string;
+}
+
+/** Query `status`: the DAG with each step's state, attempts, timings, cache decision, outputs and error. */
+export const pipelineStatusQuery = defineQuery<PipelineRunStatus>('status');
+
+/** Search attribute values of {@link STATUS_SEARCH_ATTRIBUTE}. */
+const STATUS_VALUES: Record<PipelineState, string> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+};
+
+/** The CEL-free form of `${{ steps.<id>.outputs.<name> }}`: bound by passing the stored value (a reference) as is. */
+const OUTPUT_REFERENCE = /^\$\{\{\s*steps\.([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
+
+/** Runs a validated pipeline; returns the final status, or fails with `PIPELINE_STEP_FAILED`. */
+export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunStatus> {
+  const { spec, params } = input;
+  const info = workflowInfo();
+  const registry = createStepRegistry(input.descriptors ?? BUILTIN_STEPS);
+  const graph = buildGraph(spec.steps);
+  const scope: ScopeContext = { spec, registry, graph };
+  const workingDir = input.workingDir ?? input.artifactRoot;
+  const batchSize = Math.max(1, input.foreachBatchSize ?? DEFAULT_FOREACH_BATCH_SIZE);
+  const slots = new ActivitySlots(MAX_IN_FLIGHT_ACTIVITIES);
+
+  const ports = new Map<string, StepPorts>();
+  const entries = new Map<string, StepRunStatus>();
+  for (const id of graph.ids) {
+    const step = stepOf(spec, id);
+    const stepPortsOf = stepPorts(step, registry);
+    if (stepPortsOf === undefined) throw invalidSpec(`step ${id} uses ${step.uses ?? ''}, which is not registered`);
+    ports.set(id, stepPortsOf);
+    const descriptor = stepPortsOf.descriptor;
+    entries.set(id, {
+      id,
+      ...(step.name === undefined ? {} : { name: step.name }),
+      needs: [...(graph.needs.get(id) ?? [])],
+      uses: descriptor === undefined ? 'run' : `${descriptor.name}@${descriptor.version}`,
+      state: 'pending',
+      attempts: 0,
+      cache: input.noCache === true || (step.cache ?? spec.defaults?.cache) === false ? 'disabled' : 'unchecked',
+    });
+  }
+  const status: PipelineRunStatus = {
+    pipeline: spec.metadata.name,
+    runId: info.workflowId,
+    specHash: input.specHash,
+    state: 'running',
+    params,
+    startedAt: workflowTime(),
+    steps: [...entries.values()],
+  };
+  setHandler(pipelineStatusQuery, () => status);
+  upsertSearchAttributes([
+    { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
+    { key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.running },
+  ]);
+
+  /** Stored outputs by step: what downstream steps receive (artifact references, scalars). */
+  const outputs: Record<string, Record<string, JsonValue>> = {};
+  /** Outputs as expressions see them: a `metrics` output reads as its map of numbers. */
+  const expressionOutputs: Record<string, Record<string, JsonValue>> = {};
+  const done = new Set<string>();
+  const skipped = new Set<string>();
+  /** Failed or cancelled: settled, and blocking their dependents. */
+  const stopped = new Set<string>();
+  const running = new Map<string, Promise<void>>();
+  const failures: string[] = [];
+  const stepsScope = new CancellationScope();
+  const rootScope = CancellationScope.current();
+  let failFast = false;
+
+  const entry = (id: string): StepRunStatus => {
+    const found = entries.get(id);
+    if (found === undefined) throw new MloeError('INTERNAL', `no status entry for step ${id}`);
+    return found;
+  };
+  const bindings = (id: string, field: 'with' | 'when' | 'foreach' | 'run', extra: object = {}): ExpressionBindings =>
+    stepBindings(scope, id, field, { params, outputs: expressionOutputs, ...extra });
+
+  const finish = (id: string, state: StepState, detail: { error?: string; reason?: string } = {}): void => {
+    const current = entry(id);
+    current.state = state;
+    if (detail.error !== undefined) current.error = detail.error;
+    if (detail.reason !== undefined) current.reason = detail.reason;
+    if (current.startedAt !== undefined) {
+      current.finishedAt = workflowTime();
+      current.durationMs = Date.parse(current.finishedAt) - Date.parse(current.startedAt);
+    }
+  };
+
+  const onFailure = (id: string, error: string): void => {
+    finish(id, 'failed', { error });
+    stopped.add(id);
+    if (stepOf(spec, id).continueOnFailure === true) return;
+    failures.push(id);
+    if (spec.continueOnFailure !== true) {
+      failFast = true;
+      stepsScope.cancel();
+    }
+  };
+
+  /** Whether a ready step runs, is skipped (and why), or fails evaluating its condition. */
+  const gate = (id: string): { run: true } | { run: false; reason: string } => {
+    const step = stepOf(spec, id);
+    const skippedNeed = (graph.needs.get(id) ?? []).find((need) => skipped.has(need));
+    if (step.when === undefined) {
+      return skippedNeed === undefined
+        ? { run: true }
+        : { run: false, reason: `needs ${skippedNeed}, which was skipped` };
+    }
+    return evaluateCondition(step.when, bindings(id, 'when'))
+      ? { run: true }
+      : { run: false, reason: `when is false: ${String(step.when)}` };
+  };
+
+  /** The input values of one execution: port defaults, then `with` (an output reference passes the stored value). */
+  const resolveInputs = (id: string, base: ExpressionBindings, item?: JsonValue): Record<string, JsonValue> => {
+    const step = stepOf(spec, id);
+    const withBindings: ExpressionBindings =
+      item === undefined || base.item === undefined ? base : { ...base, item: { type: base.item.type, value: item } };
+    const values: Record<string, JsonValue> = {};
+    for (const [name, port] of Object.entries(ports.get(id)?.inputs ?? {})) {
+      if (port.default !== undefined) values[name] = port.default;
+    }
+    for (const [name, value] of Object.entries(step.with ?? {})) {
+      const reference = typeof value === 'string' ? OUTPUT_REFERENCE.exec(value) : null;
+      const stored = reference === null ? undefined : outputs[reference[1] ?? '']?.[reference[2] ?? ''];
+      values[name] = stored !== undefined ? stored : resolveTemplates(value, withBindings);
+    }
+    return values;
+  };
+
+  /** The request of one execution: `run` templates resolved with the inputs (and `item`). */
+  const buildRequest = (
+    id: string,
+    inputs: Record<string, JsonValue>,
+    runBase: ExpressionBindings | undefined,
+    foreach?: { item: JsonValue; index: number },
+  ): RunStepRequest => {
+    const step = stepOf(spec, id);
+    const stepEntry = entry(id);
+    const request: RunStepRequest = {
+      stepId: id,
+      runId: info.workflowId,
+      inputs,
+      params,
+      outputs: Object.fromEntries(
+        Object.entries(ports.get(id)?.outputs ?? {}).map(([name, port]) => [name, { type: port.type }]),
+      ),
+      artifactRoot: input.artifactRoot,
+      workingDir,
+      ...(foreach === undefined ? {} : { index: foreach.index }),
+    };
+    if (step.run === undefined) return { ...request, uses: stepEntry.uses };
+    let runBindings: ExpressionBindings = {
+      ...(runBase ?? {}),
+      inputs: { type: runBase?.inputs?.type ?? 'dyn', value: inputs },
+    };
+    if (foreach !== undefined && runBindings.item !== undefined) {
+      runBindings = { ...runBindings, item: { type: runBindings.item.type, value: foreach.item } };
+    }
+    const text = (value: string | number | boolean): string =>
+      typeof value === 'string' ? interpolate(evaluateTemplate(value, runBindings)) : String(value);
+    const { command, env, ...rest } = step.run;
+    return {
+      ...request,
+      run: {
+        ...rest,
+        command: command.map(text),
+        ...(env === undefined ? {} : { env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, text(v)])) }),
+      },
+    };
+  };
+
+  /** Records a completed execution's outputs (stored and as expressions see them). */
+  const recordOutputs = (id: string, stored: Record<string, JsonValue>, metrics: JsonValue | undefined): void => {
+    outputs[id] = stored;
+    const visible: Record<string, JsonValue> = { ...stored };
+    for (const [name, port] of Object.entries(ports.get(id)?.outputs ?? {})) {
+      if (port.type === 'metrics' && metrics !== undefined) visible[name] = metrics;
+    }
+    expressionOutputs[id] = visible;
+  };
+
+  const runSingle = async (id: string, options: StepActivityOptions): Promise<void> => {
+    const inputs = resolveInputs(id, bindings(id, 'with'));
+    const request = buildRequest(id, inputs, stepOf(spec, id).run === undefined ? undefined : bindings(id, 'run'));
+    let result: RunStepResult;
+    try {
+      result = await executeStep(request, options, slots);
+    } catch (error) {
+      entry(id).attempts = failedAttempts(error, options);
+      throw error;
+    }
+    const current = entry(id);
+    current.attempts = result.attempt;
+    current.outputs = result.outputs;
+    if (result.metrics !== undefined) current.metrics = result.metrics;
+    recordOutputs(id, result.outputs, result.metrics);
+  };
+
+  const runForeach = async (id: string, options: StepActivityOptions): Promise<void> => {
+    const step = stepOf(spec, id);
+    const foreachValue = step.foreach ?? [];
+    const items =
+      typeof foreachValue === 'string'
+        ? evaluateTemplate(foreachValue, bindings(id, 'foreach'))
+        : resolveTemplates(foreachValue, bindings(id, 'foreach'));
+    if (!Array.isArray(items)) {
+      throw new MloeError('EXPRESSION_FAILED', `foreach of step ${id} gave ${JSON.stringify(items)}, not a list`);
+    }
+    const withBase = bindings(id, 'with');
+    const runBase = step.run === undefined ? undefined : bindings(id, 'run');
+    const requests = items.map((item, index) =>
+      buildRequest(id, resolveInputs(id, withBase, item), runBase, { item, index }),
+    );
+    const concurrency = Math.max(1, step.maxParallel ?? DEFAULT_FOREACH_PARALLEL);
+    const progress = { total: requests.length, completed: 0, failed: 0, batches: 0 };
+    const current = entry(id);
+    current.foreach = progress;
+    const count = (outcome: ExecutionOutcome | null | undefined): void => {
+      if (outcome?.ok === true) progress.completed += 1;
+      else if (outcome?.ok === false && !outcome.cancelled) progress.failed += 1;
+    };
+
+    let outcomes: (ExecutionOutcome | null | undefined)[];
+    if (requests.length <= batchSize) {
+      outcomes = await runIterations(requests, options, concurrency, slots, count);
+    } else {
+      outcomes = await runBatches(id, requests, options, concurrency, (batch) => {
+        progress.batches += 1;
+        batch.forEach(count);
+      });
+    }
+
+    current.attempts = Math.max(
+      0,
+      ...outcomes.map((outcome) => (outcome === null || outcome === undefined ? 0 : attemptsOf(outcome))),
+    );
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('step cancelled');
+    const failed = outcomes.flatMap((outcome, index) => (outcome?.ok === false ? [{ index, outcome }] : []));
+    const first = failed[0];
+    if (first !== undefined) {
+      throw new MloeError(
+        'PIPELINE_STEP_FAILED',
+        `${failed.length} of ${requests.length} iterations failed; ${id}[${first.index}]: ${first.outcome.error}`,
+      );
+    }
+    const results = outcomes.map((outcome) => (outcome?.ok === true ? outcome.result : undefined));
+    const stored: Record<string, JsonValue> = {};
+    for (const name of Object.keys(ports.get(id)?.outputs ?? {})) {
+      stored[name] = results.map((result) => result?.outputs[name] ?? null);
+    }
+    const metrics = results.map((result) => result?.metrics ?? {});
+    current.outputs = stored;
+    if (results.some((result) => result?.metrics !== undefined)) current.metrics = metrics;
+    recordOutputs(id, stored, metrics);
+  };
+
+  /** Runs iterations over `foreachBatch` children, `batchSize` items each, within the step's concurrency. */
+  const runBatches = async (
+    id: string,
+    requests: RunStepRequest[],
+    options: StepActivityOptions,
+    concurrency: number,
+    onBatch: (outcomes: (ExecutionOutcome | null)[]) => void,
+  ): Promise<(ExecutionOutcome | null | undefined)[]> => {
+    const perChild = Math.min(concurrency, batchSize);
+    const parallelChildren = Math.max(1, Math.floor(concurrency / perChild));
+    const batches: RunStepRequest[][] = [];
+    for (let start = 0; start < requests.length; start += batchSize)
+      batches.push(requests.slice(start, start + batchSize));
+    const outcomes: (ExecutionOutcome | null | undefined)[] = requests.map(() => undefined);
+    const scopeOfStep = CancellationScope.current();
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < batches.length && !scopeOfStep.consideredCancelled) {
+        const number = next;
+        next += 1;
+        const batch = batches[number] ?? [];
+        const result = await executeChild(foreachBatch, {
+          args: [{ requests: batch, options, concurrency: perChild }],
+          workflowId: `${info.workflowId}-${id}-batch-${number}`,
+          staticSummary: `${id} batch ${number + 1} of ${batches.length}`,
+        });
+        result.outcomes.forEach((outcome, offset) => {
+          outcomes[number * batchSize + offset] = outcome;
+        });
+        onBatch(result.outcomes);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallelChildren, batches.length) }, lane));
+    return outcomes;
+  };
+
+  const runStepTask = async (id: string): Promise<void> => {
+    const current = entry(id);
+    current.state = 'running';
+    current.startedAt = workflowTime();
+    const options = stepActivityOptions(spec, stepOf(spec, id));
+    try {
+      if (stepOf(spec, id).foreach === undefined) await runSingle(id, options);
+      else await runForeach(id, options);
+      finish(id, 'completed');
+      done.add(id);
+    } catch (error) {
+      if (isCancellation(error)) {
+        finish(id, 'cancelled');
+        stopped.add(id);
+      } else {
+        onFailure(id, describeFailure(error));
+      }
+    }
+  };
+
+  const maxParallel = spec.maxParallel ?? Number.POSITIVE_INFINITY;
+  for (;;) {
+    let changed = true;
+    while (changed && !failFast && !rootScope.consideredCancelled) {
+      changed = false;
+      for (const id of readySteps(graph, done, new Set(running.keys()), skipped, stopped)) {
+        if (running.size >= maxParallel) break;
+        let decision: ReturnType<typeof gate>;
+        try {
+          decision = gate(id);
+        } catch (error) {
+          onFailure(id, describeFailure(error));
+          changed = true;
+          continue;
+        }
+        if (!decision.run) {
+          finish(id, 'skipped', { reason: decision.reason });
+          skipped.add(id);
+          changed = true;
+          continue;
+        }
+        const task = stepsScope.run(() => runStepTask(id)).finally(() => running.delete(id));
+        running.set(id, task);
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+
+  // What never started: cancelled with the run, or skipped because something it needs failed.
+  const cancelled = rootScope.consideredCancelled;
+  for (const current of status.steps) {
+    if (current.state !== 'pending') continue;
+    if (cancelled || failFast) {
+      current.state = 'cancelled';
+    } else {
+      const blocker = upstreamBlocker(graph.needs, current.id, stopped);
+      current.state = 'skipped';
+      current.reason = blocker === undefined ? 'not reached' : `needs ${blocker}, which did not complete`;
+    }
+  }
+  status.finishedAt = workflowTime();
+
+  if (cancelled) {
+    status.state = 'cancelled';
+    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.cancelled }]);
+    throw new CancelledFailure('pipeline cancelled');
+  }
+  if (failures.length > 0) {
+    status.state = 'failed';
+    const first = failures[0] ?? '';
+    status.error = `step ${first} failed: ${entry(first).error ?? 'unknown error'}`;
+    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.failed }]);
+    throw ApplicationFailure.create({ type: 'PIPELINE_STEP_FAILED', message: status.error, nonRetryable: true });
+  }
+  status.state = 'completed';
+  upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.completed }]);
+  return status;
+}
+
+function stepOf(spec: PipelineSpec, id: string): StepSpec {
+  const step = spec.steps[id];
+  if (step === undefined) throw invalidSpec(`no step ${id}`);
+  return step;
+}
+
+function invalidSpec(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'SPEC_INVALID', message, nonRetryable: true });
+}
+
+function attemptsOf(outcome: ExecutionOutcome): number {
+  return outcome.ok ? outcome.result.attempt : outcome.attempts;
+}
+
+/** The first step a step needs, directly or not, that failed or was cancelled. */
+function upstreamBlocker(
+  needs: ReadonlyMap<string, readonly string[]>,
+  id: string,
+  stopped: ReadonlySet<string>,
+): string | undefined {
+  const queue = [...(needs.get(id) ?? [])];
+  const seen = new Set<string>();
+  for (let head = 0; head < queue.length; head += 1) {
+    const need = queue[head] ?? '';
+    if (seen.has(need)) continue;
+    seen.add(need);
+    if (stopped.has(need)) return need;
+    queue.push(...(needs.get(need) ?? []));
+  }
+  return undefined;
+}
+
+/** The workflow time as ISO 8601: the start of the current workflow task, the same on replay. */
+function workflowTime(): string {
+  return new Date().toISOString();
+}
