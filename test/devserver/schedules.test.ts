@@ -2,13 +2,16 @@
  * Schedules: spec matching unit tests with injected times (cron forms, intervals with phase, exclusions, time zones
  * and DST), and the schedule API through the official `client.schedule` against the dev server: create, describe,
  * list, update (conflict token), trigger, backfill, pause/unpause, pause on failure, limited actions, delete, every
- * overlap policy, ListScheduleMatchingTimes, and a kill -9 restart that catches up without running anything twice.
+ * overlap policy, ListScheduleMatchingTimes, a kill -9 restart that catches up without running anything twice,
+ * List/CountSchedules queries (ScheduleId, TemporalSchedulePaused, custom attributes), and the catchup window after a
+ * restart on an injected clock.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
@@ -21,6 +24,7 @@ import {
   type CanonicalSpec,
 } from '../../infra/devserver/schedules/spec';
 import { rfc3339Seconds } from '../../infra/devserver/schedules/scheduler';
+import { startDevServer } from '../../infra/devserver';
 import { killAllServers, pollUntil, spawnServer } from './child-server';
 import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
 
@@ -432,5 +436,145 @@ describe('schedules survive kill -9', () => {
     await client.schedule.getHandle(id).delete();
     await connection.close();
     await second.kill('SIGTERM');
+  });
+});
+
+describe('ListSchedules and CountSchedules queries', () => {
+  let env: TestEnv;
+  const tag = `tag-${randomUUID()}`;
+  const keyword = defineSearchAttributeKey('CustomKeywordField', SearchAttributeType.KEYWORD);
+  const ids = ['a', 'b', 'c'].map((x) => `query-${x}-${randomUUID()}`);
+  const [a, b, c] = ids as [string, string, string];
+
+  beforeAll(async () => {
+    env = await connect();
+    for (const id of ids) {
+      await env.client.schedule.create({
+        scheduleId: id,
+        spec: { intervals: [{ every: '365 days' }] },
+        action: { type: 'startWorkflow', workflowType: 'blocker', taskQueue: 'no-worker', workflowId: `wf-${id}` },
+        typedSearchAttributes: [{ key: keyword, value: tag }],
+      });
+    }
+  });
+
+  afterAll(async () => {
+    for (const id of ids) await env?.client.schedule.getHandle(id).delete();
+    await env?.close();
+  });
+
+  const list = async (query: string): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const s of env.client.schedule.list({ query, pageSize: 1 })) out.push(s.scheduleId);
+    return out;
+  };
+  const count = async (query: string): Promise<number> =>
+    Number((await env.client.workflowService.countSchedules({ namespace: 'default', query })).count);
+  const mine = `CustomKeywordField = '${tag}'`;
+
+  test('filter on a custom keyword attribute and on ScheduleId, listed and counted', async () => {
+    expect(await list(mine)).toEqual([...ids].sort());
+    expect(await count(mine)).toBe(3);
+    expect(await list(`ScheduleId = '${b}'`)).toEqual([b]);
+    expect(await list(`ScheduleId IN ('${a}', '${c}') AND ${mine}`)).toEqual([a, c].sort());
+    expect(await list(`${mine} AND ScheduleId != '${a}'`)).toEqual([b, c].sort());
+    expect(await count(`CustomKeywordField = 'no-such-${tag}'`)).toBe(0);
+    // An empty query still lists everything.
+    expect(
+      Number((await env.client.workflowService.countSchedules({ namespace: 'default' })).count),
+    ).toBeGreaterThanOrEqual(3);
+  });
+
+  test('TemporalSchedulePaused follows pause and unpause; entries report it as info.paused', async () => {
+    const paused = `${mine} AND TemporalSchedulePaused = true`;
+    expect(await list(paused)).toEqual([]);
+    await env.client.schedule.getHandle(b).pause('maintenance');
+    expect(await list(paused)).toEqual([b]);
+    expect(await list(`${mine} AND TemporalSchedulePaused = false`)).toEqual([a, c].sort());
+    expect(await count(paused)).toBe(1);
+
+    const raw = await env.client.workflowService.listSchedules({ namespace: 'default', query: paused });
+    expect(raw.schedules.map((s) => s.scheduleId)).toEqual([b]);
+    const entry = raw.schedules[0]!;
+    expect(entry.info?.paused).toBe(true);
+    expect(entry.info?.notes).toBe('maintenance');
+    // As in Temporal, the entry's search attributes are the user's only.
+    expect(Object.keys(entry.searchAttributes?.indexedFields ?? {})).toEqual(['CustomKeywordField']);
+    for await (const s of env.client.schedule.list({ query: `ScheduleId = '${b}'` })) {
+      expect(s.state.paused).toBe(true);
+      expect(s.typedSearchAttributes?.get(keyword)).toBe(tag);
+    }
+
+    await env.client.schedule.getHandle(b).unpause('back');
+    expect(await list(paused)).toEqual([]);
+    expect(await count(`${mine} AND TemporalSchedulePaused = false`)).toBe(3);
+  });
+
+  test('invalid queries answer INVALID_ARGUMENT with the column', async () => {
+    const rejects = async (query: string, message: RegExp): Promise<void> => {
+      const call = env.client.workflowService.listSchedules({ namespace: 'default', query });
+      await expect(call).rejects.toMatchObject({ code: 3 });
+      await expect(call).rejects.toThrow(message);
+      const counted = env.client.workflowService.countSchedules({ namespace: 'default', query });
+      await expect(counted).rejects.toMatchObject({ code: 3 });
+    };
+    await rejects(
+      "ScheduleId = 'x' AND ExecutionDuration > '1s'",
+      /cannot filter on "ExecutionDuration" \(at column 22\)/,
+    );
+    await rejects('ScheduleId =', /syntax error at column 13 near end of query/);
+    await rejects("NoSuchField = 'x'", /'NoSuchField' is not a valid search attribute \(at column 1\)/);
+    await rejects('TemporalSchedulePaused = 1', /invalid value type .* \(at column 26\)/);
+    await rejects(`${mine} ORDER BY ScheduleId`, /'order by' clause/);
+  });
+});
+
+describe('catchup window after a restart (injected clock)', () => {
+  test('times missed longer ago than the window are skipped and counted; the minimum window is 10 s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mloe-catchup-'));
+    const dbFilename = join(dir, 'state.db');
+    let now = Date.parse('2026-01-01T00:00:05Z');
+    const clock = { now: () => now };
+    const create = async (client: Client, id: string, catchupWindow: string): Promise<void> => {
+      await client.schedule.create({
+        scheduleId: id,
+        spec: { intervals: [{ every: '1 minute' }] },
+        action: { type: 'startWorkflow', workflowType: 'blocker', taskQueue: 'no-worker', workflowId: id },
+        policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL, catchupWindow },
+      });
+    };
+    try {
+      let server = await startDevServer({ port: 0, dbFilename, clock });
+      let connection = await Connection.connect({ address: server.address });
+      try {
+        const client = new Client({ connection });
+        await create(client, 'one-minute', '1 minute');
+        // Below Temporal's minimum: treated as 10 s.
+        await create(client, 'one-second', '1 second');
+        expect((await client.schedule.getHandle('one-minute').describe()).info.numActionsTaken).toBe(0);
+      } finally {
+        await connection.close();
+        await server.close();
+      }
+
+      // Down from 00:00:05 to 00:10:05: 00:01 … 00:09 are over a minute late, 00:10 is 5 s late.
+      now = Date.parse('2026-01-01T00:10:05Z');
+      server = await startDevServer({ port: 0, dbFilename, clock });
+      connection = await Connection.connect({ address: server.address });
+      try {
+        const client = new Client({ connection });
+        for (const id of ['one-minute', 'one-second']) {
+          const d = await client.schedule.getHandle(id).describe();
+          expect(d.info.numActionsMissedCatchupWindow).toBe(9);
+          expect(d.info.numActionsTaken).toBe(1);
+          expect(d.info.recentActions.map((r) => r.action.workflow.workflowId)).toEqual([`${id}-2026-01-01T00:10:00Z`]);
+        }
+      } finally {
+        await connection.close();
+        await server.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

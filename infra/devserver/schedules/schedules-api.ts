@@ -1,11 +1,14 @@
 /**
- * The schedule methods of the WorkflowService: Create/Describe/Update/Patch/Delete/ListSchedules and
+ * The schedule methods of the WorkflowService: Create/Describe/Update/Patch/Delete/List/CountSchedules and
  * ListScheduleMatchingTimes, with Temporal's validation, conflict tokens and response shapes.
  */
 import type { Engine } from '../engine';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors';
 import { durationToMs, msToDuration, msToTimestamp, timestampToMs, type Loose, type temporal } from '../proto';
-import { validateSearchAttributes } from '../visibility/search-attributes';
+import { NOT_SUPPORTED, QueryError, columnsOf, parseQuery } from '../visibility/query-parser';
+import { translateQuery, type TranslatedQuery } from '../visibility/query-sql';
+import { isReservedName, validateSearchAttributes, withTypeMetadata } from '../visibility/search-attributes';
+import { visibilityFor } from '../visibility/visibility-store';
 import { validateId, validatePayloadSize } from '../api/validate';
 import { encodeConflictToken, schedulerFor, type ScheduleProto, type ScheduleRecord } from './scheduler';
 import {
@@ -238,26 +241,94 @@ export function deleteSchedule(
   return {};
 }
 
-/** ListSchedules (sorted by id; the page token is the last id of the previous page). Only the empty query. */
+/** Kept equal to `state.paused` by Temporal's scheduler; the only Temporal attribute a schedule query may name. */
+const PAUSED_ATTRIBUTE = 'TemporalSchedulePaused';
+
+/**
+ * The search attributes a schedule is found by: those given at creation (or by the last update), plus
+ * TemporalSchedulePaused. That one is derived from the state at query time, so it follows pause, unpause, pause on
+ * failure and initial patches without any bookkeeping.
+ */
+function indexedAttributes(rec: ScheduleRecord): Loose<temporal.api.common.v1.ISearchAttributes> {
+  const paused = rec.schedule.state?.paused ?? false;
+  return {
+    indexedFields: {
+      ...(rec.searchAttributes?.indexedFields ?? {}),
+      [PAUSED_ATTRIBUTE]: {
+        metadata: { encoding: Buffer.from('json/plain'), type: Buffer.from('Bool') },
+        data: Buffer.from(JSON.stringify(paused)),
+      },
+    },
+  };
+}
+
+/**
+ * Compiles a ListSchedules/CountSchedules query with the visibility parser and translator. As in Temporal
+ * (`scheduler.ValidateVisibilityQuery`), it may name ScheduleId, TemporalSchedulePaused and the namespace's custom
+ * attributes; any other system or predefined attribute answers "invalid query filter for schedules". Temporal appends
+ * the query to its own inside parentheses, so ORDER BY and GROUP BY are not accepted either.
+ */
+function compileScheduleQuery(engine: Engine, namespace: string, query: string): TranslatedQuery {
+  const registry = visibilityFor(engine.store).registry;
+  try {
+    const parsed = parseQuery(query);
+    const clause = parsed.orderBy[0]?.column ?? parsed.groupBy[0];
+    if (clause) {
+      const what = parsed.orderBy.length > 0 ? 'order by' : 'group by';
+      throw new QueryError(`${NOT_SUPPORTED}: '${what}' clause in a schedule query`, clause.pos);
+    }
+    const translated = translateQuery(parsed, registry, namespace, 'list');
+    for (const col of columnsOf(parsed.where)) {
+      const custom = registry.custom(namespace).has(col.name);
+      if (!custom && col.name !== 'ScheduleId' && col.name !== PAUSED_ATTRIBUTE && isReservedName(col.name)) {
+        throw invalidArgument(
+          `invalid query filter for schedules: cannot filter on "${col.name}" (at column ${col.pos})`,
+        );
+      }
+    }
+    return translated;
+  } catch (err) {
+    if (err instanceof QueryError) throw invalidArgument(`invalid query: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * The namespace's schedules matching a query, sorted by id. Evaluated over the schedules in memory (they are few,
+ * and already there) by the visibility index's own SQL, rather than kept in a second indexed table that every
+ * create, update, patch, delete and pause on failure would have to keep in step.
+ */
+function matchingSchedules(engine: Engine, namespace: string, query: string | null | undefined): ScheduleRecord[] {
+  const all = [...schedulerFor(engine).schedules.values()]
+    .filter((r) => r.namespace === namespace)
+    .sort((a, b) => (a.scheduleId < b.scheduleId ? -1 : a.scheduleId > b.scheduleId ? 1 : 0));
+  if (!query || query.trim() === '') return all;
+  const translated = compileScheduleQuery(engine, namespace, query);
+  const ids = visibilityFor(engine.store).matchInMemory(
+    namespace,
+    translated,
+    all.map((rec) => ({ id: rec.scheduleId, searchAttributes: indexedAttributes(rec) })),
+  );
+  return all.filter((rec) => ids.has(rec.scheduleId));
+}
+
+/** ListSchedules (sorted by id; the page token is the last id of the previous page), filtered by `query`. */
 export function listSchedules(
   engine: Engine,
   req: Loose<temporal.api.workflowservice.v1.IListSchedulesRequest>,
 ): object {
   const ns = engine.namespace(req.namespace).name;
-  if (req.query && req.query.trim() !== '') {
-    throw invalidArgument('ListSchedules with a query is not supported by the mloe dev server yet.');
-  }
   const scheduler = schedulerFor(engine);
+  const registry = visibilityFor(engine.store).registry;
   const pageSize = Number(req.maximumPageSize ?? 0) > 0 ? Number(req.maximumPageSize) : 1000;
   const after = req.nextPageToken?.length ? Buffer.from(req.nextPageToken).toString('utf8') : undefined;
-  const all = [...scheduler.schedules.values()]
-    .filter((r) => r.namespace === ns && (after === undefined || r.scheduleId > after))
-    .sort((a, b) => (a.scheduleId < b.scheduleId ? -1 : a.scheduleId > b.scheduleId ? 1 : 0));
+  const all = matchingSchedules(engine, ns, req.query).filter((r) => after === undefined || r.scheduleId > after);
   const page = all.slice(0, pageSize);
   const schedules = page.map((rec) => ({
     scheduleId: rec.scheduleId,
     memo: rec.memo,
-    searchAttributes: rec.searchAttributes,
+    // Like Temporal, the user's attributes only: TemporalSchedulePaused shows as info.paused.
+    searchAttributes: rec.searchAttributes ? withTypeMetadata(registry, ns, rec.searchAttributes) : undefined,
     info: {
       spec: rec.schedule.spec,
       workflowType: rec.schedule.action?.startWorkflow?.workflowType,
@@ -269,6 +340,15 @@ export function listSchedules(
   }));
   const more = all.length > pageSize;
   return { schedules, nextPageToken: more ? Buffer.from(page[page.length - 1]!.scheduleId, 'utf8') : undefined };
+}
+
+/** CountSchedules: how many schedules match `query` (exact here; approximate in Temporal). */
+export function countSchedules(
+  engine: Engine,
+  req: Loose<temporal.api.workflowservice.v1.ICountSchedulesRequest>,
+): object {
+  const ns = engine.namespace(req.namespace).name;
+  return { count: matchingSchedules(engine, ns, req.query).length, groups: [] };
 }
 
 /** ListScheduleMatchingTimes: the spec's times in (start, end], at most 1000. */
@@ -293,5 +373,6 @@ export const scheduleHandlers = {
   PatchSchedule: patchSchedule,
   DeleteSchedule: deleteSchedule,
   ListSchedules: listSchedules,
+  CountSchedules: countSchedules,
   ListScheduleMatchingTimes: listScheduleMatchingTimes,
 };

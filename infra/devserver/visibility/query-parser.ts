@@ -414,3 +414,17 @@ const tokenText = (t: Token): string => (t.kind === 'string' ? `'${t.text}'` : t
 export function parseQuery(query: string): ParsedQuery {
   return new Parser(tokenize(query)).parse();
 }
+
+/** Every search attribute a WHERE clause names, in query order (callers that allow only some attributes check them). */
+export function columnsOf(expr: Expr | undefined): ColumnRef[] {
+  if (!expr) return [];
+  switch (expr.kind) {
+    case 'and':
+    case 'or':
+      return [...columnsOf(expr.left), ...columnsOf(expr.right)];
+    case 'not':
+      return columnsOf(expr.expr);
+    default:
+      return [expr.column];
+  }
+}

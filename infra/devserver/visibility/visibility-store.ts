@@ -273,6 +273,32 @@ export class VisibilityStore {
     };
   }
 
+  /**
+   * The ids of rows kept in memory rather than indexed (schedules) that match a translated query, evaluated by SQLite
+   * with the same SQL and the same encoding of values as {@link list}, so both agree on every operator. A row stands
+   * for an execution whose WorkflowId and RunId are its id; the query may name those and settable attributes only
+   * (other system columns do not exist here).
+   */
+  matchInMemory(
+    namespace: string,
+    query: TranslatedQuery,
+    rows: readonly { id: string; searchAttributes: SearchAttributes | null | undefined }[],
+  ): Set<string> {
+    if (!query.where) return new Set(rows.map((r) => r.id));
+    const input = rows.map((r) => ({ id: r.id, ...this.encodeSearchAttributes(namespace, r.searchAttributes) }));
+    // Common table expressions shadow the tables of the same name, so the translated clause reads these rows.
+    const matched = this.statement(
+      `WITH input AS (SELECT value AS v FROM json_each(?)),
+        visibility (namespace, run_id, workflow_id, sa) AS (
+          SELECT ?, json_extract(v, '$.id'), json_extract(v, '$.id'), json_extract(v, '$.json') FROM input),
+        visibility_keyword_list (namespace, name, value, run_id) AS (
+          SELECT ?, json_extract(l.value, '$[0]'), json_extract(l.value, '$[1]'), json_extract(input.v, '$.id')
+          FROM input, json_each(input.v, '$.lists') AS l)
+      SELECT run_id FROM visibility WHERE ${query.where}`,
+    ).all(JSON.stringify(input), namespace, namespace, ...query.params) as { run_id: string }[];
+    return new Set(matched.map((r) => r.run_id));
+  }
+
   /** How many runs match a query, and per ExecutionStatus when it groups by it. */
   count(namespace: string, query: TranslatedQuery): { count: number; groups?: { status: number; count: number }[] } {
     const { sql, params } = VisibilityStore.filter(namespace, query);
