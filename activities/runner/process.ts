@@ -151,7 +151,13 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
-    const exit = await exited;
+    const exit = await waitForExit(exited, () =>
+      cancelled && performance.now() > killDeadline + STUCK_AFTER_KILL_MS
+        ? new MloeError('INTERNAL', `process ${pid} did not exit ${STUCK_AFTER_KILL_MS} ms after SIGKILL`, {
+            retryable: true,
+          })
+        : undefined,
+    );
     // The leader is gone; anything it left running in its group is stopped too (SIGTERM, SIGKILL after the grace
     // period, or straight away when a cancellation's grace period is already over).
     if (!cancelled) killDeadline = performance.now() + options.killGracePeriodMs;
@@ -176,6 +182,22 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
     if (heartbeatTimer) clearInterval(heartbeatTimer);
     if (killTimer) clearTimeout(killTimer);
     options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** How long a process may take to die after SIGKILL (e.g. stuck in uninterruptible I/O) before the runner gives up. */
+const STUCK_AFTER_KILL_MS = 10_000;
+
+/** Awaits the exit, checking `stuck` every 250 ms: an error it returns is thrown instead of waiting forever. */
+async function waitForExit<T>(exited: Promise<T>, stuck: () => Error | undefined): Promise<T> {
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 250)));
+    const result = await Promise.race([exited.then((value) => ({ value })), tick]);
+    clearTimeout(timer);
+    if (result !== undefined) return result.value;
+    const error = stuck();
+    if (error !== undefined) throw error;
   }
 }
 
@@ -251,7 +273,7 @@ async function reapGroup(pgid: number, deadline: number, terminated: boolean): P
   if ((await liveGroupMembers(pgid)).length === 0) return;
   if (!terminated) signalGroup(pgid, 'SIGTERM');
   let killed = false;
-  const giveUp = deadline + 10_000;
+  const giveUp = deadline + STUCK_AFTER_KILL_MS;
   for (;;) {
     if ((await liveGroupMembers(pgid)).length === 0) return;
     const now = performance.now();
@@ -260,7 +282,9 @@ async function reapGroup(pgid: number, deadline: number, terminated: boolean): P
       killed = true;
     }
     if (now >= giveUp) {
-      throw new MloeError('INTERNAL', `process group ${pgid} survived SIGKILL for 10 s`, { retryable: true });
+      throw new MloeError('INTERNAL', `process group ${pgid} survived SIGKILL for ${STUCK_AFTER_KILL_MS} ms`, {
+        retryable: true,
+      });
     }
     await delay(25);
   }
