@@ -432,11 +432,6 @@ export class Engine {
   commit(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.commitWaiters.push({ resolve, reject });
-      if (this.store.filename === undefined) {
-        // In memory a commit costs microseconds: write at once instead of batching to the next event-loop turn.
-        this.flush();
-        return;
-      }
       if (!this.commitScheduled) {
         this.commitScheduled = true;
         setImmediate(() => this.flush());
