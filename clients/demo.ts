@@ -8,11 +8,12 @@ import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 
 import { createDemoWorker, DEMO_TASK_QUEUE } from '../workers/demo-worker';
 import { demoPipeline, statusQuery, type DemoPipelineSummary, type StepStatus } from '../workflows';
 import { ensureError } from './errors';
+import { quietSdkLogs } from './sdk-logs';
 import { startEmbeddedDevServer, type StartDevIo } from './start-dev';
 
 /** The dataset shipped with the demo. */
@@ -184,21 +185,4 @@ function formatNumber(value: number): string {
 function describeError(error: unknown): string {
   if (error instanceof WorkflowFailedError && error.cause !== undefined) return error.cause.message;
   return ensureError(error).message;
-}
-
-/**
- * Keeps the Temporal SDK's own logs to warnings and errors, minus the warnings for failed activities and workflows:
- * the demo reports those itself, in one line instead of a stack trace.
- */
-function quietSdkLogs(): void {
-  const reportedByTheDemo = new Set(['Activity failed', 'Workflow failed']);
-  const fallback = new DefaultLogger('WARN');
-  const logger = new DefaultLogger('WARN', (entry) => {
-    if (!reportedByTheDemo.has(entry.message)) fallback.log(entry.level, entry.message, entry.meta);
-  });
-  try {
-    Runtime.install({ logger });
-  } catch {
-    // A runtime is already installed (e.g. by a test setup file); keep it.
-  }
 }

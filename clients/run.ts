@@ -7,7 +7,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 
 import { SpecInvalidError, formatIssue } from '../core/spec';
 import { createPipelineWorker } from '../workers/pipeline-worker';
@@ -21,6 +21,7 @@ import {
   type PipelineOutcome,
   type PipelineRun,
 } from './pipelines';
+import { quietSdkLogs } from './sdk-logs';
 import { startEmbeddedDevServer, type StartDevIo } from './start-dev';
 import { loadPipelineFile } from './validate';
 
@@ -223,19 +224,5 @@ async function withClient(
     return 1;
   } finally {
     await connection?.close();
-  }
-}
-
-/** Keeps the SDK's logs to warnings, minus failed activities and workflows, which the run reports itself. */
-function quietSdkLogs(): void {
-  const reported = new Set(['Activity failed', 'Workflow failed']);
-  const fallback = new DefaultLogger('WARN');
-  const logger = new DefaultLogger('WARN', (entry) => {
-    if (!reported.has(entry.message)) fallback.log(entry.level, entry.message, entry.meta);
-  });
-  try {
-    Runtime.install({ logger });
-  } catch {
-    // A runtime is already installed; keep it.
   }
 }
