@@ -3,8 +3,6 @@
  * (fsync'd) before the RPCs that produced it are answered; in memory mode the same code runs on `:memory:`.
  */
 import Database from 'better-sqlite3';
-import { RpcError } from './errors';
-import { status } from '@grpc/grpc-js';
 
 /** One execution row as stored: identity columns for lookups plus the serialized mutable state. */
 export interface ExecutionRow {
@@ -182,9 +180,4 @@ export function validatePragmas(pragmas: Record<string, string>): Record<string,
     out[name] = value;
   }
   return out;
-}
-
-/** Maps a storage failure onto the gRPC error answered to the caller. */
-export function storageError(err: unknown): RpcError {
-  return new RpcError(status.UNAVAILABLE, `dev server storage failed: ${(err as Error).message}`);
 }

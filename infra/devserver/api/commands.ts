@@ -507,15 +507,15 @@ export function applyCommand(engine: Engine, run: RunRecord, cmd: Command, ctx: 
       const failure = cmd.failWorkflowExecutionCommandAttributes?.failure ?? undefined;
       ctx.closed = true;
       const decision = decideRetry(s.retryPolicy, s.attempt, failure, engine.now(), s.executionExpirationTime);
-      if (decision.retry) {
-        const next = continueRun(engine, run, {
-          backoffMs: decision.backoffMs,
-          initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_RETRY,
-          attempt: s.attempt + 1,
-          continuedFailure: failure,
-        });
-        s.newExecutionRunId = next;
-      }
+      const next = decision.retry
+        ? reserveContinuation({
+            backoffMs: decision.backoffMs,
+            initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_RETRY,
+            attempt: s.attempt + 1,
+            continuedFailure: failure,
+          })
+        : undefined;
+      if (next) s.newExecutionRunId = next.runId;
       engine.closeRun(
         run,
         WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
@@ -527,7 +527,7 @@ export function applyCommand(engine: Engine, run: RunRecord, cmd: Command, ctx: 
           newExecutionRunId: s.newExecutionRunId || undefined,
         },
       );
-      startPendingRun(engine, run);
+      if (next) startContinuation(engine, run, next);
       return;
     }
     case CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: {
@@ -546,7 +546,7 @@ export function applyCommand(engine: Engine, run: RunRecord, cmd: Command, ctx: 
     case CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: {
       const a = cmd.continueAsNewWorkflowExecutionCommandAttributes!;
       ctx.closed = true;
-      const next = continueRun(engine, run, {
+      const next = reserveContinuation({
         backoffMs: durationToMs(a.backoffStartInterval),
         initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
         attempt: 1,
@@ -562,13 +562,13 @@ export function applyCommand(engine: Engine, run: RunRecord, cmd: Command, ctx: 
         lastCompletionResult: a.lastCompletionResult ?? undefined,
         continuedFailure: a.failure ?? undefined,
       });
-      s.newExecutionRunId = next;
+      s.newExecutionRunId = next.runId;
       engine.closeRun(
         run,
         WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
         {
-          newExecutionRunId: next,
+          newExecutionRunId: next.runId,
           workflowType: { name: a.workflowType?.name || s.workflowType },
           taskQueue: { name: a.taskQueue?.name || s.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
           input: a.input ?? undefined,
@@ -582,7 +582,7 @@ export function applyCommand(engine: Engine, run: RunRecord, cmd: Command, ctx: 
           searchAttributes: a.searchAttributes ?? undefined,
         },
       );
-      startPendingRun(engine, run);
+      startContinuation(engine, run, next);
       return;
     }
     default:
@@ -608,31 +608,27 @@ export interface ContinueParams {
   continuedFailure?: unknown;
 }
 
-/**
- * Reserves the run id of the run that continues this chain. The new run is created by {@link startPendingRun}
- * once the old run's close event is written (its id must appear in that event).
- */
-export function continueRun(_engine: Engine, run: RunRecord, p: ContinueParams): string {
-  const id = randomUUID();
-  pendingContinuations.set(run.key, { id, params: p });
-  return id;
+/** The run that continues a chain: its id is chosen first, because the old run's close event names it. */
+export interface Continuation {
+  runId: string;
+  params: ContinueParams;
 }
 
-const pendingContinuations = new Map<string, { id: string; params: ContinueParams }>();
+/** Chooses the id of the run that will continue this chain; {@link startContinuation} creates it. */
+export function reserveContinuation(params: ContinueParams): Continuation {
+  return { runId: randomUUID(), params };
+}
 
-/** Creates the continuing run reserved by {@link continueRun}. */
-export function startPendingRun(engine: Engine, run: RunRecord): void {
-  const pending = pendingContinuations.get(run.key);
-  if (!pending) return;
-  pendingContinuations.delete(run.key);
+/** Creates the continuing run, once the old run's close event (which names it) is written. */
+export function startContinuation(engine: Engine, run: RunRecord, next: Continuation): void {
   const s = run.state;
-  const p = pending.params;
+  const p = next.params;
   const input = (p.input ??
     (p.initiator === enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_RETRY
       ? startedInput(engine, run)
       : undefined)) as never;
   createRun(engine, {
-    runId: pending.id,
+    runId: next.runId,
     namespace: s.namespace,
     workflowId: s.workflowId,
     workflowType: p.workflowType ?? s.workflowType,
@@ -667,7 +663,7 @@ function startedInput(engine: Engine, run: RunRecord): unknown {
 }
 
 /** The retry decision when a run times out (used by the run-timeout deadline). */
-export function timeoutRetry(engine: Engine, run: RunRecord): { state: number; next?: string } {
+export function timeoutRetry(engine: Engine, run: RunRecord): { state: number; next?: Continuation } {
   const s = run.state;
   // As Temporal: an expired execution timeout is TIMEOUT; a run timeout asks the retry policy, so without one the
   // state is RETRY_POLICY_NOT_SET (and MAXIMUM_ATTEMPTS_REACHED etc. when retries are exhausted).
@@ -676,7 +672,7 @@ export function timeoutRetry(engine: Engine, run: RunRecord): { state: number; n
   }
   const d = decideRetry(s.retryPolicy, s.attempt, undefined, engine.now(), s.executionExpirationTime, true);
   if (!d.retry) return { state: d.state };
-  const next = continueRun(engine, run, {
+  const next = reserveContinuation({
     backoffMs: d.backoffMs,
     initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_RETRY,
     attempt: s.attempt + 1,

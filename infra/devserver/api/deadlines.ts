@@ -6,7 +6,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { EventType, WorkflowExecutionStatus } from '../proto';
 import { activityDeadline, onActivityDeadline } from './activity';
-import { startPendingRun, timeoutRetry } from './commands';
+import { startContinuation, timeoutRetry } from './commands';
 import { timeoutWorkflowTask } from './workflow-task';
 
 /** Engine hook: (re)arms all deadlines of a run. */
@@ -74,16 +74,16 @@ function timeoutRun(engine: Engine, run: RunRecord): void {
   committed(engine, () => {
     if (!run.isOpen) return;
     const { state, next } = timeoutRetry(engine, run);
-    if (next) run.state.newExecutionRunId = next;
+    if (next) run.state.newExecutionRunId = next.runId;
     engine.closeRun(
       run,
       WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
       EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
       {
         retryState: state,
-        newExecutionRunId: next,
+        newExecutionRunId: next?.runId,
       },
     );
-    startPendingRun(engine, run);
+    if (next) startContinuation(engine, run, next);
   });
 }

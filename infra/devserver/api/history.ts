@@ -4,7 +4,7 @@
  */
 import { RawResponse, waitForRun, type Engine, type RunRecord } from '../engine';
 import { invalidArgument } from '../errors';
-import { WorkflowExecutionStatus, protoRoot, enums, msToDuration, msToTimestamp, temporal } from '../proto';
+import { protoRoot, enums, msToDuration, msToTimestamp, temporal } from '../proto';
 import type { Loose } from '../proto';
 import { appendField, encodeHistory } from './history-bytes';
 
@@ -184,6 +184,3 @@ export function describeWorkflowExecution(
     },
   };
 }
-
-export const isRunning = (run: RunRecord): boolean =>
-  run.state.status === WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;

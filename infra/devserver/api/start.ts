@@ -123,43 +123,43 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
   };
   const run = engine.addRun(state);
   const parentNs = p.parent ? engine.namespaces.get(p.parent.namespace) : undefined;
-  const started = engine.append(run, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, {
-    workflowType: { name: p.workflowType },
-    parentWorkflowNamespace: p.parent?.namespace,
-    parentWorkflowNamespaceId: parentNs?.id,
-    parentWorkflowExecution: p.parent ? { workflowId: p.parent.workflowId, runId: p.parent.runId } : undefined,
-    parentInitiatedEventId: p.parent?.initiatedEventId,
-    taskQueue: { name: p.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    input: p.input ?? undefined,
-    workflowExecutionTimeout: executionTimeoutMs ? msToDuration(executionTimeoutMs) : undefined,
-    workflowRunTimeout: runTimeoutMs ? msToDuration(runTimeoutMs) : undefined,
-    workflowTaskTimeout: msToDuration(wftTimeoutMs),
-    continuedExecutionRunId: p.continuedExecutionRunId,
-    initiator: p.initiator,
-    continuedFailure: p.continuedFailure ?? undefined,
-    lastCompletionResult: p.lastCompletionResult ?? undefined,
-    originalExecutionRunId: runId,
-    identity: p.identity,
-    firstExecutionRunId: state.firstRunId,
-    retryPolicy,
-    attempt: state.attempt,
-    workflowExecutionExpirationTime: expiration ? msToTimestamp(expiration) : undefined,
-    cronSchedule: p.cronSchedule || undefined,
-    firstWorkflowTaskBackoff: backoffMs ? msToDuration(backoffMs) : undefined,
-    memo: p.memo ?? undefined,
-    searchAttributes: p.searchAttributes ?? undefined,
-    header: p.header ?? undefined,
-    workflowId: p.workflowId,
-    rootWorkflowExecution: { workflowId: state.rootWorkflowId, runId: state.rootRunId },
-    priority: p.priority ?? undefined,
-  });
+  const started = engine.makeEvent(
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+    {
+      workflowType: { name: p.workflowType },
+      parentWorkflowNamespace: p.parent?.namespace,
+      parentWorkflowNamespaceId: parentNs?.id,
+      parentWorkflowExecution: p.parent ? { workflowId: p.parent.workflowId, runId: p.parent.runId } : undefined,
+      parentInitiatedEventId: p.parent?.initiatedEventId,
+      taskQueue: { name: p.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      input: p.input ?? undefined,
+      workflowExecutionTimeout: executionTimeoutMs ? msToDuration(executionTimeoutMs) : undefined,
+      workflowRunTimeout: runTimeoutMs ? msToDuration(runTimeoutMs) : undefined,
+      workflowTaskTimeout: msToDuration(wftTimeoutMs),
+      continuedExecutionRunId: p.continuedExecutionRunId,
+      initiator: p.initiator,
+      continuedFailure: p.continuedFailure ?? undefined,
+      lastCompletionResult: p.lastCompletionResult ?? undefined,
+      originalExecutionRunId: runId,
+      identity: p.identity,
+      firstExecutionRunId: state.firstRunId,
+      retryPolicy,
+      attempt: state.attempt,
+      workflowExecutionExpirationTime: expiration ? msToTimestamp(expiration) : undefined,
+      cronSchedule: p.cronSchedule || undefined,
+      firstWorkflowTaskBackoff: backoffMs ? msToDuration(backoffMs) : undefined,
+      memo: p.memo ?? undefined,
+      searchAttributes: p.searchAttributes ?? undefined,
+      header: p.header ?? undefined,
+      workflowId: p.workflowId,
+      rootWorkflowExecution: { workflowId: state.rootWorkflowId, runId: state.rootRunId },
+      priority: p.priority ?? undefined,
+    },
+    run.state.nextEventId,
+  );
+  // User metadata (summary, details) lives on the event itself rather than in its attributes.
   if (p.userMetadata) (started as Record<string, unknown>).userMetadata = p.userMetadata;
-  // Re-encode with user metadata, which lives on the event rather than in its attributes.
-  if (p.userMetadata) {
-    run.history.pop();
-    run.state.nextEventId--;
-    engine.appendEvent(run, started);
-  }
+  engine.appendEvent(run, started);
   p.afterStarted?.(run);
   engine.scheduleWorkflowTask(run, { notBefore: backoffMs > 0 ? now + backoffMs : 0 });
   engine.hooks.armDeadlines(run);
