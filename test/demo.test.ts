@@ -11,10 +11,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { evaluate, featurize, ingest, train, validate } from '../activities';
 import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activities/artifacts';
@@ -23,6 +23,7 @@ import { MloeError } from '../clients/errors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { createDemoWorker } from '../workers/demo-worker';
 import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
+import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
 const COLUMNS = ['sqft', 'bedrooms', 'age_years', 'distance_km', 'price_k'];
 
@@ -343,42 +344,27 @@ describe('featurize, train and evaluate activities', () => {
 });
 
 describe('demoPipeline workflow on the dev server', () => {
-  let connection: Connection;
-  let nativeConnection: NativeConnection;
+  let env: TestEnv;
   let client: Client;
   let workflowBundle: WorkflowBundleWithSourceMap;
-  let worker: Worker;
-  let workerRun: Promise<void>;
+  let stopWorker: (() => Promise<void>) | undefined;
   const taskQueue = `mloe-demo-test-${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    const address = process.env.TEMPORAL_TEST_ADDRESS;
-    if (address === undefined) throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest');
-    connection = await Connection.connect({ address });
-    nativeConnection = await NativeConnection.connect({ address });
-    client = new Client({ connection });
+    env = await connect();
+    client = env.client;
     workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'),
-      logger: {
-        log: () => undefined,
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: console.warn,
-        error: console.error,
-      },
+      logger: quietLogger,
     });
-    worker = await createDemoWorker({ connection: nativeConnection, taskQueue, workflowBundle });
-    workerRun = worker.run();
+    stopWorker = runInBackground(
+      await createDemoWorker({ connection: env.nativeConnection, taskQueue, workflowBundle }),
+    );
   });
 
   afterAll(async () => {
-    if (worker !== undefined) {
-      worker.shutdown();
-      await workerRun;
-    }
-    await nativeConnection?.close();
-    await connection?.close();
+    await stopWorker?.();
+    await env?.close();
   });
 
   /** Starts the pipeline and waits for it; also returns the status query's answer at the end. */

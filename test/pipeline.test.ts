@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import {
   BUILTIN_IMPLEMENTATIONS,
@@ -32,19 +32,11 @@ import {
 } from '../clients/pipelines';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
+import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
 const REPO = resolve(__dirname, '..');
 const BIN = join(REPO, 'bin', 'mloe.js');
 const execFileAsync = promisify(execFile);
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: console.warn,
-  error: console.error,
-};
 
 /** Activities that saw their cancellation, by `runId/stepId`. */
 const cancelledActivities = new Set<string>();
@@ -141,35 +133,27 @@ function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
 }
 
 describe('runPipeline on the dev server', () => {
-  let connection: Connection;
-  let nativeConnection: NativeConnection;
+  let env: TestEnv;
   let client: Client;
   let workflowBundle: WorkflowBundleWithSourceMap;
-  let worker: Worker;
-  let workerRun: Promise<void>;
+  let stopWorker: (() => Promise<void>) | undefined;
   let artifactRoot: string;
   const taskQueue = `mloe-pipeline-test-${process.pid}-${Date.now()}`;
   const handles: WorkflowHandle<typeof runPipeline>[] = [];
 
   beforeAll(async () => {
-    const address = process.env.TEMPORAL_TEST_ADDRESS;
-    if (address === undefined) throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest');
     artifactRoot = await mkdtemp(join(tmpdir(), 'mloe-pipeline-test-'));
-    connection = await Connection.connect({ address });
-    nativeConnection = await NativeConnection.connect({ address });
-    client = new Client({ connection });
+    env = await connect();
+    client = env.client;
     workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    worker = await createPipelineWorker({ connection: nativeConnection, taskQueue, workflowBundle, steps });
-    workerRun = worker.run();
+    stopWorker = runInBackground(
+      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle, steps }),
+    );
   });
 
   afterAll(async () => {
-    if (worker !== undefined) {
-      worker.shutdown();
-      await workerRun;
-    }
-    await nativeConnection?.close();
-    await connection?.close();
+    await stopWorker?.();
+    await env?.close();
     if (artifactRoot !== undefined) await rm(artifactRoot, { recursive: true, force: true });
   });
 

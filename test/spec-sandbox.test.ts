@@ -5,54 +5,38 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { parseSpecText } from '../core/spec';
 import { specInSandbox } from './fixtures/spec-workflows';
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: console.warn,
-  error: console.error,
-};
+import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
 describe('core/ inside the workflow sandbox', () => {
-  let connection: Connection;
-  let nativeConnection: NativeConnection;
+  let env: TestEnv;
   let client: Client;
   let workflowBundle: WorkflowBundleWithSourceMap;
-  let worker: Worker;
-  let workerRun: Promise<void>;
+  let stopWorker: (() => Promise<void>) | undefined;
   const taskQueue = `mloe-spec-sandbox-${process.pid}-${Date.now()}`;
   const spec = parseSpecText(readFileSync(join(__dirname, '..', 'pipelines', 'demo', 'pipeline.yaml'), 'utf8')).value;
 
   beforeAll(async () => {
-    const address = process.env.TEMPORAL_TEST_ADDRESS;
-    if (address === undefined) throw new Error('TEMPORAL_TEST_ADDRESS is not set: run the tests through jest');
-    connection = await Connection.connect({ address });
-    nativeConnection = await NativeConnection.connect({ address });
-    client = new Client({ connection });
+    env = await connect();
+    client = env.client;
     workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('./fixtures/spec-workflows'),
       logger: quietLogger,
     });
     // One activity, so the worker polls quietly; the workflow calls none.
     const activities = { noop: async (): Promise<void> => undefined };
-    worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle, activities });
-    workerRun = worker.run();
+    stopWorker = runInBackground(
+      await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities }),
+    );
   });
 
   afterAll(async () => {
-    if (worker !== undefined) {
-      worker.shutdown();
-      await workerRun;
-    }
-    await nativeConnection?.close();
-    await connection?.close();
+    await stopWorker?.();
+    await env?.close();
   });
 
   it('validates the demo spec, computes the DAG and evaluates CEL, identically on replay', async () => {

@@ -109,3 +109,12 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Runs a worker for a whole test file; the returned function shuts it down and waits for it (call in afterAll). */
+export function runInBackground(worker: Worker): () => Promise<void> {
+  const running = worker.run();
+  return async () => {
+    worker.shutdown();
+    await running;
+  };
+}
