@@ -14,7 +14,7 @@ import { systemClock } from '../infra/devserver/clock';
 import { Engine } from '../infra/devserver/engine';
 import { createLogger } from '../infra/devserver/logger';
 import { WorkflowExecutionStatus } from '../infra/devserver/proto';
-import type { RunState } from '../infra/devserver/state';
+import { freshRunBookkeeping, type RunState } from '../infra/devserver/state';
 import { Store } from '../infra/devserver/store';
 import { countWorkflowExecutions, listWorkflowExecutions } from '../infra/devserver/visibility/visibility-api';
 
@@ -75,20 +75,7 @@ function closedRun(i: number): RunState {
     requestIds: [],
     rootWorkflowId: `bench-${i}`,
     rootRunId: runId,
-    nextEventId: 1,
-    lastCompletedWftStartedEventId: 0,
-    taskSeq: 0,
-    buffered: [],
-    activities: {},
-    timers: {},
-    children: {},
-    external: {},
-    updates: {},
-    cancelRequested: false,
-    signalCount: 0,
-    newExecutionRunId: '',
-    closeEventId: 0,
-    historySizeBytes: 0,
+    ...freshRunBookkeeping(),
     stateTransitionCount: 1,
   };
 }

@@ -152,3 +152,43 @@ export interface RunState {
   historySizeBytes: number;
   stateTransitionCount: number;
 }
+
+/** The bookkeeping fields of a run that has written nothing yet (the rest of a new {@link RunState} is its identity). */
+export function freshRunBookkeeping(): Pick<
+  RunState,
+  | 'nextEventId'
+  | 'lastCompletedWftStartedEventId'
+  | 'wft'
+  | 'taskSeq'
+  | 'buffered'
+  | 'activities'
+  | 'timers'
+  | 'children'
+  | 'external'
+  | 'updates'
+  | 'cancelRequested'
+  | 'signalCount'
+  | 'newExecutionRunId'
+  | 'closeEventId'
+  | 'historySizeBytes'
+  | 'stateTransitionCount'
+> {
+  return {
+    nextEventId: 1,
+    lastCompletedWftStartedEventId: 0,
+    wft: undefined,
+    taskSeq: 0,
+    buffered: [],
+    activities: {},
+    timers: {},
+    children: {},
+    external: {},
+    updates: {},
+    cancelRequested: false,
+    signalCount: 0,
+    newExecutionRunId: '',
+    closeEventId: 0,
+    historySizeBytes: 0,
+    stateTransitionCount: 0,
+  };
+}

@@ -23,7 +23,7 @@ import {
 } from '../proto';
 import type { Loose } from '../proto';
 import { withWorkflowDefaults } from '../retry';
-import type { ParentRef, RunState } from '../state';
+import { freshRunBookkeeping, type ParentRef, type RunState } from '../state';
 import { terminateRun } from './cancel';
 import { validatePayloadSize, validateId } from './validate';
 import { validateSearchAttributes } from '../visibility/search-attributes';
@@ -104,22 +104,7 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
     parent: p.parent,
     rootWorkflowId: p.rootWorkflowId ?? p.workflowId,
     rootRunId: p.rootRunId ?? runId,
-    nextEventId: 1,
-    lastCompletedWftStartedEventId: 0,
-    wft: undefined,
-    taskSeq: 0,
-    buffered: [],
-    activities: {},
-    timers: {},
-    children: {},
-    external: {},
-    updates: {},
-    cancelRequested: false,
-    signalCount: 0,
-    newExecutionRunId: '',
-    closeEventId: 0,
-    historySizeBytes: 0,
-    stateTransitionCount: 0,
+    ...freshRunBookkeeping(),
   };
   const run = engine.addRun(state);
   const parentNs = p.parent ? engine.namespaces.get(p.parent.namespace) : undefined;
