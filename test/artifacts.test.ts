@@ -142,7 +142,36 @@ async function listAll(store: ArtifactStore, prefix?: string, pageSize?: number)
   return entries;
 }
 
+/** The records contract, the same for every store: replace atomically, read back, list by name, refuse bad names. */
+async function checkRecords(store: ArtifactStore): Promise<void> {
+  expect(await store.getRecord('runs', 'pipeline-demo-1')).toBeUndefined();
+  await store.putRecord('runs', 'pipeline-demo-2', { state: 'running' });
+  await store.putRecord('runs', 'pipeline-demo-1', { state: 'running', steps: [1, 2] });
+  await store.putRecord('runs', 'pipeline-demo-1', { state: 'completed' });
+  await store.putRecord('cache', 'abc', { key: 'abc' });
+  expect(await store.getRecord('runs', 'pipeline-demo-1')).toEqual({ state: 'completed' });
+  const names: string[] = [];
+  for await (const name of store.listRecords('runs')) names.push(name);
+  expect(names).toEqual(['pipeline-demo-1', 'pipeline-demo-2']);
+  for (const bad of ['../escape', 'a/b', '', '.hidden', 'a..b']) {
+    await expect(store.putRecord('runs', bad, {})).rejects.toMatchObject({ code: 'PATH_INVALID' });
+    await expect(store.getRecord('runs', bad)).rejects.toMatchObject({ code: 'PATH_INVALID' });
+  }
+  await expect(store.putRecord('secrets' as 'runs', 'x', {})).rejects.toMatchObject({ code: 'PATH_INVALID' });
+}
+
 describe('file store', () => {
+  it('keeps JSON records under <root>/records/<collection>/<name>.json, replaced atomically', async () => {
+    const root = await temporaryDirectory();
+    const store = new FileArtifactStore({ root });
+    await checkRecords(store);
+    const onDisk = JSON.parse(await readFile(join(root, 'records', 'runs', 'pipeline-demo-1.json'), 'utf8')) as unknown;
+    expect(onDisk).toEqual({ state: 'completed' });
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    await writeFile(join(root, 'records', 'runs', 'broken.json'), '{"state":');
+    await expect(store.getRecord('runs', 'broken')).rejects.toMatchObject({ code: 'ARTIFACT_CORRUPT' });
+  });
+
   it('round-trips typed artifacts with metadata under <root>/sha256/<ab>/<hex>', async () => {
     const root = await temporaryDirectory();
     const store = new FileArtifactStore({ root });
@@ -517,6 +546,16 @@ describe('s3 store against s3rver', () => {
   function keyOf(ref: ArtifactRef): string {
     return ref.uri.slice(`s3://${bucket}/`.length);
   }
+
+  it('keeps JSON records under <prefix>/records/<collection>/<name>.json', async () => {
+    await checkRecords(store);
+    const response = await raw.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'artifacts/records/runs/pipeline-demo-1.json' }),
+    );
+    expect(JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString())).toEqual({
+      state: 'completed',
+    });
+  });
 
   it('round-trips a typed artifact: blob at artifacts/sha256/<ab>/<hex>, digest in object metadata, record beside', async () => {
     const bytes = Buffer.from('{"rmse":26.3,"r2":0.97}\n');

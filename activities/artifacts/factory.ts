@@ -38,3 +38,25 @@ export function storeForUri(uri: string, config: ArtifactStoreConfigInput = {}):
       );
   }
 }
+
+/**
+ * Opens stores by location and keeps them for the process's life: a worker talks to the same few stores over and
+ * over, and an S3 store holds a client with a connection pool. A location is a store URI or the absolute root of a
+ * file store; no location means `defaultLocation`.
+ */
+export function createStoreResolver(options: {
+  config?: ArtifactStoreConfigInput;
+  defaultLocation: string;
+}): (location?: string) => ArtifactStore {
+  const stores = new Map<string, ArtifactStore>();
+  return (location = options.defaultLocation) => {
+    let store = stores.get(location);
+    if (store === undefined) {
+      store = location.startsWith('/')
+        ? new FileArtifactStore({ root: location })
+        : storeForUri(location, options.config ?? {});
+      stores.set(location, store);
+    }
+    return store;
+  };
+}

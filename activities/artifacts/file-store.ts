@@ -11,11 +11,21 @@ import { pipeline, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import { MloeError } from '../../clients/errors';
-import { checkAbsolutePath, checkDigestPrefix, contentKey, parseFileUri, splitContentKey } from './keys';
+import {
+  checkAbsolutePath,
+  checkDigestPrefix,
+  contentKey,
+  parseFileUri,
+  recordKey,
+  splitContentKey,
+  type RecordCollection,
+} from './keys';
 import { digestHex, formatDigest, type ArtifactRecord, type ArtifactRef } from './ref';
 import {
   checkPutOptions,
   nextRecord,
+  parseJsonRecord,
+  serializeJsonRecord,
   parseRecord,
   refFromRecord,
   resolveLocator,
@@ -191,6 +201,32 @@ export class FileArtifactStore implements ArtifactStore {
         yield { uri: pathToFileURL(path).href, digest: formatDigest(name), size: stats.size };
       }
     }
+  }
+
+  async putRecord(collection: RecordCollection, name: string, value: unknown): Promise<void> {
+    const path = join(this.root, recordKey(collection, name));
+    await fsCall(() => mkdir(join(this.root, 'tmp'), { recursive: true }), `create ${join(this.root, 'tmp')}`);
+    await fsCall(() => mkdir(dirname(path), { recursive: true }), `create ${dirname(path)}`);
+    await this.writeAtomically(path, serializeJsonRecord(value));
+  }
+
+  async getRecord(collection: RecordCollection, name: string): Promise<unknown> {
+    const path = join(this.root, recordKey(collection, name));
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path, { flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+      if (isErrno(error, 'ELOOP')) throw new MloeError('PATH_INVALID', `record ${path} is a symbolic link`);
+      throw storeFailure(error, `read ${path}`);
+    }
+    return parseJsonRecord(bytes, path);
+  }
+
+  async *listRecords(collection: RecordCollection): AsyncGenerator<string> {
+    const directory = dirname(join(this.root, recordKey(collection, 'x')));
+    const names = (await listDirectory(directory)).filter((name) => name.endsWith('.json')).sort();
+    for (const name of names) yield name.slice(0, -'.json'.length);
   }
 
   close(): Promise<void> {

@@ -27,4 +27,6 @@ export { DEFAULT_ARTIFACTS_SUBDIRECTORY, FileArtifactStore } from './file-store'
 export type { FileArtifactStoreOptions } from './file-store';
 export { DEFAULT_S3_PREFIX, S3ArtifactStore, s3ClientConfig } from './s3-store';
 export type { S3ArtifactStoreOptions } from './s3-store';
-export { ARTIFACT_STORE_SCHEMES, storeForUri } from './factory';
+export { ARTIFACT_STORE_SCHEMES, createStoreResolver, storeForUri } from './factory';
+export { RECORD_COLLECTIONS, recordKey } from './keys';
+export type { RecordCollection } from './keys';

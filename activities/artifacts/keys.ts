@@ -193,3 +193,30 @@ export function contentKeyPrefix(hex: string): string {
   if (hex.length === 1) return `${DIGEST_ALGORITHM}/${hex}`;
   return `${DIGEST_ALGORITHM}/${hex.slice(0, 2)}/${hex}`;
 }
+
+/** Collections of JSON records a store keeps beside its artifacts (see `ArtifactStore.putRecord`). */
+export const RECORD_COLLECTIONS = ['runs', 'cache', 'steps'] as const;
+
+/** A collection of records. */
+export type RecordCollection = (typeof RECORD_COLLECTIONS)[number];
+
+/** A record's name: one safe segment, so it can never climb out of its collection. */
+const RECORD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+/**
+ * Checks a record's collection and name and returns its key below the store's root:
+ * `records/<collection>/<name>.json`. `PATH_INVALID` for an unknown collection or an unsafe name.
+ */
+export function recordKey(collection: RecordCollection, name: string): string {
+  if (!(RECORD_COLLECTIONS as readonly string[]).includes(collection)) {
+    throw invalid(
+      `unknown record collection ${JSON.stringify(collection)}: expected one of ${RECORD_COLLECTIONS.join(', ')}`,
+    );
+  }
+  if (!RECORD_NAME_PATTERN.test(name) || name.includes('..')) {
+    throw invalid(
+      `invalid record name ${JSON.stringify(name)}: use letters, digits, ".", "_" and "-" (at most 200, no "..")`,
+    );
+  }
+  return `records/${collection}/${name}.json`;
+}

@@ -41,15 +41,19 @@ import {
   contentKey,
   contentKeyPrefix,
   parseS3Uri,
+  recordKey,
   splitContentKey,
+  type RecordCollection,
 } from './keys';
 import { formatDigest, sha256Hex, type ArtifactRecord, type ArtifactRef } from './ref';
 import {
   checkPutOptions,
   nextRecord,
+  parseJsonRecord,
   parseRecord,
   refFromRecord,
   resolveLocator,
+  serializeJsonRecord,
   serializeRecord,
   unusableRecord,
   verifyByReading,
@@ -287,6 +291,56 @@ export class S3ArtifactStore implements ArtifactStore {
         const split = object.Key === undefined ? undefined : splitContentKey(object.Key);
         if (split === undefined || split.root !== this.prefix || !split.hex.startsWith(hex)) continue;
         yield { uri: this.uriOf(this.keyOf(split.hex)), digest: formatDigest(split.hex), size: object.Size ?? 0 };
+      }
+      continuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (continuationToken !== undefined);
+  }
+
+  async putRecord(collection: RecordCollection, name: string, value: unknown): Promise<void> {
+    const key = `${this.prefix}/${recordKey(collection, name)}`;
+    await this.call(
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: serializeJsonRecord(value),
+          ContentType: 'application/json',
+        }),
+      ),
+      `write ${this.uriOf(key)}`,
+    );
+  }
+
+  async getRecord(collection: RecordCollection, name: string): Promise<unknown> {
+    const key = `${this.prefix}/${recordKey(collection, name)}`;
+    const uri = this.uriOf(key);
+    try {
+      const response = await this.call(
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })),
+        `read ${uri}`,
+        uri,
+      );
+      if (!(response.Body instanceof Readable)) throw new MloeError('INTERNAL', `S3 returned no body for ${uri}`);
+      return parseJsonRecord(await readAll(response.Body), uri);
+    } catch (error) {
+      if (error instanceof MloeError && error.code === 'ARTIFACT_NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  async *listRecords(collection: RecordCollection): AsyncGenerator<string> {
+    const keyPrefix = `${this.prefix}/${recordKey(collection, 'x').slice(0, -'x.json'.length)}`;
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.call(
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: keyPrefix, ContinuationToken: continuationToken }),
+        ),
+        `list ${this.rootUri} under ${keyPrefix}`,
+      );
+      for (const object of page.Contents ?? []) {
+        const rest = object.Key?.slice(keyPrefix.length) ?? '';
+        if (rest.endsWith('.json') && !rest.includes('/')) yield rest.slice(0, -'.json'.length);
       }
       continuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (continuationToken !== undefined);

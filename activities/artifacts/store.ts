@@ -19,6 +19,7 @@ import {
   type ArtifactRef,
   type ArtifactType,
 } from './ref';
+import type { RecordCollection } from './keys';
 import { drain, readAll, type ArtifactBody } from './streams';
 
 /** What `put` records about the bytes besides their digest. */
@@ -88,6 +89,18 @@ export interface ArtifactStore {
 
   /** Every artifact whose digest starts with a prefix, in digest order. */
   list(options?: ListOptions): AsyncIterable<ArtifactEntry>;
+
+  /**
+   * Writes a JSON record (run metadata, cache entries) under `records/<collection>/<name>.json`, replacing any
+   * previous one atomically. Records are small, mutable bookkeeping beside the immutable artifacts.
+   */
+  putRecord(collection: RecordCollection, name: string, value: unknown): Promise<void>;
+
+  /** Reads a record back; `undefined` when there is none. `ARTIFACT_CORRUPT` when it is not JSON. */
+  getRecord(collection: RecordCollection, name: string): Promise<unknown>;
+
+  /** The names of a collection's records, in name order. */
+  listRecords(collection: RecordCollection): AsyncIterable<string>;
 
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
@@ -270,4 +283,18 @@ export async function getJson<T>(
 /** Stores a value as pretty-printed JSON (deterministic for the same value, so the digest is too). */
 export function putJson(store: ArtifactStore, value: unknown, options?: PutOptions): Promise<ArtifactRef> {
   return store.put(`${JSON.stringify(value, null, 2)}\n`, options);
+}
+
+/** A record as stored: pretty JSON with a final newline. */
+export function serializeJsonRecord(value: unknown): Buffer {
+  return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+}
+
+/** Parses a stored record; a record that is not JSON was damaged: `ARTIFACT_CORRUPT`, naming it. */
+export function parseJsonRecord(bytes: Buffer, where: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (error) {
+    throw new MloeError('ARTIFACT_CORRUPT', `record ${where} is not JSON`, { cause: error });
+  }
 }
