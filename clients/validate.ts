@@ -3,21 +3,20 @@
  * or a short summary of a valid pipeline. Also the file-reading entry point the other commands will share, so that
  * nothing starts for an invalid spec.
  */
-import { readFile } from 'node:fs/promises';
-
 import {
   SpecInvalidError,
   createStepRegistry,
   executionLevels,
   formatIssue,
-  loadPipeline,
   paramValueFromText,
+  type PipelineTreeResult,
   type StepRegistry,
   type ValidPipeline,
-  type ValidationResult,
+  type ValidPipelineTree,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { ConfigError, ensureError } from './errors';
+import { loadPipelineFileTree } from './spec-files';
 import type { StartDevIo } from './start-dev';
 
 /** The registry the CLI validates against: the built-in steps (registered step packages come later). */
@@ -33,28 +32,23 @@ export interface ValidateFileOptions {
 }
 
 /**
- * Reads and validates a spec file. Parameter texts are converted by the declared types (the spec is parsed first
- * to learn them). Throws `CONFIG_INVALID` when the file cannot be read or a `--param` is not `name=value`.
+ * Reads and validates a spec file and every sub-pipeline it runs (recursively, each error with its own file).
+ * Parameter texts are converted by the declared types (the spec is parsed first to learn them). Throws
+ * `CONFIG_INVALID` when the file cannot be read or a `--param` is not `name=value`.
  */
-export async function validatePipelineFile(file: string, options: ValidateFileOptions = {}): Promise<ValidationResult> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : ensureError(error).message;
-    throw new ConfigError(`cannot read ${file}: ${reason}`, { cause: error });
-  }
+export async function validatePipelineFile(
+  file: string,
+  options: ValidateFileOptions = {},
+): Promise<PipelineTreeResult> {
   const registry = options.registry ?? defaultRegistry();
-  const result = loadPipeline(text, { file, registry });
+  const result = await loadPipelineFileTree(file, { registry });
   if (!result.ok || options.params === undefined) return result;
   const params = parseParamTexts(options.params, result);
-  return loadPipeline(text, { file, registry, params });
+  return loadPipelineFileTree(file, { registry, params });
 }
 
 /** Like {@link validatePipelineFile}, but throws `SPEC_INVALID` with every problem: for commands that go on to run. */
-export async function loadPipelineFile(file: string, options: ValidateFileOptions = {}): Promise<ValidPipeline> {
+export async function loadPipelineFile(file: string, options: ValidateFileOptions = {}): Promise<ValidPipelineTree> {
   const result = await validatePipelineFile(file, options);
   if (!result.ok) throw new SpecInvalidError(result.issues);
   return result;
@@ -80,7 +74,7 @@ export async function runValidate(
   options: { param?: readonly string[] },
   io: StartDevIo,
 ): Promise<number> {
-  let result: ValidationResult;
+  let result: PipelineTreeResult;
   try {
     result = await validatePipelineFile(file, options.param === undefined ? {} : { params: options.param });
   } catch (error) {
@@ -99,5 +93,7 @@ export async function runValidate(
   io.stdout(`${file}: pipeline ${spec.metadata.name} is valid`);
   io.stdout(`  params (${params.length}): ${params.length === 0 ? '-' : params.join(', ')}`);
   io.stdout(`  steps (${result.order.length}): ${levels.map((level) => level.join(' | ')).join(' → ')}`);
+  const pipelines = Object.keys(result.pipelines);
+  if (pipelines.length > 0) io.stdout(`  sub-pipelines (${pipelines.length}): ${pipelines.join(', ')}`);
   return 0;
 }

@@ -5,9 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
+import { specFiles } from '../clients/spec-files';
 import { expr, pipeline } from '../core/builder';
 import { MloeError } from '../core/errors';
 import {
@@ -31,6 +32,7 @@ import {
   formatIssue,
   loadPipeline,
   loadPipelineOrThrow,
+  loadPipelineTree,
   paramValueFromText,
   parseCpu,
   parseDuration,
@@ -60,8 +62,18 @@ function loadFile(path: string, params?: Record<string, unknown>) {
   return loadPipeline(readFileSync(path, 'utf8'), { file, registry, ...(params === undefined ? {} : { params }) });
 }
 
+/** Loads a spec file with the sub-pipelines it runs, as every entry point does. */
+function loadFileTree(path: string) {
+  const file = path.startsWith(ROOT) ? path.slice(ROOT.length + 1) : path;
+  const text = readFileSync(path, 'utf8');
+  return loadPipelineTree(
+    { path: basename(path), text, file },
+    { registry, files: specFiles(dirname(path), dirname(file)) },
+  );
+}
+
 /** The issues of an invalid spec; fails the test when it is valid. */
-function issuesOf(result: ReturnType<typeof loadPipeline>): SpecIssue[] {
+function issuesOf(result: { ok: true } | { ok: false; issues: SpecIssue[] }): SpecIssue[] {
   if (result.ok) throw new Error('expected the spec to be invalid');
   return result.issues;
 }
@@ -105,12 +117,17 @@ describe('broken specs corpus', () => {
       'EXPRESSION_SYNTAX',
       'EXPRESSION_TYPE',
       'UNKNOWN_VARIABLE',
+      'PIPELINE_NOT_FOUND',
+      'PIPELINE_PATH_INVALID',
+      'PIPELINE_CYCLE',
+      'PARAM_VALUE_INVALID',
+      'INVALID_HEARTBEAT',
     ]) {
       expect(codes).toContain(code);
     }
   });
 
-  it.each(files)('%s reports exactly the errors in its header, each with a hint', (name) => {
+  it.each(files)('%s reports exactly the errors in its header, each with a hint', async (name) => {
     const path = join(directory, name);
     const expected = [...readFileSync(path, 'utf8').matchAll(/^# expect: (\S+) (\S+) (\d+):(\d+)$/gm)].map(
       ([, code, field, line, column]) => ({
@@ -121,7 +138,7 @@ describe('broken specs corpus', () => {
       }),
     );
     expect(expected.length).toBeGreaterThan(0);
-    const issues = issuesOf(loadFile(path));
+    const issues = issuesOf(await loadFileTree(path));
     expect(issues.map(({ code, path: field, line, column }) => ({ code, path: field, line, column }))).toEqual(
       expected,
     );

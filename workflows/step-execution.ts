@@ -17,7 +17,7 @@ import {
 import { RetryState } from '@temporalio/common';
 
 import { MloeError } from '../core/errors';
-import { parseDuration, type PipelineSpec, type RetrySpec, type StepSpec } from '../core/spec';
+import { DEFAULT_STEP_TIMEOUT, parseDuration, type PipelineSpec, type RetrySpec, type StepSpec } from '../core/spec';
 import type { RunStepRequest, RunStepResult, StepFailureDetails } from '../activities/steps';
 
 /** The activities the interpreter calls: only `runStep`, whatever the step. */
@@ -25,11 +25,14 @@ interface StepActivities {
   runStep(request: RunStepRequest): Promise<RunStepResult>;
 }
 
-/** Timeout of one attempt when neither the step nor `defaults` sets one. */
-export const DEFAULT_STEP_TIMEOUT = '10m';
+/** Timeout of one attempt when neither the step nor `defaults` sets one (defined with the spec, which validates it). */
+export { DEFAULT_STEP_TIMEOUT };
 /** Attempts when neither the step nor `defaults` sets `retry.maxAttempts` (Temporal's own default is unlimited). */
 export const DEFAULT_MAX_ATTEMPTS = 3;
-/** Steps that may run longer than this get a heartbeat timeout, so a dead worker is noticed before the timeout. */
+/**
+ * The heartbeat timeout of steps that may run longer than this, unless the step or `defaults` sets
+ * `heartbeatTimeout`: a dead worker is noticed this soon rather than at the step's timeout.
+ */
 export const HEARTBEAT_TIMEOUT_MS = 30_000;
 
 /** Activity options as data (durations in milliseconds): what a `foreach` batch child receives. */
@@ -42,15 +45,23 @@ function durationMs(text: string | undefined): number | undefined {
   return text === undefined ? undefined : parseDuration(text);
 }
 
-/** The activity options of a step: its `retry` and `timeout` over the spec's `defaults`, field by field. */
+/**
+ * The activity options of a step: its `retry`, `timeout` and `heartbeatTimeout` over the spec's `defaults`, field by
+ * field. Without a `heartbeatTimeout`, a step whose timeout exceeds {@link HEARTBEAT_TIMEOUT_MS} gets that one.
+ */
 export function stepActivityOptions(spec: Pick<PipelineSpec, 'defaults'>, step: StepSpec): StepActivityOptions {
   const retry: RetrySpec = { ...spec.defaults?.retry, ...step.retry };
   const timeoutMs = durationMs(step.timeout ?? spec.defaults?.timeout ?? DEFAULT_STEP_TIMEOUT) ?? 600_000;
+  const heartbeatMs = durationMs(step.heartbeatTimeout ?? spec.defaults?.heartbeatTimeout);
   const initialInterval = durationMs(retry.initialInterval);
   const maximumInterval = durationMs(retry.maximumInterval);
   return {
     startToCloseTimeout: timeoutMs,
-    ...(timeoutMs > HEARTBEAT_TIMEOUT_MS ? { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS } : {}),
+    ...(heartbeatMs !== undefined
+      ? { heartbeatTimeout: heartbeatMs }
+      : timeoutMs > HEARTBEAT_TIMEOUT_MS
+        ? { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS }
+        : {}),
     retry: {
       maximumAttempts: retry.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       ...(initialInterval === undefined ? {} : { initialInterval }),

@@ -341,8 +341,17 @@ export interface CelBinding {
  */
 export function evaluateCel(source: string, bindings: Readonly<Record<string, CelBinding>>): JsonValue {
   const names = Object.keys(bindings);
+  // Converted on first read: an expression converts only the variables it reads. A `foreach` over N items
+  // evaluates its `with` N times with the same bindings, which may hold a list of N elements (`steps.x.outputs`);
+  // converting every binding each time made the fan-out quadratic (10,000 items: minutes of workflow CPU).
   const context: Record<string, unknown> = {};
-  for (const [name, binding] of Object.entries(bindings)) context[name] = toCel(binding.value, binding.type);
+  for (const [name, binding] of Object.entries(bindings)) {
+    let converted: { value: unknown } | undefined;
+    Object.defineProperty(context, name, {
+      enumerable: true,
+      get: () => (converted ??= { value: toCel(binding.value, binding.type) }).value,
+    });
+  }
   let result: unknown;
   try {
     result = evaluationEnvironment(names).evaluate(source, context);

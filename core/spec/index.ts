@@ -24,6 +24,23 @@ export {
 } from './validate';
 export { loadPipeline, loadPipelineOrThrow, type LoadOptions } from './load';
 export {
+  loadPipelineTree,
+  type LoadTreeOptions,
+  type PipelineFiles,
+  type PipelineTreeResult,
+  type PipelineTreeRoot,
+  type ValidPipelineTree,
+} from './load-tree';
+export {
+  directoryOf,
+  paramInputPort,
+  pipelinePorts,
+  resolvePipelinePath,
+  type PipelineLookup,
+  type PipelinePathResult,
+  type PipelineResolution,
+} from './sub-pipelines';
+export {
   buildGraph,
   downstreamOf,
   executionLevels,
@@ -44,6 +61,8 @@ export {
 export { isParamRequired, paramValueFromText, paramValueProblem, resolveParamValues } from './params';
 export {
   paramsType,
+  pipelineOutputBindings,
+  pipelineOutputVariables,
   stepBindings,
   stepPorts,
   stepVariables,

@@ -21,7 +21,10 @@ export type SpecIssueCode =
   | 'INVALID_ID'
   /** The same step id or field appears twice. */
   | 'DUPLICATE_ID'
-  /** A step is malformed as a whole: neither or both of `uses` and `run`, ports declared on a registered step, ... */
+  /**
+   * A step is malformed as a whole: not exactly one of `uses`, `run` and `pipeline`, ports declared on a registered
+   * step, a field a `pipeline` step cannot have, ...
+   */
   | 'INVALID_STEP'
   /** `uses` names a step that is not registered. */
   | 'UNKNOWN_STEP_TYPE'
@@ -66,7 +69,17 @@ export type SpecIssueCode =
   /** A CPU or memory quantity is malformed. */
   | 'INVALID_QUANTITY'
   /** A retry policy is inconsistent (`maximumInterval` below `initialInterval`). */
-  | 'INVALID_RETRY';
+  | 'INVALID_RETRY'
+  /** A `heartbeatTimeout` is not shorter than the step's `timeout`, so it could never fire. */
+  | 'INVALID_HEARTBEAT'
+  /** A step's `pipeline:` path is absolute, a URL, or leaves the directory of the root spec. */
+  | 'PIPELINE_PATH_INVALID'
+  /** A step's `pipeline:` file does not exist or cannot be read. */
+  | 'PIPELINE_NOT_FOUND'
+  /** Pipeline files include each other in a circle (`a.yaml` runs `b.yaml`, which runs `a.yaml`). */
+  | 'PIPELINE_CYCLE'
+  /** A step's `pipeline:` file has errors of its own (reported with that file's name and positions). */
+  | 'PIPELINE_INVALID';
 
 /** One problem, ready to print. */
 export interface SpecIssue {

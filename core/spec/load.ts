@@ -1,6 +1,7 @@
 /**
- * The one way into a pipeline from text: parse, then validate. Every entry point (`mloe validate`, `mloe run`, the
- * client API) goes through here, so no workflow starts for an invalid spec.
+ * Into a pipeline from text: parse, then validate, one file. Entry points that run or validate a file for a user
+ * (`mloe validate`, `mloe run`, the client API) go through `loadPipelineTree` instead, which does this for the file
+ * and for every sub-pipeline its `pipeline:` steps name (here they are not checked against their files).
  */
 import { SpecInvalidError, sortIssues } from './issues';
 import { parseSpecText } from './parse';

@@ -34,6 +34,15 @@ export const PIPELINE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** `uses:` a registered step: a name (optionally namespaced with `/`) and an optional `@version`. */
 export const USES_PATTERN = /^[a-z][a-z0-9_.-]*(\/[a-z][a-z0-9_.-]*)*(@[0-9A-Za-z][0-9A-Za-z.+-]*)?$/;
 
+/**
+ * `pipeline:` a sub-pipeline file: a relative path (`./train.yaml`, `lib/eval.yml`) to a YAML or JSON spec, resolved
+ * against the directory of the spec that names it (see `core/spec/sub-pipelines.ts` for the rules).
+ */
+export const PIPELINE_PATH_PATTERN = /^[^\0]+\.(ya?ml|json)$/;
+
+/** Timeout of one attempt of a step when neither the step nor `defaults` sets one. */
+export const DEFAULT_STEP_TIMEOUT = '10m';
+
 /** Scalar value types: of parameters, inputs and outputs. */
 export const SCALAR_TYPES = ['string', 'number', 'integer', 'boolean'] as const;
 /** Artifact types: values stored in the artifact store and passed between steps by reference. */
@@ -199,7 +208,7 @@ const foreachSchema = hinted(
   "a list, or an expression that yields one, e.g. '${{ params.folds }}'",
 );
 
-/** One step of the pipeline. Exactly one of `uses` and `run` is set (checked by the validator). */
+/** One step of the pipeline. Exactly one of `uses`, `run` and `pipeline` is set (checked by the validator). */
 export const stepSchema = z.strictObject({
   /** A display name; the step's id is its key in `steps`. */
   name: z.string().min(1).optional(),
@@ -209,6 +218,14 @@ export const stepSchema = z.strictObject({
     "a registered step name with an optional version, e.g. 'train' or 'train@1'",
   ).optional(),
   run: runSchema.optional(),
+  /**
+   * A sub-pipeline run as a child workflow: the path of its spec file, relative to this spec's file. `with` gives
+   * its parameters; its declared `outputs` become this step's outputs.
+   */
+  pipeline: hinted(
+    z.string().regex(PIPELINE_PATH_PATTERN),
+    "a relative path to a pipeline spec file, e.g. './train.yaml' or 'lib/evaluate.yml'",
+  ).optional(),
   /** Ids of the steps that must complete first; their outputs become visible to this step's expressions. */
   needs: hinted(z.array(z.string()), 'a list of step ids, e.g. [ingest, validate]').optional(),
   /** Inputs of a `run` step (a `uses` step's come from its registration). */
@@ -226,6 +243,11 @@ export const stepSchema = z.strictObject({
   retry: retrySchema.optional(),
   /** Start-to-close timeout of one attempt. */
   timeout: durationSchema.optional(),
+  /**
+   * How long the step may go without a heartbeat before the attempt counts as failed (a dead worker is noticed
+   * this soon rather than at `timeout`). Shorter than `timeout`.
+   */
+  heartbeatTimeout: durationSchema.optional(),
   /** Reuse a previous result when the step, its inputs and its code are unchanged. */
   cache: z.boolean().optional(),
   resources: resourcesSchema.optional(),
@@ -237,6 +259,7 @@ export const stepSchema = z.strictObject({
 export const defaultsSchema = z.strictObject({
   retry: retrySchema.optional(),
   timeout: durationSchema.optional(),
+  heartbeatTimeout: durationSchema.optional(),
   cache: z.boolean().optional(),
   resources: resourcesSchema.optional(),
 });
@@ -249,6 +272,18 @@ export const metadataSchema = z.strictObject({
   ),
   description: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
+});
+
+/**
+ * An output of the pipeline as a whole (like a GitHub Actions reusable workflow's `outputs`): a typed port and the
+ * value it takes once the steps are done, usually `${{ steps.<id>.outputs.<name> }}`. When the pipeline runs as a
+ * `pipeline:` step of another, these are that step's outputs.
+ */
+export const pipelineOutputSchema = z.strictObject({
+  type: hinted(z.enum(VALUE_TYPES), `one of ${VALUE_TYPES.join(', ')}`),
+  items: hinted(z.enum(ITEM_TYPES), `one of ${ITEM_TYPES.join(', ')}`).optional(),
+  description: z.string().optional(),
+  value: hinted(jsonValueSchema, "an expression reading a step's output, e.g. '${{ steps.train.outputs.model }}'"),
 });
 
 /** The whole pipeline spec. */
@@ -266,6 +301,8 @@ export const pipelineSpecSchema = z.strictObject({
    */
   continueOnFailure: z.boolean().optional(),
   steps: z.record(identifierKey, stepSchema),
+  /** What the pipeline hands back, typed; a `pipeline:` step of a parent pipeline exposes them as its outputs. */
+  outputs: z.record(identifierKey, pipelineOutputSchema).optional(),
 });
 
 /**
@@ -275,6 +312,7 @@ export const pipelineSpecSchema = z.strictObject({
 export const pipelineShellSchema = pipelineSpecSchema.extend({
   params: z.record(z.string(), z.unknown()).optional(),
   steps: z.record(z.string(), z.unknown()),
+  outputs: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
@@ -287,3 +325,4 @@ export type ResourcesSpec = z.infer<typeof resourcesSchema>;
 export type DefaultsSpec = z.infer<typeof defaultsSchema>;
 export type InputPort = z.infer<typeof inputPortSchema>;
 export type OutputPort = z.infer<typeof outputPortSchema>;
+export type PipelineOutputSpec = z.infer<typeof pipelineOutputSchema>;

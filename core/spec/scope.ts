@@ -17,12 +17,16 @@ import { hasTemplate, parseTemplate } from '../expressions/template';
 import { upstreamOf, type StepGraph } from './dag';
 import type { StepDescriptor, StepRegistry } from './registry';
 import type { InputPort, JsonValue, OutputPort, PipelineSpec, StepSpec } from './schema';
+import { pipelinePorts, type PipelineLookup } from './sub-pipelines';
 import { celTypeOf, celTypeOfOutput, celTypeOfParam } from './types';
 
 /** Where in a step an expression is: `run` fields also see the step's `inputs`. */
 export type ExpressionField = 'with' | 'when' | 'foreach' | 'run';
 
-/** The inputs and outputs of a step: its registration's for `uses`, its own declarations for `run`. */
+/**
+ * The inputs and outputs of a step: its registration's for `uses`, its own declarations for `run`, and for
+ * `pipeline` the sub-pipeline's parameters and declared outputs.
+ */
 export interface StepPorts {
   inputs: Readonly<Record<string, InputPort>>;
   outputs: Readonly<Record<string, OutputPort>>;
@@ -30,8 +34,15 @@ export interface StepPorts {
   descriptor?: StepDescriptor;
 }
 
-/** The ports of a step, or `undefined` when its `uses` is not registered. */
-export function stepPorts(step: StepSpec, registry: StepRegistry): StepPorts | undefined {
+/**
+ * The ports of a step, or `undefined` when its `uses` is not registered or its `pipeline` is not among `pipelines`
+ * (the validated sub-pipelines; without them, no `pipeline` step has ports).
+ */
+export function stepPorts(step: StepSpec, registry: StepRegistry, pipelines?: PipelineLookup): StepPorts | undefined {
+  if (step.pipeline !== undefined) {
+    const spec = pipelines?.(step.pipeline);
+    return spec === undefined ? undefined : pipelinePorts(spec);
+  }
   if (step.uses !== undefined) {
     const resolved = registry.resolve(step.uses);
     if (!resolved.ok) return undefined;
@@ -85,6 +96,8 @@ export interface ScopeContext {
   spec: Pick<PipelineSpec, 'params' | 'steps'>;
   registry: StepRegistry;
   graph: StepGraph;
+  /** The sub-pipelines `pipeline` steps run (their ports are the sub-pipeline's parameters and outputs). */
+  pipelines?: PipelineLookup;
 }
 
 /** Which variables to type, when not all of them (typing fewer is faster: environments are built per expression). */
@@ -127,15 +140,55 @@ export function stepVariables(
 
 /** The type of `steps` for a step: the outputs of the steps it needs, directly or transitively (or of `only`). */
 function visibleStepsType(context: ScopeContext, stepId: string, only?: ReadonlySet<string>): Record<string, CelType> {
-  const steps: Record<string, CelType> = {};
   const upstream = upstreamOf(context.graph, stepId);
+  return stepsType(context, (id) => id !== stepId && upstream.has(id) && (only === undefined || only.has(id)));
+}
+
+/** The type of `steps` holding the steps `include` accepts, in declaration order. */
+function stepsType(context: ScopeContext, include: (id: string) => boolean): Record<string, CelType> {
+  const steps: Record<string, CelType> = {};
   for (const id of context.graph.ids) {
-    if (id === stepId || !upstream.has(id) || (only !== undefined && !only.has(id))) continue;
+    if (!include(id)) continue;
     const need = context.spec.steps[id];
-    const ports = need === undefined ? undefined : stepPorts(need, context.registry);
+    const ports = need === undefined ? undefined : stepPorts(need, context.registry, context.pipelines);
     steps[id] = need === undefined || ports === undefined ? 'dyn' : stepOutputsType(need, ports);
   }
   return steps;
+}
+
+/**
+ * The CEL variables of the pipeline's own `outputs:` values: `params`, and every step (they are read once all
+ * steps are done). `steps` may be narrowed to those an expression reads, and `params` typed as given.
+ */
+export function pipelineOutputVariables(
+  context: ScopeContext,
+  options: Pick<VariableOptions, 'params' | 'steps'> = {},
+): CelVariables {
+  const only = options.steps;
+  return Object.freeze({
+    params: options.params ?? paramsType(context.spec),
+    steps: stepsType(context, (id) => only === undefined || only.has(id)),
+  });
+}
+
+/**
+ * Binds the variables of the pipeline's `outputs:` values, typed as {@link pipelineOutputVariables} types them. A
+ * step that did not complete (skipped) has no outputs, so reading it fails.
+ */
+export function pipelineOutputBindings(
+  context: ScopeContext,
+  values: Pick<ScopeValues, 'params' | 'outputs'>,
+): ExpressionBindings {
+  const variables = pipelineOutputVariables(context);
+  const visible: Record<string, JsonValue> = {};
+  for (const id of context.graph.ids) {
+    const outputs = values.outputs[id];
+    if (outputs !== undefined) visible[id] = { outputs: { ...outputs } };
+  }
+  return {
+    params: { type: variables.params ?? 'dyn', value: values.params },
+    steps: { type: variables.steps ?? 'dyn', value: visible },
+  };
 }
 
 /**

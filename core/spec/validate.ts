@@ -20,13 +20,18 @@ import { finalizeIssues, suggest, type IssueDraft, type SpecIssue } from './issu
 import { isParamRequired, paramValueProblem, resolveParamValues } from './params';
 import type { StepRegistry } from './registry';
 import {
+  DEFAULT_STEP_TIMEOUT,
   IDENTIFIER_PATTERN,
+  defaultsSchema,
   paramSchema,
+  pipelineOutputSchema,
   pipelineShellSchema,
   stepSchema,
+  type DefaultsSpec,
   type JsonValue,
   type OutputPort,
   type ParamSpec,
+  type PipelineOutputSpec,
   type PipelineSpec,
   type RetrySpec,
   type StepSpec,
@@ -34,11 +39,13 @@ import {
 import {
   foreachItemType,
   paramsType,
+  pipelineOutputVariables,
   stepVariables,
   type ExpressionField,
   type ScopeContext,
   type StepPorts,
 } from './scope';
+import { pipelinePorts, type PipelineResolution } from './sub-pipelines';
 import type { PathSegment, SourceMap } from './source-map';
 import {
   describeCelType,
@@ -68,6 +75,12 @@ export interface ValidateOptions {
   params?: Readonly<Record<string, unknown>>;
   /** Problems already found (by the parser or the builder), reported with the rest. */
   priorIssues?: readonly IssueDraft[];
+  /**
+   * What each `pipeline:` path (as written) resolves to: the validated sub-pipeline, or the problem to report at the
+   * step (see `loadPipelineTree`, which reads and validates them). Without it, `pipeline` steps are not checked
+   * against their sub-pipelines (their outputs read as `dyn`); every entry point that runs a spec passes it.
+   */
+  pipelines?: (reference: string) => PipelineResolution;
 }
 
 /** A valid pipeline, ready for the engine. */
@@ -90,6 +103,24 @@ export interface InvalidPipeline {
 
 /** The answer of {@link validatePipeline}. */
 export type ValidationResult = ValidPipeline | InvalidPipeline;
+
+/** Fields a `pipeline` step cannot have: its steps carry their own policies and ports. */
+const NOT_ON_PIPELINE_STEPS = [
+  ['inputs', "the sub-pipeline's parameters are its inputs: bind them with 'with'"],
+  ['outputs', "the sub-pipeline's outputs are declared in its own file, under outputs:"],
+  ['retry', "set retry on the sub-pipeline's steps, or in its defaults"],
+  ['timeout', "set timeout on the sub-pipeline's steps, or in its defaults"],
+  ['heartbeatTimeout', "set heartbeatTimeout on the sub-pipeline's steps, or in its defaults"],
+  ['resources', "set resources on the sub-pipeline's steps, or in its defaults"],
+  ['cache', "set cache on the sub-pipeline's steps, or in its defaults"],
+  [
+    'foreach',
+    'pass the list as a parameter of the sub-pipeline and put foreach on its steps, or write one step per case',
+  ],
+] as const;
+
+/** The pseudo step id of the pipeline's own `outputs:` expressions (not an identifier, so never a real step). */
+const OUTPUTS_SCOPE = '<outputs>';
 
 /** Root variables of expressions; `inputs` only inside `run:`, `item` only in `foreach` steps. */
 const EXPRESSION_ROOTS = new Set(['params', 'steps', 'inputs', 'item']);
@@ -142,6 +173,11 @@ class Validator {
   /** The needs of steps that failed the schema (so they are in the graph too). */
   private readonly brokenStepNeeds: Record<string, string[]> = {};
   private paramTypes: Record<string, CelType> = {};
+  private defaults: DefaultsSpec | undefined;
+  /** The sub-pipelines of valid `pipeline` steps, by the path as written. */
+  private readonly subPipelines = new Map<string, PipelineSpec>();
+  /** Valid declared pipeline outputs. */
+  private readonly outputs: Record<string, PipelineOutputSpec> = {};
 
   constructor(private readonly options: ValidateOptions) {
     this.registry = options.registry;
@@ -165,23 +201,33 @@ class Validator {
     if (!shell.success) this.drafts.push(...zodIssueDrafts(shell.error, [], pipelineShellSchema));
     const raw = input as Record<string, unknown>;
 
+    const defaults = defaultsSchema.safeParse(raw.defaults);
+    this.defaults = defaults.success ? defaults.data : undefined;
     this.checkParams(raw.params);
     this.checkSteps(raw.steps);
     const defaultRetry = shell.success ? shell.data.defaults?.retry : undefined;
     if (defaultRetry !== undefined) this.checkRetry(defaultRetry, ['defaults', 'retry']);
+    this.checkDefaultHeartbeat();
 
     const graph = buildGraph(this.graphSteps());
     for (const cycle of findCycles(graph)) this.reportCycle(cycle);
-    const context: ScopeContext = { spec: { params: this.params, steps: this.steps }, registry: this.registry, graph };
+    const context: ScopeContext = {
+      spec: { params: this.params, steps: this.steps },
+      registry: this.registry,
+      graph,
+      pipelines: (reference) => this.subPipelines.get(reference),
+    };
     for (const [id, step] of Object.entries(this.steps)) this.checkStepBindings(id, step, context);
+    this.checkOutputs(raw.outputs, context);
 
     const params = this.checkParamValues();
     if (this.drafts.length > 0 || !shell.success) return undefined;
-    const { params: declared, steps: _steps, ...rest } = shell.data;
+    const { params: declared, steps: _steps, outputs: declaredOutputs, ...rest } = shell.data;
     const spec: PipelineSpec = {
       ...rest,
       ...(declared === undefined ? {} : { params: this.params }),
       steps: this.steps,
+      ...(declaredOutputs === undefined ? {} : { outputs: this.outputs }),
     };
     return { spec, graph, order: topologicalOrder(graph), ...(params === undefined ? {} : { params }) };
   }
@@ -373,19 +419,22 @@ class Validator {
 
   /** Checks what one step says about itself: its kind, type, ports, needs and policies. */
   private checkStepShape(id: string, step: StepSpec, path: PathSegment[]): void {
-    if ((step.uses === undefined) === (step.run === undefined)) {
+    const kinds = (['uses', 'run', 'pipeline'] as const).filter((kind) => step[kind] !== undefined);
+    if (kinds.length !== 1) {
       this.report({
         code: 'INVALID_STEP',
         message:
-          step.uses === undefined
-            ? `step '${id}' has neither 'uses' nor 'run'`
-            : `step '${id}' has both 'uses' and 'run'`,
-        hint: "give a step exactly one of 'uses: <registered step>' and 'run: { command: [...] }'",
-        path: step.uses === undefined ? path : [...path, 'run'],
+          kinds.length === 0
+            ? `step '${id}' has none of 'uses', 'run' and 'pipeline'`
+            : `step '${id}' has ${kinds.map((kind) => `'${kind}'`).join(' and ')}; a step is exactly one kind`,
+        hint: "give a step exactly one of 'uses: <registered step>', 'run: { command: [...] }' and 'pipeline: ./file.yaml'",
+        path: kinds.length === 0 ? path : [...path, kinds[1] ?? kinds[0] ?? 'uses'],
         at: 'key',
       });
     }
-    if (step.uses !== undefined) {
+    if (step.pipeline !== undefined && kinds.length === 1) {
+      this.checkPipelineStep(id, step, step.pipeline, path);
+    } else if (step.uses !== undefined) {
       const resolved = this.registry.resolve(step.uses);
       if (resolved.ok) {
         this.ports.set(id, { inputs: resolved.descriptor.inputs, outputs: resolved.descriptor.outputs });
@@ -430,6 +479,7 @@ class Validator {
     });
 
     if (step.retry !== undefined) this.checkRetry(step.retry, [...path, 'retry']);
+    if (step.pipeline === undefined) this.checkHeartbeat(step, path);
     if (step.maxParallel !== undefined && step.foreach === undefined) {
       this.report({
         code: 'INVALID_STEP',
@@ -439,6 +489,76 @@ class Validator {
         at: 'key',
       });
     }
+  }
+
+  /** A `pipeline` step: its file resolves to a valid sub-pipeline, and it sets nothing only activities have. */
+  private checkPipelineStep(id: string, step: StepSpec, reference: string, path: PathSegment[]): void {
+    for (const [field, hint] of NOT_ON_PIPELINE_STEPS) {
+      if (step[field] === undefined) continue;
+      this.report({
+        code: 'INVALID_STEP',
+        message:
+          field === 'foreach'
+            ? `step '${id}' runs a sub-pipeline, which cannot be repeated per item with 'foreach'`
+            : `step '${id}' runs a sub-pipeline, so it cannot set '${field}'`,
+        hint,
+        path: [...path, field],
+        at: 'key',
+      });
+    }
+    const resolver = this.options.pipelines;
+    if (resolver === undefined) return;
+    const resolved = resolver(reference);
+    if (!resolved.ok) {
+      this.report({
+        code: resolved.code,
+        message: `step '${id}': ${resolved.message}`,
+        hint: resolved.hint,
+        path: [...path, 'pipeline'],
+      });
+      return;
+    }
+    this.subPipelines.set(reference, resolved.spec);
+    this.ports.set(id, pipelinePorts(resolved.spec));
+  }
+
+  /** The step's heartbeat timeout (its own or the default) is shorter than its timeout (its own or the default). */
+  private checkHeartbeat(step: StepSpec, path: PathSegment[]): void {
+    const heartbeat = step.heartbeatTimeout ?? this.defaults?.heartbeatTimeout;
+    if (heartbeat === undefined) return;
+    // Both from defaults: reported once, at defaults (checkDefaultHeartbeat).
+    if (step.heartbeatTimeout === undefined && step.timeout === undefined) return;
+    const timeout = step.timeout ?? this.defaults?.timeout ?? DEFAULT_STEP_TIMEOUT;
+    const heartbeatMs = parseDuration(heartbeat);
+    const timeoutMs = parseDuration(timeout);
+    if (heartbeatMs === undefined || timeoutMs === undefined || heartbeatMs < timeoutMs) return;
+    const own = step.heartbeatTimeout !== undefined;
+    this.report({
+      code: 'INVALID_HEARTBEAT',
+      message: own
+        ? `heartbeatTimeout ${heartbeat} is not shorter than the step's timeout ${timeout}${step.timeout === undefined ? ` (${this.defaults?.timeout === undefined ? 'the default' : 'from defaults'})` : ''}, so it could never fire`
+        : `timeout ${timeout} is not longer than the heartbeatTimeout ${heartbeat} from defaults, so that could never fire`,
+      hint: own
+        ? `make heartbeatTimeout shorter than ${timeout} (e.g. 30s), or remove it`
+        : `give this step a shorter heartbeatTimeout of its own, or a longer timeout`,
+      path: [...path, own ? 'heartbeatTimeout' : 'timeout'],
+    });
+  }
+
+  /** `defaults.heartbeatTimeout` is shorter than `defaults.timeout` (or the built-in timeout). */
+  private checkDefaultHeartbeat(): void {
+    const heartbeat = this.defaults?.heartbeatTimeout;
+    if (heartbeat === undefined) return;
+    const timeout = this.defaults?.timeout ?? DEFAULT_STEP_TIMEOUT;
+    const heartbeatMs = parseDuration(heartbeat);
+    const timeoutMs = parseDuration(timeout);
+    if (heartbeatMs === undefined || timeoutMs === undefined || heartbeatMs < timeoutMs) return;
+    this.report({
+      code: 'INVALID_HEARTBEAT',
+      message: `defaults.heartbeatTimeout ${heartbeat} is not shorter than ${this.defaults?.timeout === undefined ? `the default timeout ${timeout}` : `defaults.timeout ${timeout}`}, so it could never fire`,
+      hint: `make heartbeatTimeout shorter than ${timeout} (e.g. 30s), or remove it`,
+      path: ['defaults', 'heartbeatTimeout'],
+    });
   }
 
   /** Declared ports of a `run` step: names, `items` only on lists, defaults of the port's type. */
@@ -555,15 +675,20 @@ class Validator {
     if (ports !== undefined) {
       for (const [name, value] of Object.entries(step.with ?? {})) {
         const port = ports.inputs[name];
+        const sub = step.pipeline === undefined ? undefined : this.subPipelines.get(step.pipeline);
         if (port === undefined) {
           const names = Object.keys(ports.inputs);
+          const what = sub === undefined ? 'input' : 'parameter';
           this.report({
             code: 'UNKNOWN_INPUT',
-            message: `step '${id}' has no input '${name}'`,
+            message:
+              sub === undefined
+                ? `step '${id}' has no input '${name}'`
+                : `pipeline ${step.pipeline ?? ''} (${sub.metadata.name}) has no parameter '${name}'`,
             hint: suggest(
               name,
               names,
-              names.length === 0 ? 'this step takes no inputs' : `inputs: ${names.join(', ')}`,
+              names.length === 0 ? `this step takes no ${what}s` : `${what}s: ${names.join(', ')}`,
             ),
             path: [...path, 'with', name],
             at: 'key',
@@ -571,14 +696,32 @@ class Validator {
           this.checkTemplates(value, [...path, 'with', name], withScope);
           continue;
         }
-        this.checkBinding(value, port, [...path, 'with', name], withScope, `input '${name}' of step '${id}'`, name);
+        const what = sub === undefined ? `input '${name}' of step '${id}'` : `parameter '${name}' of ${step.pipeline}`;
+        const before = this.drafts.length;
+        this.checkBinding(value, port, [...path, 'with', name], withScope, what, name);
+        const param = sub?.params?.[name];
+        if (param !== undefined && this.drafts.length === before && !containsTemplate(value)) {
+          // A literal for a sub-pipeline's parameter: enum values and bounds too, as for a run's --param.
+          const problem = paramValueProblem(param, value);
+          if (problem !== undefined) {
+            this.report({
+              code: 'PARAM_VALUE_INVALID',
+              message: `${what}: ${problem}`,
+              hint: `pass ${describeParam(param)}`,
+              path: [...path, 'with', name],
+            });
+          }
+        }
       }
       for (const [name, port] of Object.entries(ports.inputs)) {
         const required = port.required ?? port.default === undefined;
         if (required && step.with?.[name] === undefined) {
           this.report({
             code: 'MISSING_INPUT',
-            message: `step '${id}' needs a value for its input '${name}' (${describePortType(port)})`,
+            message:
+              step.pipeline === undefined
+                ? `step '${id}' needs a value for its input '${name}' (${describePortType(port)})`
+                : `step '${id}' needs a value for the required parameter '${name}' (${describePortType(port)}) of ${step.pipeline}`,
             hint: `add it under with:, e.g. '${name}: ${exampleBinding(port)}'`,
             path: step.with === undefined ? path : [...path, 'with'],
             at: 'key',
@@ -605,6 +748,46 @@ class Validator {
       if (step.run.workingDir !== undefined) {
         this.checkInterpolation(step.run.workingDir, [...runPath, 'workingDir'], runScope);
       }
+    }
+  }
+
+  /**
+   * The pipeline's own `outputs:`: each a typed port whose `value` reads the outputs of any step (all of them have
+   * run by then), type-checked like a binding to an input of that type.
+   */
+  private checkOutputs(raw: unknown, context: ScopeContext): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return; // the shell schema reported it
+    const all = new Set(this.stepIds);
+    const scope: ExpressionScope = {
+      stepId: OUTPUTS_SCOPE,
+      field: 'with',
+      variablesFor: (steps) =>
+        pipelineOutputVariables(context, { params: this.paramTypes, ...(steps === undefined ? {} : { steps }) }),
+      hasItem: false,
+      upstream: all,
+    };
+    for (const [name, value] of Object.entries(raw)) {
+      const path: PathSegment[] = ['outputs', name];
+      this.checkIdentifier(name, path, 'output name');
+      const parsed = pipelineOutputSchema.safeParse(value, { reportInput: true });
+      if (!parsed.success) {
+        this.drafts.push(...zodIssueDrafts(parsed.error, path, pipelineOutputSchema));
+        continue;
+      }
+      const output = parsed.data;
+      if (output.items !== undefined && output.type !== 'list') {
+        this.report({
+          code: 'INVALID_VALUE',
+          message: `'items' applies only to lists, and output '${name}' is ${withArticle(output.type)}`,
+          hint: "remove 'items', or make the type 'list'",
+          path: [...path, 'items'],
+          at: 'key',
+        });
+        continue;
+      }
+      const before = this.drafts.length;
+      this.checkBinding(output.value, output, [...path, 'value'], scope, `output '${name}' of the pipeline`, name);
+      if (this.drafts.length === before) this.outputs[name] = output;
     }
   }
 
@@ -1014,6 +1197,14 @@ class Validator {
         return undefined;
     }
   }
+}
+
+/** Whether a value holds a `${{ }}` template anywhere. */
+function containsTemplate(value: JsonValue): boolean {
+  if (typeof value === 'string') return hasTemplate(value);
+  if (Array.isArray(value)) return value.some(containsTemplate);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(containsTemplate);
+  return false;
 }
 
 /** The offset of an expression's first non-blank character, where errors about the whole expression point. */
