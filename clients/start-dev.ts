@@ -130,8 +130,11 @@ export async function runStartDev(config: StartDevConfig, io: StartDevIo): Promi
   return 0;
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one falls through to Node's default and ends the process. */
-function nextShutdownSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves on the first SIGINT or SIGTERM; a second one falls through to Node's default and ends the process.
+ * Shared by the long-running commands (`server start-dev`, `dev`, `worker`).
+ */
+export function nextShutdownSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', onSignal);

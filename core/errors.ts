@@ -11,6 +11,8 @@ export type MloeErrorCode =
   | 'CONFIG_INVALID'
   /** The embedded dev server could not start (port in use, database locked, ...). */
   | 'SERVER_START_FAILED'
+  /** Nothing answers as a Temporal at the configured address (no server listening, or not in time). */
+  | 'TEMPORAL_UNAVAILABLE'
   /** Input data failed validation: wrong columns, missing or non-numeric values, too few rows. */
   | 'DATA_INVALID'
   /** A path or artifact URI is not acceptable: relative, traversing (`..`), or outside the artifact store. */

@@ -1,0 +1,121 @@
+/**
+ * `mloe dev`: the whole local setup in one process — the embedded dev server (on 127.0.0.1:7233 by default, where
+ * `mloe status`, `list`, `logs` and `cancel` look when TEMPORAL_ADDRESS is unset) and a pipeline worker polling it —
+ * until SIGINT or SIGTERM, which stop the worker gracefully and then the server. The CLI loads this module only for
+ * this command.
+ */
+import { z } from 'zod';
+
+import { loadWorkerConfig, type ConfigEnv, type WorkerConfig } from '../workers/config';
+import { createPipelineWorker } from '../workers/pipeline-worker';
+import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
+import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
+import { ConfigError, ensureError } from './errors';
+import { quietSdkLogs } from './sdk-logs';
+import { DEFAULT_NAMESPACE, nextShutdownSignal, readyLine, type StartDevIo } from './start-dev';
+import { WORKER_SHUTDOWN_GRACE_MS, workerReadyLine } from './worker';
+
+/** The flags of `mloe dev` as commander hands them over. */
+export interface DevFlags {
+  port?: string;
+  ip?: string;
+  dbFilename?: string;
+}
+
+const devFlagsSchema = z.object({
+  port: z
+    .string()
+    .regex(/^\d+$/, 'expected a port number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
+    .default(7233),
+  ip: z.string().min(1, 'expected an IP address').default('127.0.0.1'),
+  dbFilename: z.string().min(1, 'expected a file name').optional(),
+});
+
+/** Options of {@link runDevCommand}. */
+export interface DevCommandOptions {
+  flags?: DevFlags;
+  /** The environment (`process.env`): the worker's settings (`workers/config.ts`); TEMPORAL_ADDRESS is not read. */
+  env?: ConfigEnv;
+  /** Resolves when everything should stop; defaults to the first SIGINT or SIGTERM. */
+  stop?: Promise<string>;
+}
+
+/** Validates the flags of `mloe dev`; throws `CONFIG_INVALID` naming the flag, the value and the fix. */
+export function parseDevFlags(flags: DevFlags): z.output<typeof devFlagsSchema> {
+  const parsed = devFlagsSchema.safeParse(flags);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const name = String(issue?.path[0] ?? 'port');
+  const flag = `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+  const value = flags[name as keyof DevFlags];
+  throw new ConfigError(
+    `invalid ${flag} ${JSON.stringify(value ?? '')}: ${issue?.message ?? 'invalid'}; fix: ` +
+      (name === 'port' ? 'give a port from 0 to 65535 (0 picks a free one)' : `give a non-empty ${flag}`),
+    { cause: parsed.error },
+  );
+}
+
+/**
+ * Runs `mloe dev` and resolves with its exit code: 0 after a clean stop, 1 when the flags or the environment are
+ * invalid or the server or worker could not start (e.g. the port is taken).
+ */
+export async function runDevCommand(io: StartDevIo, options: DevCommandOptions = {}): Promise<number> {
+  let flags: z.output<typeof devFlagsSchema>;
+  let config: WorkerConfig;
+  try {
+    flags = parseDevFlags(options.flags ?? {});
+    // The address is known once the server listens (the port may be 0); the rest is checked before it starts.
+    config = loadWorkerConfig({ env: options.env ?? {} }, { address: `${flags.ip}:${flags.port}` });
+  } catch (error) {
+    io.stderr(`error: ${ensureError(error).message}`);
+    return 1;
+  }
+  const stop = options.stop ?? nextShutdownSignal();
+  quietSdkLogs();
+
+  let stack: EmbeddedStack | undefined;
+  try {
+    stack = await startEmbeddedStack({
+      ip: flags.ip,
+      port: flags.port,
+      ...(flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }),
+      ...(config.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [config.namespace] }),
+      namespace: config.namespace,
+      // Registered up front so that `mloe list` can filter on them before the first run.
+      searchAttributes: { [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword', [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword' },
+      createWorker: (connection) =>
+        createPipelineWorker({
+          connection,
+          namespace: config.namespace,
+          taskQueue: config.taskQueue,
+          maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
+          shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS,
+          artifactStore: config.artifactStore,
+        }),
+    });
+    const { address } = stack;
+    io.stdout(readyLine(address));
+    io.stdout(workerReadyLine({ ...config, address }));
+    io.stdout(`run a pipeline on it: TEMPORAL_ADDRESS=${address} mloe run FILE`);
+    await stack.runWorkerUntil(async () => {
+      const signal = await stop;
+      io.stderr(
+        `${signal}: stopping the worker (running steps get ${WORKER_SHUTDOWN_GRACE_MS / 1000} s to finish), then the server`,
+      );
+    });
+  } catch (error) {
+    io.stderr(`error: ${ensureError(error).message}`);
+    await stack?.close().catch(() => undefined);
+    return 1;
+  }
+  try {
+    await stack.close();
+  } catch (error) {
+    io.stderr(`error: stopping: ${ensureError(error).message}`);
+    return 1;
+  }
+  io.stderr('stopped');
+  return 0;
+}

@@ -1,0 +1,104 @@
+/**
+ * The embedded stack: the mloe dev server, a client connection, a worker connection and a worker, all in this
+ * process. `mloe demo`, `mloe run` (without TEMPORAL_ADDRESS) and `mloe dev` run on it; they differ only in the
+ * worker they create and in how long they keep it running.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+
+import type { DevServerOptions } from '../infra/devserver';
+import { ensureError } from './errors';
+import { startEmbeddedDevServer } from './start-dev';
+
+/** Options of {@link startEmbeddedStack}. */
+export interface EmbeddedStackOptions {
+  /** Address to bind; defaults to 127.0.0.1. */
+  ip?: string;
+  /** Defaults to 0: a free port. */
+  port?: number;
+  /** SQLite file for durable state; in memory when absent. */
+  dbFilename?: string;
+  /** Namespaces to create besides `default`. */
+  namespaces?: string[];
+  /** Namespace of the client; defaults to `default`. */
+  namespace?: string;
+  /** Custom search attributes to register at start (name → type), e.g. `{ MloePipeline: 'Keyword' }`. */
+  searchAttributes?: Record<string, string>;
+  /** The server's log level; defaults to `warn`. */
+  logLevel?: DevServerOptions['logLevel'];
+  /** Creates (but does not run) the worker, on the stack's worker connection. */
+  createWorker: (connection: NativeConnection) => Promise<Worker>;
+}
+
+/** A running embedded stack. */
+export interface EmbeddedStack {
+  /** `host:port` of the dev server (the real port when 0 was asked for). */
+  address: string;
+  client: Client;
+  connection: Connection;
+  nativeConnection: NativeConnection;
+  worker: Worker;
+  /**
+   * Runs the worker until `body` settles (or the worker fails), then shuts it down and waits for it, as
+   * `Worker.runUntil`: running steps get the worker's `shutdownGraceTime` to finish.
+   */
+  runWorkerUntil<T>(body: Promise<T> | (() => Promise<T>)): Promise<T>;
+  /**
+   * Stops the worker if it never ran, then closes the connections and the server, in that order. Every part is
+   * closed even if one fails; the first failure is then rethrown.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the dev server, connects a client and a worker connection to it and creates the worker. When any part
+ * fails to start, what already started is stopped before the error is rethrown.
+ */
+export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    let first: unknown;
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    if (first !== undefined) throw ensureError(first);
+  };
+
+  try {
+    const server = await startEmbeddedDevServer({
+      ip: options.ip ?? '127.0.0.1',
+      port: options.port ?? 0,
+      logLevel: options.logLevel ?? 'warn',
+      ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
+      ...(options.namespaces === undefined ? {} : { namespaces: options.namespaces }),
+      ...(options.searchAttributes === undefined ? {} : { searchAttributes: options.searchAttributes }),
+    });
+    closers.push(() => server.close());
+    const connection = await Connection.connect({ address: server.address });
+    closers.push(() => connection.close());
+    const nativeConnection = await NativeConnection.connect({ address: server.address });
+    closers.push(() => nativeConnection.close());
+    const worker = await options.createWorker(nativeConnection);
+    // A created worker holds its connection until it has run: let a worker that never ran go first.
+    closers.push(async () => {
+      if (worker.getState() === 'INITIALIZED') await worker.runUntil(Promise.resolve());
+    });
+    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+    return {
+      address: server.address,
+      client,
+      connection,
+      nativeConnection,
+      worker,
+      runWorkerUntil: (body) => worker.runUntil(body),
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+}

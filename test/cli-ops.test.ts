@@ -1,0 +1,492 @@
+/**
+ * The operations commands: the worker configuration (`workers/config.ts`) with valid and invalid fixtures;
+ * `mloe status`/`cancel`/`list` when nothing listens; `mloe worker` as a child process against the jest dev server
+ * (a pipeline run through it, `mloe list` and `mloe logs` on its runs, SIGINT); `mloe dev --port 0` as a child
+ * process (a pipeline run through it, SIGTERM). In-process commands go through `buildProgram`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+import { buildProgram } from '../clients/cli';
+import { MloeError } from '../clients/errors';
+import { parseListFlags, pipelineListQuery } from '../clients/list';
+import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
+import { loadClientConfig, loadWorkerConfig, type ConfigEnv } from '../workers/config';
+import { connect, eventually, serverAddress, type TestEnv } from './devserver/harness';
+
+const REPO = resolve(__dirname, '..');
+const BIN = join(REPO, 'bin', 'mloe.js');
+
+/** What an in-process command printed and returned. */
+interface CliResult {
+  code: number;
+  stdout: string[];
+  stderr: string[];
+}
+
+/** Runs `mloe ARGS` in this process with `env` as its environment. */
+async function runCli(args: string[], env: ConfigEnv): Promise<CliResult> {
+  const result: CliResult = { code: 0, stdout: [], stderr: [] };
+  const program = buildProgram(
+    { stdout: (line) => result.stdout.push(line), stderr: (line) => result.stderr.push(line) },
+    (code) => {
+      result.code = code;
+    },
+    env,
+  );
+  await program.parseAsync(['node', 'mloe', ...args]);
+  return result;
+}
+
+/** A `bin/mloe.js` child process, its output collected as it comes. */
+class MloeChild {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: options.env });
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      this.listeners.forEach((listener) => listener());
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+      this.listeners.forEach((listener) => listener());
+    });
+    this.exited = new Promise((resolvePromise) => {
+      this.child.once('exit', (code, signal) => {
+        this.listeners.forEach((listener) => listener());
+        resolvePromise({ code, signal });
+      });
+    });
+  }
+
+  /** Resolves with the first match of `pattern` in stdout, as soon as it is printed; rejects if the process exits. */
+  waitForStdout(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(() => done(new Error(`no ${String(pattern)} within ${timeoutMs} ms`)), timeoutMs);
+      const check = (): void => {
+        const match = pattern.exec(this.stdout);
+        if (match !== null) done(undefined, match);
+        else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          done(new Error(`exited before printing ${String(pattern)}:\n${this.stdout}\n${this.stderr}`));
+        }
+      };
+      const done = (error?: Error, match?: RegExpMatchArray): void => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+        if (error === undefined && match !== undefined) resolvePromise(match);
+        else reject(error ?? new Error('no match'));
+      };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+/** An environment for child processes without the variables the tests set themselves. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'MLOE_TASK_QUEUE', 'MLOE_ARTIFACT_STORE']) {
+    delete env[name];
+  }
+  return { ...env, ...extra };
+}
+
+/** A port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  const address = server.address();
+  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A pipeline spec with one command step per entry. */
+function commandSpec(name: string, steps: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, steps };
+}
+
+/** A pipeline name no other run of any suite uses. */
+function uniqueName(base: string): string {
+  return `${base}-${randomUUID().slice(0, 8)}`;
+}
+
+const SAY_STEP = { run: { command: ['sh', '-c', 'echo hello; echo oops >&2'] } };
+
+/** What a function threw; fails the test if it returned. */
+function thrownBy(body: () => unknown): unknown {
+  try {
+    body();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an exception');
+}
+
+const temporaryDirectories: string[] = [];
+async function temporaryDirectory(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), 'mloe-cli-ops-'));
+  temporaryDirectories.push(directory);
+  return directory;
+}
+afterAll(async () => {
+  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
+});
+
+describe('worker configuration', () => {
+  it('applies the defaults: 127.0.0.1:7233, default, mloe-pipelines, 16 steps, .mloe/artifacts in cwd', () => {
+    expect(loadWorkerConfig({ env: {}, cwd: '/srv/ml' })).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      addressOrigin: 'default',
+      taskQueue: 'mloe-pipelines',
+      maxConcurrentActivityTaskExecutions: 16,
+      artifactStore: { defaultUri: 'file:///srv/ml/.mloe/artifacts' },
+    });
+  });
+
+  it('reads the environment, lets flags win, treats empty variables as unset', () => {
+    const config = loadWorkerConfig({
+      env: {
+        TEMPORAL_ADDRESS: 'temporal.internal:7300',
+        TEMPORAL_NAMESPACE: 'ml',
+        MLOE_TASK_QUEUE: '',
+        MLOE_ARTIFACT_STORE: 's3://ml-artifacts/team-a',
+        MLOE_S3_ENDPOINT: 'http://127.0.0.1:9000',
+        AWS_REGION: 'eu-west-1',
+        MLOE_S3_FORCE_PATH_STYLE: 'false',
+        MLOE_WORKER_CONCURRENCY: '8',
+      },
+      flags: { address: 'localhost', concurrency: '2' },
+    });
+    expect(config).toEqual({
+      address: 'localhost:7233',
+      namespace: 'ml',
+      addressOrigin: '--address',
+      taskQueue: 'mloe-pipelines',
+      maxConcurrentActivityTaskExecutions: 2,
+      artifactStore: {
+        defaultUri: 's3://ml-artifacts/team-a',
+        s3: { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: false },
+      },
+    });
+    expect(loadClientConfig({ env: { TEMPORAL_ADDRESS: '[::1]:7233' } })).toMatchObject({
+      address: '[::1]:7233',
+      addressOrigin: 'TEMPORAL_ADDRESS',
+    });
+  });
+
+  it.each([
+    ['MLOE_WORKER_CONCURRENCY', '0', 'at least 1'],
+    ['MLOE_WORKER_CONCURRENCY', '-3', 'not a whole number'],
+    ['MLOE_WORKER_CONCURRENCY', '1.5', 'not a whole number'],
+    ['MLOE_WORKER_CONCURRENCY', 'lots', 'not a whole number'],
+    ['MLOE_WORKER_CONCURRENCY', '100000', 'at most 10000'],
+    ['TEMPORAL_ADDRESS', 'http://localhost:7233', 'not a URL'],
+    ['TEMPORAL_ADDRESS', 'localhost:0', 'out of range'],
+    ['TEMPORAL_ADDRESS', 'localhost:99999', 'out of range'],
+    ['TEMPORAL_ADDRESS', 'local host:7233', 'not a host:port'],
+    ['TEMPORAL_NAMESPACE', 'my namespace', 'not a namespace name'],
+    ['MLOE_TASK_QUEUE', 'two words', 'whitespace'],
+    ['MLOE_ARTIFACT_STORE', 'relative/dir', 'unsupported artifact store location'],
+    ['MLOE_ARTIFACT_STORE', '/abs/dir', 'write file:///abs/dir'],
+    ['MLOE_ARTIFACT_STORE', 'gs://bucket', 'unsupported artifact store scheme gs://'],
+    ['MLOE_ARTIFACT_STORE', 'file://host/dir', 'file:///absolute/path'],
+    ['MLOE_ARTIFACT_STORE', 'file:///data/../etc', '".."'],
+    ['MLOE_ARTIFACT_STORE', 's3://Bad_Bucket/x', 'invalid S3 bucket name'],
+    ['MLOE_S3_ENDPOINT', 'ftp://minio:9000', 'not an http(s) URL'],
+    ['AWS_REGION', 'EU West', 'lowercase letters'],
+    ['MLOE_S3_FORCE_PATH_STYLE', 'maybe', 'not true or false'],
+  ])('rejects %s=%j with CONFIG_INVALID naming the variable, the value and the fix', (name, value, problem) => {
+    const error = thrownBy(() => loadWorkerConfig({ env: { [name]: value } }));
+    expect(error).toBeInstanceOf(MloeError);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+    const { message } = error as MloeError;
+    expect(message).toContain(`${name}=${JSON.stringify(value)}`);
+    expect(message).toContain(problem);
+    expect(message).toContain('fix: ');
+  });
+
+  it('names the flag when a flag is bad, lists every bad value at once, never echoes endpoint credentials', () => {
+    const error = thrownBy(() =>
+      loadWorkerConfig({
+        env: { MLOE_S3_ENDPOINT: 'http://AKIA:s3cr3t@minio:9000', MLOE_WORKER_CONCURRENCY: '4' },
+        flags: { concurrency: 'x', artifactStore: 'bucket' },
+      }),
+    ) as MloeError;
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain('--concurrency "x"');
+    expect(error.message).toContain('--artifact-store "bucket"');
+    expect(error.message).toContain('MLOE_S3_ENDPOINT="http://***@minio:9000": credentials do not belong');
+    expect(error.message).not.toContain('s3cr3t');
+  });
+
+  it('reads only what a command uses: a bad worker setting does not stop a client command', () => {
+    expect(loadClientConfig({ env: { MLOE_WORKER_CONCURRENCY: '0', MLOE_TASK_QUEUE: 'a b' } })).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      addressOrigin: 'default',
+    });
+  });
+
+  it('validates mloe list flags and quotes query values so they cannot end the literal', () => {
+    expect(parseListFlags({ status: 'failed', limit: '5' })).toEqual({ status: 'Failed', limit: 5 });
+    expect(() => parseListFlags({ status: 'Done' })).toThrow(
+      '--status "Done": expected one of Running, Completed, Failed, Cancelled',
+    );
+    expect(() => parseListFlags({ limit: '0' })).toThrow('--limit "0"');
+    expect(pipelineListQuery({ pipeline: "x' OR MloeStatus = 'Failed", status: 'Running' })).toBe(
+      "WorkflowType = 'runPipeline' AND MloePipeline = 'x\\' OR MloeStatus = \\'Failed' AND MloeStatus = 'Running'",
+    );
+    expect(pipelineListQuery({ pipeline: 'a\\' })).toBe("WorkflowType = 'runPipeline' AND MloePipeline = 'a\\\\'");
+  });
+});
+
+describe('commands without a Temporal, or with a bad configuration', () => {
+  it('status, cancel, list and logs say clearly that nothing listens at the address, and exit 1', async () => {
+    const address = `127.0.0.1:${await closedPort()}`;
+    for (const args of [['status', 'pipeline-x-1'], ['cancel', 'pipeline-x-1'], ['list'], ['logs', 'pipeline-x-1']]) {
+      const result = await runCli(args, { TEMPORAL_ADDRESS: address });
+      expect({ args, code: result.code }).toEqual({ args, code: 1 });
+      expect(result.stderr.join('\n')).toContain(`no Temporal at ${address}: start one with \`mloe dev\``);
+    }
+    const flagged = await runCli(['status', 'pipeline-x-1', '--address', address], {});
+    expect(flagged.code).toBe(1);
+    expect(flagged.stderr.join('\n')).toContain(`no Temporal at ${address}`);
+  });
+
+  it('a bad TEMPORAL_ADDRESS, store URI or concurrency is an error naming the variable, before anything starts', async () => {
+    const status = await runCli(['status', 'pipeline-x-1'], { TEMPORAL_ADDRESS: 'grpc://nowhere' });
+    expect(status.code).toBe(1);
+    expect(status.stderr.join('\n')).toContain('TEMPORAL_ADDRESS="grpc://nowhere": an address is host:port');
+
+    const worker = await runCli(['worker'], { MLOE_WORKER_CONCURRENCY: 'many', MLOE_ARTIFACT_STORE: 'data/artifacts' });
+    expect(worker.code).toBe(1);
+    expect(worker.stderr.join('\n')).toMatch(/MLOE_ARTIFACT_STORE="data\/artifacts"[^\n]*\n\s*MLOE_WORKER_CONCURRENCY/);
+
+    const dev = await runCli(['dev', '--port', 'high'], {});
+    expect(dev.code).toBe(1);
+    expect(dev.stderr.join('\n')).toContain('--port "high"');
+  });
+
+  it('mloe worker (bin/mloe.js) exits 1 with the clear message when nothing listens', async () => {
+    const address = `127.0.0.1:${await closedPort()}`;
+    const child = new MloeChild(['worker'], { cwd: tmpdir(), env: childEnv({ TEMPORAL_ADDRESS: address }) });
+    expect(await child.exited).toEqual({ code: 1, signal: null });
+    expect(child.stderr).toContain(`no Temporal at ${address}: start one with \`mloe dev\` or check TEMPORAL_ADDRESS`);
+  });
+});
+
+describe('mloe worker, a child process on the jest dev server', () => {
+  const taskQueue = `mloe-cli-ops-${randomUUID()}`;
+  const okName = uniqueName('ops-ok');
+  const failName = uniqueName('ops-fail');
+  let directory: string;
+  let artifacts: string;
+  let worker: MloeChild;
+  let env: TestEnv;
+  let client: Client;
+  let okRun: PipelineRun;
+  let failRun: PipelineRun;
+  const serverEnv = (): ConfigEnv => ({ TEMPORAL_ADDRESS: serverAddress() });
+
+  beforeAll(async () => {
+    directory = await temporaryDirectory();
+    artifacts = join(directory, 'artifacts');
+    env = await connect();
+    client = env.client;
+    worker = new MloeChild(['worker', '--task-queue', taskQueue, '--concurrency', '4'], {
+      cwd: directory,
+      env: childEnv({ TEMPORAL_ADDRESS: serverAddress(), MLOE_ARTIFACT_STORE: `file://${artifacts}` }),
+    });
+  });
+
+  afterAll(async () => {
+    worker?.kill('SIGKILL');
+    await worker?.exited;
+    await env?.close();
+  });
+
+  it('prints one ready line with the address, namespace and task queue', async () => {
+    const [line] = await worker.waitForStdout(/^pipeline worker ready: .*$/m);
+    expect(line).toBe(
+      `pipeline worker ready: address ${serverAddress()}, namespace default, task queue ${taskQueue} ` +
+        `(4 concurrent steps, artifacts file://${artifacts})`,
+    );
+  });
+
+  it('runs pipelines started with startPipeline on its task queue', async () => {
+    const start = (name: string, steps: Record<string, unknown>): Promise<PipelineRun> =>
+      startPipeline(client, { spec: commandSpec(name, steps), taskQueue, workingDir: directory, noCache: true });
+    okRun = await start(okName, { say: SAY_STEP });
+    failRun = await start(failName, {
+      boom: { run: { command: ['sh', '-c', 'echo bad >&2; exit 3'] }, retry: { maxAttempts: 1 } },
+      after: { needs: ['boom'], ...SAY_STEP },
+    });
+    const ok = await waitForPipeline(okRun.handle, { pollIntervalMs: 50 });
+    expect(ok.error).toBeUndefined();
+    expect(ok.status.steps.map((step) => [step.id, step.state])).toEqual([['say', 'completed']]);
+    const failed = await waitForPipeline(failRun.handle, { pollIntervalMs: 50 });
+    expect(failed.status.state).toBe('failed');
+    expect(failed.status.steps.find((step) => step.id === 'boom')?.state).toBe('failed');
+  });
+
+  it('mloe list filters by pipeline and by status', async () => {
+    const rowsOf = (result: CliResult): string[][] => result.stdout.slice(2).map((line) => line.split(/\s{2,}/));
+    const byPipeline = await eventually(async () => {
+      const result = await runCli(['list', '--pipeline', okName], serverEnv());
+      return result.stdout.length === 3 ? result : undefined;
+    });
+    expect(byPipeline.code).toBe(0);
+    expect(byPipeline.stdout[0]).toMatch(/^run +pipeline +status +started +duration$/);
+    expect(rowsOf(byPipeline)).toEqual([
+      [
+        okRun.workflowId,
+        okName,
+        'Completed',
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        expect.stringMatching(/^\d+\.\d s$/),
+      ],
+    ]);
+
+    const failedOnly = await runCli(['list', '--pipeline', failName, '--status', 'Failed'], serverEnv());
+    expect(rowsOf(failedOnly).map((row) => row.slice(0, 3))).toEqual([[failRun.workflowId, failName, 'Failed']]);
+
+    const failedOk = await runCli(['list', '--pipeline', okName, '--status', 'failed', '--limit', '5'], serverEnv());
+    expect(failedOk).toEqual({
+      code: 0,
+      stdout: [`no pipeline runs of pipeline ${okName} with status Failed in namespace default at ${serverAddress()}`],
+      stderr: [],
+    });
+
+    const quoted = await runCli(['list', '--pipeline', `${okName}' OR WorkflowType = 'runPipeline`], serverEnv());
+    expect(quoted.code).toBe(0);
+    expect(quoted.stdout[0]).toMatch(/^no pipeline runs of pipeline/);
+
+    const badStatus = await runCli(['list', '--status', 'Done'], serverEnv());
+    expect(badStatus.code).toBe(1);
+    expect(badStatus.stderr).toEqual([
+      'error: invalid --status "Done": expected one of Running, Completed, Failed, Cancelled',
+    ]);
+  });
+
+  it('mloe logs prints the stored stdout and stderr of each command step under a header, digest-verified', async () => {
+    const all = await runCli(['logs', okRun.workflowId], serverEnv());
+    expect(all).toEqual({
+      code: 0,
+      stdout: ['==> say: stdout <==', 'hello', '==> say: stderr <==', 'oops'],
+      stderr: [],
+    });
+
+    const failed = await runCli(['logs', failRun.workflowId, 'after'], serverEnv());
+    expect(failed.code).toBe(0);
+    expect(failed.stdout).toEqual([expect.stringMatching(/^==> after: no logs: /)]);
+
+    const unknown = await runCli(['logs', okRun.workflowId, 'nope'], serverEnv());
+    expect(unknown).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`error: ${okRun.workflowId} has no step nope; its steps are: say`],
+    });
+
+    // The logs are in the worker's default store (MLOE_ARTIFACT_STORE), content-addressed: tamper with one.
+    const status = await okRun.handle.result();
+    const logs = status.steps[0]?.logs as { stdout: { uri: string } } | undefined;
+    expect(logs?.stdout.uri).toMatch(new RegExp(`^file://${artifacts}/sha256/`));
+    const path = fileURLToPath(logs?.stdout.uri ?? '');
+    expect(await readFile(path, 'utf8')).toBe('hello\n');
+    await rm(path, { force: true });
+    await writeFile(path, 'HELLO\n');
+    const tampered = await runCli(['logs', okRun.workflowId, 'say'], serverEnv());
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr.join('\n')).toMatch(/say stdout .*corrupt/);
+    expect(tampered.stdout).toContain('==> say: stderr <==');
+  });
+
+  it('on SIGINT lets a running step finish, then exits 0', async () => {
+    const marker = join(directory, 'nap-started');
+    const slow = await startPipeline(client, {
+      spec: commandSpec(uniqueName('ops-slow'), {
+        nap: { run: { command: ['sh', '-c', `touch '${marker}'; sleep 1; echo rested`] } },
+      }),
+      taskQueue,
+      workingDir: directory,
+      noCache: true,
+    });
+    try {
+      await eventually(() =>
+        access(marker).then(
+          () => true,
+          () => undefined,
+        ),
+      );
+      worker.kill('SIGINT');
+      expect(await worker.exited).toEqual({ code: 0, signal: null });
+      expect(worker.stderr).toContain('SIGINT: stopping the worker (running steps get 10 s to finish)');
+      expect(worker.stderr).toContain('worker stopped');
+      const history = await slow.handle.fetchHistory();
+      const types = (history.events ?? []).map((event) => event.eventType);
+      expect(types).toContain(temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+    } finally {
+      await slow.handle.terminate('test over').catch(() => undefined);
+    }
+  });
+});
+
+describe('mloe dev, a child process', () => {
+  it('serves on a free port with a worker, runs a pipeline, stops on SIGTERM with exit 0', async () => {
+    const directory = await temporaryDirectory();
+    const dev = new MloeChild(['dev', '--port', '0'], { cwd: directory, env: childEnv({}) });
+    try {
+      const [, address = ''] = await dev.waitForStdout(/^run a pipeline on it: TEMPORAL_ADDRESS=(\S+) mloe run FILE$/m);
+      expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(address).not.toBe('127.0.0.1:0');
+      expect(dev.stdout).toContain(`Temporal server (mloe dev server) is running at ${address}`);
+      expect(dev.stdout).toContain(
+        `pipeline worker ready: address ${address}, namespace default, task queue mloe-pipelines ` +
+          `(16 concurrent steps, artifacts file://${directory}/.mloe/artifacts)`,
+      );
+
+      const connection = await Connection.connect({ address });
+      try {
+        const run = await startPipeline(new Client({ connection }), {
+          spec: commandSpec(uniqueName('ops-dev'), { say: SAY_STEP }),
+          workingDir: directory,
+        });
+        const outcome = await waitForPipeline(run.handle, { pollIntervalMs: 50 });
+        expect(outcome.error).toBeUndefined();
+        expect(outcome.status.state).toBe('completed');
+        // `mloe list` needs no registration first: `mloe dev` registers the search attributes at start.
+        const listed = await runCli(['list', '--status', 'Completed'], { TEMPORAL_ADDRESS: address });
+        expect(listed.stdout.slice(2).map((line) => line.split(/\s+/)[0])).toEqual([run.workflowId]);
+      } finally {
+        await connection.close();
+      }
+
+      dev.kill('SIGTERM');
+      expect(await dev.exited).toEqual({ code: 0, signal: null });
+      expect(dev.stderr).toContain('SIGTERM: stopping the worker');
+      expect(dev.stderr).toMatch(/stopped\s*$/);
+    } finally {
+      dev.kill('SIGKILL');
+      await dev.exited;
+    }
+  });
+});

@@ -1,0 +1,319 @@
+/**
+ * The configuration of the pipeline worker and of the CLI commands that talk to a Temporal: parsed once, with zod,
+ * from the environment and command-line flags (a flag wins over its variable). This is the one module that knows the
+ * environment variables' names ({@link ENV_VARS}); callers hand it the environment (`process.env`) rather than read
+ * it themselves. Every bad value is a `CONFIG_INVALID` error naming the variable or flag, the value and the fix.
+ *
+ * S3 credentials are never configured here: the AWS SDK's default provider chain (environment, profile, IMDS) finds
+ * them, and nothing in this module logs or echoes them.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { z } from 'zod';
+
+import type { S3StoreConfigInput } from '../activities/artifacts/config';
+import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
+import { ConfigError, ensureError } from '../core/errors';
+import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
+
+/** The environment variables mloe reads, by setting: the one place their names are spelled. */
+export const ENV_VARS = {
+  /** `host:port` of the Temporal frontend. */
+  address: 'TEMPORAL_ADDRESS',
+  /** The Temporal namespace. */
+  namespace: 'TEMPORAL_NAMESPACE',
+  /** The task queue pipeline workers poll and runs are started on. */
+  taskQueue: 'MLOE_TASK_QUEUE',
+  /** The artifact store of runs that name none: `file:///abs/dir` or `s3://bucket[/prefix]`. */
+  artifactStore: 'MLOE_ARTIFACT_STORE',
+  /** Base URL of an S3-compatible server (`http://127.0.0.1:9000`); unset for AWS itself. */
+  s3Endpoint: 'MLOE_S3_ENDPOINT',
+  /** The S3 region (the AWS SDK's own variable). */
+  s3Region: 'AWS_REGION',
+  /** Path-style S3 addressing (`endpoint/bucket/key`): true or false; defaults to true when an endpoint is set. */
+  s3ForcePathStyle: 'MLOE_S3_FORCE_PATH_STYLE',
+  /** Activities (pipeline steps) a worker runs at once. */
+  concurrency: 'MLOE_WORKER_CONCURRENCY',
+} as const;
+
+/** A setting this module resolves. */
+export type SettingName = keyof typeof ENV_VARS;
+
+/** The command-line flags that override a setting's environment variable. */
+export const SETTING_FLAGS = {
+  address: '--address',
+  namespace: '--namespace',
+  taskQueue: '--task-queue',
+  artifactStore: '--artifact-store',
+  concurrency: '--concurrency',
+} as const satisfies Partial<Record<SettingName, string>>;
+
+/** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
+export type SettingFlags = { [K in keyof typeof SETTING_FLAGS]?: string | undefined };
+
+/** The environment to read: `process.env`, or a fixture in tests. */
+export type ConfigEnv = Readonly<Record<string, string | undefined>>;
+
+/** Where a setting's value came from: an environment variable, a flag, or the default. */
+export type SettingOrigin =
+  (typeof ENV_VARS)[SettingName] | (typeof SETTING_FLAGS)[keyof typeof SETTING_FLAGS] | 'default';
+
+/** The Temporal CLI's default address, where `mloe dev` listens by default. */
+export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+/** The port an address without one means (the SDK's default too). */
+export const DEFAULT_TEMPORAL_PORT = 7233;
+/** The namespace every Temporal has. */
+export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+/** Activities a pipeline worker runs at once unless told otherwise. */
+export const DEFAULT_WORKER_CONCURRENCY = 16;
+/** The most activities at once a worker may be configured for (beyond that, run more workers). */
+export const MAX_WORKER_CONCURRENCY = 10_000;
+
+/** How to fix a bad value of each setting, said once. */
+const FIXES: Record<SettingName, string> = {
+  address: `use host:port, e.g. ${DEFAULT_TEMPORAL_ADDRESS} (no scheme such as http://), or unset it for ${DEFAULT_TEMPORAL_ADDRESS}`,
+  namespace: `use a Temporal namespace name (letters, digits, ".", "_", "-"), or unset it for "${DEFAULT_TEMPORAL_NAMESPACE}"`,
+  taskQueue: `use a task queue name without whitespace, or unset it for "${PIPELINE_TASK_QUEUE}"`,
+  artifactStore:
+    'use file:///absolute/dir or s3://bucket[/prefix], or unset it for .mloe/artifacts in the working directory',
+  s3Endpoint:
+    'use the http(s) base URL of the S3 server, e.g. http://127.0.0.1:9000, with credentials left to the AWS SDK (AWS_ACCESS_KEY_ID, a profile, ...), or unset it for AWS',
+  s3Region: 'use an AWS region such as us-east-1, or unset it for us-east-1',
+  s3ForcePathStyle: 'use true or false, or unset it (path style whenever an S3 endpoint is set)',
+  concurrency: `use a whole number from 1 to ${MAX_WORKER_CONCURRENCY}, or unset it for ${DEFAULT_WORKER_CONCURRENCY}`,
+};
+
+/** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
+const addressSchema = z.string().transform((text, context) => {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    context.addIssue({ code: 'custom', message: 'an address is host:port, not a URL' });
+    return z.NEVER;
+  }
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?$/.exec(text);
+  if (match === null) {
+    context.addIssue({ code: 'custom', message: 'not a host:port address' });
+    return z.NEVER;
+  }
+  const port = match[3] === undefined ? DEFAULT_TEMPORAL_PORT : Number(match[3]);
+  if (port < 1 || port > 65535) {
+    context.addIssue({ code: 'custom', message: `port ${port} is out of range (1 to 65535)` });
+    return z.NEVER;
+  }
+  return `${match[1] ?? ''}:${port}`;
+});
+
+const namespaceSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'not a namespace name (letters, digits, ".", "_", "-"; at most 255)');
+
+const taskQueueSchema = z
+  .string()
+  .max(1000, 'a task queue name has at most 1000 characters')
+  .regex(
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+    /^[^\s\u0000-\u001f\u007f]+$/,
+    'a task queue name must not be empty or contain whitespace or control characters',
+  );
+
+/** An artifact store root: `file:///abs` or `s3://bucket[/prefix]`, checked as strictly as the stores check them. */
+const artifactStoreSchema = z.string().superRefine((uri, context) => {
+  const scheme = uriScheme(uri);
+  try {
+    if (scheme === 'file') parseFileUri(uri);
+    else if (scheme === 's3') parseS3Uri(uri);
+    else if (uri.startsWith('/')) throw new Error(`a path is not a URI: write file://${uri}`);
+    else throw new Error(`unsupported artifact store ${scheme === undefined ? 'location' : `scheme ${scheme}://`}`);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: ensureError(error).message });
+  }
+});
+
+const s3EndpointSchema = z
+  .url({ protocol: /^https?$/, message: 'not an http(s) URL' })
+  .refine((text) => !/^[a-z]+:\/\/[^/]*@/i.test(text), 'credentials do not belong in the endpoint URL');
+
+const s3RegionSchema = z.string().regex(/^[a-z0-9-]+$/, 'a region is lowercase letters, digits and hyphens');
+
+const booleanSchema = z.stringbool({ error: 'not true or false' });
+
+const concurrencySchema = z
+  .string()
+  .regex(/^\d+$/, 'not a whole number')
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1, 'must be at least 1')
+      .max(MAX_WORKER_CONCURRENCY, `must be at most ${MAX_WORKER_CONCURRENCY}`),
+  );
+
+/**
+ * Every setting as text in, typed out. Settings without a fixed default (the artifact store, S3) stay optional: their
+ * defaults depend on the working directory or on the AWS SDK.
+ */
+export const settingsSchema = z.object({
+  address: addressSchema.default(DEFAULT_TEMPORAL_ADDRESS),
+  namespace: namespaceSchema.default(DEFAULT_TEMPORAL_NAMESPACE),
+  taskQueue: taskQueueSchema.default(PIPELINE_TASK_QUEUE),
+  artifactStore: artifactStoreSchema.optional(),
+  s3Endpoint: s3EndpointSchema.optional(),
+  s3Region: s3RegionSchema.optional(),
+  s3ForcePathStyle: booleanSchema.optional(),
+  concurrency: concurrencySchema.default(DEFAULT_WORKER_CONCURRENCY),
+});
+
+/** Every setting, parsed. */
+export type Settings = z.output<typeof settingsSchema>;
+
+/** Where the configuration comes from. */
+export interface ConfigSources {
+  /** Usually `process.env`. */
+  env?: ConfigEnv;
+  /** Command-line flags; they win over the environment. */
+  flags?: SettingFlags;
+  /** Directory the default artifact store is under; defaults to the process's working directory. */
+  cwd?: string;
+}
+
+/** Settings needed to reach a Temporal. */
+export interface ConnectionConfig {
+  address: Settings['address'];
+  namespace: Settings['namespace'];
+  /** Where the address came from; `default` means nobody set one (e.g. `mloe run` then embeds a server). */
+  addressOrigin: SettingOrigin;
+}
+
+/** The S3 settings of `s3://` stores, when any is set (the store's own defaults apply to the rest). */
+export interface S3Settings {
+  s3?: S3StoreConfigInput;
+}
+
+/** Settings of the CLI commands that read runs and their artifacts (`status`, `list`, `logs`, ...). */
+export type ClientConfig = ConnectionConfig & S3Settings;
+
+/** Artifact store settings as the pipeline worker takes them. */
+export interface WorkerArtifactStoreConfig extends S3Settings {
+  /** The store of runs that name none: `file:///…` or `s3://bucket[/prefix]`. */
+  defaultUri: string;
+}
+
+/** Everything the pipeline worker (`mloe worker`, `mloe dev`) needs. */
+export interface WorkerConfig extends ConnectionConfig {
+  taskQueue: Settings['taskQueue'];
+  /** Activities (steps) run at once: the worker's `maxConcurrentActivityTaskExecutions`. */
+  maxConcurrentActivityTaskExecutions: Settings['concurrency'];
+  artifactStore: WorkerArtifactStoreConfig;
+}
+
+/** The raw text of each setting and where it came from: the flag if given, else the variable if set and non-empty. */
+function rawSettings(
+  names: readonly SettingName[],
+  sources: ConfigSources,
+): { raw: Partial<Record<SettingName, string>>; origins: Record<SettingName, SettingOrigin> } {
+  const raw: Partial<Record<SettingName, string>> = {};
+  const origins = Object.fromEntries(
+    (Object.keys(ENV_VARS) as SettingName[]).map((name) => [name, 'default']),
+  ) as Record<SettingName, SettingOrigin>;
+  const flags: SettingFlags = sources.flags ?? {};
+  for (const name of names) {
+    const flag = name in SETTING_FLAGS ? (name as keyof typeof SETTING_FLAGS) : undefined;
+    const flagValue = flag === undefined ? undefined : flags[flag];
+    const envValue = sources.env?.[ENV_VARS[name]];
+    if (flag !== undefined && flagValue !== undefined) {
+      raw[name] = flagValue;
+      origins[name] = SETTING_FLAGS[flag];
+    } else if (envValue !== undefined && envValue !== '') {
+      raw[name] = envValue;
+      origins[name] = ENV_VARS[name];
+    }
+  }
+  return { raw, origins };
+}
+
+/** Shows a bad value, without any `user:password@` it may carry. */
+function showValue(value: string): string {
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@'));
+}
+
+/**
+ * Parses the named settings and only those (a bad variable a command does not use does not stop it); the others keep
+ * their defaults. Throws one {@link ConfigError} listing every bad value with its variable or flag, the value and the
+ * fix.
+ */
+export function parseSettings(
+  names: readonly SettingName[],
+  sources: ConfigSources = {},
+): { settings: Settings; origins: Record<SettingName, SettingOrigin> } {
+  const { raw, origins } = rawSettings(names, sources);
+  const parsed = settingsSchema.safeParse(raw);
+  if (parsed.success) return { settings: parsed.data, origins };
+
+  const problems = new Map<SettingName, string[]>();
+  for (const issue of parsed.error.issues) {
+    const name = issue.path[0] as SettingName;
+    problems.set(name, [...(problems.get(name) ?? []), issue.message]);
+  }
+  const lines = [...problems].map(([name, messages]) => {
+    const origin = origins[name];
+    const value = raw[name] ?? '';
+    const source = origin.startsWith('--') ? `${origin} ${showValue(value)}` : `${origin}=${showValue(value)}`;
+    return `${source}: ${messages.join('; ')}; fix: ${FIXES[name]}`;
+  });
+  throw new ConfigError(
+    lines.length === 1 ? `invalid ${lines[0] ?? ''}` : `invalid configuration:\n  ${lines.join('\n  ')}`,
+    { cause: parsed.error },
+  );
+}
+
+/** The S3 settings given, or nothing when none is (the store then uses its defaults and the AWS SDK chain). */
+function s3Settings(settings: Pick<Settings, 's3Endpoint' | 's3Region' | 's3ForcePathStyle'>): S3Settings {
+  const s3: S3StoreConfigInput = {
+    ...(settings.s3Endpoint === undefined ? {} : { endpoint: settings.s3Endpoint }),
+    ...(settings.s3Region === undefined ? {} : { region: settings.s3Region }),
+    ...(settings.s3ForcePathStyle === undefined ? {} : { forcePathStyle: settings.s3ForcePathStyle }),
+  };
+  return Object.keys(s3).length === 0 ? {} : { s3 };
+}
+
+/** `file://<dir>/.mloe/artifacts`: the artifact store of runs that name none, unless configured. */
+export function defaultArtifactStoreUri(cwd: string = process.cwd()): string {
+  return pathToFileURL(join(cwd, '.mloe', 'artifacts')).href;
+}
+
+/** What a command needs to reach a Temporal (and read S3 artifacts): address, namespace, S3 settings. */
+export function loadClientConfig(sources: ConfigSources = {}): ClientConfig {
+  const { settings, origins } = parseSettings(
+    ['address', 'namespace', 's3Endpoint', 's3Region', 's3ForcePathStyle'],
+    sources,
+  );
+  return {
+    address: settings.address,
+    namespace: settings.namespace,
+    addressOrigin: origins.address,
+    ...s3Settings(settings),
+  };
+}
+
+/**
+ * The pipeline worker's configuration: every setting, defaults applied. With `options.address` (a server this process
+ * embeds, as in `mloe dev`) the address is that one and `TEMPORAL_ADDRESS` is not read.
+ */
+export function loadWorkerConfig(sources: ConfigSources = {}, options: { address?: string } = {}): WorkerConfig {
+  const names = (Object.keys(ENV_VARS) as SettingName[]).filter(
+    (name) => name !== 'address' || options.address === undefined,
+  );
+  const { settings, origins } = parseSettings(names, sources);
+  return {
+    address: options.address ?? settings.address,
+    namespace: settings.namespace,
+    addressOrigin: options.address === undefined ? origins.address : 'default',
+    taskQueue: settings.taskQueue,
+    maxConcurrentActivityTaskExecutions: settings.concurrency,
+    artifactStore: {
+      defaultUri: settings.artifactStore ?? defaultArtifactStoreUri(sources.cwd),
+      ...s3Settings(settings),
+    },
+  };
+}
