@@ -8,7 +8,15 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 
 import { MloeError } from '../clients/errors';
-import { FileArtifactStore, checkAbsolutePath, getText, putJson, sha256Hex, type ArtifactRef } from './artifacts';
+import {
+  FileArtifactStore,
+  checkAbsolutePath,
+  getText,
+  putJson,
+  sha256Hex,
+  type ArtifactRef,
+  type ArtifactStore,
+} from './artifacts';
 import { withFailureMapping } from './failures';
 import { columnScales, standardizeRow, type FeatureScale } from './linear-model';
 import { DataError, formatCsv, parseNumericCsv } from './table';
@@ -33,28 +41,33 @@ export interface IngestOutput {
  * in between.
  */
 export async function ingest(input: IngestInput): Promise<IngestOutput> {
-  return withFailureMapping(async () => {
-    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
-    const dataPath = checkAbsolutePath(input.dataPath, 'data path');
-    let handle: FileHandle;
-    try {
-      handle = await open(dataPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new MloeError('ARTIFACT_NOT_FOUND', `data file ${dataPath} does not exist`, { cause: error });
-      }
-      throw error; // permissions, I/O errors: possibly transient, left retryable
+  return withFailureMapping(() => ingestInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
+}
+
+/** {@link ingest} against a given store (what the `ingest` pipeline step runs). */
+export async function ingestInto(
+  store: ArtifactStore,
+  input: Omit<IngestInput, 'artifactRoot'>,
+): Promise<IngestOutput> {
+  const dataPath = checkAbsolutePath(input.dataPath, 'data path');
+  let handle: FileHandle;
+  try {
+    handle = await open(dataPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new MloeError('ARTIFACT_NOT_FOUND', `data file ${dataPath} does not exist`, { cause: error });
     }
-    const stream = handle.createReadStream(); // closes the handle when it ends or is destroyed
-    try {
-      if (!(await handle.stat()).isFile()) {
-        throw new MloeError('PATH_INVALID', `data path ${dataPath} is a directory or special file, not a file`);
-      }
-      return { dataset: await store.put(stream, { type: 'dataset', metadata: { source: dataPath } }) };
-    } finally {
-      stream.destroy();
+    throw error; // permissions, I/O errors: possibly transient, left retryable
+  }
+  const stream = handle.createReadStream(); // closes the handle when it ends or is destroyed
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw new MloeError('PATH_INVALID', `data path ${dataPath} is a directory or special file, not a file`);
     }
-  });
+    return { dataset: await store.put(stream, { type: 'dataset', metadata: { source: dataPath } }) };
+  } finally {
+    stream.destroy();
+  }
 }
 
 /** Input of {@link validate}. */
@@ -82,24 +95,29 @@ export interface ValidateOutput {
  * fails with a non-retryable `DATA_INVALID` whose message and details name the row, line and column of each problem.
  */
 export async function validate(input: ValidateInput): Promise<ValidateOutput> {
-  return withFailureMapping(async () => {
-    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
-    const table = parseNumericCsv(await getText(store, input.dataset), input.columns, input.label);
-    const profile = {
-      rows: table.rows.length,
-      columns: table.columns.map((name, j) => {
-        const values = table.rows.map((row) => row[j] ?? Number.NaN);
-        return {
-          name,
-          min: Math.min(...values),
-          max: Math.max(...values),
-          mean: values.reduce((sum, value) => sum + value, 0) / values.length,
-        };
-      }),
-    };
-    const report = await putJson(store, profile, { type: 'report', metadata: { kind: 'data-profile' } });
-    return { dataset: input.dataset, report, rows: table.rows.length };
-  });
+  return withFailureMapping(() => validateInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
+}
+
+/** {@link validate} against a given store (what the `validate` pipeline step runs). */
+export async function validateInto(
+  store: ArtifactStore,
+  input: Omit<ValidateInput, 'artifactRoot'>,
+): Promise<ValidateOutput> {
+  const table = parseNumericCsv(await getText(store, input.dataset), input.columns, input.label);
+  const profile = {
+    rows: table.rows.length,
+    columns: table.columns.map((name, j) => {
+      const values = table.rows.map((row) => row[j] ?? Number.NaN);
+      return {
+        name,
+        min: Math.min(...values),
+        max: Math.max(...values),
+        mean: values.reduce((sum, value) => sum + value, 0) / values.length,
+      };
+    }),
+  };
+  const report = await putJson(store, profile, { type: 'report', metadata: { kind: 'data-profile' } });
+  return { dataset: input.dataset, report, rows: table.rows.length };
 }
 
 /** The scaler artifact {@link featurize} writes: the training split's statistics of every feature. */
@@ -141,57 +159,62 @@ export interface FeaturizeOutput {
  * falls below `testFraction`: the split is deterministic, independent of row order, and keeps duplicates together.
  */
 export async function featurize(input: FeaturizeInput): Promise<FeaturizeOutput> {
-  return withFailureMapping(async () => {
-    if (!(input.testFraction > 0 && input.testFraction < 1)) {
-      throw new MloeError('CONFIG_INVALID', `testFraction must be between 0 and 1, got ${input.testFraction}`);
-    }
-    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
-    const columns = [...input.features, input.target];
-    const table = parseNumericCsv(await getText(store, input.dataset), columns, input.dataset.uri);
+  return withFailureMapping(() => featurizeInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
+}
 
-    const trainRows: number[][] = [];
-    const testRows: number[][] = [];
-    for (const row of table.rows) (rowHashFraction(row) < input.testFraction ? testRows : trainRows).push(row);
-    const parameters = input.features.length + 1;
-    if (trainRows.length <= parameters || testRows.length < 2) {
-      throw new DataError(input.dataset.uri, [
-        {
-          message:
-            `too few rows to split: ${trainRows.length} train and ${testRows.length} test rows; ` +
-            `need more than ${parameters} train and at least 2 test rows`,
-        },
-      ]);
-    }
+/** {@link featurize} against a given store (what the `featurize` pipeline step runs). */
+export async function featurizeInto(
+  store: ArtifactStore,
+  input: Omit<FeaturizeInput, 'artifactRoot'>,
+): Promise<FeaturizeOutput> {
+  if (!(input.testFraction > 0 && input.testFraction < 1)) {
+    throw new MloeError('CONFIG_INVALID', `testFraction must be between 0 and 1, got ${input.testFraction}`);
+  }
+  const columns = [...input.features, input.target];
+  const table = parseNumericCsv(await getText(store, input.dataset), columns, input.dataset.uri);
 
-    const scales = columnScales(
-      input.features,
-      trainRows.map((row) => row.slice(0, input.features.length)),
-    );
-    const constant = scales.filter((scale) => !(scale.std > 0));
-    if (constant.length > 0) {
-      throw new DataError(
-        input.dataset.uri,
-        constant.map((scale) => ({
-          message: `feature "${scale.name}" is constant on the training split and cannot be standardised`,
-          column: scale.name,
-        })),
-      );
-    }
-
-    const scaler: Scaler = { kind: 'standard-scaler', target: input.target, features: scales };
-    const [train, test, scalerRef] = await Promise.all([
-      store.put(formatCsv({ columns, rows: trainRows.map((row) => scaleRow(row, scales)) }), {
-        type: 'dataset',
-        metadata: { split: 'train', rows: trainRows.length },
-      }),
-      store.put(formatCsv({ columns, rows: testRows.map((row) => scaleRow(row, scales)) }), {
-        type: 'dataset',
-        metadata: { split: 'test', rows: testRows.length },
-      }),
-      putJson(store, scaler, { type: 'model', metadata: { kind: 'standard-scaler' } }),
+  const trainRows: number[][] = [];
+  const testRows: number[][] = [];
+  for (const row of table.rows) (rowHashFraction(row) < input.testFraction ? testRows : trainRows).push(row);
+  const parameters = input.features.length + 1;
+  if (trainRows.length <= parameters || testRows.length < 2) {
+    throw new DataError(input.dataset.uri, [
+      {
+        message:
+          `too few rows to split: ${trainRows.length} train and ${testRows.length} test rows; ` +
+          `need more than ${parameters} train and at least 2 test rows`,
+      },
     ]);
-    return { train, test, scaler: scalerRef, trainRows: trainRows.length, testRows: testRows.length };
-  });
+  }
+
+  const scales = columnScales(
+    input.features,
+    trainRows.map((row) => row.slice(0, input.features.length)),
+  );
+  const constant = scales.filter((scale) => !(scale.std > 0));
+  if (constant.length > 0) {
+    throw new DataError(
+      input.dataset.uri,
+      constant.map((scale) => ({
+        message: `feature "${scale.name}" is constant on the training split and cannot be standardised`,
+        column: scale.name,
+      })),
+    );
+  }
+
+  const scaler: Scaler = { kind: 'standard-scaler', target: input.target, features: scales };
+  const [train, test, scalerRef] = await Promise.all([
+    store.put(formatCsv({ columns, rows: trainRows.map((row) => scaleRow(row, scales)) }), {
+      type: 'dataset',
+      metadata: { split: 'train', rows: trainRows.length },
+    }),
+    store.put(formatCsv({ columns, rows: testRows.map((row) => scaleRow(row, scales)) }), {
+      type: 'dataset',
+      metadata: { split: 'test', rows: testRows.length },
+    }),
+    putJson(store, scaler, { type: 'model', metadata: { kind: 'standard-scaler' } }),
+  ]);
+  return { train, test, scaler: scalerRef, trainRows: trainRows.length, testRows: testRows.length };
 }
 
 /** A row's position in [0, 1), from the sha256 of its values: the basis of the deterministic split. */

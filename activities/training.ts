@@ -58,40 +58,42 @@ export interface TrainOutput {
  * fail with a non-retryable `MODEL_FIT_FAILED`.
  */
 export async function train(input: TrainInput): Promise<TrainOutput> {
-  return withFailureMapping(async () => {
-    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
-    const scaler = await getJson(store, input.scaler, scalerSchema, 'a scaler');
-    const features = scaler.features.map((feature) => feature.name);
-    const table = await readSplit(store, input.train, features, scaler.target);
-    const fit = fitOls(
-      table.rows.map((row) => row.slice(0, features.length)),
-      table.rows.map((row) => row[features.length] ?? Number.NaN),
-    );
+  return withFailureMapping(() => trainInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
+}
 
-    // Undo the standardisation: β_j (x_j - μ_j) / σ_j = (β_j / σ_j) x_j - β_j μ_j / σ_j.
-    const coefficients: Record<string, number> = {};
-    let intercept = fit.intercept;
-    scaler.features.forEach((feature, j) => {
-      const perUnit = (fit.coefficients[j] ?? Number.NaN) / feature.std;
-      coefficients[feature.name] = perUnit;
-      intercept -= perUnit * feature.mean;
-    });
+/** {@link train} against a given store (what the `train` pipeline step runs). */
+export async function trainInto(store: ArtifactStore, input: Omit<TrainInput, 'artifactRoot'>): Promise<TrainOutput> {
+  const scaler = await getJson(store, input.scaler, scalerSchema, 'a scaler');
+  const features = scaler.features.map((feature) => feature.name);
+  const table = await readSplit(store, input.train, features, scaler.target);
+  const fit = fitOls(
+    table.rows.map((row) => row.slice(0, features.length)),
+    table.rows.map((row) => row[features.length] ?? Number.NaN),
+  );
 
-    const model: LinearModel = {
-      kind: 'linear-regression',
-      target: scaler.target,
-      features,
-      standardized: fit,
-      original: { intercept, coefficients },
-      scaler: input.scaler,
-      trainRows: table.rows.length,
-    };
-    const modelRef = await putJson(store, model, {
-      type: 'model',
-      metadata: { kind: 'linear-regression', target: scaler.target },
-    });
-    return { model: modelRef, intercept, coefficients };
+  // Undo the standardisation: β_j (x_j - μ_j) / σ_j = (β_j / σ_j) x_j - β_j μ_j / σ_j.
+  const coefficients: Record<string, number> = {};
+  let intercept = fit.intercept;
+  scaler.features.forEach((feature, j) => {
+    const perUnit = (fit.coefficients[j] ?? Number.NaN) / feature.std;
+    coefficients[feature.name] = perUnit;
+    intercept -= perUnit * feature.mean;
   });
+
+  const model: LinearModel = {
+    kind: 'linear-regression',
+    target: scaler.target,
+    features,
+    standardized: fit,
+    original: { intercept, coefficients },
+    scaler: input.scaler,
+    trainRows: table.rows.length,
+  };
+  const modelRef = await putJson(store, model, {
+    type: 'model',
+    metadata: { kind: 'linear-regression', target: scaler.target },
+  });
+  return { model: modelRef, intercept, coefficients };
 }
 
 /** The metrics artifact {@link evaluate} writes. */
@@ -119,19 +121,24 @@ export interface EvaluateOutput extends RegressionMetrics {
 
 /** Scores the model on the test split: RMSE and R². */
 export async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
-  return withFailureMapping(async () => {
-    const store = FileArtifactStore.inWorkingDirectory(input.artifactRoot);
-    const model = await getJson(store, input.model, modelSchema, 'a linear-regression model');
-    const table = await readSplit(store, input.test, model.features, model.target);
-    const targets = table.rows.map((row) => row[model.features.length] ?? Number.NaN);
-    const predictions = table.rows.map((row) => predict(model.standardized, row.slice(0, model.features.length)));
-    const metrics: RegressionMetrics = {
-      rmse: rootMeanSquaredError(targets, predictions),
-      r2: rSquared(targets, predictions),
-      testRows: table.rows.length,
-    };
-    return { ...metrics, metrics: await putJson(store, metrics, { type: 'metrics' }) };
-  });
+  return withFailureMapping(() => evaluateInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
+}
+
+/** {@link evaluate} against a given store (what the `evaluate` pipeline step runs). */
+export async function evaluateInto(
+  store: ArtifactStore,
+  input: Omit<EvaluateInput, 'artifactRoot'>,
+): Promise<EvaluateOutput> {
+  const model = await getJson(store, input.model, modelSchema, 'a linear-regression model');
+  const table = await readSplit(store, input.test, model.features, model.target);
+  const targets = table.rows.map((row) => row[model.features.length] ?? Number.NaN);
+  const predictions = table.rows.map((row) => predict(model.standardized, row.slice(0, model.features.length)));
+  const metrics: RegressionMetrics = {
+    rmse: rootMeanSquaredError(targets, predictions),
+    r2: rSquared(targets, predictions),
+    testRows: table.rows.length,
+  };
+  return { ...metrics, metrics: await putJson(store, metrics, { type: 'metrics' }) };
 }
 
 /** Reads a split written by `featurize`: the features, then the target. */

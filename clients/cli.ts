@@ -4,7 +4,11 @@
 import { Command } from 'commander';
 
 import packageJson from '../package.json';
+import type { LineageCommandOptions } from './lineage';
+import type { ClientConfig, ConfigEnv, SettingFlags } from '../workers/config';
+import type { DevFlags } from './dev';
 import { ensureError } from './errors';
+import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
 
 const processIo: StartDevIo = {
@@ -12,11 +16,36 @@ const processIo: StartDevIo = {
   stderr: (line) => process.stderr.write(`${line}\n`),
 };
 
+/** Adds `--address` and `--namespace` to a command that talks to a Temporal. */
+function withConnectionOptions(command: Command): Command {
+  return command
+    .option('--address <host:port>', 'the Temporal (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)')
+    .option('--namespace <name>', 'the namespace (default: TEMPORAL_NAMESPACE, else "default")');
+}
+
 /**
  * Builds the `mloe` program. Actions report their exit code through `setExitCode` instead of calling
- * `process.exit`, so the program can be driven in-process.
+ * `process.exit`, so the program can be driven in-process. `env` is the environment the configuration is read from
+ * (`workers/config.ts`).
  */
-export function buildProgram(io: StartDevIo, setExitCode: (code: number) => void): Command {
+export function buildProgram(
+  io: StartDevIo,
+  setExitCode: (code: number) => void,
+  env: ConfigEnv = process.env,
+): Command {
+  /** The connection settings of a command (flags over `env`); undefined, after an error line, when one is bad. */
+  const clientConfig = (flags: SettingFlags): ClientConfig | undefined => {
+    // Loaded when a command runs, so that `--help` does not pay for zod.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadClientConfig } = require('../workers/config') as typeof import('../workers/config');
+    try {
+      return loadClientConfig({ env, flags });
+    } catch (error) {
+      io.stderr(`error: ${ensureError(error).message}`);
+      return undefined;
+    }
+  };
+
   const program = new Command('mloe')
     .description('Machine-learning orchestration engine on Temporal')
     .version(packageJson.version)
@@ -34,20 +63,59 @@ export function buildProgram(io: StartDevIo, setExitCode: (code: number) => void
   );
 
   program
+    .command('dev')
+    .description(
+      'Run the embedded dev server and a pipeline worker in one process until Ctrl-C: the Temporal that `mloe ' +
+        'status`, `list`, `logs` and `cancel` use by default, and `TEMPORAL_ADDRESS=<address> mloe run FILE` runs on',
+    )
+    .option('-p, --port <port>', 'port of the dev server (0 picks a free one)', '7233')
+    .option('--ip <address>', 'IP address to bind the dev server to', '127.0.0.1')
+    .option('-f, --db-filename <file>', 'SQLite file for durable state (in memory when absent)')
+    .action(async (options: DevFlags) => {
+      // Loaded here so that other commands and `--help` do not pay for the server, the SDK and the worker.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runDevCommand } = require('./dev') as typeof import('./dev');
+      setExitCode(await runDevCommand(io, { flags: options, env }));
+    });
+
+  program
+    .command('worker')
+    .description(
+      'Run a pipeline worker against a Temporal until Ctrl-C (SIGINT or SIGTERM), then stop it gracefully. ' +
+        'Settings come from flags, else the environment (see docs/worker.md)',
+    )
+    .option('--address <host:port>', 'the Temporal (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)')
+    .option('--namespace <name>', 'the namespace (default: TEMPORAL_NAMESPACE, else "default")')
+    .option('--task-queue <name>', 'the task queue to poll (default: MLOE_TASK_QUEUE, else mloe-pipelines)')
+    .option(
+      '--artifact-store <uri>',
+      'artifact store of runs that name none, file:///dir or s3://bucket[/prefix] (default: MLOE_ARTIFACT_STORE, ' +
+        'else .mloe/artifacts in the working directory)',
+    )
+    .option('--concurrency <n>', 'steps run at once (default: MLOE_WORKER_CONCURRENCY, else 16)')
+    .action(async (options: SettingFlags) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runWorkerCommand } = require('./worker') as typeof import('./worker');
+      setExitCode(await runWorkerCommand(io, { flags: options, env }));
+    });
+
+  program
     .command('demo')
     .description(
-      'Run the demo ML pipeline end to end (ingest, validate, featurize, train, evaluate a housing-price regression) ' +
-        'on an embedded dev server and worker, then print a summary and the metrics',
+      'Run the example pipeline pipelines/demo/pipeline.yaml end to end (ingest, validate, featurize, train, ' +
+        'evaluate a housing-price regression) on an embedded dev server and worker, then print a summary and the metrics',
     )
     .option('--data <path>', 'CSV to learn from (default: pipelines/demo/data/housing.csv)')
     .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
-    .action(async (options: { data?: string; artifactRoot: string }) => {
+    .option('--no-cache', 'run every step even if a cached result exists')
+    .action(async (options: { data?: string; artifactRoot: string; cache: boolean }) => {
       // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runDemo } = require('./demo') as typeof import('./demo');
       setExitCode(
         await runDemo(io, {
           artifactRoot: options.artifactRoot,
+          ...(options.cache === false ? { noCache: true } : {}),
           ...(options.data === undefined ? {} : { dataPath: options.data }),
         }),
       );
@@ -85,35 +153,123 @@ export function buildProgram(io: StartDevIo, setExitCode: (code: number) => void
     ])
     .option('--wait', 'with TEMPORAL_ADDRESS: wait for the run to end, with progress (always so when embedded)')
     .option('--no-cache', 'run every step even if a cached result exists')
-    .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
+    .option('--artifact-root <dir>', "keep the run's artifacts in <dir>/.mloe/artifacts")
+    .option(
+      '--artifact-store <uri>',
+      "the run's artifact store, file:///dir or s3://bucket[/prefix] (default: the worker's MLOE_ARTIFACT_STORE)",
+    )
     .action(
-      async (file: string, options: { param?: string[]; wait?: boolean; cache: boolean; artifactRoot: string }) => {
+      async (
+        file: string,
+        options: { param?: string[]; wait?: boolean; cache: boolean; artifactRoot?: string; artifactStore?: string },
+      ) => {
+        if (options.artifactRoot !== undefined && options.artifactStore !== undefined) {
+          io.stderr('error: give --artifact-root or --artifact-store, not both');
+          setExitCode(2);
+          return;
+        }
         // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { runRun } = require('./run') as typeof import('./run');
-        const address = process.env.TEMPORAL_ADDRESS;
-        setExitCode(await runRun(file, { ...options, ...(address === undefined ? {} : { address }) }, io));
+        setExitCode(await runRun(file, { ...options, env }, io));
       },
     );
 
-  program
-    .command('status')
-    .description('Print the steps of a pipeline run (on the Temporal at TEMPORAL_ADDRESS)')
-    .argument('<run>', 'the run id, pipeline-<name>-<id>')
-    .action(async (run: string) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runStatus } = require('./run') as typeof import('./run');
-      setExitCode(await runStatus(run, process.env.TEMPORAL_ADDRESS, io));
-    });
+  withConnectionOptions(
+    program
+      .command('list')
+      .description(
+        'List pipeline runs: run id, pipeline, status, start time, duration (on the Temporal at ' +
+          'TEMPORAL_ADDRESS, default 127.0.0.1:7233)',
+      )
+      .option('--pipeline <name>', 'only runs of this pipeline (its metadata.name)')
+      .option('--status <status>', 'only runs in this status: Running, Completed, Failed or Cancelled')
+      .option('--limit <n>', 'at most this many runs (default 20)'),
+  ).action(async (options: ListFlags & SettingFlags) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runList } = require('./list') as typeof import('./list');
+    const config = clientConfig(options);
+    setExitCode(config === undefined ? 1 : await runList(options, config, io));
+  });
+
+  withConnectionOptions(
+    program
+      .command('logs')
+      .description(
+        'Print the stdout and stderr of the command (run:) steps of a pipeline run, or of one step; read from the ' +
+          'artifact store and checked against their sha256',
+      )
+      .argument('<run>', 'the run id, pipeline-<name>-<id>')
+      .argument('[step]', 'only this step'),
+  ).action(async (run: string, step: string | undefined, options: SettingFlags) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runLogs } = require('./logs') as typeof import('./logs');
+    const config = clientConfig(options);
+    setExitCode(config === undefined ? 1 : await runLogs(run, step, config, io));
+  });
+
+  withConnectionOptions(
+    program
+      .command('status')
+      .description('Print the steps of a pipeline run (on the Temporal at TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+      .argument('<run>', 'the run id, pipeline-<name>-<id>'),
+  ).action(async (run: string, options: SettingFlags) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runStatus } = require('./run') as typeof import('./run');
+    const config = clientConfig(options);
+    setExitCode(config === undefined ? 1 : await runStatus(run, config, io));
+  });
+
+  withConnectionOptions(
+    program
+      .command('cancel')
+      .description(
+        'Cancel a pipeline run: its running steps are cancelled (on the Temporal at TEMPORAL_ADDRESS, default ' +
+          '127.0.0.1:7233)',
+      )
+      .argument('<run>', 'the run id, pipeline-<name>-<id>'),
+  ).action(async (run: string, options: SettingFlags) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runCancel } = require('./run') as typeof import('./run');
+    const config = clientConfig(options);
+    setExitCode(config === undefined ? 1 : await runCancel(run, config, io));
+  });
+
+  withConnectionOptions(
+    program
+      .command('explain')
+      .description(
+        'Say why a step of a run was served from the cache or executed: the cache key and, for a miss, which of ' +
+          'its inputs, parameters, files or code changed since it was last cached',
+      )
+      .argument('<run>', 'the run id, pipeline-<name>-<id>')
+      .argument('<step>', 'the step id'),
+  ).action(async (run: string, step: string, options: SettingFlags) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runExplain } = require('./explain') as typeof import('./explain');
+    const config = clientConfig(options);
+    setExitCode(config === undefined ? 1 : await runExplain(run, step, config, io));
+  });
 
   program
-    .command('cancel')
-    .description('Cancel a pipeline run: its running steps are cancelled (on the Temporal at TEMPORAL_ADDRESS)')
-    .argument('<run>', 'the run id, pipeline-<name>-<id>')
-    .action(async (run: string) => {
+    .command('lineage')
+    .description(
+      'Show where an artifact came from and what was made from it, or what a run read and wrote, from the run and ' +
+        'step records in the artifact store',
+    )
+    .argument(
+      '<run-or-artifact>',
+      'a run id, an artifact URI, a digest (sha256:<hex>) or a unique prefix of 8+ hex digits',
+    )
+    .option('--artifact-store <uri>', 'the store to read records from (default: ./.mloe/artifacts)')
+    .option('--upstream', 'only what it was made from')
+    .option('--downstream', 'only what was made from it')
+    .option('--depth <n>', 'execution levels to follow (0-1000, default 10)')
+    .option('--json', 'print JSON')
+    .action(async (target: string, options: LineageCommandOptions) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runCancel } = require('./run') as typeof import('./run');
-      setExitCode(await runCancel(run, process.env.TEMPORAL_ADDRESS, io));
+      const { runLineage } = require('./lineage') as typeof import('./lineage');
+      setExitCode(await runLineage(target, options, io));
     });
 
   return program;

@@ -1,20 +1,23 @@
 /**
- * `mloe demo`: runs the demo pipeline end to end in one process, on the embedded stack: a dev server on a free port,
- * a client, and the demo worker. Prints step progress while the workflow runs, then a summary and the metrics.
- * The CLI loads this module only when `demo` runs: it pulls in the SDK, the worker and the activities.
+ * `mloe demo`: runs the example pipeline `pipelines/demo/pipeline.yaml` end to end in one process, on the embedded
+ * stack (a dev server on a free port, a client, a pipeline worker): ingest a housing CSV, validate it, split and
+ * standardise it, fit a linear regression and score it. Prints each step as it starts and ends, the summary table
+ * (with the cache column: a second demo in the same directory is served from the cache), then the metrics and the
+ * fitted model. The CLI loads this module only when `demo` runs: it pulls in the SDK, the worker and the activities.
  */
-import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-
-import { createDemoWorker, DEMO_TASK_QUEUE } from '../workers/demo-worker';
-import { demoPipeline, statusQuery, type DemoPipelineSummary, type StepStatus } from '../workflows';
+import { createPipelineWorker } from '../workers/pipeline-worker';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ensureError } from './errors';
+import { startPipeline } from './pipelines';
+import { followRun } from './run';
 import { quietSdkLogs } from './sdk-logs';
-import { startEmbeddedDevServer, type StartDevIo } from './start-dev';
+import type { StartDevIo } from './start-dev';
+
+/** The demo pipeline's spec. */
+export const DEMO_SPEC = resolve(__dirname, '..', 'pipelines', 'demo', 'pipeline.yaml');
 
 /** The dataset shipped with the demo. */
 export const DEFAULT_DEMO_DATA = resolve(__dirname, '..', 'pipelines', 'demo', 'data', 'housing.csv');
@@ -25,7 +28,9 @@ export interface DemoOptions {
   dataPath?: string;
   /** Where `.mloe/artifacts` goes; defaults to the current directory. */
   artifactRoot?: string;
-  /** How often to query the workflow's status for progress lines. */
+  /** Run every step even if a cached result exists. */
+  noCache?: boolean;
+  /** How often to query the run's status for progress lines. */
   pollIntervalMs?: number;
 }
 
@@ -40,149 +45,58 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
   const artifactRoot = resolve(options.artifactRoot ?? '.');
   quietSdkLogs();
 
-  const cleanups: (() => Promise<void>)[] = [];
+  let stack: EmbeddedStack | undefined;
   try {
-    const server = await startEmbeddedDevServer({ ip: '127.0.0.1', port: 0, logLevel: 'warn' });
-    cleanups.push(() => server.close());
-    io.stdout(`[${elapsed()}] dev server running at ${server.address}`);
-
-    const connection = await Connection.connect({ address: server.address });
-    cleanups.push(() => connection.close());
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    cleanups.push(() => nativeConnection.close());
-
-    const worker = await createDemoWorker({ connection: nativeConnection });
-    io.stdout(`[${elapsed()}] worker ready on task queue ${DEMO_TASK_QUEUE} (workflows bundled)`);
-
-    const client = new Client({ connection });
-    const workflowId = `pipeline-demo-${randomUUID().slice(0, 8)}`;
-    const summary = await worker.runUntil(async () => {
-      const handle = await client.workflow.start(demoPipeline, {
-        taskQueue: DEMO_TASK_QUEUE,
-        workflowId,
-        args: [{ dataPath, artifactRoot }],
-        // A bound on the whole run, so a broken worker (e.g. workflow tasks failing forever) cannot hang the demo.
-        workflowExecutionTimeout: '10 minutes',
+    stack = await startEmbeddedStack({ createWorker: (connection) => createPipelineWorker({ connection }) });
+    io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
+    io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
+    const { client } = stack;
+    const outcome = await stack.runWorkerUntil(async () => {
+      const run = await startPipeline(client, {
+        file: DEMO_SPEC,
+        params: { dataPath },
+        artifactRoot,
+        workingDir: resolve(__dirname, '..'),
+        ...(options.noCache === true ? { noCache: true } : {}),
       });
-      io.stdout(`[${elapsed()}] started workflow ${workflowId}`);
-      const progress = new ProgressPrinter((line) => io.stdout(`[${elapsed()}] ${line}`));
-      const outcome = handle.result().then(
-        (value) => ({ ok: true as const, value }),
-        (error: unknown) => ({ ok: false as const, error }),
-      );
-      for (;;) {
-        const settled = await Promise.race([outcome, delay(options.pollIntervalMs ?? 100, undefined)]);
-        if (settled !== undefined) {
-          if (!settled.ok) {
-            await progress.updateFrom(handle);
-            throw settled.error;
-          }
-          progress.update(settled.value.steps);
-          return settled.value;
-        }
-        await progress.updateFrom(handle);
-      }
+      io.stdout(`[${elapsed()}] started ${run.workflowId} (pipelines/demo/pipeline.yaml)`);
+      return followRun(run, io, elapsed, options.pollIntervalMs ?? 100);
     });
-
+    if (outcome.error !== undefined) return 1;
     io.stdout('');
-    for (const line of formatSummary(summary)) io.stdout(line);
+    for (const line of formatResults(outcome.status)) io.stdout(line);
     io.stdout('');
-    io.stdout(`demo completed in ${elapsed()}: workflow ${workflowId}, artifacts in ${artifactRoot}/.mloe/artifacts`);
+    io.stdout(`artifacts in ${artifactRoot}/.mloe/artifacts; run it again and every step is served from the cache`);
     return 0;
   } catch (error) {
-    io.stderr(`demo failed: ${describeError(error)}`);
+    io.stderr(`demo failed: ${ensureError(error).message}`);
     return 1;
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        io.stderr(`warning: shutting down: ${ensureError(error).message}`);
-      }
-    }
+    await stack?.close().catch((error: unknown) => io.stderr(`warning: shutting down: ${ensureError(error).message}`));
   }
 }
 
-/** Prints a line each time a step starts, completes or fails (fast steps may skip straight to completed). */
-class ProgressPrinter {
-  private readonly seen = new Map<string, StepStatus['state']>();
-
-  constructor(private readonly print: (line: string) => void) {}
-
-  /** Queries the workflow's status and prints what changed. Best effort: a query can race the first workflow task. */
-  async updateFrom(handle: WorkflowHandle<typeof demoPipeline>): Promise<void> {
-    try {
-      this.update((await handle.query(statusQuery)).steps);
-    } catch {
-      // The result, not the progress, is what counts.
-    }
-  }
-
-  update(steps: readonly StepStatus[]): void {
-    for (const step of steps) {
-      if (step.state === 'pending' || this.seen.get(step.name) === step.state) continue;
-      this.seen.set(step.name, step.state);
-      // A failure is reported once, in full, when the demo ends.
-      const detail =
-        step.state === 'completed' && step.output !== undefined
-          ? `  ${formatDuration(step)}  -> ${step.output.uri}`
-          : '';
-      this.print(`${step.name.padEnd(10)} ${step.state}${detail}`);
-    }
-  }
-}
-
-/** The summary table, the metrics and the fitted model, as lines. */
-export function formatSummary(summary: DemoPipelineSummary): string[] {
-  const header = ['step', 'status', 'duration', 'output (sha256)'];
-  const rows = summary.steps.map((step) => [
-    step.name,
-    step.state,
-    formatDuration(step),
-    step.output === undefined ? '-' : `${step.output.digest.slice(0, 12)}…  ${formatBytes(step.output.size)}`,
-  ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, column) => (column === 2 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)))
-      .join('  ')
-      .trimEnd();
-
-  const { metrics, model } = summary;
-  const terms = Object.entries(model.coefficients).map(
+/** The metrics and the fitted model of a completed demo run, as lines. */
+export function formatResults(status: PipelineRunStatus): string[] {
+  const step = (id: string): StepRunStatus | undefined => status.steps.find((candidate) => candidate.id === id);
+  const metrics = (step('evaluate')?.metrics ?? {}) as Record<string, number>;
+  const trained = step('train')?.outputs ?? {};
+  const featurized = step('featurize')?.outputs ?? {};
+  const coefficients = (trained.coefficients ?? {}) as Record<string, number>;
+  const terms = Object.entries(coefficients).map(
     ([name, value]) => `${value < 0 ? '-' : '+'} ${formatNumber(Math.abs(value))}·${name}`,
   );
+  const uri = (value: unknown): string => (value as { uri?: string } | undefined)?.uri ?? '-';
   return [
-    line(header),
-    line(widths.map((width) => '-'.repeat(width))),
-    ...rows.map(line),
-    '',
-    `metrics (test split: ${metrics.testRows} rows, trained on ${metrics.trainRows}):`,
-    `  RMSE  ${metrics.rmse.toFixed(3)}`,
-    `  R²    ${metrics.r2.toFixed(4)}`,
-    `model: ${model.target} = ${formatNumber(model.intercept)} ${terms.join(' ')}`,
-    `model artifact:   ${summary.artifacts.model.uri}`,
-    `metrics artifact: ${summary.artifacts.metrics.uri}`,
+    `metrics (test split: ${metrics.testRows ?? '?'} rows, trained on ${String(featurized.trainRows ?? '?')}):`,
+    `  RMSE  ${(metrics.rmse ?? Number.NaN).toFixed(3)}`,
+    `  R²    ${(metrics.r2 ?? Number.NaN).toFixed(4)}`,
+    `model: ${String(status.params.target)} = ${formatNumber(Number(trained.intercept))} ${terms.join(' ')}`,
+    `model artifact:   ${uri(trained.model)}`,
+    `metrics artifact: ${uri(step('evaluate')?.outputs?.metrics)}`,
   ];
-}
-
-function formatDuration(step: StepStatus): string {
-  if (step.startedAt === undefined || step.finishedAt === undefined) return '-';
-  return `${Date.parse(step.finishedAt) - Date.parse(step.startedAt)} ms`;
-}
-
-function formatBytes(size: number): string {
-  return size < 1024 ? `${size} B` : `${(size / 1024).toFixed(1)} KiB`;
 }
 
 function formatNumber(value: number): string {
   return Number(value.toPrecision(4)).toString();
-}
-
-/** The most useful message for a failed demo: for a failed workflow, the step's own message and code. */
-function describeError(error: unknown): string {
-  if (error instanceof WorkflowFailedError && error.cause !== undefined) return error.cause.message;
-  return ensureError(error).message;
 }

@@ -5,8 +5,10 @@
  * `MloeStatus`) and the spec hash and parameters in the memo, so the Temporal Web UI can find and explain them.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import type { Client, ConnectionLike, WorkflowHandle } from '@temporalio/client';
@@ -15,13 +17,12 @@ import { temporal } from '@temporalio/proto';
 import {
   SpecInvalidError,
   createStepRegistry,
-  loadPipelineOrThrow,
   paramValueFromText,
-  validatePipeline,
   type PipelineSpec,
+  type PipelineTreeResult,
   type StepDescriptor,
   type StepRegistry,
-  type ValidPipeline,
+  type ValidPipelineTree,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import {
@@ -31,12 +32,22 @@ import {
   pipelineStatusQuery,
   runPipeline,
   type PipelineRunStatus,
+  type RunMetadata,
   type RunPipelineInput,
 } from '../workflows';
-import { ConfigError, ensureError } from './errors';
+import { DEFAULT_ARTIFACTS_SUBDIRECTORY } from '../activities/artifacts/file-store';
+import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
+import packageJson from '../package.json';
+import { ConfigError, MloeError } from './errors';
+import { loadPipelineFileTree, loadPipelineObjectTree } from './spec-files';
 
-/** Where the spec comes from: a file (YAML or JSON), or a spec object (parsed or built in code). */
-export type PipelineSource = { file: string } | { spec: unknown };
+const execFileAsync = promisify(execFile);
+
+/**
+ * Where the spec comes from: a file (YAML or JSON), or a spec object (parsed or built in code) whose `pipeline:`
+ * paths resolve against `baseDirectory` (the current directory by default).
+ */
+export type PipelineSource = { file: string } | { spec: unknown; baseDirectory?: string };
 
 /** Options of {@link startPipeline}. */
 export type StartPipelineOptions = PipelineSource & {
@@ -46,7 +57,12 @@ export type StartPipelineOptions = PipelineSource & {
   paramTexts?: readonly string[];
   /** Run every step even if a cached result exists. */
   noCache?: boolean;
-  /** Root of the file artifact store; defaults to the current directory. */
+  /**
+   * The run's artifact store: `file:///abs/dir` or `s3://bucket[/prefix]` (workers need the S3 settings). Without it
+   * (and without `artifactRoot`), workers use their default store (`MLOE_ARTIFACT_STORE`).
+   */
+  artifactStore?: string;
+  /** A directory whose `.mloe/artifacts` is the run's store (a shorthand for a `file://` `artifactStore`). */
   artifactRoot?: string;
   /** Where relative paths in step inputs resolve; defaults to the current directory. */
   workingDir?: string;
@@ -67,26 +83,27 @@ export interface PipelineRun {
   handle: WorkflowHandle<typeof runPipeline>;
 }
 
-/** Validates a pipeline from a file or object with parameter values; throws `SPEC_INVALID` listing every problem. */
+/**
+ * Validates a pipeline from a file or object with parameter values, and every sub-pipeline it runs (read from
+ * disk, recursively); throws `SPEC_INVALID` listing every problem of every file.
+ */
 export async function loadPipelineForRun(
   options: PipelineSource & { params?: Record<string, unknown>; paramTexts?: readonly string[] },
   registry: StepRegistry,
-): Promise<ValidPipeline> {
-  if ('file' in options) {
-    let text: string;
-    try {
-      text = await readFile(options.file, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`cannot read ${options.file}: ${ensureError(error).message}`, { cause: error });
-    }
-    const declared = loadPipelineOrThrow(text, { file: options.file, registry });
-    const params = { ...paramsFromTexts(options.paramTexts ?? [], declared.spec), ...options.params };
-    return loadPipelineOrThrow(text, { file: options.file, registry, params });
-  }
-  const declared = validatePipeline(options.spec, { registry });
+): Promise<ValidPipelineTree> {
+  const load = (params?: Record<string, unknown>): Promise<PipelineTreeResult> => {
+    const loadOptions = { registry, ...(params === undefined ? {} : { params }) };
+    return 'file' in options
+      ? loadPipelineFileTree(options.file, loadOptions)
+      : loadPipelineObjectTree(options.spec, {
+          ...loadOptions,
+          ...(options.baseDirectory === undefined ? {} : { baseDirectory: options.baseDirectory }),
+        });
+  };
+  const declared = await load();
   if (!declared.ok) throw new SpecInvalidError(declared.issues);
   const params = { ...paramsFromTexts(options.paramTexts ?? [], declared.spec), ...options.params };
-  const result = validatePipeline(options.spec, { registry, params });
+  const result = await load(params);
   if (!result.ok) throw new SpecInvalidError(result.issues);
   return result;
 }
@@ -152,9 +169,16 @@ export async function startPipeline(client: Client, options: StartPipelineOption
     spec,
     params,
     specHash: hash,
-    artifactRoot: resolve(options.artifactRoot ?? '.'),
+    ...(options.artifactStore === undefined && options.artifactRoot === undefined
+      ? {}
+      : { artifactStore: runArtifactStore(options) }),
     workingDir: resolve(options.workingDir ?? '.'),
+    metadata: await runMetadata('file' in options ? options.file : undefined),
     descriptors,
+    specPath: pipeline.specPath,
+    pipelines: Object.fromEntries(
+      Object.entries(pipeline.pipelines).map(([path, sub]) => [path, { spec: sub, specHash: specHash(sub) }]),
+    ),
     ...(options.noCache === undefined ? {} : { noCache: options.noCache }),
     ...(options.foreachBatchSize === undefined ? {} : { foreachBatchSize: options.foreachBatchSize }),
   };
@@ -171,6 +195,54 @@ export async function startPipeline(client: Client, options: StartPipelineOption
     staticSummary: `pipeline ${spec.metadata.name}`,
   });
   return { workflowId, pipeline: spec.metadata.name, specHash: hash, handle };
+}
+
+/**
+ * The store URI a run uses: `artifactStore` when given (checked: `file:///absolute` or `s3://bucket[/prefix]`,
+ * `PATH_INVALID` otherwise), else the file store under `<artifactRoot>/.mloe/artifacts`.
+ */
+export function runArtifactStore(options: Pick<StartPipelineOptions, 'artifactStore' | 'artifactRoot'>): string {
+  if (options.artifactStore === undefined) {
+    return pathToFileURL(join(resolve(options.artifactRoot ?? '.'), DEFAULT_ARTIFACTS_SUBDIRECTORY)).href;
+  }
+  const uri = options.artifactStore;
+  const scheme = uriScheme(uri);
+  if (scheme === 'file') parseFileUri(uri);
+  else if (scheme === 's3') parseS3Uri(uri);
+  else {
+    throw new MloeError(
+      'PATH_INVALID',
+      `unsupported artifact store "${uri}": use file:///absolute/dir or s3://bucket[/prefix]`,
+    );
+  }
+  return uri;
+}
+
+/** The mloe version, and the git commit of the spec's directory when it is in a repository. */
+export async function runMetadata(specFile: string | undefined): Promise<RunMetadata> {
+  const directory = specFile === undefined ? process.cwd() : dirname(resolve(specFile));
+  const gitCommit = await gitDescribe(directory);
+  return {
+    mloeVersion: packageJson.version,
+    ...(gitCommit === undefined ? {} : { gitCommit }),
+    ...(specFile === undefined ? {} : { specFile: resolve(specFile) }),
+  };
+}
+
+/** `HEAD`'s commit, with `-dirty` when tracked files changed; `undefined` outside a repository or without git. */
+async function gitDescribe(directory: string): Promise<string | undefined> {
+  const git = async (...args: string[]): Promise<string | undefined> => {
+    try {
+      const { stdout } = await execFileAsync('git', args, { cwd: directory, timeout: 5_000 });
+      return stdout.trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = await git('rev-parse', 'HEAD');
+  if (commit === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return undefined;
+  const changes = await git('status', '--porcelain', '--untracked-files=no');
+  return changes === undefined || changes === '' ? commit : `${commit}-dirty`;
 }
 
 /** The status of a run, by workflow id. */

@@ -2,16 +2,19 @@
  * `mloe run FILE`, `mloe status RUN` and `mloe cancel RUN`. `run` validates the spec first (nothing starts for an
  * invalid one), then starts the run: on the Temporal at `TEMPORAL_ADDRESS` (a pipeline worker must be running there),
  * or, without it, on an embedded dev server with an in-process worker (like `mloe demo`). It prints each step as it
- * starts and ends, then a summary table. The CLI loads this module only for these commands.
+ * starts and ends, then a summary table. `status` and `cancel` use `TEMPORAL_ADDRESS` or, unset, 127.0.0.1:7233 (where
+ * `mloe dev` listens). The CLI loads this module only for these commands.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
 
 import { SpecInvalidError, formatIssue } from '../core/spec';
+import { parseSettings, type ConfigEnv, type ConnectionConfig } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import { connectClient, withConnectedClient } from './connection';
+import { startEmbeddedStack } from './embedded-stack';
 import { ensureError } from './errors';
 import {
   cancelPipeline,
@@ -22,7 +25,7 @@ import {
   type PipelineRun,
 } from './pipelines';
 import { quietSdkLogs } from './sdk-logs';
-import { startEmbeddedDevServer, type StartDevIo } from './start-dev';
+import type { StartDevIo } from './start-dev';
 import { loadPipelineFile } from './validate';
 
 /** Options of {@link runRun}. */
@@ -33,10 +36,18 @@ export interface RunCommandOptions {
   wait?: boolean;
   /** `--no-cache` (commander sets `cache: false`). */
   cache?: boolean;
-  /** Where `.mloe/artifacts` goes; defaults to the current directory. */
+  /** A directory whose `.mloe/artifacts` is the run's store (`--artifact-root`). */
   artifactRoot?: string;
-  /** The Temporal to use; without it, an embedded dev server and worker. */
-  address?: string;
+  /**
+   * The run's store (`--artifact-store file:///… | s3://bucket[/prefix]`). Without it or `artifactRoot`, the
+   * workers' default store (`MLOE_ARTIFACT_STORE`; `.mloe/artifacts` in the working directory of an embedded run).
+   */
+  artifactStore?: string;
+  /**
+   * The environment: `TEMPORAL_ADDRESS` names the Temporal to use (without it, an embedded dev server and worker),
+   * `TEMPORAL_NAMESPACE` and `MLOE_TASK_QUEUE` where the run goes. None of them when absent.
+   */
+  env?: ConfigEnv;
   pollIntervalMs?: number;
 }
 
@@ -54,16 +65,18 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     ...(options.param === undefined ? {} : { paramTexts: options.param }),
     ...(options.cache === false ? { noCache: true } : {}),
     ...(options.artifactRoot === undefined ? {} : { artifactRoot: options.artifactRoot }),
+    ...(options.artifactStore === undefined ? {} : { artifactStore: options.artifactStore }),
   };
 
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    if (options.address !== undefined && options.address !== '') {
-      const connection = await Connection.connect({ address: options.address });
-      cleanups.push(() => connection.close());
-      const client = new Client({ connection });
-      const run = await startPipeline(client, startOptions);
-      io.stdout(`started ${run.workflowId} (pipeline ${run.pipeline}) on ${options.address}`);
+    const { settings, origins } = parseSettings(['address', 'namespace', 'taskQueue'], { env: options.env ?? {} });
+    const { taskQueue } = settings;
+    if (origins.address !== 'default') {
+      const connected = await connectClient({ ...settings, addressOrigin: origins.address });
+      cleanups.push(() => connected.close());
+      const run = await startPipeline(connected.client, { ...startOptions, taskQueue });
+      io.stdout(`started ${run.workflowId} (pipeline ${run.pipeline}) on ${settings.address}`);
       if (options.wait !== true) {
         io.stdout(`follow it with: mloe status ${run.workflowId}`);
         return 0;
@@ -72,18 +85,14 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     }
 
     quietSdkLogs();
-    const server = await startEmbeddedDevServer({ ip: '127.0.0.1', port: 0, logLevel: 'warn' });
-    cleanups.push(() => server.close());
-    io.stdout(`[${elapsed()}] dev server running at ${server.address} (set TEMPORAL_ADDRESS to use another)`);
-    const connection = await Connection.connect({ address: server.address });
-    cleanups.push(() => connection.close());
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    cleanups.push(() => nativeConnection.close());
-    const worker = await createPipelineWorker({ connection: nativeConnection });
+    const stack = await startEmbeddedStack({
+      createWorker: (connection) => createPipelineWorker({ connection, taskQueue }),
+    });
+    cleanups.push(() => stack.close());
+    io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);
     io.stdout(`[${elapsed()}] worker ready (workflows bundled)`);
-    const client = new Client({ connection });
-    return await worker.runUntil(async () => {
-      const run = await startPipeline(client, startOptions);
+    return await stack.runWorkerUntil(async () => {
+      const run = await startPipeline(stack.client, { ...startOptions, taskQueue });
       io.stdout(`[${elapsed()}] started ${run.workflowId}`);
       return follow(run, io, elapsed, options.pollIntervalMs);
     });
@@ -102,6 +111,20 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
 
 /** Prints progress until the run ends, then the summary; returns 0 if it completed. */
 async function follow(run: PipelineRun, io: StartDevIo, elapsed: () => string, pollIntervalMs = 200): Promise<number> {
+  const outcome = await followRun(run, io, elapsed, pollIntervalMs);
+  return outcome.error === undefined ? 0 : 1;
+}
+
+/**
+ * Prints a line as each step starts and ends, then the summary table and how the run ended (on stderr when it did
+ * not complete); resolves with the outcome.
+ */
+export async function followRun(
+  run: PipelineRun,
+  io: StartDevIo,
+  elapsed: () => string,
+  pollIntervalMs = 200,
+): Promise<PipelineOutcome> {
   const seen = new Map<string, string>();
   const outcome: PipelineOutcome = await waitForPipeline(run.handle, {
     pollIntervalMs,
@@ -117,12 +140,9 @@ async function follow(run: PipelineRun, io: StartDevIo, elapsed: () => string, p
   io.stdout('');
   for (const line of formatRunSummary(outcome.status)) io.stdout(line);
   io.stdout('');
-  if (outcome.error === undefined) {
-    io.stdout(`${run.workflowId} completed in ${elapsed()}`);
-    return 0;
-  }
-  io.stderr(`${run.workflowId} ${outcome.status.state}: ${describeRunError(outcome.error, outcome.status)}`);
-  return 1;
+  if (outcome.error === undefined) io.stdout(`${run.workflowId} completed in ${elapsed()}`);
+  else io.stderr(`${run.workflowId} ${outcome.status.state}: ${describeRunError(outcome.error, outcome.status)}`);
+  return outcome;
 }
 
 /** The summary table: step, status, duration, cache (and attempts, and the error of a failed step). */
@@ -158,9 +178,20 @@ function formatDuration(step: StepRunStatus): string {
   return step.durationMs < 1000 ? `${step.durationMs} ms` : `${(step.durationMs / 1000).toFixed(1)} s`;
 }
 
-/** The cache column: `-` until caching decides anything (hit or miss). */
+/** The cache column: hit, miss, off (`--no-cache`, `cache: false`), `hits/total` for a `foreach`, `-` if not run. */
 function formatCache(step: StepRunStatus): string {
-  return step.cache === 'hit' || step.cache === 'miss' ? step.cache : '-';
+  if (step.cacheCounts !== undefined && step.cache !== 'disabled') {
+    return `${step.cacheCounts.hits}/${step.cacheCounts.hits + step.cacheCounts.misses} hit`;
+  }
+  switch (step.cache) {
+    case 'hit':
+    case 'miss':
+      return step.cache;
+    case 'disabled':
+      return 'off';
+    default:
+      return '-';
+  }
 }
 
 function describeRunError(error: unknown, status: PipelineRunStatus): string {
@@ -180,9 +211,9 @@ function reportStartError(error: unknown, file: string, io: StartDevIo): number 
   return 1;
 }
 
-/** `mloe status RUN`: prints the run's summary table (against `TEMPORAL_ADDRESS`). */
-export async function runStatus(workflowId: string, address: string | undefined, io: StartDevIo): Promise<number> {
-  return withClient(address, io, async (client) => {
+/** `mloe status RUN`: prints the run's summary table (against the Temporal of `config`). */
+export async function runStatus(workflowId: string, config: ConnectionConfig, io: StartDevIo): Promise<number> {
+  return withConnectedClient(config, io, async (client) => {
     const status = await getPipelineStatus(client, workflowId);
     for (const line of formatRunSummary(status)) io.stdout(line);
     return status.state === 'failed' || status.state === 'cancelled' ? 1 : 0;
@@ -190,8 +221,8 @@ export async function runStatus(workflowId: string, address: string | undefined,
 }
 
 /** `mloe cancel RUN`: requests cancellation and waits briefly for the run to report it. */
-export async function runCancel(workflowId: string, address: string | undefined, io: StartDevIo): Promise<number> {
-  return withClient(address, io, async (client) => {
+export async function runCancel(workflowId: string, config: ConnectionConfig, io: StartDevIo): Promise<number> {
+  return withConnectedClient(config, io, async (client) => {
     await cancelPipeline(client, workflowId);
     io.stdout(`cancellation requested for ${workflowId}`);
     for (let i = 0; i < 50; i += 1) {
@@ -204,25 +235,4 @@ export async function runCancel(workflowId: string, address: string | undefined,
     }
     return 0;
   });
-}
-
-async function withClient(
-  address: string | undefined,
-  io: StartDevIo,
-  body: (client: Client) => Promise<number>,
-): Promise<number> {
-  if (address === undefined || address === '') {
-    io.stderr('error: set TEMPORAL_ADDRESS to the Temporal the run is on (e.g. 127.0.0.1:7233)');
-    return 1;
-  }
-  let connection: Connection | undefined;
-  try {
-    connection = await Connection.connect({ address });
-    return await body(new Client({ connection }));
-  } catch (error) {
-    io.stderr(`error: ${ensureError(error).message}`);
-    return 1;
-  } finally {
-    await connection?.close();
-  }
 }

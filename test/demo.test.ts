@@ -21,7 +21,7 @@ import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activ
 import { fitOls } from '../activities/linear-model';
 import { MloeError } from '../clients/errors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
-import { createDemoWorker } from '../workers/demo-worker';
+import { createPipelineWorker } from '../workers/pipeline-worker';
 import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
 import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
@@ -358,7 +358,7 @@ describe('demoPipeline workflow on the dev server', () => {
       logger: quietLogger,
     });
     stopWorker = runInBackground(
-      await createDemoWorker({ connection: env.nativeConnection, taskQueue, workflowBundle }),
+      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle }),
     );
   });
 
@@ -445,7 +445,7 @@ describe('demoPipeline workflow on the dev server', () => {
     expect(stepFailure?.message).toContain('row 2 (line 3), column "age_years": missing value');
     const activityFailure = stepFailure?.cause as ActivityFailure | undefined;
     expect(activityFailure).toBeInstanceOf(ActivityFailure);
-    expect(activityFailure).toMatchObject({ activityType: 'validate', retryState: RetryState.NON_RETRYABLE_FAILURE });
+    expect(activityFailure).toMatchObject({ activityType: 'runStep', retryState: RetryState.NON_RETRYABLE_FAILURE });
     expect(activityFailure?.cause).toMatchObject({ type: 'DATA_INVALID', nonRetryable: true });
 
     expect(status.state).toBe('failed');
@@ -467,13 +467,22 @@ describe('mloe demo', () => {
       timeout: 60_000,
     });
     expect(stdout).toMatch(/dev server running at 127\.0\.0\.1:\d+/);
-    expect(stdout).toMatch(/started workflow pipeline-demo-[0-9a-f]{8}/);
+    expect(stdout).toMatch(/started pipeline-housing-price-[0-9a-f]{8} \(pipelines\/demo\/pipeline\.yaml\)/);
     for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
-      // Digests are `sha256:<hex>`; the table shows a prefix of one.
-      expect(stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +(sha256:)?[0-9a-f]{5,12}…`, 'm'));
+      expect(stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +miss +1$`, 'm'));
     }
     expect(stdout).toMatch(/R² +0\.9\d+/);
     expect(stdout).toContain(`${artifactRoot}/.mloe/artifacts`);
+
+    // The same demo again is served from the cache.
+    const again = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot], {
+      cwd: tmpdir(),
+      timeout: 60_000,
+    });
+    for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
+      expect(again.stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +hit +1$`, 'm'));
+    }
+    expect(again.stdout).toMatch(/R² +0\.9\d+/);
   });
 
   it('exits 1 with the failing step, code, row and column on bad data', async () => {
@@ -488,7 +497,7 @@ describe('mloe demo', () => {
     );
     expect(error).toMatchObject({ code: 1 });
     const { stderr } = error as { stderr: string };
-    expect(stderr).toContain('demo failed: step validate failed: DATA_INVALID');
+    expect(stderr).toMatch(/pipeline-housing-price-[0-9a-f]{8} failed: step validate failed: DATA_INVALID/);
     expect(stderr).toContain('row 1 (line 2), column "distance_km": "far" is not a number');
     expect(stderr).not.toContain('    at '); // one clear message, no stack traces
   });

@@ -197,7 +197,7 @@ describe('runPipeline on the dev server', () => {
     expect(seen.has('evaluate:pending') || seen.has('evaluate:running')).toBe(true); // progress was observable
 
     const evaluate = stepIn(status, 'evaluate');
-    expect(evaluate).toMatchObject({ needs: ['train'], cache: 'unchecked' });
+    expect(evaluate).toMatchObject({ needs: ['train'], cache: 'miss' });
     expect(evaluate.metrics).toMatchObject({ testRows: expect.any(Number) as number });
     const metrics = evaluate.metrics as Record<string, number>;
     expect(metrics.r2).toBeGreaterThan(0.9);

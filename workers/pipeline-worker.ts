@@ -8,6 +8,10 @@ import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/
 import * as activities from '../activities';
 import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
 import { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, type StepImplementations } from '../activities/steps';
+import type { S3StoreConfigInput } from '../activities/artifacts/config';
+import { createStoreResolver, FileArtifactStore } from '../activities/artifacts';
+import { createLineageActivities, sharedLineageEmitter } from '../activities/lineage';
+import { lineageObserver } from '../activities/steps/lineage-observer';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -22,6 +26,39 @@ export interface PipelineWorkerOptions {
   workflowBundle?: WorkflowBundle;
   /** The steps `uses:` may name on this worker; the built-in steps by default. */
   steps?: StepImplementations;
+  /** Activities (steps) run at once; the SDK's default when absent. `MLOE_WORKER_CONCURRENCY` (workers/config.ts). */
+  maxConcurrentActivityTaskExecutions?: number;
+  /**
+   * How long `shutdown()` waits for running steps before cancelling them, in ms (the SDK's `shutdownGraceTime`; its
+   * default, 0, when absent). `mloe worker` and `mloe dev` set it so that SIGTERM lets short steps finish.
+   */
+  shutdownGraceTimeMs?: number;
+  /**
+   * Artifact store settings for steps: the store of runs that name none (`defaultUri`, `file:///…` or
+   * `s3://bucket[/prefix]`; `MLOE_ARTIFACT_STORE`) and the S3 client settings of `s3://` stores (endpoint, region,
+   * path style; credentials stay with the AWS SDK's default chain).
+   */
+  artifactStore?: { defaultUri?: string; s3?: S3StoreConfigInput };
+}
+
+/**
+ * The activities of a pipeline worker: the demo activities, `runStep` bound to the worker's steps and stores (with
+ * lineage records and OpenLineage events for every execution), and `recordRun`. The stores are opened once and kept.
+ */
+export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore'>) {
+  const stores = createStoreResolver({
+    defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
+    ...(options.artifactStore?.s3 === undefined ? {} : { config: { s3: options.artifactStore.s3 } }),
+  });
+  const emitter = sharedLineageEmitter();
+  return {
+    ...activities,
+    runStep: createRunStep(options.steps ?? BUILTIN_STEP_IMPLEMENTATIONS, {
+      stores,
+      observers: [lineageObserver(emitter)],
+    }),
+    ...createLineageActivities({ emitter, openStore: stores }),
+  };
 }
 
 /**
@@ -36,8 +73,12 @@ export function createPipelineWorker(options: PipelineWorkerOptions): Promise<Wo
     ...(options.workflowBundle === undefined
       ? { workflowsPath: require.resolve('../workflows') }
       : { workflowBundle: options.workflowBundle }),
-    activities: { ...activities, runStep: createRunStep(options.steps ?? BUILTIN_STEP_IMPLEMENTATIONS) },
+    activities: pipelineActivities(options),
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '1 second',
+    ...(options.maxConcurrentActivityTaskExecutions === undefined
+      ? {}
+      : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
+    ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTime: options.shutdownGraceTimeMs }),
   });
 }

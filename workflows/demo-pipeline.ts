@@ -1,13 +1,16 @@
 /**
- * The demo pipeline: ingest a housing CSV, validate it, split and standardise it, fit a linear regression and score
- * it. A fixed sequence of activities for now; the spec-driven DAG interpreter will replace the hard-coded steps.
- * Steps exchange artifact references (URI, digest, size), never data.
+ * The demo pipeline written by hand: the code-first twin of `pipelines/demo/pipeline.yaml` (ingest a housing CSV,
+ * validate it, split and standardise it, fit a linear regression and score it), as plain Temporal workflow code that
+ * runs the built-in steps through `mloeSteps`. It shares the spec interpreter's step execution: artifacts in the
+ * store, the cache, retries, lineage records. Steps exchange artifact references (URI, digest, size), never data.
  */
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, setHandler } from '@temporalio/workflow';
 
-import type * as activities from '../activities';
 import type { ArtifactRef, RegressionMetrics } from '../activities';
+import type { RunStepResult } from '../activities/steps';
 import type { MloeErrorCode } from '../clients/errors';
+import type { JsonValue } from '../core/spec';
+import { mloeSteps, type StepRunOptions } from './mloe-steps';
 
 /** Feature columns of `pipelines/demo/data/housing.csv`. */
 export const DEMO_FEATURES = ['sqft', 'bedrooms', 'age_years', 'distance_km'];
@@ -64,32 +67,20 @@ export interface DemoPipelineSummary {
   artifacts: Record<'dataset' | 'report' | 'train' | 'test' | 'scaler' | 'model' | 'metrics', ArtifactRef>;
 }
 
-const RETRY_TRANSIENT = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '10 seconds',
-  maximumAttempts: 3,
+/** Data steps read and write small files: quick, and worth a few retries on transient I/O errors. */
+const DATA_STEP = {
+  timeout: '30s',
+  retry: { maxAttempts: 3, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 } as const;
 
-/** Data steps read and write small files: quick, and worth a few retries on transient I/O errors. */
-const dataActivities = proxyActivities<typeof activities>({
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '2 minutes',
-  retry: RETRY_TRANSIENT,
-});
-
 /** Training and evaluation get more time; they are deterministic, so a retry only helps with infrastructure errors. */
-const modelActivities = proxyActivities<typeof activities>({
-  startToCloseTimeout: '5 minutes',
-  scheduleToCloseTimeout: '15 minutes',
-  retry: { ...RETRY_TRANSIENT, maximumAttempts: 2 },
-});
+const MODEL_STEP = { ...DATA_STEP, timeout: '5m', retry: { ...DATA_STEP.retry, maxAttempts: 2 } } as const;
 
 const STEP_FAILED: MloeErrorCode = 'PIPELINE_STEP_FAILED';
 
 /**
  * Runs the demo pipeline to completion and returns its summary; `status` answers at any point. A failed step fails
- * the workflow with a non-retryable `PIPELINE_STEP_FAILED` whose cause is the activity's failure.
+ * the workflow with a non-retryable `PIPELINE_STEP_FAILED` whose cause is the step's activity failure.
  */
 export async function demoPipeline(input: DemoPipelineInput): Promise<DemoPipelineSummary> {
   const entries = Object.fromEntries(DEMO_STEPS.map((name) => [name, { name, state: 'pending' }])) as Record<
@@ -98,15 +89,25 @@ export async function demoPipeline(input: DemoPipelineInput): Promise<DemoPipeli
   >;
   const status: PipelineStatus = { state: 'running', steps: DEMO_STEPS.map((name) => entries[name]) };
   setHandler(statusQuery, () => status);
+  const steps = mloeSteps({
+    pipeline: 'demo',
+    workingDir: input.artifactRoot,
+    artifactStore: `${input.artifactRoot}/.mloe/artifacts`,
+  });
 
-  /** Runs one step, keeping its status current; `output` picks the artifact the status shows. */
-  async function step<T>(name: DemoStep, run: () => Promise<T>, output: (result: T) => ArtifactRef): Promise<T> {
+  /** Runs one step, keeping its status current; `output` names the artifact output the status shows. */
+  async function step(
+    name: DemoStep,
+    inputs: Record<string, JsonValue>,
+    output: string,
+    options: StepRunOptions,
+  ): Promise<RunStepResult> {
     const entry = entries[name];
     entry.state = 'running';
     entry.startedAt = workflowTime();
     try {
-      const result = await run();
-      entry.output = output(result);
+      const result = await steps.run(name, `${name}@1`, inputs, options);
+      entry.output = result.outputs[output] as unknown as ArtifactRef;
       entry.state = 'completed';
       return result;
     } catch (error) {
@@ -124,64 +125,62 @@ export async function demoPipeline(input: DemoPipelineInput): Promise<DemoPipeli
     }
   }
 
-  const { artifactRoot, dataPath } = input;
-  const ingested = await step(
-    'ingest',
-    () => dataActivities.ingest({ artifactRoot, dataPath }),
-    (r) => r.dataset,
-  );
+  const { dataPath } = input;
+  const ingested = await step('ingest', { dataPath }, 'dataset', DATA_STEP);
   const validated = await step(
     'validate',
-    () =>
-      dataActivities.validate({
-        artifactRoot,
-        dataset: ingested.dataset,
-        columns: [...DEMO_FEATURES, DEMO_TARGET],
-        label: dataPath,
-      }),
-    (r) => r.report,
+    { dataset: ingested.outputs.dataset ?? null, columns: [...DEMO_FEATURES, DEMO_TARGET], label: dataPath },
+    'report',
+    DATA_STEP,
   );
   const features = await step(
     'featurize',
-    () =>
-      dataActivities.featurize({
-        artifactRoot,
-        dataset: validated.dataset,
-        features: DEMO_FEATURES,
-        target: DEMO_TARGET,
-        testFraction: DEMO_TEST_FRACTION,
-      }),
-    (r) => r.train,
+    {
+      dataset: validated.outputs.dataset ?? null,
+      features: DEMO_FEATURES,
+      target: DEMO_TARGET,
+      testFraction: DEMO_TEST_FRACTION,
+    },
+    'train',
+    DATA_STEP,
   );
   const trained = await step(
     'train',
-    () => modelActivities.train({ artifactRoot, train: features.train, scaler: features.scaler }),
-    (r) => r.model,
+    { train: features.outputs.train ?? null, scaler: features.outputs.scaler ?? null },
+    'model',
+    MODEL_STEP,
   );
   const evaluated = await step(
     'evaluate',
-    () => modelActivities.evaluate({ artifactRoot, model: trained.model, test: features.test }),
-    (r) => r.metrics,
+    { model: trained.outputs.model ?? null, test: features.outputs.test ?? null },
+    'metrics',
+    MODEL_STEP,
   );
   status.state = 'completed';
 
+  const scores = evaluated.metrics as unknown as RegressionMetrics;
+  const artifact = (value: JsonValue | undefined): ArtifactRef => value as unknown as ArtifactRef;
   return {
     steps: status.steps,
     metrics: {
-      rmse: evaluated.rmse,
-      r2: evaluated.r2,
-      testRows: evaluated.testRows,
-      trainRows: features.trainRows,
+      rmse: scores.rmse,
+      r2: scores.r2,
+      testRows: scores.testRows,
+      trainRows: Number(features.outputs.trainRows),
     },
-    model: { target: DEMO_TARGET, intercept: trained.intercept, coefficients: trained.coefficients },
+    model: {
+      target: DEMO_TARGET,
+      intercept: Number(trained.outputs.intercept),
+      coefficients: trained.outputs.coefficients as Record<string, number>,
+    },
     artifacts: {
-      dataset: ingested.dataset,
-      report: validated.report,
-      train: features.train,
-      test: features.test,
-      scaler: features.scaler,
-      model: trained.model,
-      metrics: evaluated.metrics,
+      dataset: artifact(ingested.outputs.dataset),
+      report: artifact(validated.outputs.report),
+      train: artifact(features.outputs.train),
+      test: artifact(features.outputs.test),
+      scaler: artifact(features.outputs.scaler),
+      model: artifact(trained.outputs.model),
+      metrics: artifact(evaluated.outputs.metrics),
     },
   };
 }

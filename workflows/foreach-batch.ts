@@ -28,5 +28,23 @@ export async function foreachBatch(input: ForeachBatchInput): Promise<ForeachBat
   const outcomes = await runIterations(input.requests, input.options, input.concurrency, slots);
   // A cancelled batch ends cancelled (not completed), so the parent sees the cancellation.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('foreach batch cancelled');
-  return { outcomes: outcomes.map((outcome) => outcome ?? null) };
+  return { outcomes: compactOutcomes(outcomes) };
+}
+
+/**
+ * Outcomes as the parent needs them, to keep its history small: no logs (a `foreach` step's status shows none), and
+ * the cache key and reasons only of the first iteration and of the first that missed (the ones the parent reports);
+ * the others keep their decision.
+ */
+function compactOutcomes(outcomes: readonly (ExecutionOutcome | undefined)[]): (ExecutionOutcome | null)[] {
+  let explainedMiss = false;
+  return outcomes.map((outcome, index) => {
+    if (outcome === undefined) return null;
+    if (!outcome.ok) return outcome;
+    const { logs: _logs, ...result } = outcome.result;
+    const firstMiss = result.cache.decision === 'miss' && !explainedMiss;
+    if (firstMiss) explainedMiss = true;
+    if (index === 0 || firstMiss) return { ok: true, result };
+    return { ok: true, result: { ...result, cache: { decision: result.cache.decision, reasons: [] } } };
+  });
 }

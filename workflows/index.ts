@@ -17,6 +17,7 @@ export type {
   CacheDecision,
   PipelineRunStatus,
   PipelineState,
+  RunMetadata,
   RunPipelineInput,
   StepRunStatus,
   StepState as PipelineStepState,

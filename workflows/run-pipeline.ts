@@ -21,12 +21,14 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
+  log,
+  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 
-import type { RunStepRequest, RunStepResult } from '../activities/steps';
+import type { RunStepRequest, RunStepResult, StepLogs } from '../activities/steps';
 import { MloeError } from '../core/errors';
 import {
   evaluateCondition,
@@ -50,6 +52,7 @@ import {
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { foreachBatch } from './foreach-batch';
+import { runSubPipeline, subPipelineLookup, type ChildWorkflowRef, type SubPipelineFields } from './sub-pipeline';
 import {
   ActivitySlots,
   describeFailure,
@@ -77,17 +80,23 @@ export const DEFAULT_FOREACH_PARALLEL = 50;
 export const MAX_IN_FLIGHT_ACTIVITIES = 1_000;
 
 /** Input of {@link runPipeline}. The client validates the spec first: no workflow starts for an invalid one. */
-export interface RunPipelineInput {
+export interface RunPipelineInput extends SubPipelineFields {
   /** The validated spec. */
   spec: PipelineSpec;
   /** The run's parameter values, defaults applied. */
   params: Record<string, JsonValue>;
-  /** sha256 of the spec, for the memo and (later) caching. */
+  /** sha256 of the spec, for the memo and the run record. */
   specHash: string;
-  /** Root of the file artifact store (absolute). */
-  artifactRoot: string;
-  /** Directory relative paths in step inputs resolve against (absolute); defaults to `artifactRoot`. */
-  workingDir?: string;
+  /**
+   * The run's artifact store: a store URI (`file:///…/.mloe/artifacts`, `s3://bucket/prefix`) or the absolute root of
+   * a file store. Outputs, cache entries and lineage records go there. Absent, each worker uses its default store
+   * (`MLOE_ARTIFACT_STORE`).
+   */
+  artifactStore?: string;
+  /** Directory relative paths in step inputs and command working directories resolve against (absolute). */
+  workingDir: string;
+  /** Who started the run, with which code: recorded with the run (see `RunMetadata`). */
+  metadata?: RunMetadata;
   /** Run every step even if a cached result exists. */
   noCache?: boolean;
   /** Descriptors of the registered steps the spec may use; the built-in steps when omitted. */
@@ -96,19 +105,32 @@ export interface RunPipelineInput {
   foreachBatchSize?: number;
 }
 
+/** Facts about the code and the client that started a run, recorded with it. */
+export interface RunMetadata {
+  /** The mloe version of the client that started the run. */
+  mloeVersion?: string;
+  /** The git commit of the spec's directory, when it is in a repository (`-dirty` when it has local changes). */
+  gitCommit?: string;
+  /** The spec file, when the run was started from one. */
+  specFile?: string;
+}
+
 /** Where a step is in its life. */
 export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 /** Where the pipeline is. */
 export type PipelineState = 'running' | 'completed' | 'failed' | 'cancelled';
-/** What the cache did for a step (`unchecked` until caching lands; `disabled` by `--no-cache` or `cache: false`). */
-export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss';
+/**
+ * What the cache did for a step: `unchecked` until it runs; `disabled` by `--no-cache` or `cache: false`; `partial`
+ * for a `foreach` step some of whose iterations hit.
+ */
+export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss' | 'partial';
 
 /** One step as the `status` query reports it. Times are workflow times (ISO 8601), identical on replay. */
 export interface StepRunStatus {
   id: string;
   name?: string;
   needs: string[];
-  /** `name@version` of a registered step, or `run` for a command. */
+  /** `name@version` of a registered step, `run` for a command, `pipeline:<path>` for a sub-pipeline. */
   uses: string;
   state: StepState;
   /** Attempts made (for `foreach`: the most any iteration made). */
@@ -117,6 +139,19 @@ export interface StepRunStatus {
   finishedAt?: string;
   durationMs?: number;
   cache: CacheDecision;
+  /** The cache key of the step's execution (of its first iteration for `foreach`). */
+  cacheKey?: string;
+  /**
+   * Why the cache decided as it did: whose outputs a hit reused, which parts of the key changed for a miss (for
+   * `foreach`, of the first iteration that missed). `mloe explain RUN STEP` prints them.
+   */
+  cacheReasons?: string[];
+  /** Hits and misses of a `foreach` step's iterations. */
+  cacheCounts?: { hits: number; misses: number };
+  /** A command step's stdout and stderr, stored as artifacts. */
+  logs?: StepLogs;
+  /** For a `pipeline` step: the child workflow running the sub-pipeline. */
+  childWorkflow?: ChildWorkflowRef;
   /** Output values; artifacts as references. A `foreach` step's outputs are lists, one element per item. */
   outputs?: Record<string, JsonValue>;
   /** The numbers of the step's `metrics` output (a list of them for `foreach`). */
@@ -136,6 +171,10 @@ export interface PipelineRunStatus {
   specHash: string;
   state: PipelineState;
   params: Record<string, JsonValue>;
+  /** The artifact store of the run; absent when it uses the workers' default store. */
+  artifactStore?: string;
+  /** Version and commit of what started it. */
+  metadata: RunMetadata;
   startedAt: string;
   finishedAt?: string;
   /** In declaration order. */
@@ -163,8 +202,9 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   const info = workflowInfo();
   const registry = createStepRegistry(input.descriptors ?? BUILTIN_STEPS);
   const graph = buildGraph(spec.steps);
-  const scope: ScopeContext = { spec, registry, graph };
-  const workingDir = input.workingDir ?? input.artifactRoot;
+  const pipelines = subPipelineLookup(input);
+  const scope: ScopeContext = { spec, registry, graph, pipelines };
+  const workingDir = input.workingDir;
   const batchSize = Math.max(1, input.foreachBatchSize ?? DEFAULT_FOREACH_BATCH_SIZE);
   const slots = new ActivitySlots(MAX_IN_FLIGHT_ACTIVITIES);
 
@@ -172,18 +212,25 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   const entries = new Map<string, StepRunStatus>();
   for (const id of graph.ids) {
     const step = stepOf(spec, id);
-    const stepPortsOf = stepPorts(step, registry);
-    if (stepPortsOf === undefined) throw invalidSpec(`step ${id} uses ${step.uses ?? ''}, which is not registered`);
+    const stepPortsOf = stepPorts(step, registry, pipelines);
+    if (stepPortsOf === undefined) {
+      throw invalidSpec(`step ${id} uses ${step.uses ?? step.pipeline ?? ''}, which is not registered or not loaded`);
+    }
     ports.set(id, stepPortsOf);
     const descriptor = stepPortsOf.descriptor;
     entries.set(id, {
       id,
       ...(step.name === undefined ? {} : { name: step.name }),
       needs: [...(graph.needs.get(id) ?? [])],
-      uses: descriptor === undefined ? 'run' : `${descriptor.name}@${descriptor.version}`,
+      uses:
+        step.pipeline !== undefined
+          ? `pipeline:${step.pipeline}`
+          : descriptor === undefined
+            ? 'run'
+            : `${descriptor.name}@${descriptor.version}`,
       state: 'pending',
       attempts: 0,
-      cache: input.noCache === true || (step.cache ?? spec.defaults?.cache) === false ? 'disabled' : 'unchecked',
+      cache: noCacheReason(input, step) === undefined ? 'unchecked' : 'disabled',
     });
   }
   const status: PipelineRunStatus = {
@@ -192,6 +239,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     specHash: input.specHash,
     state: 'running',
     params,
+    ...(input.artifactStore === undefined ? {} : { artifactStore: input.artifactStore }),
+    metadata: input.metadata ?? {},
     startedAt: workflowTime(),
     steps: [...entries.values()],
   };
@@ -200,6 +249,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
     { key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.running },
   ]);
+  // The run record (and OpenLineage START) is written while the first steps run; the final one waits for it.
+  const startRecorded = recordRunSafely(status);
 
   /** Stored outputs by step: what downstream steps receive (artifact references, scalars). */
   const outputs: Record<string, Record<string, JsonValue>> = {};
@@ -285,19 +336,24 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   ): RunStepRequest => {
     const step = stepOf(spec, id);
     const stepEntry = entry(id);
+    const noCache = noCacheReason(input, step);
     const request: RunStepRequest = {
       stepId: id,
       runId: info.workflowId,
+      pipeline: spec.metadata.name,
       inputs,
       params,
       outputs: Object.fromEntries(
         Object.entries(ports.get(id)?.outputs ?? {}).map(([name, port]) => [name, { type: port.type }]),
       ),
-      artifactRoot: input.artifactRoot,
+      ...(input.artifactStore === undefined ? {} : { artifactStore: input.artifactStore }),
       workingDir,
+      ...(noCache === undefined ? {} : { noCache }),
       ...(foreach === undefined ? {} : { index: foreach.index }),
     };
-    if (step.run === undefined) return { ...request, uses: stepEntry.uses };
+    // A registered step knows its outputs and sees only its inputs: no parameters (they are not in its cache key, and
+    // a large parameter would otherwise be copied into every `foreach` iteration's request).
+    if (step.run === undefined) return { ...request, params: {}, outputs: {}, uses: stepEntry.uses };
     let runBindings: ExpressionBindings = {
       ...(runBase ?? {}),
       inputs: { type: runBase?.inputs?.type ?? 'dyn', value: inputs },
@@ -340,6 +396,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     }
     const current = entry(id);
     current.attempts = result.attempt;
+    recordCache(current, [result]);
+    if (result.logs !== undefined) current.logs = result.logs;
     current.outputs = result.outputs;
     if (result.metrics !== undefined) current.metrics = result.metrics;
     recordOutputs(id, result.outputs, result.metrics);
@@ -393,6 +451,10 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
       );
     }
     const results = outcomes.map((outcome) => (outcome?.ok === true ? outcome.result : undefined));
+    recordCache(
+      current,
+      results.filter((result) => result !== undefined),
+    );
     const stored: Record<string, JsonValue> = {};
     for (const name of Object.keys(ports.get(id)?.outputs ?? {})) {
       stored[name] = results.map((result) => result?.outputs[name] ?? null);
@@ -443,9 +505,14 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     const current = entry(id);
     current.state = 'running';
     current.startedAt = workflowTime();
-    const options = stepActivityOptions(spec, stepOf(spec, id));
+    const step = stepOf(spec, id);
+    const options = stepActivityOptions(spec, step);
     try {
-      if (stepOf(spec, id).foreach === undefined) await runSingle(id, options);
+      if (step.pipeline !== undefined) {
+        const params = resolveInputs(id, bindings(id, 'with'));
+        const result = await runSubPipeline({ parent: input, stepId: id, step, params, entry: current, registry });
+        recordOutputs(id, result.outputs, result.metrics);
+      } else if (step.foreach === undefined) await runSingle(id, options);
       else await runForeach(id, options);
       finish(id, 'completed');
       done.add(id);
@@ -502,21 +569,92 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   }
   status.finishedAt = workflowTime();
 
-  if (cancelled) {
-    status.state = 'cancelled';
-    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.cancelled }]);
-    throw new CancelledFailure('pipeline cancelled');
-  }
-  if (failures.length > 0) {
+  if (cancelled) status.state = 'cancelled';
+  else if (failures.length > 0) {
     status.state = 'failed';
     const first = failures[0] ?? '';
     status.error = `step ${first} failed: ${entry(first).error ?? 'unknown error'}`;
-    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.failed }]);
-    throw ApplicationFailure.create({ type: 'PIPELINE_STEP_FAILED', message: status.error, nonRetryable: true });
+  } else status.state = 'completed';
+  upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES[status.state] }]);
+  await startRecorded;
+  await recordRunSafely(status);
+
+  if (status.state === 'cancelled') throw new CancelledFailure('pipeline cancelled');
+  if (status.state === 'failed') {
+    throw ApplicationFailure.create({
+      type: 'PIPELINE_STEP_FAILED',
+      message: status.error ?? 'a step failed',
+      nonRetryable: true,
+    });
   }
-  status.state = 'completed';
-  upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.completed }]);
   return status;
+}
+
+/** The activity that writes run records (`activities/lineage`), as the workflow calls it. */
+interface RunRecordActivities {
+  recordRun(input: { status: RunStatusSnapshot }): Promise<void>;
+}
+
+/** The run as its record needs it: no outputs (they are in the step records), so the payload stays small. */
+type RunStatusSnapshot = Omit<PipelineRunStatus, 'steps'> & {
+  steps: Pick<
+    StepRunStatus,
+    'id' | 'uses' | 'state' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'cache' | 'error'
+  >[];
+};
+
+/**
+ * Writes the run record and emits the pipeline's OpenLineage event, even when the run was cancelled. A failure to
+ * record is logged, never the run's failure: the steps' own records and the history still tell what happened.
+ */
+async function recordRunSafely(status: PipelineRunStatus): Promise<void> {
+  const { recordRun } = proxyActivities<RunRecordActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3 },
+    summary: `record run (${status.state})`,
+  });
+  const snapshot: RunStatusSnapshot = {
+    ...status,
+    steps: status.steps.map((step) => ({
+      id: step.id,
+      uses: step.uses,
+      state: step.state,
+      attempts: step.attempts,
+      ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
+      ...(step.finishedAt === undefined ? {} : { finishedAt: step.finishedAt }),
+      ...(step.durationMs === undefined ? {} : { durationMs: step.durationMs }),
+      cache: step.cache,
+      ...(step.error === undefined ? {} : { error: step.error }),
+    })),
+  };
+  try {
+    await CancellationScope.nonCancellable(() => recordRun({ status: snapshot }));
+  } catch (error) {
+    log.warn('could not record the run', { runId: status.runId, error: describeFailure(error) });
+  }
+}
+
+/** Why the cache is off for a step (`--no-cache` for the run, `cache: false` on it or in `defaults`), if it is. */
+function noCacheReason(input: RunPipelineInput, step: StepSpec): string | undefined {
+  if (input.noCache === true) return '--no-cache';
+  if (step.cache === false) return 'cache: false';
+  if (step.cache === undefined && input.spec.defaults?.cache === false) return 'defaults.cache: false';
+  return undefined;
+}
+
+/** Records the cache decisions of a step's executions (one, or every `foreach` iteration) in its status entry. */
+function recordCache(entry: StepRunStatus, results: readonly RunStepResult[]): void {
+  const first = results[0];
+  if (first === undefined) return;
+  const hits = results.filter((result) => result.cache.decision === 'hit').length;
+  const misses = results.filter((result) => result.cache.decision === 'miss').length;
+  const explained = results.find((result) => result.cache.decision === 'miss') ?? first;
+  if (first.cache.decision === 'disabled') entry.cache = 'disabled';
+  else if (misses === 0) entry.cache = 'hit';
+  else entry.cache = hits === 0 ? 'miss' : 'partial';
+  if (explained.cache.key !== undefined) entry.cacheKey = explained.cache.key;
+  entry.cacheReasons = explained.cache.reasons;
+  if (results.length > 1) entry.cacheCounts = { hits, misses };
 }
 
 function stepOf(spec: PipelineSpec, id: string): StepSpec {

@@ -43,6 +43,8 @@ export interface RunnerOptions {
   killGracePeriodMs?: number;
   /** Called with the process group id once the command is running. */
   onSpawn?: (pid: number) => void;
+  /** An open store for `artifactRoot` (the caller keeps and closes it); otherwise the runner opens its own. */
+  store?: ArtifactStore;
 }
 
 /** The activity context, when running inside one. */
@@ -93,7 +95,7 @@ export async function runCommandStep(
     }
   }
 
-  const store = openStore(request.artifactRoot);
+  const store = options.store ?? openStore(request.artifactRoot);
   const safeStepId = request.stepId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
   const attemptDir = await mkdtemp(join(tmpdir(), `mloe-step-${safeStepId}-`));
   try {
@@ -153,7 +155,7 @@ export async function runCommandStep(
     throw error;
   } finally {
     await rm(attemptDir, { recursive: true, force: true });
-    await store.close();
+    if (options.store === undefined) await store.close();
   }
 }
 

@@ -9,8 +9,9 @@ import type { JsonValue, StepDescriptor } from '../../core/spec';
 import { BUILTIN_STEPS } from '../../core/steps/builtin';
 import { MloeError } from '../../clients/errors';
 import { parseArtifactRef, type ArtifactRef } from '../artifacts';
-import { featurize, ingest, validate } from '../data';
-import { evaluate, train } from '../training';
+import { fileDigest, sourceDigest } from '../cache/digests';
+import { featurizeInto, ingestInto, validateInto } from '../data';
+import { evaluateInto, trainInto } from '../training';
 import type { StepImplementation } from './registry';
 
 type Inputs = Readonly<Record<string, JsonValue>>;
@@ -49,78 +50,94 @@ function stringListInput(inputs: Inputs, name: string): string[] {
   return value;
 }
 
+/** The `dataPath` input, resolved against the working directory when relative. */
+function dataPathInput(inputs: Inputs, workingDir: string): string {
+  const dataPath = stringInput(inputs, 'dataPath');
+  return isAbsolute(dataPath) ? dataPath : resolve(workingDir, dataPath);
+}
+
+/**
+ * The code hash of the built-in steps: their adapters and the modules doing the work. A change to any of them
+ * invalidates cached results of every built-in step.
+ */
+const BUILTIN_CODE_HASH = sourceDigest([
+  __filename,
+  require.resolve('../data'),
+  require.resolve('../training'),
+  require.resolve('../linear-model'),
+  require.resolve('../table'),
+]);
+
 /** The five demo steps: ingest, validate, featurize, train, evaluate. */
-export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = [
-  {
-    descriptor: builtinDescriptor('ingest'),
-    async run(inputs, context) {
-      const dataPath = stringInput(inputs, 'dataPath');
-      const result = await ingest({
-        artifactRoot: context.artifactRoot,
-        dataPath: isAbsolute(dataPath) ? dataPath : resolve(context.workingDir, dataPath),
-      });
-      return { outputs: { dataset: result.dataset } };
+export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = (
+  [
+    {
+      descriptor: builtinDescriptor('ingest'),
+      async run(inputs, context) {
+        const result = await ingestInto(context.store, { dataPath: dataPathInput(inputs, context.workingDir) });
+        return { outputs: { dataset: result.dataset } };
+      },
+      // The file's bytes, not its path, decide whether an earlier result can be reused.
+      async cacheInputs(inputs, context) {
+        return { dataPath: await fileDigest(dataPathInput(inputs, context.workingDir)) };
+      },
     },
-  },
-  {
-    descriptor: builtinDescriptor('validate'),
-    async run(inputs, context) {
-      const dataset = artifactInput(inputs, 'dataset');
-      const result = await validate({
-        artifactRoot: context.artifactRoot,
-        dataset,
-        columns: stringListInput(inputs, 'columns'),
-        label: inputs.label === undefined ? dataset.uri : stringInput(inputs, 'label'),
-      });
-      return { outputs: { dataset: result.dataset, report: result.report, rows: result.rows } };
+    {
+      descriptor: builtinDescriptor('validate'),
+      async run(inputs, context) {
+        const dataset = artifactInput(inputs, 'dataset');
+        const result = await validateInto(context.store, {
+          dataset,
+          columns: stringListInput(inputs, 'columns'),
+          label: inputs.label === undefined ? dataset.uri : stringInput(inputs, 'label'),
+        });
+        return { outputs: { dataset: result.dataset, report: result.report, rows: result.rows } };
+      },
     },
-  },
-  {
-    descriptor: builtinDescriptor('featurize'),
-    async run(inputs, context) {
-      const result = await featurize({
-        artifactRoot: context.artifactRoot,
-        dataset: artifactInput(inputs, 'dataset'),
-        features: stringListInput(inputs, 'features'),
-        target: stringInput(inputs, 'target'),
-        testFraction: numberInput(inputs, 'testFraction'),
-      });
-      return {
-        outputs: {
-          train: result.train,
-          test: result.test,
-          scaler: result.scaler,
-          trainRows: result.trainRows,
-          testRows: result.testRows,
-        },
-      };
+    {
+      descriptor: builtinDescriptor('featurize'),
+      async run(inputs, context) {
+        const result = await featurizeInto(context.store, {
+          dataset: artifactInput(inputs, 'dataset'),
+          features: stringListInput(inputs, 'features'),
+          target: stringInput(inputs, 'target'),
+          testFraction: numberInput(inputs, 'testFraction'),
+        });
+        return {
+          outputs: {
+            train: result.train,
+            test: result.test,
+            scaler: result.scaler,
+            trainRows: result.trainRows,
+            testRows: result.testRows,
+          },
+        };
+      },
     },
-  },
-  {
-    descriptor: builtinDescriptor('train'),
-    async run(inputs, context) {
-      const result = await train({
-        artifactRoot: context.artifactRoot,
-        train: artifactInput(inputs, 'train'),
-        scaler: artifactInput(inputs, 'scaler'),
-      });
-      return {
-        outputs: { model: result.model, intercept: result.intercept, coefficients: result.coefficients },
-      };
+    {
+      descriptor: builtinDescriptor('train'),
+      async run(inputs, context) {
+        const result = await trainInto(context.store, {
+          train: artifactInput(inputs, 'train'),
+          scaler: artifactInput(inputs, 'scaler'),
+        });
+        return {
+          outputs: { model: result.model, intercept: result.intercept, coefficients: result.coefficients },
+        };
+      },
     },
-  },
-  {
-    descriptor: builtinDescriptor('evaluate'),
-    async run(inputs, context) {
-      const result = await evaluate({
-        artifactRoot: context.artifactRoot,
-        model: artifactInput(inputs, 'model'),
-        test: artifactInput(inputs, 'test'),
-      });
-      return {
-        outputs: { metrics: result.metrics },
-        metrics: { rmse: result.rmse, r2: result.r2, testRows: result.testRows },
-      };
+    {
+      descriptor: builtinDescriptor('evaluate'),
+      async run(inputs, context) {
+        const result = await evaluateInto(context.store, {
+          model: artifactInput(inputs, 'model'),
+          test: artifactInput(inputs, 'test'),
+        });
+        return {
+          outputs: { metrics: result.metrics },
+          metrics: { rmse: result.rmse, r2: result.r2, testRows: result.testRows },
+        };
+      },
     },
-  },
-];
+  ] satisfies StepImplementation[]
+).map((implementation) => ({ ...implementation, codeHash: BUILTIN_CODE_HASH }));

@@ -1,7 +1,15 @@
 /**
  * Pipeline steps on the worker side: the `runStep` activity, its request and result, and step implementations.
  */
-export { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, runStep, type RunStepActivity } from './run-step';
+export {
+  BUILTIN_STEP_IMPLEMENTATIONS,
+  createRunStep,
+  runStep,
+  type ExecutionObserver,
+  type ExecutionReport,
+  type RunStepActivity,
+  type RunStepOptions,
+} from './run-step';
 export { BUILTIN_IMPLEMENTATIONS } from './builtin';
 export {
   createStepImplementations,
@@ -11,4 +19,4 @@ export {
   type StepImplementations,
   type StepOutput,
 } from './registry';
-export type { RunStepRequest, RunStepResult, StepFailureDetails } from './types';
+export type { CacheOutcome, RunStepRequest, RunStepResult, StepFailureDetails, StepLogs } from './types';

@@ -5,6 +5,8 @@
  */
 import { createStepRegistry, type JsonValue, type StepDescriptor, type StepRegistry } from '../../core/spec';
 import { MloeError } from '../../clients/errors';
+import type { ArtifactStore } from '../artifacts';
+import { sha256, valueDigest } from '../cache/digests';
 
 /** What a step implementation gets besides its inputs. */
 export interface StepContext {
@@ -12,9 +14,8 @@ export interface StepContext {
   runId: string;
   /** The `foreach` iteration, when the step fans out. */
   index?: number;
-  params: Readonly<Record<string, JsonValue>>;
-  /** Root directory of the file artifact store (absolute). */
-  artifactRoot: string;
+  /** The run's artifact store: where outputs go and inputs are read from. */
+  store: ArtifactStore;
   /** Directory relative paths in inputs are resolved against (absolute). */
   workingDir: string;
   /** The attempt being made, 1 for the first. */
@@ -33,6 +34,25 @@ export interface StepOutput {
 export interface StepImplementation {
   descriptor: StepDescriptor;
   run(inputs: Readonly<Record<string, JsonValue>>, context: StepContext): Promise<StepOutput>;
+  /**
+   * The hash of the code behind `run` (e.g. `sourceDigest` of its modules), part of every cache key of the step.
+   * Defaults to a hash of the descriptor and of `run`'s own source text, which misses changes in what `run` calls:
+   * set it for anything non-trivial, or bump the descriptor's version.
+   */
+  codeHash?: string;
+  /**
+   * Digests of content the step reads besides its inputs (e.g. the file behind a path input), by a name for
+   * explanations. They join the cache key, so the step re-runs when that content changes.
+   */
+  cacheInputs?(inputs: Readonly<Record<string, JsonValue>>, context: StepContext): Promise<Record<string, string>>;
+}
+
+/** The digest of what a registered step runs: its descriptor and code hash. */
+export function definitionDigest(implementation: StepImplementation): string {
+  return valueDigest({
+    descriptor: implementation.descriptor,
+    code: implementation.codeHash ?? sha256(implementation.run.toString()),
+  });
 }
 
 /** Step implementations by `name@version`, with the descriptor registry the validator uses. */

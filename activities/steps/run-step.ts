@@ -1,8 +1,10 @@
 /**
- * `runStep`: the one activity behind every pipeline step. It dispatches a `uses:` step to its TypeScript
- * implementation and a `run:` step to the command runner (`activities/runner`), heartbeats so that cancellation
- * reaches it, and reports failures as `ApplicationFailure`s that keep the step's error code and say which attempt
- * failed. Idempotency is the step's: the built-in steps write content-addressed artifacts, so a retry is harmless.
+ * `runStep`: the one activity behind every pipeline step. It first asks the cache (`activities/cache`): when an
+ * earlier execution had the same key and its outputs are still intact in the store, those outputs are the result.
+ * Otherwise it dispatches a `uses:` step to its TypeScript implementation and a `run:` step to the command runner
+ * (`activities/runner`), caches what it produced, heartbeats so that cancellation reaches it, and reports failures as
+ * `ApplicationFailure`s that keep the step's error code and say which attempt failed. Observers (lineage) hear of
+ * every execution. Idempotency is the step's: steps write content-addressed artifacts, so a retry is harmless.
  */
 import { resolve } from 'node:path';
 
@@ -10,10 +12,28 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 import { MloeError } from '../../clients/errors';
+import type { JsonValue } from '../../core/spec';
+import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
+import { readCacheEntry, readLastKey, unusableOutputs, writeCacheEntry } from '../cache/entries';
+import { explainKeyChange } from '../cache/explain';
+import {
+  cacheKeyOf,
+  commandDefinition,
+  commandFileDigests,
+  fileParts,
+  inputParts,
+  type CacheKeyParts,
+} from '../cache/key';
 import { toApplicationFailure } from '../failures';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
-import { createStepImplementations, type StepImplementations, type StepOutput } from './registry';
-import type { RunStepRequest, RunStepResult, StepFailureDetails } from './types';
+import {
+  createStepImplementations,
+  definitionDigest,
+  type StepContext,
+  type StepImplementations,
+  type StepOutput,
+} from './registry';
+import type { CacheOutcome, RunStepRequest, RunStepResult, StepFailureDetails, StepLogs } from './types';
 
 /** How often a running step heartbeats (the SDK throttles what reaches the server). */
 const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -24,22 +44,117 @@ export const BUILTIN_STEP_IMPLEMENTATIONS: StepImplementations = createStepImple
 /** The `runStep` activity's signature. */
 export type RunStepActivity = (request: RunStepRequest) => Promise<RunStepResult>;
 
+/** One execution as observers see it once it ended. */
+export interface ExecutionReport {
+  request: RunStepRequest;
+  /** The store the execution used (open; observers must not close it). */
+  store: ArtifactStore;
+  attempt: number;
+  startedAt: Date;
+  finishedAt: Date;
+  /** The result, or the failure it raised (cancellations are not reported). */
+  outcome: { ok: true; result: RunStepResult } | { ok: false; error: string; cache?: CacheOutcome };
+}
+
+/** Something that hears of step executions: lineage records and OpenLineage events. Its errors are swallowed. */
+export interface ExecutionObserver {
+  started?(request: RunStepRequest, store: ArtifactStore, startedAt: Date): Promise<void>;
+  finished?(report: ExecutionReport): Promise<void>;
+}
+
+/** Options of {@link createRunStep}. */
+export interface RunStepOptions {
+  /**
+   * Opens (and keeps) the store a run names, or the worker's default store for runs that name none. By default, a
+   * resolver with the default S3 settings and `.mloe/artifacts` in the worker's working directory.
+   */
+  stores?: (location?: string) => ArtifactStore;
+  /** Told of every execution, in order. */
+  observers?: readonly ExecutionObserver[];
+  /** Where observer failures are reported (they never fail a step). */
+  warn?: (message: string) => void;
+}
+
 /**
  * Makes the `runStep` activity for a set of step implementations (the built-ins by default; tests and workers with
- * their own steps pass a larger set).
+ * their own steps pass a larger set). Stores are opened once per URI and kept for the worker's life.
  */
-export function createRunStep(implementations: StepImplementations = BUILTIN_STEP_IMPLEMENTATIONS): RunStepActivity {
+export function createRunStep(
+  implementations: StepImplementations = BUILTIN_STEP_IMPLEMENTATIONS,
+  options: RunStepOptions = {},
+): RunStepActivity {
+  const storeOf =
+    options.stores ?? createStoreResolver({ defaultLocation: FileArtifactStore.inWorkingDirectory().root });
+  const observers = options.observers ?? [];
+  const notify = async (what: string, call: (observer: ExecutionObserver) => Promise<void> | undefined) => {
+    for (const observer of observers) {
+      try {
+        await call(observer);
+      } catch (error) {
+        options.warn?.(`step ${what} observer failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  };
+
   return async function runStep(request: RunStepRequest): Promise<RunStepResult> {
     const context = Context.current();
     const attempt = context.info.attempt;
     const started = performance.now();
+    const startedAt = new Date();
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_INTERVAL_MS);
     context.heartbeat();
+    let store: ArtifactStore | undefined;
+    let cache: CacheOutcome | undefined;
     try {
-      const output = await Promise.race([dispatch(implementations, request, attempt, context), context.cancelled]);
-      return { ...output, attempt, durationMs: Math.round(performance.now() - started) };
+      store = storeOf(request.artifactStore);
+      const openStore = store;
+      await notify('start', (observer) => observer.started?.(request, openStore, startedAt));
+      const stepContext: StepContext = {
+        stepId: request.stepId,
+        runId: request.runId,
+        ...(request.index === undefined ? {} : { index: request.index }),
+        store,
+        workingDir: request.workingDir,
+        attempt,
+        signal: context.cancellationSignal,
+      };
+      const execution = await Promise.race([
+        execute(implementations, request, stepContext, (outcome) => {
+          cache = outcome;
+        }),
+        context.cancelled,
+      ]);
+      const result: RunStepResult = {
+        ...execution,
+        attempt: execution.cache.decision === 'hit' ? 1 : attempt,
+        durationMs: Math.round(performance.now() - started),
+      };
+      await notify('finish', (observer) =>
+        observer.finished?.({
+          request,
+          store: openStore,
+          attempt,
+          startedAt,
+          finishedAt: new Date(),
+          outcome: { ok: true, result },
+        }),
+      );
+      return result;
     } catch (error) {
       if (error instanceof CancelledFailure) throw error;
+      if (store !== undefined) {
+        const openStore = store;
+        await notify('finish', (observer) =>
+          observer.finished?.({
+            request,
+            store: openStore,
+            attempt,
+            startedAt,
+            finishedAt: new Date(),
+            outcome: { ok: false, error: describe(error), ...(cache === undefined ? {} : { cache }) },
+          }),
+        );
+      }
       throw stepFailure(error, attempt);
     } finally {
       clearInterval(heartbeat);
@@ -50,51 +165,152 @@ export function createRunStep(implementations: StepImplementations = BUILTIN_STE
 /** The default `runStep`, with the built-in steps. */
 export const runStep: RunStepActivity = createRunStep();
 
-async function dispatch(
+/** A step's result before the activity adds its attempt and duration. */
+type Execution = StepOutput & { cache: CacheOutcome; logs?: StepLogs };
+
+/**
+ * Serves the execution from the cache when it can, runs it otherwise (and caches what it produced). `onDecision`
+ * hears the cache decision before the step runs, so a failure can still report it.
+ */
+async function execute(
   implementations: StepImplementations,
   request: RunStepRequest,
-  attempt: number,
-  context: Context,
-): Promise<StepOutput> {
-  if (request.uses !== undefined) {
-    const implementation = implementations.get(request.uses);
-    if (implementation === undefined) {
-      throw new MloeError('CONFIG_INVALID', `this worker has no implementation of step ${request.uses}`);
-    }
-    return implementation.run(request.inputs, {
-      stepId: request.stepId,
-      runId: request.runId,
-      ...(request.index === undefined ? {} : { index: request.index }),
-      params: request.params,
-      artifactRoot: request.artifactRoot,
-      workingDir: request.workingDir,
-      attempt,
-      signal: context.cancellationSignal,
-    });
+  context: StepContext,
+  onDecision: (outcome: CacheOutcome) => void,
+): Promise<Execution> {
+  const implementation = request.uses === undefined ? undefined : implementations.get(request.uses);
+  if (request.uses !== undefined && implementation === undefined) {
+    throw new MloeError('CONFIG_INVALID', `this worker has no implementation of step ${request.uses}`);
   }
+  if (request.noCache !== undefined) {
+    const cache: CacheOutcome = { decision: 'disabled', reasons: [`cache disabled by ${request.noCache}`] };
+    onDecision(cache);
+    return { ...(await dispatch(implementation, request, context)), cache };
+  }
+
+  const store = context.store;
+  const parts = await keyParts(implementation, request, context);
+  const key = cacheKeyOf(parts);
+  const entry = await readCacheEntry(store, key);
+  let reasons: string[];
+  if (entry !== undefined) {
+    const unusable = await unusableOutputs(store, entry);
+    if (unusable === undefined) {
+      const cache: CacheOutcome = {
+        decision: 'hit',
+        key,
+        reasons: [`reused the outputs of run ${entry.runId} (step ${entry.stepId}, same key)`],
+        sourceRunId: entry.runId,
+      };
+      onDecision(cache);
+      return {
+        outputs: entry.outputs,
+        ...(entry.metrics === undefined ? {} : { metrics: entry.metrics }),
+        ...(entry.logs === undefined ? {} : { logs: entry.logs }),
+        cache,
+      };
+    }
+    reasons = [unusable];
+  } else {
+    const last = await readLastKey(store, request.pipeline, request.stepId, request.index);
+    if (last === undefined) reasons = ['no earlier cached run of this step'];
+    else {
+      const changes = explainKeyChange(last.parts, parts);
+      reasons =
+        changes.length === 0
+          ? [`the cached result of run ${last.runId} is no longer in the store`]
+          : changes.map((change) => `${change} (since run ${last.runId})`);
+    }
+  }
+  const cache: CacheOutcome = { decision: 'miss', key, reasons };
+  onDecision(cache);
+  const output = await dispatch(implementation, request, context);
+  await writeCacheEntry(store, request.pipeline, {
+    version: 1,
+    key,
+    parts,
+    outputs: output.outputs,
+    ...(output.metrics === undefined ? {} : { metrics: output.metrics }),
+    ...(output.logs === undefined ? {} : { logs: output.logs }),
+    runId: request.runId,
+    stepId: request.stepId,
+    ...(request.index === undefined ? {} : { index: request.index }),
+    createdAt: new Date().toISOString(),
+  });
+  return { ...output, cache };
+}
+
+/** The parts of an execution's cache key (see `activities/cache/key.ts`). */
+async function keyParts(
+  implementation: ReturnType<StepImplementations['get']>,
+  request: RunStepRequest,
+  context: StepContext,
+): Promise<CacheKeyParts> {
+  const inputs = inputParts(request.inputs);
+  if (implementation !== undefined) {
+    const files = (await implementation.cacheInputs?.(request.inputs, context)) ?? {};
+    return {
+      definition: { ref: request.uses ?? '', digest: definitionDigest(implementation) },
+      inputs,
+      params: {},
+      files: fileParts(files),
+    };
+  }
+  const run = request.run;
+  if (run === undefined) throw new MloeError('INTERNAL', `step ${request.stepId} has neither uses nor run`);
+  const cwd = run.workingDir === undefined ? undefined : resolve(request.workingDir, run.workingDir);
+  return {
+    definition: commandDefinition({
+      command: run.command,
+      ...(run.env === undefined ? {} : { env: run.env }),
+      ...(run.image === undefined ? {} : { image: run.image }),
+      ...(run.workingDir === undefined ? {} : { workingDir: run.workingDir }),
+      outputs: request.outputs,
+    }),
+    inputs,
+    params: inputParts(request.params),
+    files: fileParts(await commandFileDigests(run.command, request.workingDir, cwd)),
+  };
+}
+
+async function dispatch(
+  implementation: ReturnType<StepImplementations['get']>,
+  request: RunStepRequest,
+  context: StepContext,
+): Promise<StepOutput & { logs?: StepLogs }> {
+  if (implementation !== undefined) return implementation.run(request.inputs, context);
   if (request.run !== undefined) {
     // Loaded on first use: workers that never run commands do not load the runner.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runCommandStep } = require('../runner') as typeof import('../runner');
-    const result = await runCommandStep({
-      stepId: request.index === undefined ? request.stepId : `${request.stepId}-${request.index}`,
-      runId: request.runId,
-      command: request.run.command,
-      ...(request.run.env === undefined ? {} : { env: request.run.env }),
-      ...(request.run.workingDir === undefined
-        ? {}
-        : { workingDir: resolve(request.workingDir, request.run.workingDir) }),
-      params: request.params,
-      inputs: request.inputs,
-      outputs: request.outputs,
-      artifactRoot: request.artifactRoot,
-    });
+    const result = await runCommandStep(
+      {
+        stepId: request.index === undefined ? request.stepId : `${request.stepId}-${request.index}`,
+        runId: request.runId,
+        command: request.run.command,
+        ...(request.run.env === undefined ? {} : { env: request.run.env }),
+        ...(request.run.workingDir === undefined
+          ? {}
+          : { workingDir: resolve(request.workingDir, request.run.workingDir) }),
+        params: request.params,
+        inputs: request.inputs,
+        outputs: request.outputs,
+        artifactRoot: context.store.rootUri,
+      },
+      { store: context.store },
+    );
     return {
       outputs: result.outputs as StepOutput['outputs'],
       ...(result.metrics === undefined ? {} : { metrics: result.metrics }),
+      logs: result.logs as { stdout: JsonValue; stderr: JsonValue },
     };
   }
   throw new MloeError('INTERNAL', `step ${request.stepId} has neither uses nor run`);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof MloeError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -10,8 +10,10 @@ export interface RunStepRequest {
   stepId: string;
   /** The `foreach` iteration, when the step fans out. */
   index?: number;
-  /** The pipeline run (its workflow id), for logs and artifact metadata. */
+  /** The pipeline run (its workflow id), for logs, artifact metadata and lineage. */
   runId: string;
+  /** The pipeline's `metadata.name`: cache entries remember the last key per pipeline and step. */
+  pipeline: string;
   /** A registered step, exactly `name@version` (the workflow resolved the version). Exactly one of `uses`, `run`. */
   uses?: string;
   /** A command step with templates resolved: every argument and environment value is a string. */
@@ -22,8 +24,13 @@ export interface RunStepRequest {
   params: Record<string, JsonValue>;
   /** Declared output ports (for `run` steps; a registered step knows its own). */
   outputs: Record<string, { type: string }>;
-  /** Root directory of the file artifact store (absolute). */
-  artifactRoot: string;
+  /**
+   * The run's artifact store: a store URI (`file:///…/.mloe/artifacts`, `s3://bucket/prefix`) or the absolute root
+   * directory of a file store. Outputs, cache entries and lineage records go there. Absent, the worker's default.
+   */
+  artifactStore?: string;
+  /** Why the cache is off for this execution (`--no-cache`, `cache: false`); absent, the cache is used. */
+  noCache?: string;
   /** Directory that relative paths in inputs are resolved against (absolute). */
   workingDir: string;
 }
@@ -34,9 +41,33 @@ export interface RunStepResult {
   outputs: Record<string, JsonValue>;
   /** The numbers of the step's `metrics` output, which expressions read as `steps.<id>.outputs.<name>.<metric>`. */
   metrics?: Record<string, number>;
-  /** Which attempt succeeded (1 for the first). */
+  /** Which attempt succeeded (1 for the first); 1 for a cache hit. */
   attempt: number;
   durationMs: number;
+  /** What the cache did, and why. */
+  cache: CacheOutcome;
+  /** A command step's stdout and stderr, stored as artifacts (`ArtifactRef`s). */
+  logs?: StepLogs;
+}
+
+/** What the cache did for one execution. */
+export interface CacheOutcome {
+  decision: 'hit' | 'miss' | 'disabled';
+  /** The cache key (64 hex digits); absent when the cache is disabled. */
+  key?: string;
+  /**
+   * For a hit, whose outputs were reused; for a miss, which parts of the key changed since the step was last cached
+   * (or that it never was, or that the cached outputs are gone); for `disabled`, why.
+   */
+  reasons: string[];
+  /** The run whose outputs a hit reused. */
+  sourceRunId?: string;
+}
+
+/** Where a command step's output streams were stored. */
+export interface StepLogs {
+  stdout: JsonValue;
+  stderr: JsonValue;
 }
 
 /**

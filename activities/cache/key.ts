@@ -1,0 +1,132 @@
+/**
+ * Cache keys. A step execution's key is the sha256 of its {@link CacheKeyParts}: what runs (a built-in step's
+ * `name@version` and code hash, or a command step's command, environment, image and working directory), the digest of
+ * every input value (an artifact counts by its content digest, never by its URI), the run's parameters for command
+ * steps (they receive them all in `params.json`), and the content of files the step reads beyond its inputs (a
+ * built-in step's data file, the scripts a command names). The parts are kept with each cache entry so a miss can
+ * say which of them changed.
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+
+import type { JsonValue } from '../../core/spec';
+import { parseArtifactRef } from '../artifacts';
+import { canonicalJson, fileDigest, sha256, valueDigest } from './digests';
+
+/** One part of a key: its digest, and a short readable form for explanations (never a long or secret value). */
+export interface KeyPart {
+  digest: string;
+  preview?: string | undefined;
+}
+
+/** What a cache key is computed from. */
+export interface CacheKeyParts {
+  /** What runs: `name@version` (or `run`) and the digest of the implementation or command. */
+  definition: { ref: string; digest: string };
+  /** Each input port's value. */
+  inputs: Record<string, KeyPart>;
+  /** The run's parameters, for command steps; empty for registered steps (they only see their inputs). */
+  params: Record<string, KeyPart>;
+  /** Content the step reads besides its inputs: data files, scripts named on the command line. */
+  files: Record<string, KeyPart>;
+}
+
+/** The key of a set of parts: 64 hex digits. */
+export function cacheKeyOf(parts: CacheKeyParts): string {
+  return sha256(canonicalJson(parts));
+}
+
+/** Names that suggest a secret: their values never appear in previews. */
+const SECRET_NAME = /(secret|password|passwd|token|api[-_]?key|credential|private)/i;
+
+/** Previews longer than this are left out. */
+const MAX_PREVIEW_LENGTH = 48;
+
+/** The key part of a value: artifacts by digest, anything else by the digest of its canonical JSON. */
+export function valuePart(name: string, value: JsonValue | undefined): KeyPart {
+  const artifacts = artifactDigests(value);
+  if (artifacts !== undefined) {
+    const digest = artifacts.length === 1 ? (artifacts[0] ?? '') : valueDigest(artifacts);
+    return { digest, preview: artifacts.map(shortDigest).join(', ') };
+  }
+  const digest = valueDigest(value ?? null);
+  const text = JSON.stringify(value ?? null);
+  return SECRET_NAME.test(name) || text.length > MAX_PREVIEW_LENGTH ? { digest } : { digest, preview: text };
+}
+
+/** The digests of an artifact reference or a list of them; `undefined` when the value holds anything else. */
+function artifactDigests(value: JsonValue | undefined): string[] | undefined {
+  const values = Array.isArray(value) ? value : [value];
+  if (values.length === 0) return undefined;
+  const digests: string[] = [];
+  for (const element of values) {
+    if (element === null || typeof element !== 'object' || Array.isArray(element) || !('digest' in element)) {
+      return undefined;
+    }
+    try {
+      digests.push(parseArtifactRef(element).digest);
+    } catch {
+      return undefined;
+    }
+  }
+  return digests;
+}
+
+/** `sha256:1a2b3c4d5e6f` — enough to tell artifacts apart in a message. */
+export function shortDigest(digest: string): string {
+  return digest.slice(0, 'sha256:'.length + 12);
+}
+
+/** The parts of every input value. */
+export function inputParts(inputs: Readonly<Record<string, JsonValue>>): Record<string, KeyPart> {
+  return Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, valuePart(name, value)]));
+}
+
+/** Digests of files, as key parts. */
+export function fileParts(files: Readonly<Record<string, string>>): Record<string, KeyPart> {
+  return Object.fromEntries(
+    Object.entries(files).map(([name, digest]) => [name, { digest, preview: shortDigest(digest) }]),
+  );
+}
+
+/** A command step as the cache sees it: the resolved command and everything that changes what it does. */
+export interface CommandDefinition {
+  command: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  image?: string;
+  workingDir?: string;
+  /** Declared output ports and their types. */
+  outputs: Readonly<Record<string, { type: string }>>;
+}
+
+/** The definition part of a command step. Environment values count by digest only: they may hold secrets. */
+export function commandDefinition(definition: CommandDefinition): CacheKeyParts['definition'] {
+  return { ref: 'run', digest: valueDigest(definition) };
+}
+
+/**
+ * The digests of files a command names: every argument that is a path to an existing regular file inside the
+ * pipeline's working directory, such as the script in `[python, train.py]`. Relative arguments count only when the
+ * command runs in a directory of the pipeline (`cwd`; otherwise it runs in a fresh directory where they name
+ * nothing of ours). Interpreters and tools outside the working directory are left out: they are the environment,
+ * pinned by the image.
+ */
+export async function commandFileDigests(
+  command: readonly string[],
+  pipelineDir: string,
+  cwd: string | undefined,
+): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const [position, argument] of command.entries()) {
+    if (argument === '' || argument.startsWith('-') || argument.includes('\0')) continue;
+    if (!isAbsolute(argument) && cwd === undefined) continue;
+    const path = isAbsolute(argument) ? argument : resolve(cwd ?? pipelineDir, argument);
+    if (!path.startsWith(`${pipelineDir}/`)) continue;
+    const isFile = await stat(path).then(
+      (stats) => stats.isFile(),
+      () => false,
+    );
+    if (isFile) digests[`argv[${position}] ${argument}`] = await fileDigest(path);
+  }
+  return digests;
+}

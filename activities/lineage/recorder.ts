@@ -1,0 +1,234 @@
+/**
+ * What the `runStep` activity and the pipeline workflow call to leave lineage behind: write the run and step records
+ * and emit the matching OpenLineage events. Record writes may fail like any store write (the caller decides what that
+ * means); events never fail anything.
+ *
+ * - `runStep`, when an execution starts (not for a cache hit): {@link emitStepStart};
+ * - `runStep`, when it ends (completed, failed, or a cache hit): {@link recordStepExecution};
+ * - the workflow, through the `recordRun` activity of {@link createLineageActivities}, when the run starts and ends.
+ */
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { Context } from '@temporalio/activity';
+
+import packageJson from '../../package.json';
+import { ensureError } from '../../clients/errors';
+import { storeForUri } from '../artifacts/factory';
+import { FileArtifactStore } from '../artifacts/file-store';
+import type { ArtifactStore } from '../artifacts/store';
+import { lineageConfigFromEnv } from './config';
+import { pipelineRunEvent, runEventType, stepEventType, stepRunEvent, type StepExecutionInfo } from './openlineage';
+import { writeRunRecord, writeStepRecord, type RunRecord, type StepRecord } from './records';
+import { createLineageEmitter, noopEmitter, type LineageEmitter, type LineageLogger } from './transport';
+
+/** Options of {@link recordStepExecution}. */
+export interface RecordStepOptions {
+  /** Also emit the START event first: for a cache hit, which had no start of its own. */
+  withStart?: boolean;
+  /** Where delivery problems go (e.g. `Context.current().log`); the emitter's logger otherwise. */
+  logger?: LineageLogger;
+}
+
+/**
+ * Emits the START event of a step execution (inputs known, outputs not yet). Every attempt reports the same
+ * OpenLineage run, so calling it on retries is harmless; calling it on the first attempt only is enough.
+ */
+export async function emitStepStart(
+  emitter: LineageEmitter,
+  execution: StepExecutionInfo,
+  logger?: LineageLogger,
+): Promise<void> {
+  if (!emitter.enabled) return;
+  await emitter.emit(stepRunEvent(execution, 'START', { namespace: emitter.namespace }), logger);
+}
+
+/**
+ * Writes a step execution's record (`records/steps/<runId>.<stepId>[.<index>].json`), then emits its COMPLETE or FAIL
+ * event. A write failure rejects (store errors keep their code and retryability); the event never does.
+ */
+export async function recordStepExecution(
+  store: ArtifactStore,
+  record: StepRecord,
+  emitter: LineageEmitter,
+  options: RecordStepOptions = {},
+): Promise<void> {
+  await writeStepRecord(store, record);
+  if (!emitter.enabled) return;
+  const eventOptions = { namespace: emitter.namespace };
+  if (options.withStart === true) await emitter.emit(stepRunEvent(record, 'START', eventOptions), options.logger);
+  await emitter.emit(stepRunEvent(record, stepEventType(record.state), eventOptions), options.logger);
+}
+
+/**
+ * Writes a run record (`records/runs/<runId>.json`), then emits the pipeline event of its state: START while
+ * running, COMPLETE, FAIL, or ABORT for a cancelled run.
+ */
+export async function recordRun(
+  store: ArtifactStore,
+  record: RunRecord,
+  emitter: LineageEmitter,
+  logger?: LineageLogger,
+): Promise<void> {
+  await writeRunRecord(store, record);
+  if (!emitter.enabled) return;
+  await emitter.emit(pipelineRunEvent(record, runEventType(record.state), { namespace: emitter.namespace }), logger);
+}
+
+/**
+ * The status of a pipeline run as the workflow keeps it (`PipelineRunStatus` fits): what a {@link RunRecord} is made
+ * of. Extra fields (outputs, metrics, needs) are ignored.
+ */
+export interface RunStatusSnapshot {
+  pipeline: string;
+  runId: string;
+  specHash: string;
+  state: RunRecord['state'];
+  params: RunRecord['params'];
+  /** The run's artifact store: a store URI, or the absolute root directory of a file store; the worker's default when absent. */
+  artifactStore?: string;
+  metadata?: { mloeVersion?: string; gitCommit?: string; specFile?: string };
+  startedAt: string;
+  finishedAt?: string;
+  error?: string;
+  steps: readonly {
+    id: string;
+    uses: string;
+    state: RunRecord['steps'][number]['state'];
+    attempts: number;
+    startedAt?: string;
+    finishedAt?: string;
+    durationMs?: number;
+    cache: string;
+    error?: string;
+  }[];
+}
+
+/** The root URI of a store given as a URI or an absolute directory. */
+export function artifactStoreUri(artifactStore: string): string {
+  return isAbsolute(artifactStore) ? pathToFileURL(artifactStore).href : artifactStore;
+}
+
+/** The run record of a run status, with the Temporal identity of the execution. */
+export function runRecordFromStatus(
+  status: RunStatusSnapshot & { artifactStore: string },
+  temporal: { temporalRunId: string; namespace: string },
+): RunRecord {
+  const metadata = status.metadata ?? {};
+  return {
+    version: 1,
+    runId: status.runId,
+    temporalRunId: temporal.temporalRunId,
+    namespace: temporal.namespace,
+    pipeline: status.pipeline,
+    specHash: status.specHash,
+    mloeVersion: metadata.mloeVersion ?? packageJson.version,
+    ...(metadata.gitCommit === undefined ? {} : { gitCommit: metadata.gitCommit }),
+    ...(metadata.specFile === undefined ? {} : { specFile: metadata.specFile }),
+    params: status.params,
+    state: status.state,
+    startedAt: status.startedAt,
+    ...(status.finishedAt === undefined ? {} : { finishedAt: status.finishedAt }),
+    artifactStore: artifactStoreUri(status.artifactStore),
+    ...(status.error === undefined ? {} : { error: status.error }),
+    steps: status.steps.map((step) => ({
+      id: step.id,
+      uses: step.uses,
+      state: step.state,
+      attempts: step.attempts,
+      ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
+      ...(step.finishedAt === undefined ? {} : { finishedAt: step.finishedAt }),
+      ...(step.durationMs === undefined ? {} : { durationMs: step.durationMs }),
+      cache: step.cache,
+      ...(step.error === undefined ? {} : { error: step.error }),
+    })),
+  };
+}
+
+/** A logger for lineage outside an activity: `console.warn`/`console.info` with a prefix. */
+export const consoleLineageLogger: LineageLogger = {
+  warn: (message) => console.warn(`[mloe lineage] ${message}`),
+  info: (message) => console.info(`[mloe lineage] ${message}`),
+};
+
+let shared: LineageEmitter | undefined;
+
+/**
+ * The process's emitter, configured from the environment on first use. An invalid configuration does not fail steps:
+ * it is reported once to `logger` and lineage events are off. Workers should call `lineageConfigFromEnv()` at
+ * start-up to refuse a bad configuration early.
+ */
+export function sharedLineageEmitter(logger: LineageLogger = consoleLineageLogger): LineageEmitter {
+  if (shared === undefined) {
+    try {
+      shared = createLineageEmitter(lineageConfigFromEnv(), logger);
+    } catch (error) {
+      logger.warn(`OpenLineage events are off: ${ensureError(error).message}`);
+      shared = noopEmitter();
+    }
+  }
+  return shared;
+}
+
+/** Flushes and closes the process's emitter (worker shutdown); the next use configures a new one. */
+export async function closeSharedLineageEmitter(): Promise<void> {
+  const emitter = shared;
+  shared = undefined;
+  await emitter?.close();
+}
+
+/** Input of the `recordRun` activity. */
+export interface RecordRunInput {
+  /** The run's status as the workflow has it now (at the start, or once it ended). */
+  status: RunStatusSnapshot;
+}
+
+/** Options of {@link createLineageActivities}. */
+export interface LineageActivitiesOptions {
+  /** The emitter; {@link sharedLineageEmitter} by default. */
+  emitter?: LineageEmitter;
+  /**
+   * Resolves the store a run names (or the worker's default store when it names none) and keeps it open: the
+   * activity never closes it. By default a store is opened per call (the run's, or `.mloe/artifacts` in the working
+   * directory) and closed after it.
+   */
+  openStore?: (artifactStore?: string) => ArtifactStore;
+}
+
+/** The activities {@link createLineageActivities} makes. */
+export interface LineageActivities {
+  /**
+   * Writes the run record of a status and emits the pipeline's event (START, COMPLETE, FAIL or ABORT). Idempotent:
+   * the same status writes the same record and reports the same OpenLineage run.
+   */
+  recordRun: (input: RecordRunInput) => Promise<void>;
+}
+
+/** Makes the lineage activities a worker registers next to `runStep`. */
+export function createLineageActivities(options: LineageActivitiesOptions = {}): LineageActivities {
+  const openStore = (artifactStore: string): ArtifactStore =>
+    isAbsolute(artifactStore) ? new FileArtifactStore({ root: artifactStore }) : storeForUri(artifactStore);
+  return {
+    recordRun: async (input: RecordRunInput): Promise<void> => {
+      const context = Context.current();
+      const { info } = context;
+      const emitter = options.emitter ?? sharedLineageEmitter();
+      const owned = options.openStore === undefined;
+      const store =
+        options.openStore?.(input.status.artifactStore) ??
+        openStore(input.status.artifactStore ?? FileArtifactStore.inWorkingDirectory().root);
+      const record = runRecordFromStatus(
+        { ...input.status, artifactStore: input.status.artifactStore ?? store.rootUri },
+        {
+          temporalRunId: info.workflowExecution?.runId ?? 'unknown',
+          namespace: info.workflowNamespace ?? 'default',
+        },
+      );
+      try {
+        await recordRun(store, record, emitter, context.log);
+      } finally {
+        if (owned) await store.close();
+      }
+    },
+  };
+}
