@@ -269,7 +269,9 @@ export function buildProgram(
     .action(async (target: string, options: LineageCommandOptions) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runLineage } = require('./lineage') as typeof import('./lineage');
-      setExitCode(await runLineage(target, options, io));
+      const config = clientConfig({});
+      if (config === undefined) return setExitCode(1);
+      setExitCode(await runLineage(target, { ...options, ...(config.s3 === undefined ? {} : { s3: config.s3 }) }, io));
     });
 
   return program;

@@ -88,10 +88,10 @@ export function formatResults(status: PipelineRunStatus): string[] {
   );
   const uri = (value: unknown): string => (value as { uri?: string } | undefined)?.uri ?? '-';
   return [
-    `metrics (test split: ${metrics.testRows ?? '?'} rows, trained on ${String(featurized.trainRows ?? '?')}):`,
+    `metrics (test split: ${metrics.testRows ?? '?'} rows, trained on ${typeof featurized.trainRows === 'number' ? featurized.trainRows : '?'}):`,
     `  RMSE  ${(metrics.rmse ?? Number.NaN).toFixed(3)}`,
     `  R²    ${(metrics.r2 ?? Number.NaN).toFixed(4)}`,
-    `model: ${String(status.params.target)} = ${formatNumber(Number(trained.intercept))} ${terms.join(' ')}`,
+    `model: ${typeof status.params.target === 'string' ? status.params.target : 'target'} = ${formatNumber(Number(trained.intercept))} ${terms.join(' ')}`,
     `model artifact:   ${uri(trained.model)}`,
     `metrics artifact: ${uri(step('evaluate')?.outputs?.metrics)}`,
   ];

@@ -7,6 +7,7 @@
 import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { storeForUri } from '../activities/artifacts/factory';
 import { DEFAULT_ARTIFACTS_SUBDIRECTORY, FileArtifactStore } from '../activities/artifacts/file-store';
 import type { ArtifactStore } from '../activities/artifacts/store';
@@ -39,6 +40,8 @@ export interface LineageCommandOptions {
   json?: boolean;
   /** The directory whose `.mloe/artifacts` is the default store; the working directory by default. */
   cwd?: string;
+  /** Settings of `s3://` stores (endpoint, region, path style), from the CLI's configuration. */
+  s3?: S3StoreConfigInput;
 }
 
 /**
@@ -95,11 +98,12 @@ function depthOf(depth: string | number | undefined): number {
  * belongs to; else `<cwd>/.mloe/artifacts`.
  */
 function openStore(target: string, options: LineageCommandOptions): ArtifactStore {
+  const storeConfig = options.s3 === undefined ? {} : { s3: options.s3 };
   const given = options.artifactStore?.trim();
   if (given !== undefined && given !== '') {
-    return isAbsolute(given) ? new FileArtifactStore({ root: given }) : storeForUri(given);
+    return isAbsolute(given) ? new FileArtifactStore({ root: given }) : storeForUri(given, storeConfig);
   }
-  if (/^(file|s3):\/\//i.test(target.trim())) return storeForUri(target.trim());
+  if (/^(file|s3):\/\//i.test(target.trim())) return storeForUri(target.trim(), storeConfig);
   const root = join(options.cwd ?? process.cwd(), DEFAULT_ARTIFACTS_SUBDIRECTORY);
   return storeForUri(pathToFileURL(root).href);
 }

@@ -126,7 +126,7 @@ describe('step caching', () => {
       taskQueue,
       descriptors: steps.descriptors,
       ...options,
-    } as StartPipelineOptions);
+    });
     handles.push(started.handle);
     const outcome = await waitForPipeline(started.handle, { pollIntervalMs: 50 });
     expect(outcome.error).toBeUndefined();

@@ -71,7 +71,7 @@ export interface RunStepOptions {
   stores?: (location?: string) => ArtifactStore;
   /** Told of every execution, in order. */
   observers?: readonly ExecutionObserver[];
-  /** Where observer failures are reported (they never fail a step). */
+  /** Where observer failures are reported (they never fail a step); the activity's logger by default. */
   warn?: (message: string) => void;
 }
 
@@ -91,7 +91,9 @@ export function createRunStep(
       try {
         await call(observer);
       } catch (error) {
-        options.warn?.(`step ${what} observer failed: ${error instanceof Error ? error.message : String(error)}`);
+        const message = `step ${what} observer failed: ${error instanceof Error ? error.message : String(error)}`;
+        if (options.warn !== undefined) options.warn(message);
+        else Context.current().log.warn(message);
       }
     }
   };
