@@ -18,6 +18,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
   defineQuery,
   executeChild,
   isCancellation,
@@ -260,7 +261,10 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   const skipped = new Set<string>();
   /** Failed or cancelled: settled, and blocking their dependents. */
   const stopped = new Set<string>();
-  const running = new Map<string, Promise<void>>();
+  /** Steps started and not yet settled. */
+  const running = new Set<string>();
+  /** How many started steps have settled: the main loop wakes when it moves (one condition, not a race over all). */
+  let settledCount = 0;
   const failures: string[] = [];
   const stepsScope = new CancellationScope();
   const rootScope = CancellationScope.current();
@@ -531,7 +535,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     let changed = true;
     while (changed && !failFast && !rootScope.consideredCancelled) {
       changed = false;
-      for (const id of readySteps(graph, done, new Set(running.keys()), skipped, stopped)) {
+      for (const id of readySteps(graph, done, running, skipped, stopped)) {
         if (running.size >= maxParallel) break;
         let decision: ReturnType<typeof gate>;
         try {
@@ -547,12 +551,20 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
           changed = true;
           continue;
         }
-        const task = stepsScope.run(() => runStepTask(id)).finally(() => running.delete(id));
-        running.set(id, task);
+        running.add(id);
+        // runStepTask records every outcome itself and never rejects.
+        void stepsScope
+          .run(() => runStepTask(id))
+          .finally(() => {
+            running.delete(id);
+            settledCount += 1;
+          });
       }
     }
     if (running.size === 0) break;
-    await Promise.race(running.values());
+    const seen = settledCount;
+    // Not cancellable: on cancellation the loop still waits for the running steps to report how they ended.
+    await CancellationScope.nonCancellable(() => condition(() => settledCount !== seen));
   }
 
   // What never started: cancelled with the run, or skipped because something it needs failed.

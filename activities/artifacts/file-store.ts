@@ -38,6 +38,7 @@ import {
   type ArtifactStore,
   type ListOptions,
   type PutOptions,
+  type PutRecordOptions,
   type ResolvedLocator,
 } from './store';
 import { DigestCounter, VerifyingStream, bytesOf, hashedChunks, isInMemory, type ArtifactBody } from './streams';
@@ -56,6 +57,8 @@ export class FileArtifactStore implements ArtifactStore {
   /** The absolute, normalised root directory. */
   readonly root: string;
   readonly rootUri: string;
+  /** Directories this instance has created (or found): `putRecord` makes each only once. */
+  private readonly directories = new Set<string>();
 
   constructor(options: FileArtifactStoreOptions) {
     this.root = checkAbsolutePath(options.root, 'artifact store root');
@@ -203,11 +206,33 @@ export class FileArtifactStore implements ArtifactStore {
     }
   }
 
-  async putRecord(collection: RecordCollection, name: string, value: unknown): Promise<void> {
+  async putRecord(
+    collection: RecordCollection,
+    name: string,
+    value: unknown,
+    options: PutRecordOptions = {},
+  ): Promise<void> {
     const path = join(this.root, recordKey(collection, name));
-    await fsCall(() => mkdir(join(this.root, 'tmp'), { recursive: true }), `create ${join(this.root, 'tmp')}`);
-    await fsCall(() => mkdir(dirname(path), { recursive: true }), `create ${dirname(path)}`);
-    await this.writeAtomically(path, serializeJsonRecord(value));
+    const bytes = serializeJsonRecord(value);
+    const write = async (): Promise<void> => {
+      await this.ensureDirectory(join(this.root, 'tmp'));
+      await this.ensureDirectory(dirname(path));
+      await this.writeAtomically(path, bytes, options.sync ?? true);
+    };
+    try {
+      await write();
+    } catch {
+      // A directory made earlier may have been removed behind the store's back: make them again, once.
+      this.directories.clear();
+      await write();
+    }
+  }
+
+  /** Creates a directory once per store instance (records are written per step: the mkdir calls add up). */
+  private async ensureDirectory(path: string): Promise<void> {
+    if (this.directories.has(path)) return;
+    await fsCall(() => mkdir(path, { recursive: true }), `create ${path}`);
+    this.directories.add(path);
   }
 
   async getRecord(collection: RecordCollection, name: string): Promise<unknown> {
@@ -260,22 +285,23 @@ export class FileArtifactStore implements ArtifactStore {
     return parseRecord(bytes, uri, hex);
   }
 
-  /** Writes a small file through a temporary file and a rename. */
-  private async writeAtomically(path: string, bytes: Buffer): Promise<void> {
+  /** Writes a small file through a temporary file and a rename (flushed first unless `sync` is false). */
+  private async writeAtomically(path: string, bytes: Buffer, sync = true): Promise<void> {
     const temporary = join(this.root, 'tmp', `${randomUUID()}.part`);
     try {
       await fsCall(async () => {
         const handle = await open(temporary, 'wx', 0o644);
         try {
           await handle.writeFile(bytes);
-          await handle.sync();
+          if (sync) await handle.sync();
         } finally {
           await handle.close();
         }
         await rename(temporary, path);
       }, `write ${path}`);
-    } finally {
+    } catch (error) {
       await rm(temporary, { force: true });
+      throw error;
     }
   }
 }

@@ -18,7 +18,15 @@ export {
 } from './ref';
 export type { ArtifactMetadata, ArtifactRecord, ArtifactRef, ArtifactType } from './ref';
 export { getBytes, getJson, getText, putJson } from './store';
-export type { ArtifactEntry, ArtifactLocator, ArtifactStatus, ArtifactStore, ListOptions, PutOptions } from './store';
+export type {
+  ArtifactEntry,
+  ArtifactLocator,
+  ArtifactStatus,
+  ArtifactStore,
+  ListOptions,
+  PutOptions,
+  PutRecordOptions,
+} from './store';
 export type { ArtifactBody } from './streams';
 export { checkAbsolutePath, checkBucketName, parseFileUri, parseS3Uri } from './keys';
 export { artifactStoreConfigSchema, parseArtifactStoreConfig, parseS3StoreConfig, s3StoreConfigSchema } from './config';

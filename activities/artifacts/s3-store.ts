@@ -63,6 +63,7 @@ import {
   type ArtifactStore,
   type ListOptions,
   type PutOptions,
+  type PutRecordOptions,
   type ResolvedLocator,
 } from './store';
 import {
@@ -296,7 +297,13 @@ export class S3ArtifactStore implements ArtifactStore {
     } while (continuationToken !== undefined);
   }
 
-  async putRecord(collection: RecordCollection, name: string, value: unknown): Promise<void> {
+  /** S3 acknowledges a PUT once it is stored durably, so `options.sync` changes nothing here. */
+  async putRecord(
+    collection: RecordCollection,
+    name: string,
+    value: unknown,
+    _options?: PutRecordOptions,
+  ): Promise<void> {
     const key = `${this.prefix}/${recordKey(collection, name)}`;
     await this.call(
       this.client.send(

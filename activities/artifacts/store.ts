@@ -36,6 +36,15 @@ export interface PutOptions {
  */
 export type ArtifactLocator = string | { uri: string; digest?: string; size?: number };
 
+/** Options of {@link ArtifactStore.putRecord}. */
+export interface PutRecordOptions {
+  /**
+   * Flush the record to disk before resolving (the default). `false` for advisory records whose loss in a crash
+   * costs nothing but a less precise explanation (a file store then skips the fsync; S3 writes are always durable).
+   */
+  sync?: boolean;
+}
+
 /** One artifact as a listing returns it; {@link ArtifactStore.head} gives the full reference. */
 export interface ArtifactEntry {
   uri: string;
@@ -94,7 +103,7 @@ export interface ArtifactStore {
    * Writes a JSON record (run metadata, cache entries) under `records/<collection>/<name>.json`, replacing any
    * previous one atomically. Records are small, mutable bookkeeping beside the immutable artifacts.
    */
-  putRecord(collection: RecordCollection, name: string, value: unknown): Promise<void>;
+  putRecord(collection: RecordCollection, name: string, value: unknown, options?: PutRecordOptions): Promise<void>;
 
   /** Reads a record back; `undefined` when there is none. `ARTIFACT_CORRUPT` when it is not JSON. */
   getRecord(collection: RecordCollection, name: string): Promise<unknown>;

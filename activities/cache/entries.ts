@@ -79,12 +79,13 @@ export async function readLastKey(
 export async function writeCacheEntry(store: ArtifactStore, pipeline: string, entry: CacheEntry): Promise<void> {
   await Promise.all([
     store.putRecord('cache', entry.key, entry),
-    store.putRecord('cache', lastKeyName(pipeline, entry.stepId, entry.index), {
-      key: entry.key,
-      parts: entry.parts,
-      runId: entry.runId,
-      createdAt: entry.createdAt,
-    }),
+    // Advisory: it only makes a later miss's explanation precise, so it is not worth an fsync per step.
+    store.putRecord(
+      'cache',
+      lastKeyName(pipeline, entry.stepId, entry.index),
+      { key: entry.key, parts: entry.parts, runId: entry.runId, createdAt: entry.createdAt },
+      { sync: false },
+    ),
   ]);
 }
 

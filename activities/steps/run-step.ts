@@ -103,8 +103,8 @@ export function createRunStep(
     const attempt = context.info.attempt;
     const started = performance.now();
     const startedAt = new Date();
+    // The first heartbeat goes out after a second: a step that ends sooner costs the server no heartbeat at all.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_INTERVAL_MS);
-    context.heartbeat();
     let store: ArtifactStore | undefined;
     let cache: CacheOutcome | undefined;
     try {
@@ -120,7 +120,7 @@ export function createRunStep(
         attempt,
         signal: context.cancellationSignal,
       };
-      const execution = await Promise.race([
+      const { execution, persist } = await Promise.race([
         execute(implementations, request, stepContext, (outcome) => {
           cache = outcome;
         }),
@@ -131,16 +131,20 @@ export function createRunStep(
         attempt: execution.cache.decision === 'hit' ? 1 : attempt,
         durationMs: Math.round(performance.now() - started),
       };
-      await notify('finish', (observer) =>
-        observer.finished?.({
-          request,
-          store: openStore,
-          attempt,
-          startedAt,
-          finishedAt: new Date(),
-          outcome: { ok: true, result },
-        }),
-      );
+      // The cache entry and the lineage record are written side by side; both are on disk before the step completes.
+      await Promise.all([
+        persist,
+        notify('finish', (observer) =>
+          observer.finished?.({
+            request,
+            store: openStore,
+            attempt,
+            startedAt,
+            finishedAt: new Date(),
+            outcome: { ok: true, result },
+          }),
+        ),
+      ]);
       return result;
     } catch (error) {
       if (error instanceof CancelledFailure) throw error;
@@ -171,15 +175,16 @@ export const runStep: RunStepActivity = createRunStep();
 type Execution = StepOutput & { cache: CacheOutcome; logs?: StepLogs };
 
 /**
- * Serves the execution from the cache when it can, runs it otherwise (and caches what it produced). `onDecision`
- * hears the cache decision before the step runs, so a failure can still report it.
+ * Serves the execution from the cache when it can, runs it otherwise; `persist` then writes the cache entry of what
+ * it produced (the caller awaits it). `onDecision` hears the cache decision before the step runs, so a failure can
+ * still report it.
  */
 async function execute(
   implementations: StepImplementations,
   request: RunStepRequest,
   context: StepContext,
   onDecision: (outcome: CacheOutcome) => void,
-): Promise<Execution> {
+): Promise<{ execution: Execution; persist: Promise<void> }> {
   const implementation = request.uses === undefined ? undefined : implementations.get(request.uses);
   if (request.uses !== undefined && implementation === undefined) {
     throw new MloeError('CONFIG_INVALID', `this worker has no implementation of step ${request.uses}`);
@@ -187,7 +192,7 @@ async function execute(
   if (request.noCache !== undefined) {
     const cache: CacheOutcome = { decision: 'disabled', reasons: [`cache disabled by ${request.noCache}`] };
     onDecision(cache);
-    return { ...(await dispatch(implementation, request, context)), cache };
+    return { execution: { ...(await dispatch(implementation, request, context)), cache }, persist: Promise.resolve() };
   }
 
   const store = context.store;
@@ -205,12 +210,13 @@ async function execute(
         sourceRunId: entry.runId,
       };
       onDecision(cache);
-      return {
+      const execution: Execution = {
         outputs: entry.outputs,
         ...(entry.metrics === undefined ? {} : { metrics: entry.metrics }),
         ...(entry.logs === undefined ? {} : { logs: entry.logs }),
         cache,
       };
+      return { execution, persist: Promise.resolve() };
     }
     reasons = [unusable];
   } else {
@@ -227,7 +233,7 @@ async function execute(
   const cache: CacheOutcome = { decision: 'miss', key, reasons };
   onDecision(cache);
   const output = await dispatch(implementation, request, context);
-  await writeCacheEntry(store, request.pipeline, {
+  const persist = writeCacheEntry(store, request.pipeline, {
     version: 1,
     key,
     parts,
@@ -239,7 +245,9 @@ async function execute(
     ...(request.index === undefined ? {} : { index: request.index }),
     createdAt: new Date().toISOString(),
   });
-  return { ...output, cache };
+  // Handled here too, so a write that fails after the activity was cancelled is not an unhandled rejection.
+  persist.catch(() => undefined);
+  return { execution: { ...output, cache }, persist };
 }
 
 /** The parts of an execution's cache key (see `activities/cache/key.ts`). */
