@@ -7,14 +7,14 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 
-import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 
 import { storeForUri, type ArtifactStore } from '../activities/artifacts';
 import type { ClientConfig } from '../workers/config';
-import { pipelineStatusQuery, type PipelineRunStatus, type runPipeline, type StepRunStatus } from '../workflows';
+import type { StepRunStatus } from '../workflows';
 import { withConnectedClient } from './connection';
-import { MloeError, ensureError } from './errors';
+import { getPipelineStatus } from './pipelines';
+import { ensureError } from './errors';
 import type { StartDevIo } from './start-dev';
 
 /** The two streams a command step stores. */
@@ -81,18 +81,8 @@ export function stepLogs(step: StepRunStatus): StepLogs {
   return logs.length === 0 ? { stepId: step.id, none: noLogsReason(step) } : { stepId: step.id, logs };
 }
 
-/**
- * The status of a run: the result of a completed run (no worker needed), else the `status` query (a worker of the
- * run's task queue must be running to answer it).
- */
-export async function fetchRunStatus(client: Client, workflowId: string): Promise<PipelineRunStatus> {
-  const handle = client.workflow.getHandle<typeof runPipeline>(workflowId);
-  const description = await handle.describe();
-  if (description.type !== 'runPipeline') {
-    throw new MloeError('CONFIG_INVALID', `${workflowId} is not a pipeline run (it is a ${description.type} workflow)`);
-  }
-  return description.status.name === 'COMPLETED' ? handle.result() : handle.query(pipelineStatusQuery);
-}
+/** The status of a run: see `getPipelineStatus`. */
+export const fetchRunStatus = getPipelineStatus;
 
 /** Streams an artifact's text to `print`, one line at a time; returns whether it had any bytes. */
 async function printLines(store: ArtifactStore, log: StepLog, print: (line: string) => void): Promise<boolean> {

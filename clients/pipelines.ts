@@ -241,13 +241,23 @@ async function gitDescribe(directory: string): Promise<string | undefined> {
   };
   const commit = await git('rev-parse', 'HEAD');
   if (commit === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return undefined;
-  const changes = await git('status', '--porcelain', '--untracked-files=no');
+  // Untracked files count too: a new, uncommitted script is not what the commit holds.
+  const changes = await git('status', '--porcelain');
   return changes === undefined || changes === '' ? commit : `${commit}-dirty`;
 }
 
-/** The status of a run, by workflow id. */
+/**
+ * The status of a run, by workflow id: a completed run's from its result (no worker needed), any other from the
+ * `status` query (which a worker of the run's task queue answers). `CONFIG_INVALID` when the id names a workflow that
+ * is not a pipeline run.
+ */
 export async function getPipelineStatus(client: Client, workflowId: string): Promise<PipelineRunStatus> {
-  return client.workflow.getHandle<typeof runPipeline>(workflowId).query(pipelineStatusQuery);
+  const handle = client.workflow.getHandle<typeof runPipeline>(workflowId);
+  const description = await handle.describe();
+  if (description.type !== 'runPipeline') {
+    throw new MloeError('CONFIG_INVALID', `${workflowId} is not a pipeline run (it is a ${description.type} workflow)`);
+  }
+  return description.status.name === 'COMPLETED' ? handle.result() : handle.query(pipelineStatusQuery);
 }
 
 /** Requests cancellation of a run: its running steps are cancelled and recorded so, and the run ends cancelled. */

@@ -17,13 +17,18 @@
 import { workflowInfo } from '@temporalio/workflow';
 
 import type { RunStepRequest, RunStepResult } from '../activities/steps';
-import type { JsonValue, RetrySpec } from '../core/spec';
+import { PIPELINE_NAME_PATTERN, type JsonValue, type RetrySpec } from '../core/spec';
 import { ActivitySlots, executeStep, stepActivityOptions } from './step-execution';
 
 /** Options of {@link mloeSteps}: what every step of the workflow shares. */
 export interface MloeStepsOptions {
-  /** A name for the workflow's steps in cache explanations and lineage (lowercase, like a spec's `metadata.name`). */
+  /** A name for the workflow's steps in cache explanations and lineage, like a spec's `metadata.name` (`housing`). */
   pipeline: string;
+  /**
+   * The run's id in lineage records and step requests; the workflow id by default. Set it when the workflow id has
+   * characters records cannot use (anything but letters, digits, `_` and `-`, or over 160 characters).
+   */
+  runId?: string;
   /** Directory relative paths in inputs and command working directories resolve against (absolute, on the worker). */
   workingDir: string;
   /** The artifact store (`file:///…`, `s3://…`); the worker's default store when absent. */
@@ -83,11 +88,27 @@ export interface MloeSteps {
 }
 
 /** Step identifiers: what a spec allows as a step id, so records and activity ids stay readable. */
-const STEP_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
+const STEP_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-/** Step execution for a hand-written workflow; call it in the workflow function (it reads `workflowInfo()`). */
+/** Run ids lineage records can be named after. */
+const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,159}$/;
+
+/**
+ * Step execution for a hand-written workflow; call it in the workflow function (it reads `workflowInfo()`). Throws a
+ * `TypeError` (failing the workflow task, so the fix can be deployed) for a pipeline name or run id records cannot use.
+ */
 export function mloeSteps(options: MloeStepsOptions): MloeSteps {
-  const runId = workflowInfo().workflowId;
+  const runId = options.runId ?? workflowInfo().workflowId;
+  if (!PIPELINE_NAME_PATTERN.test(options.pipeline) || options.pipeline.length > 63) {
+    throw new TypeError(
+      `mloeSteps: pipeline ${JSON.stringify(options.pipeline)} must be lowercase letters, digits and '-' (at most 63)`,
+    );
+  }
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new TypeError(
+      `mloeSteps: run id ${JSON.stringify(runId)} must be letters, digits, '_' and '-' (at most 160); pass runId`,
+    );
+  }
   const slots = new ActivitySlots(options.maxInFlight ?? 1_000);
 
   const execute = (
@@ -97,7 +118,7 @@ export function mloeSteps(options: MloeStepsOptions): MloeSteps {
     stepOptions: StepRunOptions,
   ): Promise<RunStepResult> => {
     if (!STEP_ID_PATTERN.test(stepId)) {
-      throw new TypeError(`step id ${JSON.stringify(stepId)} must be an identifier (letters, digits, _ and -)`);
+      throw new TypeError(`step id ${JSON.stringify(stepId)} must be an identifier (letters, digits and _)`);
     }
     const merged: StepRunOptions = { ...options.defaults, ...stepOptions };
     const noCache = options.noCache === true ? '--no-cache' : merged.cache === false ? 'cache: false' : undefined;

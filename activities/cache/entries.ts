@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { JsonValue } from '../../core/spec';
 import { parseArtifactRef, type ArtifactRef, type ArtifactStore } from '../artifacts';
 import type { CacheKeyParts } from './key';
+import { sha256 } from './digests';
 import { shortDigest } from './key';
 
 const keyPartSchema = z.object({ digest: z.string(), preview: z.string().optional() });
@@ -51,9 +52,15 @@ export type CacheEntry = z.infer<typeof cacheEntrySchema>;
 /** Schema of the pointer to the last key cached for a step. */
 const lastKeySchema = z.object({ key: z.string(), parts: partsSchema, runId: z.string(), createdAt: z.string() });
 
-/** The record name of the last key cached for a step (or `foreach` iteration) of a pipeline. */
+/**
+ * The record name of the last key cached for a step (or `foreach` iteration) of a pipeline: readable when the names
+ * are plain (`last.housing-price.train`), else a digest of them (any name a hand-written workflow passes is safe).
+ */
 function lastKeyName(pipeline: string, stepId: string, index: number | undefined): string {
-  return ['last', pipeline, stepId, ...(index === undefined ? [] : [String(index)])].join('.');
+  const readable = ['last', pipeline, stepId, ...(index === undefined ? [] : [String(index)])].join('.');
+  return /^[A-Za-z0-9._-]{1,200}$/.test(readable) && !readable.includes('..')
+    ? readable
+    : `last.${sha256(JSON.stringify([pipeline, stepId, index ?? null])).slice(0, 40)}`;
 }
 
 /** The entry under a key, or `undefined` when there is none or it is unreadable (then the step simply runs). */

@@ -46,12 +46,27 @@ const MAX_PREVIEW_LENGTH = 48;
 export function valuePart(name: string, value: JsonValue | undefined): KeyPart {
   const artifacts = artifactDigests(value);
   if (artifacts !== undefined) {
-    const digest = artifacts.length === 1 ? (artifacts[0] ?? '') : valueDigest(artifacts);
+    // A list of one artifact is not the artifact itself: only a lone reference counts by its own digest.
+    const digest = !Array.isArray(value) && artifacts.length === 1 ? (artifacts[0] ?? '') : valueDigest(artifacts);
     return { digest, preview: artifacts.map(shortDigest).join(', ') };
   }
   const digest = valueDigest(value ?? null);
-  const text = JSON.stringify(value ?? null);
-  return SECRET_NAME.test(name) || text.length > MAX_PREVIEW_LENGTH ? { digest } : { digest, preview: text };
+  return isPreviewable(name, value) ? { digest, preview: JSON.stringify(value) } : { digest };
+}
+
+/**
+ * Whether a value may be shown in explanations and records: numbers, booleans and short strings that do not look like
+ * URLs or credentials, under a name that does not suggest a secret. Lists and objects never are (their keys could).
+ */
+function isPreviewable(name: string, value: JsonValue | undefined): boolean {
+  if (isSecretName(name)) return false;
+  if (typeof value === 'number' || typeof value === 'boolean') return true;
+  return typeof value === 'string' && value.length <= MAX_PREVIEW_LENGTH && !/[@:]/.test(value);
+}
+
+/** Whether a name suggests a secret (`token`, `password`, `api_key`, ...): its value is never shown or recorded. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
 }
 
 /** The digests of an artifact reference or a list of them; `undefined` when the value holds anything else. */
@@ -117,11 +132,13 @@ export async function commandFileDigests(
   cwd: string | undefined,
 ): Promise<Record<string, string>> {
   const digests: Record<string, string> = {};
+  const root = resolve(pipelineDir);
+  const inside = root === '/' ? '/' : `${root}/`;
   for (const [position, argument] of command.entries()) {
     if (argument === '' || argument.startsWith('-') || argument.includes('\0')) continue;
     if (!isAbsolute(argument) && cwd === undefined) continue;
-    const path = isAbsolute(argument) ? argument : resolve(cwd ?? pipelineDir, argument);
-    if (!path.startsWith(`${pipelineDir}/`)) continue;
+    const path = isAbsolute(argument) ? resolve(argument) : resolve(cwd ?? root, argument);
+    if (!path.startsWith(inside)) continue;
     const isFile = await stat(path).then(
       (stats) => stats.isFile(),
       () => false,

@@ -15,6 +15,7 @@ import { Context } from '@temporalio/activity';
 import packageJson from '../../package.json';
 import { ensureError } from '../../clients/errors';
 import { storeForUri } from '../artifacts/factory';
+import { isSecretName } from '../cache/key';
 import { FileArtifactStore } from '../artifacts/file-store';
 import type { ArtifactStore } from '../artifacts/store';
 import { lineageConfigFromEnv } from './config';
@@ -125,7 +126,10 @@ export function runRecordFromStatus(
     mloeVersion: metadata.mloeVersion ?? packageJson.version,
     ...(metadata.gitCommit === undefined ? {} : { gitCommit: metadata.gitCommit }),
     ...(metadata.specFile === undefined ? {} : { specFile: metadata.specFile }),
-    params: status.params,
+    // Parameters whose names suggest a secret are recorded as redacted: records may live in a shared bucket.
+    params: Object.fromEntries(
+      Object.entries(status.params).map(([name, value]) => [name, isSecretName(name) ? '[redacted]' : value]),
+    ),
     state: status.state,
     startedAt: status.startedAt,
     ...(status.finishedAt === undefined ? {} : { finishedAt: status.finishedAt }),

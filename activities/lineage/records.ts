@@ -13,7 +13,7 @@ import { artifactDigestSchema, artifactRefSchema, artifactTypeSchema } from '../
 import type { ArtifactStore } from '../artifacts/store';
 
 /** A pipeline run id, the workflow id: `pipeline-<name>-<8 hex>`. No dots, so record names split unambiguously. */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,159}$/;
 
 /** A step id in a spec: an identifier. */
 export const STEP_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;

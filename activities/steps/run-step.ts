@@ -14,6 +14,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MloeError } from '../../clients/errors';
 import type { JsonValue } from '../../core/spec';
 import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
+import { canonicalJson } from '../cache/digests';
 import { readCacheEntry, readLastKey, unusableOutputs, writeCacheEntry } from '../cache/entries';
 import { explainKeyChange } from '../cache/explain';
 import {
@@ -103,8 +104,14 @@ export function createRunStep(
     const attempt = context.info.attempt;
     const started = performance.now();
     const startedAt = new Date();
-    // The first heartbeat goes out after a second: a step that ends sooner costs the server no heartbeat at all.
-    const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_INTERVAL_MS);
+    // The first heartbeat goes out after an interval: a step that ends sooner costs the server no heartbeat at all.
+    // Within a third of the heartbeat timeout, so a short one is never missed.
+    const heartbeatTimeout = context.info.heartbeatTimeoutMs;
+    const interval =
+      heartbeatTimeout === undefined || heartbeatTimeout <= 0
+        ? HEARTBEAT_INTERVAL_MS
+        : Math.max(50, Math.min(HEARTBEAT_INTERVAL_MS, heartbeatTimeout / 3));
+    const heartbeat = setInterval(() => context.heartbeat(), interval);
     let store: ArtifactStore | undefined;
     let cache: CacheOutcome | undefined;
     try {
@@ -132,8 +139,13 @@ export function createRunStep(
         durationMs: Math.round(performance.now() - started),
       };
       // The cache entry and the lineage record are written side by side; both are on disk before the step completes.
+      // Neither can fail the step: it did its work, and a later run without the entry simply runs it again.
       await Promise.all([
-        persist,
+        persist.catch((error: unknown) => {
+          const message = `step ${request.stepId}: could not write its cache entry: ${describe(error)}`;
+          if (options.warn !== undefined) options.warn(message);
+          else context.log.warn(message);
+        }),
         notify('finish', (observer) =>
           observer.finished?.({
             request,
@@ -233,6 +245,15 @@ async function execute(
   const cache: CacheOutcome = { decision: 'miss', key, reasons };
   onDecision(cache);
   const output = await dispatch(implementation, request, context);
+  // Nothing is cached from a cancelled execution (its outputs may be partial), nor when what the key hashed changed
+  // while the step ran (the outputs may come from the new content, which the key does not describe).
+  if (context.signal.aborted) return { execution: { ...output, cache }, persist: Promise.resolve() };
+  const filesAfter = await keyParts(implementation, request, context).then((after) => after.files);
+  if (canonicalJson(filesAfter) !== canonicalJson(parts.files)) {
+    const changed = { ...cache, reasons: [...reasons, 'not cached: a file the step reads changed while it ran'] };
+    onDecision(changed);
+    return { execution: { ...output, cache: changed }, persist: Promise.resolve() };
+  }
   const persist = writeCacheEntry(store, request.pipeline, {
     version: 1,
     key,
