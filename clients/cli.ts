@@ -5,7 +5,7 @@ import { Command } from 'commander';
 
 import packageJson from '../package.json';
 import type { LineageCommandOptions } from './lineage';
-import type { ClientConfig, ConfigEnv, SettingFlags } from '../workers/config';
+import type { ConfigEnv, SettingFlags } from '../workers/config';
 import type { DevFlags } from './dev';
 import { ensureError } from './errors';
 import type { ListFlags } from './list';
@@ -33,18 +33,22 @@ export function buildProgram(
   setExitCode: (code: number) => void,
   env: ConfigEnv = process.env,
 ): Command {
-  /** The connection settings of a command (flags over `env`); undefined, after an error line, when one is bad. */
-  const clientConfig = (flags: SettingFlags): ClientConfig | undefined => {
-    // Loaded when a command runs, so that `--help` does not pay for zod.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { loadClientConfig } = require('../workers/config') as typeof import('../workers/config');
+  /**
+   * A command's settings, read by `load` from `workers/config.ts` (each command reads only what it uses, so a bad
+   * variable it never uses does not stop it); undefined, after an error line, when one is bad.
+   */
+  const configOf = <T>(load: (config: typeof import('../workers/config')) => T): T | undefined => {
     try {
-      return loadClientConfig({ env, flags });
+      // Loaded when a command runs, so that `--help` does not pay for zod.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return load(require('../workers/config') as typeof import('../workers/config'));
     } catch (error) {
       io.stderr(`error: ${ensureError(error).message}`);
       return undefined;
     }
   };
+  /** Address and namespace (`status`, `cancel`, `list`, `explain`): flags over `env`. */
+  const connectionConfig = (flags: SettingFlags) => configOf((config) => config.loadConnectionConfig({ env, flags }));
 
   const program = new Command('mloe')
     .description('Machine-learning orchestration engine on Temporal')
@@ -144,7 +148,8 @@ export function buildProgram(
     .command('run')
     .description(
       'Validate a pipeline spec and run it, printing each step as it starts and ends and a summary table. Uses the ' +
-        'Temporal at TEMPORAL_ADDRESS (with a pipeline worker running), or an embedded dev server and worker',
+        'Temporal at TEMPORAL_ADDRESS (with a pipeline worker running), or an embedded dev server and a worker ' +
+        'configured as `mloe worker` is (MLOE_ARTIFACT_STORE, MLOE_S3_*, MLOE_WORKER_CONCURRENCY, ...)',
     )
     .argument('<file>', 'the pipeline spec')
     .option('-p, --param <name=value>', 'a parameter value (repeatable)', (value: string, previous: string[] = []) => [
@@ -183,12 +188,15 @@ export function buildProgram(
           'TEMPORAL_ADDRESS, default 127.0.0.1:7233)',
       )
       .option('--pipeline <name>', 'only runs of this pipeline (its metadata.name)')
-      .option('--status <status>', 'only runs in this status: Running, Completed, Failed or Cancelled')
+      .option(
+        '--status <status>',
+        'only runs in this status: Running, Completed, Failed, Cancelled (or Canceled), Terminated or TimedOut',
+      )
       .option('--limit <n>', 'at most this many runs (default 20)'),
   ).action(async (options: ListFlags & SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runList } = require('./list') as typeof import('./list');
-    const config = clientConfig(options);
+    const config = connectionConfig(options);
     setExitCode(config === undefined ? 1 : await runList(options, config, io));
   });
 
@@ -204,19 +212,22 @@ export function buildProgram(
   ).action(async (run: string, step: string | undefined, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runLogs } = require('./logs') as typeof import('./logs');
-    const config = clientConfig(options);
+    const config = configOf((settings) => settings.loadClientConfig({ env, flags: options }));
     setExitCode(config === undefined ? 1 : await runLogs(run, step, config, io));
   });
 
   withConnectionOptions(
     program
       .command('status')
-      .description('Print the steps of a pipeline run (on the Temporal at TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+      .description(
+        'Print the steps of a pipeline run (on the Temporal at TEMPORAL_ADDRESS, default 127.0.0.1:7233); exits 1 ' +
+          'when the run failed or was cancelled, 0 when it completed or is still running',
+      )
       .argument('<run>', 'the run id, pipeline-<name>-<id>'),
   ).action(async (run: string, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runStatus } = require('./run') as typeof import('./run');
-    const config = clientConfig(options);
+    const config = connectionConfig(options);
     setExitCode(config === undefined ? 1 : await runStatus(run, config, io));
   });
 
@@ -231,7 +242,7 @@ export function buildProgram(
   ).action(async (run: string, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runCancel } = require('./run') as typeof import('./run');
-    const config = clientConfig(options);
+    const config = connectionConfig(options);
     setExitCode(config === undefined ? 1 : await runCancel(run, config, io));
   });
 
@@ -247,7 +258,7 @@ export function buildProgram(
   ).action(async (run: string, step: string, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runExplain } = require('./explain') as typeof import('./explain');
-    const config = clientConfig(options);
+    const config = connectionConfig(options);
     setExitCode(config === undefined ? 1 : await runExplain(run, step, config, io));
   });
 
@@ -261,17 +272,36 @@ export function buildProgram(
       '<run-or-artifact>',
       'a run id, an artifact URI, a digest (sha256:<hex>) or a unique prefix of 8+ hex digits',
     )
-    .option('--artifact-store <uri>', 'the store to read records from (default: ./.mloe/artifacts)')
-    .option('--upstream', 'only what it was made from')
-    .option('--downstream', 'only what was made from it')
+    .option(
+      '--artifact-store <uri>',
+      'the store to read records from, a URI or an absolute directory (default: the store an artifact URI argument ' +
+        'belongs to, else MLOE_ARTIFACT_STORE, else ./.mloe/artifacts)',
+    )
+    .option('--upstream', 'only what it was made from (not with --downstream; both directions by default)')
+    .option('--downstream', 'only what was made from it (not with --upstream)')
     .option('--depth <n>', 'execution levels to follow (0-1000, default 10)')
     .option('--json', 'print JSON')
     .action(async (target: string, options: LineageCommandOptions) => {
+      if (options.upstream === true && options.downstream === true) {
+        io.stderr('error: give --upstream or --downstream, not both (without either, both directions are shown)');
+        return setExitCode(2);
+      }
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runLineage } = require('./lineage') as typeof import('./lineage');
-      const config = clientConfig({});
+      const storeGiven = (options.artifactStore?.trim() ?? '') !== '';
+      const config = configOf((settings) => settings.loadStoreReaderConfig({ env }, { storeGiven }));
       if (config === undefined) return setExitCode(1);
-      setExitCode(await runLineage(target, { ...options, ...(config.s3 === undefined ? {} : { s3: config.s3 }) }, io));
+      setExitCode(
+        await runLineage(
+          target,
+          {
+            ...options,
+            ...(config.s3 === undefined ? {} : { s3: config.s3 }),
+            ...(config.artifactStore === undefined ? {} : { defaultArtifactStore: config.artifactStore }),
+          },
+          io,
+        ),
+      );
     });
 
   return program;

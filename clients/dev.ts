@@ -36,7 +36,10 @@ const devFlagsSchema = z.object({
 /** Options of {@link runDevCommand}. */
 export interface DevCommandOptions {
   flags?: DevFlags;
-  /** The environment (`process.env`): the worker's settings (`workers/config.ts`); TEMPORAL_ADDRESS is not read. */
+  /**
+   * The environment (`process.env`): the worker's settings (`workers/config.ts`) and the `OPENLINEAGE_*` variables,
+   * checked before the server starts; TEMPORAL_ADDRESS is not read.
+   */
   env?: ConfigEnv;
   /** Resolves when everything should stop; defaults to the first SIGINT or SIGTERM. */
   stop?: Promise<string>;

@@ -38,7 +38,12 @@ export interface LineageCommandOptions {
   depth?: string | number;
   /** `--json`: print the lineage as JSON. */
   json?: boolean;
-  /** The directory whose `.mloe/artifacts` is the default store; the working directory by default. */
+  /**
+   * The store when neither `artifactStore` nor an artifact URI argument names one: the workers' default store
+   * (`MLOE_ARTIFACT_STORE`, as `workers/config.ts` reads and checks it). Without it, `<cwd>/.mloe/artifacts`.
+   */
+  defaultArtifactStore?: string;
+  /** The directory whose `.mloe/artifacts` is the fallback store; the working directory by default. */
   cwd?: string;
   /** Settings of `s3://` stores (endpoint, region, path style), from the CLI's configuration. */
   s3?: S3StoreConfigInput;
@@ -95,7 +100,7 @@ function depthOf(depth: string | number | undefined): number {
 
 /**
  * The store to read: `--artifact-store` (a URI or an absolute directory); else the store an artifact URI argument
- * belongs to; else `<cwd>/.mloe/artifacts`.
+ * belongs to; else the workers' default store (`MLOE_ARTIFACT_STORE`); else `<cwd>/.mloe/artifacts`.
  */
 function openStore(target: string, options: LineageCommandOptions): ArtifactStore {
   const storeConfig = options.s3 === undefined ? {} : { s3: options.s3 };
@@ -104,6 +109,7 @@ function openStore(target: string, options: LineageCommandOptions): ArtifactStor
     return isAbsolute(given) ? new FileArtifactStore({ root: given }) : storeForUri(given, storeConfig);
   }
   if (/^(file|s3):\/\//i.test(target.trim())) return storeForUri(target.trim(), storeConfig);
+  if (options.defaultArtifactStore !== undefined) return storeForUri(options.defaultArtifactStore, storeConfig);
   const root = join(options.cwd ?? process.cwd(), DEFAULT_ARTIFACTS_SUBDIRECTORY);
   return storeForUri(pathToFileURL(root).href);
 }

@@ -1,22 +1,43 @@
 /**
- * `mloe list`: the pipeline runs of a namespace, from Temporal's visibility API (`runPipeline` workflows, filtered on
- * the `MloePipeline` and `MloeStatus` search attributes the workflow keeps up to date), as a table: run id, pipeline,
- * status, start time and duration. The CLI loads this module only for this command.
+ * `mloe list`: the pipeline runs of a namespace, from Temporal's visibility API (`runPipeline` workflows that are not
+ * sub-pipeline children, filtered on the `MloePipeline` and `MloeStatus` search attributes the workflow keeps up to
+ * date and on the execution's own status), as a table: run id, pipeline, status, start time and duration. The CLI
+ * loads this module only for this command.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 
-import type { ClientConfig } from '../workers/config';
+import type { ConnectionConfig } from '../workers/config';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
 import { withConnectedClient } from './connection';
-import { ConfigError, ensureError } from './errors';
+import { ConfigError, assertNever, ensureError } from './errors';
 import type { StartDevIo } from './start-dev';
 
-/** The values of the `MloeStatus` search attribute (see `runPipeline`), which `--status` accepts. */
-export const PIPELINE_STATUSES = ['Running', 'Completed', 'Failed', 'Cancelled'] as const;
+/**
+ * The statuses `--status` accepts, as the table shows them: the values of the `MloeStatus` search attribute (see
+ * `runPipeline`), and the ends a run meets without recording one (terminated, timed out).
+ */
+export const PIPELINE_STATUSES = ['Running', 'Completed', 'Failed', 'Cancelled', 'Terminated', 'TimedOut'] as const;
 
 /** A value of {@link PIPELINE_STATUSES}. */
 export type PipelineStatusName = (typeof PIPELINE_STATUSES)[number];
+
+/** Other spellings `--status` accepts (lowercase): Temporal's `Canceled`, and `timed-out` / `timed_out`. */
+const STATUS_ALIASES: Readonly<Record<string, PipelineStatusName>> = {
+  canceled: 'Cancelled',
+  'timed-out': 'TimedOut',
+  timed_out: 'TimedOut',
+};
+
+/** Each status's name in Temporal's `ExecutionStatus` (which spells cancelled `Canceled`). */
+const EXECUTION_STATUS_OF: Record<PipelineStatusName, string> = {
+  Running: 'Running',
+  Completed: 'Completed',
+  Failed: 'Failed',
+  Cancelled: 'Canceled',
+  Terminated: 'Terminated',
+  TimedOut: 'TimedOut',
+};
 
 /** Rows `mloe list` prints unless `--limit` says otherwise. */
 export const DEFAULT_LIST_LIMIT = 20;
@@ -38,7 +59,8 @@ const listFlagsSchema = z.object({
   status: z
     .string()
     .transform((text, context) => {
-      const status = PIPELINE_STATUSES.find((candidate) => candidate.toLowerCase() === text.toLowerCase());
+      const lower = text.toLowerCase();
+      const status = PIPELINE_STATUSES.find((candidate) => candidate.toLowerCase() === lower) ?? STATUS_ALIASES[lower];
       if (status === undefined) {
         context.addIssue({ code: 'custom', message: `expected one of ${PIPELINE_STATUSES.join(', ')}` });
         return z.NEVER;
@@ -76,13 +98,44 @@ export function queryString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/** The visibility query of `mloe list`: pipeline runs, optionally of one pipeline and in one status. */
-export function pipelineListQuery(filters: { pipeline?: string | undefined; status?: string | undefined }): string {
-  const clauses = [`WorkflowType = ${queryString(RUN_WORKFLOW_TYPE)}`];
+/**
+ * The visibility query of `mloe list`: pipeline runs (not the `runPipeline` children that run sub-pipelines),
+ * optionally of one pipeline and in one status. A status matches the runs {@link rowOf} shows with it:
+ *
+ * - `Running`: `MloeStatus` and the execution both running (a terminated or timed-out run keeps `MloeStatus =
+ *   'Running'` forever);
+ * - `Completed`, `Failed`, `Cancelled`: the `MloeStatus` the run recorded, or, for a run that closed without recording
+ *   one (e.g. a workflow failure before its first step), the execution's status;
+ * - `Terminated`, `TimedOut`: the execution's status (the workflow cannot record those).
+ */
+export function pipelineListQuery(filters: {
+  pipeline?: string | undefined;
+  status?: PipelineStatusName | undefined;
+}): string {
+  const clauses = [`WorkflowType = ${queryString(RUN_WORKFLOW_TYPE)}`, 'ParentWorkflowId IS NULL'];
   if (filters.pipeline !== undefined)
     clauses.push(`${PIPELINE_SEARCH_ATTRIBUTE.name} = ${queryString(filters.pipeline)}`);
-  if (filters.status !== undefined) clauses.push(`${STATUS_SEARCH_ATTRIBUTE.name} = ${queryString(filters.status)}`);
+  if (filters.status !== undefined) clauses.push(statusClause(filters.status));
   return clauses.join(' AND ');
+}
+
+/** The clause of one `--status` (see {@link pipelineListQuery}). */
+function statusClause(status: PipelineStatusName): string {
+  const recorded = (value: string): string => `${STATUS_SEARCH_ATTRIBUTE.name} = ${queryString(value)}`;
+  const execution = `ExecutionStatus = ${queryString(EXECUTION_STATUS_OF[status])}`;
+  switch (status) {
+    case 'Running':
+      return `${recorded('Running')} AND ${execution}`;
+    case 'Completed':
+    case 'Failed':
+    case 'Cancelled':
+      return `(${recorded(status)} OR (${recorded('Running')} AND ${execution}))`;
+    case 'Terminated':
+    case 'TimedOut':
+      return execution;
+    default:
+      return assertNever(status, 'status');
+  }
 }
 
 /** One row of the table. */
@@ -168,7 +221,7 @@ export async function listPipelineRuns(client: Client, filters: ListFilters): Pr
 }
 
 /** Runs `mloe list` and resolves with its exit code: 0 (also when nothing matches), 1 on bad flags or errors. */
-export async function runList(flags: ListFlags, config: ClientConfig, io: StartDevIo): Promise<number> {
+export async function runList(flags: ListFlags, config: ConnectionConfig, io: StartDevIo): Promise<number> {
   let filters: ListFilters;
   try {
     filters = parseListFlags(flags);

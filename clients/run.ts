@@ -1,16 +1,18 @@
 /**
- * `mloe run FILE`, `mloe status RUN` and `mloe cancel RUN`. `run` validates the spec first (nothing starts for an
- * invalid one), then starts the run: on the Temporal at `TEMPORAL_ADDRESS` (a pipeline worker must be running there),
- * or, without it, on an embedded dev server with an in-process worker (like `mloe demo`). It prints each step as it
- * starts and ends, then a summary table. `status` and `cancel` use `TEMPORAL_ADDRESS` or, unset, 127.0.0.1:7233 (where
- * `mloe dev` listens). The CLI loads this module only for these commands.
+ * `mloe run FILE`, `mloe status RUN` and `mloe cancel RUN`. `run` validates the spec, its configuration and
+ * `--artifact-store` first (nothing connects or starts when one is bad), then starts the run: on the Temporal at
+ * `TEMPORAL_ADDRESS` (a pipeline worker must be running there), or, without it, on an embedded dev server with an
+ * in-process worker configured as `mloe worker` would be (`MLOE_ARTIFACT_STORE`, the S3 settings,
+ * `MLOE_WORKER_CONCURRENCY`, ...). It prints each step as it starts and ends, then a summary table. `status` and
+ * `cancel` use `TEMPORAL_ADDRESS` or, unset, 127.0.0.1:7233 (where `mloe dev` listens). The CLI loads this module
+ * only for these commands.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { WorkflowFailedError } from '@temporalio/client';
 
 import { SpecInvalidError, formatIssue } from '../core/spec';
-import { parseSettings, type ConfigEnv, type ConnectionConfig } from '../workers/config';
+import { loadRunConfig, type ConfigEnv, type ConnectionConfig } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
 import { connectClient, withConnectedClient } from './connection';
@@ -19,13 +21,14 @@ import { ensureError } from './errors';
 import {
   cancelPipeline,
   getPipelineStatus,
+  runArtifactStore,
   startPipeline,
   waitForPipeline,
   type PipelineOutcome,
   type PipelineRun,
 } from './pipelines';
 import { quietSdkLogs } from './sdk-logs';
-import type { StartDevIo } from './start-dev';
+import { DEFAULT_NAMESPACE, type StartDevIo } from './start-dev';
 import { loadPipelineFile } from './validate';
 
 /** Options of {@link runRun}. */
@@ -44,12 +47,16 @@ export interface RunCommandOptions {
    */
   artifactStore?: string;
   /**
-   * The environment: `TEMPORAL_ADDRESS` names the Temporal to use (without it, an embedded dev server and worker),
-   * `TEMPORAL_NAMESPACE` and `MLOE_TASK_QUEUE` where the run goes. None of them when absent.
+   * The environment: `TEMPORAL_ADDRESS` names the Temporal to use, `TEMPORAL_NAMESPACE` and `MLOE_TASK_QUEUE` where
+   * the run goes. Without `TEMPORAL_ADDRESS`, an embedded dev server and a worker configured from the rest of the
+   * worker's settings (`workers/config.ts`, `OPENLINEAGE_*`). None of them when absent.
    */
   env?: ConfigEnv;
   pollIntervalMs?: number;
 }
+
+/** The address the embedded configuration is resolved with: the embedded server listens on a free local port. */
+const EMBEDDED_ADDRESS = '127.0.0.1:0';
 
 /** Runs `mloe run` and returns its exit code: 0 when the run completed (or started, without `--wait`). */
 export async function runRun(file: string, options: RunCommandOptions, io: StartDevIo): Promise<number> {
@@ -70,13 +77,18 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
 
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const { settings, origins } = parseSettings(['address', 'namespace', 'taskQueue'], { env: options.env ?? {} });
-    const { taskQueue } = settings;
-    if (origins.address !== 'default') {
-      const connected = await connectClient({ ...settings, addressOrigin: origins.address });
+    // Everything that can be checked is checked before anything connects, boots a server or bundles workflows.
+    const config = loadRunConfig({ env: options.env ?? {} }, { embeddedAddress: EMBEDDED_ADDRESS });
+    const runStore =
+      options.artifactStore === undefined && options.artifactRoot === undefined
+        ? undefined
+        : runArtifactStore(startOptions);
+    if (!config.embedded) {
+      const { connection, taskQueue } = config;
+      const connected = await connectClient(connection);
       cleanups.push(() => connected.close());
       const run = await startPipeline(connected.client, { ...startOptions, taskQueue });
-      io.stdout(`started ${run.workflowId} (pipeline ${run.pipeline}) on ${settings.address}`);
+      io.stdout(`started ${run.workflowId} (pipeline ${run.pipeline}) on ${connection.address}`);
       if (options.wait !== true) {
         io.stdout(`follow it with: mloe status ${run.workflowId}`);
         return 0;
@@ -84,13 +96,27 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       return await follow(run, io, elapsed, options.pollIntervalMs);
     }
 
+    const { worker } = config;
+    const { taskQueue } = worker;
     quietSdkLogs();
     const stack = await startEmbeddedStack({
-      createWorker: (connection) => createPipelineWorker({ connection, taskQueue }),
+      ...(worker.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [worker.namespace] }),
+      namespace: worker.namespace,
+      createWorker: (connection) =>
+        createPipelineWorker({
+          connection,
+          namespace: worker.namespace,
+          taskQueue,
+          maxConcurrentActivityTaskExecutions: worker.maxConcurrentActivityTaskExecutions,
+          artifactStore: worker.artifactStore,
+        }),
     });
     cleanups.push(() => stack.close());
     io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);
-    io.stdout(`[${elapsed()}] worker ready (workflows bundled)`);
+    io.stdout(
+      `[${elapsed()}] worker ready (workflows bundled; ${worker.maxConcurrentActivityTaskExecutions} concurrent ` +
+        `steps, artifacts ${runStore ?? worker.artifactStore.defaultUri})`,
+    );
     return await stack.runWorkerUntil(async () => {
       const run = await startPipeline(stack.client, { ...startOptions, taskQueue });
       io.stdout(`[${elapsed()}] started ${run.workflowId}`);

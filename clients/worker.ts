@@ -5,6 +5,7 @@
  */
 import { NativeConnection } from '@temporalio/worker';
 
+import { describeLineageConfig } from '../activities/lineage/config';
 import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import { probeTemporal, temporalUnavailable } from './connection';
@@ -25,17 +26,22 @@ export interface WorkerCommandOptions {
   stop?: Promise<string>;
 }
 
-/** The line `mloe worker` prints once it polls; scripts and tests may wait for it. */
+/**
+ * The line `mloe worker` prints once it polls; scripts and tests may wait for it. It ends with where OpenLineage
+ * events go (never an API key, nor credentials in the URL).
+ */
 export function workerReadyLine(config: WorkerConfig): string {
   return (
     `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
-    `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri})`
+    `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
+    `${describeLineageConfig(config.lineage)})`
   );
 }
 
 /**
- * Runs `mloe worker` and resolves with its exit code: 0 after a clean shutdown, 1 when the configuration is invalid,
- * the Temporal is unreachable or the worker failed.
+ * Runs `mloe worker` and resolves with its exit code: 0 after a clean shutdown, 1 when the configuration (the
+ * settings of `workers/config.ts` and the `OPENLINEAGE_*` variables) is invalid, the Temporal is unreachable or the
+ * worker failed.
  */
 export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOptions = {}): Promise<number> {
   let config: WorkerConfig;

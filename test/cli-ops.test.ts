@@ -10,7 +10,7 @@ import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -19,7 +19,14 @@ import { buildProgram } from '../clients/cli';
 import { MloeError } from '../clients/errors';
 import { parseListFlags, pipelineListQuery } from '../clients/list';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
-import { loadClientConfig, loadWorkerConfig, type ConfigEnv } from '../workers/config';
+import {
+  loadClientConfig,
+  loadConnectionConfig,
+  loadRunConfig,
+  loadStoreReaderConfig,
+  loadWorkerConfig,
+  type ConfigEnv,
+} from '../workers/config';
 import { connect, eventually, serverAddress, type TestEnv } from './devserver/harness';
 
 const REPO = resolve(__dirname, '..');
@@ -102,11 +109,14 @@ class MloeChild {
 /** An environment for child processes without the variables the tests set themselves. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'MLOE_TASK_QUEUE', 'MLOE_ARTIFACT_STORE']) {
-    delete env[name];
+  for (const name of Object.keys(env)) {
+    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_)/.test(name) && name !== 'TEMPORAL_TEST_ADDRESS') delete env[name];
   }
   return { ...env, ...extra };
 }
+
+/** The description of the lineage configuration of an environment without `OPENLINEAGE_*` variables. */
+const LINEAGE_OFF = 'OpenLineage events off';
 
 /** A port nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {
@@ -159,6 +169,7 @@ describe('worker configuration', () => {
       taskQueue: 'mloe-pipelines',
       maxConcurrentActivityTaskExecutions: 16,
       artifactStore: { defaultUri: 'file:///srv/ml/.mloe/artifacts' },
+      lineage: { namespace: 'mloe', transport: { type: 'noop' } },
     });
   });
 
@@ -186,6 +197,7 @@ describe('worker configuration', () => {
         defaultUri: 's3://ml-artifacts/team-a',
         s3: { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: false },
       },
+      lineage: { namespace: 'mloe', transport: { type: 'noop' } },
     });
     expect(loadClientConfig({ env: { TEMPORAL_ADDRESS: '[::1]:7233' } })).toMatchObject({
       address: '[::1]:7233',
@@ -236,37 +248,133 @@ describe('worker configuration', () => {
     expect(error.message).toContain('--artifact-store "bucket"');
     expect(error.message).toContain('MLOE_S3_ENDPOINT="http://***@minio:9000": credentials do not belong');
     expect(error.message).not.toContain('s3cr3t');
+    // A flag's fix does not say "or unset it": dropping the flag would give the variable, not the default.
+    expect(error.message).toMatch(/--concurrency "x": not a whole number; fix: use a whole number from 1 to 10000$/m);
+    expect(error.message).toMatch(
+      /--artifact-store "bucket": [^\n]*; fix: use file:\/\/\/absolute\/dir or s3:\/\/bucket\[\/prefix\]$/m,
+    );
+    expect(error.message).toContain('for AWS'); // the variable's fix keeps "or unset it for AWS"
   });
 
-  it('reads only what a command uses: a bad worker setting does not stop a client command', () => {
-    expect(loadClientConfig({ env: { MLOE_WORKER_CONCURRENCY: '0', MLOE_TASK_QUEUE: 'a b' } })).toEqual({
+  it('checks the OpenLineage variables with the worker settings, naming the variable, never the API key', () => {
+    const kafka = thrownBy(() => loadWorkerConfig({ env: { OPENLINEAGE__TRANSPORT__TYPE: 'kafka' } })) as MloeError;
+    expect(kafka.code).toBe('CONFIG_INVALID');
+    expect(kafka.message).toBe(
+      'invalid OPENLINEAGE__TRANSPORT__TYPE: expected one of http, file, console, noop (got "kafka")',
+    );
+    const both = thrownBy(() =>
+      loadWorkerConfig({
+        env: { MLOE_WORKER_CONCURRENCY: '0', OPENLINEAGE_URL: 'ftp://x' },
+      }),
+    ) as MloeError;
+    expect(both.code).toBe('CONFIG_INVALID');
+    expect(both.message).toMatch(/^invalid configuration:\n {2}MLOE_WORKER_CONCURRENCY="0": .*\n {2}OPENLINEAGE_URL: /);
+    const secret = thrownBy(() =>
+      loadWorkerConfig({ env: { OPENLINEAGE_URL: 'http://marquez:5000', OPENLINEAGE_API_KEY: 'bad key' } }),
+    ) as MloeError;
+    expect(secret.message).toContain('OPENLINEAGE_API_KEY');
+    expect(secret.message).not.toContain('bad key');
+    expect(
+      loadWorkerConfig({ env: { OPENLINEAGE_URL: 'http://marquez:5000', OPENLINEAGE_API_KEY: 'k1' } }).lineage,
+    ).toMatchObject({ transport: { type: 'http', url: 'http://marquez:5000/api/v1/lineage' } });
+  });
+
+  it('reads only what a command uses: a bad setting a command never uses does not stop it', () => {
+    const unused = { MLOE_WORKER_CONCURRENCY: '0', MLOE_TASK_QUEUE: 'a b', OPENLINEAGE__TRANSPORT__TYPE: 'kafka' };
+    expect(loadClientConfig({ env: unused })).toEqual({
       address: '127.0.0.1:7233',
       namespace: 'default',
       addressOrigin: 'default',
     });
+    // status, cancel, list, explain: no S3; lineage: no Temporal.
+    expect(loadConnectionConfig({ env: { ...unused, MLOE_S3_ENDPOINT: 'foo', MLOE_ARTIFACT_STORE: 'x' } })).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      addressOrigin: 'default',
+    });
+    expect(() => loadClientConfig({ env: { MLOE_S3_ENDPOINT: 'foo' } })).toThrow('MLOE_S3_ENDPOINT="foo"');
+    const lineageEnv = { ...unused, TEMPORAL_ADDRESS: 'http://x', TEMPORAL_NAMESPACE: 'a b' };
+    expect(loadStoreReaderConfig({ env: lineageEnv })).toEqual({});
+    expect(
+      loadStoreReaderConfig({
+        env: { ...lineageEnv, MLOE_ARTIFACT_STORE: 's3://ml-bucket/runs', MLOE_S3_ENDPOINT: 'http://127.0.0.1:9000' },
+      }),
+    ).toEqual({ artifactStore: 's3://ml-bucket/runs', s3: { endpoint: 'http://127.0.0.1:9000' } });
+    // The store is checked as the worker checks it, unless --artifact-store makes it unused.
+    expect(() => loadStoreReaderConfig({ env: { MLOE_ARTIFACT_STORE: '/srv/a' } })).toThrow(
+      'MLOE_ARTIFACT_STORE="/srv/a": a path is not a URI: write file:///srv/a',
+    );
+    expect(loadStoreReaderConfig({ env: { MLOE_ARTIFACT_STORE: '/srv/a' } }, { storeGiven: true })).toEqual({});
+  });
+
+  it('mloe run: the connection with TEMPORAL_ADDRESS, else the embedded worker configuration', () => {
+    const env = { MLOE_ARTIFACT_STORE: 's3://ml-bucket/runs', MLOE_WORKER_CONCURRENCY: '3', MLOE_TASK_QUEUE: 'q' };
+    expect(loadRunConfig({ env }, { embeddedAddress: '127.0.0.1:0' })).toMatchObject({
+      embedded: true,
+      worker: {
+        address: '127.0.0.1:0',
+        taskQueue: 'q',
+        maxConcurrentActivityTaskExecutions: 3,
+        artifactStore: { defaultUri: 's3://ml-bucket/runs' },
+      },
+    });
+    expect(
+      loadRunConfig(
+        { env: { ...env, TEMPORAL_ADDRESS: 'temporal:7300', MLOE_WORKER_CONCURRENCY: 'x' } },
+        { embeddedAddress: '127.0.0.1:0' },
+      ),
+    ).toEqual({
+      embedded: false,
+      connection: { address: 'temporal:7300', namespace: 'default', addressOrigin: 'TEMPORAL_ADDRESS' },
+      taskQueue: 'q',
+    });
+    expect(() => loadRunConfig({ env: { MLOE_WORKER_CONCURRENCY: 'x' } }, { embeddedAddress: '127.0.0.1:0' })).toThrow(
+      'MLOE_WORKER_CONCURRENCY="x"',
+    );
   });
 
   it('validates mloe list flags and quotes query values so they cannot end the literal', () => {
     expect(parseListFlags({ status: 'failed', limit: '5' })).toEqual({ status: 'Failed', limit: 5 });
+    expect(parseListFlags({ status: 'Canceled' })).toMatchObject({ status: 'Cancelled' });
+    expect(parseListFlags({ status: 'cancelled' })).toMatchObject({ status: 'Cancelled' });
+    expect(parseListFlags({ status: 'timedout' })).toMatchObject({ status: 'TimedOut' });
+    expect(parseListFlags({ status: 'TERMINATED' })).toMatchObject({ status: 'Terminated' });
     expect(() => parseListFlags({ status: 'Done' })).toThrow(
-      '--status "Done": expected one of Running, Completed, Failed, Cancelled',
+      '--status "Done": expected one of Running, Completed, Failed, Cancelled, Terminated, TimedOut',
     );
     expect(() => parseListFlags({ limit: '0' })).toThrow('--limit "0"');
+    const runs = "WorkflowType = 'runPipeline' AND ParentWorkflowId IS NULL";
     expect(pipelineListQuery({ pipeline: "x' OR MloeStatus = 'Failed", status: 'Running' })).toBe(
-      "WorkflowType = 'runPipeline' AND MloePipeline = 'x\\' OR MloeStatus = \\'Failed' AND MloeStatus = 'Running'",
+      `${runs} AND MloePipeline = 'x\\' OR MloeStatus = \\'Failed' AND MloeStatus = 'Running' AND ExecutionStatus = 'Running'`,
     );
-    expect(pipelineListQuery({ pipeline: 'a\\' })).toBe("WorkflowType = 'runPipeline' AND MloePipeline = 'a\\\\'");
+    expect(pipelineListQuery({ pipeline: 'a\\' })).toBe(`${runs} AND MloePipeline = 'a\\\\'`);
+    expect(pipelineListQuery({ status: 'Cancelled' })).toBe(
+      `${runs} AND (MloeStatus = 'Cancelled' OR (MloeStatus = 'Running' AND ExecutionStatus = 'Canceled'))`,
+    );
+    expect(pipelineListQuery({ status: 'TimedOut' })).toBe(`${runs} AND ExecutionStatus = 'TimedOut'`);
   });
 });
 
 describe('commands without a Temporal, or with a bad configuration', () => {
-  it('status, cancel, list and logs say clearly that nothing listens at the address, and exit 1', async () => {
+  it('status, cancel, list, explain and logs say clearly that nothing listens at the address, and exit 1', async () => {
     const address = `127.0.0.1:${await closedPort()}`;
-    for (const args of [['status', 'pipeline-x-1'], ['cancel', 'pipeline-x-1'], ['list'], ['logs', 'pipeline-x-1']]) {
-      const result = await runCli(args, { TEMPORAL_ADDRESS: address });
+    const commands = [
+      ['status', 'pipeline-x-1'],
+      ['cancel', 'pipeline-x-1'],
+      ['list'],
+      ['explain', 'pipeline-x-1', 'step'],
+      ['logs', 'pipeline-x-1'],
+    ];
+    for (const args of commands) {
+      // Only logs reads the S3 settings: a bad one does not stop the others.
+      const s3 = args[0] === 'logs' ? {} : { MLOE_S3_ENDPOINT: 'foo', MLOE_WORKER_CONCURRENCY: '0' };
+      const result = await runCli(args, { TEMPORAL_ADDRESS: address, ...s3 });
       expect({ args, code: result.code }).toEqual({ args, code: 1 });
       expect(result.stderr.join('\n')).toContain(`no Temporal at ${address}: start one with \`mloe dev\``);
     }
+    const logs = await runCli(['logs', 'pipeline-x-1'], { TEMPORAL_ADDRESS: address, MLOE_S3_ENDPOINT: 'foo' });
+    expect(logs.code).toBe(1);
+    expect(logs.stderr.join('\n')).toContain('invalid MLOE_S3_ENDPOINT="foo"');
     const flagged = await runCli(['status', 'pipeline-x-1', '--address', address], {});
     expect(flagged.code).toBe(1);
     expect(flagged.stderr.join('\n')).toContain(`no Temporal at ${address}`);
@@ -284,6 +392,60 @@ describe('commands without a Temporal, or with a bad configuration', () => {
     const dev = await runCli(['dev', '--port', 'high'], {});
     expect(dev.code).toBe(1);
     expect(dev.stderr.join('\n')).toContain('--port "high"');
+  });
+
+  it('a bad OpenLineage variable stops mloe worker and mloe dev before they connect or start a server', async () => {
+    const address = `127.0.0.1:${await closedPort()}`;
+    const message =
+      'error: invalid OPENLINEAGE__TRANSPORT__TYPE: expected one of http, file, console, noop (got "kafka")';
+    const worker = await runCli(['worker'], { TEMPORAL_ADDRESS: address, OPENLINEAGE__TRANSPORT__TYPE: 'kafka' });
+    expect(worker).toEqual({ code: 1, stdout: [], stderr: [message] });
+    const dev = await runCli(['dev', '--port', '0'], { OPENLINEAGE__TRANSPORT__TYPE: 'kafka' });
+    expect(dev).toEqual({ code: 1, stdout: [], stderr: [message] });
+  });
+
+  it('mloe run checks --artifact-store before it connects or starts the embedded server', async () => {
+    const directory = await temporaryDirectory();
+    const spec = join(directory, 'pipeline.json');
+    await writeFile(spec, JSON.stringify(commandSpec(uniqueName('ops-store'), { say: SAY_STEP })));
+    const address = `127.0.0.1:${await closedPort()}`;
+    const expected = 'error: unsupported artifact store "bucket": use file:///absolute/dir or s3://bucket[/prefix]';
+    const remote = await runCli(['run', spec, '--artifact-store', 'bucket'], { TEMPORAL_ADDRESS: address });
+    expect(remote).toEqual({ code: 1, stdout: [], stderr: [expected] });
+    const startedAt = performance.now();
+    const embedded = await runCli(['run', spec, '--artifact-store', 'bucket'], {});
+    expect(embedded).toEqual({ code: 1, stdout: [], stderr: [expected] });
+    expect(performance.now() - startedAt).toBeLessThan(1000); // no server booted, no workflows bundled
+    const badFile = await runCli(['run', spec, '--artifact-store', 'file://host/dir'], { TEMPORAL_ADDRESS: address });
+    expect(badFile.code).toBe(1);
+    expect(badFile.stderr.join('\n')).not.toContain('no Temporal');
+  });
+
+  it('mloe lineage reads no Temporal setting, defaults to MLOE_ARTIFACT_STORE and refuses --upstream --downstream', async () => {
+    const directory = await temporaryDirectory();
+    const store = pathToFileURL(join(directory, 'store')).href;
+    const env = { TEMPORAL_ADDRESS: 'http://x', TEMPORAL_NAMESPACE: 'a b', MLOE_ARTIFACT_STORE: store };
+    const fromVariable = await runCli(['lineage', 'sha256:deadbeef00'], env);
+    expect(fromVariable.code).toBe(1);
+    expect(fromVariable.stderr.join('\n')).toContain(`digest starts with deadbeef00`);
+    expect(fromVariable.stderr.join('\n')).toContain(` in ${store}`);
+
+    const badVariable = await runCli(['lineage', 'sha256:deadbeef00'], { MLOE_ARTIFACT_STORE: 'data/store' });
+    expect(badVariable.code).toBe(1);
+    expect(badVariable.stderr.join('\n')).toContain('invalid MLOE_ARTIFACT_STORE="data/store"');
+    // --artifact-store wins, so the variable is not read.
+    const flagged = await runCli(['lineage', 'sha256:deadbeef00', '--artifact-store', join(directory, 'other')], {
+      MLOE_ARTIFACT_STORE: 'data/store',
+    });
+    expect(flagged.code).toBe(1);
+    expect(flagged.stderr.join('\n')).toContain(` in ${pathToFileURL(join(directory, 'other')).href}`);
+
+    const both = await runCli(['lineage', 'sha256:deadbeef00', '--upstream', '--downstream'], env);
+    expect(both).toEqual({
+      code: 2,
+      stdout: [],
+      stderr: ['error: give --upstream or --downstream, not both (without either, both directions are shown)'],
+    });
   });
 
   it('mloe worker (bin/mloe.js) exits 1 with the clear message when nothing listens', async () => {
@@ -328,7 +490,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
     const [line] = await worker.waitForStdout(/^pipeline worker ready: .*$/m);
     expect(line).toBe(
       `pipeline worker ready: address ${serverAddress()}, namespace default, task queue ${taskQueue} ` +
-        `(4 concurrent steps, artifacts file://${artifacts})`,
+        `(4 concurrent steps, artifacts file://${artifacts}; ${LINEAGE_OFF})`,
     );
   });
 
@@ -383,7 +545,63 @@ describe('mloe worker, a child process on the jest dev server', () => {
     const badStatus = await runCli(['list', '--status', 'Done'], serverEnv());
     expect(badStatus.code).toBe(1);
     expect(badStatus.stderr).toEqual([
-      'error: invalid --status "Done": expected one of Running, Completed, Failed, Cancelled',
+      'error: invalid --status "Done": expected one of Running, Completed, Failed, Cancelled, Terminated, TimedOut',
+    ]);
+  });
+
+  it('mloe list: a terminated run is not Running, and sub-pipeline children are not listed', async () => {
+    const listed = async (args: string[]): Promise<string[][]> => {
+      const result = await runCli(['list', ...args], serverEnv());
+      expect(result.code).toBe(0);
+      return result.stdout[0]?.startsWith('no pipeline runs') === true
+        ? []
+        : result.stdout.slice(2).map((line) => line.split(/\s{2,}/).slice(0, 3));
+    };
+    const slowName = uniqueName('ops-term');
+    const slow = await startPipeline(client, {
+      spec: commandSpec(slowName, { nap: { run: { command: ['sh', '-c', 'sleep 2'] } } }),
+      taskQueue,
+      workingDir: directory,
+      noCache: true,
+    });
+    expect(
+      await eventually(async () => ((await listed(['--pipeline', slowName])).length === 1 ? true : undefined)),
+    ).toBe(true);
+    expect(await listed(['--pipeline', slowName, '--status', 'running'])).toEqual([
+      [slow.workflowId, slowName, 'Running'],
+    ]);
+    await slow.handle.terminate('test: terminated while running');
+    const terminated = await eventually(async () => {
+      const rows = await listed(['--pipeline', slowName, '--status', 'Terminated']);
+      return rows.length === 1 ? rows : undefined;
+    });
+    expect(terminated).toEqual([[slow.workflowId, slowName, 'Terminated']]);
+    expect(await listed(['--pipeline', slowName, '--status', 'Running'])).toEqual([]);
+
+    // A sub-pipeline runs as a child runPipeline workflow with the inner pipeline's name: only the parent is listed.
+    const innerName = uniqueName('ops-inner');
+    const outerName = uniqueName('ops-outer');
+    await writeFile(join(directory, `${innerName}.json`), JSON.stringify(commandSpec(innerName, { say: SAY_STEP })));
+    const outer = await startPipeline(client, {
+      spec: commandSpec(outerName, { inner: { pipeline: `./${innerName}.json` } }),
+      baseDirectory: directory,
+      taskQueue,
+      workingDir: directory,
+      noCache: true,
+    });
+    const outcome = await waitForPipeline(outer.handle, { pollIntervalMs: 50 });
+    expect(outcome.error).toBeUndefined();
+    let childCount = 0;
+    // The child carries the inner pipeline's MloePipeline: only `ParentWorkflowId IS NULL` keeps it out of the list.
+    const childQuery = `ParentWorkflowId = '${outer.workflowId}' AND MloePipeline = '${innerName}'`;
+    for await (const child of client.workflow.list({ query: childQuery })) {
+      expect(child.type).toBe('runPipeline');
+      childCount += 1;
+    }
+    expect(childCount).toBe(1);
+    expect(await listed(['--pipeline', innerName])).toEqual([]);
+    expect(await listed(['--pipeline', outerName, '--status', 'Completed'])).toEqual([
+      [outer.workflowId, outerName, 'Completed'],
     ]);
   });
 
@@ -450,6 +668,30 @@ describe('mloe worker, a child process on the jest dev server', () => {
   });
 });
 
+describe('mloe run without TEMPORAL_ADDRESS, a child process', () => {
+  it("configures its embedded worker as mloe worker's: MLOE_ARTIFACT_STORE, MLOE_WORKER_CONCURRENCY", async () => {
+    const directory = await temporaryDirectory();
+    const store = pathToFileURL(join(directory, 'store')).href;
+    const spec = join(directory, 'pipeline.json');
+    await writeFile(spec, JSON.stringify(commandSpec(uniqueName('ops-run'), { say: SAY_STEP })));
+    const run = new MloeChild(['run', spec], {
+      cwd: directory,
+      env: childEnv({ MLOE_ARTIFACT_STORE: store, MLOE_WORKER_CONCURRENCY: '3' }),
+    });
+    try {
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(run.stdout).toMatch(/worker ready \(workflows bundled; 3 concurrent steps, artifacts (\S+)\)\n/);
+      expect(run.stdout).toContain(`3 concurrent steps, artifacts ${store})`);
+      // The step's logs went to MLOE_ARTIFACT_STORE, not to .mloe/artifacts in the working directory.
+      await expect(access(join(directory, 'store', 'sha256'))).resolves.toBeUndefined();
+      await expect(access(join(directory, '.mloe'))).rejects.toThrow();
+    } finally {
+      run.kill('SIGKILL');
+      await run.exited;
+    }
+  });
+});
+
 describe('mloe dev, a child process', () => {
   it('serves on a free port with a worker, runs a pipeline, stops on SIGTERM with exit 0', async () => {
     const directory = await temporaryDirectory();
@@ -461,7 +703,7 @@ describe('mloe dev, a child process', () => {
       expect(dev.stdout).toContain(`Temporal server (mloe dev server) is running at ${address}`);
       expect(dev.stdout).toContain(
         `pipeline worker ready: address ${address}, namespace default, task queue mloe-pipelines ` +
-          `(16 concurrent steps, artifacts file://${directory}/.mloe/artifacts)`,
+          `(16 concurrent steps, artifacts file://${directory}/.mloe/artifacts; ${LINEAGE_OFF})`,
       );
 
       const connection = await Connection.connect({ address });

@@ -5,7 +5,9 @@
  * parent whose sub-pipeline (itself running a nested one) feeds a downstream step, a failing child, cancellation
  * reaching the child, and replay of every history.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -30,12 +32,13 @@ import {
   type PipelineOutcome,
   type StartPipelineOptions,
 } from '../clients/pipelines';
-import { loadPipelineFileTree } from '../clients/spec-files';
+import { PIPELINE_FILE_MAX_BYTES, loadPipelineFileTree, specFiles } from '../clients/spec-files';
 import { runValidate } from '../clients/validate';
 import {
   SpecInvalidError,
   createStepRegistry,
   formatIssue,
+  loadPipelineTree,
   resolvePipelinePath,
   type PipelineSpec,
   type PipelineTreeResult,
@@ -140,6 +143,8 @@ describe('sub-pipeline paths', () => {
     ['lib/sub.yaml', '../shared/x.json', 'shared/x.json'],
     ['lib/deep/sub.yaml', '.././../x.yaml', 'x.yaml'],
     ['', 'a//b/./c.yaml', 'a/b/c.yaml'],
+    ['lib/sub.yaml', 'train:v2.yaml', 'lib/train:v2.yaml'],
+    ['pipeline.yaml', 'file:x.json', 'file:x.json'],
   ])('from %s, %s is %s', (from, reference, path) => {
     expect(resolvePipelinePath(from, reference)).toEqual({ ok: true, path });
   });
@@ -149,9 +154,17 @@ describe('sub-pipeline paths', () => {
     ['lib/sub.yaml', '../../x.yaml', /leaves the directory of the root/],
     ['pipeline.yaml', '/etc/x.yaml', /absolute path/],
     ['pipeline.yaml', '~/x.yaml', /absolute path/],
-    ['pipeline.yaml', 'C:/x.yaml', /URL or a drive path/],
-    ['pipeline.yaml', 'https://example.com/x.yaml', /URL or a drive path/],
+    ['pipeline.yaml', 'C:/x.yaml', /is a drive path/],
+    ['pipeline.yaml', 'c:x.yaml', /is a drive path/],
+    ['pipeline.yaml', 'https://example.com/x.yaml', /is a URL/],
+    ['pipeline.yaml', 'file:///etc/x.yaml', /is a URL/],
     ['pipeline.yaml', 'lib\\x.yaml', /backslash/],
+    ['pipeline.yaml', 'x\0.yaml', /NUL character/],
+    ['pipeline.yaml', 'sub', /'sub' is not a pipeline spec file: its name must end in .yaml, .yml or .json$/],
+    ['pipeline.yaml', 'etclink/hostname', /must end in .yaml, .yml or .json/],
+    ['pipeline.yaml', 'lib/', /must end in .yaml, .yml or .json/],
+    ['pipeline.yaml', 'x.yaml/..', /must end in .yaml, .yml or .json/],
+    ['pipeline.yaml', 'x.YAML', /must end in .yaml, .yml or .json/],
   ])('from %s, %s is refused', (from, reference, message) => {
     const result = resolvePipelinePath(from, reference);
     expect(result).toMatchObject({ ok: false, code: 'PIPELINE_PATH_INVALID' });
@@ -408,6 +421,159 @@ outputs:
     expect(loaded.specPath).toBe('');
     expect(Object.keys(loaded.pipelines)).toEqual(['lib/inner.yaml']);
     await expect(loadPipelineForRun({ spec }, registry)).rejects.toBeInstanceOf(SpecInvalidError);
+  });
+});
+
+/** Resolves after `ms`, unless `signal` aborts first. */
+async function timer(ms: number, signal: AbortSignal): Promise<'timeout'> {
+  await delay(ms, undefined, { signal }).catch(() => undefined);
+  return 'timeout';
+}
+
+describe('sub-pipeline files on disk: symbolic links, special files, size', () => {
+  const roots: string[] = [];
+  afterAll(async () => {
+    for (const root of roots) await rm(root, { recursive: true, force: true });
+  });
+  /** A temporary directory holding `p/` (the root spec's directory) and files beside it, outside the root. */
+  async function tree(files: Record<string, string>): Promise<string> {
+    const root = await writeTree(files);
+    roots.push(root);
+    return root;
+  }
+  /** A root spec whose steps run the given `pipeline:` paths, by step id. */
+  const parentOf = (references: Record<string, string>): string =>
+    `${HEADER}metadata: { name: p }\nsteps:\n${Object.entries(references)
+      .map(([id, reference]) => `  ${id}:\n    pipeline: '${reference}'\n`)
+      .join('')}`;
+  const SECRET = `${HEADER}metadata: { name: secret-value-4711 }\nsteps: 42\n`;
+  const VALID = `${HEADER}metadata: { name: leaf }\nsteps:\n  a:\n    uses: echo@1\n    with: { message: hi }\n`;
+
+  it("refuses a symbolic link that leads outside the root spec's directory, and never shows the file", async () => {
+    const parent = parentOf({ escape: 'up/outside.yaml', file: 'link.yaml' });
+    const root = await tree({ 'p/p.yaml': parent, 'outside.yaml': SECRET });
+    await symlink('..', join(root, 'p', 'up'));
+    await symlink(join(root, 'outside.yaml'), join(root, 'p', 'link.yaml'));
+
+    const issues = issuesOf(await loadPipelineFileTree(join(root, 'p', 'p.yaml'), { registry }));
+    expect(placed(issues)).toEqual([
+      {
+        code: 'PIPELINE_PATH_INVALID',
+        file: join(root, 'p', 'p.yaml'),
+        path: 'steps.escape.pipeline',
+        ...positionOf(parent, "'up/outside.yaml'"),
+      },
+      {
+        code: 'PIPELINE_PATH_INVALID',
+        file: join(root, 'p', 'p.yaml'),
+        path: 'steps.file.pipeline',
+        ...positionOf(parent, "'link.yaml'"),
+      },
+    ]);
+    expect(issues.map((issue) => issue.message)).toEqual([
+      `step 'escape': ${join(root, 'p', 'up', 'outside.yaml')} resolves through a symbolic link to ${join(root, 'outside.yaml')}, outside the root spec's directory ${join(root, 'p')}`,
+      `step 'file': ${join(root, 'p', 'link.yaml')} resolves through a symbolic link to ${join(root, 'outside.yaml')}, outside the root spec's directory ${join(root, 'p')}`,
+    ]);
+
+    // What the review saw: mloe validate echoing the outside file's values in its errors.
+    const lines: string[] = [];
+    const io = { stdout: (line: string) => lines.push(line), stderr: (line: string) => lines.push(line) };
+    expect(await runValidate(join(root, 'p', 'p.yaml'), {}, io)).toBe(1);
+    expect(lines).toHaveLength(3);
+    expect(lines.join('\n')).not.toContain('secret-value-4711');
+  });
+
+  it('follows symbolic links that stay inside the root (a directory and a file)', async () => {
+    const parent = parentOf({ viaDirectory: 'current/leaf.yaml', viaFile: 'leaf.yaml' });
+    const root = await tree({ 'p/p.yaml': parent, 'p/v2/leaf.yaml': VALID });
+    await symlink('v2', join(root, 'p', 'current'));
+    await symlink(join(root, 'p', 'v2', 'leaf.yaml'), join(root, 'p', 'leaf.yaml'));
+    const result = await loadPipelineFileTree(join(root, 'p', 'p.yaml'), { registry });
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+    expect(Object.keys(result.pipelines).sort()).toEqual(['current/leaf.yaml', 'leaf.yaml']);
+    expect(result.pipelines['current/leaf.yaml']?.metadata.name).toBe('leaf');
+
+    // The root spec's directory may itself be reached through a link: its real path is the bound.
+    await symlink(join(root, 'p'), join(root, 'alias'));
+    expect((await loadPipelineFileTree(join(root, 'alias', 'p.yaml'), { registry })).ok).toBe(true);
+  });
+
+  it('refuses a FIFO and a directory without opening them (no hang)', async () => {
+    const parent = parentOf({ fifo: 'fifo.yaml', directory: 'dir.yaml' });
+    const root = await tree({ 'p/p.yaml': parent, 'p/dir.yaml/.keep': '' });
+    const fifo = join(root, 'p', 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const abort = new AbortController();
+    const loading = loadPipelineFileTree(join(root, 'p', 'p.yaml'), { registry });
+    const outcome = await Promise.race([loading, timer(5_000, abort.signal)]);
+    abort.abort();
+    if (outcome === 'timeout') {
+      // A reader blocked on the FIFO is released by a writer, so the suite can still end.
+      await (await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK)).close();
+      throw new Error('loading hung on the FIFO');
+    }
+    const issues = issuesOf(outcome);
+    expect(issues.map(({ code, path, message }) => ({ code, path, message }))).toEqual([
+      {
+        code: 'PIPELINE_NOT_FOUND',
+        path: 'steps.fifo.pipeline',
+        message: `step 'fifo': cannot read ${fifo}: it is a FIFO (named pipe), not a regular file`,
+      },
+      {
+        code: 'PIPELINE_NOT_FOUND',
+        path: 'steps.directory.pipeline',
+        message: `step 'directory': cannot read ${join(root, 'p', 'dir.yaml')}: it is a directory, not a regular file`,
+      },
+    ]);
+  });
+
+  it('refuses a file over 1 MiB, saying so, and reads one of exactly 1 MiB', async () => {
+    const pad = (text: string, size: number): string => `${text}#${'x'.repeat(size - text.length - 2)}\n`;
+    const root = await tree({
+      'p/p.yaml': parentOf({ big: 'big.yaml', fits: 'fits.yaml' }),
+      'p/big.yaml': pad(VALID, PIPELINE_FILE_MAX_BYTES + 1),
+      'p/fits.yaml': pad(VALID, PIPELINE_FILE_MAX_BYTES),
+    });
+    const issues = issuesOf(await loadPipelineFileTree(join(root, 'p', 'p.yaml'), { registry }));
+    expect(issues.map(({ code, path, message }) => ({ code, path, message }))).toEqual([
+      {
+        code: 'PIPELINE_NOT_FOUND',
+        path: 'steps.big.pipeline',
+        message: `step 'big': cannot read ${join(root, 'p', 'big.yaml')}: a pipeline spec file may be at most 1 MiB (1048576 bytes), and this one is 1.0 MiB (1048577 bytes)`,
+      },
+    ]);
+  });
+
+  it('never reads a path without a spec extension, and says which extensions are allowed', async () => {
+    const parent = parentOf({ etc: 'etclink/hostname', bare: 'sub', ok: 'train:v2.yaml' });
+    const root = await tree({ 'p/p.yaml': parent, 'p/sub': SECRET, 'p/train:v2.yaml': VALID });
+    await symlink('/etc', join(root, 'p', 'etclink'));
+    const files = specFiles(join(root, 'p'), join(root, 'p'));
+    const reads: string[] = [];
+    const result = await loadPipelineTree(
+      { path: 'p.yaml', text: parent, file: join(root, 'p', 'p.yaml') },
+      { registry, files: { ...files, read: (path) => (reads.push(path), files.read(path)) } },
+    );
+    expect(reads).toEqual(['train:v2.yaml']);
+    const issues = issuesOf(result);
+    expect(placed(issues)).toEqual([
+      {
+        code: 'PIPELINE_PATH_INVALID',
+        file: join(root, 'p', 'p.yaml'),
+        path: 'steps.etc.pipeline',
+        ...positionOf(parent, "'etclink/hostname'"),
+      },
+      {
+        code: 'PIPELINE_PATH_INVALID',
+        file: join(root, 'p', 'p.yaml'),
+        path: 'steps.bare.pipeline',
+        ...positionOf(parent, "'sub'"),
+      },
+    ]);
+    expect(issues.map((issue) => issue.message)).toEqual([
+      "step 'etc': 'etclink/hostname' is not a pipeline spec file: its name must end in .yaml, .yml or .json",
+      "step 'bare': 'sub' is not a pipeline spec file: its name must end in .yaml, .yml or .json",
+    ]);
   });
 });
 

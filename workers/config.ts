@@ -14,6 +14,7 @@ import { z } from 'zod';
 
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
+import { lineageConfigFromEnv, type LineageConfig } from '../activities/lineage/config';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
 
@@ -70,18 +71,34 @@ export const DEFAULT_WORKER_CONCURRENCY = 16;
 /** The most activities at once a worker may be configured for (beyond that, run more workers). */
 export const MAX_WORKER_CONCURRENCY = 10_000;
 
-/** How to fix a bad value of each setting, said once. */
-const FIXES: Record<SettingName, string> = {
-  address: `use host:port, e.g. ${DEFAULT_TEMPORAL_ADDRESS} (no scheme such as http://), or unset it for ${DEFAULT_TEMPORAL_ADDRESS}`,
-  namespace: `use a Temporal namespace name (letters, digits, ".", "_", "-"), or unset it for "${DEFAULT_TEMPORAL_NAMESPACE}"`,
-  taskQueue: `use a task queue name without whitespace, or unset it for "${PIPELINE_TASK_QUEUE}"`,
-  artifactStore:
-    'use file:///absolute/dir or s3://bucket[/prefix], or unset it for .mloe/artifacts in the working directory',
-  s3Endpoint:
-    'use the http(s) base URL of the S3 server, e.g. http://127.0.0.1:9000, with credentials left to the AWS SDK (AWS_ACCESS_KEY_ID, a profile, ...), or unset it for AWS',
-  s3Region: 'use an AWS region such as us-east-1, or unset it for us-east-1',
-  s3ForcePathStyle: 'use true or false, or unset it (path style whenever an S3 endpoint is set)',
-  concurrency: `use a whole number from 1 to ${MAX_WORKER_CONCURRENCY}, or unset it for ${DEFAULT_WORKER_CONCURRENCY}`,
+/**
+ * How to fix a bad value of each setting, said once: what to use, and what unsetting the variable gives (a flag's
+ * hint leaves that out: dropping the flag gives the variable's value, not the default).
+ */
+const FIXES: Record<SettingName, { use: string; unset: string }> = {
+  address: {
+    use: `use host:port, e.g. ${DEFAULT_TEMPORAL_ADDRESS} (no scheme such as http://)`,
+    unset: `unset it for ${DEFAULT_TEMPORAL_ADDRESS}`,
+  },
+  namespace: {
+    use: 'use a Temporal namespace name (letters, digits, ".", "_", "-")',
+    unset: `unset it for "${DEFAULT_TEMPORAL_NAMESPACE}"`,
+  },
+  taskQueue: { use: 'use a task queue name without whitespace', unset: `unset it for "${PIPELINE_TASK_QUEUE}"` },
+  artifactStore: {
+    use: 'use file:///absolute/dir or s3://bucket[/prefix]',
+    unset: 'unset it for .mloe/artifacts in the working directory',
+  },
+  s3Endpoint: {
+    use: 'use the http(s) base URL of the S3 server, e.g. http://127.0.0.1:9000, with credentials left to the AWS SDK (AWS_ACCESS_KEY_ID, a profile, ...)',
+    unset: 'unset it for AWS',
+  },
+  s3Region: { use: 'use an AWS region such as us-east-1', unset: 'unset it for us-east-1' },
+  s3ForcePathStyle: { use: 'use true or false', unset: 'unset it (path style whenever an S3 endpoint is set)' },
+  concurrency: {
+    use: `use a whole number from 1 to ${MAX_WORKER_CONCURRENCY}`,
+    unset: `unset it for ${DEFAULT_WORKER_CONCURRENCY}`,
+  },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -199,13 +216,32 @@ export interface WorkerArtifactStoreConfig extends S3Settings {
   defaultUri: string;
 }
 
-/** Everything the pipeline worker (`mloe worker`, `mloe dev`) needs. */
+/** Everything the pipeline worker (`mloe worker`, `mloe dev`, an embedded `mloe run`) needs. */
 export interface WorkerConfig extends ConnectionConfig {
   taskQueue: Settings['taskQueue'];
   /** Activities (steps) run at once: the worker's `maxConcurrentActivityTaskExecutions`. */
   maxConcurrentActivityTaskExecutions: Settings['concurrency'];
   artifactStore: WorkerArtifactStoreConfig;
+  /**
+   * Where the worker's OpenLineage events go (`OPENLINEAGE_*`, parsed by `activities/lineage/config.ts`): checked at
+   * start so that a bad value stops the worker instead of silently turning events off.
+   */
+  lineage: LineageConfig;
 }
+
+/** What `mloe lineage` reads besides its flags: the workers' default store (when set) and the S3 settings. */
+export interface StoreReaderConfig extends S3Settings {
+  /** `MLOE_ARTIFACT_STORE`, when set: where runs that name no store keep their records. */
+  artifactStore?: string;
+}
+
+/**
+ * `mloe run`'s settings: with `TEMPORAL_ADDRESS`, where to start the run (a worker there runs it); without it, the
+ * configuration of the worker the command embeds.
+ */
+export type RunConfig =
+  | { embedded: false; connection: ConnectionConfig; taskQueue: Settings['taskQueue'] }
+  | { embedded: true; worker: WorkerConfig };
 
 /** The raw text of each setting and where it came from: the flag if given, else the variable if set and non-empty. */
 function rawSettings(
@@ -258,13 +294,27 @@ export function parseSettings(
   const lines = [...problems].map(([name, messages]) => {
     const origin = origins[name];
     const value = raw[name] ?? '';
-    const source = origin.startsWith('--') ? `${origin} ${showValue(value)}` : `${origin}=${showValue(value)}`;
-    return `${source}: ${messages.join('; ')}; fix: ${FIXES[name]}`;
+    const fromFlag = origin.startsWith('--');
+    const source = fromFlag ? `${origin} ${showValue(value)}` : `${origin}=${showValue(value)}`;
+    const fix = fromFlag ? FIXES[name].use : `${FIXES[name].use}, or ${FIXES[name].unset}`;
+    return `${source}: ${messages.join('; ')}; fix: ${fix}`;
   });
-  throw new ConfigError(
+  throw configErrorOf(lines, parsed.error);
+}
+
+/** One error for one or more problems: `invalid <problem>`, or `invalid configuration:` and a problem per line. */
+function configErrorOf(lines: readonly string[], cause: unknown): ConfigError {
+  return new ConfigError(
     lines.length === 1 ? `invalid ${lines[0] ?? ''}` : `invalid configuration:\n  ${lines.join('\n  ')}`,
-    { cause: parsed.error },
+    { cause },
   );
+}
+
+/** The problems of a `ConfigError` as lines without their leading `invalid` (other errors are rethrown). */
+function problemLines(error: unknown): string[] {
+  if (!(error instanceof ConfigError)) throw error;
+  const message = error.message.replace(/^invalid configuration:\n\s*/, '').replace(/^invalid /, '');
+  return message.split(/\n\s*/);
 }
 
 /** The S3 settings given, or nothing when none is (the store then uses its defaults and the AWS SDK chain). */
@@ -282,7 +332,13 @@ export function defaultArtifactStoreUri(cwd: string = process.cwd()): string {
   return pathToFileURL(join(cwd, '.mloe', 'artifacts')).href;
 }
 
-/** What a command needs to reach a Temporal (and read S3 artifacts): address, namespace, S3 settings. */
+/** What a command needs to reach a Temporal (`status`, `cancel`, `list`, `explain`): address and namespace. */
+export function loadConnectionConfig(sources: ConfigSources = {}): ConnectionConfig {
+  const { settings, origins } = parseSettings(['address', 'namespace'], sources);
+  return { address: settings.address, namespace: settings.namespace, addressOrigin: origins.address };
+}
+
+/** What a command needs to reach a Temporal and read S3 artifacts (`logs`): address, namespace, S3 settings. */
 export function loadClientConfig(sources: ConfigSources = {}): ClientConfig {
   const { settings, origins } = parseSettings(
     ['address', 'namespace', 's3Endpoint', 's3Region', 's3ForcePathStyle'],
@@ -297,14 +353,66 @@ export function loadClientConfig(sources: ConfigSources = {}): ClientConfig {
 }
 
 /**
- * The pipeline worker's configuration: every setting, defaults applied. With `options.address` (a server this process
- * embeds, as in `mloe dev`) the address is that one and `TEMPORAL_ADDRESS` is not read.
+ * What `mloe lineage` reads: the S3 settings, and `MLOE_ARTIFACT_STORE` (checked as the worker checks it) unless
+ * `options.storeGiven` (its `--artifact-store` wins, so a bad variable does not stop it).
+ */
+export function loadStoreReaderConfig(
+  sources: ConfigSources = {},
+  options: { storeGiven?: boolean } = {},
+): StoreReaderConfig {
+  const names: SettingName[] = ['s3Endpoint', 's3Region', 's3ForcePathStyle'];
+  if (options.storeGiven !== true) names.push('artifactStore');
+  const { settings } = parseSettings(names, { ...sources, flags: {} });
+  return {
+    ...(settings.artifactStore === undefined ? {} : { artifactStore: settings.artifactStore }),
+    ...s3Settings(settings),
+  };
+}
+
+/**
+ * `mloe run`'s configuration. With `TEMPORAL_ADDRESS` set: its address, namespace and task queue. Without it: the
+ * whole worker configuration ({@link loadWorkerConfig}) of the worker `mloe run` embeds, its address
+ * `options.embeddedAddress` (the embedded server's).
+ */
+export function loadRunConfig(sources: ConfigSources, options: { embeddedAddress: string }): RunConfig {
+  const { origins } = parseSettings(['address'], sources);
+  if (origins.address === 'default') {
+    return { embedded: true, worker: loadWorkerConfig(sources, { address: options.embeddedAddress }) };
+  }
+  const { settings } = parseSettings(['address', 'namespace', 'taskQueue'], sources);
+  return {
+    embedded: false,
+    connection: { address: settings.address, namespace: settings.namespace, addressOrigin: origins.address },
+    taskQueue: settings.taskQueue,
+  };
+}
+
+/**
+ * The pipeline worker's configuration: every setting, defaults applied, and the OpenLineage settings. With
+ * `options.address` (a server this process embeds, as in `mloe dev`) the address is that one and `TEMPORAL_ADDRESS`
+ * is not read. Every bad value, of either kind, is listed in one `CONFIG_INVALID` error.
  */
 export function loadWorkerConfig(sources: ConfigSources = {}, options: { address?: string } = {}): WorkerConfig {
   const names = (Object.keys(ENV_VARS) as SettingName[]).filter(
     (name) => name !== 'address' || options.address === undefined,
   );
-  const { settings, origins } = parseSettings(names, sources);
+  const problems: string[] = [];
+  const causes: unknown[] = [];
+  const attempt = <T>(parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (error) {
+      problems.push(...problemLines(error));
+      causes.push(error);
+      return undefined;
+    }
+  };
+  const parsed = attempt(() => parseSettings(names, sources));
+  const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
+  if (parsed === undefined || lineage === undefined) {
+    throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
+  }
+  const { settings, origins } = parsed;
   return {
     address: options.address ?? settings.address,
     namespace: settings.namespace,
@@ -315,5 +423,6 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
       defaultUri: settings.artifactStore ?? defaultArtifactStoreUri(sources.cwd),
       ...s3Settings(settings),
     },
+    lineage,
   };
 }

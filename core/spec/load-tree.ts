@@ -13,10 +13,17 @@ import type { PipelineSpec } from './schema';
 import { resolvePipelinePath, type PipelineResolution } from './sub-pipelines';
 import { validatePipeline, type InvalidPipeline, type ValidPipeline } from './validate';
 
-/** Access to the files of a pipeline, by path relative to the root spec's directory (`lib/train.yaml`). */
+/**
+ * Access to the files of a pipeline, by path relative to the root spec's directory (`lib/train.yaml`). Paths reach
+ * the reader only after the path rules of `resolvePipelinePath` accepted them; what the path is on disk (where its
+ * symbolic links lead, whether it is a regular file, its size) is the reader's to check.
+ */
 export interface PipelineFiles {
-  /** The text of a file, or `undefined` when there is no such file; throws when it exists but cannot be read. */
-  read(path: string): Promise<string | undefined>;
+  /**
+   * The text of a file, `undefined` when there is no such file, or why the file is refused (reported at the step
+   * naming it, after `step '<id>': `); throws when it exists but cannot be read.
+   */
+  read(path: string): Promise<string | undefined | Extract<PipelineResolution, { ok: false }>>;
   /** How a file is named in errors (e.g. the root spec's directory as the user wrote it, joined with the path). */
   display(path: string): string;
 }
@@ -87,7 +94,7 @@ export async function loadPipelineTree(root: PipelineTreeRoot, options: LoadTree
     }
     let file = loaded.get(path);
     if (file === undefined) {
-      let text: string | undefined;
+      let text: Awaited<ReturnType<PipelineFiles['read']>>;
       try {
         text = await options.files.read(path);
       } catch (error) {
@@ -98,6 +105,7 @@ export async function loadPipelineTree(root: PipelineTreeRoot, options: LoadTree
           hint: 'point pipeline: at a readable YAML or JSON spec file',
         };
       }
+      if (typeof text === 'object') return text;
       if (text === undefined) {
         return {
           ok: false,
@@ -157,7 +165,7 @@ export async function loadPipelineTree(root: PipelineTreeRoot, options: LoadTree
     });
     const prior = parsed?.issues ?? [];
     if (result.ok && prior.length === 0) return { valid: result, issues: [] };
-    return { issues: sortIssues([...prior, ...result.issues]) };
+    return { issues: sortIssues([...prior, ...explainRefusedPaths(result.issues, value, resolutions)]) };
   };
 
   const rootFile = await loadFile(root, [], options.params);
@@ -181,4 +189,27 @@ function pipelineReferences(value: unknown): string[] {
     if (typeof reference === 'string') references.add(reference);
   }
   return [...references];
+}
+
+/**
+ * The schema refuses a `pipeline:` value that does not look like a spec file with a generic message (`cannot be the
+ * string "sub"`); when the path rules refuse it too, their reason (which extensions are allowed, that it is absolute,
+ * ...) replaces that message at the same place.
+ */
+function explainRefusedPaths(
+  issues: readonly SpecIssue[],
+  value: unknown,
+  resolutions: ReadonlyMap<string, PipelineResolution>,
+): SpecIssue[] {
+  if (value === null || typeof value !== 'object') return [...issues];
+  const steps = (value as { steps?: Record<string, { pipeline?: unknown } | null> | null }).steps;
+  return issues.map((issue) => {
+    const [field, id, key, ...rest] = issue.segments;
+    if (issue.code !== 'INVALID_VALUE' || field !== 'steps' || key !== 'pipeline' || rest.length > 0) return issue;
+    if (typeof id !== 'string') return issue;
+    const reference = steps?.[id]?.pipeline;
+    const resolution = typeof reference === 'string' ? resolutions.get(reference) : undefined;
+    if (resolution === undefined || resolution.ok || resolution.code !== 'PIPELINE_PATH_INVALID') return issue;
+    return { ...issue, code: resolution.code, message: `step '${id}': ${resolution.message}`, hint: resolution.hint };
+  });
 }

@@ -7,9 +7,12 @@
  * spec it may run inside its input and never reads a file.
  *
  * Path rules: a path is relative to the directory of the spec that names it; `/` separates segments; absolute paths,
- * URLs, `~` and backslashes are refused; and a path may not leave the directory of the root spec (the file `mloe run`
- * or `mloe validate` was given), so a pipeline and everything it runs can be moved or shipped as one directory and a
- * spec cannot make the client read arbitrary files. Paths are checked as written: symbolic links are not resolved.
+ * URLs (`scheme://...`), drive paths (`C:...`), `~`, backslashes and NUL characters are refused; the file name must end
+ * in `.yaml`, `.yml` or `.json`; and a path may not leave the directory of the root spec (the file `mloe run` or
+ * `mloe validate` was given), so a pipeline and everything it runs can be moved or shipped as one directory and a spec
+ * cannot make the client read arbitrary files. These rules are checked here, on the path as written, before anything
+ * is read; the reader (`clients/spec-files.ts`) then checks what the path is on disk: its real path (symbolic links
+ * resolved) must stay under the root spec's real directory, and it must be a regular file of at most 1 MiB.
  */
 import type { SpecIssueCode } from './issues';
 import { isParamRequired } from './params';
@@ -25,6 +28,9 @@ export type PipelineResolution =
 
 /** Finds the validated spec a step's `pipeline:` names (as written in the spec), or `undefined`. */
 export type PipelineLookup = (reference: string) => PipelineSpec | undefined;
+
+/** The file names a sub-pipeline path may end in: YAML or JSON specs. */
+const PIPELINE_FILE_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
 /** The directory part of a path relative to the root directory (`''` for the root directory itself). */
 export function directoryOf(path: string): string {
@@ -48,11 +54,25 @@ export function resolvePipelinePath(from: string, reference: string): PipelinePa
   if (reference.includes('\\')) {
     return refuse(`'${reference}' contains a backslash`, `separate directories with '/': ${relativeHint}`);
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(reference)) {
-    return refuse(`'${reference}' is a URL or a drive path; a sub-pipeline is a file next to this spec`, relativeHint);
+  if (reference.includes('\0')) {
+    return refuse(`'${reference.replaceAll('\0', '\\0')}' contains a NUL character`, relativeHint);
+  }
+  // Only `scheme://` is a URL: `train:v2.yaml` is a file name (a colon is a valid character on POSIX file systems).
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
+    return refuse(`'${reference}' is a URL; a sub-pipeline is a file next to this spec`, relativeHint);
+  }
+  if (/^[a-z]:/i.test(reference)) {
+    return refuse(`'${reference}' is a drive path; sub-pipeline paths are relative`, relativeHint);
   }
   if (reference.startsWith('/') || reference.startsWith('~')) {
     return refuse(`'${reference}' is an absolute path; sub-pipeline paths are relative`, relativeHint);
+  }
+  // Before anything is read: a file that is not a spec by its name is never opened, so its contents cannot leak.
+  if (!PIPELINE_FILE_EXTENSIONS.some((extension) => reference.endsWith(extension))) {
+    return refuse(
+      `'${reference}' is not a pipeline spec file: its name must end in .yaml, .yml or .json`,
+      "point pipeline: at a YAML or JSON spec file, e.g. './train.yaml' or 'lib/evaluate.json'",
+    );
   }
   const segments = directoryOf(from)
     .split('/')
