@@ -140,7 +140,7 @@ export interface StepRunStatus {
   finishedAt?: string;
   durationMs?: number;
   cache: CacheDecision;
-  /** The cache key of the step's execution (of its first iteration for `foreach`). */
+  /** The cache key of the step's execution (for `foreach`, of the first iteration that missed, else the first). */
   cacheKey?: string;
   /**
    * Why the cache decided as it did: whose outputs a hit reused, which parts of the key changed for a miss (for
