@@ -225,7 +225,7 @@ export async function runMetadata(specFile: string | undefined): Promise<RunMeta
   return {
     mloeVersion: packageJson.version,
     ...(gitCommit === undefined ? {} : { gitCommit }),
-    ...(specFile === undefined ? {} : { specFile: resolve(specFile) }),
+    ...(specFile === undefined ? {} : { specFile: resolve(specFile), specDir: dirname(resolve(specFile)) }),
   };
 }
 

@@ -47,6 +47,7 @@ import {
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
 import { HEARTBEAT_TIMEOUT_MS, stepActivityOptions } from '../workflows/step-execution';
+import { MAX_CHILD_WORKFLOW_ID_LENGTH, childWorkflowId } from '../workflows/sub-pipeline';
 import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
 /** Activities that saw their cancellation, by `runId/stepId`. */
@@ -134,6 +135,19 @@ function placed(issues: readonly SpecIssue[]): { code: string; file?: string; pa
     ...(line === undefined ? {} : { line, column }),
   }));
 }
+
+describe('sub-pipeline child workflow ids', () => {
+  it('are <parent>-<step> when short, and a bounded, unique prefix-and-hash when nested deep', () => {
+    expect(childWorkflowId('pipeline-demo-1a2b3c4d', 'train')).toBe('pipeline-demo-1a2b3c4d-train');
+    const parent = `pipeline-${'a'.repeat(63)}-1a2b3c4d-${'s'.repeat(60)}`;
+    const first = childWorkflowId(parent, 'prepare_features_for_the_model');
+    const second = childWorkflowId(parent, 'prepare_features_for_the_modex');
+    expect(first.length).toBe(MAX_CHILD_WORKFLOW_ID_LENGTH);
+    expect(first).toMatch(/^pipeline-a+-1a2b3c4d-s+-[a-z_]*-?[0-9a-f]{8}$/);
+    expect(first).not.toBe(second);
+    expect(childWorkflowId(parent, 'prepare_features_for_the_model')).toBe(first);
+  });
+});
 
 describe('sub-pipeline paths', () => {
   it.each([

@@ -112,8 +112,10 @@ export interface RunMetadata {
   mloeVersion?: string;
   /** The git commit of the spec's directory, when it is in a repository (`-dirty` when it has local changes). */
   gitCommit?: string;
-  /** The spec file, when the run was started from one. */
+  /** The spec file, when the run was started from one (for a sub-pipeline's run, its own file). */
   specFile?: string;
+  /** The root spec file's directory, which sub-pipeline paths are relative to. */
+  specDir?: string;
 }
 
 /** Where a step is in its life. */

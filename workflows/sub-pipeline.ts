@@ -110,9 +110,12 @@ export async function runSubPipeline(request: SubPipelineStep): Promise<SubPipel
     specHash: sub.specHash,
     params,
     specPath: sub.path,
+    ...(parent.metadata === undefined
+      ? {}
+      : { metadata: { ...parent.metadata, specFile: subSpecFile(parent, sub.path) } }),
   };
   const handle = await startChild<typeof runPipeline>('runPipeline', {
-    workflowId: `${info.workflowId}-${stepId}`,
+    workflowId: childWorkflowId(info.workflowId, stepId),
     args: [child],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     staticSummary: `pipeline ${sub.spec.metadata.name} (step ${stepId} of ${info.workflowId})`,
@@ -229,4 +232,35 @@ function isMetrics(value: JsonValue | undefined): value is Record<string, number
     Object.values(item).every((number) => typeof number === 'number');
   if (value === undefined) return false;
   return Array.isArray(value) ? value.every(isMap) : isMap(value);
+}
+
+/** Child workflow ids stay at most this long, so lineage records (run ids up to 160 characters) can name them. */
+export const MAX_CHILD_WORKFLOW_ID_LENGTH = 150;
+
+/**
+ * The workflow id of a sub-pipeline step's run: `<parent id>-<step id>`, readable in the Web UI. Nested deeply or with
+ * long names, it is shortened to a prefix of that and a hash of the whole, so it stays unique and at most
+ * {@link MAX_CHILD_WORKFLOW_ID_LENGTH} characters.
+ */
+export function childWorkflowId(parentId: string, stepId: string): string {
+  const full = `${parentId}-${stepId}`;
+  if (full.length <= MAX_CHILD_WORKFLOW_ID_LENGTH) return full;
+  const hash = fnv1a(full);
+  return `${full.slice(0, MAX_CHILD_WORKFLOW_ID_LENGTH - hash.length - 1)}-${hash}`;
+}
+
+/** FNV-1a (32-bit) of a string as 8 hex digits: deterministic and dependency-free, for ids only (not security). */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+/** The sub-pipeline's file for its run record: under the root spec's directory when it is known, else as written. */
+function subSpecFile(parent: RunPipelineInput, path: string): string {
+  const directory = parent.metadata?.specDir;
+  return directory === undefined ? path : `${directory}/${path}`;
 }
