@@ -10,7 +10,7 @@ import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
 import { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, type StepImplementations } from '../activities/steps';
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { createStoreResolver, FileArtifactStore } from '../activities/artifacts';
-import { createLineageActivities, sharedLineageEmitter } from '../activities/lineage';
+import { createLineageActivities, sharedLineageEmitter, type LineageEmitter } from '../activities/lineage';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 
 /** The task queue pipelines run on. */
@@ -39,18 +39,20 @@ export interface PipelineWorkerOptions {
    * path style; credentials stay with the AWS SDK's default chain).
    */
   artifactStore?: { defaultUri?: string; s3?: S3StoreConfigInput };
+  /** Where OpenLineage events go; the process's emitter configured from `OPENLINEAGE_*` by default. */
+  lineage?: LineageEmitter;
 }
 
 /**
  * The activities of a pipeline worker: the demo activities, `runStep` bound to the worker's steps and stores (with
  * lineage records and OpenLineage events for every execution), and `recordRun`. The stores are opened once and kept.
  */
-export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore'>) {
+export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage'>) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
     ...(options.artifactStore?.s3 === undefined ? {} : { config: { s3: options.artifactStore.s3 } }),
   });
-  const emitter = sharedLineageEmitter();
+  const emitter = options.lineage ?? sharedLineageEmitter();
   return {
     ...activities,
     runStep: createRunStep(options.steps ?? BUILTIN_STEP_IMPLEMENTATIONS, {
