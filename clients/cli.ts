@@ -259,7 +259,18 @@ export function buildProgram(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runExplain } = require('./explain') as typeof import('./explain');
     const config = connectionConfig(options);
-    setExitCode(config === undefined ? 1 : await runExplain(run, step, config, io));
+    const storeConfig = configOf((settings) => ({
+      ...settings.loadStoreReaderConfig({ env }),
+      fallback: settings.defaultArtifactStoreUri(),
+    }));
+    if (config === undefined || storeConfig === undefined) return setExitCode(1);
+    setExitCode(
+      await runExplain(run, step, config, io, {
+        // Where the run's step records are when its status cannot be read: the workers' store, or the default one.
+        artifactStore: storeConfig.artifactStore ?? storeConfig.fallback,
+        ...(storeConfig.s3 === undefined ? {} : { s3: storeConfig.s3 }),
+      }),
+    );
   });
 
   program

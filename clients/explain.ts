@@ -4,29 +4,99 @@
  * changed since the step was last cached (an input, a parameter, a file the step reads, its code or command), that
  * it never was, or that the cached outputs were gone; for a disabled cache, what disabled it.
  */
+import type { S3StoreConfigInput } from '../activities/artifacts/config';
+import { storeForUri } from '../activities/artifacts/factory';
+import type { ArtifactStore } from '../activities/artifacts/store';
+import { listStepRecords } from '../activities/lineage/records';
 import type { ConnectionConfig } from '../workers/config';
-import type { StepRunStatus } from '../workflows';
-import { withConnectedClient } from './connection';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import { connectClient, type ConnectedClient } from './connection';
+import { ensureError } from './errors';
 import { getPipelineStatus } from './pipelines';
 import type { StartDevIo } from './start-dev';
 
-/** Prints the explanation of one step's cache decision; resolves with the exit code (1 for an unknown run or step). */
-export function runExplain(
+/** Where `mloe explain` finds step records when the run's status cannot be read (no worker for a failed run). */
+export interface ExplainStoreOptions {
+  /** The store the run used (a URI); the workers' default store (`MLOE_ARTIFACT_STORE`) as the CLI passes it. */
+  artifactStore?: string;
+  /** Settings of `s3://` stores. */
+  s3?: S3StoreConfigInput;
+}
+
+/**
+ * Prints the explanation of one step's cache decision; resolves with the exit code (1 for an unknown run or step).
+ * It reads the run's status (a completed run's result, else the `status` query); when that cannot be had (a failed
+ * run and no worker to answer the query, or no Temporal at all) and a store is known, it reads the step's records
+ * there instead, which hold the same decision.
+ */
+export async function runExplain(
   runId: string,
   stepId: string,
   config: Pick<ConnectionConfig, 'address' | 'namespace' | 'addressOrigin'>,
   io: StartDevIo,
+  storeOptions: ExplainStoreOptions = {},
 ): Promise<number> {
-  return withConnectedClient(config, io, async (client) => {
-    const status = await getPipelineStatus(client, runId);
-    const step = status.steps.find((candidate) => candidate.id === stepId);
-    if (step === undefined) {
-      io.stderr(`error: no step ${stepId} in run ${runId}; its steps are ${status.steps.map((s) => s.id).join(', ')}`);
+  let connected: ConnectedClient | undefined;
+  let status: PipelineRunStatus;
+  try {
+    connected = await connectClient(config);
+    status = await getPipelineStatus(connected.client, runId);
+  } catch (error) {
+    if (storeOptions.artifactStore === undefined) {
+      io.stderr(`error: ${ensureError(error).message}`);
       return 1;
     }
-    for (const line of formatExplanation(runId, step)) io.stdout(line);
+    return explainFromRecords(runId, stepId, storeOptions.artifactStore, storeOptions, io, ensureError(error).message);
+  } finally {
+    await connected?.close().catch(() => undefined);
+  }
+  const step = status.steps.find((candidate) => candidate.id === stepId);
+  if (step === undefined) {
+    io.stderr(`error: no step ${stepId} in run ${runId}; its steps are ${status.steps.map((s) => s.id).join(', ')}`);
+    return 1;
+  }
+  for (const line of formatExplanation(runId, step)) io.stdout(line);
+  return 0;
+}
+
+/** The explanation from the step records in a store (every `foreach` iteration has its own). */
+async function explainFromRecords(
+  runId: string,
+  stepId: string,
+  storeUri: string,
+  options: ExplainStoreOptions,
+  io: StartDevIo,
+  why: string,
+): Promise<number> {
+  let store: ArtifactStore | undefined;
+  try {
+    store = storeForUri(storeUri, options.s3 === undefined ? {} : { s3: options.s3 });
+    const records = (await listStepRecords(store, runId)).filter((record) => record.stepId === stepId);
+    if (records.length === 0) {
+      io.stderr(`error: the status of run ${runId} could not be read (${why})`);
+      io.stderr(`error: and ${storeUri} holds no record of its step ${stepId}`);
+      return 1;
+    }
+    io.stdout(`(from the step records in ${storeUri}; the run's status could not be read: ${why})`);
+    const hits = records.filter((record) => record.cache.decision === 'hit').length;
+    const misses = records.filter((record) => record.cache.decision === 'miss').length;
+    const shown = records.find((record) => record.cache.decision === 'miss') ?? records[0];
+    const decision =
+      shown?.cache.decision === 'disabled' ? 'disabled' : misses === 0 ? 'hit' : hits === 0 ? 'miss' : 'partial';
+    io.stdout(`${stepId} (${shown?.uses ?? '?'}) in run ${runId}: ${decision}`);
+    if (shown?.cache.key !== undefined) io.stdout(`key: ${shown.cache.key}`);
+    if (records.length > 1) io.stdout(`iterations: ${hits} hits, ${misses} misses`);
+    if ((shown?.cache.reasons.length ?? 0) > 0) {
+      io.stdout('why:');
+      for (const reason of shown?.cache.reasons ?? []) io.stdout(`  - ${reason}`);
+    }
     return 0;
-  });
+  } catch (error) {
+    io.stderr(`error: ${ensureError(error).message}`);
+    return 1;
+  } finally {
+    await store?.close().catch(() => undefined);
+  }
 }
 
 /** The explanation as lines. */

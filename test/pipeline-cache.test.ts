@@ -286,6 +286,15 @@ describe('step caching', () => {
     expect(out.join('\n')).toContain('input rows changed: 61 → 62');
     expect(out.join('\n')).toMatch(/key: [0-9a-f]{64}/);
 
+    // With no Temporal to ask (nothing listens on port 1), the step records in the store answer the same.
+    out.length = 0;
+    const storeUri = pathToFileURL(join(directory, '.mloe', 'artifacts')).href;
+    const offline = { ...config, address: '127.0.0.1:1' };
+    expect(await runExplain(workflowId, 'make', offline, io, { artifactStore: storeUri })).toBe(0);
+    expect(out[0]).toMatch(/^\(from the step records in file:\/\/.*; the run's status could not be read: no Temporal/);
+    expect(out.join('\n')).toContain('make (make-data@1) in run');
+    expect(out.join('\n')).toContain('input rows changed: 61 → 62');
+
     expect(await runExplain(workflowId, 'nope', config, io)).toBe(1);
     expect(err.join('\n')).toContain('no step nope in run');
     expect(err.join('\n')).toContain('make, summarise');
