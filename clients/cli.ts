@@ -259,18 +259,17 @@ export function buildProgram(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runExplain } = require('./explain') as typeof import('./explain');
     const config = connectionConfig(options);
-    const storeConfig = configOf((settings) => ({
-      ...settings.loadStoreReaderConfig({ env }),
-      fallback: settings.defaultArtifactStoreUri(),
-    }));
-    if (config === undefined || storeConfig === undefined) return setExitCode(1);
-    setExitCode(
-      await runExplain(run, step, config, io, {
-        // Where the run's step records are when its status cannot be read: the workers' store, or the default one.
-        artifactStore: storeConfig.artifactStore ?? storeConfig.fallback,
-        ...(storeConfig.s3 === undefined ? {} : { s3: storeConfig.s3 }),
-      }),
-    );
+    if (config === undefined) return setExitCode(1);
+    // Where the run's step records are when its status cannot be read: the workers' store, or the default one.
+    const fallbackStore = () =>
+      configOf((settings) => {
+        const store = settings.loadStoreReaderConfig({ env });
+        return {
+          artifactStore: store.artifactStore ?? settings.defaultArtifactStoreUri(),
+          ...(store.s3 === undefined ? {} : { s3: store.s3 }),
+        };
+      });
+    setExitCode(await runExplain(run, step, config, io, fallbackStore));
   });
 
   program

@@ -27,14 +27,14 @@ export interface ExplainStoreOptions {
  * Prints the explanation of one step's cache decision; resolves with the exit code (1 for an unknown run or step).
  * It reads the run's status (a completed run's result, else the `status` query); when that cannot be had (a failed
  * run and no worker to answer the query, or no Temporal at all) and a store is known, it reads the step's records
- * there instead, which hold the same decision.
+ * there instead, which hold the same decision. `fallbackStore` says which store (and is only called then).
  */
 export async function runExplain(
   runId: string,
   stepId: string,
   config: Pick<ConnectionConfig, 'address' | 'namespace' | 'addressOrigin'>,
   io: StartDevIo,
-  storeOptions: ExplainStoreOptions = {},
+  fallbackStore: () => ExplainStoreOptions | undefined = () => undefined,
 ): Promise<number> {
   let connected: ConnectedClient | undefined;
   let status: PipelineRunStatus;
@@ -42,7 +42,9 @@ export async function runExplain(
     connected = await connectClient(config);
     status = await getPipelineStatus(connected.client, runId);
   } catch (error) {
-    if (storeOptions.artifactStore === undefined) {
+    // The store's settings are only read now: a setting explain does not otherwise need cannot break it.
+    const storeOptions = fallbackStore();
+    if (storeOptions?.artifactStore === undefined) {
       io.stderr(`error: ${ensureError(error).message}`);
       return 1;
     }

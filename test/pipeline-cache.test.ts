@@ -290,7 +290,7 @@ describe('step caching', () => {
     out.length = 0;
     const storeUri = pathToFileURL(join(directory, '.mloe', 'artifacts')).href;
     const offline = { ...config, address: '127.0.0.1:1' };
-    expect(await runExplain(workflowId, 'make', offline, io, { artifactStore: storeUri })).toBe(0);
+    expect(await runExplain(workflowId, 'make', offline, io, () => ({ artifactStore: storeUri }))).toBe(0);
     expect(out[0]).toMatch(/^\(from the step records in file:\/\/.*; the run's status could not be read: no Temporal/);
     expect(out.join('\n')).toContain('make (make-data@1) in run');
     expect(out.join('\n')).toContain('input rows changed: 61 → 62');
