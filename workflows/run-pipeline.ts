@@ -77,6 +77,8 @@ export const PIPELINE_TASK_QUEUE = 'mloe-pipelines';
 export const DEFAULT_FOREACH_BATCH_SIZE = 500;
 /** `foreach` iterations at once when the step sets no `maxParallel`. */
 export const DEFAULT_FOREACH_PARALLEL = 50;
+/** A `foreach` step's outputs appear in the status only up to this many items (see `outputsOmitted`). */
+export const MAX_STATUS_FOREACH_OUTPUTS = 1_000;
 /** In-flight activities of one workflow at most (Temporal's limit is 2,000 pending activities). */
 export const MAX_IN_FLIGHT_ACTIVITIES = 1_000;
 
@@ -155,6 +157,11 @@ export interface StepRunStatus {
   logs?: StepLogs;
   /** For a `pipeline` step: the child workflow running the sub-pipeline. */
   childWorkflow?: ChildWorkflowRef;
+  /**
+   * Why `outputs` is absent though the step completed: a `foreach` over more than `MAX_STATUS_FOREACH_OUTPUTS` items
+   * (its lists still reach downstream steps; each iteration's outputs are in its step record).
+   */
+  outputsOmitted?: string;
   /** Output values; artifacts as references. A `foreach` step's outputs are lists, one element per item. */
   outputs?: Record<string, JsonValue>;
   /** The numbers of the step's `metrics` output (a list of them for `foreach`). */
@@ -466,8 +473,17 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
       stored[name] = results.map((result) => result?.outputs[name] ?? null);
     }
     const metrics = results.map((result) => result?.metrics ?? {});
-    current.outputs = stored;
-    if (results.some((result) => result?.metrics !== undefined)) current.metrics = metrics;
+    // The status (the query's answer and the run's result) keeps a large fan-out's lists out: at a few hundred bytes
+    // per artifact reference they would pass Temporal's 2 MB payload limit. Downstream steps still receive them, and
+    // every iteration's outputs are in its step record.
+    if (requests.length <= MAX_STATUS_FOREACH_OUTPUTS) {
+      current.outputs = stored;
+      if (results.some((result) => result?.metrics !== undefined)) current.metrics = metrics;
+    } else {
+      current.outputsOmitted =
+        `${requests.length} items, more than the status shows (${MAX_STATUS_FOREACH_OUTPUTS}): ` +
+        `see each iteration's step record (mloe lineage ${info.workflowId})`;
+    }
     recordOutputs(id, stored, metrics);
   };
 
