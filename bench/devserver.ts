@@ -3,14 +3,14 @@
  * with the server in its own process (as `mloe server start-dev`) and the official SDK worker and client here.
  * Prints a table and writes nothing; copy the figures into docs/benchmarks.md with the machine they ran on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import * as activities from './devserver-activities';
 import { benchSchedules } from './schedules';
+import { startServerProcess } from './server-process';
 import { benchVisibility } from './visibility';
 
 const SEQUENTIAL_STEPS = Number(process.env.BENCH_SEQUENTIAL_STEPS ?? 500);
@@ -32,43 +32,14 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function startServer(
-  dbFile: string | undefined,
-  extraArgs: string[] = [],
-): Promise<{ address: string; child: ChildProcess }> {
-  const args = [
-    ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-    resolve(__dirname, '../bin/mloe.js'),
-    'server',
-    'start-dev',
-    '--port',
-    '0',
-    '--headless',
-    '--log-level',
-    'error',
-  ];
-  if (dbFile) args.push('--db-filename', dbFile);
-  args.push(...extraArgs);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const address = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /running at (\S+)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    child.once('exit', (code) => fail(new Error(`server exited with ${code}: ${out}`)));
-  });
-  return { address, child };
-}
-
 async function runMode(
   mode: string,
   dbFile: string | undefined,
   extraArgs: string[],
   workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>,
 ): Promise<Figures> {
-  const { address, child } = await startServer(dbFile, extraArgs);
+  const server = await startServerProcess(dbFile, extraArgs);
+  const { address } = server;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const nativeConnection = await NativeConnection.connect({ address });
@@ -129,8 +100,7 @@ async function runMode(
   } finally {
     await nativeConnection.close();
     await connection.close();
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await server.stop();
   }
 }
 

@@ -3,9 +3,7 @@
  * typed builder, the in-process baseline scheduler that runs the same DAG without any orchestration, the dev server
  * in its own process, and CPU readings of that process and of this one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 
 import { createStepImplementations, type StepImplementation, type StepOutput } from '../activities/steps';
 import { expr, pipeline, type PipelineBuilder } from '../core/builder';
@@ -143,52 +141,6 @@ function inputsOf(values: Readonly<Record<string, JsonValue>>, item: JsonValue |
   return Object.fromEntries(
     Object.entries(values).map(([name, value]) => [name, value === ITEM && item !== undefined ? item : value]),
   );
-}
-
-/** A dev server process. */
-export interface ServerProcess {
-  address: string;
-  child: ChildProcess;
-  /** Stops it (SIGTERM) and waits for it to exit. */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `mloe server start-dev` on a free port in its own process (as users run it), in memory or on a SQLite file.
- * `BENCH_SERVER_NODE_FLAGS` passes flags to its Node (e.g. `--cpu-prof`).
- */
-export async function startServerProcess(dbFile: string | undefined): Promise<ServerProcess> {
-  const args = [
-    ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-    resolve(__dirname, '../bin/mloe.js'),
-    'server',
-    'start-dev',
-    '--port',
-    '0',
-    '--headless',
-    '--log-level',
-    'error',
-    ...(dbFile === undefined ? [] : ['--db-filename', dbFile]),
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const address = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /running at (\S+)/.exec(out);
-      if (match?.[1] !== undefined) ok(match[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`dev server exited with ${code}: ${out}`)));
-  });
-  return {
-    address,
-    child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux). */

@@ -25,6 +25,7 @@ import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type Work
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import type { PipelineSpec } from '../core/spec';
 import { createPipelineWorker } from '../workers/pipeline-worker';
+import { startServerProcess } from './server-process';
 import type { PipelineRunStatus } from '../workflows';
 import {
   BENCH_DESCRIPTORS,
@@ -36,7 +37,6 @@ import {
   ownCpuMs,
   processCpuMs,
   runInProcess,
-  startServerProcess,
 } from './pipeline-support';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);

@@ -4,8 +4,7 @@
  * (`TemporalScheduledStartTime` vs the start time visibility reports). Target: p99 under 500 ms.
  * `benchSchedules()` prints a table and returns the figures; run this file directly or from `npm run bench`.
  */
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { startServerProcess } from './server-process';
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 
 const SCHEDULES = Number(process.env.BENCH_SCHEDULES ?? 100);
@@ -26,22 +25,8 @@ function percentile(sorted: number[], p: number): number {
 
 /** Runs the benchmark against a fresh in-memory server process. */
 export async function benchSchedules(): Promise<ScheduleFigures> {
-  const child = spawn(
-    process.execPath,
-    [resolve(__dirname, '../bin/mloe.js'), 'server', 'start-dev', '--port', '0', '--headless', '--log-level', 'error'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const address = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /running at (\S+)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
-  });
+  const server = await startServerProcess(undefined);
+  const { address } = server;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   try {
@@ -89,7 +74,7 @@ export async function benchSchedules(): Promise<ScheduleFigures> {
         .delete()
         .catch(() => undefined);
     await connection.close();
-    child.kill('SIGTERM');
+    await server.stop();
   }
 }
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 import { loadWorkerConfig, type ConfigEnv, type WorkerConfig } from '../workers/config';
-import { createPipelineWorker } from '../workers/pipeline-worker';
+import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ConfigError, ensureError } from './errors';
@@ -89,14 +89,9 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
       // Registered up front so that `mloe list` can filter on them before the first run.
       searchAttributes: { [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword', [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword' },
       createWorker: (connection) =>
-        createPipelineWorker({
-          connection,
-          namespace: config.namespace,
-          taskQueue: config.taskQueue,
-          maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
-          shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS,
-          artifactStore: config.artifactStore,
-        }),
+        createPipelineWorker(
+          pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
+        ),
     });
     const { address } = stack;
     io.stdout(readyLine(address));

@@ -7,10 +7,11 @@
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { storeForUri } from '../activities/artifacts/factory';
 import type { ArtifactStore } from '../activities/artifacts/store';
-import { listStepRecords } from '../activities/lineage/records';
+import { listStepRecords, type StepRecord } from '../activities/lineage/records';
 import type { ConnectionConfig } from '../workers/config';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
 import { connectClient, type ConnectedClient } from './connection';
+import { summarizeCache } from '../core/cache-summary';
 import { ensureError } from './errors';
 import { getPipelineStatus } from './pipelines';
 import type { StartDevIo } from './start-dev';
@@ -80,18 +81,7 @@ async function explainFromRecords(
       return 1;
     }
     io.stdout(`(from the step records in ${storeUri}; the run's status could not be read: ${why})`);
-    const hits = records.filter((record) => record.cache.decision === 'hit').length;
-    const misses = records.filter((record) => record.cache.decision === 'miss').length;
-    const shown = records.find((record) => record.cache.decision === 'miss') ?? records[0];
-    const decision =
-      shown?.cache.decision === 'disabled' ? 'disabled' : misses === 0 ? 'hit' : hits === 0 ? 'miss' : 'partial';
-    io.stdout(`${stepId} (${shown?.uses ?? '?'}) in run ${runId}: ${decision}`);
-    if (shown?.cache.key !== undefined) io.stdout(`key: ${shown.cache.key}`);
-    if (records.length > 1) io.stdout(`iterations: ${hits} hits, ${misses} misses`);
-    if ((shown?.cache.reasons.length ?? 0) > 0) {
-      io.stdout('why:');
-      for (const reason of shown?.cache.reasons ?? []) io.stdout(`  - ${reason}`);
-    }
+    for (const line of formatExplanation(runId, stepFromRecords(stepId, records))) io.stdout(line);
     return 0;
   } catch (error) {
     io.stderr(`error: ${ensureError(error).message}`);
@@ -99,6 +89,23 @@ async function explainFromRecords(
   } finally {
     await store?.close().catch(() => undefined);
   }
+}
+
+/**
+ * A step's cache fields from its execution records (one, or one per `foreach` iteration), as the workflow's status
+ * reports them (see `recordCache` in workflows/run-pipeline.ts).
+ */
+function stepFromRecords(stepId: string, records: readonly StepRecord[]): StepRunStatus {
+  return {
+    id: stepId,
+    needs: [],
+    uses: records[0]?.uses ?? '?',
+    state: records.some((record) => record.state === 'failed') ? 'failed' : 'completed',
+    attempts: Math.max(0, ...records.map((record) => record.attempt)),
+    cache: 'unchecked',
+    cacheReasons: [],
+    ...summarizeCache(records.map((record) => record.cache)),
+  };
 }
 
 /** The explanation as lines. */

@@ -13,7 +13,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 
 import { SpecInvalidError, formatIssue } from '../core/spec';
 import { loadRunConfig, type ConfigEnv, type ConnectionConfig } from '../workers/config';
-import { createPipelineWorker } from '../workers/pipeline-worker';
+import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
 import { connectClient, withConnectedClient } from './connection';
 import { startEmbeddedStack } from './embedded-stack';
@@ -102,14 +102,7 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     const stack = await startEmbeddedStack({
       ...(worker.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [worker.namespace] }),
       namespace: worker.namespace,
-      createWorker: (connection) =>
-        createPipelineWorker({
-          connection,
-          namespace: worker.namespace,
-          taskQueue,
-          maxConcurrentActivityTaskExecutions: worker.maxConcurrentActivityTaskExecutions,
-          artifactStore: worker.artifactStore,
-        }),
+      createWorker: (connection) => createPipelineWorker(pipelineWorkerOptions(connection, worker)),
     });
     cleanups.push(() => stack.close());
     io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);

@@ -7,7 +7,7 @@ import { NativeConnection } from '@temporalio/worker';
 
 import { describeLineageConfig } from '../activities/lineage/config';
 import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig } from '../workers/config';
-import { createPipelineWorker } from '../workers/pipeline-worker';
+import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { probeTemporal, temporalUnavailable } from './connection';
 import { ensureError } from './errors';
 import { quietSdkLogs } from './sdk-logs';
@@ -65,14 +65,9 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
     } catch (error) {
       throw temporalUnavailable(config.address, config.addressOrigin, error);
     }
-    const worker = await createPipelineWorker({
-      connection,
-      namespace: config.namespace,
-      taskQueue: config.taskQueue,
-      maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
-      shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS,
-      artifactStore: config.artifactStore,
-    });
+    const worker = await createPipelineWorker(
+      pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
+    );
     io.stdout(workerReadyLine(config));
     await worker.runUntil(async () => {
       const signal = await stop;

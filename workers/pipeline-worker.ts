@@ -10,7 +10,14 @@ import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
 import { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, type StepImplementations } from '../activities/steps';
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { createStoreResolver, FileArtifactStore } from '../activities/artifacts';
-import { createLineageActivities, sharedLineageEmitter, type LineageEmitter } from '../activities/lineage';
+import {
+  consoleLineageLogger,
+  createLineageActivities,
+  createLineageEmitter,
+  sharedLineageEmitter,
+  type LineageEmitter,
+} from '../activities/lineage';
+import type { WorkerConfig } from './config';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 
 /** The task queue pipelines run on. */
@@ -60,6 +67,26 @@ export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' 
       observers: [lineageObserver(emitter)],
     }),
     ...createLineageActivities({ emitter, openStore: stores }),
+  };
+}
+
+/**
+ * The options of a worker configured by `workers/config.ts` (`mloe worker`, `mloe dev`, an embedded `mloe run`):
+ * namespace, task queue, concurrency, artifact stores, and OpenLineage events where the parsed configuration says.
+ */
+export function pipelineWorkerOptions(
+  connection: NativeConnection,
+  config: WorkerConfig,
+  extra: Pick<PipelineWorkerOptions, 'shutdownGraceTimeMs'> = {},
+): PipelineWorkerOptions {
+  return {
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
+    artifactStore: config.artifactStore,
+    lineage: createLineageEmitter(config.lineage, consoleLineageLogger),
+    ...extra,
   };
 }
 

@@ -29,7 +29,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 
+import type { LineageActivities, RunStatusSnapshot } from '../activities/lineage';
 import type { RunStepRequest, RunStepResult, StepLogs } from '../activities/steps';
+import { summarizeCache } from '../core/cache-summary';
 import { MloeError } from '../core/errors';
 import {
   evaluateCondition,
@@ -620,29 +622,17 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   return status;
 }
 
-/** The activity that writes run records (`activities/lineage`), as the workflow calls it. */
-interface RunRecordActivities {
-  recordRun(input: { status: RunStatusSnapshot }): Promise<void>;
-}
-
-/** The run as its record needs it: no outputs (they are in the step records), so the payload stays small. */
-type RunStatusSnapshot = Omit<PipelineRunStatus, 'steps'> & {
-  steps: Pick<
-    StepRunStatus,
-    'id' | 'uses' | 'state' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'cache' | 'error'
-  >[];
-};
-
 /**
  * Writes the run record and emits the pipeline's OpenLineage event, even when the run was cancelled. A failure to
  * record is logged, never the run's failure: the steps' own records and the history still tell what happened.
  */
 async function recordRunSafely(status: PipelineRunStatus): Promise<void> {
-  const { recordRun } = proxyActivities<RunRecordActivities>({
+  const { recordRun } = proxyActivities<LineageActivities>({
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 3 },
     summary: `record run (${status.state})`,
   });
+  // The run as its record needs it: no outputs (they are in the step records), so the payload stays small.
   const snapshot: RunStatusSnapshot = {
     ...status,
     steps: status.steps.map((step) => ({
@@ -674,17 +664,8 @@ function noCacheReason(input: RunPipelineInput, step: StepSpec): string | undefi
 
 /** Records the cache decisions of a step's executions (one, or every `foreach` iteration) in its status entry. */
 function recordCache(entry: StepRunStatus, results: readonly RunStepResult[]): void {
-  const first = results[0];
-  if (first === undefined) return;
-  const hits = results.filter((result) => result.cache.decision === 'hit').length;
-  const misses = results.filter((result) => result.cache.decision === 'miss').length;
-  const explained = results.find((result) => result.cache.decision === 'miss') ?? first;
-  if (first.cache.decision === 'disabled') entry.cache = 'disabled';
-  else if (misses === 0) entry.cache = 'hit';
-  else entry.cache = hits === 0 ? 'miss' : 'partial';
-  if (explained.cache.key !== undefined) entry.cacheKey = explained.cache.key;
-  entry.cacheReasons = explained.cache.reasons;
-  if (results.length > 1) entry.cacheCounts = { hits, misses };
+  const summary = summarizeCache(results.map((result) => result.cache));
+  if (summary !== undefined) Object.assign(entry, summary);
 }
 
 function stepOf(spec: PipelineSpec, id: string): StepSpec {

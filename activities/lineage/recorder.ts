@@ -20,7 +20,7 @@ import { FileArtifactStore } from '../artifacts/file-store';
 import type { ArtifactStore } from '../artifacts/store';
 import { lineageConfigFromEnv } from './config';
 import { pipelineRunEvent, runEventType, stepEventType, stepRunEvent, type StepExecutionInfo } from './openlineage';
-import { writeRunRecord, writeStepRecord, type RunRecord, type StepRecord } from './records';
+import { runStepSummarySchema, writeRunRecord, writeStepRecord, type RunRecord, type StepRecord } from './records';
 import { createLineageEmitter, noopEmitter, type LineageEmitter, type LineageLogger } from './transport';
 
 /** Options of {@link recordStepExecution}. */
@@ -105,6 +105,14 @@ export interface RunStatusSnapshot {
   }[];
 }
 
+/** The fields of a step summary (`runStepSummarySchema`), present in `step`. */
+function pickSummary(step: RunStatusSnapshot['steps'][number]): RunRecord['steps'][number] {
+  const fields = Object.keys(runStepSummarySchema.shape) as (keyof RunRecord['steps'][number])[];
+  return Object.fromEntries(
+    fields.filter((field) => step[field] !== undefined).map((field) => [field, step[field]]),
+  ) as RunRecord['steps'][number];
+}
+
 /** The root URI of a store given as a URI or an absolute directory. */
 export function artifactStoreUri(artifactStore: string): string {
   return isAbsolute(artifactStore) ? pathToFileURL(artifactStore).href : artifactStore;
@@ -135,17 +143,9 @@ export function runRecordFromStatus(
     ...(status.finishedAt === undefined ? {} : { finishedAt: status.finishedAt }),
     artifactStore: artifactStoreUri(status.artifactStore),
     ...(status.error === undefined ? {} : { error: status.error }),
-    steps: status.steps.map((step) => ({
-      id: step.id,
-      uses: step.uses,
-      state: step.state,
-      attempts: step.attempts,
-      ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
-      ...(step.finishedAt === undefined ? {} : { finishedAt: step.finishedAt }),
-      ...(step.durationMs === undefined ? {} : { durationMs: step.durationMs }),
-      cache: step.cache,
-      ...(step.error === undefined ? {} : { error: step.error }),
-    })),
+    // The fields of a step summary, whatever else the caller's status holds (outputs, metrics, needs, ...).
+    // (`writeRunRecord` then checks them, with a clear error.)
+    steps: status.steps.map((step) => pickSummary(step)),
   };
 }
 

@@ -47,12 +47,20 @@ export interface StepImplementation {
   cacheInputs?(inputs: Readonly<Record<string, JsonValue>>, context: StepContext): Promise<Record<string, string>>;
 }
 
+/** Definition digests by implementation: computed once, not per execution. */
+const definitionDigests = new WeakMap<StepImplementation, string>();
+
 /** The digest of what a registered step runs: its descriptor and code hash. */
 export function definitionDigest(implementation: StepImplementation): string {
-  return valueDigest({
-    descriptor: implementation.descriptor,
-    code: implementation.codeHash ?? sha256(implementation.run.toString()),
-  });
+  let digest = definitionDigests.get(implementation);
+  if (digest === undefined) {
+    digest = valueDigest({
+      descriptor: implementation.descriptor,
+      code: implementation.codeHash ?? sha256(implementation.run.toString()),
+    });
+    definitionDigests.set(implementation, digest);
+  }
+  return digest;
 }
 
 /** Step implementations by `name@version`, with the descriptor registry the validator uses. */

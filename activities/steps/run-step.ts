@@ -15,7 +15,7 @@ import { MloeError } from '../../clients/errors';
 import type { JsonValue } from '../../core/spec';
 import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
 import { canonicalJson } from '../cache/digests';
-import { readCacheEntry, readLastKey, unusableOutputs, writeCacheEntry } from '../cache/entries';
+import { readCacheEntry, readLastKey, unusableOutputs, writeCacheEntry, type CacheEntry } from '../cache/entries';
 import { explainKeyChange } from '../cache/explain';
 import {
   cacheKeyOf,
@@ -87,14 +87,17 @@ export function createRunStep(
   const storeOf =
     options.stores ?? createStoreResolver({ defaultLocation: FileArtifactStore.inWorkingDirectory().root });
   const observers = options.observers ?? [];
+  /** Observer and cache-write failures are reported here; they never fail a step. */
+  const warn = (message: string): void => {
+    if (options.warn !== undefined) options.warn(message);
+    else Context.current().log.warn(message);
+  };
   const notify = async (what: string, call: (observer: ExecutionObserver) => Promise<void> | undefined) => {
     for (const observer of observers) {
       try {
         await call(observer);
       } catch (error) {
-        const message = `step ${what} observer failed: ${error instanceof Error ? error.message : String(error)}`;
-        if (options.warn !== undefined) options.warn(message);
-        else Context.current().log.warn(message);
+        warn(`step ${what} observer failed: ${describe(error)}`);
       }
     }
   };
@@ -114,6 +117,10 @@ export function createRunStep(
     const heartbeat = setInterval(() => context.heartbeat(), interval);
     let store: ArtifactStore | undefined;
     let cache: CacheOutcome | undefined;
+    const finished = (openStore: ArtifactStore, outcome: ExecutionReport['outcome']): Promise<void> =>
+      notify('finish', (observer) =>
+        observer.finished?.({ request, store: openStore, attempt, startedAt, finishedAt: new Date(), outcome }),
+      );
     try {
       store = storeOf(request.artifactStore);
       const openStore = store;
@@ -127,7 +134,7 @@ export function createRunStep(
         attempt,
         signal: context.cancellationSignal,
       };
-      const { execution, persist } = await Promise.race([
+      const { execution, entry } = await Promise.race([
         execute(implementations, request, stepContext, (outcome) => {
           cache = outcome;
         }),
@@ -141,37 +148,18 @@ export function createRunStep(
       // The cache entry and the lineage record are written side by side; both are on disk before the step completes.
       // Neither can fail the step: it did its work, and a later run without the entry simply runs it again.
       await Promise.all([
-        persist.catch((error: unknown) => {
-          const message = `step ${request.stepId}: could not write its cache entry: ${describe(error)}`;
-          if (options.warn !== undefined) options.warn(message);
-          else context.log.warn(message);
-        }),
-        notify('finish', (observer) =>
-          observer.finished?.({
-            request,
-            store: openStore,
-            attempt,
-            startedAt,
-            finishedAt: new Date(),
-            outcome: { ok: true, result },
-          }),
-        ),
+        entry === undefined
+          ? undefined
+          : writeCacheEntry(openStore, request.pipeline, entry).catch((error: unknown) =>
+              warn(`step ${request.stepId}: could not write its cache entry: ${describe(error)}`),
+            ),
+        finished(openStore, { ok: true, result }),
       ]);
       return result;
     } catch (error) {
       if (error instanceof CancelledFailure) throw error;
       if (store !== undefined) {
-        const openStore = store;
-        await notify('finish', (observer) =>
-          observer.finished?.({
-            request,
-            store: openStore,
-            attempt,
-            startedAt,
-            finishedAt: new Date(),
-            outcome: { ok: false, error: describe(error), ...(cache === undefined ? {} : { cache }) },
-          }),
-        );
+        await finished(store, { ok: false, error: describe(error), ...(cache === undefined ? {} : { cache }) });
       }
       throw stepFailure(error, attempt);
     } finally {
@@ -187,16 +175,15 @@ export const runStep: RunStepActivity = createRunStep();
 type Execution = StepOutput & { cache: CacheOutcome; logs?: StepLogs };
 
 /**
- * Serves the execution from the cache when it can, runs it otherwise; `persist` then writes the cache entry of what
- * it produced (the caller awaits it). `onDecision` hears the cache decision before the step runs, so a failure can
- * still report it.
+ * Serves the execution from the cache when it can, runs it otherwise and returns the cache entry of what it produced
+ * (the caller writes it). `onDecision` hears the cache decision before the step runs, so a failure can still report it.
  */
 async function execute(
   implementations: StepImplementations,
   request: RunStepRequest,
   context: StepContext,
   onDecision: (outcome: CacheOutcome) => void,
-): Promise<{ execution: Execution; persist: Promise<void> }> {
+): Promise<{ execution: Execution; entry?: CacheEntry }> {
   const implementation = request.uses === undefined ? undefined : implementations.get(request.uses);
   if (request.uses !== undefined && implementation === undefined) {
     throw new MloeError('CONFIG_INVALID', `this worker has no implementation of step ${request.uses}`);
@@ -204,7 +191,7 @@ async function execute(
   if (request.noCache !== undefined) {
     const cache: CacheOutcome = { decision: 'disabled', reasons: [`cache disabled by ${request.noCache}`] };
     onDecision(cache);
-    return { execution: { ...(await dispatch(implementation, request, context)), cache }, persist: Promise.resolve() };
+    return { execution: { ...(await dispatch(implementation, request, context)), cache } };
   }
 
   const store = context.store;
@@ -228,7 +215,7 @@ async function execute(
         ...(entry.logs === undefined ? {} : { logs: entry.logs }),
         cache,
       };
-      return { execution, persist: Promise.resolve() };
+      return { execution };
     }
     reasons = [unusable];
   } else {
@@ -247,14 +234,13 @@ async function execute(
   const output = await dispatch(implementation, request, context);
   // Nothing is cached from a cancelled execution (its outputs may be partial), nor when what the key hashed changed
   // while the step ran (the outputs may come from the new content, which the key does not describe).
-  if (context.signal.aborted) return { execution: { ...output, cache }, persist: Promise.resolve() };
-  const filesAfter = await keyParts(implementation, request, context).then((after) => after.files);
-  if (canonicalJson(filesAfter) !== canonicalJson(parts.files)) {
+  if (context.signal.aborted) return { execution: { ...output, cache } };
+  if (canonicalJson(await fileDigestsOf(implementation, request, context)) !== canonicalJson(parts.files)) {
     const changed = { ...cache, reasons: [...reasons, 'not cached: a file the step reads changed while it ran'] };
     onDecision(changed);
-    return { execution: { ...output, cache: changed }, persist: Promise.resolve() };
+    return { execution: { ...output, cache: changed } };
   }
-  const persist = writeCacheEntry(store, request.pipeline, {
+  const produced: CacheEntry = {
     version: 1,
     key,
     parts,
@@ -265,10 +251,8 @@ async function execute(
     stepId: request.stepId,
     ...(request.index === undefined ? {} : { index: request.index }),
     createdAt: new Date().toISOString(),
-  });
-  // Handled here too, so a write that fails after the activity was cancelled is not an unhandled rejection.
-  persist.catch(() => undefined);
-  return { execution: { ...output, cache }, persist };
+  };
+  return { execution: { ...output, cache }, entry: produced };
 }
 
 /** The parts of an execution's cache key (see `activities/cache/key.ts`). */
@@ -277,19 +261,16 @@ async function keyParts(
   request: RunStepRequest,
   context: StepContext,
 ): Promise<CacheKeyParts> {
-  const inputs = inputParts(request.inputs);
+  const files = await fileDigestsOf(implementation, request, context);
   if (implementation !== undefined) {
-    const files = (await implementation.cacheInputs?.(request.inputs, context)) ?? {};
     return {
       definition: { ref: request.uses ?? '', digest: definitionDigest(implementation) },
-      inputs,
+      inputs: inputParts(request.inputs),
       params: {},
-      files: fileParts(files),
+      files,
     };
   }
-  const run = request.run;
-  if (run === undefined) throw new MloeError('INTERNAL', `step ${request.stepId} has neither uses nor run`);
-  const cwd = run.workingDir === undefined ? undefined : resolve(request.workingDir, run.workingDir);
+  const run = commandOf(request);
   return {
     definition: commandDefinition({
       command: run.command,
@@ -298,10 +279,29 @@ async function keyParts(
       ...(run.workingDir === undefined ? {} : { workingDir: run.workingDir }),
       outputs: request.outputs,
     }),
-    inputs,
+    inputs: inputParts(request.inputs),
     params: inputParts(request.params),
-    files: fileParts(await commandFileDigests(run.command, request.workingDir, cwd)),
+    files,
   };
+}
+
+/** The files part of the key: what a registered step declares it reads, or the files a command names. */
+async function fileDigestsOf(
+  implementation: ReturnType<StepImplementations['get']>,
+  request: RunStepRequest,
+  context: StepContext,
+): Promise<CacheKeyParts['files']> {
+  if (implementation !== undefined)
+    return fileParts((await implementation.cacheInputs?.(request.inputs, context)) ?? {});
+  const run = commandOf(request);
+  const cwd = run.workingDir === undefined ? undefined : resolve(request.workingDir, run.workingDir);
+  return fileParts(await commandFileDigests(run.command, request.workingDir, cwd));
+}
+
+/** The command of a `run:` step. */
+function commandOf(request: RunStepRequest): NonNullable<RunStepRequest['run']> {
+  if (request.run === undefined) throw new MloeError('INTERNAL', `step ${request.stepId} has neither uses nor run`);
+  return request.run;
 }
 
 async function dispatch(
