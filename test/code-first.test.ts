@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { FileArtifactStore, getText } from '../activities/artifacts';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import { codeFirstHousing } from './fixtures/code-first-workflows';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
+import { type TestEnv } from './devserver/harness';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 describe('mloeSteps in a hand-written workflow', () => {
   let env: TestEnv;
@@ -25,19 +25,18 @@ describe('mloeSteps in a hand-written workflow', () => {
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'mloe-code-first-'));
-    env = await connect();
-    workflowBundle = await bundleWorkflowCode({
+    ({
+      env,
+      workflowBundle,
+      stop: stopWorker,
+    } = await startPipelineTestWorker({
+      taskQueue,
       workflowsPath: require.resolve('./fixtures/code-first-workflows'),
-      logger: quietLogger,
-    });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle }),
-    );
+    }));
   });
 
   afterAll(async () => {
     await stopWorker?.();
-    await env?.close();
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });
   });
 

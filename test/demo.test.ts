@@ -14,16 +14,16 @@ import { promisify } from 'node:util';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { evaluate, featurize, ingest, train, validate } from '../activities';
 import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activities/artifacts';
 import { fitOls } from '../activities/linear-model';
 import { MloeError } from '../clients/errors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
+import { type TestEnv } from './devserver/harness';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 const COLUMNS = ['sqft', 'bedrooms', 'age_years', 'distance_km', 'price_k'];
 
@@ -351,20 +351,12 @@ describe('demoPipeline workflow on the dev server', () => {
   const taskQueue = `mloe-demo-test-${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    env = await connect();
+    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue }));
     client = env.client;
-    workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      logger: quietLogger,
-    });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle }),
-    );
   });
 
   afterAll(async () => {
     await stopWorker?.();
-    await env?.close();
   });
 
   /** Starts the pipeline and waits for it; also returns the status query's answer at the end. */

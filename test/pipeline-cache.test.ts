@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { putJson, FileArtifactStore } from '../activities/artifacts';
 import {
@@ -24,9 +24,9 @@ import { runExplain } from '../clients/explain';
 import { runLineage } from '../clients/lineage';
 import packageJson from '../package.json';
 import { startPipeline, waitForPipeline, type StartPipelineOptions } from '../clients/pipelines';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
+import { type TestEnv } from './devserver/harness';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 /** Executions of the counting steps, by `step:input`. */
 const executions = new Map<string, number>();
@@ -104,17 +104,12 @@ describe('step caching', () => {
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'mloe-cache-test-'));
-    env = await connect();
+    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, steps }));
     client = env.client;
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle, steps }),
-    );
   });
 
   afterAll(async () => {
     await stopWorker?.();
-    await env?.close();
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });
   });
 

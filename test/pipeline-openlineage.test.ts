@@ -7,13 +7,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { bundleWorkflowCode } from '@temporalio/worker';
-
 import { createLineageEmitter, type LineageEmitter } from '../activities/lineage';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { createPipelineWorker } from '../workers/pipeline-worker';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
+import { type TestEnv } from './devserver/harness';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 interface Event {
   eventType: string;
@@ -60,20 +58,12 @@ describe('OpenLineage events of pipeline runs', () => {
       { namespace: 'mloe-test', transport: { type: 'file', path: eventsFile } },
       { warn: (message) => warnings.push(message), info: () => undefined },
     );
-    env = await connect();
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      logger: quietLogger,
-    });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle, lineage: emitter }),
-    );
+    ({ env, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, lineage: emitter }));
   });
 
   afterAll(async () => {
     await stopWorker?.();
     await emitter?.close();
-    await env?.close();
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });
   });
 

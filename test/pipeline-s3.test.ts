@@ -8,16 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { parseS3StoreConfig, s3ClientConfig } from '../activities/artifacts';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { runLineage } from '../clients/lineage';
 import { runLogs } from '../clients/logs';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus } from '../workflows';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
+import { type TestEnv } from './devserver/harness';
+import { startPipelineTestWorker } from './pipeline-harness';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
 
 const BUCKET = 'mloe-pipelines';
@@ -41,7 +40,6 @@ const SPEC = {
 describe('a pipeline on an s3:// artifact store', () => {
   let s3: S3TestServer;
   let env: TestEnv;
-  let workflowBundle: WorkflowBundleWithSourceMap;
   let stopWorker: (() => Promise<void>) | undefined;
   let directory: string;
   let raw: S3Client;
@@ -53,21 +51,11 @@ describe('a pipeline on an s3:// artifact store', () => {
     s3 = await startS3Server({ buckets: [BUCKET] });
     const settings = { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS };
     raw = new S3Client(s3ClientConfig(parseS3StoreConfig(settings)));
-    env = await connect();
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    stopWorker = runInBackground(
-      await createPipelineWorker({
-        connection: env.nativeConnection,
-        taskQueue,
-        workflowBundle,
-        artifactStore: { s3: settings },
-      }),
-    );
+    ({ env, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, artifactStore: { s3: settings } }));
   });
 
   afterAll(async () => {
     await stopWorker?.();
-    await env?.close();
     raw?.destroy();
     await s3?.stop();
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import {
   BUILTIN_IMPLEMENTATIONS,
@@ -18,9 +18,9 @@ import {
   type StepImplementations,
 } from '../activities/steps';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import { DEFAULT_FOREACH_BATCH_SIZE, type PipelineRunStatus } from '../workflows';
-import { connect, quietLogger, runInBackground, serverAddress, type TestEnv } from './devserver/harness';
+import { serverAddress, type TestEnv } from './devserver/harness';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 const ITEMS = 10_000;
 /** Temporal's default limit of events in one workflow's history. */
@@ -82,22 +82,17 @@ describe('a 10,000-item foreach', () => {
 
   beforeAll(async () => {
     artifactRoot = await mkdtemp(join(tmpdir(), 'mloe-scale-test-'));
-    env = await connect();
+    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, steps }));
     client = env.client;
     historyConnection = await Connection.connect({
       address: serverAddress(),
       channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
     });
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle, steps }),
-    );
   });
 
   afterAll(async () => {
     await stopWorker?.();
     await historyConnection?.close();
-    await env?.close();
     if (artifactRoot !== undefined) await rm(artifactRoot, { recursive: true, force: true });
   });
 

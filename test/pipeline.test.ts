@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 
 import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import {
   BUILTIN_IMPLEMENTATIONS,
@@ -30,33 +30,18 @@ import {
   type PipelineOutcome,
   type StartPipelineOptions,
 } from '../clients/pipelines';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
+import { type TestEnv } from './devserver/harness';
+import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 const REPO = resolve(__dirname, '..');
 const BIN = join(REPO, 'bin', 'mloe.js');
 const execFileAsync = promisify(execFile);
 
-/** Activities that saw their cancellation, by `runId/stepId`. */
-const cancelledActivities = new Set<string>();
-/** Activities that have started, by `runId/stepId`. */
-const startedActivities = new Set<string>();
-
 /** Steps only these tests register. */
 const TEST_STEPS: StepImplementation[] = [
-  {
-    descriptor: {
-      name: 'echo',
-      version: '1',
-      inputs: { message: { type: 'string' } },
-      outputs: { message: { type: 'string' }, length: { type: 'integer' } },
-    },
-    async run(inputs) {
-      const message = typeof inputs.message === 'string' ? inputs.message : JSON.stringify(inputs.message);
-      return { outputs: { message, length: message.length } };
-    },
-  },
+  ECHO_STEP,
   {
     descriptor: {
       name: 'sleep',
@@ -84,22 +69,8 @@ const TEST_STEPS: StepImplementation[] = [
       return { outputs: { attempt: context.attempt } };
     },
   },
-  {
-    descriptor: { name: 'fail', version: '1', inputs: {}, outputs: { never: { type: 'string' } } },
-    async run() {
-      throw new MloeError('DATA_INVALID', 'this step always fails');
-    },
-  },
-  {
-    descriptor: { name: 'wait-cancel', version: '1', inputs: {}, outputs: { never: { type: 'string' } } },
-    async run(_inputs, context) {
-      const key = `${context.runId}/${context.stepId}`;
-      startedActivities.add(key);
-      await new Promise<void>((resolvePromise) => context.signal.addEventListener('abort', () => resolvePromise()));
-      cancelledActivities.add(key);
-      throw new MloeError('INTERNAL', 'cancelled');
-    },
-  },
+  FAIL_STEP,
+  WAIT_CANCEL_STEP,
   {
     descriptor: {
       name: 'square',
@@ -143,17 +114,12 @@ describe('runPipeline on the dev server', () => {
 
   beforeAll(async () => {
     artifactRoot = await mkdtemp(join(tmpdir(), 'mloe-pipeline-test-'));
-    env = await connect();
+    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, steps }));
     client = env.client;
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle, steps }),
-    );
   });
 
   afterAll(async () => {
     await stopWorker?.();
-    await env?.close();
     if (artifactRoot !== undefined) await rm(artifactRoot, { recursive: true, force: true });
   });
 

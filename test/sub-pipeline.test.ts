@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import {
   BUILTIN_IMPLEMENTATIONS,
@@ -22,7 +22,6 @@ import {
   type StepImplementation,
   type StepImplementations,
 } from '../activities/steps';
-import { MloeError } from '../clients/errors';
 import {
   cancelPipeline,
   getPipelineStatus,
@@ -44,16 +43,12 @@ import {
   type PipelineTreeResult,
   type SpecIssue,
 } from '../core/spec';
-import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
 import { HEARTBEAT_TIMEOUT_MS, stepActivityOptions } from '../workflows/step-execution';
 import { MAX_CHILD_WORKFLOW_ID_LENGTH, childWorkflowId } from '../workflows/sub-pipeline';
-import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
-
-/** Activities that saw their cancellation, by `runId/stepId`. */
-const cancelledActivities = new Set<string>();
-/** Activities that have started, by `runId/stepId`. */
-const startedActivities = new Set<string>();
+import { type TestEnv } from './devserver/harness';
+import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
+import { startPipelineTestWorker } from './pipeline-harness';
 
 /** Steps only these tests register: scalar outputs only, so nothing here depends on the artifact store. */
 const TEST_STEPS: StepImplementation[] = [
@@ -68,34 +63,9 @@ const TEST_STEPS: StepImplementation[] = [
       return { outputs: { sum: Number(inputs.a) + Number(inputs.b) } };
     },
   },
-  {
-    descriptor: {
-      name: 'echo',
-      version: '1',
-      inputs: { message: { type: 'string' } },
-      outputs: { message: { type: 'string' }, length: { type: 'integer' } },
-    },
-    async run(inputs) {
-      const message = typeof inputs.message === 'string' ? inputs.message : JSON.stringify(inputs.message);
-      return { outputs: { message, length: message.length } };
-    },
-  },
-  {
-    descriptor: { name: 'fail', version: '1', inputs: {}, outputs: { never: { type: 'string' } } },
-    async run() {
-      throw new MloeError('DATA_INVALID', 'this step always fails');
-    },
-  },
-  {
-    descriptor: { name: 'wait-cancel', version: '1', inputs: {}, outputs: { never: { type: 'string' } } },
-    async run(_inputs, context) {
-      const key = `${context.runId}/${context.stepId}`;
-      startedActivities.add(key);
-      await new Promise<void>((resolvePromise) => context.signal.addEventListener('abort', () => resolvePromise()));
-      cancelledActivities.add(key);
-      throw new MloeError('INTERNAL', 'cancelled');
-    },
-  },
+  ECHO_STEP,
+  FAIL_STEP,
+  WAIT_CANCEL_STEP,
 ];
 
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, TEST_STEPS);
@@ -715,17 +685,12 @@ steps:
     uses: wait-cancel@1
 `,
     });
-    env = await connect();
+    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, steps }));
     client = env.client;
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    stopWorker = runInBackground(
-      await createPipelineWorker({ connection: env.nativeConnection, taskQueue, workflowBundle, steps }),
-    );
   });
 
   afterAll(async () => {
     await stopWorker?.();
-    await env?.close();
     if (root !== undefined) await rm(root, { recursive: true, force: true });
   });
 
