@@ -4,8 +4,7 @@
  * through the file system or over HTTP, and stored bytes are checked with an independent sha256.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdtemp, readFile, readdir, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, readFile, readdir, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,19 +39,12 @@ import {
 } from '../activities/artifacts';
 import { MloeError } from '../clients/errors';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import { suiteTemporaryDirectories } from './temporary-directories';
 
 const MIB = 1024 * 1024;
 
-const temporaryDirectories: string[] = [];
 /** A fresh temporary directory, removed after the suite. */
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'mloe-artifacts-test-'));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const temporaryDirectory = suiteTemporaryDirectories('mloe-artifacts-test-');
 
 function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +28,7 @@ import {
   type ConfigEnv,
 } from '../workers/config';
 import { connect, eventually, serverAddress, type TestEnv } from './devserver/harness';
+import { suiteTemporaryDirectories } from './temporary-directories';
 
 const REPO = resolve(__dirname, '..');
 const BIN = join(REPO, 'bin', 'mloe.js');
@@ -150,15 +151,8 @@ function thrownBy(body: () => unknown): unknown {
   throw new Error('expected an exception');
 }
 
-const temporaryDirectories: string[] = [];
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'mloe-cli-ops-'));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
-});
+/** A fresh temporary directory, removed after the suite. */
+const temporaryDirectory = suiteTemporaryDirectories('mloe-cli-ops-');
 
 describe('worker configuration', () => {
   it('applies the defaults: 127.0.0.1:7233, default, mloe-pipelines, 16 steps, .mloe/artifacts in cwd', () => {

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,19 +24,12 @@ import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
 import { type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
+import { suiteTemporaryDirectories } from './temporary-directories';
 
 const COLUMNS = ['sqft', 'bedrooms', 'age_years', 'distance_km', 'price_k'];
 
-const temporaryDirectories: string[] = [];
 /** A fresh temporary directory, removed after the suite. */
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'mloe-demo-test-'));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const temporaryDirectory = suiteTemporaryDirectories('mloe-demo-test-');
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
