@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { storeForUri } from '../activities/artifacts/factory';
+import { shortDigest } from '../activities/artifacts/ref';
 import { DEFAULT_ARTIFACTS_SUBDIRECTORY, FileArtifactStore } from '../activities/artifacts/file-store';
 import type { ArtifactStore } from '../activities/artifacts/store';
 import {
@@ -129,11 +130,6 @@ function drawTree(nodes: readonly TreeNode[], prefix = ''): string[] {
     lines.push(...drawTree(node.children, `${prefix}${last ? '   ' : '│  '}`));
   });
   return lines;
-}
-
-/** `sha256:` and the first 12 hex digits. */
-export function shortDigest(digest: string): string {
-  return digest.slice(0, 'sha256:'.length + 12);
 }
 
 function formatSize(bytes: number): string {

@@ -81,9 +81,6 @@ export function stepLogs(step: StepRunStatus): StepLogs {
   return logs.length === 0 ? { stepId: step.id, none: noLogsReason(step) } : { stepId: step.id, logs };
 }
 
-/** The status of a run: see `getPipelineStatus`. */
-export const fetchRunStatus = getPipelineStatus;
-
 /** Streams an artifact's text to `print`, one line at a time; returns whether it had any bytes. */
 async function printLines(store: ArtifactStore, log: StepLog, print: (line: string) => void): Promise<boolean> {
   const stream = await store.get({
@@ -117,7 +114,7 @@ export async function runLogs(
   io: StartDevIo,
 ): Promise<number> {
   return withConnectedClient(config, io, async (client) => {
-    const status = await fetchRunStatus(client, workflowId);
+    const status = await getPipelineStatus(client, workflowId);
     let steps = status.steps;
     if (stepId !== undefined) {
       steps = steps.filter((step) => step.id === stepId);

@@ -36,6 +36,7 @@ import {
   type RunPipelineInput,
 } from '../workflows';
 import { DEFAULT_ARTIFACTS_SUBDIRECTORY } from '../activities/artifacts/file-store';
+import { canonicalJson } from '../core/canonical-json';
 import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
 import packageJson from '../package.json';
 import { ConfigError, MloeError } from './errors';
@@ -124,17 +125,6 @@ function paramsFromTexts(texts: readonly string[], spec: PipelineSpec): Record<s
 /** sha256 of a spec's canonical JSON (keys sorted): equal specs hash equal whatever their formatting. */
 export function specHash(spec: PipelineSpec): string {
   return `sha256:${createHash('sha256').update(canonicalJson(spec)).digest('hex')}`;
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /**

@@ -13,8 +13,10 @@ export {
   artifactTypeSchema,
   digestHex,
   formatDigest,
+  artifactRefsIn,
   parseArtifactRef,
   sha256Hex,
+  shortDigest,
 } from './ref';
 export type { ArtifactMetadata, ArtifactRecord, ArtifactRef, ArtifactType } from './ref';
 export { getBytes, getJson, getText, putJson } from './store';

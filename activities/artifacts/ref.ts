@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 import { MloeError } from '../../clients/errors';
+import { canonicalJson } from '../../core/canonical-json';
 
 /** The kinds of artifact a pipeline produces. `file` is for anything else. */
 export const ARTIFACT_TYPES = ['dataset', 'model', 'metrics', 'report', 'file'] as const;
@@ -106,12 +107,26 @@ export function sameMetadata(a: ArtifactMetadata, b: ArtifactMetadata): boolean 
   return canonicalJson(a) === canonicalJson(b);
 }
 
-/** JSON with object keys sorted at every level: equal values give equal text. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+/** `sha256:1a2b3c4d5e6f`: enough of a digest to tell artifacts apart in a message. */
+export function shortDigest(digest: string): string {
+  return digest.slice(0, DIGEST_ALGORITHM.length + 1 + 12);
+}
+
+/**
+ * Every artifact reference among port values (a port holding a list gives one per element, lists nested up to 8
+ * deep), with the port it was found in. Values that do not parse as references are skipped.
+ */
+export function artifactRefsIn(values: Readonly<Record<string, unknown>>): { port: string; ref: ArtifactRef }[] {
+  const found: { port: string; ref: ArtifactRef }[] = [];
+  const visit = (port: string, value: unknown, depth: number): void => {
+    if (Array.isArray(value)) {
+      if (depth < 8) for (const element of value) visit(port, element, depth + 1);
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    const parsed = artifactRefSchema.safeParse(value);
+    if (parsed.success) found.push({ port, ref: parsed.data });
+  };
+  for (const [port, value] of Object.entries(values)) visit(port, value, 0);
+  return found;
 }

@@ -5,33 +5,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 
+import { canonicalJson } from '../../core/canonical-json';
 import { MloeError } from '../../core/errors';
-
-/** sha256 of a string or bytes, as 64 hex digits. */
-export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** JSON with object keys sorted at every level, so equal values always serialise (and hash) the same. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
-    );
-  }
-  return value;
-}
+import { sha256Hex } from '../artifacts/ref';
 
 /** sha256 of a value's canonical JSON. */
 export function valueDigest(value: unknown): string {
-  return `sha256:${sha256(canonicalJson(value))}`;
+  return `sha256:${sha256Hex(canonicalJson(value))}`;
 }
 
 /** sha256 of a file's bytes, streamed. `ARTIFACT_NOT_FOUND` when it does not exist. */
@@ -54,6 +34,6 @@ export async function fileDigest(path: string): Promise<string> {
  */
 export function sourceDigest(paths: readonly string[]): string {
   const hash = createHash('sha256');
-  for (const path of paths) hash.update(sha256(readFileSync(path)));
+  for (const path of paths) hash.update(sha256Hex(readFileSync(path)));
   return `sha256:${hash.digest('hex')}`;
 }

@@ -7,10 +7,8 @@
 import { z } from 'zod';
 
 import type { JsonValue } from '../../core/spec';
-import { parseArtifactRef, type ArtifactRef, type ArtifactStore } from '../artifacts';
+import { artifactRefsIn, sha256Hex, shortDigest, type ArtifactStore } from '../artifacts';
 import type { CacheKeyParts } from './key';
-import { sha256 } from './digests';
-import { shortDigest } from './key';
 
 const keyPartSchema = z.object({ digest: z.string(), preview: z.string().optional() });
 
@@ -60,7 +58,7 @@ function lastKeyName(pipeline: string, stepId: string, index: number | undefined
   const readable = ['last', pipeline, stepId, ...(index === undefined ? [] : [String(index)])].join('.');
   return /^[A-Za-z0-9._-]{1,200}$/.test(readable) && !readable.includes('..')
     ? readable
-    : `last.${sha256(JSON.stringify([pipeline, stepId, index ?? null])).slice(0, 40)}`;
+    : `last.${sha256Hex(JSON.stringify([pipeline, stepId, index ?? null])).slice(0, 40)}`;
 }
 
 /** The entry under a key, or `undefined` when there is none or it is unreadable (then the step simply runs). */
@@ -94,24 +92,6 @@ export async function writeCacheEntry(store: ArtifactStore, pipeline: string, en
       { sync: false },
     ),
   ]);
-}
-
-/** Every artifact reference among output values (lists included). */
-export function artifactRefsIn(values: Readonly<Record<string, JsonValue>>): { port: string; ref: ArtifactRef }[] {
-  const found: { port: string; ref: ArtifactRef }[] = [];
-  const visit = (port: string, value: JsonValue): void => {
-    if (Array.isArray(value)) {
-      value.forEach((element) => visit(port, element));
-    } else if (value !== null && typeof value === 'object' && 'digest' in value && 'uri' in value) {
-      try {
-        found.push({ port, ref: parseArtifactRef(value) });
-      } catch {
-        // Not an artifact reference after all: a plain object output.
-      }
-    }
-  };
-  for (const [port, value] of Object.entries(values)) visit(port, value);
-  return found;
 }
 
 /**

@@ -10,8 +10,9 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 
 import type { JsonValue } from '../../core/spec';
-import { parseArtifactRef } from '../artifacts';
-import { canonicalJson, fileDigest, sha256, valueDigest } from './digests';
+import { canonicalJson } from '../../core/canonical-json';
+import { parseArtifactRef, sha256Hex, shortDigest } from '../artifacts';
+import { fileDigest, valueDigest } from './digests';
 
 /** One part of a key: its digest, and a short readable form for explanations (never a long or secret value). */
 export interface KeyPart {
@@ -33,7 +34,7 @@ export interface CacheKeyParts {
 
 /** The key of a set of parts: 64 hex digits. */
 export function cacheKeyOf(parts: CacheKeyParts): string {
-  return sha256(canonicalJson(parts));
+  return sha256Hex(canonicalJson(parts));
 }
 
 /** Names that suggest a secret: their values never appear in previews. */
@@ -85,11 +86,6 @@ function artifactDigests(value: JsonValue | undefined): string[] | undefined {
     }
   }
   return digests;
-}
-
-/** `sha256:1a2b3c4d5e6f` — enough to tell artifacts apart in a message. */
-export function shortDigest(digest: string): string {
-  return digest.slice(0, 'sha256:'.length + 12);
 }
 
 /** The parts of every input value. */

@@ -85,7 +85,6 @@ export { DEFAULT_FAILURE_COOLDOWN_MS, createLineageEmitter, noopEmitter } from '
 export type { LineageEmitter, LineageEmitterOptions, LineageLogger } from './transport';
 export {
   artifactStoreUri,
-  closeSharedLineageEmitter,
   consoleLineageLogger,
   createLineageActivities,
   emitStepStart,

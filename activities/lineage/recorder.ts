@@ -174,13 +174,6 @@ export function sharedLineageEmitter(logger: LineageLogger = consoleLineageLogge
   return shared;
 }
 
-/** Flushes and closes the process's emitter (worker shutdown); the next use configures a new one. */
-export async function closeSharedLineageEmitter(): Promise<void> {
-  const emitter = shared;
-  shared = undefined;
-  await emitter?.close();
-}
-
 /** Input of the `recordRun` activity. */
 export interface RecordRunInput {
   /** The run's status as the workflow has it now (at the start, or once it ended). */

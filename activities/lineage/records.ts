@@ -9,7 +9,7 @@
 import { z } from 'zod';
 
 import { MloeError } from '../../clients/errors';
-import { artifactDigestSchema, artifactRefSchema, artifactTypeSchema } from '../artifacts/ref';
+import { artifactDigestSchema, artifactRefSchema, artifactRefsIn, artifactTypeSchema } from '../artifacts/ref';
 import type { ArtifactStore } from '../artifacts/store';
 
 /** A pipeline run id, the workflow id: `pipeline-<name>-<8 hex>`. No dots, so record names split unambiguously. */
@@ -187,20 +187,13 @@ function checkName(schema: z.ZodType<string>, value: string, what: string): void
  * too), other values (numbers, strings, objects that are not references) are ignored.
  */
 export function artifactUses(values: Readonly<Record<string, unknown>>): ArtifactUse[] {
-  const uses: ArtifactUse[] = [];
-  const visit = (port: string, value: unknown, depth: number): void => {
-    if (Array.isArray(value)) {
-      if (depth < 8) for (const element of value) visit(port, element, depth + 1);
-      return;
-    }
-    if (value === null || typeof value !== 'object') return;
-    const parsed = artifactRefSchema.safeParse(value);
-    if (!parsed.success) return;
-    const { uri, digest, type, size } = parsed.data;
-    uses.push({ port, uri, digest, type, size });
-  };
-  for (const [port, value] of Object.entries(values)) visit(port, value, 0);
-  return uses;
+  return artifactRefsIn(values).map(({ port, ref }) => ({
+    port,
+    uri: ref.uri,
+    digest: ref.digest,
+    type: ref.type,
+    size: ref.size,
+  }));
 }
 
 /** Validates a value as a record of `schema`; `DATA_INVALID` (a bug in the writer) listing what is wrong. */

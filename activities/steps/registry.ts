@@ -6,7 +6,8 @@
 import { createStepRegistry, type JsonValue, type StepDescriptor, type StepRegistry } from '../../core/spec';
 import { MloeError } from '../../clients/errors';
 import type { ArtifactStore } from '../artifacts';
-import { sha256, valueDigest } from '../cache/digests';
+import { sha256Hex } from '../artifacts/ref';
+import { valueDigest } from '../cache/digests';
 
 /** What a step implementation gets besides its inputs. */
 export interface StepContext {
@@ -56,7 +57,7 @@ export function definitionDigest(implementation: StepImplementation): string {
   if (digest === undefined) {
     digest = valueDigest({
       descriptor: implementation.descriptor,
-      code: implementation.codeHash ?? sha256(implementation.run.toString()),
+      code: implementation.codeHash ?? sha256Hex(implementation.run.toString()),
     });
     definitionDigests.set(implementation, digest);
   }

@@ -14,7 +14,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MloeError } from '../../clients/errors';
 import type { JsonValue } from '../../core/spec';
 import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
-import { canonicalJson } from '../cache/digests';
+import { canonicalJson } from '../../core/canonical-json';
 import { readCacheEntry, readLastKey, unusableOutputs, writeCacheEntry, type CacheEntry } from '../cache/entries';
 import { explainKeyChange } from '../cache/explain';
 import {
