@@ -88,7 +88,16 @@ async function handleCall(
     await afterHandler(name);
     callback(null, response ?? {});
   } catch (err) {
-    callback(toServiceError(err, name, logger));
+    // Some refusals follow a change the caller must not lose (a workflow task failed as UnhandledCommand, say):
+    // commit before answering, as on success. A commit failure is answered instead.
+    const commitFailure =
+      err instanceof RpcError
+        ? await afterHandler(name).then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+        : undefined;
+    callback(toServiceError(commitFailure ?? err, name, logger));
   } finally {
     call.removeListener('cancelled', onCancel);
   }

@@ -59,7 +59,7 @@ it('fails the workflow task that would exceed the pending-activities limit', asy
       Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
     );
     expect(failed.f.workflowTaskFailedEventAttributes?.failure?.message).toMatch(
-      /pending activities exceeds the limit of 5/,
+      /^PendingActivitiesLimitExceeded: .*pending activities exceeds the limit of 5/,
     );
     // Nothing of the rejected completion was written.
     expect(failed.events.some((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toBe(false);

@@ -212,4 +212,71 @@ describe('workflow task failures', () => {
       final.events!.forEach((e, i) => expect(Number(e.eventId)).toBe(i + 1));
     });
   });
+
+  it('answers a completion that closes the run over unseen events with INVALID_ARGUMENT "UnhandledCommand"', async () => {
+    const svc = env.connection.workflowService;
+    const taskQueue = uniqueQueue('unhandled');
+    const workflowId = uniqueQueue('unhandled');
+    await svc.startWorkflowExecution({
+      namespace: 'default',
+      workflowId,
+      workflowType: { name: 'anything' },
+      taskQueue: { name: taskQueue },
+      requestId: workflowId,
+    });
+    const poll = (): Promise<temporal.api.workflowservice.v1.IPollWorkflowTaskQueueResponse> =>
+      svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw-test' });
+    const first = await poll();
+    // A signal arrives while the task is in flight; the completion then tries to continue as new without seeing it.
+    await svc.signalWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId },
+      signalName: 'late',
+      requestId: `${workflowId}-signal`,
+    });
+    const continueAsNew = {
+      commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+      continueAsNewWorkflowExecutionCommandAttributes: {
+        workflowType: { name: 'anything' },
+        taskQueue: { name: taskQueue },
+      },
+    };
+    const refusal = await svc
+      .respondWorkflowTaskCompleted({
+        namespace: 'default',
+        taskToken: first.taskToken ?? null,
+        commands: [continueAsNew],
+      })
+      .then(
+        () => undefined,
+        (err: { code?: number; details?: string }) => err,
+      );
+    expect(refusal).toMatchObject({ code: 3, details: 'UnhandledCommand' });
+
+    // The run stays open; the failed task and the signal are in history, and the next task carries both.
+    const second = await poll();
+    const types = (second.history?.events ?? []).map((e) => EventType[Number(e.eventType)]);
+    expect(types).toEqual([
+      'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED',
+      'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+      'EVENT_TYPE_WORKFLOW_TASK_STARTED',
+      'EVENT_TYPE_WORKFLOW_TASK_FAILED',
+      'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED',
+      'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+      'EVENT_TYPE_WORKFLOW_TASK_STARTED',
+    ]);
+    const failed = second.history?.events?.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+    expect(failed?.workflowTaskFailedEventAttributes?.cause).toBe(
+      temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+    );
+    expect(failed?.workflowTaskFailedEventAttributes?.failure?.message).toBe('UnhandledCommand');
+    await svc.respondWorkflowTaskCompleted({
+      namespace: 'default',
+      taskToken: second.taskToken ?? null,
+      commands: [continueAsNew],
+    });
+    const described = await svc.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } });
+    expect(described.workflowExecutionInfo?.execution?.runId).not.toBe(first.workflowExecution?.runId);
+    await svc.terminateWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } });
+  });
 });

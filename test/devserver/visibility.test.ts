@@ -518,7 +518,7 @@ describe('search attributes', () => {
         WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
       );
       expect(failed.workflowTaskFailedEventAttributes?.failure?.message).toMatch(
-        /search attribute NoSuchAttribute is not defined/,
+        /^BadSearchAttributes: .*search attribute NoSuchAttribute is not defined/,
       );
       await handle.terminate();
     });

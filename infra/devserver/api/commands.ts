@@ -258,7 +258,7 @@ export function validateCommands(
       }
       default:
         return {
-          cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+          cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED,
           message: `${where}: the mloe dev server does not support this command yet.`,
         };
     }

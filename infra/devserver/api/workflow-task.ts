@@ -228,25 +228,11 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
 
   // A workflow must see every event before it may close: new events during the task reject the completion.
   const closes = commands.some((c) => COMPLETION_COMMANDS.has(Number(c.commandType)));
-  if (closes && s.buffered.length > 0) {
-    failWorkflowTaskNow(
-      engine,
-      run,
-      wft,
-      WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
-      {
-        message:
-          'UnhandledCommand: new events arrived while the workflow task was running; the workflow must see them before it closes.',
-      },
-      identity,
-    );
-    return {};
-  }
-  const invalid = validateCommands(engine, run, commands, messages);
-  if (invalid) {
-    failWorkflowTaskNow(engine, run, wft, invalid.cause, { message: invalid.message }, identity);
-    return {};
-  }
+  const invalid =
+    closes && s.buffered.length > 0
+      ? { cause: WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND }
+      : validateCommands(engine, run, commands, messages);
+  if (invalid) rejectCompletion(engine, run, wft, invalid, identity);
 
   // A speculative task (created for an update) that only rejected leaves no trace in history.
   const writesSomething =
@@ -317,6 +303,48 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
     ? ctx.eagerActivities.map((a) => startActivityEagerly(engine, run, a, identity)).filter((t) => t !== undefined)
     : [];
   return { activityTasks };
+}
+
+/**
+ * Fails the task a completion belongs to and answers the completion with INVALID_ARGUMENT, as Temporal does. The
+ * message is exactly the cause's name (`UnhandledCommand`), or `<Cause>: <detail>`: the SDK recognises the bare
+ * `UnhandledCommand` and replays its cached copy of the run with the new events instead of sending its stale
+ * commands again. A retried task (attempt 2 or later) that is still invalid is dropped without a new event, except
+ * for UnhandledCommand; it times out and is retried, as on Temporal.
+ */
+function rejectCompletion(
+  engine: Engine,
+  run: RunRecord,
+  wft: WorkflowTaskState,
+  invalid: { cause: number; message?: string },
+  identity: string,
+): never {
+  const message = invalid.message ? `${causeName(invalid.cause)}: ${invalid.message}` : causeName(invalid.cause);
+  const unhandled = invalid.cause === WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND;
+  if (wft.attempt === 1 || unhandled) {
+    failWorkflowTaskNow(
+      engine,
+      run,
+      wft,
+      invalid.cause,
+      { message, serverFailureInfo: { nonRetryable: false } },
+      identity,
+    );
+  }
+  throw invalidArgument(message);
+}
+
+/** A workflow task failure cause as Temporal names it in messages: `UnhandledCommand`, `BadStartTimerAttributes`. */
+export function causeName(cause: number): string {
+  const name = (WorkflowTaskFailedCause[cause] ?? 'WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED').replace(
+    /^WORKFLOW_TASK_FAILED_CAUSE_/,
+    '',
+  );
+  return name
+    .toLowerCase()
+    .split('_')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join('');
 }
 
 function shouldSuggestContinueAsNew(engine: Engine, s: { nextEventId: number; historySizeBytes: number }): boolean {
