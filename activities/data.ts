@@ -7,7 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 import { z } from 'zod';
 
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 import {
   FileArtifactStore,
   checkAbsolutePath,

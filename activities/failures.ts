@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 
-import { MloeError, ensureError } from '../clients/errors';
+import { MloeError, ensureError } from '../core/errors';
 import { DataError } from './table';
 
 /**

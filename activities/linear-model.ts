@@ -2,7 +2,7 @@
  * The numerics of the demo pipeline, pure and dependency-free: feature standardisation, ordinary least squares by the
  * normal equations, and regression metrics. Small dense problems only (a handful of features, thousands of rows).
  */
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 
 /** Mean and (population) standard deviation of one feature, computed on the training split. */
 export interface FeatureScale {

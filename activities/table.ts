@@ -2,7 +2,7 @@
  * Numeric tables as CSV: parsing with precise, row-and-column error reports, and deterministic formatting.
  * Only the CSV subset numeric data needs is supported: comma-separated, one header line, no quoted fields.
  */
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 
 /** A table whose every cell is a finite number, with named columns. */
 export interface NumericTable {

@@ -7,7 +7,7 @@ import packageJson from '../package.json';
 import type { LineageCommandOptions } from './lineage';
 import type { ConfigEnv, SettingFlags } from '../workers/config';
 import type { DevFlags } from './dev';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
 

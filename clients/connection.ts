@@ -7,7 +7,7 @@ import { connect as connectTcp } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 
 import type { ConnectionConfig, SettingOrigin } from '../workers/config';
-import { MloeError, ensureError } from './errors';
+import { MloeError, ensureError } from '../core/errors';
 
 /** How long the TCP probe waits for a connection. */
 const PROBE_TIMEOUT_MS = 3_000;

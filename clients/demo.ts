@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import { startPipeline } from './pipelines';
 import { followRun } from './run';
 import { quietSdkLogs } from './sdk-logs';

@@ -10,7 +10,7 @@ import { loadWorkerConfig, type ConfigEnv, type WorkerConfig } from '../workers/
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
-import { ConfigError, ensureError } from './errors';
+import { ConfigError, ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
 import { DEFAULT_NAMESPACE, nextShutdownSignal, readyLine, type StartDevIo } from './start-dev';
 import { WORKER_SHUTDOWN_GRACE_MS, workerReadyLine } from './worker';

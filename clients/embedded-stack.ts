@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 
 import type { DevServerOptions } from '../infra/devserver';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import { startEmbeddedDevServer } from './start-dev';
 
 /** Options of {@link startEmbeddedStack}. */

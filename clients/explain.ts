@@ -12,7 +12,7 @@ import type { ConnectionConfig } from '../workers/config';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
 import { connectClient, type ConnectedClient } from './connection';
 import { summarizeCache } from '../core/cache-summary';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import { getPipelineStatus } from './pipelines';
 import type { StartDevIo } from './start-dev';
 

@@ -24,7 +24,7 @@ import {
   type RunLineage,
   type UpstreamEdge,
 } from '../activities/lineage/graph';
-import { ConfigError, ensureError } from './errors';
+import { ConfigError, ensureError } from '../core/errors';
 import type { StartDevIo } from './start-dev';
 
 /** Options of {@link runLineage}, as commander passes them. */

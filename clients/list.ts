@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { ConnectionConfig } from '../workers/config';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
 import { withConnectedClient } from './connection';
-import { ConfigError, assertNever, ensureError } from './errors';
+import { ConfigError, assertNever, ensureError } from '../core/errors';
 import type { StartDevIo } from './start-dev';
 
 /**

@@ -14,7 +14,7 @@ import type { ClientConfig } from '../workers/config';
 import type { StepRunStatus } from '../workflows';
 import { withConnectedClient } from './connection';
 import { getPipelineStatus } from './pipelines';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import type { StartDevIo } from './start-dev';
 
 /** The two streams a command step stores. */

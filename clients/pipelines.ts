@@ -39,7 +39,7 @@ import { DEFAULT_ARTIFACTS_SUBDIRECTORY } from '../activities/artifacts/file-sto
 import { canonicalJson } from '../core/canonical-json';
 import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
 import packageJson from '../package.json';
-import { ConfigError, MloeError } from './errors';
+import { ConfigError, MloeError } from '../core/errors';
 import { loadPipelineFileTree, loadPipelineObjectTree } from './spec-files';
 
 const execFileAsync = promisify(execFile);

@@ -17,7 +17,7 @@ import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline
 import type { PipelineRunStatus, StepRunStatus } from '../workflows';
 import { connectClient, withConnectedClient } from './connection';
 import { startEmbeddedStack } from './embedded-stack';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import {
   cancelPipeline,
   getPipelineStatus,

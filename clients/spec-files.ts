@@ -22,7 +22,7 @@ import {
   type PipelineTreeResult,
   type StepRegistry,
 } from '../core/spec';
-import { ConfigError, ensureError } from './errors';
+import { ConfigError, ensureError } from '../core/errors';
 
 /** The largest sub-pipeline file the loader reads (1 MiB): far above any real spec, far below a memory problem. */
 export const PIPELINE_FILE_MAX_BYTES = 1024 * 1024;

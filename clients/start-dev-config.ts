@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import type { DevServerOptions } from '../infra/devserver';
-import { ConfigError, ensureError } from './errors';
+import { ConfigError, ensureError } from '../core/errors';
 import { CLI_LOG_LEVELS, DEFAULT_NAMESPACE, SEARCH_ATTRIBUTE_TYPES, createStartDevCommand } from './start-dev';
 
 const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_TYPES)[number]>(

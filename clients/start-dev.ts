@@ -11,7 +11,7 @@
 import { Command, Option } from 'commander';
 
 import type { DevServerHandle, DevServerOptions } from '../infra/devserver';
-import { MloeError, ensureError } from './errors';
+import { MloeError, ensureError } from '../core/errors';
 import type { StartDevConfig } from './start-dev-config';
 
 /** The namespace every dev server has; `--namespace` adds others besides it. */

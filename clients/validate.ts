@@ -15,7 +15,7 @@ import {
   type ValidPipelineTree,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
-import { ConfigError, ensureError } from './errors';
+import { ConfigError, ensureError } from '../core/errors';
 import { loadPipelineFileTree } from './spec-files';
 import type { StartDevIo } from './start-dev';
 

@@ -9,7 +9,7 @@ import { describeLineageConfig } from '../activities/lineage/config';
 import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { probeTemporal, temporalUnavailable } from './connection';
-import { ensureError } from './errors';
+import { ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
 import { nextShutdownSignal, type StartDevIo } from './start-dev';
 

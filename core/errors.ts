@@ -2,7 +2,7 @@
  * The mloe error taxonomy: one base class with a stable `code`, and helpers for the boundaries.
  *
  * It lives in `core/` because every layer raises these errors (workflows, activities, clients); it is pure, so the
- * workflow sandbox can load it. `clients/errors.ts` re-exports it for existing imports.
+ * workflow sandbox can load it.
  */
 
 /** Every error code mloe raises on purpose; add new codes here, never inline strings elsewhere. */

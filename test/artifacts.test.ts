@@ -37,7 +37,7 @@ import {
   type ArtifactStore,
   type PutOptions,
 } from '../activities/artifacts';
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
 import { suiteTemporaryDirectories } from './temporary-directories';
 

@@ -16,7 +16,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
 import { buildProgram } from '../clients/cli';
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 import { parseListFlags, pipelineListQuery } from '../clients/list';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
 import {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 import { parseStartDevArgs } from '../clients/start-dev-config';
 import packageJson from '../package.json';
 

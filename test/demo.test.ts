@@ -19,7 +19,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { evaluate, featurize, ingest, train, validate } from '../activities';
 import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activities/artifacts';
 import { fitOls } from '../activities/linear-model';
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
 import { type TestEnv } from './devserver/harness';

@@ -47,7 +47,7 @@ import {
   type RunRecord,
   type StepRecord,
 } from '../activities/lineage';
-import { ConfigError, MloeError } from '../clients/errors';
+import { ConfigError, MloeError } from '../core/errors';
 import { runLineage } from '../clients/lineage';
 
 const temporaryDirectories: string[] = [];

@@ -21,7 +21,7 @@ import {
   type StepImplementation,
   type StepImplementations,
 } from '../activities/steps';
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 import {
   cancelPipeline,
   getPipelineStatus,

@@ -20,7 +20,7 @@ import {
   type CommandStepRequest,
   type CommandStepResult,
 } from '../activities/runner';
-import { MloeError } from '../clients/errors';
+import { MloeError } from '../core/errors';
 
 const temporaryDirectories: string[] = [];
 async function temporaryDirectory(): Promise<string> {

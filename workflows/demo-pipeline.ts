@@ -8,7 +8,7 @@ import { ActivityFailure, ApplicationFailure, defineQuery, setHandler } from '@t
 
 import type { ArtifactRef, RegressionMetrics } from '../activities';
 import type { RunStepResult } from '../activities/steps';
-import type { MloeErrorCode } from '../clients/errors';
+import type { MloeErrorCode } from '../core/errors';
 import type { JsonValue } from '../core/spec';
 import { mloeSteps, type StepRunOptions } from './mloe-steps';
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-import { ConfigError } from '../../clients/errors';
+import { ConfigError } from '../../core/errors';
 
 const MIB = 1024 * 1024;
 

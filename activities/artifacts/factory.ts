@@ -2,7 +2,7 @@
  * `storeForUri`: the store that serves a URI, whether the URI names a store's root (`file:///data/artifacts`,
  * `s3://bucket/team-a`) or one artifact in it (`…/sha256/<ab>/<hex>`).
  */
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { parseArtifactStoreConfig, type ArtifactStoreConfigInput } from './config';
 import { FileArtifactStore } from './file-store';
 import { parseFileUri, parseS3Uri, splitContentKey, uriScheme } from './keys';

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import {
   checkAbsolutePath,
   checkDigestPrefix,

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, normalize, posix } from 'node:path';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { DIGEST_ALGORITHM } from './ref';
 
 /** Characters that have no business in a path or key: C0 controls (NUL included), DEL and the backslash. */

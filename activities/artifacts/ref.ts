@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 
 import { z } from 'zod';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { canonicalJson } from '../../core/canonical-json';
 
 /** The kinds of artifact a pipeline produces. `file` is for anything else. */

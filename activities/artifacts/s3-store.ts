@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { parseS3StoreConfig, type S3StoreConfig, type S3StoreConfigInput } from './config';
 import {
   checkBucketName,

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 
 import { z } from 'zod';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import {
   artifactMetadataSchema,
   artifactRecordSchema,

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { formatDigest } from './ref';
 
 /** What `put` accepts: bytes, text (stored as UTF-8), a Node stream or any async iterable of chunks. */

@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 
 import { z } from 'zod';
 
-import { ConfigError } from '../../clients/errors';
+import { ConfigError } from '../../core/errors';
 
 /** The job namespace when `OPENLINEAGE_NAMESPACE` is not set. */
 export const DEFAULT_LINEAGE_NAMESPACE = 'mloe';

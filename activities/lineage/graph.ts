@@ -12,7 +12,7 @@
  * The graph is built once from all records (maps from digest to executions), so walks are cheap; ~10,000 step
  * records load and index in well under a second.
  */
-import { ConfigError, MloeError } from '../../clients/errors';
+import { ConfigError, MloeError } from '../../core/errors';
 import type { ArtifactType } from '../artifacts/ref';
 import type { ArtifactStore } from '../artifacts/store';
 import {

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Context } from '@temporalio/activity';
 
 import packageJson from '../../package.json';
-import { ensureError } from '../../clients/errors';
+import { ensureError } from '../../core/errors';
 import { storeForUri } from '../artifacts/factory';
 import { isSecretName } from '../cache/key';
 import { FileArtifactStore } from '../artifacts/file-store';

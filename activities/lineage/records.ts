@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { artifactDigestSchema, artifactRefSchema, artifactRefsIn, artifactTypeSchema } from '../artifacts/ref';
 import type { ArtifactStore } from '../artifacts/store';
 

@@ -10,7 +10,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { dirname, resolve } from 'node:path';
 
 import packageJson from '../../package.json';
-import { ensureError } from '../../clients/errors';
+import { ensureError } from '../../core/errors';
 import { redactUrl, type LineageConfig } from './config';
 import type { RunEvent } from './openlineage';
 

@@ -3,7 +3,7 @@
  * here is pure validation: a request that fails it would fail the same way on every attempt, so the errors are
  * non-retryable.
  */
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { ARTIFACT_TYPES, type ArtifactType } from '../artifacts';
 
 /** What the engine asks the local runner to run. See `docs/command-steps.md` for the process's side of it. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { Context } from '@temporalio/activity';
 
-import { MloeError, ensureError } from '../../clients/errors';
+import { MloeError, ensureError } from '../../core/errors';
 import { FileArtifactStore, checkAbsolutePath, storeForUri, type ArtifactRef, type ArtifactStore } from '../artifacts';
 import { buildEnvironment, checkRequest, type AttemptPaths, type CommandStepRequest } from './contract';
 import { collectOutputs, materialiseInputs, readMetrics, storeLog } from './io';

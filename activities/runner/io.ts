@@ -8,7 +8,7 @@ import { lstat, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { parseArtifactRef, storeForUri, type ArtifactRef, type ArtifactStore, type ArtifactType } from '../artifacts';
 import { isArtifactType } from './contract';
 

@@ -10,7 +10,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 
 /** How much of the end of stderr is kept for error messages. */
 export const STDERR_TAIL_BYTES = 16 * 1024;

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 
 import type { JsonValue, StepDescriptor } from '../../core/spec';
 import { BUILTIN_STEPS } from '../../core/steps/builtin';
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import { parseArtifactRef, type ArtifactRef } from '../artifacts';
 import { fileDigest, sourceDigest } from '../cache/digests';
 import { featurizeInto, ingestInto, validateInto } from '../data';

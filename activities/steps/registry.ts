@@ -4,7 +4,7 @@
  * built-in steps are one registry; workers and tests add their own with {@link createStepImplementations}.
  */
 import { createStepRegistry, type JsonValue, type StepDescriptor, type StepRegistry } from '../../core/spec';
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import type { ArtifactStore } from '../artifacts';
 import { sha256Hex } from '../artifacts/ref';
 import { valueDigest } from '../cache/digests';

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
-import { MloeError } from '../../clients/errors';
+import { MloeError } from '../../core/errors';
 import type { JsonValue } from '../../core/spec';
 import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
 import { canonicalJson } from '../../core/canonical-json';
