@@ -4,9 +4,15 @@
  */
 import { z } from 'zod';
 
-import type { DevServerOptions } from '../infra/devserver';
 import { ConfigError, ensureError } from '../core/errors';
-import { CLI_LOG_LEVELS, DEFAULT_NAMESPACE, SEARCH_ATTRIBUTE_TYPES, createStartDevCommand } from './start-dev';
+import {
+  CLI_LOG_LEVELS,
+  DEFAULT_NAMESPACE,
+  SEARCH_ATTRIBUTE_TYPES,
+  createStartDevCommand,
+  type StartDevConfig,
+  type StartDevServerOptions,
+} from './start-dev';
 
 const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_TYPES)[number]>(
   SEARCH_ATTRIBUTE_TYPES.map((type) => [type.toLowerCase(), type]),
@@ -63,24 +69,6 @@ const startDevFlagsSchema = z.object({
   sqlitePragma: z.array(keyValueSchema),
   logConfig: z.boolean().optional(),
 });
-
-/** The dev server options `start-dev` resolves to: every field the CLI controls is present. */
-export type StartDevServerOptions = Required<
-  Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
-> &
-  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas'>;
-
-/** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
-export interface StartDevConfig {
-  /** Options for `startDevServer`; `namespaces` excludes `default`, which always exists. */
-  server: StartDevServerOptions;
-  /** `--dynamic-config-value KEY=VALUE` pairs, kept but not applied by the dev server yet. */
-  dynamicConfig: Record<string, string>;
-  /** `--log-format`; the dev server currently has a single format. */
-  logFormat: string;
-  /** Notes about arguments that were tolerated but not understood (unknown flags, stray words). */
-  warnings: string[];
-}
 
 /**
  * Validates what commander parsed for `start-dev` into a {@link StartDevConfig}.

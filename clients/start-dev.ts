@@ -5,14 +5,14 @@
  * `existing-path` executable. The SDK's Rust core builds the argument vector in
  * `@temporalio/core-bridge/sdk-core/crates/sdk-core/src/ephemeral_server/mod.rs` (`start_server_with_output`), and
  * `@temporalio/testing/src/testing-workflow-environment.ts` prepends `--search-attribute NAME=Type` pairs to the
- * user's `extraArgs`. This module only declares the flags (commander, cheap to load); their validation lives in
- * `start-dev-config.ts` (zod), loaded when the command actually runs.
+ * user's `extraArgs`. This module only declares the flags and the configuration they resolve to (commander, cheap to
+ * load); their validation lives in `start-dev-config.ts` (zod), which depends on this module and is loaded only when
+ * the command actually runs.
  */
 import { Command, Option } from 'commander';
 
 import type { DevServerHandle, DevServerOptions } from '../infra/devserver';
 import { MloeError, ensureError } from '../core/errors';
-import type { StartDevConfig } from './start-dev-config';
 
 /** The namespace every dev server has; `--namespace` adds others besides it. */
 export const DEFAULT_NAMESPACE = 'default';
@@ -72,6 +72,24 @@ export function createStartDevCommand(): Command {
     .option('--log-config', 'log the server config on startup (accepted for compatibility)')
     .allowUnknownOption()
     .allowExcessArguments();
+}
+
+/** The dev server options `start-dev` resolves to: every field the CLI controls is present. */
+export type StartDevServerOptions = Required<
+  Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
+> &
+  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas'>;
+
+/** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
+export interface StartDevConfig {
+  /** Options for `startDevServer`; `namespaces` excludes `default`, which always exists. */
+  server: StartDevServerOptions;
+  /** `--dynamic-config-value KEY=VALUE` pairs, kept but not applied by the dev server yet. */
+  dynamicConfig: Record<string, string>;
+  /** `--log-format`; the dev server currently has a single format. */
+  logFormat: string;
+  /** Notes about arguments that were tolerated but not understood (unknown flags, stray words). */
+  warnings: string[];
 }
 
 /** Where `start-dev` writes; injectable so tests can capture output. */

@@ -20,7 +20,6 @@ import { Store } from './store';
 import { TimerQueue, type TimerHandle } from './timer-queue';
 import type { Logger } from './logger';
 import { DEFAULT_LIMITS, type Limits } from './limits';
-import { recordVisibility } from './visibility/visibility-store';
 
 /** One history event with its encoded bytes (encoded once, reused for every history response). */
 export interface StoredEvent {
@@ -132,6 +131,14 @@ export interface EngineHooks {
   onClosed(run: RunRecord): void;
 }
 
+/**
+ * A listener that takes part in each commit: called with the runs the commit writes, after their rows are queued
+ * and before the transaction runs. Whatever it queues on the store (`store.queue`) is written in the same
+ * transaction as those runs, so derived data (the visibility index) can never disagree with them after a crash.
+ * Listeners must not change runs (they are already serialized) and must not throw for a run they do not understand.
+ */
+export type BeforeCommitListener = (runs: readonly RunRecord[]) => void;
+
 /** Options for {@link Engine}. */
 export interface EngineOptions {
   /** Temporal's limits (defaults when absent). */
@@ -160,6 +167,8 @@ export class Engine {
   hooks!: EngineHooks;
   /** Called after every commit, whether or not anything changed (the time-skipping server re-checks if it may skip). */
   onCommitted: (() => void) | undefined;
+  /** Listeners of {@link beforeCommit}, in registration order. */
+  private readonly beforeCommitListeners: BeforeCommitListener[] = [];
   private taskId = 1;
   private readonly dirty = new Set<RunRecord>();
   private commitWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
@@ -420,6 +429,15 @@ export class Engine {
 
   // ---------------------------------------------------------------- persistence
 
+  /**
+   * Registers a listener called by every commit with the runs it writes, inside the same transaction (see
+   * {@link BeforeCommitListener}). Listeners run in the order they were registered. The server registers its derived
+   * stores (the visibility index) here when it is assembled; the engine itself knows none of them.
+   */
+  beforeCommit(listener: BeforeCommitListener): void {
+    this.beforeCommitListeners.push(listener);
+  }
+
   /** Marks a run as changed; its state and new events are written by the next commit. */
   markDirty(run: RunRecord): void {
     this.dirty.add(run);
@@ -462,7 +480,7 @@ export class Engine {
           execution: { namespace: s.namespace, workflowId: s.workflowId, runId: s.runId, state: stringifyState(s) },
         });
       }
-      recordVisibility(this.store, dirty);
+      for (const listener of this.beforeCommitListeners) listener(dirty);
       this.store.commit();
     } catch (err) {
       this.logger.error('commit failed', { error: (err as Error).message });

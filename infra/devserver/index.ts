@@ -7,7 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import { enqueueActivity } from './api/activity';
 import { armDeadlines } from './api/deadlines';
 import { onRunClosed } from './api/lifecycle';
-import { healthHandlers, workflowServiceHandlers, type Handler } from './api/service';
+import type { Handler } from './api/handler';
+import { healthHandlers, workflowServiceHandlers } from './api/service';
 import { runTransferTasks } from './api/transfer';
 import { dispatchWorkflowTask } from './api/workflow-task';
 import { DEFAULT_RETENTION_MS } from './api/namespace';
@@ -21,6 +22,7 @@ import { initVisibility, operatorServiceHandlers } from './visibility';
 import { initSchedules } from './schedules/scheduler';
 
 export { DatabaseLockedError } from './store';
+export type { Handler } from './api/handler';
 
 const NO_COMMIT_WAIT = new Set([
   'PollWorkflowTaskQueue',
@@ -87,6 +89,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   try {
     engine.recover();
+    // Registers the visibility index's commit listener (before the first commit below) and backfills missing rows.
     initVisibility(engine, options.searchAttributes);
     initSchedules(engine);
     // Activity attempts that were waiting for a worker go back on their queues (started ones time out and retry).

@@ -6,7 +6,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { EventType, WorkflowExecutionStatus } from '../proto';
 import { activityDeadline, onActivityDeadline } from './activity';
-import { startContinuation, timeoutRetry } from './commands';
+import { closeRunInChain, retryAfterTimeout } from './run-chaining';
 import { timeoutWorkflowTask } from './workflow-task';
 
 /** Engine hook: (re)arms all deadlines of a run. */
@@ -73,17 +73,14 @@ function fireTimer(engine: Engine, run: RunRecord, timerId: string): void {
 function timeoutRun(engine: Engine, run: RunRecord): void {
   committed(engine, () => {
     if (!run.isOpen) return;
-    const { state, next } = timeoutRetry(engine, run);
-    if (next) run.state.newExecutionRunId = next.runId;
-    engine.closeRun(
+    const { retryState, next } = retryAfterTimeout(engine, run);
+    closeRunInChain(
+      engine,
       run,
       WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
       EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-      {
-        retryState: state,
-        newExecutionRunId: next?.runId,
-      },
+      { retryState },
+      next,
     );
-    if (next) startContinuation(engine, run, next);
   });
 }

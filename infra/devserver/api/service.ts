@@ -2,7 +2,7 @@
  * The WorkflowService method table: each implemented method maps to its handler; every other method answers
  * UNIMPLEMENTED with a message naming it (never a crash or a hang).
  */
-import type { Engine } from '../engine';
+import type { Handler } from './handler';
 import { activityHandlers, pollActivityTaskQueue } from './activity';
 import {
   executeMultiOperation,
@@ -32,9 +32,6 @@ import {
 import { pollWorkflowExecutionUpdate, updateWorkflowExecution } from './update';
 import { visibilityHandlers } from '../visibility/visibility-api';
 import { scheduleHandlers } from '../schedules/schedules-api';
-
-/** A method handler: request object in, response object (or pre-encoded bytes) out. */
-export type Handler = (engine: Engine, request: never, signal: AbortSignal) => unknown;
 
 /** Handlers of temporal.api.workflowservice.v1.WorkflowService, by method name. */
 export const workflowServiceHandlers: Record<string, Handler> = {

@@ -21,7 +21,9 @@ import {
 import { protoRoot } from '../proto';
 import type { Loose } from '../proto';
 import type { WorkflowTaskState } from '../state';
-import { applyCommand, validateCommands, type CommandContext } from './commands';
+import { applyCommand, type CommandContext } from './command-application';
+import { validateCommands } from './command-validation';
+import { isCloseCommand } from './close-commands';
 import { startActivityEagerly } from './activity';
 import { terminateRun } from './cancel';
 import { appendField, encodeHistory } from './history-bytes';
@@ -33,13 +35,6 @@ const PollResponse = temporal.api.workflowservice.v1.PollWorkflowTaskQueueRespon
 const HISTORY_FIELD = protoRoot.lookupType('temporal.api.workflowservice.v1.PollWorkflowTaskQueueResponse').fields[
   'history'
 ]!.id;
-
-const COMPLETION_COMMANDS = new Set<number>([
-  CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-  CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
-  CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
-  CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
-]);
 
 /** Engine hook: put the run's scheduled workflow task on its task queue. */
 export function dispatchWorkflowTask(engine: Engine, run: RunRecord): void {
@@ -227,7 +222,7 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   resolveQueryResults(run, (req.queryResults ?? {}) as never);
 
   // A workflow must see every event before it may close: new events during the task reject the completion.
-  const closes = commands.some((c) => COMPLETION_COMMANDS.has(Number(c.commandType)));
+  const closes = commands.some((c) => isCloseCommand(Number(c.commandType)));
   const invalid =
     closes && s.buffered.length > 0
       ? { cause: WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND }

@@ -3,7 +3,7 @@
  * sleeping in server time, and the server's current time (what `TestWorkflowEnvironment.sleep()` and
  * `currentTimeMs()` of `@temporalio/testing` call).
  */
-import type { Handler } from '../api/service';
+import type { Handler } from '../api/handler';
 import { durationToMs, msToTimestamp, timestampToMs, type Duration, type Timestamp } from '../proto';
 import type { SkippingClock } from './skipping-clock';
 import type { TimeSkipper } from './time-skipper';

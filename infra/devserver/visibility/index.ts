@@ -4,7 +4,7 @@
  */
 import type { Engine } from '../engine';
 import { CUSTOM_NAME, isReservedName, parseSaTypeName, type SaType } from './search-attributes';
-import { visibilityFor } from './visibility-store';
+import { recordVisibility, visibilityFor } from './visibility-store';
 
 export { operatorServiceHandlers } from './operator-api';
 export { visibilityHandlers } from './visibility-api';
@@ -12,12 +12,15 @@ export { recordVisibility, visibilityFor } from './visibility-store';
 export { validateSearchAttributes, searchAttributesProblem } from './search-attributes';
 
 /**
- * Sets up visibility when the server starts: registers the `--search-attribute`s of
- * `startDevServer({ searchAttributes: { Name: 'Keyword' } })` in every namespace, and indexes runs recovered from a
- * database that has none yet. Throws on an invalid name or type (the server does not start).
+ * Sets up visibility when the server is assembled: keeps the index in step with the runs through the engine's commit
+ * listeners (each changed row is written in the same transaction as its run), registers the `--search-attribute`s
+ * of `startDevServer({ searchAttributes: { Name: 'Keyword' } })` in every namespace, and indexes runs recovered from
+ * a database that has none yet. Throws on an invalid name or type (the server does not start). Call it once, before
+ * the first commit that writes runs.
  */
 export function initVisibility(engine: Engine, searchAttributes: Record<string, string> = {}): void {
   const vis = visibilityFor(engine.store);
+  engine.beforeCommit((runs) => recordVisibility(engine.store, runs));
   const attributes: Record<string, SaType> = {};
   for (const [name, typeName] of Object.entries(searchAttributes)) {
     const type = parseSaTypeName(typeName);

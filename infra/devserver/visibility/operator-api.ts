@@ -5,7 +5,7 @@
 import type { Engine } from '../engine';
 import { RpcError, invalidArgument, notFound } from '../errors';
 import type { Loose, temporal } from '../proto';
-import type { Handler } from '../api/service';
+import type { Handler } from '../api/handler';
 import { status } from '@grpc/grpc-js';
 import {
   CUSTOM_NAME,

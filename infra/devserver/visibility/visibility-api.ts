@@ -7,7 +7,7 @@ import { runKey, type Engine, type RunRecord } from '../engine';
 import { invalidArgument } from '../errors';
 import { WorkflowExecutionStatus, timestampToMs, type Loose, type temporal } from '../proto';
 import { executionInfo } from '../api/history';
-import type { Handler } from '../api/service';
+import type { Handler } from '../api/handler';
 import { QueryError, parseQuery, type ColumnRef, type Expr, type Literal, type ParsedQuery } from './query-parser';
 import { STATUS_NAMES, translateQuery, type TranslatedQuery } from './query-sql';
 import { PREDEFINED_ATTRIBUTES, SYSTEM_ATTRIBUTES, withTypeMetadata } from './search-attributes';

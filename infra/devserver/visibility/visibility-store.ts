@@ -345,7 +345,7 @@ export function visibilityFor(store: Store): VisibilityStore {
 
 /**
  * Queues the visibility rows of the runs a commit writes whose visible state changed, so they are written in the
- * same transaction as the runs (call from the engine's flush, before the store commits).
+ * same transaction as the runs (an engine commit listener, registered by `initVisibility`).
  */
 export function recordVisibility(store: Store, runs: Iterable<RunRecord>): void {
   const vis = visibilityFor(store);
