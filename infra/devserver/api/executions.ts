@@ -1,7 +1,7 @@
 /** Client-facing calls on executions: start, signal, signal-with-start, cancel, terminate, update-with-start. */
 import { status } from '@grpc/grpc-js';
-import type { Engine } from '../engine';
-import { RpcError, invalidArgument } from '../errors';
+import type { Engine, RunRecord } from '../engine';
+import { RpcError, invalidArgument, notFound } from '../errors';
 import { google, temporal, type Loose } from '../proto';
 import { requestCancelRun, signalRun, terminateRun } from './cancel';
 import { startWorkflowExecution } from './start';
@@ -46,25 +46,44 @@ export function signalWithStartWorkflowExecution(
   return { runId: started.runId, started: started.started };
 }
 
+/**
+ * The run a cancel or terminate request is for. As in Temporal's history service, a `firstExecutionRunId` makes the
+ * request target the current run of the workflow id (the latest of the chain that run started), whatever `runId`
+ * says; it is compared with that run's first run id only while the run is open.
+ */
+function requestTarget(
+  engine: Engine,
+  namespace: string,
+  req: Pick<Req<'RequestCancelWorkflowExecutionRequest'>, 'workflowExecution' | 'firstExecutionRunId'>,
+): RunRecord {
+  const runId = req.firstExecutionRunId ? undefined : req.workflowExecution?.runId;
+  return engine.getRun(namespace, req.workflowExecution?.workflowId, runId);
+}
+
+/** Temporal's answer when an open run is not of the chain the request's `firstExecutionRunId` names. */
+const notInChain = (): Error => notFound('workflow execution not found');
+
+/**
+ * RequestCancelWorkflowExecution. A request for a run that has already closed succeeds and changes nothing, as on
+ * Temporal (a cancel request to a finished workflow is not an error); so does a repeated request.
+ */
 export function requestCancelWorkflowExecution(
   engine: Engine,
   req: Req<'RequestCancelWorkflowExecutionRequest'>,
 ): object {
   const ns = engine.namespace(req.namespace).name;
-  const run = engine.getRun(ns, req.workflowExecution?.workflowId, req.workflowExecution?.runId);
-  if (req.firstExecutionRunId && run.state.firstRunId !== req.firstExecutionRunId) {
-    throw new RpcError(status.NOT_FOUND, 'workflow execution not found for the given first execution run ID');
-  }
+  const run = requestTarget(engine, ns, req);
+  if (!run.isOpen) return {};
+  if (req.firstExecutionRunId && run.state.firstRunId !== req.firstExecutionRunId) throw notInChain();
   requestCancelRun(engine, run, req.reason ?? '', req.identity ?? '');
   return {};
 }
 
+/** TerminateWorkflowExecution: a closed run answers NOT_FOUND "workflow execution already completed", as on Temporal. */
 export function terminateWorkflowExecution(engine: Engine, req: Req<'TerminateWorkflowExecutionRequest'>): object {
   const ns = engine.namespace(req.namespace).name;
-  const run = engine.getRun(ns, req.workflowExecution?.workflowId, req.workflowExecution?.runId);
-  if (req.firstExecutionRunId && run.state.firstRunId !== req.firstExecutionRunId) {
-    throw new RpcError(status.NOT_FOUND, 'workflow execution not found for the given first execution run ID');
-  }
+  const run = requestTarget(engine, ns, req);
+  if (run.isOpen && req.firstExecutionRunId && run.state.firstRunId !== req.firstExecutionRunId) throw notInChain();
   terminateRun(engine, run, req.reason ?? '', req.details, req.identity ?? '');
   return {};
 }

@@ -114,10 +114,10 @@ function deliverExternal(engine: Engine, run: RunRecord, initiatedEventId: numbe
   const ext = s.external[String(initiatedEventId)]!;
   delete s.external[String(initiatedEventId)];
   const target = engine.findRun(ext.namespace, ext.workflowId, ext.runId || undefined);
-  const isChild = Object.values(s.children).some((c) => c.workflowId === ext.workflowId);
-  const ok = Boolean(target && target.isOpen && (!ext.childWorkflowOnly || isChild));
   const execution = { workflowId: ext.workflowId, runId: ext.runId || undefined };
   if (ext.kind === 'signal') {
+    const isChild = Object.values(s.children).some((c) => c.workflowId === ext.workflowId);
+    const ok = Boolean(target && target.isOpen && (!ext.childWorkflowOnly || isChild));
     if (ok)
       signalRun(engine, target!, ext.signalName ?? '', ext.input, ext.header, s.workflowId, {
         workflowId: s.workflowId,
@@ -147,18 +147,27 @@ function deliverExternal(engine: Engine, run: RunRecord, initiatedEventId: numbe
     );
     return;
   }
-  if (ok) {
-    requestCancelRun(engine, target!, ext.reason ?? '', s.workflowId, {
+  // A cancel request is delivered as Temporal's history service takes RequestCancelWorkflowExecution: a target that
+  // has already closed is a success (nothing to do), and a workflow cannot cancel itself through an external handle.
+  const self = ext.namespace === s.namespace && ext.workflowId === s.workflowId;
+  const delivered =
+    !self &&
+    target !== undefined &&
+    (!target.isOpen ||
+      !ext.childWorkflowOnly ||
+      (target.state.parent?.runId === s.runId && target.state.parent.workflowId === s.workflowId));
+  if (delivered && target.isOpen) {
+    requestCancelRun(engine, target, ext.reason ?? '', s.workflowId, {
       initiatedEventId,
       execution: { workflowId: s.workflowId, runId: s.runId },
     });
   }
   engine.addExternalEvent(
     run,
-    ok
+    delivered
       ? EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED
       : EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-    ok
+    delivered
       ? { initiatedEventId, namespace: ext.namespace, workflowExecution: execution }
       : {
           cause:
