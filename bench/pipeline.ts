@@ -26,7 +26,7 @@ import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import type { PipelineSpec } from '../core/spec';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import { startServerProcess } from './server-process';
-import type { PipelineRunStatus } from '../workflows';
+import type { PipelineRunStatus } from '../workflows/types';
 import {
   BENCH_DESCRIPTORS,
   BENCH_STEPS,

@@ -1,13 +1,14 @@
 /**
  * The `mloe` command line. `bin/mloe.js` registers tsx and calls {@link main}; `tsx clients/cli.ts` works too.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 
 import packageJson from '../package.json';
 import type { LineageCommandOptions } from './lineage';
 import type { ConfigEnv, SettingFlags } from '../workers/config';
 import type { DevFlags } from './dev';
 import { ensureError } from '../core/errors';
+import { workflowIdProblem } from '../core/run-ids';
 import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
 
@@ -163,13 +164,40 @@ export function buildProgram(
       '--artifact-store <uri>',
       "the run's artifact store, file:///dir or s3://bucket[/prefix] (default: the worker's MLOE_ARTIFACT_STORE)",
     )
+    .option(
+      '--id <run-id>',
+      "the run's workflow id: letters, digits, '_' and '-' (default: <pipeline>-<ULID>); a retried start with the " +
+        'same id never starts a second run',
+    )
+    .addOption(
+      new Option(
+        '--id-conflict-policy <policy>',
+        'when --id names a run already: fail, or return that run if it was started by the same request',
+      )
+        .choices(['Fail', 'UseExisting'])
+        .default('Fail'),
+    )
     .action(
       async (
         file: string,
-        options: { param?: string[]; wait?: boolean; cache: boolean; artifactRoot?: string; artifactStore?: string },
+        options: {
+          param?: string[];
+          wait?: boolean;
+          cache: boolean;
+          artifactRoot?: string;
+          artifactStore?: string;
+          id?: string;
+          idConflictPolicy: 'Fail' | 'UseExisting';
+        },
       ) => {
         if (options.artifactRoot !== undefined && options.artifactStore !== undefined) {
           io.stderr('error: give --artifact-root or --artifact-store, not both');
+          setExitCode(2);
+          return;
+        }
+        const idProblem = options.id === undefined ? undefined : workflowIdProblem(options.id);
+        if (idProblem !== undefined) {
+          io.stderr(`error: --id: ${idProblem}`);
           setExitCode(2);
           return;
         }
@@ -179,6 +207,20 @@ export function buildProgram(
         setExitCode(await runRun(file, { ...options, env }, io));
       },
     );
+
+  withConnectionOptions(
+    program
+      .command('setup')
+      .description(
+        "Prepare a Temporal namespace for mloe (once, as an admin): register mloe's search attributes " +
+          '(MloePipeline, MloeStatus). Workers and `mloe dev` do it too when they start',
+      ),
+  ).action(async (options: SettingFlags) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runSetup } = require('./setup') as typeof import('./setup');
+    const config = connectionConfig(options);
+    setExitCode(config === undefined ? 1 : await runSetup(config, io));
+  });
 
   withConnectionOptions(
     program
@@ -207,7 +249,7 @@ export function buildProgram(
         'Print the stdout and stderr of the command (run:) steps of a pipeline run, or of one step; read from the ' +
           'artifact store and checked against their sha256',
       )
-      .argument('<run>', 'the run id, pipeline-<name>-<id>')
+      .argument('<run>', 'the run id (its workflow id, e.g. housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D)')
       .argument('[step]', 'only this step'),
   ).action(async (run: string, step: string | undefined, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -223,7 +265,7 @@ export function buildProgram(
         'Print the steps of a pipeline run (on the Temporal at TEMPORAL_ADDRESS, default 127.0.0.1:7233); exits 1 ' +
           'when the run failed or was cancelled, 0 when it completed or is still running',
       )
-      .argument('<run>', 'the run id, pipeline-<name>-<id>'),
+      .argument('<run>', 'the run id (its workflow id, e.g. housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D)'),
   ).action(async (run: string, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runStatus } = require('./run') as typeof import('./run');
@@ -238,7 +280,7 @@ export function buildProgram(
         'Cancel a pipeline run: its running steps are cancelled (on the Temporal at TEMPORAL_ADDRESS, default ' +
           '127.0.0.1:7233)',
       )
-      .argument('<run>', 'the run id, pipeline-<name>-<id>'),
+      .argument('<run>', 'the run id (its workflow id, e.g. housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D)'),
   ).action(async (run: string, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runCancel } = require('./run') as typeof import('./run');
@@ -253,7 +295,7 @@ export function buildProgram(
         'Say why a step of a run was served from the cache or executed: the cache key and, for a miss, which of ' +
           'its inputs, parameters, files or code changed since it was last cached',
       )
-      .argument('<run>', 'the run id, pipeline-<name>-<id>')
+      .argument('<run>', 'the run id (its workflow id, e.g. housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D)')
       .argument('<step>', 'the step id'),
   ).action(async (run: string, step: string, options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

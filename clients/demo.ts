@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 
 import { createPipelineWorker } from '../workers/pipeline-worker';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ensureError } from '../core/errors';
 import { startPipeline } from './pipelines';

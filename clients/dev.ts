@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 import { loadWorkerConfig, type ConfigEnv, type WorkerConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
-import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
+import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ConfigError, ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';

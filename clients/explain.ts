@@ -9,7 +9,7 @@ import { storeForUri } from '../activities/artifacts/factory';
 import type { ArtifactStore } from '../activities/artifacts/store';
 import { listStepRecords, type StepRecord } from '../activities/lineage/records';
 import type { ConnectionConfig } from '../workers/config';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { connectClient, type ConnectedClient } from './connection';
 import { summarizeCache } from '../core/cache-summary';
 import { ensureError } from '../core/errors';
@@ -31,7 +31,7 @@ export interface ExplainStoreOptions {
  * there instead, which hold the same decision. `fallbackStore` says which store (and is only called then).
  */
 export async function runExplain(
-  runId: string,
+  workflowId: string,
   stepId: string,
   config: Pick<ConnectionConfig, 'address' | 'namespace' | 'addressOrigin'>,
   io: StartDevIo,
@@ -41,7 +41,7 @@ export async function runExplain(
   let status: PipelineRunStatus;
   try {
     connected = await connectClient(config);
-    status = await getPipelineStatus(connected.client, runId);
+    status = await getPipelineStatus(connected.client, workflowId);
   } catch (error) {
     // The store's settings are only read now: a setting explain does not otherwise need cannot break it.
     const storeOptions = fallbackStore();
@@ -49,22 +49,31 @@ export async function runExplain(
       io.stderr(`error: ${ensureError(error).message}`);
       return 1;
     }
-    return explainFromRecords(runId, stepId, storeOptions.artifactStore, storeOptions, io, ensureError(error).message);
+    return explainFromRecords(
+      workflowId,
+      stepId,
+      storeOptions.artifactStore,
+      storeOptions,
+      io,
+      ensureError(error).message,
+    );
   } finally {
     await connected?.close().catch(() => undefined);
   }
   const step = status.steps.find((candidate) => candidate.id === stepId);
   if (step === undefined) {
-    io.stderr(`error: no step ${stepId} in run ${runId}; its steps are ${status.steps.map((s) => s.id).join(', ')}`);
+    io.stderr(
+      `error: no step ${stepId} in run ${workflowId}; its steps are ${status.steps.map((s) => s.id).join(', ')}`,
+    );
     return 1;
   }
-  for (const line of formatExplanation(runId, step)) io.stdout(line);
+  for (const line of formatExplanation(workflowId, step)) io.stdout(line);
   return 0;
 }
 
 /** The explanation from the step records in a store (every `foreach` iteration has its own). */
 async function explainFromRecords(
-  runId: string,
+  workflowId: string,
   stepId: string,
   storeUri: string,
   options: ExplainStoreOptions,
@@ -74,14 +83,14 @@ async function explainFromRecords(
   let store: ArtifactStore | undefined;
   try {
     store = storeForUri(storeUri, options.s3 === undefined ? {} : { s3: options.s3 });
-    const records = (await listStepRecords(store, runId)).filter((record) => record.stepId === stepId);
+    const records = (await listStepRecords(store, workflowId)).filter((record) => record.stepId === stepId);
     if (records.length === 0) {
-      io.stderr(`error: the status of run ${runId} could not be read (${why})`);
+      io.stderr(`error: the status of run ${workflowId} could not be read (${why})`);
       io.stderr(`error: and ${storeUri} holds no record of its step ${stepId}`);
       return 1;
     }
     io.stdout(`(from the step records in ${storeUri}; the run's status could not be read: ${why})`);
-    for (const line of formatExplanation(runId, stepFromRecords(stepId, records))) io.stdout(line);
+    for (const line of formatExplanation(workflowId, stepFromRecords(stepId, records))) io.stdout(line);
     return 0;
   } catch (error) {
     io.stderr(`error: ${ensureError(error).message}`);
@@ -109,8 +118,8 @@ function stepFromRecords(stepId: string, records: readonly StepRecord[]): StepRu
 }
 
 /** The explanation as lines. */
-export function formatExplanation(runId: string, step: StepRunStatus): string[] {
-  const lines = [`${step.id} (${step.uses}) in run ${runId}: ${describeDecision(step)}`];
+export function formatExplanation(workflowId: string, step: StepRunStatus): string[] {
+  const lines = [`${step.id} (${step.uses}) in run ${workflowId}: ${describeDecision(step)}`];
   if (step.cacheKey !== undefined) lines.push(`key: ${step.cacheKey}`);
   if (step.cacheCounts !== undefined) {
     lines.push(`iterations: ${step.cacheCounts.hits} hits, ${step.cacheCounts.misses} misses`);

@@ -1,7 +1,7 @@
 /**
  * `mloe lineage <run-or-artifact>`: where an artifact came from and where it went, or what a run read and wrote,
  * from the run and step records in an artifact store (see docs/lineage.md). The argument is a run id
- * (`pipeline-<name>-<id>`), an artifact URI, a digest (`sha256:<hex>`) or a unique digest prefix of at least 8 hex
+ * (its workflow id, `<pipeline>-<ULID>` unless chosen), an artifact URI, a digest (`sha256:<hex>`) or a unique digest prefix of at least 8 hex
  * digits. Prints a tree, or JSON with `--json`. The CLI loads this module only for this command.
  */
 import { isAbsolute, join } from 'node:path';
@@ -65,7 +65,7 @@ export async function runLineage(target: string, options: LineageCommandOptions,
     });
     const resolved = graph.resolve(target);
     if (resolved.kind === 'run') {
-      const lineage = graph.lineageOfRun(resolved.runId);
+      const lineage = graph.lineageOfRun(resolved.workflowId);
       if (options.json === true) io.stdout(JSON.stringify(lineage, null, 2));
       else for (const line of formatRunLineage(lineage)) io.stdout(line);
     } else {
@@ -149,13 +149,13 @@ function formatArtifact(artifact: ArtifactSummary): string {
 }
 
 function formatStep(execution: ExecutionSummary): string {
-  return `${execution.runId} › ${execution.stepId}${execution.index === undefined ? '' : `[${execution.index}]`}`;
+  return `${execution.workflowId} › ${execution.stepId}${execution.index === undefined ? '' : `[${execution.index}]`}`;
 }
 
 function formatExecution(execution: ExecutionSummary): string {
   const cache =
     execution.cache === 'hit'
-      ? `  [cache hit from ${execution.sourceRunId ?? '?'}]`
+      ? `  [cache hit from ${execution.sourceWorkflowId ?? '?'}]`
       : execution.cache === 'disabled'
         ? '  [cache disabled]'
         : '';
@@ -216,7 +216,7 @@ const MAX_SOURCES_SHOWN = 3;
 /** The readable form of a run's lineage: each step execution with its inputs (and their origin) and outputs. */
 export function formatRunLineage(lineage: RunLineage): string[] {
   const run = lineage.run;
-  const header = [`run ${lineage.runId}`, `pipeline ${lineage.pipeline}`];
+  const header = [`run ${lineage.workflowId}`, `pipeline ${lineage.pipeline}`];
   if (run !== undefined) {
     header.push(run.state, `started ${run.startedAt}`);
     if (run.finishedAt !== undefined) header.push(`finished ${run.finishedAt}`);
@@ -234,7 +234,7 @@ export function formatRunLineage(lineage: RunLineage): string[] {
     const execution = step.execution;
     const cache =
       execution.cache === 'hit'
-        ? `cache hit from ${execution.sourceRunId ?? '?'}`
+        ? `cache hit from ${execution.sourceWorkflowId ?? '?'}`
         : execution.cache === 'miss'
           ? 'cache miss'
           : 'cache disabled';

@@ -8,7 +8,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 
 import type { ConnectionConfig } from '../workers/config';
-import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/run-pipeline';
+import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
 import { withConnectedClient } from './connection';
 import { ConfigError, assertNever, ensureError } from '../core/errors';
 import type { StartDevIo } from './start-dev';
@@ -140,7 +140,7 @@ function statusClause(status: PipelineStatusName): string {
 
 /** One row of the table. */
 export interface PipelineRunRow {
-  runId: string;
+  workflowId: string;
   pipeline: string;
   status: string;
   startedAt: Date;
@@ -168,7 +168,7 @@ export function rowOf(execution: WorkflowExecutionInfo): PipelineRunRow {
   const closed = execution.status.name !== 'RUNNING';
   const memoPipeline = execution.memo?.pipeline;
   return {
-    runId: execution.workflowId,
+    workflowId: execution.workflowId,
     pipeline:
       execution.typedSearchAttributes.get(PIPELINE_SEARCH_ATTRIBUTE) ??
       (typeof memoPipeline === 'string' ? memoPipeline : '-'),
@@ -190,7 +190,7 @@ export function formatElapsed(ms: number): string {
 export function formatRunTable(rows: readonly PipelineRunRow[], now: Date = new Date()): string[] {
   const header = ['run', 'pipeline', 'status', 'started', 'duration'];
   const cells = rows.map((row) => [
-    row.runId,
+    row.workflowId,
     row.pipeline,
     row.status,
     `${row.startedAt.toISOString().slice(0, 19)}Z`,

@@ -11,7 +11,7 @@ import { z } from 'zod';
 
 import { storeForUri, type ArtifactStore } from '../activities/artifacts';
 import type { ClientConfig } from '../workers/config';
-import type { StepRunStatus } from '../workflows';
+import type { StepRunStatus } from '../workflows/types';
 import { withConnectedClient } from './connection';
 import { getPipelineStatus } from './pipelines';
 import { ensureError } from '../core/errors';

@@ -1,18 +1,17 @@
 /**
  * The typed client API of pipeline runs: start one (from a file or a spec object, validated first, so no workflow
  * ever starts for an invalid spec), read its status, wait for it with progress, cancel it. Runs are `runPipeline`
- * workflows with ids `pipeline-<name>-<8 hex>`, the pipeline name and status as search attributes (`MloePipeline`,
- * `MloeStatus`) and the spec hash and parameters in the memo, so the Temporal Web UI can find and explain them.
+ * workflows with ids `<pipeline>-<ULID>` (or the caller's), the pipeline name and status as search attributes
+ * (`MloePipeline`, `MloeStatus`) and the spec hash and parameters in the memo, so the Temporal Web UI can find and
+ * explain them.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import type { Client, ConnectionLike, WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 
 import {
   SpecInvalidError,
@@ -27,19 +26,24 @@ import {
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import {
   PIPELINE_SEARCH_ATTRIBUTE,
+  PIPELINE_STATUS_VALUES,
   PIPELINE_TASK_QUEUE,
   STATUS_SEARCH_ATTRIBUTE,
   pipelineStatusQuery,
-  runPipeline,
+  RUN_PIPELINE_WORKFLOW_TYPE,
   type PipelineRunStatus,
   type RunMetadata,
   type RunPipelineInput,
-} from '../workflows';
+  type RunPipelineWorkflow,
+} from '../workflows/types';
 import { DEFAULT_ARTIFACTS_SUBDIRECTORY } from '../activities/artifacts/file-store';
 import { canonicalJson } from '../core/canonical-json';
+import { sha256Hex } from '../activities/artifacts/ref';
 import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
 import packageJson from '../package.json';
 import { ConfigError, MloeError } from '../core/errors';
+import { workflowIdProblem } from '../core/run-ids';
+import { newRunWorkflowId } from './run-ids';
 import { loadPipelineFileTree, loadPipelineObjectTree } from './spec-files';
 
 const execFileAsync = promisify(execFile);
@@ -50,8 +54,23 @@ const execFileAsync = promisify(execFile);
  */
 export type PipelineSource = { file: string } | { spec: unknown; baseDirectory?: string };
 
+/**
+ * What a start does when its workflow id already names a run: `Fail` refuses it (`RUN_ID_CONFLICT`); `UseExisting`
+ * returns that run when it was started by the same request (same spec, parameters and settings), so a start can be
+ * retried safely, and refuses otherwise. Named after Temporal's id conflict policies; a second run under one workflow
+ * id is never started (runs are started with `REJECT_DUPLICATE`), since records are filed by it.
+ */
+export type IdConflictPolicy = 'Fail' | 'UseExisting';
+
 /** Options of {@link startPipeline}. */
 export type StartPipelineOptions = PipelineSource & {
+  /**
+   * The run's workflow id; a new `<pipeline>-<ULID>` by default. Letters, digits, `_` and `-` (at most 160). Choose
+   * one to make a start idempotent (with {@link StartPipelineOptions.idConflictPolicy} `UseExisting`).
+   */
+  workflowId?: string;
+  /** When `workflowId` already names a run; `Fail` by default (see {@link IdConflictPolicy}). */
+  idConflictPolicy?: IdConflictPolicy;
   /** Parameter values. */
   params?: Record<string, unknown>;
   /** Parameter values as `name=value` texts (the CLI's `-p`), converted by each parameter's declared type. */
@@ -76,12 +95,14 @@ export type StartPipelineOptions = PipelineSource & {
   foreachBatchSize?: number;
 };
 
-/** A started run. */
+/** A started run (or, with `UseExisting`, the run the same request started before). */
 export interface PipelineRun {
   workflowId: string;
+  /** True when the run existed already (a retried start with `UseExisting`). */
+  existing: boolean;
   pipeline: string;
   specHash: string;
-  handle: WorkflowHandle<typeof runPipeline>;
+  handle: WorkflowHandle<RunPipelineWorkflow>;
 }
 
 /**
@@ -124,37 +145,20 @@ function paramsFromTexts(texts: readonly string[], spec: PipelineSpec): Record<s
 
 /** sha256 of a spec's canonical JSON (keys sorted): equal specs hash equal whatever their formatting. */
 export function specHash(spec: PipelineSpec): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(spec)).digest('hex')}`;
-}
-
-/**
- * Registers `MloePipeline` and `MloeStatus` (Keyword) in a namespace unless they exist: servers refuse workflows
- * that set unregistered search attributes. Idempotent.
- */
-export async function ensurePipelineSearchAttributes(
-  connection: Pick<ConnectionLike, 'operatorService'>,
-  namespace = 'default',
-): Promise<void> {
-  const names = [PIPELINE_SEARCH_ATTRIBUTE.name, STATUS_SEARCH_ATTRIBUTE.name];
-  const listed = await connection.operatorService.listSearchAttributes({ namespace });
-  const missing = names.filter((name) => listed.customAttributes?.[name] === undefined);
-  if (missing.length === 0) return;
-  await connection.operatorService.addSearchAttributes({
-    namespace,
-    searchAttributes: Object.fromEntries(
-      missing.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
-    ),
-  });
+  return `sha256:${sha256Hex(canonicalJson(spec))}`;
 }
 
 /** Validates a pipeline, then starts a run of it. Throws `SPEC_INVALID` (nothing started) for an invalid spec. */
 export async function startPipeline(client: Client, options: StartPipelineOptions): Promise<PipelineRun> {
+  if (options.workflowId !== undefined) {
+    const problem = workflowIdProblem(options.workflowId);
+    if (problem !== undefined) throw new ConfigError(`${problem}: choose another run id (--id)`);
+  }
   const descriptors = [...(options.descriptors ?? BUILTIN_STEPS)];
   const pipeline = await loadPipelineForRun(options, createStepRegistry(descriptors));
   const { spec } = pipeline;
   const params = pipeline.params ?? {};
   const hash = specHash(spec);
-  await ensurePipelineSearchAttributes(client.connection, options.namespace ?? client.options.namespace);
   const input: RunPipelineInput = {
     spec,
     params,
@@ -172,20 +176,107 @@ export async function startPipeline(client: Client, options: StartPipelineOption
     ...(options.noCache === undefined ? {} : { noCache: options.noCache }),
     ...(options.foreachBatchSize === undefined ? {} : { foreachBatchSize: options.foreachBatchSize }),
   };
-  const workflowId = `pipeline-${spec.metadata.name}-${randomUUID().slice(0, 8)}`;
-  const handle = await client.workflow.start(runPipeline, {
-    taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
-    workflowId,
-    args: [input],
-    typedSearchAttributes: [
-      { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
-      { key: STATUS_SEARCH_ATTRIBUTE, value: 'Running' },
-    ],
-    memo: { pipeline: spec.metadata.name, specHash: hash, params },
-    staticSummary: `pipeline ${spec.metadata.name}`,
-  });
-  return { workflowId, pipeline: spec.metadata.name, specHash: hash, handle };
+  const workflowId = options.workflowId ?? newRunWorkflowId(spec.metadata.name);
+  const requestDigest = startRequestDigest(input);
+  const run = { workflowId, pipeline: spec.metadata.name, specHash: hash };
+  try {
+    const handle = await client.workflow.start<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
+      taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
+      workflowId,
+      // One run per workflow id, ever: records are filed under it.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      args: [input],
+      typedSearchAttributes: [
+        { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
+        { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
+      ],
+      memo: { pipeline: spec.metadata.name, specHash: hash, params, [START_REQUEST_MEMO]: requestDigest },
+      staticSummary: `pipeline ${spec.metadata.name}`,
+    });
+    return { ...run, handle, existing: false };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      const existing = await existingRun(client, workflowId, requestDigest, options.idConflictPolicy ?? 'Fail');
+      return { ...run, handle: existing, existing: true };
+    }
+    throw missingSearchAttributes(error, client.options.namespace) ?? error;
+  }
 }
+
+/** The memo field holding a run's {@link startRequestDigest}. */
+const START_REQUEST_MEMO = 'startRequest';
+
+/**
+ * sha256 of what makes two starts the same request: the spec and every sub-pipeline by hash, the parameter values,
+ * the artifact store, the working directory and the cache switch. Who started it and from which commit do not count.
+ */
+function startRequestDigest(input: RunPipelineInput): string {
+  return `sha256:${sha256Hex(
+    canonicalJson({
+      specHash: input.specHash,
+      pipelines: Object.fromEntries(Object.entries(input.pipelines ?? {}).map(([path, sub]) => [path, sub.specHash])),
+      params: input.params,
+      artifactStore: input.artifactStore ?? null,
+      workingDir: input.workingDir,
+      noCache: input.noCache ?? false,
+    }),
+  )}`;
+}
+
+/**
+ * The run a refused start collided with, when the caller asked for it (`UseExisting`) and it is the same request;
+ * `RUN_ID_CONFLICT` saying whose id it is otherwise.
+ */
+async function existingRun(
+  client: Client,
+  workflowId: string,
+  requestDigest: string,
+  policy: IdConflictPolicy,
+): Promise<WorkflowHandle<RunPipelineWorkflow>> {
+  const handle = client.workflow.getHandle<RunPipelineWorkflow>(workflowId);
+  const description = await handle.describe();
+  const what = `run id ${workflowId} already names`;
+  if (description.type !== RUN_PIPELINE_WORKFLOW_TYPE) {
+    throw new MloeError('RUN_ID_CONFLICT', `${what} a ${description.type} workflow; choose another run id (--id)`);
+  }
+  const memo = description.memo ?? {};
+  const pipelineName = typeof memo.pipeline === 'string' ? memo.pipeline : '?';
+  const started = `run of pipeline ${pipelineName} (${description.status.name.toLowerCase()}, started ${description.startTime.toISOString()})`;
+  if (memo[START_REQUEST_MEMO] !== requestDigest) {
+    throw new MloeError(
+      'RUN_ID_CONFLICT',
+      `${what} a ${started} with another spec, parameters or settings; choose another run id (--id)`,
+    );
+  }
+  if (policy === 'Fail') {
+    throw new MloeError(
+      'RUN_ID_CONFLICT',
+      `${what} a ${started} of this same request; pass --id-conflict-policy UseExisting to get that run instead`,
+    );
+  }
+  return handle;
+}
+
+/**
+ * `SEARCH_ATTRIBUTES_MISSING` for a start the server refused because the namespace lacks mloe's search attributes
+ * (saying what to run); `undefined` for any other error.
+ */
+function missingSearchAttributes(error: unknown, namespace: string): MloeError | undefined {
+  const details = (error as { cause?: { details?: unknown } } | undefined)?.cause?.details;
+  const text = `${(error as Error | undefined)?.message ?? ''} ${typeof details === 'string' ? details : ''}`;
+  const refused = /search attribute/i.test(text) && MLOE_SEARCH_ATTRIBUTE_NAMES.some((name) => text.includes(name));
+  if (!refused) return undefined;
+  return new MloeError(
+    'SEARCH_ATTRIBUTES_MISSING',
+    `namespace ${namespace} lacks mloe's search attributes (${MLOE_SEARCH_ATTRIBUTE_NAMES.join(', ')}): run ` +
+      `\`mloe setup --namespace ${namespace}\` once (starting \`mloe worker\` or \`mloe dev\` registers them too)`,
+    { cause: error },
+  );
+}
+
+/** Names of the search attributes a start sets. */
+const MLOE_SEARCH_ATTRIBUTE_NAMES = [PIPELINE_SEARCH_ATTRIBUTE.name, STATUS_SEARCH_ATTRIBUTE.name];
 
 /**
  * The store URI a run uses: `artifactStore` when given (checked: `file:///absolute` or `s3://bucket[/prefix]`,
@@ -242,9 +333,9 @@ async function gitDescribe(directory: string): Promise<string | undefined> {
  * is not a pipeline run.
  */
 export async function getPipelineStatus(client: Client, workflowId: string): Promise<PipelineRunStatus> {
-  const handle = client.workflow.getHandle<typeof runPipeline>(workflowId);
+  const handle = client.workflow.getHandle<RunPipelineWorkflow>(workflowId);
   const description = await handle.describe();
-  if (description.type !== 'runPipeline') {
+  if (description.type !== RUN_PIPELINE_WORKFLOW_TYPE) {
     throw new MloeError('CONFIG_INVALID', `${workflowId} is not a pipeline run (it is a ${description.type} workflow)`);
   }
   return description.status.name === 'COMPLETED' ? handle.result() : handle.query(pipelineStatusQuery);
@@ -268,7 +359,7 @@ export interface PipelineOutcome {
  * the first workflow task).
  */
 export async function waitForPipeline(
-  handle: WorkflowHandle<typeof runPipeline>,
+  handle: WorkflowHandle<RunPipelineWorkflow>,
   options: { pollIntervalMs?: number; onStatus?: (status: PipelineRunStatus) => void } = {},
 ): Promise<PipelineOutcome> {
   const result = handle.result().then(

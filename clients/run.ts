@@ -14,7 +14,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { SpecInvalidError, formatIssue } from '../core/spec';
 import { loadRunConfig, type ConfigEnv, type ConnectionConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { connectClient, withConnectedClient } from './connection';
 import { startEmbeddedStack } from './embedded-stack';
 import { ensureError } from '../core/errors';
@@ -24,6 +24,7 @@ import {
   runArtifactStore,
   startPipeline,
   waitForPipeline,
+  type IdConflictPolicy,
   type PipelineOutcome,
   type PipelineRun,
 } from './pipelines';
@@ -53,6 +54,10 @@ export interface RunCommandOptions {
    */
   env?: ConfigEnv;
   pollIntervalMs?: number;
+  /** `--id`: the run's workflow id (a new `<pipeline>-<ULID>` when absent). */
+  id?: string;
+  /** `--id-conflict-policy`: when `--id` names a run already (`Fail` by default). */
+  idConflictPolicy?: IdConflictPolicy;
 }
 
 /** The address the embedded configuration is resolved with: the embedded server listens on a free local port. */
@@ -73,6 +78,8 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     ...(options.cache === false ? { noCache: true } : {}),
     ...(options.artifactRoot === undefined ? {} : { artifactRoot: options.artifactRoot }),
     ...(options.artifactStore === undefined ? {} : { artifactStore: options.artifactStore }),
+    ...(options.id === undefined ? {} : { workflowId: options.id }),
+    ...(options.idConflictPolicy === undefined ? {} : { idConflictPolicy: options.idConflictPolicy }),
   };
 
   const cleanups: (() => Promise<void>)[] = [];
@@ -88,7 +95,7 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       const connected = await connectClient(connection);
       cleanups.push(() => connected.close());
       const run = await startPipeline(connected.client, { ...startOptions, taskQueue });
-      io.stdout(`started ${run.workflowId} (pipeline ${run.pipeline}) on ${connection.address}`);
+      io.stdout(`${startedOrFound(run)} ${run.workflowId} (pipeline ${run.pipeline}) on ${connection.address}`);
       if (options.wait !== true) {
         io.stdout(`follow it with: mloe status ${run.workflowId}`);
         return 0;
@@ -112,7 +119,7 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     );
     return await stack.runWorkerUntil(async () => {
       const run = await startPipeline(stack.client, { ...startOptions, taskQueue });
-      io.stdout(`[${elapsed()}] started ${run.workflowId}`);
+      io.stdout(`[${elapsed()}] ${startedOrFound(run)} ${run.workflowId}`);
       return follow(run, io, elapsed, options.pollIntervalMs);
     });
   } catch (error) {
@@ -126,6 +133,11 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       }
     }
   }
+}
+
+/** `started`, or for a retried start that found its run (`--id-conflict-policy UseExisting`), `found existing run`. */
+function startedOrFound(run: PipelineRun): string {
+  return run.existing ? 'found existing run' : 'started';
 }
 
 /** Prints progress until the run ends, then the summary; returns 0 if it completed. */
@@ -184,7 +196,7 @@ export function formatRunSummary(status: PipelineRunStatus): string[] {
       .trimEnd();
   const errors = status.steps.flatMap((step) => (step.error === undefined ? [] : [`  ${step.id}: ${step.error}`]));
   return [
-    `pipeline ${status.pipeline}  run ${status.runId}  ${status.state}`,
+    `pipeline ${status.pipeline}  run ${status.workflowId}  ${status.state}`,
     line(header),
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),

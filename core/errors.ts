@@ -42,7 +42,13 @@ export type MloeErrorCode =
   /** A command step did not write an output it declares. */
   | 'STEP_OUTPUT_MISSING'
   /** A command step wrote an output, `outputs.json` or `metrics.json` of the wrong shape or type. */
-  | 'STEP_OUTPUT_INVALID';
+  | 'STEP_OUTPUT_INVALID'
+  /** A run was started with a workflow id that already names another run (or a different request for it). */
+  | 'RUN_ID_CONFLICT'
+  /** A record would overwrite one written by another Temporal run with the same workflow id; nothing was written. */
+  | 'RECORD_CONFLICT'
+  /** The Temporal namespace lacks mloe's search attributes; `mloe setup` (or starting a worker) registers them. */
+  | 'SEARCH_ATTRIBUTES_MISSING';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -62,7 +62,7 @@ describe('mloeSteps in a hand-written workflow', () => {
     const second = await handle.result();
     expect(Object.values(second).map((result) => result.cache.decision)).toEqual(Array(6).fill('hit'));
     expect(second.train?.outputs).toEqual(first.train?.outputs);
-    expect(second.train?.cache.sourceRunId).toMatch(/-1$/);
+    expect(second.train?.cache.sourceWorkflowId).toMatch(/-1$/);
 
     const third = await env.client.workflow.execute(codeFirstHousing, {
       taskQueue,

@@ -21,7 +21,7 @@ import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activ
 import { fitOls } from '../activities/linear-model';
 import { MloeError } from '../core/errors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
-import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows';
+import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows/demo-pipeline';
 import { type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
 import { suiteTemporaryDirectories } from './temporary-directories';
@@ -452,7 +452,7 @@ describe('mloe demo', () => {
       timeout: 60_000,
     });
     expect(stdout).toMatch(/dev server running at 127\.0\.0\.1:\d+/);
-    expect(stdout).toMatch(/started pipeline-housing-price-[0-9a-f]{8} \(pipelines\/demo\/pipeline\.yaml\)/);
+    expect(stdout).toMatch(/started housing-price-[0-9A-HJKMNP-TV-Z]{26} \(pipelines\/demo\/pipeline\.yaml\)/);
     for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
       expect(stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +miss +1$`, 'm'));
     }
@@ -482,7 +482,7 @@ describe('mloe demo', () => {
     );
     expect(error).toMatchObject({ code: 1 });
     const { stderr } = error as { stderr: string };
-    expect(stderr).toMatch(/pipeline-housing-price-[0-9a-f]{8} failed: step validate failed: DATA_INVALID/);
+    expect(stderr).toMatch(/housing-price-[0-9A-HJKMNP-TV-Z]{26} failed: step validate failed: DATA_INVALID/);
     expect(stderr).toContain('row 1 (line 2), column "distance_km": "far" is not a number');
     expect(stderr).not.toContain('    at '); // one clear message, no stack traces
   });

@@ -67,8 +67,12 @@ function recordingLogger(): LineageLogger & { warnings: string[]; infos: string[
   return { warnings, infos, warn: (message) => warnings.push(message), info: (message) => infos.push(message) };
 }
 
-const RUN_A = 'pipeline-demo-aaaa1111';
-const RUN_B = 'pipeline-demo-bbbb2222';
+const RUN_A = 'demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1A';
+const RUN_B = 'demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1B';
+/** The Temporal run id of each fixture run's first execution: the owner of its records. */
+function ownerOf(workflowId: string): string {
+  return workflowId === RUN_A ? '1f000000-0000-4000-8000-00000000000a' : '1f000000-0000-4000-8000-00000000000b';
+}
 const ROOT = '/data/store';
 
 /** A digest from a readable tag: the tag's hex padded (tests choose the prefixes, e.g. for ambiguity). */
@@ -87,7 +91,7 @@ function at(minute: number): string {
 }
 
 function step(
-  runId: string,
+  workflowId: string,
   stepId: string,
   minute: number,
   inputs: ArtifactUse[],
@@ -96,8 +100,9 @@ function step(
   extra: Partial<StepRecord> = {},
 ): StepRecord {
   return {
-    version: 1,
-    runId,
+    version: 2,
+    workflowId,
+    firstExecutionRunId: ownerOf(workflowId),
     pipeline: 'demo',
     stepId,
     uses: `${stepId}@1`,
@@ -135,7 +140,7 @@ function fixtureSteps(): StepRecord[] {
       decision: 'hit',
       key: 'f'.repeat(64),
       reasons: [`outputs of ${RUN_A}`],
-      sourceRunId: RUN_A,
+      sourceWorkflowId: RUN_A,
     }),
     step(RUN_B, 'train', 14, [{ ...FEATURES }], [MODEL_B]),
     step(
@@ -151,19 +156,24 @@ function fixtureSteps(): StepRecord[] {
   ];
 }
 
-function runRecord(runId: string, state: RunRecord['state'] = 'completed', extra: Partial<RunRecord> = {}): RunRecord {
+function runRecord(
+  workflowId: string,
+  state: RunRecord['state'] = 'completed',
+  extra: Partial<RunRecord> = {},
+): RunRecord {
   return {
-    version: 1,
-    runId,
+    version: 2,
+    workflowId,
     temporalRunId: '7f0c6c1e-0000-4000-8000-000000000001',
+    firstExecutionRunId: ownerOf(workflowId),
     namespace: 'default',
     pipeline: 'demo',
     specHash: 'c'.repeat(64),
     mloeVersion: '0.1.0',
     params: { alpha: 0.5, target: 'price' },
     state,
-    startedAt: at(runId === RUN_A ? 0 : 10),
-    ...(state === 'running' ? {} : { finishedAt: at(runId === RUN_A ? 6 : 18) }),
+    startedAt: at(workflowId === RUN_A ? 0 : 10),
+    ...(state === 'running' ? {} : { finishedAt: at(workflowId === RUN_A ? 6 : 18) }),
     artifactStore: `file://${ROOT}`,
     steps: [
       { id: 'ingest', uses: 'ingest@1', state: 'completed', attempts: 1, cache: 'miss' },
@@ -190,7 +200,7 @@ describe('records', () => {
     expect(await readRunRecord(store, RUN_B)).toBeUndefined();
 
     const ofB = await listStepRecords(store, RUN_B);
-    expect(ofB.map((record) => stepRecordName(record.runId, record.stepId, record.index))).toEqual([
+    expect(ofB.map((record) => stepRecordName(record.workflowId, record.stepId, record.index))).toEqual([
       `${RUN_B}.evaluate`,
       `${RUN_B}.featurize`,
       `${RUN_B}.ingest`,
@@ -214,7 +224,7 @@ describe('records', () => {
       ['a hit without source run', { ...good, cache: { decision: 'hit', reasons: [] } }],
       ['a failure without error', { ...good, state: 'failed' }],
       ['an unknown field', { ...good, secret: 'x' } as StepRecord],
-      ['a run id with a dot', { ...good, runId: 'pipeline.demo' }],
+      ['a run id with a dot', { ...good, workflowId: 'pipeline.demo' }],
       ['an unknown artifact type', { ...good, inputs: [{ ...RAW, type: 'image' as ArtifactUse['type'] }] }],
     ];
     for (const [what, record] of invalid) {
@@ -238,11 +248,39 @@ describe('records', () => {
     expect(skipped).toEqual([`${RUN_A}.train`]);
   });
 
+  test('a record owned by another Temporal run with the same workflow id is never overwritten (RECORD_CONFLICT)', async () => {
+    const store = new FileArtifactStore({ root: await temporaryDirectory() });
+    const mine = fixtureSteps()[0] as StepRecord;
+    await writeStepRecord(store, mine);
+    await writeRunRecord(store, runRecord(RUN_A));
+    const intruder = '2f000000-0000-4000-8000-000000000099';
+
+    // The same execution may rewrite its records (a retried activity, the run's final record).
+    const retried: StepRecord = { ...mine, attempt: 2 };
+    await writeStepRecord(store, retried);
+    await writeRunRecord(store, runRecord(RUN_A, 'failed', { error: 'boom' }));
+
+    // Another execution under the same workflow id is refused, naming both runs; the stored records are untouched.
+    const stepConflict = writeStepRecord(store, { ...mine, firstExecutionRunId: intruder, attempt: 5 });
+    await expect(stepConflict).rejects.toMatchObject({ code: 'RECORD_CONFLICT', retryable: false });
+    await expect(stepConflict).rejects.toThrow(
+      new RegExp(`belongs to Temporal run ${ownerOf(RUN_A)}, not to this run \\(Temporal run ${intruder}\\)`),
+    );
+    const runConflict = writeRunRecord(store, { ...runRecord(RUN_A), firstExecutionRunId: intruder });
+    await expect(runConflict).rejects.toMatchObject({ code: 'RECORD_CONFLICT' });
+    expect(await readStepRecord(store, RUN_A, mine.stepId)).toEqual(retried);
+    expect(await readRunRecord(store, RUN_A)).toEqual(runRecord(RUN_A, 'failed', { error: 'boom' }));
+
+    // A file there that is not one of ours (no owner) is not replaced either.
+    await writeFile(join(store.root, 'records', 'runs', `${RUN_B}.json`), '{"note": "written by another tool"}');
+    await expect(writeRunRecord(store, runRecord(RUN_B))).rejects.toMatchObject({ code: 'RECORD_CONFLICT' });
+  });
+
   test('record names split back into run, step and index', () => {
     expect(stepRecordName(RUN_A, 'train')).toBe(`${RUN_A}.train`);
     expect(stepRecordName(RUN_A, 'train', 12)).toBe(`${RUN_A}.train.12`);
-    expect(parseStepRecordName(`${RUN_A}.train.12`)).toEqual({ runId: RUN_A, stepId: 'train', index: 12 });
-    expect(parseStepRecordName(`${RUN_A}.train`)).toEqual({ runId: RUN_A, stepId: 'train' });
+    expect(parseStepRecordName(`${RUN_A}.train.12`)).toEqual({ workflowId: RUN_A, stepId: 'train', index: 12 });
+    expect(parseStepRecordName(`${RUN_A}.train`)).toEqual({ workflowId: RUN_A, stepId: 'train' });
     expect(parseStepRecordName(`${RUN_A}.train.x`)).toBeUndefined();
     expect(parseStepRecordName(`${RUN_A}`)).toBeUndefined();
     expect(() => stepRecordName('../etc', 'train')).toThrow(MloeError);
@@ -285,7 +323,7 @@ describe('graph', () => {
     const [train] = lineage.upstream ?? [];
     expect(lineage.upstream).toHaveLength(1);
     expect(train?.relation).toBe('produced');
-    expect(train?.execution).toMatchObject({ runId: RUN_A, stepId: 'train', cache: 'miss' });
+    expect(train?.execution).toMatchObject({ workflowId: RUN_A, stepId: 'train', cache: 'miss' });
     expect(train?.ports).toEqual(['model']);
     // Features were written by run A's featurize; run B's cache hit came later, so it is not where train got them.
     const features = train?.inputs?.[0];
@@ -307,7 +345,7 @@ describe('graph', () => {
       ['produced', `${RUN_A}.featurize`],
       ['reused', `${RUN_B}.featurize`],
     ]);
-    expect(edges[1]?.execution).toMatchObject({ cache: 'hit', sourceRunId: RUN_A });
+    expect(edges[1]?.execution).toMatchObject({ cache: 'hit', sourceWorkflowId: RUN_A });
     expect(edges[1]?.source?.record).toBe(`${RUN_A}.featurize`);
     // depth 1: the producers, without their inputs.
     expect(edges.every((edge) => edge.inputs === undefined && edge.truncated === true)).toBe(true);
@@ -368,7 +406,10 @@ describe('graph', () => {
     ]);
     const featurize = lineageB.steps[1];
     expect(featurize?.outputs).toEqual([
-      expect.objectContaining({ relation: 'reused', source: expect.objectContaining({ runId: RUN_A }) as unknown }),
+      expect.objectContaining({
+        relation: 'reused',
+        source: expect.objectContaining({ workflowId: RUN_A }) as unknown,
+      }),
     ]);
     // Train's features: from this run's cache hit first, then from run A's featurize.
     const train = lineageB.steps[2];
@@ -400,8 +441,8 @@ describe('graph', () => {
   });
 
   test('targets: run ids, URIs, digests and unique prefixes; clear errors otherwise', () => {
-    expect(graph.resolve(RUN_A)).toEqual({ kind: 'run', runId: RUN_A });
-    expect(graph.resolve(RUN_B)).toEqual({ kind: 'run', runId: RUN_B });
+    expect(graph.resolve(RUN_A)).toEqual({ kind: 'run', workflowId: RUN_A });
+    expect(graph.resolve(RUN_B)).toEqual({ kind: 'run', workflowId: RUN_B });
     expect(graph.resolve(MODEL_A.uri)).toEqual({ kind: 'artifact', digest: MODEL_A.digest });
     expect(graph.resolve(MODEL_A.digest)).toEqual({ kind: 'artifact', digest: MODEL_A.digest });
     expect(graph.resolve('a0de1001')).toEqual({ kind: 'artifact', digest: MODEL_A.digest });
@@ -559,7 +600,7 @@ describe('OpenLineage events', () => {
       programmingLanguage: 'TypeScript',
     });
     const hit = valid(stepRunEvent(fixtureSteps()[4] as StepRecord, 'COMPLETE', options));
-    expect(hit.run.facets?.mloe_step).toMatchObject({ cache: { decision: 'hit', sourceRunId: RUN_A } });
+    expect(hit.run.facets?.mloe_step).toMatchObject({ cache: { decision: 'hit', sourceWorkflowId: RUN_A } });
     // The same artifact on two ports of one step is one dataset.
     const twice = valid(stepRunEvent(step(RUN_A, 'x', 0, [DATA, { ...DATA, port: 'again' }], []), 'START', options));
     expect(twice.inputs).toHaveLength(1);
@@ -575,7 +616,7 @@ describe('OpenLineage events', () => {
     expect(running).toMatchObject({ eventType: 'START', job: { namespace: 'mloe-tests', name: 'demo' } });
     expect(running.run.runId).toBe(lineageRunId(RUN_A));
     expect(running.run.facets?.parent).toBeUndefined();
-    expect(running.run.facets?.mloe_run).toMatchObject({ runId: RUN_A, specHash: 'c'.repeat(64) });
+    expect(running.run.facets?.mloe_run).toMatchObject({ workflowId: RUN_A, specHash: 'c'.repeat(64) });
     const failed = valid(pipelineRunEvent(runRecord(RUN_A, 'failed', { error: 'train failed' }), 'FAIL', options));
     expect(failed.run.facets?.errorMessage).toMatchObject({ message: 'train failed' });
     expect(failed.eventTime).toBe(at(6));
@@ -888,7 +929,7 @@ describe('recording from activities', () => {
     const input: RecordRunInput = {
       status: {
         pipeline: 'demo',
-        runId: RUN_B,
+        workflowId: RUN_B,
         specHash: 'c'.repeat(64),
         state: 'failed',
         params: { alpha: 1 },
@@ -911,13 +952,14 @@ describe('recording from activities', () => {
           { id: 'train', uses: 'train@1', state: 'failed', attempts: 3, cache: 'miss', error: 'boom' },
         ],
       },
+      firstExecutionRunId: ownerOf(RUN_B),
     };
     await environment.run(activities.recordRun, input);
     await emitter.close();
 
     const run = await readRunRecord(store, RUN_B);
     expect(run).toMatchObject({
-      runId: RUN_B,
+      workflowId: RUN_B,
       temporalRunId: '0e0e0e0e-0000-4000-8000-000000000000',
       namespace: 'ml',
       mloeVersion: expect.any(String) as string,
@@ -970,7 +1012,9 @@ describe('mloe lineage', () => {
     expect(err).toEqual([]);
     const text = out.join('\n');
     expect(out[0]).toBe(`run ${RUN_B}  pipeline demo  (no run record; from step records)`);
-    expect(text).toContain('featurize (featurize@1)  completed  attempt 1  cache hit from pipeline-demo-aaaa1111');
+    expect(text).toContain(
+      'featurize (featurize@1)  completed  attempt 1  cache hit from demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1A',
+    );
     expect(text).toContain(`out features: dataset sha256:fea700010000 (100 B)  (reused from ${RUN_A} › featurize)`);
     expect(text).toContain(
       `in  features: dataset sha256:fea700010000 (100 B)  ← from this run's featurize (cache hit), ${RUN_A} › featurize`,
@@ -991,13 +1035,15 @@ describe('mloe lineage', () => {
     expect(out[0]).toBe(`dataset sha256:fea700010000 (100 B)  ${FEATURES.uri}`);
     const text = out.join('\n');
     expect(text).toContain('upstream (what it was made from):');
-    expect(text).toMatch(/├─ produced by pipeline-demo-aaaa1111 › featurize \(featurize@1\) {2}completed/);
+    expect(text).toMatch(/├─ produced by demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1A › featurize \(featurize@1\) {2}completed/);
     expect(text).toMatch(
-      /└─ reused by pipeline-demo-bbbb2222 › featurize .*\[cache hit from pipeline-demo-aaaa1111\] {2}← outputs of pipeline-demo-aaaa1111 › featurize/,
+      /└─ reused by demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1B › featurize .*\[cache hit from demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1A\] {2}← outputs of demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1A › featurize/,
     );
     expect(text).toContain('│  └─ dataset: dataset sha256:da7a00010000 (100 B)');
     expect(text).toContain('downstream (what was made from it):');
-    expect(text).toMatch(/consumed by pipeline-demo-bbbb2222 › train \(train@1\) {2}completed {2}\S+ as features/);
+    expect(text).toMatch(
+      /consumed by demo-01JF3Y8Z6KQ4W5ZP0B4N3C2V1B › train \(train@1\) {2}completed {2}\S+ as features/,
+    );
 
     const upstreamOnly = capture();
     expect(

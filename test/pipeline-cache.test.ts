@@ -24,7 +24,7 @@ import { runExplain } from '../clients/explain';
 import { runLineage } from '../clients/lineage';
 import packageJson from '../package.json';
 import { startPipeline, waitForPipeline, type StartPipelineOptions } from '../clients/pipelines';
-import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, RunPipelineWorkflow, StepRunStatus } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
 
@@ -100,7 +100,7 @@ describe('step caching', () => {
   let stopWorker: (() => Promise<void>) | undefined;
   let directory: string;
   const taskQueue = `mloe-cache-test-${process.pid}-${Date.now()}`;
-  const handles: WorkflowHandle<typeof runPipeline>[] = [];
+  const handles: WorkflowHandle<RunPipelineWorkflow>[] = [];
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'mloe-cache-test-'));
@@ -277,7 +277,7 @@ describe('step caching', () => {
       addressOrigin: 'TEMPORAL_ADDRESS' as const,
     };
     expect(await runExplain(workflowId, 'make', config, io)).toBe(0);
-    expect(out.join('\n')).toMatch(/make \(make-data@1\) in run pipeline-cache-explain-[0-9a-f]{8}: miss/);
+    expect(out.join('\n')).toMatch(/make \(make-data@1\) in run cache-explain-[0-9A-HJKMNP-TV-Z]{26}: miss/);
     expect(out.join('\n')).toContain('input rows changed: 61 → 62');
     expect(out.join('\n')).toMatch(/key: [0-9a-f]{64}/);
 
@@ -302,7 +302,7 @@ describe('step caching', () => {
     const store = new FileArtifactStore({ root: join(directory, '.mloe', 'artifacts') });
     const record = await readRunRecord(store, first.workflowId);
     expect(record).toMatchObject({
-      runId: first.workflowId,
+      workflowId: first.workflowId,
       pipeline: 'lineage-e2e',
       specHash: first.status.specHash,
       mloeVersion: packageJson.version,
@@ -322,7 +322,7 @@ describe('step caching', () => {
     const summarise = await readStepRecord(store, second.workflowId, 'summarise');
     expect(summarise).toMatchObject({
       state: 'completed',
-      cache: { decision: 'hit', sourceRunId: first.workflowId },
+      cache: { decision: 'hit', sourceWorkflowId: first.workflowId },
       inputs: [{ port: 'data', digest: data.digest }],
     });
 
@@ -344,6 +344,7 @@ describe('step caching', () => {
   });
 
   it('replays every history of this suite', async () => {
+    expect(handles.length).toBeGreaterThan(0); // replaying nothing would prove nothing
     for (const handle of handles) {
       await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
     }

@@ -14,7 +14,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 import { liveGroupMembers } from '../activities/runner';
 import { cancelPipeline, getPipelineStatus, startPipeline, type PipelineRun } from '../clients/pipelines';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { pollUntil, processAlive } from './devserver/child-server';
 
 const REPO = resolve(__dirname, '..');

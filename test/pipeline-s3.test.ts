@@ -14,7 +14,7 @@ import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { runLineage } from '../clients/lineage';
 import { runLogs } from '../clients/logs';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import type { PipelineRunStatus } from '../workflows';
+import type { PipelineRunStatus } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';

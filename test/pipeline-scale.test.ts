@@ -18,7 +18,7 @@ import {
   type StepImplementations,
 } from '../activities/steps';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { DEFAULT_FOREACH_BATCH_SIZE, type PipelineRunStatus } from '../workflows';
+import { DEFAULT_FOREACH_BATCH_SIZE, type PipelineRunStatus } from '../workflows/types';
 import { serverAddress, type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
 

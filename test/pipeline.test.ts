@@ -30,7 +30,7 @@ import {
   type PipelineOutcome,
   type StartPipelineOptions,
 } from '../clients/pipelines';
-import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, RunPipelineWorkflow, StepRunStatus } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
@@ -110,7 +110,7 @@ describe('runPipeline on the dev server', () => {
   let stopWorker: (() => Promise<void>) | undefined;
   let artifactRoot: string;
   const taskQueue = `mloe-pipeline-test-${process.pid}-${Date.now()}`;
-  const handles: WorkflowHandle<typeof runPipeline>[] = [];
+  const handles: WorkflowHandle<RunPipelineWorkflow>[] = [];
 
   beforeAll(async () => {
     artifactRoot = await mkdtemp(join(tmpdir(), 'mloe-pipeline-test-'));
@@ -127,7 +127,7 @@ describe('runPipeline on the dev server', () => {
   async function run(
     options: StartPipelineOptions,
     onStatus?: (status: PipelineRunStatus) => void,
-  ): Promise<PipelineOutcome & { handle: WorkflowHandle<typeof runPipeline>; workflowId: string }> {
+  ): Promise<PipelineOutcome & { handle: WorkflowHandle<RunPipelineWorkflow>; workflowId: string }> {
     const started = await startPipeline(client, {
       artifactRoot,
       workingDir: REPO,
@@ -149,8 +149,8 @@ describe('runPipeline on the dev server', () => {
       s.steps.forEach((step) => seen.add(`${step.id}:${step.state}`)),
     );
     expect(error).toBeUndefined();
-    expect(workflowId).toMatch(/^pipeline-housing-price-[0-9a-f]{8}$/);
-    expect(status).toMatchObject({ pipeline: 'housing-price', runId: workflowId, state: 'completed' });
+    expect(workflowId).toMatch(/^housing-price-[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(status).toMatchObject({ pipeline: 'housing-price', workflowId: workflowId, state: 'completed' });
     expect(status.specHash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(status.params).toMatchObject({ target: 'price_k', testFraction: 0.2 });
     expect(status.steps.map((step) => [step.id, step.state, step.uses, step.attempts])).toEqual([
@@ -444,7 +444,12 @@ describe('runPipeline on the dev server', () => {
     }
     expect(ids).toEqual([workflowId]);
     const description = await handle.describe();
-    expect(description.memo).toEqual({ pipeline: name, specHash: status.specHash, params: { greeting: 'hello' } });
+    expect(description.memo).toEqual({
+      pipeline: name,
+      specHash: status.specHash,
+      params: { greeting: 'hello' },
+      startRequest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) as string,
+    });
     expect(stepIn(status, 'a').outputs).toEqual({ message: 'hello', length: 5 });
   });
 

@@ -64,7 +64,7 @@ async function setup(overrides: Partial<CommandStepRequest> & Pick<CommandStepRe
     store,
     request: {
       stepId: 'step1',
-      runId: 'run-1',
+      workflowId: 'run-1',
       params: {},
       inputs: {},
       outputs: {},
@@ -101,7 +101,7 @@ const hasPython = spawnSync('python3', ['--version']).status === 0;
 /** Doubles each number of the input file, reads a param, writes an artifact, a scalar and metrics. */
 const SHELL_STEP = `
 set -eu
-test "$MLOE_STEP_ID" = step1 && test "$MLOE_RUN_ID" = run-1
+test "$MLOE_STEP_ID" = step1 && test "$MLOE_WORKFLOW_ID" = run-1
 factor=$(sed -n 's/.*"factor": *\\([0-9]*\\).*/\\1/p' "$MLOE_PARAMS_FILE")
 total=0
 count=0
@@ -146,7 +146,7 @@ describe('runCommandStep', () => {
 
     const doubled = asRef(result.outputs.doubled);
     expect(doubled.type).toBe('dataset');
-    expect(doubled.metadata).toEqual({ stepId: 'step1', runId: 'run-1', output: 'doubled' });
+    expect(doubled.metadata).toEqual({ stepId: 'step1', workflowId: 'run-1', output: 'doubled' });
     expect(await getText(store, doubled)).toBe('2\n4\n6\n');
     expect(result.outputs.count).toBe(3);
     expect(result.metrics).toEqual({ total: 12, label_is: 3 });

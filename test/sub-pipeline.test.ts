@@ -43,7 +43,7 @@ import {
   type PipelineTreeResult,
   type SpecIssue,
 } from '../core/spec';
-import type { PipelineRunStatus, runPipeline, StepRunStatus } from '../workflows';
+import type { PipelineRunStatus, RunPipelineWorkflow, StepRunStatus } from '../workflows/types';
 import { HEARTBEAT_TIMEOUT_MS, stepActivityOptions } from '../workflows/step-execution';
 import { MAX_CHILD_WORKFLOW_ID_LENGTH, childWorkflowId } from '../workflows/sub-pipeline';
 import { type TestEnv } from './devserver/harness';
@@ -723,17 +723,17 @@ steps:
       state: 'completed',
       attempts: 1,
       outputs: { total: 42, text: 'hi 84', doubled: 84 },
-      childWorkflow: { workflowId: `${workflowId}-sub`, runId: expect.any(String) as string },
+      childWorkflow: { workflowId: `${workflowId}-sub`, firstExecutionRunId: expect.any(String) as string },
     });
     expect(Date.parse(sub.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(sub.startedAt ?? ''));
     expect(stepIn(status, 'after').outputs).toEqual({ message: 'hi 84!', length: 6 });
     expect(stepIn(status, 'check').outputs).toEqual({ sum: 126 });
 
     // The child is a runPipeline of its own, found by the readable id, with the parent's settings.
-    const child = client.workflow.getHandle<typeof runPipeline>(`${workflowId}-sub`);
+    const child = client.workflow.getHandle<RunPipelineWorkflow>(`${workflowId}-sub`);
     const description = await child.describe();
     expect(description.type).toBe('runPipeline');
-    expect(description.runId).toBe(sub.childWorkflow?.runId);
+    expect(description.runId).toBe(sub.childWorkflow?.firstExecutionRunId);
     expect(description.parentExecution?.workflowId).toBe(workflowId);
     expect(description.memo).toMatchObject({ pipeline: 'sub', parent: workflowId, step: 'sub', params: { x: 41 } });
     const childStatus = await child.result();
@@ -744,7 +744,7 @@ steps:
       outputs: { twice: 84 },
       childWorkflow: { workflowId: `${workflowId}-sub-inner` },
     });
-    const nested = client.workflow.getHandle<typeof runPipeline>(`${workflowId}-sub-inner`);
+    const nested = client.workflow.getHandle<RunPipelineWorkflow>(`${workflowId}-sub-inner`);
     expect((await nested.result()).params).toEqual({ n: 42 });
     handles.push(child, nested);
   });
@@ -785,7 +785,7 @@ steps:
       after: 'cancelled',
     });
     expect(cancelledActivities.has(key)).toBe(true);
-    const child = client.workflow.getHandle<typeof runPipeline>(childId);
+    const child = client.workflow.getHandle<RunPipelineWorkflow>(childId);
     expect((await child.describe()).status.name).toBe('CANCELLED');
     expect(stepIn(await getPipelineStatus(client, childId), 'block').state).toBe('cancelled');
     handles.push(child);

@@ -16,7 +16,7 @@ import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
 import { lineageConfigFromEnv, type LineageConfig } from '../activities/lineage/config';
 import { ConfigError, ensureError } from '../core/errors';
-import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
+import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 
 /** The environment variables mloe reads, by setting: the one place their names are spelled. */
 export const ENV_VARS = {

@@ -1,12 +1,12 @@
 /**
  * The pipeline worker: polls the `mloe-pipelines` task queue and runs the workflows bundle (the `runPipeline`
  * interpreter and its `foreachBatch` children) and every activity, with `runStep` bound to the worker's step
- * implementations. The search attributes pipelines set are registered by the client (`clients/pipelines.ts`).
+ * implementations. Starting it registers the search attributes pipelines set (`./search-attributes.ts`).
  */
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 
 import * as activities from '../activities';
-import { PIPELINE_TASK_QUEUE } from '../workflows/run-pipeline';
+import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 import { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, type StepImplementations } from '../activities/steps';
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { createStoreResolver, FileArtifactStore } from '../activities/artifacts';
@@ -19,6 +19,8 @@ import {
 } from '../activities/lineage';
 import type { WorkerConfig } from './config';
 import { lineageObserver } from '../activities/steps/lineage-observer';
+import { ensureError } from '../core/errors';
+import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -48,6 +50,8 @@ export interface PipelineWorkerOptions {
   artifactStore?: { defaultUri?: string; s3?: S3StoreConfigInput };
   /** Where OpenLineage events go; the process's emitter configured from `OPENLINEAGE_*` by default. */
   lineage?: LineageEmitter;
+  /** Where start-up warnings go (a search attribute registration that failed); `console.warn` by default. */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -94,7 +98,8 @@ export function pipelineWorkerOptions(
  * Creates (but does not run) the pipeline worker. Heartbeats are throttled to at most every 2 s, so a cancelled
  * step hears of it within a few seconds.
  */
-export function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
+export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
+  await registerSearchAttributesOrWarn(options);
   return Worker.create({
     connection: options.connection,
     taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
@@ -110,4 +115,25 @@ export function createPipelineWorker(options: PipelineWorkerOptions): Promise<Wo
       : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
     ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTime: options.shutdownGraceTimeMs }),
   });
+}
+
+/**
+ * Registers mloe's search attributes in the worker's namespace, once per worker start (see
+ * `workers/search-attributes.ts`). A worker without the rights to (Temporal Cloud, a locked-down cluster) still
+ * starts: it warns, and `mloe setup` run by an admin does it once.
+ */
+async function registerSearchAttributesOrWarn(
+  options: Pick<PipelineWorkerOptions, 'connection' | 'namespace' | 'warn'>,
+): Promise<void> {
+  const namespace = options.namespace ?? 'default';
+  try {
+    await registerSearchAttributes(options.connection, namespace);
+  } catch (error) {
+    const warn = options.warn ?? ((message: string) => console.warn(message));
+    warn(
+      `[mloe worker] could not register the search attributes ${MLOE_SEARCH_ATTRIBUTES.join(', ')} in namespace ` +
+        `${namespace} (${ensureError(error).message}); runs will not start until an admin runs ` +
+        `\`mloe setup --namespace ${namespace}\``,
+    );
+  }
 }

@@ -17,6 +17,7 @@
 import { workflowInfo } from '@temporalio/workflow';
 
 import type { RunStepRequest, RunStepResult } from '../activities/steps';
+import { STEP_ID_PATTERN, workflowIdProblem } from '../core/run-ids';
 import { PIPELINE_NAME_PATTERN, type JsonValue, type RetrySpec } from '../core/spec';
 import { ActivitySlots, executeStep, stepActivityOptions } from './step-execution';
 
@@ -28,7 +29,7 @@ export interface MloeStepsOptions {
    * The run's id in lineage records and step requests; the workflow id by default. Set it when the workflow id has
    * characters records cannot use (anything but letters, digits, `_` and `-`, or over 160 characters).
    */
-  runId?: string;
+  workflowId?: string;
   /** Directory relative paths in inputs and command working directories resolve against (absolute, on the worker). */
   workingDir: string;
   /** The artifact store (`file:///…`, `s3://…`); the worker's default store when absent. */
@@ -87,28 +88,21 @@ export interface MloeSteps {
   ): Promise<RunStepResult>;
 }
 
-/** Step identifiers: what a spec allows as a step id, so records and activity ids stay readable. */
-const STEP_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-
-/** Run ids lineage records can be named after. */
-const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,159}$/;
-
 /**
  * Step execution for a hand-written workflow; call it in the workflow function (it reads `workflowInfo()`). Throws a
  * `TypeError` (failing the workflow task, so the fix can be deployed) for a pipeline name or run id records cannot use.
  */
 export function mloeSteps(options: MloeStepsOptions): MloeSteps {
-  const runId = options.runId ?? workflowInfo().workflowId;
+  const info = workflowInfo();
+  const workflowId = options.workflowId ?? info.workflowId;
+  const { firstExecutionRunId } = info;
   if (!PIPELINE_NAME_PATTERN.test(options.pipeline) || options.pipeline.length > 63) {
     throw new TypeError(
       `mloeSteps: pipeline ${JSON.stringify(options.pipeline)} must be lowercase letters, digits and '-' (at most 63)`,
     );
   }
-  if (!RUN_ID_PATTERN.test(runId)) {
-    throw new TypeError(
-      `mloeSteps: run id ${JSON.stringify(runId)} must be letters, digits, '_' and '-' (at most 160); pass runId`,
-    );
-  }
+  const idProblem = workflowIdProblem(workflowId);
+  if (idProblem !== undefined) throw new TypeError(`mloeSteps: ${idProblem}; pass a usable workflowId option`);
   const slots = new ActivitySlots(options.maxInFlight ?? 1_000);
 
   const execute = (
@@ -124,7 +118,8 @@ export function mloeSteps(options: MloeStepsOptions): MloeSteps {
     const noCache = options.noCache === true ? '--no-cache' : merged.cache === false ? 'cache: false' : undefined;
     const request: RunStepRequest = {
       stepId,
-      runId,
+      workflowId,
+      firstExecutionRunId,
       pipeline: options.pipeline,
       ...body,
       inputs,

@@ -13,13 +13,12 @@
  * Skipping: a step whose `when` is false is skipped, and so is every step that needs a skipped step, unless that step
  * has a `when` of its own: it then decides for itself (a skipped step has no outputs; test with `has(steps.x)`).
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
   condition,
-  defineQuery,
   executeChild,
   isCancellation,
   log,
@@ -30,7 +29,7 @@ import {
 } from '@temporalio/workflow';
 
 import type { LineageActivities, RunStatusSnapshot } from '../activities/lineage';
-import type { RunStepRequest, RunStepResult, StepLogs } from '../activities/steps';
+import type { RunStepRequest, RunStepResult } from '../activities/steps';
 import { summarizeCache } from '../core/cache-summary';
 import { MloeError } from '../core/errors';
 import {
@@ -49,13 +48,26 @@ import {
   type JsonValue,
   type PipelineSpec,
   type ScopeContext,
-  type StepDescriptor,
   type StepPorts,
   type StepSpec,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { foreachBatch } from './foreach-batch';
-import { runSubPipeline, subPipelineLookup, type ChildWorkflowRef, type SubPipelineFields } from './sub-pipeline';
+import { runSubPipeline, subPipelineLookup } from './sub-pipeline';
+import {
+  DEFAULT_FOREACH_BATCH_SIZE,
+  DEFAULT_FOREACH_PARALLEL,
+  MAX_IN_FLIGHT_ACTIVITIES,
+  MAX_STATUS_FOREACH_OUTPUTS,
+  PIPELINE_SEARCH_ATTRIBUTE,
+  PIPELINE_STATUS_VALUES,
+  STATUS_SEARCH_ATTRIBUTE,
+  pipelineStatusQuery,
+  type PipelineRunStatus,
+  type RunPipelineInput,
+  type StepRunStatus,
+  type StepState,
+} from './types';
 import {
   ActivitySlots,
   describeFailure,
@@ -66,144 +78,6 @@ import {
   type ExecutionOutcome,
   type StepActivityOptions,
 } from './step-execution';
-
-/** Search attribute (Keyword): the pipeline's `metadata.name`. */
-export const PIPELINE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloePipeline', SearchAttributeType.KEYWORD);
-/** Search attribute (Keyword): `Running`, `Completed`, `Failed` or `Cancelled`. */
-export const STATUS_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloeStatus', SearchAttributeType.KEYWORD);
-
-/** The task queue pipeline workers poll. */
-export const PIPELINE_TASK_QUEUE = 'mloe-pipelines';
-
-/** Iterations of a `foreach` step run in this workflow up to this many items; beyond, in child batches this big. */
-export const DEFAULT_FOREACH_BATCH_SIZE = 500;
-/** `foreach` iterations at once when the step sets no `maxParallel`. */
-export const DEFAULT_FOREACH_PARALLEL = 50;
-/** A `foreach` step's outputs appear in the status only up to this many items (see `outputsOmitted`). */
-export const MAX_STATUS_FOREACH_OUTPUTS = 1_000;
-/** In-flight activities of one workflow at most (Temporal's limit is 2,000 pending activities). */
-export const MAX_IN_FLIGHT_ACTIVITIES = 1_000;
-
-/** Input of {@link runPipeline}. The client validates the spec first: no workflow starts for an invalid one. */
-export interface RunPipelineInput extends SubPipelineFields {
-  /** The validated spec. */
-  spec: PipelineSpec;
-  /** The run's parameter values, defaults applied. */
-  params: Record<string, JsonValue>;
-  /** sha256 of the spec, for the memo and the run record. */
-  specHash: string;
-  /**
-   * The run's artifact store: a store URI (`file:///…/.mloe/artifacts`, `s3://bucket/prefix`) or the absolute root of
-   * a file store. Outputs, cache entries and lineage records go there. Absent, each worker uses its default store
-   * (`MLOE_ARTIFACT_STORE`).
-   */
-  artifactStore?: string;
-  /** Directory relative paths in step inputs and command working directories resolve against (absolute). */
-  workingDir: string;
-  /** Who started the run, with which code: recorded with the run (see `RunMetadata`). */
-  metadata?: RunMetadata;
-  /** Run every step even if a cached result exists. */
-  noCache?: boolean;
-  /** Descriptors of the registered steps the spec may use; the built-in steps when omitted. */
-  descriptors?: StepDescriptor[];
-  /** Items of a `foreach` step beyond which iterations run in child workflows, this many per child. */
-  foreachBatchSize?: number;
-}
-
-/** Facts about the code and the client that started a run, recorded with it. */
-export interface RunMetadata {
-  /** The mloe version of the client that started the run. */
-  mloeVersion?: string;
-  /** The git commit of the spec's directory, when it is in a repository (`-dirty` when it has local changes). */
-  gitCommit?: string;
-  /** The spec file, when the run was started from one (for a sub-pipeline's run, its own file). */
-  specFile?: string;
-  /** The root spec file's directory, which sub-pipeline paths are relative to. */
-  specDir?: string;
-}
-
-/** Where a step is in its life. */
-export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
-/** Where the pipeline is. */
-export type PipelineState = 'running' | 'completed' | 'failed' | 'cancelled';
-/**
- * What the cache did for a step: `unchecked` until it runs; `disabled` by `--no-cache` or `cache: false`; `partial`
- * for a `foreach` step some of whose iterations hit.
- */
-export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss' | 'partial';
-
-/** One step as the `status` query reports it. Times are workflow times (ISO 8601), identical on replay. */
-export interface StepRunStatus {
-  id: string;
-  name?: string;
-  needs: string[];
-  /** `name@version` of a registered step, `run` for a command, `pipeline:<path>` for a sub-pipeline. */
-  uses: string;
-  state: StepState;
-  /** Attempts made (for `foreach`: the most any iteration made). */
-  attempts: number;
-  startedAt?: string;
-  finishedAt?: string;
-  durationMs?: number;
-  cache: CacheDecision;
-  /** The cache key of the step's execution (for `foreach`, of the first iteration that missed, else the first). */
-  cacheKey?: string;
-  /**
-   * Why the cache decided as it did: whose outputs a hit reused, which parts of the key changed for a miss (for
-   * `foreach`, of the first iteration that missed). `mloe explain RUN STEP` prints them.
-   */
-  cacheReasons?: string[];
-  /** Hits and misses of a `foreach` step's iterations. */
-  cacheCounts?: { hits: number; misses: number };
-  /** A command step's stdout and stderr, stored as artifacts. */
-  logs?: StepLogs;
-  /** For a `pipeline` step: the child workflow running the sub-pipeline. */
-  childWorkflow?: ChildWorkflowRef;
-  /**
-   * Why `outputs` is absent though the step completed: a `foreach` over more than `MAX_STATUS_FOREACH_OUTPUTS` items
-   * (its lists still reach downstream steps; each iteration's outputs are in its step record).
-   */
-  outputsOmitted?: string;
-  /** Output values; artifacts as references. A `foreach` step's outputs are lists, one element per item. */
-  outputs?: Record<string, JsonValue>;
-  /** The numbers of the step's `metrics` output (a list of them for `foreach`). */
-  metrics?: Record<string, number> | Record<string, number>[];
-  /** Progress of a `foreach` step. */
-  foreach?: { total: number; completed: number; failed: number; batches: number };
-  /** Why the step was skipped. */
-  reason?: string;
-  /** Why the step failed, with the error code. */
-  error?: string;
-}
-
-/** The answer to {@link pipelineStatusQuery}, and what {@link runPipeline} returns. */
-export interface PipelineRunStatus {
-  pipeline: string;
-  runId: string;
-  specHash: string;
-  state: PipelineState;
-  params: Record<string, JsonValue>;
-  /** The artifact store of the run; absent when it uses the workers' default store. */
-  artifactStore?: string;
-  /** Version and commit of what started it. */
-  metadata: RunMetadata;
-  startedAt: string;
-  finishedAt?: string;
-  /** In declaration order. */
-  steps: StepRunStatus[];
-  error?: string;
-}
-
-/** Query `status`: the DAG with each step's state, attempts, timings, cache decision, outputs and error. */
-export const pipelineStatusQuery = defineQuery<PipelineRunStatus>('status');
-
-/** Search attribute values of {@link STATUS_SEARCH_ATTRIBUTE}. */
-const STATUS_VALUES: Record<PipelineState, string> = {
-  running: 'Running',
-  completed: 'Completed',
-  failed: 'Failed',
-  cancelled: 'Cancelled',
-};
 
 /** The CEL-free form of `${{ steps.<id>.outputs.<name> }}`: bound by passing the stored value (a reference) as is. */
 const OUTPUT_REFERENCE = /^\$\{\{\s*steps\.([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
@@ -247,7 +121,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   }
   const status: PipelineRunStatus = {
     pipeline: spec.metadata.name,
-    runId: info.workflowId,
+    workflowId: info.workflowId,
     specHash: input.specHash,
     state: 'running',
     params,
@@ -259,10 +133,16 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   setHandler(pipelineStatusQuery, () => status);
   upsertSearchAttributes([
     { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
-    { key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES.running },
+    { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
   ]);
-  // The run record (and OpenLineage START) is written while the first steps run; the final one waits for it.
-  const startRecorded = recordRunSafely(status);
+  // The run record (and OpenLineage START) is written before any step starts: a run whose workflow id already names
+  // another run's records fails here (RECORD_CONFLICT) with nothing run and nothing overwritten.
+  try {
+    await recordRunSafely(status, info.firstExecutionRunId);
+  } catch (error) {
+    upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.failed }]);
+    throw error;
+  }
 
   /** Stored outputs by step: what downstream steps receive (artifact references, scalars). */
   const outputs: Record<string, Record<string, JsonValue>> = {};
@@ -354,7 +234,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     const noCache = noCacheReason(input, step);
     const request: RunStepRequest = {
       stepId: id,
-      runId: info.workflowId,
+      workflowId: info.workflowId,
+      firstExecutionRunId: info.firstExecutionRunId,
       pipeline: spec.metadata.name,
       inputs,
       params,
@@ -607,9 +488,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     const first = failures[0] ?? '';
     status.error = `step ${first} failed: ${entry(first).error ?? 'unknown error'}`;
   } else status.state = 'completed';
-  upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: STATUS_VALUES[status.state] }]);
-  await startRecorded;
-  await recordRunSafely(status);
+  upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES[status.state] }]);
+  await recordRunSafely(status, info.firstExecutionRunId);
 
   if (status.state === 'cancelled') throw new CancelledFailure('pipeline cancelled');
   if (status.state === 'failed') {
@@ -624,9 +504,10 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
 
 /**
  * Writes the run record and emits the pipeline's OpenLineage event, even when the run was cancelled. A failure to
- * record is logged, never the run's failure: the steps' own records and the history still tell what happened.
+ * record is logged, never the run's failure (the steps' own records and the history still tell what happened),
+ * except a refusal to overwrite another run's record: that fails the run with `RECORD_CONFLICT`.
  */
-async function recordRunSafely(status: PipelineRunStatus): Promise<void> {
+async function recordRunSafely(status: PipelineRunStatus, firstExecutionRunId: string): Promise<void> {
   const { recordRun } = proxyActivities<LineageActivities>({
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 3 },
@@ -648,9 +529,14 @@ async function recordRunSafely(status: PipelineRunStatus): Promise<void> {
     })),
   };
   try {
-    await CancellationScope.nonCancellable(() => recordRun({ status: snapshot }));
+    await CancellationScope.nonCancellable(() => recordRun({ status: snapshot, firstExecutionRunId }));
   } catch (error) {
-    log.warn('could not record the run', { runId: status.runId, error: describeFailure(error) });
+    if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
+      if (error.cause.type === 'RECORD_CONFLICT') {
+        throw ApplicationFailure.create({ type: 'RECORD_CONFLICT', message: error.cause.message, nonRetryable: true });
+      }
+    }
+    log.warn('could not record the run', { workflowId: status.workflowId, error: describeFailure(error) });
   }
 }
 

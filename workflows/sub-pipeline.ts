@@ -29,32 +29,16 @@ import {
   type StepRegistry,
   type StepSpec,
 } from '../core/spec';
-import type { PipelineRunStatus, RunPipelineInput, StepRunStatus, runPipeline } from './run-pipeline';
-
-/** A validated sub-pipeline as a run carries it. */
-export interface SubPipeline {
-  spec: PipelineSpec;
-  /** sha256 of the spec (computed by the client; the workflow cannot hash). */
-  specHash: string;
-}
-
-/** The fields of a run's input that carry its sub-pipelines. */
-export interface SubPipelineFields {
-  /**
-   * Every sub-pipeline the run may start, directly or through other sub-pipelines, by path relative to the root
-   * spec's directory (`lib/train.yaml`). Validated by the client with the root spec.
-   */
-  pipelines?: Record<string, SubPipeline>;
-  /** Where this run's spec is, relative to the root spec's directory: `pipeline:` paths resolve against it. */
-  specPath?: string;
-}
-
-/** The child workflow of a `pipeline` step, as the step's status entry names it. */
-export interface ChildWorkflowRef {
-  workflowId: string;
-  /** The run id of the child's first execution. */
-  runId: string;
-}
+import {
+  RUN_PIPELINE_WORKFLOW_TYPE,
+  type ChildWorkflowRef,
+  type PipelineRunStatus,
+  type RunPipelineInput,
+  type RunPipelineWorkflow,
+  type StepRunStatus,
+  type SubPipeline,
+  type SubPipelineFields,
+} from './types';
 
 /** Looks up the spec a `pipeline:` path of this run's spec names. */
 export function subPipelineLookup(input: SubPipelineFields): PipelineLookup {
@@ -114,7 +98,7 @@ export async function runSubPipeline(request: SubPipelineStep): Promise<SubPipel
       ? {}
       : { metadata: { ...parent.metadata, specFile: subSpecFile(parent, sub.path) } }),
   };
-  const handle = await startChild<typeof runPipeline>('runPipeline', {
+  const handle = await startChild<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
     workflowId: childWorkflowId(info.workflowId, stepId),
     args: [child],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -127,7 +111,7 @@ export async function runSubPipeline(request: SubPipelineStep): Promise<SubPipel
       step: stepId,
     },
   });
-  entry.childWorkflow = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+  entry.childWorkflow = { workflowId: handle.workflowId, firstExecutionRunId: handle.firstExecutionRunId };
   entry.attempts = 1;
   const status = await handle.result();
   const result = childOutputs(sub.spec, status, request.registry, subPipelineLookup(child));

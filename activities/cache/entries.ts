@@ -38,7 +38,7 @@ export const cacheEntrySchema = z.object({
   outputs: z.record(z.string(), jsonValueSchema),
   metrics: z.record(z.string(), z.number()).optional(),
   logs: z.object({ stdout: jsonValueSchema, stderr: jsonValueSchema }).optional(),
-  runId: z.string(),
+  workflowId: z.string(),
   stepId: z.string(),
   index: z.number().int().optional(),
   createdAt: z.string(),
@@ -48,7 +48,7 @@ export const cacheEntrySchema = z.object({
 export type CacheEntry = z.infer<typeof cacheEntrySchema>;
 
 /** Schema of the pointer to the last key cached for a step. */
-const lastKeySchema = z.object({ key: z.string(), parts: partsSchema, runId: z.string(), createdAt: z.string() });
+const lastKeySchema = z.object({ key: z.string(), parts: partsSchema, workflowId: z.string(), createdAt: z.string() });
 
 /**
  * The record name of the last key cached for a step (or `foreach` iteration) of a pipeline: readable when the names
@@ -74,7 +74,7 @@ export async function readLastKey(
   pipeline: string,
   stepId: string,
   index: number | undefined,
-): Promise<{ key: string; parts: CacheKeyParts; runId: string } | undefined> {
+): Promise<{ key: string; parts: CacheKeyParts; workflowId: string } | undefined> {
   const stored = await store.getRecord('cache', lastKeyName(pipeline, stepId, index)).catch(() => undefined);
   const parsed = lastKeySchema.safeParse(stored);
   return parsed.success ? parsed.data : undefined;
@@ -88,7 +88,7 @@ export async function writeCacheEntry(store: ArtifactStore, pipeline: string, en
     store.putRecord(
       'cache',
       lastKeyName(pipeline, entry.stepId, entry.index),
-      { key: entry.key, parts: entry.parts, runId: entry.runId, createdAt: entry.createdAt },
+      { key: entry.key, parts: entry.parts, workflowId: entry.workflowId, createdAt: entry.createdAt },
       { sync: false },
     ),
   ]);
@@ -102,7 +102,7 @@ export async function unusableOutputs(store: ArtifactStore, entry: CacheEntry): 
   for (const { port, ref } of artifactRefsIn(entry.outputs)) {
     const status = await store.verify(ref).catch(() => 'unreadable' as const);
     if (status !== 'intact') {
-      return `cached output ${port} (${shortDigest(ref.digest)}) of run ${entry.runId} is ${status === 'missing' ? 'missing from the store' : status}`;
+      return `cached output ${port} (${shortDigest(ref.digest)}) of run ${entry.workflowId} is ${status === 'missing' ? 'missing from the store' : status}`;
     }
   }
   return undefined;

@@ -6,7 +6,7 @@
  * Three relations link an execution to an artifact:
  * - `consumed`: the artifact was one of its inputs;
  * - `produced`: it wrote the artifact (a cache miss, or a step run with the cache disabled);
- * - `reused`: it was a cache hit whose outputs — produced by an earlier run, `cache.sourceRunId` — include the
+ * - `reused`: it was a cache hit whose outputs — produced by an earlier run, `cache.sourceWorkflowId` — include the
  *   artifact. A cache hit is an execution of its own, with its own inputs.
  *
  * The graph is built once from all records (maps from digest to executions), so walks are cheap; ~10,000 step
@@ -16,7 +16,7 @@ import { ConfigError, MloeError } from '../../core/errors';
 import type { ArtifactType } from '../artifacts/ref';
 import type { ArtifactStore } from '../artifacts/store';
 import {
-  RUN_ID_PATTERN,
+  WORKFLOW_ID_PATTERN,
   listRunRecords,
   listStepRecords,
   stepRecordName,
@@ -49,9 +49,9 @@ export interface ArtifactSummary {
 
 /** One step execution, without its inputs and outputs. */
 export interface ExecutionSummary {
-  /** The step record's name: `<runId>.<stepId>[.<index>]`. */
+  /** The step record's name: `<workflowId>.<stepId>[.<index>]`. */
   record: string;
-  runId: string;
+  workflowId: string;
   pipeline: string;
   stepId: string;
   index?: number;
@@ -62,7 +62,7 @@ export interface ExecutionSummary {
   finishedAt: string;
   cache: StepRecord['cache']['decision'];
   /** For a cache hit: the run whose outputs it reused. */
-  sourceRunId?: string;
+  sourceWorkflowId?: string;
 }
 
 /** An execution that wrote an artifact, and (going further upstream) the artifacts it read. */
@@ -153,7 +153,7 @@ export interface RunStepLineage {
 
 /** The answer of {@link LineageGraph.lineageOfRun}. */
 export interface RunLineage {
-  runId: string;
+  workflowId: string;
   pipeline: string;
   /** The run record, without its step summaries (the steps are below); absent when only step records exist. */
   run?: Omit<RunRecord, 'steps'>;
@@ -161,7 +161,7 @@ export interface RunLineage {
 }
 
 /** What a `mloe lineage` argument names. */
-export type LineageTarget = { kind: 'run'; runId: string } | { kind: 'artifact'; digest: string };
+export type LineageTarget = { kind: 'run'; workflowId: string } | { kind: 'artifact'; digest: string };
 
 /** Options of {@link LineageGraph.lineageOfArtifact}. */
 export interface ArtifactLineageOptions {
@@ -221,10 +221,10 @@ export class LineageGraph {
         finishedMs: Date.parse(record.finishedAt),
       }))
       .sort(byTime);
-    for (const run of runs) this.#runs.set(run.runId, run);
+    for (const run of runs) this.#runs.set(run.workflowId, run);
     for (const execution of this.#executions) {
       const { record } = execution;
-      push(this.#byRun, record.runId, execution);
+      push(this.#byRun, record.workflowId, execution);
       for (const use of record.inputs) this.#remember(use);
       for (const digest of distinct(record.inputs.map((use) => use.digest))) push(this.#readers, digest, execution);
       const relation: OutputRelation = record.cache.decision === 'hit' ? 'reused' : 'produced';
@@ -271,8 +271,8 @@ export class LineageGraph {
   }
 
   /** Whether any record (step or run) belongs to this run. */
-  hasRun(runId: string): boolean {
-    return this.#byRun.has(runId) || this.#runs.has(runId);
+  hasRun(workflowId: string): boolean {
+    return this.#byRun.has(workflowId) || this.#runs.has(workflowId);
   }
 
   /** The executions that wrote an artifact (produced or, as cache hits, reused it), oldest first. */
@@ -296,7 +296,7 @@ export class LineageGraph {
    */
   resolve(target: string): LineageTarget {
     const text = target.trim();
-    if (RUN_ID_PATTERN.test(text) && this.hasRun(text)) return { kind: 'run', runId: text };
+    if (WORKFLOW_ID_PATTERN.test(text) && this.hasRun(text)) return { kind: 'run', workflowId: text };
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
       const match = /\/sha256\/([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(text);
       if (match === null || !(match[2] ?? '').startsWith(match[1] ?? '')) {
@@ -330,14 +330,14 @@ export class LineageGraph {
         }; give more digits`,
       );
     }
-    if (RUN_ID_PATTERN.test(text)) {
+    if (WORKFLOW_ID_PATTERN.test(text)) {
       throw new MloeError(
         'ARTIFACT_NOT_FOUND',
         `no run ${text} in ${this.source}: neither records/runs/${text}.json nor records/steps/${text}.*.json exists`,
       );
     }
     throw new ConfigError(
-      `"${text}" is not a run id (pipeline-<name>-<id>), an artifact URI (file://…, s3://…) or a digest ` +
+      `"${text}" is not a run id (a workflow id such as housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D), an artifact URI (file://…, s3://…) or a digest ` +
         '(sha256:<hex>, or at least 8 hex digits)',
     );
   }
@@ -371,7 +371,7 @@ export class LineageGraph {
   lineageOfArtifact(target: string, options: ArtifactLineageOptions = {}): ArtifactLineage {
     const resolved = this.resolve(target);
     if (resolved.kind !== 'artifact') {
-      throw new ConfigError(`"${target}" names run ${resolved.runId}, not an artifact: use lineageOfRun`);
+      throw new ConfigError(`"${target}" names run ${resolved.workflowId}, not an artifact: use lineageOfRun`);
     }
     const direction = options.direction ?? 'both';
     const depth = options.depth ?? DEFAULT_LINEAGE_DEPTH;
@@ -454,11 +454,11 @@ export class LineageGraph {
 
   /** For a cache hit: the execution of its source run that produced `digest` (same step preferred). */
   #sourceOf(execution: Execution, digest: string): Execution | undefined {
-    const sourceRunId = execution.record.cache.sourceRunId;
-    if (sourceRunId === undefined) return undefined;
+    const sourceWorkflowId = execution.record.cache.sourceWorkflowId;
+    if (sourceWorkflowId === undefined) return undefined;
     const candidates = (this.#writers.get(digest) ?? [])
       .map((writer) => writer.execution)
-      .filter((candidate) => candidate.record.runId === sourceRunId);
+      .filter((candidate) => candidate.record.workflowId === sourceWorkflowId);
     return candidates.find((candidate) => candidate.record.stepId === execution.record.stepId) ?? candidates[0];
   }
 
@@ -468,13 +468,13 @@ export class LineageGraph {
    * Steps the run record lists without an execution record (skipped, not reached) appear with `recorded: false`.
    * `ARTIFACT_NOT_FOUND` when there is no record of the run.
    */
-  lineageOfRun(runId: string): RunLineage {
-    const executions = this.#byRun.get(runId) ?? [];
-    const run = this.#runs.get(runId);
+  lineageOfRun(workflowId: string): RunLineage {
+    const executions = this.#byRun.get(workflowId) ?? [];
+    const run = this.#runs.get(workflowId);
     if (executions.length === 0 && run === undefined) {
       throw new MloeError(
         'ARTIFACT_NOT_FOUND',
-        `no run ${runId} in ${this.source}: neither records/runs/${runId}.json nor records/steps/${runId}.*.json exists`,
+        `no run ${workflowId} in ${this.source}: neither records/runs/${workflowId}.json nor records/steps/${workflowId}.*.json exists`,
       );
     }
     const steps: RunStepLineage[] = [];
@@ -509,7 +509,7 @@ export class LineageGraph {
       const { steps: _steps, ...rest } = run;
       runWithoutSteps = rest;
     }
-    return { runId, pipeline, ...(runWithoutSteps === undefined ? {} : { run: runWithoutSteps }), steps };
+    return { workflowId, pipeline, ...(runWithoutSteps === undefined ? {} : { run: runWithoutSteps }), steps };
   }
 
   #stepLineage(execution: Execution): RunStepLineage {
@@ -532,7 +532,7 @@ export class LineageGraph {
           .map((writer) => ({
             relation: writer.relation,
             execution: writer.execution.summary,
-            sameRun: writer.execution.record.runId === record.runId,
+            sameRun: writer.execution.record.workflowId === record.workflowId,
           }))
           .sort(
             (a, b) =>
@@ -560,8 +560,8 @@ function summaryOf(use: ArtifactUse): ArtifactSummary {
 
 function summarize(record: StepRecord): ExecutionSummary {
   return {
-    record: stepRecordName(record.runId, record.stepId, record.index),
-    runId: record.runId,
+    record: stepRecordName(record.workflowId, record.stepId, record.index),
+    workflowId: record.workflowId,
     pipeline: record.pipeline,
     stepId: record.stepId,
     ...(record.index === undefined ? {} : { index: record.index }),
@@ -571,6 +571,6 @@ function summarize(record: StepRecord): ExecutionSummary {
     startedAt: record.startedAt,
     finishedAt: record.finishedAt,
     cache: record.cache.decision,
-    ...(record.cache.sourceRunId === undefined ? {} : { sourceRunId: record.cache.sourceRunId }),
+    ...(record.cache.sourceWorkflowId === undefined ? {} : { sourceWorkflowId: record.cache.sourceWorkflowId }),
   };
 }

@@ -3,11 +3,11 @@
  * `mloe lineage` shows), and OpenLineage events for pipeline runs and steps. See docs/lineage.md.
  */
 export {
-  RUN_ID_PATTERN,
+  WORKFLOW_ID_PATTERN,
   STEP_ID_PATTERN,
   artifactUseSchema,
   artifactUses,
-  listRunIds,
+  listRunRecordIds,
   listRunRecords,
   listStepRecordNames,
   listStepRecords,
@@ -16,7 +16,7 @@ export {
   parseStepRecordName,
   readRunRecord,
   readStepRecord,
-  runIdSchema,
+  workflowIdSchema,
   runRecordSchema,
   runStepSummarySchema,
   stepCacheSchema,

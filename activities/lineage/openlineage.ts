@@ -124,11 +124,11 @@ export const MLOE_UUID_NAMESPACE = uuidV5('https://github.com/mloe-dev/mloe', UR
  * The OpenLineage run id of a pipeline run (`stepId` omitted) or of one step execution (`index` for a `foreach`
  * iteration). Deterministic, so retries and the START/COMPLETE pair of an execution agree without shared state.
  */
-export function lineageRunId(runId: string, stepId?: string, index?: number): string {
+export function lineageRunId(workflowId: string, stepId?: string, index?: number): string {
   const name =
     stepId === undefined
-      ? `mloe:run:${runId}`
-      : `mloe:step:${runId}/${stepId}${index === undefined ? '' : `/${index}`}`;
+      ? `mloe:run:${workflowId}`
+      : `mloe:step:${workflowId}/${stepId}${index === undefined ? '' : `/${index}`}`;
   return uuidV5(name, MLOE_UUID_NAMESPACE);
 }
 
@@ -148,14 +148,14 @@ export interface LineageEventOptions {
 }
 
 /** What a pipeline event needs of a run: a {@link RunRecord} fits, so does a run that has only just started. */
-export type PipelineRunInfo = Pick<RunRecord, 'runId' | 'pipeline' | 'startedAt'> &
+export type PipelineRunInfo = Pick<RunRecord, 'workflowId' | 'pipeline' | 'startedAt'> &
   Partial<Pick<RunRecord, 'finishedAt' | 'error' | 'specHash' | 'temporalRunId' | 'namespace' | 'gitCommit'>>;
 
 /**
  * What a step event needs of an execution: a {@link StepRecord} fits; a START event is built before the outputs,
  * the cache decision and the end time are known.
  */
-export type StepExecutionInfo = Pick<StepRecord, 'runId' | 'pipeline' | 'stepId' | 'uses' | 'startedAt'> &
+export type StepExecutionInfo = Pick<StepRecord, 'workflowId' | 'pipeline' | 'stepId' | 'uses' | 'startedAt'> &
   Partial<Pick<StepRecord, 'index' | 'attempt' | 'finishedAt' | 'durationMs' | 'error' | 'inputs' | 'outputs'>> & {
     cache?: StepCache;
   };
@@ -191,7 +191,7 @@ export function pipelineRunEvent(
     mloe_run: {
       _producer: producer,
       _schemaURL: FACET_SCHEMA_URLS.mloeRun,
-      runId: run.runId,
+      workflowId: run.workflowId,
       ...(run.temporalRunId === undefined ? {} : { temporalRunId: run.temporalRunId }),
       ...(run.namespace === undefined ? {} : { temporalNamespace: run.namespace }),
       ...(run.specHash === undefined ? {} : { specHash: run.specHash }),
@@ -205,7 +205,7 @@ export function pipelineRunEvent(
   return {
     eventType,
     eventTime: options.eventTime ?? eventTimeOf(eventType, run.startedAt, run.finishedAt),
-    run: { runId: lineageRunId(run.runId), facets },
+    run: { runId: lineageRunId(run.workflowId), facets },
     job: {
       namespace: options.namespace,
       name: lineageJobName(run.pipeline),
@@ -229,7 +229,7 @@ export function stepRunEvent(
 ): RunEvent {
   const producer = options.producer ?? MLOE_PRODUCER;
   const pipelineJob = { namespace: options.namespace, name: lineageJobName(step.pipeline) };
-  const pipelineRun = { runId: lineageRunId(step.runId) };
+  const pipelineRun = { runId: lineageRunId(step.workflowId) };
   const facets: Record<string, BaseFacet> = {
     parent: {
       _producer: producer,
@@ -242,7 +242,7 @@ export function stepRunEvent(
     mloe_step: {
       _producer: producer,
       _schemaURL: FACET_SCHEMA_URLS.mloeStep,
-      runId: step.runId,
+      workflowId: step.workflowId,
       stepId: step.stepId,
       ...(step.index === undefined ? {} : { index: step.index }),
       uses: step.uses,
@@ -254,7 +254,7 @@ export function stepRunEvent(
             cache: {
               decision: step.cache.decision,
               ...(step.cache.key === undefined ? {} : { key: step.cache.key }),
-              ...(step.cache.sourceRunId === undefined ? {} : { sourceRunId: step.cache.sourceRunId }),
+              ...(step.cache.sourceWorkflowId === undefined ? {} : { sourceWorkflowId: step.cache.sourceWorkflowId }),
             },
           }),
     },
@@ -266,7 +266,7 @@ export function stepRunEvent(
   return {
     eventType,
     eventTime: options.eventTime ?? eventTimeOf(eventType, step.startedAt, step.finishedAt),
-    run: { runId: lineageRunId(step.runId, step.stepId, step.index), facets },
+    run: { runId: lineageRunId(step.workflowId, step.stepId, step.index), facets },
     job: {
       namespace: options.namespace,
       name: lineageJobName(step.pipeline, step.stepId),

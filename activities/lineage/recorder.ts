@@ -14,6 +14,7 @@ import { Context } from '@temporalio/activity';
 
 import packageJson from '../../package.json';
 import { ensureError } from '../../core/errors';
+import { withFailureMapping } from '../failures';
 import { storeForUri } from '../artifacts/factory';
 import { isSecretName } from '../cache/key';
 import { FileArtifactStore } from '../artifacts/file-store';
@@ -45,7 +46,7 @@ export async function emitStepStart(
 }
 
 /**
- * Writes a step execution's record (`records/steps/<runId>.<stepId>[.<index>].json`), then emits its COMPLETE or FAIL
+ * Writes a step execution's record (`records/steps/<workflowId>.<stepId>[.<index>].json`), then emits its COMPLETE or FAIL
  * event. A write failure rejects (store errors keep their code and retryability); the event never does.
  */
 export async function recordStepExecution(
@@ -62,7 +63,7 @@ export async function recordStepExecution(
 }
 
 /**
- * Writes a run record (`records/runs/<runId>.json`), then emits the pipeline event of its state: START while
+ * Writes a run record (`records/runs/<workflowId>.json`), then emits the pipeline event of its state: START while
  * running, COMPLETE, FAIL, or ABORT for a cancelled run.
  */
 export async function recordRun(
@@ -82,7 +83,7 @@ export async function recordRun(
  */
 export interface RunStatusSnapshot {
   pipeline: string;
-  runId: string;
+  workflowId: string;
   specHash: string;
   state: RunRecord['state'];
   params: RunRecord['params'];
@@ -121,13 +122,14 @@ export function artifactStoreUri(artifactStore: string): string {
 /** The run record of a run status, with the Temporal identity of the execution. */
 export function runRecordFromStatus(
   status: RunStatusSnapshot & { artifactStore: string },
-  temporal: { temporalRunId: string; namespace: string },
+  temporal: { temporalRunId: string; firstExecutionRunId: string; namespace: string },
 ): RunRecord {
   const metadata = status.metadata ?? {};
   return {
-    version: 1,
-    runId: status.runId,
+    version: 2,
+    workflowId: status.workflowId,
     temporalRunId: temporal.temporalRunId,
+    firstExecutionRunId: temporal.firstExecutionRunId,
     namespace: temporal.namespace,
     pipeline: status.pipeline,
     specHash: status.specHash,
@@ -178,6 +180,8 @@ export function sharedLineageEmitter(logger: LineageLogger = consoleLineageLogge
 export interface RecordRunInput {
   /** The run's status as the workflow has it now (at the start, or once it ended). */
   status: RunStatusSnapshot;
+  /** The Temporal run id of the run's first execution: the record's owner (see `core/run-ids.ts`). */
+  firstExecutionRunId: string;
 }
 
 /** Options of {@link createLineageActivities}. */
@@ -218,11 +222,12 @@ export function createLineageActivities(options: LineageActivitiesOptions = {}):
         { ...input.status, artifactStore: input.status.artifactStore ?? store.rootUri },
         {
           temporalRunId: info.workflowExecution?.runId ?? 'unknown',
+          firstExecutionRunId: input.firstExecutionRunId,
           namespace: info.workflowNamespace ?? 'default',
         },
       );
       try {
-        await recordRun(store, record, emitter, context.log);
+        await withFailureMapping(() => recordRun(store, record, emitter, context.log));
       } finally {
         if (owned) await store.close();
       }

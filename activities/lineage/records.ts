@@ -1,25 +1,30 @@
 /**
  * Run metadata records: what each pipeline run and each step execution did, kept as small JSON records beside the
- * artifacts (`records/runs/<runId>.json`, `records/steps/<runId>.<stepId>[.<index>].json`, see
+ * artifacts (`records/runs/<workflowId>.json`, `records/steps/<workflowId>.<stepId>[.<index>].json`, see
  * {@link ArtifactStore.putRecord}). They are the source of `mloe lineage` and of the lineage graph
  * (`./graph.ts`): which step execution produced and consumed which artifact, and which cache hit reused whose outputs.
+ *
+ * Every record names the Temporal execution that owns it (`firstExecutionRunId`): a writer never replaces a record
+ * owned by another execution that happens to share the workflow id; it fails with `RECORD_CONFLICT` instead.
  *
  * Records hold what the user passed (parameters) and what mloe decided, never environment values or secrets.
  */
 import { z } from 'zod';
 
 import { MloeError } from '../../core/errors';
+import { STEP_ID_PATTERN, WORKFLOW_ID_PATTERN } from '../../core/run-ids';
 import { artifactDigestSchema, artifactRefSchema, artifactRefsIn, artifactTypeSchema } from '../artifacts/ref';
 import type { ArtifactStore } from '../artifacts/store';
 
-/** A pipeline run id, the workflow id: `pipeline-<name>-<8 hex>`. No dots, so record names split unambiguously. */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,159}$/;
+export { STEP_ID_PATTERN, WORKFLOW_ID_PATTERN };
 
-/** A step id in a spec: an identifier. */
-export const STEP_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Schema of a run's workflow id (see `core/run-ids.ts`). */
+export const workflowIdSchema = z
+  .string()
+  .regex(WORKFLOW_ID_PATTERN, 'expected a run id (workflow id) such as housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D');
 
-/** Schema of a run id. */
-export const runIdSchema = z.string().regex(RUN_ID_PATTERN, 'expected a run id such as pipeline-demo-1a2b3c4d');
+/** Schema of a Temporal run id. */
+const temporalRunIdSchema = z.string().min(1).max(128);
 
 /** Schema of a step id. */
 export const stepIdSchema = z.string().regex(STEP_ID_PATTERN, 'expected a step id (an identifier)');
@@ -53,7 +58,7 @@ export const stepCacheSchema = z
     /** Why: whose outputs a hit reused, what changed for a miss, why the cache is disabled. */
     reasons: z.array(z.string().max(2000)).max(100),
     /** The run whose outputs a hit reused. */
-    sourceRunId: runIdSchema.optional(),
+    sourceWorkflowId: workflowIdSchema.optional(),
   })
   .strict();
 
@@ -63,8 +68,10 @@ export type StepCache = z.infer<typeof stepCacheSchema>;
 /** Schema of {@link StepRecord}. */
 export const stepRecordSchema = z
   .object({
-    version: z.literal(1),
-    runId: runIdSchema,
+    version: z.literal(2),
+    workflowId: workflowIdSchema,
+    /** The Temporal run id of the run's first execution: the owner of the record. */
+    firstExecutionRunId: temporalRunIdSchema,
     /** The pipeline's `metadata.name`. */
     pipeline: z.string().min(1).max(128),
     stepId: stepIdSchema,
@@ -80,21 +87,25 @@ export const stepRecordSchema = z
     state: z.enum(['completed', 'failed']),
     cache: stepCacheSchema,
     inputs: z.array(artifactUseSchema),
-    /** For a cache hit, the reused outputs (produced by `cache.sourceRunId`). */
+    /** For a cache hit, the reused outputs (produced by `cache.sourceWorkflowId`). */
     outputs: z.array(artifactUseSchema),
     error: z.string().max(10_000).optional(),
   })
   .strict()
   .superRefine((record, context) => {
-    if (record.cache.decision === 'hit' && record.cache.sourceRunId === undefined) {
-      context.addIssue({ code: 'custom', path: ['cache', 'sourceRunId'], message: 'a cache hit names its source run' });
+    if (record.cache.decision === 'hit' && record.cache.sourceWorkflowId === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['cache', 'sourceWorkflowId'],
+        message: 'a cache hit names its source run',
+      });
     }
     if (record.state === 'failed' && record.error === undefined) {
       context.addIssue({ code: 'custom', path: ['error'], message: 'a failed execution says why' });
     }
   });
 
-/** One execution of one step (or one `foreach` iteration), as `records/steps/<runId>.<stepId>[.<index>].json`. */
+/** One execution of one step (or one `foreach` iteration), as `records/steps/<workflowId>.<stepId>[.<index>].json`. */
 export type StepRecord = z.infer<typeof stepRecordSchema>;
 
 /** Schema of one step of a {@link RunRecord}. */
@@ -122,10 +133,12 @@ const paramsSchema = z.record(z.string(), z.json());
 /** Schema of {@link RunRecord}. */
 export const runRecordSchema = z
   .object({
-    version: z.literal(1),
-    runId: runIdSchema,
-    /** The Temporal run id of the workflow execution. */
-    temporalRunId: z.string().min(1).max(128),
+    version: z.literal(2),
+    workflowId: workflowIdSchema,
+    /** The Temporal run id of the execution that wrote the record. */
+    temporalRunId: temporalRunIdSchema,
+    /** The Temporal run id of the run's first execution (a reset keeps it): the owner of the record. */
+    firstExecutionRunId: temporalRunIdSchema,
     /** The Temporal namespace. */
     namespace: z.string().min(1).max(256),
     pipeline: z.string().min(1).max(128),
@@ -151,28 +164,28 @@ export const runRecordSchema = z
   })
   .strict();
 
-/** One pipeline run, as `records/runs/<runId>.json`; rewritten as the run progresses. */
+/** One pipeline run, as `records/runs/<workflowId>.json`; rewritten as the run progresses. */
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
-/** The record name of a step execution: `<runId>.<stepId>` or `<runId>.<stepId>.<index>`. */
-export function stepRecordName(runId: string, stepId: string, index?: number): string {
-  checkName(runIdSchema, runId, 'run id');
+/** The record name of a step execution: `<workflowId>.<stepId>` or `<workflowId>.<stepId>.<index>`. */
+export function stepRecordName(workflowId: string, stepId: string, index?: number): string {
+  checkName(workflowIdSchema, workflowId, 'run id');
   checkName(stepIdSchema, stepId, 'step id');
-  if (index === undefined) return `${runId}.${stepId}`;
+  if (index === undefined) return `${workflowId}.${stepId}`;
   if (!Number.isSafeInteger(index) || index < 0) {
     throw new MloeError('DATA_INVALID', `a foreach index must be a non-negative integer, got ${String(index)}`);
   }
-  return `${runId}.${stepId}.${index}`;
+  return `${workflowId}.${stepId}.${index}`;
 }
 
 /** The parts of a step record name, or undefined when it is not one. */
-export function parseStepRecordName(name: string): { runId: string; stepId: string; index?: number } | undefined {
-  const [runId, stepId, index, extra] = name.split('.');
-  if (runId === undefined || stepId === undefined || extra !== undefined) return undefined;
-  if (!RUN_ID_PATTERN.test(runId) || !STEP_ID_PATTERN.test(stepId)) return undefined;
-  if (index === undefined) return { runId, stepId };
+export function parseStepRecordName(name: string): { workflowId: string; stepId: string; index?: number } | undefined {
+  const [workflowId, stepId, index, extra] = name.split('.');
+  if (workflowId === undefined || stepId === undefined || extra !== undefined) return undefined;
+  if (!WORKFLOW_ID_PATTERN.test(workflowId) || !STEP_ID_PATTERN.test(stepId)) return undefined;
+  if (index === undefined) return { workflowId, stepId };
   if (!/^(0|[1-9]\d{0,6})$/.test(index)) return undefined;
-  return { runId, stepId, index: Number(index) };
+  return { workflowId, stepId, index: Number(index) };
 }
 
 function checkName(schema: z.ZodType<string>, value: string, what: string): void {
@@ -227,37 +240,73 @@ export function parseRunRecord(value: unknown, where: string): RunRecord {
 }
 
 /**
- * Validates and writes a step record under its name, replacing an earlier one (a retried activity writes the same
- * name again). `DATA_INVALID` for a record of the wrong shape; store failures propagate.
+ * Validates and writes a step record under its name, replacing an earlier one of the same run (a retried activity
+ * writes the same name again). `DATA_INVALID` for a record of the wrong shape, `RECORD_CONFLICT` when the name holds
+ * a record of another run with the same workflow id; store failures propagate.
  */
 export async function writeStepRecord(store: ArtifactStore, record: StepRecord): Promise<void> {
-  const checked = validated(stepRecordSchema, record, `step record ${record.runId}.${record.stepId}`);
-  await store.putRecord('steps', stepRecordName(checked.runId, checked.stepId, checked.index), checked);
+  const checked = validated(stepRecordSchema, record, `step record ${record.workflowId}.${record.stepId}`);
+  const name = stepRecordName(checked.workflowId, checked.stepId, checked.index);
+  await refuseForeignOwner(store, 'steps', name, checked.firstExecutionRunId);
+  await store.putRecord('steps', name, checked);
+}
+
+/**
+ * Fails with `RECORD_CONFLICT` when `collection/name` holds a record owned by another Temporal execution than
+ * `firstExecutionRunId`. A record that cannot be read as one of ours is left alone too: it is not ours to replace.
+ * (Temporal refuses a second run under a workflow id that has one (mloe starts runs with `REJECT_DUPLICATE`), so
+ * this guards against runs started past that policy, or stores shared between Temporal namespaces or clusters.)
+ */
+async function refuseForeignOwner(
+  store: ArtifactStore,
+  collection: 'steps' | 'runs',
+  name: string,
+  firstExecutionRunId: string,
+): Promise<void> {
+  const existing: unknown = await store.getRecord(collection, name);
+  if (existing === undefined) return;
+  const owner =
+    typeof existing === 'object' && existing !== null && 'firstExecutionRunId' in existing
+      ? existing.firstExecutionRunId
+      : undefined;
+  if (owner === firstExecutionRunId) return;
+  const whose = typeof owner === 'string' ? `Temporal run ${owner}` : 'a record of an older mloe or another tool';
+  throw new MloeError(
+    'RECORD_CONFLICT',
+    `records/${collection}/${name}.json belongs to ${whose}, not to this run (Temporal run ${firstExecutionRunId}): ` +
+      `two runs share the workflow id ${name.split('.')[0] ?? name}. Nothing was overwritten; start runs with ` +
+      `distinct ids (mloe generates them; a chosen --id must not be reused).`,
+    { retryable: false },
+  );
 }
 
 /** Reads one step record; `undefined` when there is none, `ARTIFACT_CORRUPT` when it is not a valid record. */
 export async function readStepRecord(
   store: ArtifactStore,
-  runId: string,
+  workflowId: string,
   stepId: string,
   index?: number,
 ): Promise<StepRecord | undefined> {
-  const name = stepRecordName(runId, stepId, index);
+  const name = stepRecordName(workflowId, stepId, index);
   const value = await store.getRecord('steps', name);
   return value === undefined ? undefined : parseStepRecord(value, `steps/${name}`);
 }
 
-/** Validates and writes a run record (the workflow rewrites it as the run progresses). */
+/**
+ * Validates and writes a run record (the workflow rewrites it as the run progresses); `RECORD_CONFLICT` when the
+ * workflow id's record belongs to another run with the same workflow id.
+ */
 export async function writeRunRecord(store: ArtifactStore, record: RunRecord): Promise<void> {
-  const checked = validated(runRecordSchema, record, `run record ${record.runId}`);
-  await store.putRecord('runs', checked.runId, checked);
+  const checked = validated(runRecordSchema, record, `run record ${record.workflowId}`);
+  await refuseForeignOwner(store, 'runs', checked.workflowId, checked.firstExecutionRunId);
+  await store.putRecord('runs', checked.workflowId, checked);
 }
 
 /** Reads a run record; `undefined` when there is none, `ARTIFACT_CORRUPT` when it is not a valid record. */
-export async function readRunRecord(store: ArtifactStore, runId: string): Promise<RunRecord | undefined> {
-  checkName(runIdSchema, runId, 'run id');
-  const value = await store.getRecord('runs', runId);
-  return value === undefined ? undefined : parseRunRecord(value, `runs/${runId}`);
+export async function readRunRecord(store: ArtifactStore, workflowId: string): Promise<RunRecord | undefined> {
+  checkName(workflowIdSchema, workflowId, 'run id');
+  const value = await store.getRecord('runs', workflowId);
+  return value === undefined ? undefined : parseRunRecord(value, `runs/${workflowId}`);
 }
 
 /** Options of the list functions. */
@@ -271,37 +320,37 @@ export interface ListRecordsOptions {
   concurrency?: number;
 }
 
-/** The names of the step records, of one run when `runId` is given, in name order. */
-export async function listStepRecordNames(store: ArtifactStore, runId?: string): Promise<string[]> {
-  if (runId !== undefined) checkName(runIdSchema, runId, 'run id');
+/** The names of the step records, of one run when `workflowId` is given, in name order. */
+export async function listStepRecordNames(store: ArtifactStore, workflowId?: string): Promise<string[]> {
+  if (workflowId !== undefined) checkName(workflowIdSchema, workflowId, 'run id');
   const names: string[] = [];
   for await (const name of store.listRecords('steps')) {
     const parts = parseStepRecordName(name);
-    if (parts !== undefined && (runId === undefined || parts.runId === runId)) names.push(name);
+    if (parts !== undefined && (workflowId === undefined || parts.workflowId === workflowId)) names.push(name);
   }
   return names;
 }
 
-/** Every step record (of one run when `runId` is given), in name order. */
+/** Every step record (of one run when `workflowId` is given), in name order. */
 export async function listStepRecords(
   store: ArtifactStore,
-  runId?: string,
+  workflowId?: string,
   options: ListRecordsOptions = {},
 ): Promise<StepRecord[]> {
-  const names = await listStepRecordNames(store, runId);
+  const names = await listStepRecordNames(store, workflowId);
   return readAll(store, 'steps', names, parseStepRecord, options);
 }
 
 /** The ids of the runs that have a run record, in name order. */
-export async function listRunIds(store: ArtifactStore): Promise<string[]> {
+export async function listRunRecordIds(store: ArtifactStore): Promise<string[]> {
   const ids: string[] = [];
-  for await (const name of store.listRecords('runs')) if (RUN_ID_PATTERN.test(name)) ids.push(name);
+  for await (const name of store.listRecords('runs')) if (WORKFLOW_ID_PATTERN.test(name)) ids.push(name);
   return ids;
 }
 
 /** Every run record, in run id order. */
 export async function listRunRecords(store: ArtifactStore, options: ListRecordsOptions = {}): Promise<RunRecord[]> {
-  return readAll(store, 'runs', await listRunIds(store), parseRunRecord, options);
+  return readAll(store, 'runs', await listRunRecordIds(store), parseRunRecord, options);
 }
 
 async function readAll<T>(

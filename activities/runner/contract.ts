@@ -10,8 +10,8 @@ import { ARTIFACT_TYPES, type ArtifactType } from '../artifacts';
 export interface CommandStepRequest {
   /** The step id; names the attempt directory and the stored artifacts' metadata. */
   stepId: string;
-  /** The pipeline run id, passed to the process as `MLOE_RUN_ID`. */
-  runId: string;
+  /** The pipeline run id, passed to the process as `MLOE_WORKFLOW_ID`. */
+  workflowId: string;
   /** The argv: `command[0]` is looked up on `PATH` (or is a path), no shell is involved. */
   command: string[];
   /** Extra environment variables; names are validated, values are never logged. */
@@ -70,7 +70,7 @@ export function isArtifactType(type: string): type is ArtifactType {
 export function checkRequest(request: CommandStepRequest): void {
   for (const [what, value] of [
     ['stepId', request.stepId],
-    ['runId', request.runId],
+    ['workflowId', request.workflowId],
   ] as const) {
     if (typeof value !== 'string' || value === '' || value.length > 256 || value.includes('\0')) {
       throw invalid(`${what} must be a non-empty string without NUL bytes`);
@@ -150,7 +150,7 @@ export function buildEnvironment(
   Object.assign(environment, {
     TMPDIR: paths.tmpDir,
     MLOE_STEP_ID: request.stepId,
-    MLOE_RUN_ID: request.runId,
+    MLOE_WORKFLOW_ID: request.workflowId,
     MLOE_WORK_DIR: paths.workDir,
     MLOE_INPUTS_DIR: paths.inputsDir,
     MLOE_INPUTS_FILE: paths.inputsFile,

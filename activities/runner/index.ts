@@ -133,7 +133,7 @@ export async function runCommandStep(
     });
     if (outcome.cancelled) throw ensureError(signal?.reason);
 
-    const provenance = { stepId: request.stepId, runId: request.runId };
+    const provenance = { stepId: request.stepId, workflowId: request.workflowId };
     const logs = {
       stdout: await storeLog(stdoutPath, 'stdout', store, provenance),
       stderr: await storeLog(stderrPath, 'stderr', store, provenance),

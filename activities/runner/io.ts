@@ -70,7 +70,7 @@ async function copyArtifact(
 /** Provenance recorded on everything a step stores. */
 export interface StepProvenance {
   stepId: string;
-  runId: string;
+  workflowId: string;
 }
 
 /**
@@ -143,7 +143,7 @@ async function storeOutputFile(
     }
     return await store.put(handle.createReadStream({ autoClose: false }), {
       type,
-      metadata: { stepId: provenance.stepId, runId: provenance.runId, output: name },
+      metadata: { stepId: provenance.stepId, workflowId: provenance.workflowId, output: name },
     });
   } finally {
     await handle.close();
@@ -236,6 +236,6 @@ export function storeLog(
 ): Promise<ArtifactRef> {
   return store.put(createReadStream(path), {
     type: 'file',
-    metadata: { stepId: provenance.stepId, runId: provenance.runId, log: stream },
+    metadata: { stepId: provenance.stepId, workflowId: provenance.workflowId, log: stream },
   });
 }

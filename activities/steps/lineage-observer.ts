@@ -25,7 +25,7 @@ export function lineageObserver(emitter: LineageEmitter): ExecutionObserver {
       await emitStepStart(
         emitter,
         {
-          runId: request.runId,
+          workflowId: request.workflowId,
           pipeline: request.pipeline,
           stepId: request.stepId,
           ...(request.index === undefined ? {} : { index: request.index }),
@@ -43,8 +43,9 @@ export function lineageObserver(emitter: LineageEmitter): ExecutionObserver {
       await recordStepExecution(
         report.store,
         {
-          version: 1,
-          runId: request.runId,
+          version: 2,
+          workflowId: request.workflowId,
+          firstExecutionRunId: request.firstExecutionRunId,
           pipeline: request.pipeline,
           stepId: request.stepId,
           ...(request.index === undefined ? {} : { index: request.index }),

@@ -12,7 +12,7 @@ import { valueDigest } from '../cache/digests';
 /** What a step implementation gets besides its inputs. */
 export interface StepContext {
   stepId: string;
-  runId: string;
+  workflowId: string;
   /** The `foreach` iteration, when the step fans out. */
   index?: number;
   /** The run's artifact store: where outputs go and inputs are read from. */

@@ -87,7 +87,10 @@ export function createRunStep(
   const storeOf =
     options.stores ?? createStoreResolver({ defaultLocation: FileArtifactStore.inWorkingDirectory().root });
   const observers = options.observers ?? [];
-  /** Observer and cache-write failures are reported here; they never fail a step. */
+  /**
+   * Observer and cache-write failures are reported here; they never fail a step, except a refusal to overwrite another
+   * run's record (`RECORD_CONFLICT`), which fails it: two runs share a workflow id.
+   */
   const warn = (message: string): void => {
     if (options.warn !== undefined) options.warn(message);
     else Context.current().log.warn(message);
@@ -97,6 +100,7 @@ export function createRunStep(
       try {
         await call(observer);
       } catch (error) {
+        if (error instanceof MloeError && error.code === 'RECORD_CONFLICT') throw error;
         warn(`step ${what} observer failed: ${describe(error)}`);
       }
     }
@@ -127,7 +131,7 @@ export function createRunStep(
       await notify('start', (observer) => observer.started?.(request, openStore, startedAt));
       const stepContext: StepContext = {
         stepId: request.stepId,
-        runId: request.runId,
+        workflowId: request.workflowId,
         ...(request.index === undefined ? {} : { index: request.index }),
         store,
         workingDir: request.workingDir,
@@ -159,7 +163,10 @@ export function createRunStep(
     } catch (error) {
       if (error instanceof CancelledFailure) throw error;
       if (store !== undefined) {
-        await finished(store, { ok: false, error: describe(error), ...(cache === undefined ? {} : { cache }) });
+        // A refused record (RECORD_CONFLICT) is refused again here; the step fails with the first error either way.
+        await finished(store, { ok: false, error: describe(error), ...(cache === undefined ? {} : { cache }) }).catch(
+          () => undefined,
+        );
       }
       throw stepFailure(error, attempt);
     } finally {
@@ -205,8 +212,8 @@ async function execute(
       const cache: CacheOutcome = {
         decision: 'hit',
         key,
-        reasons: [`reused the outputs of run ${entry.runId} (step ${entry.stepId}, same key)`],
-        sourceRunId: entry.runId,
+        reasons: [`reused the outputs of run ${entry.workflowId} (step ${entry.stepId}, same key)`],
+        sourceWorkflowId: entry.workflowId,
       };
       onDecision(cache);
       const execution: Execution = {
@@ -225,8 +232,8 @@ async function execute(
       const changes = explainKeyChange(last.parts, parts);
       reasons =
         changes.length === 0
-          ? [`the cached result of run ${last.runId} is no longer in the store`]
-          : changes.map((change) => `${change} (since run ${last.runId})`);
+          ? [`the cached result of run ${last.workflowId} is no longer in the store`]
+          : changes.map((change) => `${change} (since run ${last.workflowId})`);
     }
   }
   const cache: CacheOutcome = { decision: 'miss', key, reasons };
@@ -247,7 +254,7 @@ async function execute(
     outputs: output.outputs,
     ...(output.metrics === undefined ? {} : { metrics: output.metrics }),
     ...(output.logs === undefined ? {} : { logs: output.logs }),
-    runId: request.runId,
+    workflowId: request.workflowId,
     stepId: request.stepId,
     ...(request.index === undefined ? {} : { index: request.index }),
     createdAt: new Date().toISOString(),
@@ -317,7 +324,7 @@ async function dispatch(
     const result = await runCommandStep(
       {
         stepId: request.index === undefined ? request.stepId : `${request.stepId}-${request.index}`,
-        runId: request.runId,
+        workflowId: request.workflowId,
         command: request.run.command,
         ...(request.run.env === undefined ? {} : { env: request.run.env }),
         ...(request.run.workingDir === undefined

@@ -11,7 +11,9 @@ export interface RunStepRequest {
   /** The `foreach` iteration, when the step fans out. */
   index?: number;
   /** The pipeline run (its workflow id), for logs, artifact metadata and lineage. */
-  runId: string;
+  workflowId: string;
+  /** The Temporal run id of the run's first execution: the owner of the step's lineage record. */
+  firstExecutionRunId: string;
   /** The pipeline's `metadata.name`: cache entries remember the last key per pipeline and step. */
   pipeline: string;
   /** A registered step, exactly `name@version` (the workflow resolved the version). Exactly one of `uses`, `run`. */
@@ -61,7 +63,7 @@ export interface CacheOutcome {
    */
   reasons: string[];
   /** The run whose outputs a hit reused. */
-  sourceRunId?: string;
+  sourceWorkflowId?: string;
 }
 
 /** Where a command step's output streams were stored. */

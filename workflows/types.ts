@@ -1,0 +1,181 @@
+/**
+ * What clients, workers and activities need to know about the pipeline workflows without loading their code: the
+ * workflow type and task queue, the search attributes, the input, the `status` query and its answer, and the limits
+ * the interpreter works within. Importing this module runs no workflow code (`@temporalio/workflow`'s `defineQuery`
+ * and `@temporalio/common`'s `defineSearchAttributeKey` only build descriptors).
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery } from '@temporalio/workflow';
+
+import type { StepLogs } from '../activities/steps';
+import type { JsonValue, PipelineSpec, StepDescriptor } from '../core/spec';
+
+/** The workflow type of a pipeline run (and of a sub-pipeline's child run). */
+export const RUN_PIPELINE_WORKFLOW_TYPE = 'runPipeline';
+
+/** The signature of the `runPipeline` workflow, for typed starts by name: `client.workflow.start<RunPipelineWorkflow>`. */
+export type RunPipelineWorkflow = (input: RunPipelineInput) => Promise<PipelineRunStatus>;
+
+/** Search attribute (Keyword): the pipeline's `metadata.name`. */
+export const PIPELINE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloePipeline', SearchAttributeType.KEYWORD);
+/** Search attribute (Keyword): `Running`, `Completed`, `Failed` or `Cancelled`. */
+export const STATUS_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloeStatus', SearchAttributeType.KEYWORD);
+
+/** The task queue pipeline workers poll. */
+export const PIPELINE_TASK_QUEUE = 'mloe-pipelines';
+
+/** Iterations of a `foreach` step run in this workflow up to this many items; beyond, in child batches this big. */
+export const DEFAULT_FOREACH_BATCH_SIZE = 500;
+/** `foreach` iterations at once when the step sets no `maxParallel`. */
+export const DEFAULT_FOREACH_PARALLEL = 50;
+/** A `foreach` step's outputs appear in the status only up to this many items (see `outputsOmitted`). */
+export const MAX_STATUS_FOREACH_OUTPUTS = 1_000;
+/** In-flight activities of one workflow at most (Temporal's limit is 2,000 pending activities). */
+export const MAX_IN_FLIGHT_ACTIVITIES = 1_000;
+
+/** Input of the `runPipeline` workflow. The client validates the spec first: no workflow starts for an invalid one. */
+export interface RunPipelineInput extends SubPipelineFields {
+  /** The validated spec. */
+  spec: PipelineSpec;
+  /** The run's parameter values, defaults applied. */
+  params: Record<string, JsonValue>;
+  /** sha256 of the spec, for the memo and the run record. */
+  specHash: string;
+  /**
+   * The run's artifact store: a store URI (`file:///…/.mloe/artifacts`, `s3://bucket/prefix`) or the absolute root of
+   * a file store. Outputs, cache entries and lineage records go there. Absent, each worker uses its default store
+   * (`MLOE_ARTIFACT_STORE`).
+   */
+  artifactStore?: string;
+  /** Directory relative paths in step inputs and command working directories resolve against (absolute). */
+  workingDir: string;
+  /** Who started the run, with which code: recorded with the run (see `RunMetadata`). */
+  metadata?: RunMetadata;
+  /** Run every step even if a cached result exists. */
+  noCache?: boolean;
+  /** Descriptors of the registered steps the spec may use; the built-in steps when omitted. */
+  descriptors?: StepDescriptor[];
+  /** Items of a `foreach` step beyond which iterations run in child workflows, this many per child. */
+  foreachBatchSize?: number;
+}
+
+/** Facts about the code and the client that started a run, recorded with it. */
+export interface RunMetadata {
+  /** The mloe version of the client that started the run. */
+  mloeVersion?: string;
+  /** The git commit of the spec's directory, when it is in a repository (`-dirty` when it has local changes). */
+  gitCommit?: string;
+  /** The spec file, when the run was started from one (for a sub-pipeline's run, its own file). */
+  specFile?: string;
+  /** The root spec file's directory, which sub-pipeline paths are relative to. */
+  specDir?: string;
+}
+
+/** Where a step is in its life. */
+export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+/** Where the pipeline is. */
+export type PipelineState = 'running' | 'completed' | 'failed' | 'cancelled';
+/**
+ * What the cache did for a step: `unchecked` until it runs; `disabled` by `--no-cache` or `cache: false`; `partial`
+ * for a `foreach` step some of whose iterations hit.
+ */
+export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss' | 'partial';
+
+/** One step as the `status` query reports it. Times are workflow times (ISO 8601), identical on replay. */
+export interface StepRunStatus {
+  id: string;
+  name?: string;
+  needs: string[];
+  /** `name@version` of a registered step, `run` for a command, `pipeline:<path>` for a sub-pipeline. */
+  uses: string;
+  state: StepState;
+  /** Attempts made (for `foreach`: the most any iteration made). */
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  cache: CacheDecision;
+  /** The cache key of the step's execution (for `foreach`, of the first iteration that missed, else the first). */
+  cacheKey?: string;
+  /**
+   * Why the cache decided as it did: whose outputs a hit reused, which parts of the key changed for a miss (for
+   * `foreach`, of the first iteration that missed). `mloe explain RUN STEP` prints them.
+   */
+  cacheReasons?: string[];
+  /** Hits and misses of a `foreach` step's iterations. */
+  cacheCounts?: { hits: number; misses: number };
+  /** A command step's stdout and stderr, stored as artifacts. */
+  logs?: StepLogs;
+  /** For a `pipeline` step: the child workflow running the sub-pipeline. */
+  childWorkflow?: ChildWorkflowRef;
+  /**
+   * Why `outputs` is absent though the step completed: a `foreach` over more than `MAX_STATUS_FOREACH_OUTPUTS` items
+   * (its lists still reach downstream steps; each iteration's outputs are in its step record).
+   */
+  outputsOmitted?: string;
+  /** Output values; artifacts as references. A `foreach` step's outputs are lists, one element per item. */
+  outputs?: Record<string, JsonValue>;
+  /** The numbers of the step's `metrics` output (a list of them for `foreach`). */
+  metrics?: Record<string, number> | Record<string, number>[];
+  /** Progress of a `foreach` step. */
+  foreach?: { total: number; completed: number; failed: number; batches: number };
+  /** Why the step was skipped. */
+  reason?: string;
+  /** Why the step failed, with the error code. */
+  error?: string;
+}
+
+/** The answer to {@link pipelineStatusQuery}, and what the `runPipeline` workflow returns. */
+export interface PipelineRunStatus {
+  pipeline: string;
+  /** The run's id: its Temporal workflow id (records, `mloe status`, the Web UI all use it). */
+  workflowId: string;
+  specHash: string;
+  state: PipelineState;
+  params: Record<string, JsonValue>;
+  /** The artifact store of the run; absent when it uses the workers' default store. */
+  artifactStore?: string;
+  /** Version and commit of what started it. */
+  metadata: RunMetadata;
+  startedAt: string;
+  finishedAt?: string;
+  /** In declaration order. */
+  steps: StepRunStatus[];
+  error?: string;
+}
+
+/** Query `status`: the DAG with each step's state, attempts, timings, cache decision, outputs and error. */
+export const pipelineStatusQuery = defineQuery<PipelineRunStatus>('status');
+
+/** Search attribute values of {@link STATUS_SEARCH_ATTRIBUTE}, by pipeline state. */
+export const PIPELINE_STATUS_VALUES: Record<PipelineState, string> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+};
+
+/** A validated sub-pipeline as a run carries it. */
+export interface SubPipeline {
+  spec: PipelineSpec;
+  /** sha256 of the spec (computed by the client; the workflow cannot hash). */
+  specHash: string;
+}
+
+/** The fields of a run's input that carry its sub-pipelines. */
+export interface SubPipelineFields {
+  /**
+   * Every sub-pipeline the run may start, directly or through other sub-pipelines, by path relative to the root
+   * spec's directory (`lib/train.yaml`). Validated by the client with the root spec.
+   */
+  pipelines?: Record<string, SubPipeline>;
+  /** Where this run's spec is, relative to the root spec's directory: `pipeline:` paths resolve against it. */
+  specPath?: string;
+}
+
+/** The child workflow of a `pipeline` step, as the step's status entry names it. */
+export interface ChildWorkflowRef {
+  workflowId: string;
+  /** The Temporal run id of the child's first execution. */
+  firstExecutionRunId: string;
+}
