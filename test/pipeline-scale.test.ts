@@ -172,9 +172,8 @@ describe('a 10,000-item foreach', () => {
 
     await Worker.runReplayHistory({ workflowBundle }, parentHistory, run.workflowId);
     const [firstChild] = children;
-    if (firstChild !== undefined) {
-      await Worker.runReplayHistory({ workflowBundle }, await firstChild.fetchHistory(), firstChild.workflowId);
-    }
+    if (firstChild === undefined) throw new Error('no child workflow to replay');
+    await Worker.runReplayHistory({ workflowBundle }, await firstChild.fetchHistory(), firstChild.workflowId);
     console.log(
       `${ITEMS} items in ${seconds.toFixed(1)} s; parent history ${parentEvents} events ` +
         `(${(parentBytes / 1024 / 1024).toFixed(1)} MB), ` +

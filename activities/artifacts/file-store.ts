@@ -22,6 +22,7 @@ import {
 } from './keys';
 import { digestHex, formatDigest, type ArtifactRecord, type ArtifactRef } from './ref';
 import {
+  checkPageSize,
   checkPutOptions,
   nextRecord,
   parseJsonRecord,
@@ -183,6 +184,7 @@ export class FileArtifactStore implements ArtifactStore {
 
   async *list(options: ListOptions = {}): AsyncGenerator<ArtifactEntry> {
     const hex = checkDigestPrefix(options.prefix ?? '');
+    checkPageSize(options.pageSize); // nothing to page here, but the same options are valid in every store
     const shardsDirectory = join(this.root, 'sha256');
     const shards = (await listDirectory(shardsDirectory))
       .filter((name) => /^[0-9a-f]{2}$/.test(name) && name.startsWith(hex.slice(0, 2)))
@@ -250,8 +252,11 @@ export class FileArtifactStore implements ArtifactStore {
 
   async *listRecords(collection: RecordCollection): AsyncGenerator<string> {
     const directory = dirname(join(this.root, recordKey(collection, 'x')));
-    const names = (await listDirectory(directory)).filter((name) => name.endsWith('.json')).sort();
-    for (const name of names) yield name.slice(0, -'.json'.length);
+    const names = (await listDirectory(directory))
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => name.slice(0, -'.json'.length))
+      .sort(); // by name: sorted with the suffix, `a-b.json` would come before `a.json`
+    for (const name of names) yield name;
   }
 
   close(): Promise<void> {

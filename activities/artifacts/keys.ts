@@ -110,25 +110,36 @@ export function checkBucketName(bucket: string): string {
 /** Characters allowed in one segment of a key prefix we build keys under: S3's "safe characters" minus a few. */
 const KEY_SEGMENT_PATTERN = /^[A-Za-z0-9._-]+$/;
 
-/** The longest object key S3 accepts, in UTF-8 bytes; our own suffix takes up to 88 of them. */
+/** The longest object key S3 accepts, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;
 
 /**
- * Checks a key prefix (the folder a store keeps its artifacts under, e.g. `artifacts` or `team-a/artifacts`):
- * `/`-separated segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`; no leading or trailing slash.
+ * The longest suffix a store appends to its prefix: a record, `/records/cache/<250-character name>.json` (270 bytes);
+ * a blob's record `/sha256/<ab>/<hex>.json` takes 80.
  */
-export function checkKeyPrefix(prefix: string): string {
-  const segments = prefix.split('/');
-  if (prefix === '' || segments.some((segment) => !KEY_SEGMENT_PATTERN.test(segment))) {
-    throw invalid(
-      `invalid key prefix ${JSON.stringify(prefix)}: expected "/"-separated segments of letters, digits, ".", "_" and "-"`,
-    );
+const MAX_STORE_SUFFIX_BYTES = '/records/cache/'.length + 250 + '.json'.length;
+
+/** Checks `/`-separated key segments of `[A-Za-z0-9._-]` (none empty, `.` or `..`) and a length; `what` names them. */
+function checkKeySegments(key: string, what: string, maxBytes: number): string {
+  const segments = key.split('/');
+  if (key === '' || segments.some((segment) => !KEY_SEGMENT_PATTERN.test(segment))) {
+    throw invalid(`${what} must be "/"-separated segments of letters, digits, ".", "_" and "-"`);
   }
   if (segments.some((segment) => segment === '.' || segment === '..')) {
-    throw invalid(`key prefix ${JSON.stringify(prefix)} must not contain "." or ".." segments`);
+    throw invalid(`${what} must not contain "." or ".." segments`);
   }
-  if (Buffer.byteLength(prefix) > MAX_KEY_BYTES - 100) throw invalid(`key prefix is too long (${prefix.length})`);
-  return prefix;
+  const bytes = Buffer.byteLength(key);
+  if (bytes > maxBytes) throw invalid(`${what} is too long (${bytes} bytes, at most ${maxBytes})`);
+  return key;
+}
+
+/**
+ * Checks a key prefix (the folder a store keeps its artifacts under, e.g. `artifacts` or `team-a/artifacts`):
+ * `/`-separated segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`; no leading or trailing slash; short enough that
+ * every key the store makes under it fits S3's 1,024 bytes.
+ */
+export function checkKeyPrefix(prefix: string): string {
+  return checkKeySegments(prefix, `key prefix ${JSON.stringify(prefix)}`, MAX_KEY_BYTES - MAX_STORE_SUFFIX_BYTES);
 }
 
 /** An `s3://bucket/key` URI, split. */
@@ -140,17 +151,23 @@ export interface S3Location {
 
 /**
  * Splits an `s3://bucket/key` URI and validates both halves: the bucket against {@link checkBucketName}, the key's
- * segments like {@link checkKeyPrefix} (percent-encoding is rejected outright: our keys never need it).
+ * segments like {@link checkKeyPrefix} and its length against S3's limit (percent-encoding is rejected outright: our
+ * keys never need it).
  */
 export function parseS3Uri(uri: string): S3Location {
   checkUriCharacters(uri);
   const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(uri);
   if (match === null) throw invalid(`expected an S3 URI of the form s3://bucket/key, got "${uri}"`);
-  const bucket = checkBucketName(match[1] ?? '');
+  let bucket: string;
+  try {
+    bucket = checkBucketName(match[1] ?? '');
+  } catch (error) {
+    throw new MloeError('PATH_INVALID', `S3 URI "${uri}": ${(error as Error).message}`, { cause: error });
+  }
   let key = match[2] ?? '';
   if (key.includes('%')) throw invalid(`S3 URI "${uri}" must not contain percent-encoded characters`);
   if (key.endsWith('/')) key = key.slice(0, -1);
-  if (key !== '') checkKeyPrefix(key);
+  if (key !== '') checkKeySegments(key, `S3 URI "${uri}": its key`, MAX_KEY_BYTES);
   return { bucket, key };
 }
 

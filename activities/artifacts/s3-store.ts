@@ -47,6 +47,7 @@ import {
 } from './keys';
 import { formatDigest, sha256Hex, type ArtifactRecord, type ArtifactRef } from './ref';
 import {
+  checkPageSize,
   checkPutOptions,
   nextRecord,
   parseJsonRecord,
@@ -270,10 +271,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async *list(options: ListOptions = {}): AsyncGenerator<ArtifactEntry> {
     const hex = checkDigestPrefix(options.prefix ?? '');
-    const pageSize = options.pageSize ?? 1000;
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
-      throw new MloeError('CONFIG_INVALID', `list page size must be an integer from 1 to 1000, got ${pageSize}`);
-    }
+    const pageSize = checkPageSize(options.pageSize);
     const keyPrefix = `${this.prefix}/${contentKeyPrefix(hex)}`;
     let continuationToken: string | undefined;
     do {
@@ -337,6 +335,8 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async *listRecords(collection: RecordCollection): AsyncGenerator<string> {
     const keyPrefix = `${this.prefix}/${recordKey(collection, 'x').slice(0, -'x.json'.length)}`;
+    // S3 lists keys in byte order, where `a-b.json` comes before `a.json`: collect the names and sort them.
+    const names: string[] = [];
     let continuationToken: string | undefined;
     do {
       const page = await this.call(
@@ -347,10 +347,11 @@ export class S3ArtifactStore implements ArtifactStore {
       );
       for (const object of page.Contents ?? []) {
         const rest = object.Key?.slice(keyPrefix.length) ?? '';
-        if (rest.endsWith('.json') && !rest.includes('/')) yield rest.slice(0, -'.json'.length);
+        if (rest.endsWith('.json') && !rest.includes('/')) names.push(rest.slice(0, -'.json'.length));
       }
       continuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (continuationToken !== undefined);
+    yield* names.sort();
   }
 
   close(): Promise<void> {

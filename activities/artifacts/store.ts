@@ -56,8 +56,20 @@ export interface ArtifactEntry {
 export interface ListOptions {
   /** Only artifacts whose digest starts with this: `sha256:` (optional) and up to 64 hex digits. Default: all. */
   prefix?: string;
-  /** How many keys to ask the backend for per request (S3 `MaxKeys`); results are the same whatever it is. */
+  /**
+   * How many keys to ask the backend for per request (S3 `MaxKeys`): an integer from 1 to 1000, default 1000,
+   * anything else `CONFIG_INVALID` in every store. Results are the same whatever it is.
+   */
   pageSize?: number;
+}
+
+/** The page size of a listing, checked the same way by every store (see {@link ListOptions.pageSize}). */
+export function checkPageSize(pageSize: number | undefined): number {
+  const size = pageSize ?? 1000;
+  if (!Number.isInteger(size) || size < 1 || size > 1000) {
+    throw new MloeError('CONFIG_INVALID', `list page size must be an integer from 1 to 1000, got ${size}`);
+  }
+  return size;
 }
 
 /** The outcome of {@link ArtifactStore.verify}. */
@@ -101,14 +113,15 @@ export interface ArtifactStore {
 
   /**
    * Writes a JSON record (run metadata, cache entries) under `records/<collection>/<name>.json`, replacing any
-   * previous one atomically. Records are small, mutable bookkeeping beside the immutable artifacts.
+   * previous one atomically. Records are small, mutable bookkeeping beside the immutable artifacts. A value JSON
+   * cannot represent (`undefined`, a function, a BigInt, a cycle) is `DATA_INVALID` and nothing is written.
    */
   putRecord(collection: RecordCollection, name: string, value: unknown, options?: PutRecordOptions): Promise<void>;
 
   /** Reads a record back; `undefined` when there is none. `ARTIFACT_CORRUPT` when it is not JSON. */
   getRecord(collection: RecordCollection, name: string): Promise<unknown>;
 
-  /** The names of a collection's records, in name order. */
+  /** The names of a collection's records, in name order (not the order of their `<name>.json` keys). */
   listRecords(collection: RecordCollection): AsyncIterable<string>;
 
   /** Releases connections; the store is unusable afterwards. */
@@ -289,14 +302,28 @@ export async function getJson<T>(
   return parsed.data;
 }
 
-/** Stores a value as pretty-printed JSON (deterministic for the same value, so the digest is too). */
-export function putJson(store: ArtifactStore, value: unknown, options?: PutOptions): Promise<ArtifactRef> {
-  return store.put(`${JSON.stringify(value, null, 2)}\n`, options);
+/**
+ * Stores a value as pretty-printed JSON (deterministic for the same value, so the digest is too). A value JSON cannot
+ * represent is `DATA_INVALID`.
+ */
+export async function putJson(store: ArtifactStore, value: unknown, options?: PutOptions): Promise<ArtifactRef> {
+  return store.put(serializeJsonRecord(value), options);
 }
 
-/** A record as stored: pretty JSON with a final newline. */
+/**
+ * A record as stored: pretty JSON with a final newline. `DATA_INVALID` for what JSON cannot represent: a value that
+ * serialises to nothing (`undefined`, a function, a symbol) would be stored as the text `undefined`, which no read
+ * could parse; a BigInt or a cycle makes `JSON.stringify` throw a TypeError.
+ */
 export function serializeJsonRecord(value: unknown): Buffer {
-  return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, null, 2); // undefined for undefined, functions and symbols, whatever its type says
+  } catch (error) {
+    throw new MloeError('DATA_INVALID', `value is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (text === undefined) throw new MloeError('DATA_INVALID', `value is not JSON: ${typeof value}`);
+  return Buffer.from(`${text}\n`, 'utf8');
 }
 
 /** Parses a stored record; a record that is not JSON was damaged: `ARTIFACT_CORRUPT`, naming it. */

@@ -90,12 +90,13 @@ export async function withWorker<T>(
   return worker.runUntil(body);
 }
 
-/** Replays the history the server wrote for a workflow with the same bundle: throws on nondeterminism. */
+/** Replays the history the server wrote for a workflow with the same bundle: throws on nondeterminism or no history. */
 export async function assertReplays(
   handle: WorkflowHandle,
   workflowBundle: WorkflowBundleWithSourceMap,
 ): Promise<void> {
   const history = await handle.fetchHistory();
+  if (!history.events?.length) throw new Error(`no history to replay for workflow ${handle.workflowId}`);
   await Worker.runReplayHistory({ workflowBundle }, history, handle.workflowId);
 }
 
