@@ -452,7 +452,7 @@ describe('search attributes', () => {
     );
     expect(badValue).toMatchObject({
       code: 3,
-      details: '["ten"] is not a valid value for search attribute CustomIntField of type Int',
+      details: '[ten] is not a valid value for search attribute CustomIntField of type Int',
     });
     const system = await rejection(
       env.client.workflow.start('bad', {

@@ -4,6 +4,7 @@
  */
 import type { Engine, RunRecord } from '../engine';
 import { CommandType, EventType, WorkflowExecutionStatus, durationToMs, enums, type Command } from '../proto';
+import { typedSearchAttributes } from '../visibility/search-attributes';
 import { closeRunInChain, reserveContinuation, retryAfterFailure } from './run-chaining';
 
 const CLOSE_COMMANDS = new Set<number>([
@@ -103,7 +104,7 @@ function continueAsNew(engine: Engine, run: RunRecord, cmd: Command, completedEv
       initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
       header: a.header ?? undefined,
       memo: a.memo ?? undefined,
-      searchAttributes: a.searchAttributes ?? undefined,
+      searchAttributes: typedSearchAttributes(engine, s.namespace, a.searchAttributes),
     },
     next,
   );

@@ -10,6 +10,7 @@ import type { ActivityState } from '../state';
 import { cancelActivityByCommand, enqueueActivity } from './activity';
 import { deriveActivityTimeouts, type ActivityTimeouts } from './activity-timeouts';
 import { applyCloseCommand, isCloseCommand } from './close-commands';
+import { typedSearchAttributes } from '../visibility/search-attributes';
 
 /** Shared state while applying one completion's commands. */
 export interface CommandContext {
@@ -132,7 +133,8 @@ const recordMarker: Apply = (engine, run, cmd, ctx) => {
 
 const upsertSearchAttributes: Apply = (engine, run, cmd, ctx) => {
   const s = run.state;
-  const fields = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes?.indexedFields ?? {};
+  const upserted = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
+  const fields = typedSearchAttributes(engine, s.namespace, upserted)?.indexedFields ?? {};
   engine.append(run, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, {
     workflowTaskCompletedEventId: ctx.completedEventId,
     searchAttributes: { indexedFields: fields },
@@ -183,7 +185,7 @@ const startChild: Apply = (engine, run, cmd, ctx) => {
     cronSchedule: a.cronSchedule || undefined,
     header: a.header ?? undefined,
     memo: a.memo ?? undefined,
-    searchAttributes: a.searchAttributes ?? undefined,
+    searchAttributes: typedSearchAttributes(engine, namespace, a.searchAttributes),
     priority: a.priority ?? undefined,
   });
   s.children[String(ev.eventId)] = {

@@ -11,7 +11,7 @@ import {
   type Command,
   type ProtocolMessage,
 } from '../proto';
-import { searchAttributesProblem } from '../visibility/search-attributes';
+import { searchAttributesProblem, searchAttributesSizeProblem } from '../visibility/search-attributes';
 import { deriveActivityTimeouts } from './activity-timeouts';
 import { validateId, MAX_PAYLOAD_BYTES, payloadsSize } from './validate';
 
@@ -95,6 +95,15 @@ const startChild: Validator = (cmd, ctx) => {
   if (a.namespace && a.namespace !== namespace && !ctx.engine.namespaces.has(a.namespace)) {
     return bad(`Namespace ${a.namespace} is not found.`);
   }
+  const target = a.namespace || namespace;
+  const problem = searchAttributesProblem(ctx.engine, target, a.searchAttributes);
+  if (problem) {
+    return invalid(
+      Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+      `invalid SearchAttributes on StartChildWorkflowCommand: ${problem}. ` +
+        `WorkflowId=${a.workflowId} WorkflowType=${a.workflowType.name} Namespace=${target}`,
+    );
+  }
   ctx.newChildren++;
   const limit = ctx.engine.limits.maxPending;
   if (pendingCount(ctx.run.state.children) + ctx.newChildren > limit) {
@@ -137,13 +146,27 @@ const recordMarker: Validator = (cmd, ctx) =>
     ? undefined
     : invalid(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES, `${ctx.where}: MarkerName is not set.`);
 
-const continueAsNew: Validator = (cmd, ctx) =>
-  cmd.continueAsNewWorkflowExecutionCommandAttributes
-    ? undefined
-    : invalid(
-        Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
-        `${ctx.where}: ContinueAsNewWorkflowExecutionCommandAttributes is not set.`,
-      );
+const continueAsNew: Validator = (cmd, ctx) => {
+  const a = cmd.continueAsNewWorkflowExecutionCommandAttributes;
+  if (!a) {
+    return invalid(
+      Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+      `${ctx.where}: ContinueAsNewWorkflowExecutionCommandAttributes is not set.`,
+    );
+  }
+  const s = ctx.run.state;
+  const problem = searchAttributesProblem(ctx.engine, s.namespace, a.searchAttributes);
+  if (problem) {
+    // Temporal prints the task queue message in its text form.
+    const taskQueue = `name:${JSON.stringify(a.taskQueue?.name || s.taskQueue)} kind:TASK_QUEUE_KIND_NORMAL`;
+    return invalid(
+      Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+      `invalid SearchAttributes on ContinueAsNewWorkflowExecutionCommand: ${problem}. ` +
+        `WorkflowType=${a.workflowType?.name || s.workflowType} TaskQueue=${taskQueue}`,
+    );
+  }
+  return undefined;
+};
 
 const protocolMessage: Validator = (cmd, ctx) => {
   const id = cmd.protocolMessageCommandAttributes?.messageId;
@@ -156,10 +179,8 @@ const protocolMessage: Validator = (cmd, ctx) => {
 
 const upsertSearchAttributes: Validator = (cmd, ctx) => {
   const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
-  const problem = searchAttributesProblem(ctx.engine, ctx.run.state.namespace, sa);
-  return problem
-    ? invalid(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, `${ctx.where}: ${problem}`)
-    : undefined;
+  const problem = searchAttributesProblem(ctx.engine, ctx.run.state.namespace, sa) ?? searchAttributesSizeProblem(sa);
+  return problem ? invalid(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, problem) : undefined;
 };
 
 /** The validator of each supported command type. */

@@ -6,6 +6,7 @@ import { RawResponse, waitForRun, type Engine, type RunRecord } from '../engine'
 import { invalidArgument } from '../errors';
 import { protoRoot, enums, msToDuration, msToTimestamp, temporal } from '../proto';
 import type { Loose } from '../proto';
+import { typedSearchAttributes } from '../visibility/search-attributes';
 import { appendField, encodeHistory } from './history-bytes';
 
 const HistoryResponse = temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse;
@@ -101,7 +102,7 @@ export function getWorkflowExecutionHistoryReverse(
   return new RawResponse(appendField(head, REVERSE_HISTORY_FIELD, encodeHistory(page)));
 }
 
-/** The `WorkflowExecutionInfo` of a run (also used by listing). */
+/** The `WorkflowExecutionInfo` of a run (describe and listing), search attributes typed as Temporal returns them. */
 export function executionInfo(engine: Engine, run: RunRecord): object {
   const s = run.state;
   return {
@@ -115,7 +116,7 @@ export function executionInfo(engine: Engine, run: RunRecord): object {
     parentExecution: s.parent ? { workflowId: s.parent.workflowId, runId: s.parent.runId } : undefined,
     executionTime: msToTimestamp(s.executionTime),
     memo: s.memo ?? { fields: {} },
-    searchAttributes: s.searchAttributes ?? { indexedFields: {} },
+    searchAttributes: typedSearchAttributes(engine, s.namespace, s.searchAttributes) ?? { indexedFields: {} },
     taskQueue: s.taskQueue,
     stateTransitionCount: s.stateTransitionCount,
     historySizeBytes: s.historySizeBytes,

@@ -26,7 +26,7 @@ import { withWorkflowDefaults } from '../retry';
 import { freshRunBookkeeping, type ParentRef, type RunState } from '../state';
 import { terminateRun } from './cancel';
 import { validatePayloadSize, validateId } from './validate';
-import { validateSearchAttributes } from '../visibility/search-attributes';
+import { typedSearchAttributes, validateSearchAttributes } from '../visibility/search-attributes';
 
 const DEFAULT_WFT_TIMEOUT_MS = 10_000;
 const MAX_WFT_TIMEOUT_MS = 120_000;
@@ -79,6 +79,8 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
   const expiration = p.executionExpirationTime ?? (executionTimeoutMs > 0 ? now + executionTimeoutMs : 0);
   const backoffMs = p.backoffMs ?? 0;
   const retryPolicy = withWorkflowDefaults(p.retryPolicy);
+  // Typed once, as Temporal hands them out: the started event shows the worker each value with its type.
+  const searchAttributes = typedSearchAttributes(engine, p.namespace, p.searchAttributes);
   const state: RunState = {
     namespace: p.namespace,
     workflowId: p.workflowId,
@@ -98,7 +100,7 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
     retryPolicy,
     cronSchedule: p.cronSchedule ?? '',
     memo: p.memo ?? undefined,
-    searchAttributes: p.searchAttributes ?? undefined,
+    searchAttributes,
     header: p.header ?? undefined,
     requestIds: p.requestId ? [p.requestId] : [],
     parent: p.parent,
@@ -134,7 +136,7 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
       cronSchedule: p.cronSchedule || undefined,
       firstWorkflowTaskBackoff: backoffMs ? msToDuration(backoffMs) : undefined,
       memo: p.memo ?? undefined,
-      searchAttributes: p.searchAttributes ?? undefined,
+      searchAttributes,
       header: p.header ?? undefined,
       workflowId: p.workflowId,
       rootWorkflowExecution: { workflowId: state.rootWorkflowId, runId: state.rootRunId },

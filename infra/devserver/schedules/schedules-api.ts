@@ -7,7 +7,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '..
 import { durationToMs, msToDuration, msToTimestamp, timestampToMs, type Loose, type temporal } from '../proto';
 import { NOT_SUPPORTED, QueryError, columnsOf, parseQuery } from '../visibility/query-parser';
 import { translateQuery, type TranslatedQuery } from '../visibility/query-sql';
-import { isReservedName, validateSearchAttributes, withTypeMetadata } from '../visibility/search-attributes';
+import { isReservedName, typedSearchAttributes, validateSearchAttributes } from '../visibility/search-attributes';
 import { visibilityFor } from '../visibility/visibility-store';
 import { validateId, validatePayloadSize } from '../api/validate';
 import { encodeConflictToken, schedulerFor, type ScheduleProto, type ScheduleRecord } from './scheduler';
@@ -175,8 +175,22 @@ export function describeSchedule(
 ): object {
   const rec = getRecord(engine, req);
   const scheduler = schedulerFor(engine);
+  const action = rec.schedule.action?.startWorkflow;
+  // As Temporal's frontend does, the attributes of the workflow the schedule starts carry their types too.
+  const schedule = action?.searchAttributes
+    ? {
+        ...rec.schedule,
+        action: {
+          ...rec.schedule.action,
+          startWorkflow: {
+            ...action,
+            searchAttributes: typedSearchAttributes(engine, rec.namespace, action.searchAttributes),
+          },
+        },
+      }
+    : rec.schedule;
   return {
-    schedule: rec.schedule,
+    schedule,
     info: {
       actionCount: rec.actionCount,
       missedCatchupWindow: rec.missedCatchupWindow,
@@ -190,7 +204,7 @@ export function describeSchedule(
       ...(rec.updateTime ? { updateTime: msToTimestamp(rec.updateTime) } : {}),
     },
     memo: rec.memo,
-    searchAttributes: rec.searchAttributes,
+    searchAttributes: typedSearchAttributes(engine, rec.namespace, rec.searchAttributes),
     conflictToken: encodeConflictToken(rec.conflictToken),
   };
 }
@@ -319,7 +333,6 @@ export function listSchedules(
 ): object {
   const ns = engine.namespace(req.namespace).name;
   const scheduler = schedulerFor(engine);
-  const registry = visibilityFor(engine.store).registry;
   const pageSize = Number(req.maximumPageSize ?? 0) > 0 ? Number(req.maximumPageSize) : 1000;
   const after = req.nextPageToken?.length ? Buffer.from(req.nextPageToken).toString('utf8') : undefined;
   const all = matchingSchedules(engine, ns, req.query).filter((r) => after === undefined || r.scheduleId > after);
@@ -328,7 +341,7 @@ export function listSchedules(
     scheduleId: rec.scheduleId,
     memo: rec.memo,
     // Like Temporal, the user's attributes only: TemporalSchedulePaused shows as info.paused.
-    searchAttributes: rec.searchAttributes ? withTypeMetadata(registry, ns, rec.searchAttributes) : undefined,
+    searchAttributes: typedSearchAttributes(engine, ns, rec.searchAttributes),
     info: {
       spec: rec.schedule.spec,
       workflowType: rec.schedule.action?.startWorkflow?.workflowType,

@@ -5,7 +5,8 @@
  */
 import type { Engine } from '../engine';
 import { invalidArgument } from '../errors';
-import type { SearchAttributes } from '../proto';
+import { goValue } from '../go-format';
+import { temporal, type SearchAttributes } from '../proto';
 import type { Store } from '../store';
 
 /** The value types of search attributes (`temporal.api.enums.v1.IndexedValueType`). */
@@ -86,6 +87,8 @@ export const PREDEFINED_ATTRIBUTES: Readonly<Record<string, SaType>> = {
   TemporalWorkflowVersioningBehavior: SaType.Keyword,
   TemporalWorkerDeployment: SaType.Keyword,
 };
+
+const EncodedSearchAttributes = temporal.api.common.v1.SearchAttributes;
 
 /** Custom attributes `temporal server start-dev` registers in every namespace. */
 export const DEV_SERVER_CUSTOM_ATTRIBUTES: Readonly<Record<string, SaType>> = {
@@ -309,9 +312,9 @@ export function registryFor(store: Store): SearchAttributeRegistry {
 }
 
 /**
- * What is wrong with the search attributes a start or an upsert sets, in Temporal's words, or undefined when they
- * are fine: system attributes cannot be set, every name must be defined in the namespace, every value must fit its
- * type, and the count and sizes stay within Temporal's default limits.
+ * What is wrong with the search attributes a start, a child, a continue-as-new or an upsert sets, in Temporal's
+ * words (its `searchattribute.Validator.Validate`), or undefined when they are fine: system attributes cannot be set,
+ * every name must be defined in the namespace, every value must fit its type, and there may be at most 100.
  */
 export function searchAttributesProblem(
   engine: Engine,
@@ -323,22 +326,45 @@ export function searchAttributesProblem(
     return `number of search attributes ${fields.length} exceeds limit ${MAX_SEARCH_ATTRIBUTE_KEYS}`;
   }
   const registry = registryFor(engine.store);
-  let total = 0;
   for (const [name, payload] of fields) {
     if (name in SYSTEM_ATTRIBUTES) return `${name} attribute can't be set in SearchAttributes`;
     const type = registry.settableType(namespace, name);
     if (type === undefined) return `search attribute ${name} is not defined`;
     if (!payload) continue;
-    const size = payload.data?.length ?? 0;
+    if (decodeSaValue(payload, type) === undefined) {
+      return `${shownValue(payload)} is not a valid value for search attribute ${name} of type ${SA_TYPE_NAMES[type]}`;
+    }
+  }
+  return undefined;
+}
+
+/** A refused value as Temporal's message shows it: the decoded JSON printed by Go's `%v` (`[ten]`, `42`). */
+function shownValue(payload: SaPayload): string {
+  const text = payload.data ? Buffer.from(payload.data).toString() : '';
+  try {
+    return goValue(JSON.parse(text));
+  } catch {
+    return `value from <${text}>`;
+  }
+}
+
+/**
+ * What is too large in a set of search attributes (Temporal's `Validator.ValidateSize`): a value over 2 KiB, or all of
+ * them together over 40 KiB (the encoded message). A start is refused for it; a workflow task command that carries
+ * them terminates the workflow, as on Temporal.
+ */
+export function searchAttributesSizeProblem(searchAttributes: SearchAttributes | null | undefined): string | undefined {
+  const fields = Object.entries(searchAttributes?.indexedFields ?? {});
+  for (const [name, payload] of fields) {
+    const size = payload?.data?.length ?? 0;
     if (size > MAX_SEARCH_ATTRIBUTE_VALUE_BYTES) {
       return `search attribute ${name} value of size ${size}: exceeds size limit ${MAX_SEARCH_ATTRIBUTE_VALUE_BYTES}`;
     }
-    total += size + name.length;
-    if (decodeSaValue(payload, type) === undefined) {
-      const shown = payload.data ? Buffer.from(payload.data).toString() : '';
-      return `${shown} is not a valid value for search attribute ${name} of type ${SA_TYPE_NAMES[type]}`;
-    }
   }
+  const present = fields.filter(([, payload]) => payload);
+  if (present.length === 0) return undefined;
+  const message = EncodedSearchAttributes.fromObject({ indexedFields: Object.fromEntries(present) });
+  const total = EncodedSearchAttributes.encode(message).finish().length;
   if (total > MAX_SEARCH_ATTRIBUTES_TOTAL_BYTES) {
     return `total size of search attributes ${total}: exceeds size limit ${MAX_SEARCH_ATTRIBUTES_TOTAL_BYTES}`;
   }
@@ -346,16 +372,31 @@ export function searchAttributesProblem(
 }
 
 /**
- * Rejects search attributes Temporal would reject, with INVALID_ARGUMENT (call it when a start request is
- * validated; an unknown custom attribute answers "search attribute X is not defined").
+ * Rejects search attributes Temporal's frontend would reject on a start, with INVALID_ARGUMENT (an unknown custom
+ * attribute answers "search attribute X is not defined"; a value over 2 KiB answers its size).
  */
 export function validateSearchAttributes(
   engine: Engine,
   namespace: string,
   searchAttributes: SearchAttributes | null | undefined,
 ): void {
-  const problem = searchAttributesProblem(engine, namespace, searchAttributes);
+  const problem =
+    searchAttributesProblem(engine, namespace, searchAttributes) ?? searchAttributesSizeProblem(searchAttributes);
   if (problem) throw invalidArgument(problem);
+}
+
+/**
+ * Search attributes as the dev server hands them out (describe, list, schedules, and the history events that carry
+ * them): each payload's `type` metadata set from the namespace's registry when the payload has none, as Temporal's
+ * `searchattribute.ApplyTypeMap` does, so the SDKs decode a Datetime as a date, an Int as a number, and so on.
+ * Undefined stays undefined.
+ */
+export function typedSearchAttributes(
+  engine: Engine,
+  namespace: string,
+  searchAttributes: SearchAttributes | null | undefined,
+): SearchAttributes | undefined {
+  return searchAttributes ? withTypeMetadata(registryFor(engine.store), namespace, searchAttributes) : undefined;
 }
 
 /**

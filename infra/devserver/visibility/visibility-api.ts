@@ -3,14 +3,14 @@
  * (with `GROUP BY ExecutionStatus`), the legacy ListOpen/ListClosedWorkflowExecutions filters, and the legacy
  * GetSearchAttributes key list.
  */
-import { runKey, type Engine, type RunRecord } from '../engine';
+import { runKey, type Engine } from '../engine';
 import { invalidArgument } from '../errors';
 import { WorkflowExecutionStatus, timestampToMs, type Loose, type temporal } from '../proto';
 import { executionInfo } from '../api/history';
 import type { Handler } from '../api/handler';
 import { QueryError, parseQuery, type ColumnRef, type Expr, type Literal, type ParsedQuery } from './query-parser';
 import { STATUS_NAMES, translateQuery, type TranslatedQuery } from './query-sql';
-import { PREDEFINED_ATTRIBUTES, SYSTEM_ATTRIBUTES, withTypeMetadata } from './search-attributes';
+import { PREDEFINED_ATTRIBUTES, SYSTEM_ATTRIBUTES } from './search-attributes';
 import { visibilityFor, type VisibilityStore } from './visibility-store';
 
 /** Temporal's default page size for visibility listings (`frontend.visibilityMaxPageSize`). */
@@ -40,14 +40,6 @@ function compile(
   }
 }
 
-/** The WorkflowExecutionInfo of a listed run, with search attribute payloads typed as Temporal returns them. */
-function listedInfo(engine: Engine, vis: VisibilityStore, run: RunRecord): object {
-  return {
-    ...executionInfo(engine, run),
-    searchAttributes: withTypeMetadata(vis.registry, run.state.namespace, run.state.searchAttributes),
-  };
-}
-
 /** Lists one page: the runs are read from memory, so listed details are as fresh as DescribeWorkflowExecution's. */
 function listPage(
   engine: Engine,
@@ -62,7 +54,7 @@ function listPage(
   const executions: object[] = [];
   for (const runId of page.runIds) {
     const run = engine.runs.get(runKey(namespace, runId));
-    if (run) executions.push(listedInfo(engine, vis, run));
+    if (run) executions.push(executionInfo(engine, run));
   }
   return { executions, nextPageToken: page.nextPageToken };
 }
