@@ -48,7 +48,12 @@ export type MloeErrorCode =
   /** A record would overwrite one written by another Temporal run with the same workflow id; nothing was written. */
   | 'RECORD_CONFLICT'
   /** The Temporal namespace lacks mloe's search attributes; `mloe setup` (or starting a worker) registers them. */
-  | 'SEARCH_ATTRIBUTES_MISSING';
+  | 'SEARCH_ATTRIBUTES_MISSING'
+  /**
+   * A request to an MLflow tracking server or model registry failed; the error (`MlflowError` in
+   * `activities/mlflow/errors.ts`) carries MLflow's own `error_code`, the HTTP status and the endpoint.
+   */
+  | 'MLFLOW_REQUEST_FAILED';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {
