@@ -5,10 +5,7 @@
 // in-process, so the SDK's SIGKILL on teardown stops the server itself.
 'use strict';
 
-const path = require('node:path');
-
-process.env.TSX_TSCONFIG_PATH ??= path.join(__dirname, '..', 'tsconfig.json');
-require('tsx/cjs/api').register();
+require('./register-tsx').registerTsx();
 
 // Extensionless: tsx resolves it to main.ts, and tsc (checkJs) types it.
 const { main } = require('../infra/test-server/main');

@@ -4,11 +4,8 @@
 // stops the dev server itself, not just a wrapper).
 'use strict';
 
-const path = require('node:path');
-
-// Use the project's tsconfig whatever the current directory is.
-process.env.TSX_TSCONFIG_PATH ??= path.join(__dirname, '..', 'tsconfig.json');
-require('tsx/cjs/api').register();
+// tsx, with the project's tsconfig, and CommonJS dependencies loaded by Node directly (see register-tsx.js).
+require('./register-tsx').registerTsx();
 
 // Extensionless: tsx resolves it to cli.ts, and tsc (checkJs) types it.
 const { main } = require('../clients/cli');

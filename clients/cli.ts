@@ -98,6 +98,11 @@ export function buildProgram(
         'else .mloe/artifacts in the working directory)',
     )
     .option('--concurrency <n>', 'steps run at once (default: MLOE_WORKER_CONCURRENCY, else 16)')
+    .option(
+      '--workflow-bundle <file>',
+      'a pre-built workflow bundle (npm run build:workflows) to run instead of bundling workflows/ ' +
+        '(default: MLOE_WORKFLOW_BUNDLE, else workflows/ through the bundle cache)',
+    )
     .action(async (options: SettingFlags) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runWorkerCommand } = require('./worker') as typeof import('./worker');
@@ -122,6 +127,7 @@ export function buildProgram(
           artifactRoot: options.artifactRoot,
           ...(options.cache === false ? { noCache: true } : {}),
           ...(options.data === undefined ? {} : { dataPath: options.data }),
+          env,
         }),
       );
     });

@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 
+import { loadWorkflowBundleConfig, type ConfigEnv } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
@@ -30,6 +31,8 @@ export interface DemoOptions {
   artifactRoot?: string;
   /** Run every step even if a cached result exists. */
   noCache?: boolean;
+  /** The environment (`process.env`): where the workflow bundle comes from (`workers/config.ts`). */
+  env?: ConfigEnv;
   /** How often to query the run's status for progress lines. */
   pollIntervalMs?: number;
 }
@@ -47,7 +50,8 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
 
   let stack: EmbeddedStack | undefined;
   try {
-    stack = await startEmbeddedStack({ createWorker: (connection) => createPipelineWorker({ connection }) });
+    const bundle = loadWorkflowBundleConfig({ env: options.env ?? {} });
+    stack = await startEmbeddedStack({ createWorker: (connection) => createPipelineWorker({ connection, bundle }) });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
     io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
     const { client } = stack;

@@ -20,6 +20,7 @@ import { MloeError } from '../core/errors';
 import { parseListFlags, pipelineListQuery } from '../clients/list';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
 import {
+  defaultBundleCacheDir,
   loadClientConfig,
   loadConnectionConfig,
   loadRunConfig,
@@ -164,6 +165,7 @@ describe('worker configuration', () => {
       maxConcurrentActivityTaskExecutions: 16,
       artifactStore: { defaultUri: 'file:///srv/ml/.mloe/artifacts' },
       lineage: { namespace: 'mloe', transport: { type: 'noop' } },
+      workflowBundle: { cacheDir: defaultBundleCacheDir() },
     });
   });
 
@@ -178,8 +180,11 @@ describe('worker configuration', () => {
         AWS_REGION: 'eu-west-1',
         MLOE_S3_FORCE_PATH_STYLE: 'false',
         MLOE_WORKER_CONCURRENCY: '8',
+        MLOE_WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
+        MLOE_BUNDLE_CACHE_DIR: '/var/cache/mloe',
       },
       flags: { address: 'localhost', concurrency: '2' },
+      cwd: '/srv/ml',
     });
     expect(config).toEqual({
       address: 'localhost:7233',
@@ -192,6 +197,11 @@ describe('worker configuration', () => {
         s3: { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: false },
       },
       lineage: { namespace: 'mloe', transport: { type: 'noop' } },
+      workflowBundle: {
+        file: '/srv/ml/dist/workflow-bundle.js',
+        fileOrigin: 'MLOE_WORKFLOW_BUNDLE',
+        cacheDir: '/var/cache/mloe',
+      },
     });
     expect(loadClientConfig({ env: { TEMPORAL_ADDRESS: '[::1]:7233' } })).toMatchObject({
       address: '[::1]:7233',

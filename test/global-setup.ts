@@ -1,9 +1,12 @@
 /**
- * Jest globalSetup: starts one embedded dev server on a free port for the whole run and publishes its address in
- * `TEMPORAL_TEST_ADDRESS`, which the jest workers inherit. With `TEMPORAL_ADDRESS` set, tests run against that
- * server instead and nothing is started.
+ * Jest globalSetup: bundles `workflows/` into the bundle cache (or finds it there) so that every suite and every
+ * `mloe` process a test spawns reuses one bundle instead of running webpack again, then starts one embedded dev
+ * server on a free port for the whole run and publishes its address in `TEMPORAL_TEST_ADDRESS`, which the jest
+ * workers inherit. With `TEMPORAL_ADDRESS` set, tests run against that server instead and no server is started.
  */
 import { startDevServer, type DevServerHandle } from '../infra/devserver';
+import { loadWorkflowBundleConfig } from '../workers/config';
+import { cachedWorkflowBundle } from '../workers/workflow-bundle';
 
 declare global {
   // Shared with globalTeardown, which runs in the same (parent) process.
@@ -11,6 +14,9 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // Before the server starts: bundling is busy work on this (the server's) event loop.
+  await cachedWorkflowBundle({ cacheDir: loadWorkflowBundleConfig({ env: process.env }).cacheDir });
+
   const external = process.env.TEMPORAL_ADDRESS;
   if (external !== undefined && external !== '') {
     process.env.TEMPORAL_TEST_ADDRESS = external;

@@ -1,37 +1,54 @@
 /**
- * A pipeline worker for a test suite, on the jest dev server: connects, bundles the workflows once, runs the worker
- * in the background, and stops it all again. Suites pass their own task queue and steps.
+ * A pipeline worker for a test suite, on the jest dev server: connects, takes the workflows bundle from the bundle
+ * cache (globalSetup warmed it for `workflows/`), runs the worker in the background, and stops it all again. Suites
+ * pass their own task queue and steps.
  */
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
+import { loadWorkflowBundleConfig } from '../workers/config';
 import { createPipelineWorker, type PipelineWorkerOptions } from '../workers/pipeline-worker';
+import { cachedWorkflowBundle, type LoadedWorkflowBundle } from '../workers/workflow-bundle';
 import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
 /** A running suite worker. */
 export interface PipelineTestWorker {
   env: TestEnv;
+  /** The bundle the worker runs, for `Worker.runReplayHistory` (its source map is inline in `code`). */
   workflowBundle: WorkflowBundleWithSourceMap;
   /** Stops the worker, then closes the connections. */
   stop: () => Promise<void>;
 }
 
+/**
+ * The bundle of the workflows at `workflowsPath` (`workflows/` by default) from the bundle cache the CLI uses
+ * (`MLOE_BUNDLE_CACHE_DIR`, else `node_modules/.cache/mloe`): built once, then reused by every suite and every
+ * spawned `mloe` while no input changes.
+ */
+export function suiteWorkflowBundle(workflowsPath?: string): Promise<LoadedWorkflowBundle> {
+  const { cacheDir } = loadWorkflowBundleConfig({ env: process.env });
+  return cachedWorkflowBundle({
+    cacheDir,
+    logger: quietLogger,
+    ...(workflowsPath === undefined ? {} : { workflowsPath }),
+  });
+}
+
 /** Starts a pipeline worker with `options` (the workflows of `workflowsPath`, `workflows/` by default). */
 export async function startPipelineTestWorker(
-  options: Omit<PipelineWorkerOptions, 'connection' | 'workflowBundle'> & { workflowsPath?: string },
+  options: Omit<PipelineWorkerOptions, 'connection' | 'workflowBundle' | 'bundle'> & { workflowsPath?: string },
 ): Promise<PipelineTestWorker> {
   const { workflowsPath, ...workerOptions } = options;
   const env = await connect();
   try {
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: workflowsPath ?? require.resolve('../workflows'),
-      logger: quietLogger,
-    });
+    const { code } = await suiteWorkflowBundle(workflowsPath);
     const stopWorker = runInBackground(
-      await createPipelineWorker({ ...workerOptions, connection: env.nativeConnection, workflowBundle }),
+      await createPipelineWorker({ ...workerOptions, connection: env.nativeConnection, workflowBundle: { code } }),
     );
     return {
       env,
-      workflowBundle,
+      // The SDK's older bundle type, which the suites declare; its `sourceMap` has been unused since the map moved
+      // inline.
+      workflowBundle: { code, sourceMap: '' },
       stop: async () => {
         await stopWorker();
         await env.close();

@@ -10,24 +10,15 @@ import { join, resolve } from 'node:path';
 
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
 
 import { liveGroupMembers } from '../activities/runner';
 import { cancelPipeline, getPipelineStatus, startPipeline, type PipelineRun } from '../clients/pipelines';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { pollUntil, processAlive } from './devserver/child-server';
+import { suiteWorkflowBundle } from './pipeline-harness';
 
 const REPO = resolve(__dirname, '..');
 const WORKER_MAIN = join(__dirname, 'fixtures', 'pipeline-worker-main.ts');
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: console.warn,
-  error: console.error,
-};
 
 /** A worker child process. */
 interface WorkerProcess {
@@ -77,7 +68,7 @@ describe('pipeline reliability with the worker in a child process', () => {
     dir = await mkdtemp(join(tmpdir(), 'mloe-reliability-test-'));
     connection = await Connection.connect({ address });
     client = new Client({ connection });
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+    const bundle = await suiteWorkflowBundle();
     bundlePath = join(dir, 'workflows-bundle.js');
     await writeFile(bundlePath, bundle.code);
   });

@@ -7,7 +7,7 @@
  * S3 credentials are never configured here: the AWS SDK's default provider chain (environment, profile, IMDS) finds
  * them, and nothing in this module logs or echoes them.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { z } from 'zod';
@@ -36,6 +36,10 @@ export const ENV_VARS = {
   s3ForcePathStyle: 'MLOE_S3_FORCE_PATH_STYLE',
   /** Activities (pipeline steps) a worker runs at once. */
   concurrency: 'MLOE_WORKER_CONCURRENCY',
+  /** A pre-built workflow bundle (`npm run build:workflows`) for the worker to run instead of bundling workflows/. */
+  workflowBundle: 'MLOE_WORKFLOW_BUNDLE',
+  /** Where bundles of workflows/ are cached between processes; `node_modules/.cache/mloe` by default. */
+  bundleCacheDir: 'MLOE_BUNDLE_CACHE_DIR',
 } as const;
 
 /** A setting this module resolves. */
@@ -48,6 +52,7 @@ export const SETTING_FLAGS = {
   taskQueue: '--task-queue',
   artifactStore: '--artifact-store',
   concurrency: '--concurrency',
+  workflowBundle: '--workflow-bundle',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 /** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
@@ -99,6 +104,11 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
     use: `use a whole number from 1 to ${MAX_WORKER_CONCURRENCY}`,
     unset: `unset it for ${DEFAULT_WORKER_CONCURRENCY}`,
   },
+  workflowBundle: {
+    use: 'use the path of a bundle written by `npm run build:workflows`',
+    unset: 'unset it to bundle workflows/ (cached in node_modules/.cache/mloe)',
+  },
+  bundleCacheDir: { use: 'use a directory path', unset: 'unset it for node_modules/.cache/mloe' },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -166,6 +176,12 @@ const concurrencySchema = z
       .max(MAX_WORKER_CONCURRENCY, `must be at most ${MAX_WORKER_CONCURRENCY}`),
   );
 
+/** A file or directory path (relative ones are resolved against the working directory). */
+const pathSchema = z
+  .string()
+  // eslint-disable-next-line no-control-regex -- a control character in a path is a mistake, not a name
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'a path must not contain control characters');
+
 /**
  * Every setting as text in, typed out. Settings without a fixed default (the artifact store, S3) stay optional: their
  * defaults depend on the working directory or on the AWS SDK.
@@ -179,6 +195,8 @@ export const settingsSchema = z.object({
   s3Region: s3RegionSchema.optional(),
   s3ForcePathStyle: booleanSchema.optional(),
   concurrency: concurrencySchema.default(DEFAULT_WORKER_CONCURRENCY),
+  workflowBundle: pathSchema.optional(),
+  bundleCacheDir: pathSchema.optional(),
 });
 
 /** Every setting, parsed. */
@@ -227,6 +245,18 @@ export interface WorkerConfig extends ConnectionConfig {
    * start so that a bad value stops the worker instead of silently turning events off.
    */
   lineage: LineageConfig;
+  /** The workflow bundle the worker runs: a pre-built file, or workflows/ bundled through the bundle cache. */
+  workflowBundle: WorkflowBundleConfig;
+}
+
+/** Where a worker's workflow bundle comes from (`workers/workflow-bundle.ts` loads it). */
+export interface WorkflowBundleConfig {
+  /** A pre-built bundle to run as is (`--workflow-bundle`, `MLOE_WORKFLOW_BUNDLE`): an absolute path. */
+  file?: string;
+  /** Which flag or variable named {@link WorkflowBundleConfig.file}, for error messages. */
+  fileOrigin?: SettingOrigin;
+  /** Where bundles of workflows/ are cached when no file is given (`MLOE_BUNDLE_CACHE_DIR`): an absolute path. */
+  cacheDir: string;
 }
 
 /** What `mloe lineage` reads besides its flags: the workers' default store (when set) and the S3 settings. */
@@ -332,6 +362,40 @@ export function defaultArtifactStoreUri(cwd: string = process.cwd()): string {
   return pathToFileURL(join(cwd, '.mloe', 'artifacts')).href;
 }
 
+/**
+ * `node_modules/.cache/mloe` in the mloe package: where bundles of workflows/ are cached unless
+ * `MLOE_BUNDLE_CACHE_DIR` says otherwise. It is where build tools keep their caches by convention (babel-loader,
+ * eslint-loader and terser through find-cache-dir): one per checkout (a bundle names the checkout's absolute source
+ * paths), ignored by git with node_modules, and gone with a clean install (`npm ci`).
+ */
+export function defaultBundleCacheDir(): string {
+  return join(__dirname, '..', 'node_modules', '.cache', 'mloe');
+}
+
+/** The bundle settings, paths resolved against `cwd`. */
+function workflowBundleConfigOf(
+  settings: Pick<Settings, 'workflowBundle' | 'bundleCacheDir'>,
+  origins: Record<SettingName, SettingOrigin>,
+  cwd: string = process.cwd(),
+): WorkflowBundleConfig {
+  return {
+    ...(settings.workflowBundle === undefined
+      ? {}
+      : { file: resolve(cwd, settings.workflowBundle), fileOrigin: origins.workflowBundle }),
+    cacheDir: settings.bundleCacheDir === undefined ? defaultBundleCacheDir() : resolve(cwd, settings.bundleCacheDir),
+  };
+}
+
+/**
+ * Where the workflow bundle comes from (`--workflow-bundle`, `MLOE_WORKFLOW_BUNDLE`, `MLOE_BUNDLE_CACHE_DIR`), for
+ * processes that bundle workflows without the rest of a worker's configuration (test setup, benchmarks, the
+ * `build:workflows` script).
+ */
+export function loadWorkflowBundleConfig(sources: ConfigSources = {}): WorkflowBundleConfig {
+  const { settings, origins } = parseSettings(['workflowBundle', 'bundleCacheDir'], sources);
+  return workflowBundleConfigOf(settings, origins, sources.cwd);
+}
+
 /** What a command needs to reach a Temporal (`status`, `cancel`, `list`, `explain`): address and namespace. */
 export function loadConnectionConfig(sources: ConfigSources = {}): ConnectionConfig {
   const { settings, origins } = parseSettings(['address', 'namespace'], sources);
@@ -424,5 +488,6 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
       ...s3Settings(settings),
     },
     lineage,
+    workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
   };
 }

@@ -17,7 +17,8 @@ import {
   sharedLineageEmitter,
   type LineageEmitter,
 } from '../activities/lineage';
-import type { WorkerConfig } from './config';
+import { loadWorkflowBundleConfig, type WorkerConfig, type WorkflowBundleConfig } from './config';
+import { loadWorkflowBundle } from './workflow-bundle';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 import { ensureError } from '../core/errors';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
@@ -31,8 +32,13 @@ export interface PipelineWorkerOptions {
   namespace?: string;
   /** Defaults to {@link PIPELINE_TASK_QUEUE}; tests use their own queue. */
   taskQueue?: string;
-  /** A pre-built workflow bundle; without one, the worker bundles `workflows/` itself (a couple of seconds). */
+  /** The workflow bundle to run; without one, {@link PipelineWorkerOptions.bundle} says where it comes from. */
   workflowBundle?: WorkflowBundle;
+  /**
+   * Where the workflow bundle comes from when `workflowBundle` is absent: a pre-built file, or `workflows/` through
+   * the bundle cache (`workers/workflow-bundle.ts`); the default cache (`node_modules/.cache/mloe`) when absent.
+   */
+  bundle?: WorkflowBundleConfig;
   /** The steps `uses:` may name on this worker; the built-in steps by default. */
   steps?: StepImplementations;
   /** Activities (steps) run at once; the SDK's default when absent. `MLOE_WORKER_CONCURRENCY` (workers/config.ts). */
@@ -90,6 +96,7 @@ export function pipelineWorkerOptions(
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
     artifactStore: config.artifactStore,
     lineage: createLineageEmitter(config.lineage, consoleLineageLogger),
+    bundle: config.workflowBundle,
     ...extra,
   };
 }
@@ -100,13 +107,13 @@ export function pipelineWorkerOptions(
  */
 export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
   await registerSearchAttributesOrWarn(options);
+  const workflowBundle =
+    options.workflowBundle ?? (await loadWorkflowBundle(options.bundle ?? loadWorkflowBundleConfig()));
   return Worker.create({
     connection: options.connection,
     taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-    ...(options.workflowBundle === undefined
-      ? { workflowsPath: require.resolve('../workflows') }
-      : { workflowBundle: options.workflowBundle }),
+    workflowBundle,
     activities: pipelineActivities(options),
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '1 second',
