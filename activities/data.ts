@@ -1,35 +1,26 @@
 /**
- * Data activities: bring a CSV file into the artifact store, check it against a schema, and turn it into standardised
- * train and test splits. Every output is a content-addressed artifact computed deterministically from the inputs, so
- * each activity is idempotent: a retry rewrites the same bytes under the same digest and returns the same references.
+ * The data steps of the demo pipeline (`ingest@1`, `validate@1`, `featurize@1`, run by `runStep` through
+ * `activities/steps/builtin.ts`): bring a CSV file into the artifact store, check it against a schema, and turn it
+ * into standardised train and test splits. Every output is a content-addressed artifact computed deterministically
+ * from the inputs, so each step is idempotent: a retry rewrites the same bytes under the same digest and returns the
+ * same references.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 
 import { z } from 'zod';
 
 import { MloeError } from '../core/errors';
-import {
-  FileArtifactStore,
-  checkAbsolutePath,
-  getText,
-  putJson,
-  sha256Hex,
-  type ArtifactRef,
-  type ArtifactStore,
-} from './artifacts';
-import { withFailureMapping } from './failures';
+import { checkAbsolutePath, getText, putJson, sha256Hex, type ArtifactRef, type ArtifactStore } from './artifacts';
 import { columnScales, standardizeRow, type FeatureScale } from './linear-model';
 import { DataError, formatCsv, parseNumericCsv } from './table';
 
-/** Input of {@link ingest}. */
+/** Input of {@link ingestInto}. */
 export interface IngestInput {
-  /** Directory whose `.mloe/artifacts` holds the artifact store (absolute). */
-  artifactRoot: string;
   /** The CSV file to ingest (absolute). */
   dataPath: string;
 }
 
-/** Output of {@link ingest}. */
+/** Output of {@link ingestInto}. */
 export interface IngestOutput {
   /** The file's bytes, unchanged, as an artifact. */
   dataset: ArtifactRef;
@@ -40,15 +31,7 @@ export interface IngestOutput {
  * snapshot: a retry stores whatever the file holds at that moment, which is the same artifact unless the file changed
  * in between.
  */
-export async function ingest(input: IngestInput): Promise<IngestOutput> {
-  return withFailureMapping(() => ingestInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
-}
-
-/** {@link ingest} against a given store (what the `ingest` pipeline step runs). */
-export async function ingestInto(
-  store: ArtifactStore,
-  input: Omit<IngestInput, 'artifactRoot'>,
-): Promise<IngestOutput> {
+export async function ingestInto(store: ArtifactStore, input: IngestInput): Promise<IngestOutput> {
   const dataPath = checkAbsolutePath(input.dataPath, 'data path');
   let handle: FileHandle;
   try {
@@ -70,9 +53,8 @@ export async function ingestInto(
   }
 }
 
-/** Input of {@link validate}. */
+/** Input of {@link validateInto}. */
 export interface ValidateInput {
-  artifactRoot: string;
   /** The CSV artifact to check. */
   dataset: ArtifactRef;
   /** The columns the file must have (exactly these, in any order), every value numeric. */
@@ -81,7 +63,7 @@ export interface ValidateInput {
   label: string;
 }
 
-/** Output of {@link validate}. */
+/** Output of {@link validateInto}. */
 export interface ValidateOutput {
   /** The dataset, unchanged: downstream steps read it knowing it passed. */
   dataset: ArtifactRef;
@@ -94,15 +76,7 @@ export interface ValidateOutput {
  * Checks a CSV artifact against the expected columns: all present, no others, every cell a finite number. Bad data
  * fails with a non-retryable `DATA_INVALID` whose message and details name the row, line and column of each problem.
  */
-export async function validate(input: ValidateInput): Promise<ValidateOutput> {
-  return withFailureMapping(() => validateInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
-}
-
-/** {@link validate} against a given store (what the `validate` pipeline step runs). */
-export async function validateInto(
-  store: ArtifactStore,
-  input: Omit<ValidateInput, 'artifactRoot'>,
-): Promise<ValidateOutput> {
+export async function validateInto(store: ArtifactStore, input: ValidateInput): Promise<ValidateOutput> {
   const table = parseNumericCsv(await getText(store, input.dataset), input.columns, input.label);
   const profile = {
     rows: table.rows.length,
@@ -120,7 +94,7 @@ export async function validateInto(
   return { dataset: input.dataset, report, rows: table.rows.length };
 }
 
-/** The scaler artifact {@link featurize} writes: the training split's statistics of every feature. */
+/** The scaler artifact {@link featurizeInto} writes: the training split's statistics of every feature. */
 export const scalerSchema = z.object({
   kind: z.literal('standard-scaler'),
   target: z.string(),
@@ -130,10 +104,9 @@ export const scalerSchema = z.object({
 /** A parsed scaler artifact. */
 export type Scaler = z.infer<typeof scalerSchema>;
 
-/** Input of {@link featurize}. */
+/** Input of {@link featurizeInto}. */
 export interface FeaturizeInput {
-  artifactRoot: string;
-  /** A CSV artifact that passed {@link validate}. */
+  /** A CSV artifact that passed {@link validateInto}. */
   dataset: ArtifactRef;
   features: string[];
   target: string;
@@ -141,7 +114,7 @@ export interface FeaturizeInput {
   testFraction: number;
 }
 
-/** Output of {@link featurize}. */
+/** Output of {@link featurizeInto}. */
 export interface FeaturizeOutput {
   /** Training rows as CSV: standardised features, then the raw target. */
   train: ArtifactRef;
@@ -158,15 +131,7 @@ export interface FeaturizeOutput {
  * (so nothing about the test rows leaks into training). A row goes to the test set when the sha256 of its values
  * falls below `testFraction`: the split is deterministic, independent of row order, and keeps duplicates together.
  */
-export async function featurize(input: FeaturizeInput): Promise<FeaturizeOutput> {
-  return withFailureMapping(() => featurizeInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
-}
-
-/** {@link featurize} against a given store (what the `featurize` pipeline step runs). */
-export async function featurizeInto(
-  store: ArtifactStore,
-  input: Omit<FeaturizeInput, 'artifactRoot'>,
-): Promise<FeaturizeOutput> {
+export async function featurizeInto(store: ArtifactStore, input: FeaturizeInput): Promise<FeaturizeOutput> {
   if (!(input.testFraction > 0 && input.testFraction < 1)) {
     throw new MloeError('CONFIG_INVALID', `testFraction must be between 0 and 1, got ${input.testFraction}`);
   }

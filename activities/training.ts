@@ -1,24 +1,16 @@
 /**
- * Training and evaluation activities for linear regression. Both are deterministic functions of their input
- * artifacts and write content-addressed outputs, so they are idempotent: a retry produces the same artifacts.
+ * The training and evaluation steps of the demo pipeline (`train@1`, `evaluate@1`, run by `runStep` through
+ * `activities/steps/builtin.ts`): linear regression. Both are deterministic functions of their input artifacts and
+ * write content-addressed outputs, so they are idempotent: a retry produces the same artifacts.
  */
 import { z } from 'zod';
 
-import {
-  FileArtifactStore,
-  artifactRefSchema,
-  getJson,
-  getText,
-  putJson,
-  type ArtifactRef,
-  type ArtifactStore,
-} from './artifacts';
+import { artifactRefSchema, getJson, getText, putJson, type ArtifactRef, type ArtifactStore } from './artifacts';
 import { scalerSchema } from './data';
-import { withFailureMapping } from './failures';
 import { fitOls, predict, rSquared, rootMeanSquaredError } from './linear-model';
 import { parseNumericCsv, type NumericTable } from './table';
 
-/** The model artifact {@link train} writes. */
+/** The model artifact {@link trainInto} writes. */
 export const modelSchema = z.object({
   kind: z.literal('linear-regression'),
   target: z.string(),
@@ -35,16 +27,15 @@ export const modelSchema = z.object({
 /** A parsed model artifact. */
 export type LinearModel = z.infer<typeof modelSchema>;
 
-/** Input of {@link train}. */
+/** Input of {@link trainInto}. */
 export interface TrainInput {
-  artifactRoot: string;
   /** The training split written by `featurize`. */
   train: ArtifactRef;
   /** The scaler written by `featurize` alongside it. */
   scaler: ArtifactRef;
 }
 
-/** Output of {@link train}. */
+/** Output of {@link trainInto}. */
 export interface TrainOutput {
   /** JSON {@link LinearModel}. */
   model: ArtifactRef;
@@ -57,12 +48,7 @@ export interface TrainOutput {
  * Fits ordinary least squares on the training split (normal equations, see `fitOls`). Collinear or constant features
  * fail with a non-retryable `MODEL_FIT_FAILED`.
  */
-export async function train(input: TrainInput): Promise<TrainOutput> {
-  return withFailureMapping(() => trainInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
-}
-
-/** {@link train} against a given store (what the `train` pipeline step runs). */
-export async function trainInto(store: ArtifactStore, input: Omit<TrainInput, 'artifactRoot'>): Promise<TrainOutput> {
+export async function trainInto(store: ArtifactStore, input: TrainInput): Promise<TrainOutput> {
   const scaler = await getJson(store, input.scaler, scalerSchema, 'a scaler');
   const features = scaler.features.map((feature) => feature.name);
   const table = await readSplit(store, input.train, features, scaler.target);
@@ -96,7 +82,7 @@ export async function trainInto(store: ArtifactStore, input: Omit<TrainInput, 'a
   return { model: modelRef, intercept, coefficients };
 }
 
-/** The metrics artifact {@link evaluate} writes. */
+/** The metrics artifact {@link evaluateInto} writes. */
 export interface RegressionMetrics {
   /** Root mean squared error on the test split, in the target's units. */
   rmse: number;
@@ -105,30 +91,21 @@ export interface RegressionMetrics {
   testRows: number;
 }
 
-/** Input of {@link evaluate}. */
+/** Input of {@link evaluateInto}. */
 export interface EvaluateInput {
-  artifactRoot: string;
   model: ArtifactRef;
   /** The test split written by `featurize`, standardised with the model's scaler. */
   test: ArtifactRef;
 }
 
-/** Output of {@link evaluate}. */
+/** Output of {@link evaluateInto}. */
 export interface EvaluateOutput extends RegressionMetrics {
   /** JSON {@link RegressionMetrics}. */
   metrics: ArtifactRef;
 }
 
 /** Scores the model on the test split: RMSE and R². */
-export async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
-  return withFailureMapping(() => evaluateInto(FileArtifactStore.inWorkingDirectory(input.artifactRoot), input));
-}
-
-/** {@link evaluate} against a given store (what the `evaluate` pipeline step runs). */
-export async function evaluateInto(
-  store: ArtifactStore,
-  input: Omit<EvaluateInput, 'artifactRoot'>,
-): Promise<EvaluateOutput> {
+export async function evaluateInto(store: ArtifactStore, input: EvaluateInput): Promise<EvaluateOutput> {
   const model = await getJson(store, input.model, modelSchema, 'a linear-regression model');
   const table = await readSplit(store, input.test, model.features, model.target);
   const targets = table.rows.map((row) => row[model.features.length] ?? Number.NaN);

@@ -1,7 +1,7 @@
 /**
- * The demo pipeline at three levels: its activities in a `MockActivityEnvironment` (artifact store, validation,
- * featurization, least squares), the workflow on the jest dev server with a real worker (success, failure, replay),
- * and `mloe demo` as a user runs it.
+ * The demo pipeline (`pipelines/demo/pipeline.yaml`) at two levels: the code of its steps (artifact store, validation,
+ * featurization, least squares), called directly and through the `runStep` activity in a `MockActivityEnvironment`,
+ * and `mloe demo` as a user runs it. Its code-first form runs in `test/code-first.test.ts`.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,19 +11,17 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
-import { Client, WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-import { evaluate, featurize, ingest, train, validate } from '../activities';
 import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activities/artifacts';
+import { featurizeInto, ingestInto } from '../activities/data';
 import { fitOls } from '../activities/linear-model';
+import { runStep, type RunStepResult } from '../activities/steps';
+import { evaluateInto, trainInto } from '../activities/training';
 import { MloeError } from '../core/errors';
+import type { JsonValue } from '../core/spec';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
-import { demoPipeline, statusQuery, type DemoPipelineSummary, type PipelineStatus } from '../workflows/demo-pipeline';
-import { type TestEnv } from './devserver/harness';
-import { startPipelineTestWorker } from './pipeline-harness';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const COLUMNS = ['sqft', 'bedrooms', 'age_years', 'distance_km', 'price_k'];
@@ -35,9 +33,29 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Runs an activity in a `MockActivityEnvironment`, keeping its types (the mock's `run` does not infer its result). */
-function runActivity<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
-  return new MockActivityEnvironment().run(activity, input);
+const ignore = (): void => undefined;
+/** A logger that drops everything. */
+const silentLogger = { log: ignore, trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore };
+
+/**
+ * Runs a built-in step as the workers run it: the `runStep` activity in a `MockActivityEnvironment`, with the file
+ * store in `<root>/.mloe/artifacts` and the cache off (every call executes the step).
+ */
+function runBuiltinStep(root: string, uses: string, inputs: Record<string, JsonValue>): Promise<RunStepResult> {
+  // The failures these tests provoke are asserted, not logged.
+  return new MockActivityEnvironment(undefined, { logger: silentLogger }).run(runStep, {
+    stepId: uses.replace(/@.*/, ''),
+    workflowId: 'demo-test',
+    firstExecutionRunId: 'demo-test-run',
+    pipeline: 'housing-price',
+    uses,
+    inputs,
+    params: {},
+    outputs: {},
+    artifactStore: FileArtifactStore.inWorkingDirectory(root).root,
+    workingDir: root,
+    noCache: 'the test',
+  });
 }
 
 /** What a function threw; fails the test if it returned. */
@@ -117,9 +135,9 @@ describe('artifact store', () => {
     expect(error).toBeInstanceOf(MloeError);
     expect(error).toMatchObject({ code: 'ARTIFACT_CORRUPT' });
     expect((error as MloeError).message).toContain(`expected ${ref.digest}`);
-    // Activities report it as a non-retryable failure: retrying the read cannot bring the bytes back.
+    // The step reports it as a non-retryable failure: retrying the read cannot bring the bytes back.
     await nonRetryableFailure(
-      runActivity(validate, { artifactRoot: root, dataset: ref, columns: COLUMNS, label: 'x' }),
+      runBuiltinStep(root, 'validate@1', { dataset: ref, columns: COLUMNS, label: 'x' }),
       'ARTIFACT_CORRUPT',
     );
 
@@ -147,20 +165,20 @@ describe('artifact store', () => {
     }
   });
 
-  it('rejects relative and traversing roots and data paths, in the store and in the activities', async () => {
+  it('rejects relative and traversing roots and data paths, in the store and in the ingest step', async () => {
     const root = await temporaryDirectory();
     for (const badRoot of ['relative/root', `${root}/../escape`, '']) {
       expect(thrownBy(() => FileArtifactStore.inWorkingDirectory(badRoot))).toMatchObject({ code: 'PATH_INVALID' });
     }
+    const store = FileArtifactStore.inWorkingDirectory(root);
+    await expect(ingestInto(store, { dataPath: 'housing.csv' })).rejects.toMatchObject({ code: 'PATH_INVALID' });
+    await expect(ingestInto(store, { dataPath: `${root}/../../etc/passwd` })).rejects.toMatchObject({
+      code: 'PATH_INVALID',
+    });
     await nonRetryableFailure(
-      runActivity(ingest, { artifactRoot: 'relative', dataPath: DEFAULT_DEMO_DATA }),
+      runBuiltinStep(root, 'ingest@1', { dataPath: `${root}/../../etc/passwd` }),
       'PATH_INVALID',
     );
-    await nonRetryableFailure(
-      runActivity(ingest, { artifactRoot: root, dataPath: `${root}/../../etc/passwd` }),
-      'PATH_INVALID',
-    );
-    await nonRetryableFailure(runActivity(ingest, { artifactRoot: root, dataPath: 'housing.csv' }), 'PATH_INVALID');
   });
 
   it('refuses to follow a symbolic link planted at an artifact location', async () => {
@@ -178,26 +196,37 @@ describe('artifact store', () => {
   });
 });
 
-describe('ingest and validate activities', () => {
-  /** Ingests CSV text written to a temporary file and validates it against the demo columns. */
-  async function ingestAndValidate(text: string): Promise<unknown> {
+describe('ingest and validate steps', () => {
+  /** Ingests CSV text written to a temporary file and validates it against the demo columns; the outputs. */
+  async function ingestAndValidate(text: string): Promise<Record<string, JsonValue>> {
     const root = await temporaryDirectory();
     const dataPath = join(root, 'input.csv');
     await writeFile(dataPath, text);
-    const { dataset } = await runActivity(ingest, { artifactRoot: root, dataPath });
-    return runActivity(validate, { artifactRoot: root, dataset, columns: COLUMNS, label: 'input.csv' });
+    const { outputs } = await runBuiltinStep(root, 'ingest@1', { dataPath });
+    const validated = await runBuiltinStep(root, 'validate@1', {
+      dataset: outputs.dataset ?? null,
+      columns: COLUMNS,
+      label: 'input.csv',
+    });
+    return validated.outputs;
   }
 
   it('ingests the demo data as an artifact with the file sha256, and profiles it', async () => {
     const root = await temporaryDirectory();
-    const { dataset } = await runActivity(ingest, { artifactRoot: root, dataPath: DEFAULT_DEMO_DATA });
-    expect(dataset.digest).toBe(`sha256:${sha256(await readFile(DEFAULT_DEMO_DATA))}`);
-    expect(dataset).toMatchObject({ type: 'dataset', metadata: { source: DEFAULT_DEMO_DATA } });
+    const { dataset } = (await runBuiltinStep(root, 'ingest@1', { dataPath: DEFAULT_DEMO_DATA })).outputs;
+    const ref = dataset as unknown as ArtifactRef;
+    expect(ref.digest).toBe(`sha256:${sha256(await readFile(DEFAULT_DEMO_DATA))}`);
+    expect(ref).toMatchObject({ type: 'dataset', metadata: { source: DEFAULT_DEMO_DATA } });
 
-    const result = await runActivity(validate, { artifactRoot: root, dataset, columns: COLUMNS, label: 'housing.csv' });
-    expect(result.rows).toBe(400);
-    expect(result.dataset).toEqual(dataset);
-    const report = JSON.parse(await getText(FileArtifactStore.inWorkingDirectory(root), result.report)) as {
+    const { outputs } = await runBuiltinStep(root, 'validate@1', {
+      dataset: dataset ?? null,
+      columns: COLUMNS,
+      label: 'housing.csv',
+    });
+    expect(outputs.rows).toBe(400);
+    expect(outputs.dataset).toEqual(dataset);
+    const reportRef = outputs.report as unknown as ArtifactRef;
+    const report = JSON.parse(await getText(FileArtifactStore.inWorkingDirectory(root), reportRef)) as {
       columns: { name: string; min: number; max: number }[];
     };
     expect(report.columns.map((column) => column.name)).toEqual(COLUMNS);
@@ -219,11 +248,17 @@ describe('ingest and validate activities', () => {
     expect(failure.message).toContain('row 2 (line 3), column "bedrooms": missing value');
     expect(failure.message).toContain('row 3 (line 4), column "age_years": "old" is not a number');
     expect(failure.message).toContain('row 3 (line 4), column "price_k": "NaN" is not a number');
-    expect(failure.details?.[0]).toMatchObject([
-      { row: 2, line: 3, column: 'bedrooms' },
-      { row: 3, line: 4, column: 'age_years' },
-      { row: 3, line: 4, column: 'price_k' },
-    ]);
+    // The data issues, as the first of the step failure's own details.
+    expect(failure.details?.[0]).toMatchObject({
+      attempt: 1,
+      details: [
+        [
+          { row: 2, line: 3, column: 'bedrooms' },
+          { row: 3, line: 4, column: 'age_years' },
+          { row: 3, line: 4, column: 'price_k' },
+        ],
+      ],
+    });
   });
 
   it('reports missing and unexpected columns and rows with the wrong number of fields', async () => {
@@ -247,13 +282,13 @@ describe('ingest and validate activities', () => {
   it('fails ingest of a missing file with ARTIFACT_NOT_FOUND', async () => {
     const root = await temporaryDirectory();
     await nonRetryableFailure(
-      runActivity(ingest, { artifactRoot: root, dataPath: join(root, 'missing.csv') }),
+      runBuiltinStep(root, 'ingest@1', { dataPath: join(root, 'missing.csv') }),
       'ARTIFACT_NOT_FOUND',
     );
   });
 });
 
-describe('featurize, train and evaluate activities', () => {
+describe('featurize, train and evaluate', () => {
   const features = ['x1', 'x2', 'x3'];
   const truth = { intercept: 12, coefficients: [2.5, -4, 0.75] };
 
@@ -274,16 +309,10 @@ describe('featurize, train and evaluate activities', () => {
     const root = await temporaryDirectory();
     const store = FileArtifactStore.inWorkingDirectory(root);
     const dataset = await store.put(syntheticCsv(rows, noise), { type: 'dataset' });
-    const split = await runActivity(featurize, {
-      artifactRoot: root,
-      dataset,
-      features,
-      target: 'y',
-      testFraction: 0.25,
-    });
-    const model = await runActivity(train, { artifactRoot: root, train: split.train, scaler: split.scaler });
-    const metrics = await runActivity(evaluate, { artifactRoot: root, model: model.model, test: split.test });
-    return { root, store, dataset, split, model, metrics };
+    const split = await featurizeInto(store, { dataset, features, target: 'y', testFraction: 0.25 });
+    const model = await trainInto(store, { train: split.train, scaler: split.scaler });
+    const metrics = await evaluateInto(store, { model: model.model, test: split.test });
+    return { store, dataset, split, model, metrics };
   }
 
   it('recovers known coefficients exactly from noiseless data (R² = 1)', async () => {
@@ -305,14 +334,8 @@ describe('featurize, train and evaluate activities', () => {
   });
 
   it('splits deterministically by row hash and standardises with training statistics only', async () => {
-    const { root, store, dataset, split } = await fitSynthetic(400, 1);
-    const again = await runActivity(featurize, {
-      artifactRoot: root,
-      dataset,
-      features,
-      target: 'y',
-      testFraction: 0.25,
-    });
+    const { store, dataset, split } = await fitSynthetic(400, 1);
+    const again = await featurizeInto(store, { dataset, features, target: 'y', testFraction: 0.25 });
     expect(again).toEqual(split);
     expect(split.trainRows + split.testRows).toBe(400);
     expect(split.testRows).toBeGreaterThan(60);
@@ -333,111 +356,6 @@ describe('featurize, train and evaluate activities', () => {
   it('fails with MODEL_FIT_FAILED on collinear features', () => {
     const x = [1, 2, 3, 4, 5, 6].map((value) => [value, 2 * value]);
     expect(thrownBy(() => fitOls(x, [1, 2, 3, 4, 5, 6]))).toMatchObject({ code: 'MODEL_FIT_FAILED' });
-  });
-});
-
-describe('demoPipeline workflow on the dev server', () => {
-  let env: TestEnv;
-  let client: Client;
-  let workflowBundle: WorkflowBundleWithSourceMap;
-  let stopWorker: (() => Promise<void>) | undefined;
-  const taskQueue = `mloe-demo-test-${process.pid}-${Date.now()}`;
-
-  beforeAll(async () => {
-    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue }));
-    client = env.client;
-  });
-
-  afterAll(async () => {
-    await stopWorker?.();
-  });
-
-  /** Starts the pipeline and waits for it; also returns the status query's answer at the end. */
-  async function runPipeline(dataPath: string, artifactRoot: string) {
-    const workflowId = `pipeline-demo-test-${sha256(Buffer.from(`${dataPath}${artifactRoot}`)).slice(0, 8)}`;
-    const handle = await client.workflow.start(demoPipeline, {
-      taskQueue,
-      workflowId,
-      args: [{ dataPath, artifactRoot }],
-      workflowExecutionTimeout: '1 minute',
-    });
-    const outcome = await handle.result().then(
-      (summary): { summary: DemoPipelineSummary } => ({ summary }),
-      (error: unknown) => ({ error }),
-    );
-    const status: PipelineStatus = await handle.query(statusQuery);
-    return { handle, outcome, status };
-  }
-
-  it('runs the demo data end to end, keeps every artifact on disk, and replays', async () => {
-    const artifactRoot = await temporaryDirectory();
-    const { handle, outcome, status } = await runPipeline(DEFAULT_DEMO_DATA, artifactRoot);
-    if (!('summary' in outcome)) throw outcome.error;
-    const { summary } = outcome;
-
-    // The data is a noisy linear function of its features: OLS explains most of the variance.
-    expect(summary.metrics.r2).toBeGreaterThan(0.9);
-    expect(summary.metrics.rmse).toBeLessThan(40);
-    expect(summary.metrics.trainRows + summary.metrics.testRows).toBe(400);
-    expect(summary.model.coefficients.sqft).toBeGreaterThan(0.14);
-    expect(summary.model.coefficients.sqft).toBeLessThan(0.18);
-    expect(summary.model.coefficients.distance_km).toBeLessThan(0);
-
-    expect(summary.steps.map((step) => [step.name, step.state])).toEqual([
-      ['ingest', 'completed'],
-      ['validate', 'completed'],
-      ['featurize', 'completed'],
-      ['train', 'completed'],
-      ['evaluate', 'completed'],
-    ]);
-    for (const step of summary.steps) {
-      expect(Date.parse(step.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(step.startedAt ?? ''));
-    }
-    expect(status).toEqual({ state: 'completed', steps: summary.steps });
-
-    for (const ref of Object.values(summary.artifacts)) {
-      const path = fileURLToPath(ref.uri);
-      const hex = ref.digest.slice('sha256:'.length);
-      expect(path).toBe(join(artifactRoot, '.mloe', 'artifacts', 'sha256', hex.slice(0, 2), hex));
-      const bytes = await readFile(path);
-      expect(sha256(bytes)).toBe(hex);
-      expect(bytes.byteLength).toBe(ref.size);
-    }
-    const metrics = JSON.parse(await readFile(fileURLToPath(summary.artifacts.metrics.uri), 'utf8')) as unknown;
-    expect(metrics).toEqual({ rmse: summary.metrics.rmse, r2: summary.metrics.r2, testRows: summary.metrics.testRows });
-
-    await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
-  });
-
-  it('fails on bad data at the validate step, without retrying, and replays', async () => {
-    const artifactRoot = await temporaryDirectory();
-    const dataPath = join(artifactRoot, 'bad.csv');
-    await writeFile(
-      dataPath,
-      csv([
-        [1000, 2, 10, 5.5, 200],
-        [1200, 2, '', 5.5, 210],
-      ]),
-    );
-    const { handle, outcome, status } = await runPipeline(dataPath, artifactRoot);
-    if (!('error' in outcome)) throw new Error('expected the pipeline to fail');
-
-    expect(outcome.error).toBeInstanceOf(WorkflowFailedError);
-    const stepFailure = (outcome.error as WorkflowFailedError).cause;
-    expect(stepFailure).toBeInstanceOf(ApplicationFailure);
-    expect(stepFailure).toMatchObject({ type: 'PIPELINE_STEP_FAILED', nonRetryable: true });
-    expect(stepFailure?.message).toContain('step validate failed: DATA_INVALID');
-    expect(stepFailure?.message).toContain('row 2 (line 3), column "age_years": missing value');
-    const activityFailure = stepFailure?.cause as ActivityFailure | undefined;
-    expect(activityFailure).toBeInstanceOf(ActivityFailure);
-    expect(activityFailure).toMatchObject({ activityType: 'runStep', retryState: RetryState.NON_RETRYABLE_FAILURE });
-    expect(activityFailure?.cause).toMatchObject({ type: 'DATA_INVALID', nonRetryable: true });
-
-    expect(status.state).toBe('failed');
-    expect(status.steps.map((step) => step.state)).toEqual(['completed', 'failed', 'pending', 'pending', 'pending']);
-    expect(status.steps[1]?.error).toContain('DATA_INVALID');
-
-    await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
   });
 });
 

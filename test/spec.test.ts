@@ -49,7 +49,7 @@ import {
   type ValidPipeline,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
-import { DEMO_STEPS } from '../workflows/demo-pipeline';
+import { DEMO_STEPS } from '../pipelines/demo/code-first';
 
 const ROOT = resolve(__dirname, '..');
 const SPECS = join(__dirname, 'fixtures', 'specs');

@@ -5,7 +5,6 @@
  */
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 
-import * as activities from '../activities';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 import { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, type StepImplementations } from '../activities/steps';
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
@@ -61,8 +60,9 @@ export interface PipelineWorkerOptions {
 }
 
 /**
- * The activities of a pipeline worker: the demo activities, `runStep` bound to the worker's steps and stores (with
- * lineage records and OpenLineage events for every execution), and `recordRun`. The stores are opened once and kept.
+ * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
+ * stores (with lineage records and OpenLineage events for every execution), and `recordRun`. The stores are opened
+ * once and kept.
  */
 export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage'>) {
   const stores = createStoreResolver({
@@ -71,7 +71,6 @@ export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' 
   });
   const emitter = options.lineage ?? sharedLineageEmitter();
   return {
-    ...activities,
     runStep: createRunStep(options.steps ?? BUILTIN_STEP_IMPLEMENTATIONS, {
       stores,
       observers: [lineageObserver(emitter)],

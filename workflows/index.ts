@@ -3,6 +3,5 @@
  * `workflowsPath: require.resolve('../workflows')`. Clients never import it: they use `./types`, which loads no
  * workflow code.
  */
-export { demoPipeline, statusQuery } from './demo-pipeline';
 export { runPipeline } from './run-pipeline';
 export { foreachBatch } from './foreach-batch';

@@ -21,6 +21,9 @@ import { STEP_ID_PATTERN, workflowIdProblem } from '../core/run-ids';
 import { PIPELINE_NAME_PATTERN, type JsonValue, type RetrySpec } from '../core/spec';
 import { ActivitySlots, executeStep, stepActivityOptions } from './step-execution';
 
+/** What a step run hands back (outputs, metrics, cache decision, attempts). */
+export type { RunStepResult };
+
 /** Options of {@link mloeSteps}: what every step of the workflow shares. */
 export interface MloeStepsOptions {
   /** A name for the workflow's steps in cache explanations and lineage, like a spec's `metadata.name` (`housing`). */

@@ -1,6 +1,6 @@
 /**
  * The implementations of the built-in steps (`core/steps/builtin.ts`): thin adapters from a step's input values to
- * the demo activities' functions in `activities/data.ts` and `activities/training.ts`, and from their results to
+ * the demo pipeline's functions in `activities/data.ts` and `activities/training.ts`, and from their results to
  * output ports. The logic stays in those functions; this file only checks and converts values.
  */
 import { isAbsolute, resolve } from 'node:path';

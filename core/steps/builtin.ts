@@ -1,7 +1,7 @@
 /**
- * The steps mloe ships, as registry descriptors: the five activities of the demo pipeline (`activities/data.ts`,
- * `activities/training.ts`). Data only; the engine maps each to its activity. `artifactRoot` is not an input: the
- * engine supplies the artifact store.
+ * The steps mloe ships, as registry descriptors: the five steps of the demo pipeline (`activities/data.ts`,
+ * `activities/training.ts`). Data only; `runStep` maps each to its implementation (`activities/steps/builtin.ts`) and
+ * supplies the run's artifact store.
  */
 import type { StepDescriptor } from '../spec/registry';
 
