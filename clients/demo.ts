@@ -50,8 +50,10 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
 
   let stack: EmbeddedStack | undefined;
   try {
-    const bundle = loadWorkflowBundleConfig({ env: options.env ?? {} });
-    stack = await startEmbeddedStack({ createWorker: (connection) => createPipelineWorker({ connection, bundle }) });
+    stack = await startEmbeddedStack({
+      workflowBundle: loadWorkflowBundleConfig({ env: options.env ?? {} }),
+      createWorker: (connection, workflowBundle) => createPipelineWorker({ connection, workflowBundle }),
+    });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
     io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
     const { client } = stack;

@@ -88,10 +88,12 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
       namespace: config.namespace,
       // Registered up front so that `mloe list` can filter on them before the first run.
       searchAttributes: { [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword', [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword' },
-      createWorker: (connection) =>
-        createPipelineWorker(
-          pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
-        ),
+      workflowBundle: config.workflowBundle,
+      createWorker: (connection, workflowBundle) =>
+        createPipelineWorker({
+          ...pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
+          workflowBundle,
+        }),
     });
     const { address } = stack;
     io.stdout(readyLine(address));

@@ -4,9 +4,11 @@
  * worker they create and in how long they keep it running.
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
 
 import type { DevServerOptions } from '../infra/devserver';
+import type { WorkflowBundleConfig } from '../workers/config';
+import { loadWorkflowBundle } from '../workers/workflow-bundle';
 import { ensureError } from '../core/errors';
 import { startEmbeddedDevServer } from './start-dev';
 
@@ -26,8 +28,10 @@ export interface EmbeddedStackOptions {
   searchAttributes?: Record<string, string>;
   /** The server's log level; defaults to `warn`. */
   logLevel?: DevServerOptions['logLevel'];
-  /** Creates (but does not run) the worker, on the stack's worker connection. */
-  createWorker: (connection: NativeConnection) => Promise<Worker>;
+  /** Where the worker's workflow bundle comes from; it is read (or built) while the server starts. */
+  workflowBundle: WorkflowBundleConfig;
+  /** Creates (but does not run) the worker, on the stack's worker connection, running `workflowBundle`. */
+  createWorker: (connection: NativeConnection, workflowBundle: WorkflowBundle) => Promise<Worker>;
 }
 
 /** A running embedded stack. */
@@ -68,6 +72,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     if (first !== undefined) throw ensureError(first);
   };
 
+  // Loaded beside the server's start (the cache check is mostly file reads); awaited once the worker is created.
+  const workflowBundle = loadWorkflowBundle(options.workflowBundle);
+  workflowBundle.catch(() => undefined); // a failure surfaces where it is awaited, not as an unhandled rejection
   try {
     const server = await startEmbeddedDevServer({
       ip: options.ip ?? '127.0.0.1',
@@ -82,7 +89,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     closers.push(() => connection.close());
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     closers.push(() => nativeConnection.close());
-    const worker = await options.createWorker(nativeConnection);
+    const worker = await options.createWorker(nativeConnection, await workflowBundle);
     // A created worker holds its connection until it has run: let a worker that never ran go first.
     closers.push(async () => {
       if (worker.getState() === 'INITIALIZED') await worker.runUntil(Promise.resolve());

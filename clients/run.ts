@@ -109,7 +109,9 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     const stack = await startEmbeddedStack({
       ...(worker.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [worker.namespace] }),
       namespace: worker.namespace,
-      createWorker: (connection) => createPipelineWorker(pipelineWorkerOptions(connection, worker)),
+      workflowBundle: worker.workflowBundle,
+      createWorker: (connection, workflowBundle) =>
+        createPipelineWorker({ ...pipelineWorkerOptions(connection, worker), workflowBundle }),
     });
     cleanups.push(() => stack.close());
     io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);
