@@ -20,11 +20,13 @@ import { join } from 'node:path';
 
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundle } from '@temporalio/worker';
 
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import type { PipelineSpec } from '../core/spec';
+import { loadWorkflowBundleConfig } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
+import { cachedWorkflowBundle } from '../workers/workflow-bundle';
 import { startServerProcess } from './server-process';
 import type { PipelineRunStatus } from '../workflows/types';
 import {
@@ -376,10 +378,11 @@ async function main(): Promise<void> {
   const scenarioNames = listKnob('BENCH_SCENARIOS', SCENARIOS, SCENARIOS);
   const caches = listKnob('BENCH_CACHE', CACHE_VARIANTS, CACHE_VARIANTS);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+  const { code } = await cachedWorkflowBundle({
+    cacheDir: loadWorkflowBundleConfig({ env: process.env }).cacheDir,
     logger: new DefaultLogger('ERROR'),
   });
+  const workflowBundle: WorkflowBundle = { code };
   const scenarios = scenarioNames.map((scenario) => ({ scenario, spec: specOf(scenario) }));
   const loadBefore = loadavg();
   const scratch = mkdtempSync(join(tmpdir(), 'mloe-bench-pipeline-'));
