@@ -15,6 +15,17 @@ export interface Limits {
   /** Event count and size past which the run is terminated (Temporal: 50 Ki = 51,200 events, 50 MiB). */
   maxHistoryCount: number;
   maxHistoryBytes: number;
+  /**
+   * Blob size limits of one payload set (an input, a result, signal input, failure, heartbeat details, a query
+   * answer, the attributes of one command), as encoded (Temporal's `limit.blobSize.error` 2 MiB and
+   * `limit.blobSize.warn` 512 KiB): above the error limit the call is refused or the workflow task command
+   * terminates the run, above the warning limit a warning is logged.
+   */
+  blobSizeLimitError: number;
+  blobSizeLimitWarn: number;
+  /** Memo size limits, as encoded (Temporal's `limit.memoSize.error` 2 MiB and `limit.memoSize.warn` 2 KiB). */
+  memoSizeLimitError: number;
+  memoSizeLimitWarn: number;
 }
 
 /** Temporal's defaults. */
@@ -26,4 +37,8 @@ export const DEFAULT_LIMITS: Limits = {
   warnHistoryBytes: 10 * 1024 * 1024,
   maxHistoryCount: 50 * 1024,
   maxHistoryBytes: 50 * 1024 * 1024,
+  blobSizeLimitError: 2 * 1024 * 1024,
+  blobSizeLimitWarn: 512 * 1024,
+  memoSizeLimitError: 2 * 1024 * 1024,
+  memoSizeLimitWarn: 2 * 1024,
 };

@@ -46,7 +46,10 @@ export function decideRetry(
   const no = (state: RetryState): RetryDecision => ({ retry: false, backoffMs: 0, state });
   if (!policy) return no(RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET);
   const app = failure?.applicationFailureInfo;
-  if (app?.nonRetryable) return no(RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE);
+  // Server failures can be non-retryable too (a payload over the blob limit, say).
+  if (app?.nonRetryable || failure?.serverFailureInfo?.nonRetryable) {
+    return no(RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE);
+  }
   if (!isTimeout && app?.type && (policy.nonRetryableErrorTypes ?? []).includes(app.type)) {
     return no(RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE);
   }

@@ -19,7 +19,15 @@ import type { Loose } from '../proto';
 import { decideRetry } from '../retry';
 import type { ActivityState } from '../state';
 import { decodeToken, encodeToken } from './tokens';
-import { validatePayloadSize } from './validate';
+import { blobTooLarge, failureSize, payloadsSize, type SizeContext } from './payload-limits';
+import {
+  CANCEL_DETAILS_EXCEED_LIMIT,
+  COMPLETE_RESULT_EXCEEDS_LIMIT,
+  FAILURE_EXCEEDS_LIMIT,
+  HEARTBEAT_EXCEEDS_LIMIT,
+  serverFailure,
+  truncateFailure,
+} from './server-failures';
 
 const activityNotFound = (): Error =>
   notFound('invalid activityID or activity already timed out or invoking workflow is completed');
@@ -139,6 +147,11 @@ function fromIds(
   return { run, a };
 }
 
+/** Where an activity payload was measured, for the size warning. */
+function sizeContext(run: RunRecord, operation: string): SizeContext {
+  return { operation, workflowId: run.state.workflowId, runId: run.state.runId };
+}
+
 /** Writes the lazily-recorded started event plus the closing event of an activity, and forgets it. */
 function closeActivity(
   engine: Engine,
@@ -177,7 +190,11 @@ export function completeActivity(
   result: Payloads | null | undefined,
   identity: string,
 ): void {
-  validatePayloadSize('Result', result);
+  // As Temporal's frontend: a result over the blob limit fails the activity instead (non-retryable).
+  if (blobTooLarge(engine, payloadsSize(result), sizeContext(run, 'RespondActivityTaskCompleted'))) {
+    failActivity(engine, run, a, serverFailure(COMPLETE_RESULT_EXCEEDS_LIMIT, true), identity);
+    return;
+  }
   closeActivity(
     engine,
     run,
@@ -239,6 +256,38 @@ function retryActivity(
   enqueueActivity(engine, run, a);
 }
 
+/**
+ * RespondActivityTaskFailed and its ById variant, with Temporal's frontend size rules: heartbeat details over the
+ * blob limit are dropped, a failure over it is replaced by a non-retryable server failure whose cause is the original
+ * truncated to the warning limit. Returns the failures the server substituted (the response's `failures`).
+ */
+export function respondActivityFailed(
+  engine: Engine,
+  run: RunRecord,
+  a: ActivityState,
+  failure: Failure | null | undefined,
+  identity: string,
+  lastHeartbeatDetails: Payloads | null | undefined,
+): Failure[] {
+  const where = sizeContext(run, 'RespondActivityTaskFailed');
+  const substituted: Failure[] = [];
+  let details = lastHeartbeatDetails;
+  if (details && blobTooLarge(engine, payloadsSize(details), where)) {
+    substituted.push(serverFailure(HEARTBEAT_EXCEEDS_LIMIT, true));
+    details = undefined;
+  }
+  let recorded = failure;
+  if (blobTooLarge(engine, failureSize(failure), where)) {
+    recorded = {
+      ...serverFailure(FAILURE_EXCEEDS_LIMIT, true),
+      cause: truncateFailure(failure, engine.limits.blobSizeLimitWarn),
+    };
+    substituted.push(recorded);
+  }
+  failActivity(engine, run, a, recorded, identity, details);
+  return substituted;
+}
+
 /** RespondActivityTaskCanceled and its ById variant. */
 export function cancelActivity(
   engine: Engine,
@@ -247,6 +296,11 @@ export function cancelActivity(
   details: Payloads | null | undefined,
   identity: string,
 ): void {
+  // As Temporal's frontend: details over the blob limit fail the activity instead (non-retryable).
+  if (blobTooLarge(engine, payloadsSize(details), sizeContext(run, 'RespondActivityTaskCanceled'))) {
+    failActivity(engine, run, a, serverFailure(CANCEL_DETAILS_EXCEED_LIMIT, true), identity);
+    return;
+  }
   closeActivity(
     engine,
     run,
@@ -268,7 +322,11 @@ export function heartbeatActivity(
   a: ActivityState,
   details: Payloads | null | undefined,
 ): object {
-  validatePayloadSize('Details', details);
+  // As Temporal's frontend: details over the blob limit fail the activity at once, and the worker is told to stop.
+  if (blobTooLarge(engine, payloadsSize(details), sizeContext(run, 'RecordActivityTaskHeartbeat'))) {
+    failActivity(engine, run, a, serverFailure(HEARTBEAT_EXCEEDS_LIMIT, true), a.startedIdentity);
+    return { cancelRequested: true, activityPaused: false, activityReset: false };
+  }
   if (details) a.heartbeatDetails = details;
   a.lastHeartbeatTime = engine.now();
   engine.markDirty(run);
@@ -405,16 +463,18 @@ export const activityHandlers = {
     req: Req & { failure?: Failure | null; lastHeartbeatDetails?: Payloads | null },
   ) => {
     const { run, a } = fromToken(engine, req.taskToken);
-    failActivity(engine, run, a, req.failure, req.identity ?? '', req.lastHeartbeatDetails);
-    return { failures: [] };
+    return {
+      failures: respondActivityFailed(engine, run, a, req.failure, req.identity ?? '', req.lastHeartbeatDetails),
+    };
   },
   RespondActivityTaskFailedById: (
     engine: Engine,
     req: Req & { failure?: Failure | null; lastHeartbeatDetails?: Payloads | null },
   ) => {
     const { run, a } = fromIds(engine, req as never);
-    failActivity(engine, run, a, req.failure, req.identity ?? '', req.lastHeartbeatDetails);
-    return { failures: [] };
+    return {
+      failures: respondActivityFailed(engine, run, a, req.failure, req.identity ?? '', req.lastHeartbeatDetails),
+    };
   },
   RespondActivityTaskCanceled: (engine: Engine, req: Req & { details?: Payloads | null }) => {
     const { run, a } = fromToken(engine, req.taskToken);

@@ -2,7 +2,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { invalidArgument, notFound } from '../errors';
 import { EventType, WorkflowExecutionStatus, type Header, type Payloads, type WorkflowExecutionRef } from '../proto';
-import { validatePayloadSize } from './validate';
+import { assertBlobSize } from './payload-limits';
 
 /** Temporal's limit on signals per run. */
 export const MAX_SIGNALS_PER_RUN = 10_000;
@@ -61,7 +61,7 @@ export function signalRun(
 ): void {
   if (!run.isOpen) throw completedError();
   if (!signalName) throw invalidArgument('SignalName is not set on request.');
-  validatePayloadSize('Input', input);
+  assertBlobSize(engine, input, { operation: 'SignalWorkflowExecution', workflowId: run.state.workflowId });
   if (run.state.signalCount >= MAX_SIGNALS_PER_RUN) {
     throw invalidArgument(`signal count limit of ${MAX_SIGNALS_PER_RUN} exceeded for this workflow execution`);
   }

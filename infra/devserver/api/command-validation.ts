@@ -8,17 +8,33 @@ import {
   CommandType,
   WorkflowTaskFailedCause as Cause,
   durationToMs,
+  google,
   type Command,
+  type Memo,
   type ProtocolMessage,
 } from '../proto';
+
+const AnyMessage = google.protobuf.Any;
 import { searchAttributesProblem, searchAttributesSizeProblem } from '../visibility/search-attributes';
 import { deriveActivityTimeouts } from './activity-timeouts';
-import { validateId, MAX_PAYLOAD_BYTES, payloadsSize } from './validate';
+import { validateId } from './validate';
+import {
+  blobTooLarge,
+  failureSize,
+  memoTooLarge,
+  payloadMapSize,
+  payloadsMapSize,
+  payloadsSize,
+} from './payload-limits';
 
-/** A validation failure: the task fails with this cause. */
+/**
+ * A validation failure: the task fails with this cause. With `terminate`, the run is terminated too, as Temporal's
+ * `workflowSizeChecker` does for a command whose payloads are over the size limits.
+ */
 export interface InvalidCommand {
   cause: number;
   message: string;
+  terminate?: boolean;
 }
 
 /** What the validators of one completion share: the run, and what earlier commands of the completion add. */
@@ -33,11 +49,29 @@ interface ValidationContext {
   newActivities: number;
   newChildren: number;
   newSignals: number;
+  /** The run's search attributes and memo with the upserts of earlier commands of this completion. */
+  searchAttributes: Record<string, unknown>;
+  memo: Record<string, unknown>;
 }
 
 type Validator = (cmd: Command, ctx: ValidationContext) => InvalidCommand | undefined;
 
 const invalid = (cause: number, message: string): InvalidCommand => ({ cause, message });
+const terminating = (cause: number, message: string): InvalidCommand => ({ cause, message, terminate: true });
+
+/** Temporal's blob size check of one command's payloads (a warning is logged above the warning limit). */
+function tooLarge(ctx: ValidationContext, size: number, cmd: Command): boolean {
+  const s = ctx.run.state;
+  const operation = CommandType[Number(cmd.commandType)] ?? String(cmd.commandType);
+  return blobTooLarge(ctx.engine, size, { operation, workflowId: s.workflowId, runId: s.runId });
+}
+
+/** Temporal's memo size check of one command's memo. */
+function memoTooLargeFor(ctx: ValidationContext, memo: Memo | null | undefined, cmd: Command): boolean {
+  const s = ctx.run.state;
+  const operation = CommandType[Number(cmd.commandType)] ?? String(cmd.commandType);
+  return memoTooLarge(ctx.engine, memo, { operation, workflowId: s.workflowId, runId: s.runId });
+}
 const pendingCount = (o: Record<string, unknown>): number => Object.keys(o).length;
 const accept: Validator = () => undefined;
 
@@ -53,7 +87,12 @@ const scheduleActivity: Validator = (cmd, ctx) => {
   ctx.activityIds.add(a.activityId);
   const t = deriveActivityTimeouts(a, ctx.run.state.runTimeoutMs);
   if (typeof t === 'string') return bad(t);
-  if (payloadsSize(a.input) > MAX_PAYLOAD_BYTES) return bad('Input blob data size exceeds limit.');
+  if (tooLarge(ctx, payloadsSize(a.input), cmd)) {
+    return terminating(
+      Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
+      'ScheduleActivityTaskCommandAttributes.Input exceeds size limit.',
+    );
+  }
   ctx.newActivities++;
   const limit = ctx.engine.limits.maxPending;
   if (pendingCount(ctx.run.state.activities) + ctx.newActivities > limit) {
@@ -104,6 +143,15 @@ const startChild: Validator = (cmd, ctx) => {
         `WorkflowId=${a.workflowId} WorkflowType=${a.workflowType.name} Namespace=${target}`,
     );
   }
+  const badChild = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES;
+  if (tooLarge(ctx, payloadsSize(a.input), cmd)) {
+    return terminating(badChild, 'StartChildWorkflowExecutionCommandAttributes. Input exceeds size limit.');
+  }
+  if (memoTooLargeFor(ctx, a.memo, cmd)) {
+    return terminating(badChild, 'StartChildWorkflowExecutionCommandAttributes.Memo exceeds size limit.');
+  }
+  const saSize = searchAttributesSizeProblem(a.searchAttributes);
+  if (saSize) return terminating(badChild, saSize);
   ctx.newChildren++;
   const limit = ctx.engine.limits.maxPending;
   if (pendingCount(ctx.run.state.children) + ctx.newChildren > limit) {
@@ -130,6 +178,12 @@ const signalExternal: Validator = (cmd, ctx) => {
       `the number of pending signals exceeds the limit of ${limit}`,
     );
   }
+  if (tooLarge(ctx, payloadsSize(a.input), cmd)) {
+    return terminating(
+      Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+      'SignalExternalWorkflowExecutionCommandAttributes.Input exceeds size limit.',
+    );
+  }
   return undefined;
 };
 
@@ -141,10 +195,45 @@ const cancelExternal: Validator = (cmd, ctx) =>
         `${ctx.where}: WorkflowId is not set.`,
       );
 
-const recordMarker: Validator = (cmd, ctx) =>
-  cmd.recordMarkerCommandAttributes?.markerName
-    ? undefined
-    : invalid(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES, `${ctx.where}: MarkerName is not set.`);
+const recordMarker: Validator = (cmd, ctx) => {
+  const a = cmd.recordMarkerCommandAttributes;
+  const bad = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES;
+  if (!a?.markerName) return invalid(bad, `${ctx.where}: MarkerName is not set.`);
+  if (tooLarge(ctx, payloadsMapSize(a.details), cmd)) {
+    return terminating(bad, 'RecordMarkerCommandAttributes.Details exceeds size limit.');
+  }
+  return undefined;
+};
+
+const completeWorkflow: Validator = (cmd, ctx) =>
+  tooLarge(ctx, payloadsSize(cmd.completeWorkflowExecutionCommandAttributes?.result), cmd)
+    ? // Temporal terminates with this cause (sic) for an oversized result.
+      terminating(
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
+        'CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit.',
+      )
+    : undefined;
+
+const failWorkflow: Validator = (cmd, ctx) =>
+  tooLarge(ctx, failureSize(cmd.failWorkflowExecutionCommandAttributes?.failure), cmd)
+    ? terminating(
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+        'FailWorkflowExecutionCommandAttributes.Failure exceeds size limit.',
+      )
+    : undefined;
+
+const modifyProperties: Validator = (cmd, ctx) => {
+  const fields = cmd.modifyWorkflowPropertiesCommandAttributes?.upsertedMemo?.fields ?? {};
+  const bad = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES;
+  if (tooLarge(ctx, payloadMapSize(fields), cmd)) {
+    return terminating(bad, 'ModifyWorkflowPropertiesCommandAttributes exceeds size limit.');
+  }
+  ctx.memo = { ...ctx.memo, ...fields };
+  if (memoTooLargeFor(ctx, { fields: ctx.memo as Memo['fields'] }, cmd)) {
+    return terminating(bad, 'ModifyWorkflowPropertiesCommandAttributes. Memo exceeds size limit.');
+  }
+  return undefined;
+};
 
 const continueAsNew: Validator = (cmd, ctx) => {
   const a = cmd.continueAsNewWorkflowExecutionCommandAttributes;
@@ -165,7 +254,15 @@ const continueAsNew: Validator = (cmd, ctx) => {
         `WorkflowType=${a.workflowType?.name || s.workflowType} TaskQueue=${taskQueue}`,
     );
   }
-  return undefined;
+  const bad = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES;
+  if (tooLarge(ctx, payloadsSize(a.input), cmd)) {
+    return terminating(bad, 'ContinueAsNewWorkflowExecutionCommandAttributes. Input exceeds size limit.');
+  }
+  if (memoTooLargeFor(ctx, a.memo, cmd)) {
+    return terminating(bad, 'ContinueAsNewWorkflowExecutionCommandAttributes. Memo exceeds size limit.');
+  }
+  const saSize = searchAttributesSizeProblem(a.searchAttributes);
+  return saSize ? terminating(bad, saSize) : undefined;
 };
 
 const protocolMessage: Validator = (cmd, ctx) => {
@@ -179,8 +276,16 @@ const protocolMessage: Validator = (cmd, ctx) => {
 
 const upsertSearchAttributes: Validator = (cmd, ctx) => {
   const sa = cmd.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes;
-  const problem = searchAttributesProblem(ctx.engine, ctx.run.state.namespace, sa) ?? searchAttributesSizeProblem(sa);
-  return problem ? invalid(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, problem) : undefined;
+  const bad = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES;
+  const problem = searchAttributesProblem(ctx.engine, ctx.run.state.namespace, sa);
+  if (problem) return invalid(bad, problem);
+  const fields = sa?.indexedFields ?? {};
+  if (tooLarge(ctx, payloadMapSize(fields), cmd)) {
+    return terminating(bad, 'UpsertWorkflowSearchAttributesCommandAttributes exceeds size limit.');
+  }
+  ctx.searchAttributes = { ...ctx.searchAttributes, ...fields };
+  const merged = searchAttributesSizeProblem({ indexedFields: ctx.searchAttributes as never });
+  return merged ? terminating(bad, merged) : undefined;
 };
 
 /** The validator of each supported command type. */
@@ -194,10 +299,10 @@ const VALIDATORS = new Map<number, Validator>([
   [CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION, cancelExternal],
   [CommandType.COMMAND_TYPE_RECORD_MARKER, recordMarker],
   [CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, upsertSearchAttributes],
-  [CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES, accept],
+  [CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES, modifyProperties],
   [CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE, protocolMessage],
-  [CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION, accept],
-  [CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION, accept],
+  [CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION, completeWorkflow],
+  [CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION, failWorkflow],
   [CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION, accept],
   [CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION, continueAsNew],
 ]);
@@ -220,6 +325,8 @@ export function validateCommands(
     newActivities: 0,
     newChildren: 0,
     newSignals: 0,
+    searchAttributes: { ...(s.searchAttributes?.indexedFields ?? {}) },
+    memo: { ...(s.memo?.fields ?? {}) },
   };
   for (const [index, cmd] of commands.entries()) {
     ctx.where = `command ${index + 1} (${CommandType[Number(cmd.commandType)] ?? cmd.commandType})`;
@@ -231,6 +338,18 @@ export function validateCommands(
           `${ctx.where}: the mloe dev server does not support this command yet.`,
         );
     if (problem) return problem;
+  }
+  // Update responses and other protocol messages are held to the blob limit too (Temporal terminates the run).
+  for (const m of messages) {
+    const size = m.body ? AnyMessage.encode(m.body as never).finish().length : 0;
+    const where = { operation: 'ProtocolMessage', workflowId: s.workflowId, runId: s.runId };
+    if (blobTooLarge(engine, size, where)) {
+      const type = (m.body?.type_url ?? '').replace(/^type\.googleapis\.com\//, '');
+      return terminating(
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+        `Message type ${type} exceeds size limit.`,
+      );
+    }
   }
   return undefined;
 }

@@ -6,7 +6,7 @@ import { google, temporal, type Loose } from '../proto';
 import { requestCancelRun, signalRun, terminateRun } from './cancel';
 import { startWorkflowExecution } from './start';
 import { admitUpdate, waitAndRespond } from './update';
-import { validatePayloadSize } from './validate';
+import { assertBlobSize } from './payload-limits';
 import type { UpdateState } from '../state';
 
 type WS = typeof temporal.api.workflowservice.v1;
@@ -25,6 +25,11 @@ export function signalWithStartWorkflowExecution(
 ): object {
   const ns = engine.namespace(req.namespace).name;
   if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+  // Checked before anything starts: a refused signal must not leave a started run behind.
+  assertBlobSize(engine, req.signalInput, {
+    operation: 'SignalWithStartWorkflowExecution',
+    workflowId: req.workflowId ?? '',
+  });
   const current = req.workflowId ? engine.currentRun(ns, req.workflowId) : undefined;
   if (
     current?.isOpen &&
@@ -139,7 +144,10 @@ export async function executeMultiOperation(
   }
   // Checked before the start: once the run exists, admitting the update must not fail.
   if (!update.request?.input?.name) throw invalidArgument('Update name is not set on request (request.input.name).');
-  validatePayloadSize('Update args', update.request.input.args);
+  assertBlobSize(engine, update.request.input.args, {
+    operation: 'ExecuteMultiOperation',
+    workflowId: start.workflowId ?? undefined,
+  });
   let startResponse;
   let admitted: UpdateState | undefined;
   try {

@@ -8,7 +8,8 @@ import { RpcError, failedPrecondition, invalidArgument, notFound } from '../erro
 import { status } from '@grpc/grpc-js';
 import { WorkflowExecutionStatus, enums, temporal } from '../proto';
 import { protoRoot } from '../proto';
-import type { Loose } from '../proto';
+import type { Loose, Payloads } from '../proto';
+import { BLOB_SIZE_EXCEEDS_LIMIT, blobTooLarge, payloadsSize } from './payload-limits';
 import { appendField, encodeHistory } from './history-bytes';
 import { decodeToken, encodeToken } from './tokens';
 
@@ -32,8 +33,28 @@ export function takeQueriesForTask(run: RunRecord, seq: number): Record<string, 
   return any ? out : undefined;
 }
 
+/**
+ * Answers a query with a worker's result. As Temporal's frontend does, an answer over the blob limit fails the query
+ * with "Blob data size exceeds limit." instead.
+ */
+function answerQuery(
+  engine: Engine,
+  run: RunRecord,
+  q: PendingQuery,
+  answered: boolean,
+  answer: Payloads | null | undefined,
+  error: string,
+): void {
+  const where = { operation: 'RespondQueryTaskCompleted', workflowId: run.state.workflowId, runId: run.state.runId };
+  if (answered && blobTooLarge(engine, payloadsSize(answer), where))
+    q.resolve({ failure: { message: BLOB_SIZE_EXCEEDS_LIMIT } });
+  else if (answered) q.resolve({ answer });
+  else q.resolve({ failure: { message: error || 'query failed' } });
+}
+
 /** Resolves queries answered in a workflow task completion. */
 export function resolveQueryResults(
+  engine: Engine,
   run: RunRecord,
   results: Record<string, Loose<temporal.api.query.v1.IWorkflowQueryResult>>,
 ): void {
@@ -41,8 +62,8 @@ export function resolveQueryResults(
     const q = run.queries.get(id);
     if (!q) continue;
     run.queries.delete(id);
-    if (Number(r.resultType) === enums.QueryResultType.QUERY_RESULT_TYPE_ANSWERED) q.resolve({ answer: r.answer });
-    else q.resolve({ failure: { message: r.errorMessage || r.failure?.message || 'query failed' } });
+    const answered = Number(r.resultType) === enums.QueryResultType.QUERY_RESULT_TYPE_ANSWERED;
+    answerQuery(engine, run, q, answered, r.answer, r.errorMessage || r.failure?.message || '');
   }
 }
 
@@ -149,8 +170,7 @@ export function respondQueryTaskCompleted(
   const q = run?.queries.get(String(t.id));
   if (!run || !q) throw notFound('query task not found or already answered');
   run.queries.delete(q.id);
-  if (Number(req.completedType) === enums.QueryResultType.QUERY_RESULT_TYPE_ANSWERED)
-    q.resolve({ answer: req.queryResult });
-  else q.resolve({ failure: { message: req.errorMessage || req.failure?.message || 'query failed' } });
+  const answered = Number(req.completedType) === enums.QueryResultType.QUERY_RESULT_TYPE_ANSWERED;
+  answerQuery(engine, run, q, answered, req.queryResult, req.errorMessage || req.failure?.message || '');
   return {};
 }

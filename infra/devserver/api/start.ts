@@ -25,7 +25,8 @@ import type { Loose } from '../proto';
 import { withWorkflowDefaults } from '../retry';
 import { freshRunBookkeeping, type ParentRef, type RunState } from '../state';
 import { terminateRun } from './cancel';
-import { validatePayloadSize, validateId } from './validate';
+import { validateId } from './validate';
+import { assertBlobSize, assertMemoSize } from './payload-limits';
 import { typedSearchAttributes, validateSearchAttributes } from '../visibility/search-attributes';
 
 const DEFAULT_WFT_TIMEOUT_MS = 10_000;
@@ -172,7 +173,6 @@ export function validateStartRequest(req: StartRequest): void {
   if (req.cronSchedule) {
     throw invalidArgument('CronSchedule is not supported by the mloe dev server yet; use a Temporal Schedule instead.');
   }
-  validatePayloadSize('Input', req.input);
   validateRetryPolicy(req.retryPolicy);
 }
 
@@ -280,6 +280,9 @@ export function startWorkflowExecution(
 ): Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionResponse> & { run: RunRecord } {
   const ns = engine.namespace(req.namespace).name;
   validateStartRequest(req);
+  const where = { operation: 'StartWorkflowExecution', workflowId: req.workflowId ?? '' };
+  assertBlobSize(engine, req.input, where);
+  assertMemoSize(engine, req.memo, where);
   validateSearchAttributes(engine, ns, req.searchAttributes);
   const workflowId = req.workflowId!;
   const requestId = req.requestId || randomUUID();

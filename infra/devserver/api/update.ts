@@ -9,7 +9,7 @@ import { invalidArgument, notFound, resourceExhausted } from '../errors';
 import { EventType, packAny, temporal, unpackAny, type ProtocolMessage } from '../proto';
 import type { Loose } from '../proto';
 import type { UpdateState, WorkflowTaskState } from '../state';
-import { validatePayloadSize } from './validate';
+import { assertBlobSize } from './payload-limits';
 
 const Stage = temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage;
 const MAX_IN_FLIGHT_UPDATES = 10;
@@ -138,7 +138,7 @@ export function admitUpdate(
   const s = run.state;
   if (!run.isOpen) throw closedError();
   if (!request.input?.name) throw invalidArgument('Update name is not set on request (request.input.name).');
-  validatePayloadSize('Update args', request.input.args);
+  assertBlobSize(engine, request.input.args, { operation: 'UpdateWorkflowExecution', workflowId: s.workflowId });
   const updateId = request.meta?.updateId || randomUUID();
   const existing = s.updates[updateId];
   if (existing) return existing;

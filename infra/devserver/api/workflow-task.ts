@@ -219,7 +219,7 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
   );
 
   // Query results ride on completions; answer them whatever happens to the task.
-  resolveQueryResults(run, (req.queryResults ?? {}) as never);
+  resolveQueryResults(engine, run, (req.queryResults ?? {}) as never);
 
   // A workflow must see every event before it may close: new events during the task reject the completion.
   const closes = commands.some((c) => isCloseCommand(Number(c.commandType)));
@@ -305,13 +305,14 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
  * message is exactly the cause's name (`UnhandledCommand`), or `<Cause>: <detail>`: the SDK recognises the bare
  * `UnhandledCommand` and replays its cached copy of the run with the new events instead of sending its stale
  * commands again. A retried task (attempt 2 or later) that is still invalid is dropped without a new event, except
- * for UnhandledCommand; it times out and is retried, as on Temporal.
+ * for UnhandledCommand; it times out and is retried, as on Temporal. A command over the size limits (`terminate`)
+ * also terminates the run after the failed task, as Temporal's `workflowSizeChecker` does.
  */
 function rejectCompletion(
   engine: Engine,
   run: RunRecord,
   wft: WorkflowTaskState,
-  invalid: { cause: number; message?: string },
+  invalid: { cause: number; message?: string; terminate?: boolean },
   identity: string,
 ): never {
   const message = invalid.message ? `${causeName(invalid.cause)}: ${invalid.message}` : causeName(invalid.cause);
@@ -324,7 +325,10 @@ function rejectCompletion(
       invalid.cause,
       { message, serverFailureInfo: { nonRetryable: false } },
       identity,
+      !invalid.terminate,
     );
+    // A command over Temporal's size limits ends the run: terminated by the history service with the same message.
+    if (invalid.terminate && run.isOpen) terminateRun(engine, run, message, undefined, 'history-service');
   }
   throw invalidArgument(message);
 }
@@ -383,7 +387,7 @@ type FailRequest = Loose<temporal.api.workflowservice.v1.IRespondWorkflowTaskFai
 /** RespondWorkflowTaskFailed. */
 export function failWorkflowTask(engine: Engine, req: FailRequest): Record<string, unknown> {
   const { run, wft } = taskFromToken(engine, req.taskToken);
-  resolveQueryResults(run, {});
+  resolveQueryResults(engine, run, {});
   failWorkflowTaskNow(
     engine,
     run,
@@ -406,6 +410,7 @@ export function failWorkflowTaskNow(
   cause: number,
   failure: Failure | undefined,
   identity: string,
+  retry = true,
 ): void {
   const s = run.state;
   const written = wft.attempt === 1 || s.buffered.length > 0;
@@ -419,16 +424,23 @@ export function failWorkflowTaskNow(
       identity,
     });
   }
-  closeFailedTask(engine, run, wft);
+  closeFailedTask(engine, run, wft, retry);
 }
 
-/** Common tail of a failed or timed-out task: flush buffered events, retry the task. */
-function closeFailedTask(engine: Engine, run: RunRecord, wft: WorkflowTaskState): void {
+/**
+ * Common tail of a failed or timed-out task: flush buffered events, retry the task (unless the caller is about to
+ * close the run, which writes the buffered events itself).
+ */
+function closeFailedTask(engine: Engine, run: RunRecord, wft: WorkflowTaskState, retry = true): void {
   const s = run.state;
   s.wft = undefined;
   engine.setSticky(run, undefined);
   engine.clearDeadline(run, 'wft');
   undeliverUpdates(run, wft);
+  if (!retry) {
+    engine.markDirty(run);
+    return;
+  }
   const flushed = engine.flushBuffered(run);
   const attempt = flushed > 0 ? 1 : wft.attempt + 1;
   const backoff = attempt >= 3 ? Math.min(1000 * 2 ** (attempt - 3), 60_000) : 0;

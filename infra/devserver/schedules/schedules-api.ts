@@ -9,7 +9,8 @@ import { NOT_SUPPORTED, QueryError, columnsOf, parseQuery } from '../visibility/
 import { translateQuery, type TranslatedQuery } from '../visibility/query-sql';
 import { isReservedName, typedSearchAttributes, validateSearchAttributes } from '../visibility/search-attributes';
 import { visibilityFor } from '../visibility/visibility-store';
-import { validateId, validatePayloadSize } from '../api/validate';
+import { validateId } from '../api/validate';
+import { assertBlobSize } from '../api/payload-limits';
 import { encodeConflictToken, schedulerFor, type ScheduleProto, type ScheduleRecord } from './scheduler';
 import {
   SpecError,
@@ -80,7 +81,7 @@ function validateSchedule(
   if (!action.workflowType?.name) throw invalidArgument('WorkflowType is not set on schedule action.');
   if (!action.taskQueue?.name) throw invalidArgument('TaskQueue is not set on schedule action.');
   if (action.cronSchedule) throw invalidArgument('CronSchedule is not allowed in a schedule action.');
-  validatePayloadSize('Input', action.input);
+  assertBlobSize(engine, action.input, { operation: 'CreateSchedule', workflowId: action.workflowId });
   validateSearchAttributes(engine, namespace, action.searchAttributes);
   const overlap = Number(schedule.policies?.overlapPolicy ?? 0);
   if (overlap < 0 || overlap > 6) throw invalidArgument(`Invalid overlap policy ${overlap}.`);
