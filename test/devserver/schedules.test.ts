@@ -10,7 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  ScheduleOverlapPolicy,
+  WorkflowFailedError,
+  type ScheduleDescription,
+} from '@temporalio/client';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
@@ -27,6 +33,7 @@ import { rfc3339Seconds } from '../../infra/devserver/schedules/scheduler';
 import { startDevServer } from '../../infra/devserver';
 import { killAllServers, pollUntil, spawnServer } from './child-server';
 import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
+import type { ChainedReport, chained } from './fixtures/schedule-workflows';
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -141,7 +148,7 @@ describe('schedules through @temporalio/client', () => {
   });
 
   const create = async (
-    workflowType: 'blocker' | 'failer',
+    workflowType: 'blocker' | 'failer' | 'chained',
     options: Partial<Parameters<Client['schedule']['create']>[0]> = {},
   ): Promise<{ id: string; workflowId: string }> => {
     const id = `sched-${randomUUID()}`;
@@ -372,6 +379,77 @@ describe('schedules through @temporalio/client', () => {
     expect(d.info.numActionsTaken).toBe(3);
     await releaseRunning(d);
     await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    await client.schedule.getHandle(id).delete();
+  });
+
+  /**
+   * Triggers the schedule's next action and returns the run it started, once it has closed. SKIP unless told: the
+   * TypeScript client's `trigger()` defaults to ALLOW_ALL.
+   */
+  const triggerAndWait = async (
+    id: string,
+    overlap: ScheduleOverlapPolicy = ScheduleOverlapPolicy.SKIP,
+  ): Promise<{ workflowId: string; outcome: ChainedReport | string }> => {
+    const before = (await describe_(id)).info.recentActions.length;
+    await client.schedule.getHandle(id).trigger(overlap);
+    const d = await waitFor(
+      'the triggered run to close',
+      id,
+      (x) => x.info.recentActions.length === before + 1 && x.info.runningActions.length === 0,
+    );
+    const { workflowId, firstExecutionRunId } = d.info.recentActions.at(-1)!.action.workflow;
+    const run = client.workflow.getHandle<typeof chained>(workflowId, firstExecutionRunId);
+    try {
+      return { workflowId, outcome: await run.result() };
+    } catch (err) {
+      return { workflowId, outcome: (err as WorkflowFailedError).cause?.message ?? String(err) };
+    }
+  };
+
+  test('the last completion result and the last failure go to the next run (not to ALLOW_ALL runs)', async () => {
+    const { id } = await create('chained');
+    const first = await triggerAndWait(id);
+    expect(first.outcome).toEqual({ n: 1, lastResult: null, lastFailure: null });
+    expect((await triggerAndWait(id)).outcome).toBe('run 2 failed');
+    // The failure is handed on with the last result (the failed run's does not replace it).
+    const third = await triggerAndWait(id);
+    expect(third.outcome).toEqual({ n: 2, lastResult: first.outcome, lastFailure: 'run 2 failed' });
+    // A completion clears the failure.
+    const fourth = await triggerAndWait(id);
+    expect(fourth.outcome).toEqual({ n: 3, lastResult: third.outcome, lastFailure: null });
+    // ALLOW_ALL runs take no part, as on Temporal.
+    const allowAll = await triggerAndWait(id, ScheduleOverlapPolicy.ALLOW_ALL);
+    expect(allowAll.outcome).toEqual({ n: 1, lastResult: null, lastFailure: null });
+    await client.schedule.getHandle(id).delete();
+  });
+
+  test('keep_original_workflow_id starts every run with the action workflow id (ALLOW_ALL runs still get the time)', async () => {
+    // The TypeScript client has no option for the policy: the schedule is created through the raw service.
+    const id = `sched-${randomUUID()}`;
+    const workflowId = `wf-${id}`;
+    await env.connection.workflowService.createSchedule({
+      namespace: 'default',
+      scheduleId: id,
+      requestId: randomUUID(),
+      schedule: {
+        spec: { interval: [{ interval: { seconds: Long.fromNumber(365 * 86_400) } }] },
+        action: { startWorkflow: { workflowId, workflowType: { name: 'chained' }, taskQueue: { name: taskQueue } } },
+        policies: { keepOriginalWorkflowId: true },
+      },
+    });
+    const described = await env.connection.workflowService.describeSchedule({ namespace: 'default', scheduleId: id });
+    expect(described.schedule?.policies?.keepOriginalWorkflowId).toBe(true);
+    const first = await triggerAndWait(id);
+    expect(first.workflowId).toBe(workflowId);
+    expect(first.outcome).toEqual({ n: 1, lastResult: null, lastFailure: null });
+    // The same id again, for a new run that got the first run's result.
+    const second = await triggerAndWait(id);
+    expect(second.workflowId).toBe(workflowId);
+    expect(second.outcome).toBe('run 2 failed');
+    const runs = new Set((await describe_(id)).info.recentActions.map((a) => a.action.workflow.firstExecutionRunId));
+    expect(runs.size).toBe(2);
+    const allowAll = await triggerAndWait(id, ScheduleOverlapPolicy.ALLOW_ALL);
+    expect(allowAll.workflowId).toMatch(new RegExp(`^${workflowId}-\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z$`));
     await client.schedule.getHandle(id).delete();
   });
 });

@@ -272,11 +272,21 @@ export function decideStart(
   return { kind: 'start' };
 }
 
-/** StartWorkflowExecution. */
+/**
+ * What a schedule hands from one of its runs to the next (`last_completion_result`, `continued_failure`). Temporal
+ * takes them only from its own scheduler, never from a client's request, and neither does the dev server.
+ */
+export interface CarriedResults {
+  lastCompletionResult?: Payloads | undefined;
+  continuedFailure?: Failure | undefined;
+}
+
+/** StartWorkflowExecution (`carried`: set by the scheduler only). */
 export function startWorkflowExecution(
   engine: Engine,
   req: StartRequest,
   afterStarted?: (run: RunRecord) => void,
+  carried: CarriedResults = {},
 ): Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionResponse> & { run: RunRecord } {
   const ns = engine.namespace(req.namespace).name;
   validateStartRequest(req);
@@ -321,6 +331,8 @@ export function startWorkflowExecution(
     backoffMs: durationToMs(req.workflowStartDelay),
     userMetadata: req.userMetadata,
     priority: req.priority,
+    lastCompletionResult: carried.lastCompletionResult,
+    continuedFailure: carried.continuedFailure,
     afterStarted,
   });
   return { runId: run.state.runId, started: true, status: run.state.status, run };

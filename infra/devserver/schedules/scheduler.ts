@@ -293,7 +293,13 @@ export class Scheduler {
     const action = rec.schedule.action?.startWorkflow;
     if (!action) return false;
     const state = rec.schedule.state ?? {};
-    const workflowId = `${action.workflowId ?? ''}-${rfc3339Seconds(start.nominal)}`;
+    const allowAll = policy === P.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL;
+    // As Temporal: the nominal time is appended to the workflow id unless the policies keep the original id (runs
+    // that may overlap, ALLOW_ALL, always get it).
+    const keepId = Boolean(rec.schedule.policies?.keepOriginalWorkflowId) && !allowAll;
+    const workflowId = keepId
+      ? (action.workflowId ?? '')
+      : `${action.workflowId ?? ''}-${rfc3339Seconds(start.nominal)}`;
     const requestId = `sched-${start.origin}-${rec.namespace}-${rec.scheduleId}-${start.nominal}-${start.actual}`;
     const searchAttributes = {
       indexedFields: {
@@ -303,26 +309,35 @@ export class Scheduler {
       },
     };
     let response: ReturnType<typeof startWorkflowExecution>;
+    // The last completion result and the last failure go to the next run (ALLOW_ALL runs do not take part).
+    const carried = allowAll
+      ? {}
+      : { lastCompletionResult: rec.lastCompletionResult, continuedFailure: rec.continuedFailure };
     try {
-      response = startWorkflowExecution(this.engine, {
-        namespace: rec.namespace,
-        workflowId,
-        workflowType: action.workflowType,
-        taskQueue: action.taskQueue,
-        input: action.input,
-        workflowExecutionTimeout: action.workflowExecutionTimeout,
-        workflowRunTimeout: action.workflowRunTimeout,
-        workflowTaskTimeout: action.workflowTaskTimeout,
-        identity: IDENTITY,
-        requestId,
-        workflowIdReusePolicy: enums.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-        retryPolicy: action.retryPolicy,
-        memo: action.memo,
-        searchAttributes,
-        header: action.header,
-        userMetadata: action.userMetadata,
-        priority: action.priority,
-      });
+      response = startWorkflowExecution(
+        this.engine,
+        {
+          namespace: rec.namespace,
+          workflowId,
+          workflowType: action.workflowType,
+          taskQueue: action.taskQueue,
+          input: action.input,
+          workflowExecutionTimeout: action.workflowExecutionTimeout,
+          workflowRunTimeout: action.workflowRunTimeout,
+          workflowTaskTimeout: action.workflowTaskTimeout,
+          identity: IDENTITY,
+          requestId,
+          workflowIdReusePolicy: enums.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+          retryPolicy: action.retryPolicy,
+          memo: action.memo,
+          searchAttributes,
+          header: action.header,
+          userMetadata: action.userMetadata,
+          priority: action.priority,
+        },
+        undefined,
+        carried,
+      );
     } catch (err) {
       const message = err instanceof RpcError ? err.message : String(err);
       this.engine.logger.warn('schedule could not start its workflow', {
@@ -349,7 +364,6 @@ export class Scheduler {
       rec.running.push(result);
       this.byWorkflow.set(key(rec.namespace, workflowId), key(rec.namespace, rec.scheduleId));
     }
-    void policy;
     return true;
   }
 
