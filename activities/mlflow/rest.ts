@@ -1,0 +1,56 @@
+/**
+ * The REST endpoints of MLflow's API 2.0 as values, and the one way the API modules call them: GET fields go in the
+ * query string (repeated keys for lists), every other method sends them as a JSON body (DELETE included), as
+ * MLflow's Python client does.
+ */
+import type { z } from 'zod';
+
+import type { HttpMethod, MlflowHttpClient, MlflowService, QueryValue } from './http';
+import { checkInput } from './wire';
+
+/** Where MLflow's tracking and registry endpoints live. */
+export const MLFLOW_API = '/api/2.0/mlflow';
+
+/** One REST endpoint. */
+export interface Endpoint {
+  method: HttpMethod;
+  /** The full path, e.g. `/api/2.0/mlflow/runs/create`. */
+  path: string;
+  service: MlflowService;
+  /** `METHOD /path`, how errors name it. */
+  name: string;
+}
+
+/** An endpoint of the tracking service (or of the registry, `service: 'registry'`) under `/api/2.0/mlflow`. */
+export function endpoint(method: HttpMethod, path: string, service: MlflowService = 'tracking'): Endpoint {
+  const full = `${MLFLOW_API}/${path}`;
+  return { method, path: full, service, name: `${method} ${full}` };
+}
+
+/**
+ * Calls `target` with `fields` (snake_case, undefined ones left out) and validates the answer with `schema`.
+ */
+export async function call<T>(
+  http: MlflowHttpClient,
+  target: Endpoint,
+  fields: Readonly<Record<string, unknown>>,
+  schema: z.ZodType<T>,
+): Promise<T> {
+  const defined = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  return http.json(
+    target.method === 'GET'
+      ? {
+          method: target.method,
+          path: target.path,
+          service: target.service,
+          query: defined as Record<string, QueryValue>,
+        }
+      : { method: target.method, path: target.path, service: target.service, body: { kind: 'json', value: defined } },
+    schema,
+  );
+}
+
+/** {@link checkInput} naming `target`. */
+export function check<T>(schema: z.ZodType<T>, input: unknown, target: Endpoint): T {
+  return checkInput(schema, input, target.name);
+}
