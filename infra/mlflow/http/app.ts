@@ -1,0 +1,113 @@
+/**
+ * The HTTP application (hono): MLflow's REST API under `/api/2.0/mlflow/` and `/ajax-api/2.0/mlflow/`, the artifact
+ * proxy, and `/health`. Every failure is answered with MLflow's error body: MLflow's own errors with their status,
+ * unknown paths 404 ENDPOINT_NOT_FOUND, known paths with another method 405, bodies over
+ * {@link MAX_JSON_BODY_BYTES} 413, anything unexpected 500 INTERNAL_ERROR (and logged). No answer leaves before the
+ * group commit it may depend on.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+
+import type { MlflowBackend } from '../backend';
+import { MlflowError } from '../errors';
+import { registerArtifactRoutes } from './artifact-routes';
+import { registryRoutes } from './registry-routes';
+import { readRequest } from './request';
+import type { Route } from './routes';
+import { trackingRoutes } from './tracking-routes';
+
+/**
+ * The largest JSON request body accepted: 20 MiB. The largest request MLflow's limits allow is a log-inputs carrying
+ * one dataset with a maximal profile (16 MiB - 1 characters), schema (1 MiB - 1) and source (64 KiB - 1); 20 MiB
+ * admits it with room for JSON escapes, and no valid log-batch comes near it (1,000 items of at most 6,000
+ * characters). Anything larger is refused before it is buffered. Artifact uploads are streamed and not limited.
+ */
+export const MAX_JSON_BODY_BYTES = 20 * 1024 * 1024;
+
+/** The prefixes the REST API is served under (the second is what MLflow's web UI calls). */
+export const API_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
+
+function errorBody(c: Context, error: MlflowError, status: number): Response {
+  return c.json(error.toJson(), status as 400);
+}
+
+function methodNotAllowed(c: Context, allowed: readonly string[]): Response {
+  const { pathname } = new URL(c.req.url);
+  const response = errorBody(
+    c,
+    new MlflowError(
+      'BAD_REQUEST',
+      `The method ${c.req.method} is not allowed for ${pathname}; it accepts ${allowed.join(', ')}`,
+    ),
+    405,
+  );
+  response.headers.set('Allow', allowed.join(', '));
+  return response;
+}
+
+/** Builds the application over a backend; `logError` receives failures answered with 500. */
+export function createMlflowApp(backend: MlflowBackend, logError: (line: string) => void): Hono {
+  const app = new Hono();
+  const settled = (): Promise<void> => backend.database.settled().catch(() => undefined);
+
+  app.onError(async (error, c) => {
+    await settled();
+    if (error instanceof MlflowError) {
+      if (error.httpStatus >= 500) logError(`MLflow server: ${c.req.method} ${c.req.path}: ${error.message}`);
+      return errorBody(c, error, error.httpStatus);
+    }
+    logError(`MLflow server: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);
+    return errorBody(c, new MlflowError('INTERNAL_ERROR', `Internal server error: ${error.message}`), 500);
+  });
+
+  app.notFound((c) => {
+    const { pathname } = new URL(c.req.url);
+    return errorBody(
+      c,
+      new MlflowError('ENDPOINT_NOT_FOUND', `No API endpoint found for ${c.req.method} ${pathname}`),
+      404,
+    );
+  });
+
+  app.get('/health', (c) => c.text('OK'));
+
+  for (const prefix of API_PREFIXES) {
+    app.use(
+      `${prefix}/*`,
+      bodyLimit({
+        maxSize: MAX_JSON_BODY_BYTES,
+        onError: (c) =>
+          errorBody(
+            c,
+            new MlflowError(
+              'BAD_REQUEST',
+              `Request body too large: the limit is ${MAX_JSON_BODY_BYTES} bytes (20 MiB); split the request`,
+            ),
+            413,
+          ),
+      }),
+    );
+  }
+
+  const byPath = new Map<string, Map<string, Route>>();
+  for (const route of [...trackingRoutes(backend), ...registryRoutes(backend)]) {
+    const methods = byPath.get(route.path) ?? new Map<string, Route>();
+    methods.set(route.method, route);
+    byPath.set(route.path, methods);
+  }
+  for (const [path, methods] of byPath) {
+    for (const prefix of API_PREFIXES) {
+      app.all(`${prefix}/${path}`, async (c) => {
+        const route = methods.get(c.req.method);
+        if (route === undefined) return methodNotAllowed(c, [...methods.keys()]);
+        const fields = await readRequest(c, route.repeated ?? []);
+        const body = await route.handle(fields);
+        await backend.database.settled();
+        return c.json(body as Record<string, unknown>);
+      });
+    }
+  }
+
+  registerArtifactRoutes(app, backend, methodNotAllowed);
+  return app;
+}

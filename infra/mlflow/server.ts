@@ -1,0 +1,109 @@
+/**
+ * Runs the application on a Node HTTP server (`@hono/node-server`'s request listener) and stops it gracefully:
+ * requests in flight are answered (with `Connection: close`), idle keep-alive connections are closed, then pending
+ * commits are written and the database closed.
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { getRequestListener } from '@hono/node-server';
+
+import { createMlflowBackend, type MlflowBackend } from './backend';
+import { parseMlflowServerConfig, type MlflowServerOptions } from './config';
+import { createMlflowApp } from './http/app';
+
+/** A running server. */
+export interface MlflowServerHandle {
+  /** `http://<host>:<port>`: what `MLFLOW_TRACKING_URI` should say. */
+  url: string;
+  /** The bound port (the free one picked when port 0 was asked for). */
+  port: number;
+  /** The stores behind the server (for in-process use and benchmarks). */
+  backend: MlflowBackend;
+  /** Stops accepting requests, finishes those in flight, commits and closes the store. */
+  close(): Promise<void>;
+}
+
+/** The server could not start: the port is taken, the address cannot be bound, or the database is locked. */
+export class MlflowServerStartError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'MlflowServerStartError';
+  }
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * Starts the embedded MLflow tracking server and model registry. Resolves once it accepts connections.
+ * Throws {@link MlflowServerStartError} (port in use, ...) or `MlflowConfigError` (bad options).
+ */
+export async function startMlflowServer(options: MlflowServerOptions = {}): Promise<MlflowServerHandle> {
+  const config = parseMlflowServerConfig(options);
+  let backend: MlflowBackend;
+  try {
+    backend = createMlflowBackend(config);
+  } catch (error) {
+    const cause = error as Error & { code?: string };
+    throw new MlflowServerStartError(cause.message, cause.code, { cause });
+  }
+  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const listener = getRequestListener(createMlflowApp(backend, logError).fetch);
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  const server = createServer((request, response) => {
+    inFlight.add(response);
+    if (closing) response.setHeader('Connection', 'close');
+    response.once('close', () => {
+      inFlight.delete(response);
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    void listener(request, response);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    backend.close();
+    const cause = error as NodeJS.ErrnoException;
+    const message =
+      cause.code === 'EADDRINUSE'
+        ? `port ${config.port} on ${config.host} is in use: stop the server using it or choose another --port`
+        : `cannot listen on ${config.host}:${config.port}: ${cause.message}`;
+    throw new MlflowServerStartError(message, cause.code, { cause });
+  }
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost(config.host)}:${port}`,
+    port,
+    backend,
+    close: () =>
+      (closed ??= new Promise<void>((resolve, reject) => {
+        closing = true;
+        for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
+        server.close((error) => {
+          try {
+            backend.close();
+          } catch (closeError) {
+            reject(closeError instanceof Error ? closeError : new Error(String(closeError)));
+            return;
+          }
+          if (error !== undefined) reject(error);
+          else resolve();
+        });
+        server.closeIdleConnections();
+      })),
+  };
+}
