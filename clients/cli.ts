@@ -66,6 +66,10 @@ export function buildProgram(
       setExitCode(await runStartDev(resolveStartDevConfig(command.opts(), command.args), io));
     }),
   );
+  // `mloe mlflow server`: declared in mlflow-server.ts (commander only; the server loads when the command runs).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createMlflowCommand } = require('./mlflow-server') as typeof import('./mlflow-server');
+  program.addCommand(createMlflowCommand(io, setExitCode));
 
   program
     .command('dev')
