@@ -1,0 +1,174 @@
+/**
+ * Records the workflow histories in `test/histories/` (`npm run record:histories`): starts the embedded dev server in
+ * this process, a pipeline worker and a code-first worker, runs one execution per released behaviour, and writes each
+ * workflow execution's history as JSON (the `History` message's `toJSON()`, see `sets.ts`). It lives beside the
+ * histories and is never shipped: it runs test fixtures (the `echo`, `fail` and `wait-cancel` steps).
+ *
+ * Workflow ids start with the release (`v0_1_0-…`, from package.json), so the histories of a new release are added
+ * beside those of earlier ones, whose runs may still be in flight. An existing file is never overwritten unless
+ * `--replace` is given, which is only for histories of a release that was never deployed (docs/versioning.md).
+ */
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection } from '@temporalio/worker';
+import * as prettier from 'prettier';
+
+import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../../activities/steps';
+import { DEFAULT_DEMO_DATA } from '../../clients/demo';
+import { startPipeline, type StartPipelineOptions } from '../../clients/pipelines';
+import { BUILTIN_STEPS } from '../../core/steps/builtin';
+import { startDevServer } from '../../infra/devserver';
+import packageJson from '../../package.json';
+import { housingPrice } from '../../pipelines/demo/code-first';
+import { createPipelineWorker } from '../../workers/pipeline-worker';
+import { eventually, runInBackground } from '../devserver/harness';
+import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from '../fixtures/test-steps';
+import { suiteWorkflowBundle } from '../pipeline-harness';
+import { HISTORY_SETS, historyDirectory, type HistorySet } from './sets';
+
+const TEST_STEPS = [ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP];
+const SPECS = join(__dirname, 'specs');
+/** The prefix of every workflow id recorded by this release. */
+const RELEASE = `v${packageJson.version.replace(/\./g, '_')}`;
+
+function setNamed(directory: string): HistorySet {
+  const set = HISTORY_SETS.find((candidate) => candidate.directory === directory);
+  if (set === undefined) throw new Error(`no history set ${directory}`);
+  return set;
+}
+
+const WORKFLOWS = setNamed('workflows');
+const CODE_FIRST = setNamed('code-first');
+
+/** The executions recorded, by set: the workflow ids (and so the file names) are known before anything runs. */
+const IDS = {
+  completed: `${RELEASE}-run-pipeline`,
+  failed: `${RELEASE}-run-pipeline-failed`,
+  cancelled: `${RELEASE}-run-pipeline-cancelled`,
+  housing: `${RELEASE}-housing-price`,
+};
+const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
+  { set: WORKFLOWS, workflowId: IDS.completed },
+  // Its sub-pipeline step's child run and the first of its `foreachBatch` children.
+  { set: WORKFLOWS, workflowId: `${IDS.completed}-sub` },
+  { set: WORKFLOWS, workflowId: `${IDS.completed}-large-batch-0` },
+  { set: WORKFLOWS, workflowId: IDS.failed },
+  { set: WORKFLOWS, workflowId: IDS.cancelled },
+  { set: CODE_FIRST, workflowId: IDS.housing },
+];
+
+function fileOf(recording: { set: HistorySet; workflowId: string }): string {
+  return join(historyDirectory(recording.set), `${recording.workflowId}.json`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Waits for a run that must fail, and fails if it did not. */
+async function expectFailure(result: Promise<unknown>, workflowId: string): Promise<void> {
+  const outcome = await result.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (!(outcome instanceof WorkflowFailedError)) {
+    throw new Error(`${workflowId} should have failed, got ${String(outcome)}`);
+  }
+}
+
+/** Runs every recorded execution to its end on `client`, with workers polling `taskQueue(set)`. */
+async function runExecutions(client: Client, taskQueue: (set: HistorySet) => string, directory: string): Promise<void> {
+  const pipelineRun = (file: string, workflowId: string): StartPipelineOptions => ({
+    file: join(SPECS, file),
+    workflowId,
+    taskQueue: taskQueue(WORKFLOWS),
+    descriptors: [...BUILTIN_STEPS, ...TEST_STEPS.map((step) => step.descriptor)],
+    artifactRoot: directory,
+    workingDir: directory,
+    foreachBatchSize: 4,
+  });
+
+  // Completed: foreach in the workflow and over three foreachBatch children, a sub-pipeline, a command step, a step
+  // skipped by `when` (and one by its need), a failure that continueOnFailure keeps from failing the run.
+  const completed = await startPipeline(client, pipelineRun('pipeline.yaml', IDS.completed));
+  await completed.handle.result();
+
+  // Failed fast: one step fails, the running one is cancelled, the rest never start.
+  const failed = await startPipeline(client, pipelineRun('failing.yaml', IDS.failed));
+  await expectFailure(failed.handle.result(), IDS.failed);
+
+  // Cancelled by the client while a step runs.
+  const cancelled = await startPipeline(client, pipelineRun('cancelled.yaml', IDS.cancelled));
+  await eventually(() => Promise.resolve(startedActivities.has(`${IDS.cancelled}/slow`) || undefined));
+  await cancelled.handle.cancel();
+  await expectFailure(cancelled.handle.result(), IDS.cancelled);
+
+  // The code-first demo.
+  await client.workflow.execute(housingPrice, {
+    taskQueue: taskQueue(CODE_FIRST),
+    workflowId: IDS.housing,
+    args: [{ dataPath: DEFAULT_DEMO_DATA, workingDir: directory }],
+  });
+}
+
+async function main(): Promise<void> {
+  const replace = process.argv.includes('--replace');
+  const present = [];
+  for (const recording of RECORDINGS) if (await exists(fileOf(recording))) present.push(fileOf(recording));
+  if (present.length > 0 && !replace) {
+    throw new Error(
+      `histories of ${RELEASE} exist already (${present.join(', ')}): runs of a deployed release may still need ` +
+        'them. Record a new release (bump the version), or pass --replace for a release never deployed.',
+    );
+  }
+
+  const server = await startDevServer({ port: 0 });
+  const connection = await Connection.connect({ address: server.address });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const directory = await mkdtemp(join(tmpdir(), 'mloe-histories-'));
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const steps = createStepImplementations(BUILTIN_IMPLEMENTATIONS, TEST_STEPS);
+    const taskQueue = (set: HistorySet): string => `mloe-histories-${set.directory}`;
+    for (const set of [WORKFLOWS, CODE_FIRST]) {
+      const { code } = await suiteWorkflowBundle(set.workflowsPath);
+      const worker = await createPipelineWorker({
+        connection: nativeConnection,
+        taskQueue: taskQueue(set),
+        workflowBundle: { code },
+        steps,
+        artifactStore: { defaultUri: pathToFileURL(join(directory, 'store')).href },
+      });
+      stops.push(runInBackground(worker));
+    }
+    await runExecutions(client, taskQueue, directory);
+    for (const recording of RECORDINGS) {
+      const file = fileOf(recording);
+      const history = await client.workflow.getHandle(recording.workflowId).fetchHistory();
+      const json = JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON());
+      const options = (await prettier.resolveConfig(file)) ?? {};
+      await writeFile(file, await prettier.format(json, { ...options, filepath: file }));
+      console.log(`recorded ${file} (${history.events?.length ?? 0} events)`);
+    }
+  } finally {
+    for (const stop of stops) await stop();
+    await nativeConnection.close();
+    await connection.close();
+    await server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
