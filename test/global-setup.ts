@@ -7,6 +7,7 @@
 import { startDevServer, type DevServerHandle } from '../infra/devserver';
 import { loadWorkflowBundleConfig } from '../workers/config';
 import { cachedWorkflowBundle } from '../workers/workflow-bundle';
+import { startTestMlflowServer } from './mlflow/test-server';
 
 declare global {
   // Shared with globalTeardown, which runs in the same (parent) process.
@@ -16,6 +17,8 @@ declare global {
 export default async function globalSetup(): Promise<void> {
   // Before the server starts: bundling is busy work on this (the server's) event loop.
   await cachedWorkflowBundle({ cacheDir: loadWorkflowBundleConfig({ env: process.env }).cacheDir });
+  // The embedded MLflow server (or MLFLOW_TRACKING_URI) in MLFLOW_TEST_TRACKING_URI, whatever Temporal is used.
+  await startTestMlflowServer();
 
   const external = process.env.TEMPORAL_ADDRESS;
   if (external !== undefined && external !== '') {

@@ -1,7 +1,10 @@
 /**
  * Jest globalTeardown: stops the dev server globalSetup started, if any.
  */
+import { stopTestMlflowServer } from './mlflow/test-server';
+
 export default async function globalTeardown(): Promise<void> {
+  await stopTestMlflowServer();
   const handle = globalThis.__MLOE_DEVSERVER__;
   globalThis.__MLOE_DEVSERVER__ = undefined;
   await handle?.close();

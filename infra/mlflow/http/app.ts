@@ -53,7 +53,8 @@ export function createMlflowApp(backend: MlflowBackend, logError: (line: string)
   app.onError(async (error, c) => {
     await settled();
     if (error instanceof MlflowError) {
-      if (error.httpStatus >= 500) logError(`MLflow server: ${c.req.method} ${c.req.path}: ${error.message}`);
+      if (error.errorCode === 'INTERNAL_ERROR')
+        logError(`MLflow server: ${c.req.method} ${c.req.path}: ${error.message}`);
       return errorBody(c, error, error.httpStatus);
     }
     logError(`MLflow server: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);
