@@ -42,10 +42,12 @@ import {
 import {
   buildGraph,
   createStepRegistry,
+  parseOutputReference,
   readySteps,
   stepBindings,
   stepPorts,
   type JsonValue,
+  type OutputReference,
   type PipelineSpec,
   type ScopeContext,
   type StepPorts,
@@ -78,9 +80,6 @@ import {
   type ExecutionOutcome,
   type StepActivityOptions,
 } from './step-execution';
-
-/** The CEL-free form of `${{ steps.<id>.outputs.<name> }}`: bound by passing the stored value (a reference) as is. */
-const OUTPUT_REFERENCE = /^\$\{\{\s*steps\.([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 
 /** Runs a validated pipeline; returns the final status, or fails with `PIPELINE_STEP_FAILED`. */
 export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunStatus> {
@@ -205,9 +204,26 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
       : { run: false, reason: `when is false: ${String(step.when)}` };
   };
 
+  /** The output references among each step's `with` values, parsed once per step (not once per `foreach` item). */
+  const withReferences = new Map<string, ReadonlyMap<string, OutputReference>>();
+  const referencesOf = (id: string): ReadonlyMap<string, OutputReference> => {
+    let found = withReferences.get(id);
+    if (found === undefined) {
+      const references = new Map<string, OutputReference>();
+      for (const [name, value] of Object.entries(stepOf(spec, id).with ?? {})) {
+        const reference = parseOutputReference(value);
+        if (reference !== undefined) references.set(name, reference);
+      }
+      found = references;
+      withReferences.set(id, found);
+    }
+    return found;
+  };
+
   /** The input values of one execution: port defaults, then `with` (an output reference passes the stored value). */
   const resolveInputs = (id: string, base: ExpressionBindings, item?: JsonValue): Record<string, JsonValue> => {
     const step = stepOf(spec, id);
+    const references = referencesOf(id);
     const withBindings: ExpressionBindings =
       item === undefined || base.item === undefined ? base : { ...base, item: { type: base.item.type, value: item } };
     const values: Record<string, JsonValue> = {};
@@ -215,8 +231,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
       if (port.default !== undefined) values[name] = port.default;
     }
     for (const [name, value] of Object.entries(step.with ?? {})) {
-      const reference = typeof value === 'string' ? OUTPUT_REFERENCE.exec(value) : null;
-      const stored = reference === null ? undefined : outputs[reference[1] ?? '']?.[reference[2] ?? ''];
+      const reference = references.get(name);
+      const stored = reference === undefined ? undefined : outputs[reference.step]?.[reference.output];
       values[name] = stored !== undefined ? stored : resolveTemplates(value, withBindings);
     }
     return values;

@@ -18,6 +18,7 @@ import {
   buildGraph,
   isParamRequired,
   paramValueProblem,
+  parseOutputReference,
   pipelineOutputBindings,
   resolveParamValues,
   resolvePipelinePath,
@@ -145,9 +146,6 @@ function childParams(
   );
 }
 
-/** `${{ steps.<id>.outputs.<name> }}` exactly: passed by value (an artifact stays a reference). */
-const OUTPUT_REFERENCE = /^\$\{\{\s*steps\.([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
-
 /**
  * The declared outputs of a finished sub-pipeline, from its final status: each `value` evaluated over its steps'
  * outputs (a `metrics` output reads as its numbers), like a step's `with`.
@@ -177,11 +175,12 @@ export function childOutputs(
   const outputs: Record<string, JsonValue> = {};
   let metrics: JsonValue | undefined;
   for (const [name, output] of Object.entries(spec.outputs ?? {})) {
-    const reference = typeof output.value === 'string' ? OUTPUT_REFERENCE.exec(output.value) : null;
+    // An output reference passes the stored value (an artifact stays a reference); anything else is evaluated.
+    const reference = parseOutputReference(output.value);
     let value: JsonValue;
     let seen: JsonValue;
-    if (reference !== null) {
-      const [, step = '', port = ''] = reference;
+    if (reference !== undefined) {
+      const { step, output: port } = reference;
       const found = stored[step]?.[port];
       if (found === undefined) {
         throw new MloeError(

@@ -60,6 +60,12 @@ export {
 } from './registry';
 export { isParamRequired, paramValueFromText, paramValueProblem, resolveParamValues } from './params';
 export {
+  outputReferenceOfAst,
+  outputReferenceText,
+  parseOutputReference,
+  type OutputReference,
+} from './output-reference';
+export {
   paramsType,
   pipelineOutputBindings,
   pipelineOutputVariables,

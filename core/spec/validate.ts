@@ -8,7 +8,6 @@ import {
   checkCel,
   findReferences,
   parseCel,
-  referenceOf,
   type CelReference,
   type CelType,
   type CelVariables,
@@ -17,6 +16,7 @@ import { conditionSource } from '../expressions/evaluate';
 import { hasTemplate, parseTemplate } from '../expressions/template';
 import { buildGraph, findCycles, topologicalOrder, upstreamOf, type StepGraph } from './dag';
 import { finalizeIssues, suggest, type IssueDraft, type SpecIssue } from './issues';
+import { outputReferenceOfAst, outputReferenceText } from './output-reference';
 import { isParamRequired, paramValueProblem, resolveParamValues } from './params';
 import type { StepRegistry } from './registry';
 import {
@@ -861,7 +861,7 @@ class Validator {
       if (this.steps[id]?.foreach !== undefined) continue;
       for (const [output, produced] of Object.entries(this.ports.get(id)?.outputs ?? {})) {
         if (!isPortAssignable(produced, port)) continue;
-        const example = `\${{ steps.${id}.outputs.${output} }}`;
+        const example = outputReferenceText({ step: id, output });
         if (output === name) return example;
         matches.push(example);
       }
@@ -1058,7 +1058,7 @@ class Validator {
       return undefined;
     }
     // Only an expression that is exactly `steps.X.outputs.Y` passes an output (an artifact) by reference.
-    const whole = referenceOf(parsed.ast)?.fields.length === 3;
+    const whole = outputReferenceOfAst(parsed.ast) !== undefined;
     return { type: checked.type, ...(whole && output !== undefined ? { output } : {}) };
   }
 
