@@ -77,15 +77,19 @@ export function createMlflowApp(backend: MlflowBackend, logError: (line: string)
       `${prefix}/*`,
       bodyLimit({
         maxSize: MAX_JSON_BODY_BYTES,
-        onError: (c) =>
-          errorBody(
+        onError: (c) => {
+          const response = errorBody(
             c,
             new MlflowError(
               'BAD_REQUEST',
               `Request body too large: the limit is ${MAX_JSON_BODY_BYTES} bytes (20 MiB); split the request`,
             ),
             413,
-          ),
+          );
+          // The rest of the body is not read: the connection cannot carry another request.
+          response.headers.set('Connection', 'close');
+          return response;
+        },
       }),
     );
   }
