@@ -55,19 +55,18 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
       createWorker: (connection, workflowBundle) => createPipelineWorker({ connection, workflowBundle }),
     });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
-    io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
-    const { client } = stack;
-    const outcome = await stack.runWorkerUntil(async () => {
-      const run = await startPipeline(client, {
-        file: DEMO_SPEC,
-        params: { dataPath },
-        artifactRoot,
-        workingDir: resolve(__dirname, '..'),
-        ...(options.noCache === true ? { noCache: true } : {}),
-      });
-      io.stdout(`[${elapsed()}] started ${run.workflowId} (pipelines/demo/pipeline.yaml)`);
-      return followRun(run, io, elapsed, options.pollIntervalMs ?? 100);
+    // The run starts while the worker is created; its first workflow task waits in the queue until the worker polls.
+    const started = startPipeline(stack.client, {
+      file: DEMO_SPEC,
+      params: { dataPath },
+      artifactRoot,
+      workingDir: resolve(__dirname, '..'),
+      ...(options.noCache === true ? { noCache: true } : {}),
     });
+    const [run] = await Promise.all([started, stack.worker]);
+    io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
+    io.stdout(`[${elapsed()}] started ${run.workflowId} (pipelines/demo/pipeline.yaml)`);
+    const outcome = await stack.runWorkerUntil(() => followRun(run, io, elapsed, options.pollIntervalMs ?? 100));
     if (outcome.error !== undefined) return 1;
     io.stdout('');
     for (const line of formatResults(outcome.status)) io.stdout(line);

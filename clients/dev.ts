@@ -8,7 +8,6 @@ import { z } from 'zod';
 
 import { loadWorkerConfig, type ConfigEnv, type WorkerConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
-import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ConfigError, ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
@@ -86,8 +85,6 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
       ...(flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }),
       ...(config.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [config.namespace] }),
       namespace: config.namespace,
-      // Registered up front so that `mloe list` can filter on them before the first run.
-      searchAttributes: { [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword', [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword' },
       workflowBundle: config.workflowBundle,
       createWorker: (connection, workflowBundle) =>
         createPipelineWorker({
@@ -96,6 +93,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
         }),
     });
     const { address } = stack;
+    await stack.worker;
     io.stdout(readyLine(address));
     io.stdout(workerReadyLine({ ...config, address }));
     io.stdout(`run a pipeline on it: TEMPORAL_ADDRESS=${address} mloe run FILE`);

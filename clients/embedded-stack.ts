@@ -1,7 +1,8 @@
 /**
  * The embedded stack: the mloe dev server, a client connection, a worker connection and a worker, all in this
  * process. `mloe demo`, `mloe run` (without TEMPORAL_ADDRESS) and `mloe dev` run on it; they differ only in the
- * worker they create and in how long they keep it running.
+ * worker they create and in how long they keep it running. The worker is created in the background (about half a
+ * second: the SDK starts its workflow thread and loads the bundle there), so a command can start its run meanwhile.
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
@@ -9,6 +10,7 @@ import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/
 import type { DevServerOptions } from '../infra/devserver';
 import type { WorkflowBundleConfig } from '../workers/config';
 import { loadWorkflowBundle } from '../workers/workflow-bundle';
+import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
 import { ensureError } from '../core/errors';
 import { startEmbeddedDevServer } from './start-dev';
 
@@ -24,7 +26,10 @@ export interface EmbeddedStackOptions {
   namespaces?: string[];
   /** Namespace of the client; defaults to `default`. */
   namespace?: string;
-  /** Custom search attributes to register at start (name → type), e.g. `{ MloePipeline: 'Keyword' }`. */
+  /**
+   * Custom search attributes to register at start (name → type) besides mloe's own (`MloePipeline`, `MloeStatus`),
+   * which are registered before the worker is, so that runs can start while it is created.
+   */
   searchAttributes?: Record<string, string>;
   /** The server's log level; defaults to `warn`. */
   logLevel?: DevServerOptions['logLevel'];
@@ -41,10 +46,14 @@ export interface EmbeddedStack {
   client: Client;
   connection: Connection;
   nativeConnection: NativeConnection;
-  worker: Worker;
   /**
-   * Runs the worker until `body` settles (or the worker fails), then shuts it down and waits for it, as
-   * `Worker.runUntil`: running steps get the worker's `shutdownGraceTime` to finish.
+   * The worker, being created when the stack is returned; rejects when it cannot be created. Runs started before it
+   * resolves wait in the task queue.
+   */
+  worker: Promise<Worker>;
+  /**
+   * Runs the worker, once created, until `body` settles (or the worker fails), then shuts it down and waits for it,
+   * as `Worker.runUntil`: running steps get the worker's `shutdownGraceTime` to finish.
    */
   runWorkerUntil<T>(body: Promise<T> | (() => Promise<T>)): Promise<T>;
   /**
@@ -55,8 +64,9 @@ export interface EmbeddedStack {
 }
 
 /**
- * Starts the dev server, connects a client and a worker connection to it and creates the worker. When any part
- * fails to start, what already started is stopped before the error is rethrown.
+ * Starts the dev server, connects a client and a worker connection to it, and starts creating the worker
+ * ({@link EmbeddedStack.worker}). When the server or a connection fails to start, what already started is stopped
+ * before the error is rethrown; a worker that fails is reported by `worker`, and `close` still stops the rest.
  */
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const closers: (() => Promise<void>)[] = [];
@@ -82,17 +92,23 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       logLevel: options.logLevel ?? 'warn',
       ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
       ...(options.namespaces === undefined ? {} : { namespaces: options.namespaces }),
-      ...(options.searchAttributes === undefined ? {} : { searchAttributes: options.searchAttributes }),
+      searchAttributes: {
+        [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword',
+        [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword',
+        ...options.searchAttributes,
+      },
     });
     closers.push(() => server.close());
     const connection = await Connection.connect({ address: server.address });
     closers.push(() => connection.close());
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     closers.push(() => nativeConnection.close());
-    const worker = await options.createWorker(nativeConnection, await workflowBundle);
+    const worker = workflowBundle.then((bundle) => options.createWorker(nativeConnection, bundle));
+    worker.catch(() => undefined); // reported to whoever awaits `worker`, not as an unhandled rejection
     // A created worker holds its connection until it has run: let a worker that never ran go first.
     closers.push(async () => {
-      if (worker.getState() === 'INITIALIZED') await worker.runUntil(Promise.resolve());
+      const created = await worker.catch(() => undefined);
+      if (created?.getState() === 'INITIALIZED') await created.runUntil(Promise.resolve());
     });
     const client = new Client({ connection, namespace: options.namespace ?? 'default' });
     return {
@@ -101,7 +117,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       connection,
       nativeConnection,
       worker,
-      runWorkerUntil: (body) => worker.runUntil(body),
+      runWorkerUntil: async (body) => (await worker).runUntil(body),
       close: closeAll,
     };
   } catch (error) {

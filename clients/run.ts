@@ -115,15 +115,14 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
     });
     cleanups.push(() => stack.close());
     io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);
+    // The run starts while the worker is created; its first workflow task waits in the queue until the worker polls.
+    const [run] = await Promise.all([startPipeline(stack.client, { ...startOptions, taskQueue }), stack.worker]);
     io.stdout(
       `[${elapsed()}] worker ready (workflows bundled; ${worker.maxConcurrentActivityTaskExecutions} concurrent ` +
         `steps, artifacts ${runStore ?? worker.artifactStore.defaultUri})`,
     );
-    return await stack.runWorkerUntil(async () => {
-      const run = await startPipeline(stack.client, { ...startOptions, taskQueue });
-      io.stdout(`[${elapsed()}] ${startedOrFound(run)} ${run.workflowId}`);
-      return follow(run, io, elapsed, options.pollIntervalMs);
-    });
+    io.stdout(`[${elapsed()}] ${startedOrFound(run)} ${run.workflowId}`);
+    return await stack.runWorkerUntil(() => follow(run, io, elapsed, options.pollIntervalMs));
   } catch (error) {
     return reportStartError(error, file, io);
   } finally {
