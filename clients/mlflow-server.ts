@@ -53,13 +53,14 @@ export async function runMlflowServer(flags: MlflowServerFlags, io: StartDevIo):
     return 1;
   }
   const { config } = handle.backend;
-  io.stdout(mlflowReadyLine(handle.url));
   io.stdout(`Backend store: ${config.databaseFile === undefined ? 'in memory' : `SQLite ${config.databaseFile}`}`);
   io.stdout(
     config.serveArtifacts
       ? `Artifacts: ${config.artifactsDestination.uri} (proxied at ${handle.url}/api/2.0/mlflow-artifacts/artifacts)`
       : `Artifacts: not served; new experiments store theirs under ${config.defaultArtifactRoot}`,
   );
+  // Last: scripts and tests read the settings above once they see it.
+  io.stdout(mlflowReadyLine(handle.url));
   const signal = await nextShutdownSignal();
   try {
     await handle.close();

@@ -160,7 +160,7 @@ describe('limits and garbage', () => {
       headers: { 'Content-Type': 'application/json' },
       body: ReadableStream.from(chunks()),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(streamed.status).toBe(413);
     await healthy();
   });
