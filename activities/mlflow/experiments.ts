@@ -167,7 +167,7 @@ export class ExperimentsApi {
     await call(this.#http, E.setTag, { experiment_id: experimentId, key, value }, emptySchema);
   }
 
-  /** Deletes a tag. */
+  /** Deletes a tag. The endpoint arrived in MLflow 3.x (mid-2025): older servers answer `ENDPOINT_NOT_FOUND`. */
   async deleteTag(experimentId: string, key: string): Promise<void> {
     check(z.tuple([inputs.id, inputs.text]), [experimentId, key], E.deleteTag);
     await call(this.#http, E.deleteTag, { experiment_id: experimentId, key }, emptySchema);
