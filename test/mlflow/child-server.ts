@@ -39,8 +39,8 @@ export function spawnMlflowServer(args: readonly string[]): MlflowChild {
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<ChildExit>((resolveExit) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
@@ -48,7 +48,7 @@ export function spawnMlflowServer(args: readonly string[]): MlflowChild {
     });
   });
   const ready = new Promise<string>((resolveReady, reject) => {
-    child.stdout!.on('data', (chunk: string) => {
+    child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
       const match = /is running at (\S+)/.exec(stdout);
       if (match !== null) resolveReady(match[1]!);
