@@ -147,6 +147,11 @@ export interface EngineOptions {
   store: Store;
   logger: Logger;
   pollTimeoutMs: number;
+  /**
+   * Whether StartWorkflowExecution may hand the first workflow task back to the caller (Temporal's dynamic config
+   * `system.enableEagerWorkflowStart`, which `temporal server start-dev` turns on). Default true.
+   */
+  eagerWorkflowStart?: boolean;
 }
 
 /** The dev server engine. */
@@ -156,6 +161,8 @@ export class Engine {
   readonly logger: Logger;
   readonly timers: TimerQueue;
   readonly limits: Limits;
+  /** Eager workflow start is allowed in every namespace (see {@link EngineOptions.eagerWorkflowStart}). */
+  readonly eagerWorkflowStart: boolean;
   readonly namespaces = new Map<string, NamespaceRecord>();
   readonly runs = new Map<string, RunRecord>();
   /** The latest run of each workflow id. */
@@ -178,6 +185,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.clock = options.clock;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.eagerWorkflowStart = options.eagerWorkflowStart ?? true;
     this.store = options.store;
     this.logger = options.logger;
     this.timers = new TimerQueue(this.clock);
@@ -359,10 +367,13 @@ export class Engine {
     }
   }
 
-  /** Schedules a workflow task unless one is already scheduled or started. */
+  /**
+   * Schedules a workflow task unless one is already scheduled or started. With `dispatch: false` the task is
+   * scheduled but not put on its task queue: the caller starts it at once (eager workflow start) or dispatches it.
+   */
   scheduleWorkflowTask(
     run: RunRecord,
-    options: { attempt?: number; kind?: WorkflowTaskState['kind']; notBefore?: number } = {},
+    options: { attempt?: number; kind?: WorkflowTaskState['kind']; notBefore?: number; dispatch?: boolean } = {},
   ): void {
     const s = run.state;
     if (!run.isOpen || s.wft) return;
@@ -387,7 +398,7 @@ export class Engine {
     if (kind === 'normal' && wft.notBefore <= now) this.writeWorkflowTaskScheduled(run, wft);
     this.markDirty(run);
     if (wft.notBefore > now) this.hooks.armDeadlines(run);
-    else this.hooks.dispatchWorkflowTask(run);
+    else if (options.dispatch !== false) this.hooks.dispatchWorkflowTask(run);
   }
 
   /** Writes the WorkflowTaskScheduled event of a normal task. */

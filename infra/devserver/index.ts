@@ -54,6 +54,12 @@ export interface DevServerOptions {
   /** Long-poll timeout for task polls in ms (default 55 s, below the SDK's 70 s deadline). */
   pollTimeoutMs?: number;
   /**
+   * Eager workflow start (Temporal's `system.enableEagerWorkflowStart`, on in `temporal server start-dev`): a start
+   * that asks for it gets the first workflow task in its response. Default true; false refuses it in every namespace
+   * (DescribeNamespace then reports the capability off, and the SDK polls as usual).
+   */
+  eagerWorkflowStart?: boolean;
+  /**
    * Extra gRPC services (full service name → method handlers), built once the engine is ready. The time-skipping
    * test server adds `temporal.api.testservice.v1.TestService` this way.
    */
@@ -79,6 +85,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     store,
     logger,
     pollTimeoutMs: options.pollTimeoutMs ?? 55_000,
+    ...(options.eagerWorkflowStart === undefined ? {} : { eagerWorkflowStart: options.eagerWorkflowStart }),
     ...(options.limits ? { limits: options.limits } : {}),
   });
   engine.hooks = {

@@ -46,7 +46,7 @@ export function signalWithStartWorkflowExecution(
       workflowIdConflictPolicy:
         temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
     },
-    (run) => signalRun(engine, run, req.signalName!, req.signalInput, req.header, req.identity ?? ''),
+    { afterStarted: (run) => signalRun(engine, run, req.signalName!, req.signalInput, req.header, req.identity ?? '') },
   );
   return { runId: started.runId, started: started.started };
 }
@@ -151,10 +151,19 @@ export async function executeMultiOperation(
   let startResponse;
   let admitted: UpdateState | undefined;
   try {
+    // As Temporal's frontend: a start operation may not be a cron workflow nor ask for eager execution.
+    if (start.cronSchedule) throw invalidArgument('CronSchedule is not allowed.');
+    if (start.requestEagerExecution) throw invalidArgument('RequestEagerExecution is not supported.');
     // A new run gets the update before its first workflow task is scheduled, so that task delivers it (Temporal).
-    startResponse = startWorkflowExecution(engine, { ...start, namespace: ns }, (run) => {
-      admitted = admitUpdate(engine, run, update.request ?? {}, { scheduleTask: false });
-    });
+    startResponse = startWorkflowExecution(
+      engine,
+      { ...start, namespace: ns },
+      {
+        afterStarted: (run) => {
+          admitted = admitUpdate(engine, run, update.request ?? {}, { scheduleTask: false });
+        },
+      },
+    );
   } catch (err) {
     if (err instanceof RpcError) {
       const detailsStatus = err.details ? google.rpc.Status.decode(err.details) : undefined;

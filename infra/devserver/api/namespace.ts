@@ -20,7 +20,8 @@ export function getSystemInfo(): object {
       encodedFailureAttributes: true,
       buildIdBasedVersioning: false,
       upsertMemo: true,
-      eagerWorkflowStart: false,
+      // The server supports it; whether a namespace allows it is in DescribeNamespace's capabilities.
+      eagerWorkflowStart: true,
       sdkMetadata: true,
       countGroupByExecutionStatus: true,
       nexus: false,
@@ -40,8 +41,8 @@ export function getClusterInfo(): object {
   };
 }
 
-/** The DescribeNamespaceResponse shape of a namespace. */
-export function describeNamespaceRecord(ns: NamespaceRecord): object {
+/** The DescribeNamespaceResponse shape of a namespace (its capabilities follow the server's settings). */
+export function describeNamespaceRecord(engine: Engine, ns: NamespaceRecord): object {
   return {
     namespaceInfo: {
       name: ns.name,
@@ -50,7 +51,12 @@ export function describeNamespaceRecord(ns: NamespaceRecord): object {
       ownerEmail: ns.ownerEmail,
       data: ns.data,
       id: ns.id,
-      capabilities: { eagerWorkflowStart: false, syncUpdate: true, asyncUpdate: true, workerHeartbeats: false },
+      capabilities: {
+        eagerWorkflowStart: engine.eagerWorkflowStart,
+        syncUpdate: true,
+        asyncUpdate: true,
+        workerHeartbeats: false,
+      },
       supportsSchedules: true,
     },
     config: {
@@ -70,9 +76,9 @@ export function describeNamespace(
 ): object {
   if (req.id) {
     const ns = [...engine.namespaces.values()].find((n) => n.id === req.id);
-    if (ns) return describeNamespaceRecord(ns);
+    if (ns) return describeNamespaceRecord(engine, ns);
   }
-  return describeNamespaceRecord(engine.namespace(req.namespace));
+  return describeNamespaceRecord(engine, engine.namespace(req.namespace));
 }
 
 export function listNamespaces(
@@ -84,7 +90,7 @@ export function listNamespaces(
   const start = req.nextPageToken?.length ? Number(Buffer.from(req.nextPageToken).toString()) || 0 : 0;
   const page = all.slice(start, start + size);
   const next = start + size < all.length ? Buffer.from(String(start + size)) : undefined;
-  return { namespaces: page.map(describeNamespaceRecord), nextPageToken: next };
+  return { namespaces: page.map((ns) => describeNamespaceRecord(engine, ns)), nextPageToken: next };
 }
 
 export function registerNamespace(
@@ -123,7 +129,7 @@ export function updateNamespace(
     retentionMs: durationToMs(req.config?.workflowExecutionRetentionTtl) || ns.retentionMs,
   };
   engine.addNamespace(updated);
-  const d = describeNamespaceRecord(updated) as Record<string, unknown>;
+  const d = describeNamespaceRecord(engine, updated) as Record<string, unknown>;
   return {
     namespaceInfo: d['namespaceInfo'],
     config: d['config'],

@@ -21,7 +21,7 @@ import {
   updateNamespace,
 } from './namespace';
 import { queryWorkflow, respondQueryTaskCompleted } from './query';
-import { startWorkflowExecution } from './start';
+import { startWorkflowExecutionHandler } from './eager-start';
 import {
   clearSticky,
   completeWorkflowTask,
@@ -41,10 +41,7 @@ export const workflowServiceHandlers: Record<string, Handler> = {
   ListNamespaces: listNamespaces,
   RegisterNamespace: registerNamespace,
   UpdateNamespace: updateNamespace,
-  StartWorkflowExecution: (engine, req) => {
-    const { run: _run, ...response } = startWorkflowExecution(engine, req);
-    return response;
-  },
+  StartWorkflowExecution: startWorkflowExecutionHandler,
   SignalWorkflowExecution: signalWorkflowExecution,
   SignalWithStartWorkflowExecution: signalWithStartWorkflowExecution,
   RequestCancelWorkflowExecution: requestCancelWorkflowExecution,

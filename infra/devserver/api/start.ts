@@ -66,6 +66,8 @@ export interface NewRun {
   priority?: Record<string, unknown> | null | undefined;
   /** Called after WorkflowExecutionStarted is written, before the first task is scheduled (signal-with-start). */
   afterStarted?: ((run: RunRecord) => void) | undefined;
+  /** Schedule the first workflow task without dispatching it: the caller starts it (eager workflow start). */
+  holdFirstTask?: boolean | undefined;
 }
 
 /** Creates a run, writes WorkflowExecutionStarted and schedules the first workflow task. */
@@ -149,7 +151,7 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
   if (p.userMetadata) (started as Record<string, unknown>).userMetadata = p.userMetadata;
   engine.appendEvent(run, started);
   p.afterStarted?.(run);
-  engine.scheduleWorkflowTask(run, { notBefore: backoffMs > 0 ? now + backoffMs : 0 });
+  engine.scheduleWorkflowTask(run, { notBefore: backoffMs > 0 ? now + backoffMs : 0, dispatch: !p.holdFirstTask });
   engine.hooks.armDeadlines(run);
   return run;
 }
@@ -281,13 +283,25 @@ export interface CarriedResults {
   continuedFailure?: Failure | undefined;
 }
 
-/** StartWorkflowExecution (`carried`: set by the scheduler only). */
-export function startWorkflowExecution(
-  engine: Engine,
-  req: StartRequest,
-  afterStarted?: (run: RunRecord) => void,
-  carried: CarriedResults = {},
-): Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionResponse> & { run: RunRecord } {
+/** How a start is carried out besides its request. */
+export interface StartOptions {
+  /** Called after WorkflowExecutionStarted is written, before the first task is scheduled (signal-with-start). */
+  afterStarted?: ((run: RunRecord) => void) | undefined;
+  /** Set by the scheduler only. */
+  carried?: CarriedResults | undefined;
+  /** Hold the new run's first workflow task for the caller to start it (eager workflow start). */
+  holdFirstTask?: boolean | undefined;
+}
+
+/** The answer to a start, with the run it names and whether this call created it. */
+export type StartResult = Loose<temporal.api.workflowservice.v1.IStartWorkflowExecutionResponse> & {
+  run: RunRecord;
+  created: boolean;
+};
+
+/** StartWorkflowExecution. */
+export function startWorkflowExecution(engine: Engine, req: StartRequest, options: StartOptions = {}): StartResult {
+  const carried = options.carried ?? {};
   const ns = engine.namespace(req.namespace).name;
   validateStartRequest(req);
   const where = { operation: 'StartWorkflowExecution', workflowId: req.workflowId ?? '' };
@@ -311,6 +325,7 @@ export function startWorkflowExecution(
       started: decision.started,
       status: decision.run.state.status,
       run: decision.run,
+      created: false,
     };
   }
   const run = createRun(engine, {
@@ -333,7 +348,8 @@ export function startWorkflowExecution(
     priority: req.priority,
     lastCompletionResult: carried.lastCompletionResult,
     continuedFailure: carried.continuedFailure,
-    afterStarted,
+    afterStarted: options.afterStarted,
+    holdFirstTask: options.holdFirstTask,
   });
-  return { runId: run.state.runId, started: true, status: run.state.status, run };
+  return { runId: run.state.runId, started: true, status: run.state.status, run, created: true };
 }

@@ -91,19 +91,65 @@ function startWorkflowTask(
   identity: string,
   partialHistory: boolean,
 ): RawResponse | undefined {
+  const wft = run.state.wft;
+  if (!run.isOpen || !wft || wft.seq !== seq || wft.startedEventId > 0 || wft.notBefore > engine.now())
+    return undefined;
+  recordWorkflowTaskStarted(engine, run, wft, identity, randomUUID());
+  const messages = buildUpdateMessages(engine, run, wft);
+  const queries = takeQueriesForTask(run, wft.seq);
+  // Sticky: only the events after the last task the worker completed (core fetches the rest if it lost the run).
+  const response = pollResponse(engine, run, wft, { partialHistory, messages, queries });
+  engine.clearDeadline(run, 'sticky');
+  return new RawResponse(response);
+}
+
+/**
+ * Starts the scheduled (not yet dispatched) first workflow task of a new run for the client that started it, and
+ * returns the encoded `PollWorkflowTaskQueueResponse` for its StartWorkflowExecution response (eager workflow start).
+ * The started event carries the start request's identity and request id, as on Temporal; the task then times out
+ * like any other if the worker never completes it, and is retried through the task queue.
+ */
+export function startWorkflowTaskEagerly(
+  engine: Engine,
+  run: RunRecord,
+  identity: string,
+  requestId: string,
+): Uint8Array | undefined {
+  const wft = run.state.wft;
+  if (!run.isOpen || !wft || wft.startedEventId > 0 || wft.notBefore > engine.now()) return undefined;
+  recordWorkflowTaskStarted(engine, run, wft, identity, requestId);
+  return pollResponse(engine, run, wft, { partialHistory: false, messages: [], queries: undefined });
+}
+
+/**
+ * The eager task of a start that is retried with the same request id: the same first task again, while it is still
+ * the run's started first attempt (Temporal's answer to a retried eager start); undefined once it moved on.
+ */
+export function eagerTaskAgain(engine: Engine, run: RunRecord): Uint8Array | undefined {
+  const wft = run.state.wft;
+  if (!run.isOpen || !wft || wft.kind !== 'normal' || wft.attempt !== 1 || wft.startedEventId !== 3) return undefined;
+  return pollResponse(engine, run, wft, { partialHistory: false, messages: [], queries: undefined });
+}
+
+/** Writes the start of a workflow task (or synthesizes it for a transient or speculative one). */
+function recordWorkflowTaskStarted(
+  engine: Engine,
+  run: RunRecord,
+  wft: WorkflowTaskState,
+  identity: string,
+  requestId: string,
+): void {
   const s = run.state;
-  const wft = s.wft;
   const now = engine.now();
-  if (!run.isOpen || !wft || wft.seq !== seq || wft.startedEventId > 0 || wft.notBefore > now) return undefined;
   wft.identity = identity;
-  wft.requestId = randomUUID();
+  wft.requestId = requestId;
   wft.startedTime = now;
   if (wft.kind === 'normal') {
     if (wft.scheduledEventId === 0) engine.writeWorkflowTaskScheduled(run, wft);
     const started = engine.append(run, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, {
       scheduledEventId: wft.scheduledEventId,
       identity,
-      requestId: wft.requestId,
+      requestId,
       historySizeBytes: s.historySizeBytes,
       suggestContinueAsNew: shouldSuggestContinueAsNew(engine, s),
     });
@@ -126,7 +172,7 @@ function startWorkflowTask(
       {
         scheduledEventId: scheduledId,
         identity,
-        requestId: wft.requestId,
+        requestId,
         historySizeBytes: s.historySizeBytes,
         suggestContinueAsNew: shouldSuggestContinueAsNew(engine, s),
       },
@@ -139,9 +185,16 @@ function startWorkflowTask(
   }
   engine.markDirty(run);
   engine.hooks.armDeadlines(run);
+}
 
-  const messages = buildUpdateMessages(engine, run, wft);
-  const queries = takeQueriesForTask(run, wft.seq);
+/** Encodes the `PollWorkflowTaskQueueResponse` of a started task (the full history, or only the new events). */
+function pollResponse(
+  engine: Engine,
+  run: RunRecord,
+  wft: WorkflowTaskState,
+  extra: { partialHistory: boolean; messages: ProtocolMessage[]; queries: Record<string, object> | undefined },
+): Buffer {
+  const s = run.state;
   const token = encodeToken({
     kind: 'wft',
     namespace: s.namespace,
@@ -161,16 +214,14 @@ function startWorkflowTask(
       backlogCountHint: engine.workflowMatching.backlogCount(s.namespace, s.taskQueue),
       workflowExecutionTaskQueue: { name: s.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       scheduledTime: msToTimestamp(wft.scheduledTime),
-      startedTime: msToTimestamp(now),
-      messages,
-      queries,
+      startedTime: msToTimestamp(wft.startedTime),
+      messages: extra.messages,
+      queries: extra.queries,
     }),
   ).finish();
-  const extra = wft.synthesized.map((event) => ({ bytes: engineEncode(event) }));
-  // Sticky: only the events after the last task the worker completed (core fetches the rest if it lost the run).
-  const from = partialHistory ? s.lastCompletedWftStartedEventId : 0;
-  engine.clearDeadline(run, 'sticky');
-  return new RawResponse(appendField(head, HISTORY_FIELD, encodeHistory([...run.history.slice(from), ...extra])));
+  const synthesized = wft.synthesized.map((event) => ({ bytes: engineEncode(event) }));
+  const from = extra.partialHistory ? s.lastCompletedWftStartedEventId : 0;
+  return appendField(head, HISTORY_FIELD, encodeHistory([...run.history.slice(from), ...synthesized]));
 }
 
 const HistoryEventType = temporal.api.history.v1.HistoryEvent;

@@ -335,8 +335,7 @@ export class Scheduler {
           userMetadata: action.userMetadata,
           priority: action.priority,
         },
-        undefined,
-        carried,
+        { carried },
       );
     } catch (err) {
       const message = err instanceof RpcError ? err.message : String(err);
