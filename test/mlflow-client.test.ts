@@ -632,6 +632,22 @@ describe('artifacts', () => {
     expect(await readdir(directory)).toEqual(['model.bin']);
   });
 
+  it('does not retry a download whose local target cannot be written, and reports the file error', async () => {
+    const mlflow = await server((_request, response) => {
+      response.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      response.end('bytes');
+    });
+    const { client, sleeps } = clientFor(mlflow.url);
+    const target = join(tmpdir(), `mloe-missing-${process.pid}-${Date.now()}`, 'model.bin');
+    await expect(
+      client.artifacts.downloadFile({ uri: 'mlflow-artifacts:/7/r1', path: 'model.bin' }, target),
+    ).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    expect(mlflow.seen).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
   it('refuses artifact URIs the proxy does not serve, and paths that climb out', async () => {
     const mlflow = await server(ok({ run: { info: { ...RUN_INFO, artifact_uri: 's3://bucket/7/r1/artifacts' } } }));
     const { client } = clientFor(mlflow.url);

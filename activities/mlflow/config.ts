@@ -301,10 +301,14 @@ export function mlflowConfig(input: MlflowConfigInput): MlflowConfig {
   const value = parsed.data;
   const tracking = parseTrackingUri(value.trackingUri, 'trackingUri');
   const registry = value.registryUri === undefined ? tracking : parseTrackingUri(value.registryUri, 'registryUri');
-  const retry = { ...DEFAULT_RETRY };
-  for (const [key, setting] of Object.entries(value.retry ?? {}) as [keyof MlflowRetryConfig, never][]) {
-    if (setting !== undefined) retry[key] = setting;
-  }
+  const given = value.retry ?? {};
+  const retry: MlflowRetryConfig = {
+    maxRetries: given.maxRetries ?? DEFAULT_RETRY.maxRetries,
+    backoffBaseMs: given.backoffBaseMs ?? DEFAULT_RETRY.backoffBaseMs,
+    backoffJitterMs: given.backoffJitterMs ?? DEFAULT_RETRY.backoffJitterMs,
+    maxDelayMs: given.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs,
+    respectRetryAfter: given.respectRetryAfter ?? DEFAULT_RETRY.respectRetryAfter,
+  };
   return {
     trackingUri: tracking.baseUrl,
     registryUri: registry.baseUrl,

@@ -179,6 +179,8 @@ class Deadline {
       () => this.#controller.abort(new DOMException('MLflow request timed out', 'TimeoutError')),
       this.ms,
     );
+    // The request itself keeps the process alive while it is open; its clock must not on its own.
+    this.#timer.unref();
   }
 
   /** Stops the clock for good. */
@@ -355,7 +357,7 @@ export class MlflowHttpClient {
         failure = await this.#httpFailure(request, response, attempt);
         retryAfter = retryAfterMs(response.headers.get('retry-after'));
       } catch (error) {
-        if (error instanceof MlflowError) throw error;
+        if (error instanceof MlflowError || isLocalFileError(error)) throw error;
         const { errorCode, retryable, detail } = transportFailure(error, request.signal, deadline);
         failure = this.#failure(request, attempt, errorCode, retryable, detail, error);
       } finally {
@@ -449,6 +451,16 @@ export class MlflowHttpClient {
       { errorCode, endpoint, retryable, attempts, cause },
     );
   }
+}
+
+/**
+ * Whether an error came from the local file system (a download's target, an upload's source: `ENOSPC`, `EACCES`,
+ * ...), which no retry of the request can fix; such errors name a system call and a path.
+ */
+function isLocalFileError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { syscall, path } = error as { syscall?: unknown; path?: unknown };
+  return typeof syscall === 'string' && typeof path === 'string';
 }
 
 /** Whether a request may be sent again: not when its body was a one-shot stream. */
