@@ -224,6 +224,18 @@ describe('order_by and view types', () => {
     expect(await names({ order_by: orderBy })).toEqual(expected);
   });
 
+  it('orders by a key the filter also selects on', async () => {
+    expect(await names({ filter: 'metrics.acc != 0.9', order_by: ['metrics.acc DESC'] })).toEqual([
+      'run-two',
+      'run-three',
+    ]);
+    expect(await names({ filter: 'metrics.acc > 0', order_by: ['metrics.acc'] })).toEqual(['run-two', 'run-one']);
+    expect(await names({ filter: "params.model ILIKE 'l%'", order_by: ['params.model DESC'] })).toEqual([
+      'run-one',
+      'run-three',
+    ]);
+  });
+
   it('refuses order_by clauses MLflow refuses', async () => {
     const refusal = async (orderBy: string[]): Promise<string> =>
       (await rest.error('POST', 'runs/search', { experiment_ids: [experimentId], order_by: orderBy })).message;

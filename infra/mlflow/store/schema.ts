@@ -1,7 +1,7 @@
 /**
  * The tables of the tracking store and the model registry, and the indexes that keep searches fast: a run search
- * with a metric filter and an order_by reads `latest_metrics` by (key, value), params and tags by (key, value), and
- * runs by (experiment, lifecycle stage, start time).
+ * with a metric filter and an order_by reads `latest_metrics` by (key, is_nan, value) (a covering range scan), params
+ * and tags by (key, value), and runs by (experiment, lifecycle stage, start time).
  */
 
 /** Bumped when the tables change shape; a database written by another version is refused. */
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS latest_metrics (
   run_uuid TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL, timestamp INTEGER NOT NULL,
   step INTEGER NOT NULL, is_nan INTEGER NOT NULL,
   PRIMARY KEY (run_uuid, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS latest_metrics_by_value ON latest_metrics (key, value);
+CREATE INDEX IF NOT EXISTS latest_metrics_by_value ON latest_metrics (key, is_nan, value);
 
 CREATE TABLE IF NOT EXISTS params (
   run_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,

@@ -103,6 +103,8 @@ class RunQuery {
   readonly whereParams: unknown[] = [];
   readonly order: string[] = [];
   private aliases = 0;
+  /** The inner-joined alias of each filtered metric, param or tag (`metric:acc`), which an order_by can reuse. */
+  private readonly filtered = new Map<string, string>();
 
   alias(prefix: string): string {
     return `${prefix}${this.aliases++}`;
@@ -116,6 +118,7 @@ class RunQuery {
         const value = numeric(clause, 'Expected numeric value type for metric');
         checkComparator(clause, NUMERIC_COMPARATORS, NUMERIC_SET);
         const a = this.alias('m');
+        if (!this.filtered.has(`metric:${key}`)) this.filtered.set(`metric:${key}`, a);
         const condition =
           clause.comparator === '!='
             ? `(${a}.is_nan = 1 OR ${a}.value != ?)`
@@ -129,6 +132,7 @@ class RunQuery {
         const value = quotedString(clause, entity);
         checkComparator(clause, STRING_COMPARATORS, STRING_SET);
         const a = this.alias(entity === 'tag' ? 't' : 'p');
+        if (!this.filtered.has(`${entity}:${key}`)) this.filtered.set(`${entity}:${key}`, a);
         this.joinParams.push(key);
         const condition = sqlComparison(`${a}.value`, clause.comparator as Comparator, value, this.joinParams);
         const table = entity === 'tag' ? 'tags' : 'params';
@@ -213,9 +217,13 @@ class RunQuery {
           break;
         }
         case 'metric': {
-          const a = this.alias('om');
-          this.joins.push(`LEFT JOIN latest_metrics ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
-          this.joinParams.push(key);
+          // A filter on the same metric already joined it (every row has it): order by that join.
+          let a = this.filtered.get(`metric:${key}`);
+          if (a === undefined) {
+            a = this.alias('om');
+            this.joins.push(`LEFT JOIN latest_metrics ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
+            this.joinParams.push(key);
+          }
           this.order.push(
             `(CASE WHEN ${a}.run_uuid IS NULL THEN 2 WHEN ${a}.is_nan = 1 THEN 1 ELSE 0 END)`,
             `${a}.value ${direction}`,
@@ -224,10 +232,13 @@ class RunQuery {
         }
         case 'parameter':
         case 'tag': {
-          const a = this.alias('o');
-          const table = entity === 'tag' ? 'tags' : 'params';
-          this.joins.push(`LEFT JOIN ${table} ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
-          this.joinParams.push(key);
+          let a = this.filtered.get(`${entity}:${key}`);
+          if (a === undefined) {
+            a = this.alias('o');
+            const table = entity === 'tag' ? 'tags' : 'params';
+            this.joins.push(`LEFT JOIN ${table} ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
+            this.joinParams.push(key);
+          }
           this.order.push(`(${a}.run_uuid IS NULL)`, `${a}.value ${direction}`);
           break;
         }
