@@ -102,7 +102,7 @@ async function explainFromRecords(
 
 /**
  * A step's cache fields from its execution records (one, or one per `foreach` iteration), as the workflow's status
- * reports them (see `recordCache` in workflows/run-pipeline.ts).
+ * reports them (see `recordCacheDecisions` in workflows/run-status.ts).
  */
 function stepFromRecords(stepId: string, records: readonly StepRecord[]): StepRunStatus {
   return {
