@@ -23,7 +23,6 @@ import {
   validateParamKeysUnique,
   validateRunId,
   validateRunTag,
-  validateTagName,
   type DatasetInput,
   type MetricInput,
 } from '../validation';
@@ -596,9 +595,4 @@ function infoJson(row: RunRow): RunInfoJson {
 /** Whether `value` names a run status. */
 export function isRunStatus(value: string): value is RunStatus {
   return (RUN_STATUSES as readonly string[]).includes(value);
-}
-
-/** Keys of a run's tags other than the one that holds its name, for deletion checks. */
-export function checkDeletableTag(key: string): void {
-  validateTagName(key);
 }
