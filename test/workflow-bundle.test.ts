@@ -4,12 +4,19 @@
  * rebuilt; pre-built bundles are read as they are, or refused with CONFIG_INVALID.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { MloeError } from '../core/errors';
-import { cacheEntryPath, readCacheEntry, writeFileAtomic } from '../workers/bundle-cache';
+import {
+  cacheEntryPath,
+  pruneCacheEntries,
+  readCacheEntry,
+  STALE_ENTRY_MS,
+  touchCacheEntry,
+  writeFileAtomic,
+} from '../workers/bundle-cache';
 import { loadWorkflowBundleConfig } from '../workers/config';
 import {
   cachedWorkflowBundle,
@@ -126,6 +133,36 @@ describe('writeFileAtomic', () => {
       await Promise.all(contents.map((content) => writeFileAtomic(path, content)));
       expect(contents).toContain(await readFile(path, 'utf8'));
       expect(await readdir(join(dir, 'nested'))).toEqual(['entry']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('pruneCacheEntries', () => {
+  it("removes entries unused for two weeks and dead writers' temporary files, keeps the rest", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mloe-prune-test-'));
+    try {
+      const entry = (name: string): string => join(dir, `workflow-bundle-${name.repeat(32)}.bundle`);
+      const now = Date.now();
+      const ago = async (path: string, ms: number): Promise<void> => {
+        await writeFile(path, 'x');
+        await utimes(path, new Date(now - ms), new Date(now - ms));
+      };
+      await ago(entry('a'), STALE_ENTRY_MS + 60_000); // stale
+      await ago(entry('b'), STALE_ENTRY_MS - 60_000); // used recently enough
+      await ago(entry('c'), STALE_ENTRY_MS + 60_000); // stale, but the one being written
+      await ago(entry('d'), STALE_ENTRY_MS + 60_000); // stale, then used again
+      await touchCacheEntry(entry('d'));
+      await ago(join(dir, 'workflow-bundle-x.bundle.1.ab.tmp'), 2 * 3600_000); // a dead writer's
+      await ago(join(dir, 'workflow-bundle-y.bundle.2.cd.tmp'), 60_000); // a live writer's
+      await ago(join(dir, 'notes.txt'), STALE_ENTRY_MS + 60_000); // not ours
+      await pruneCacheEntries(dir, entry('c'), now);
+      expect((await readdir(dir)).sort()).toEqual(
+        [entry('b'), entry('c'), entry('d'), join(dir, 'workflow-bundle-y.bundle.2.cd.tmp'), join(dir, 'notes.txt')]
+          .map((path) => path.slice(dir.length + 1))
+          .sort(),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

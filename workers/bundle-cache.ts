@@ -2,10 +2,11 @@
  * Workflow bundle cache entries on disk: one file per cache key holding a one-line JSON manifest (the key, the
  * bundle's sha256 and its inputs) followed by the bundle's code. Entries are written to a temporary file and renamed
  * into place, so concurrent processes (jest workers, CLI spawns) see either the old entry or the new one, never half
- * of one; an entry that does not parse or whose code does not hash as its manifest says is treated as absent.
+ * of one; an entry that does not parse or whose code does not hash as its manifest says is treated as absent. An
+ * entry is touched when it is used, and entries unused for two weeks are removed when another one is written.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { z } from 'zod';
@@ -38,9 +39,42 @@ export interface BundleCacheEntry {
   code: string;
 }
 
+/** Entries unused this long are removed when another entry is written (a removed entry is only rebuilt). */
+export const STALE_ENTRY_MS = 14 * 24 * 3600 * 1000;
+/** Temporary files of writers that died are removed after this long. */
+const STALE_TEMPORARY_MS = 3600 * 1000;
+
+const ENTRY_NAME = /^workflow-bundle-[0-9a-f]{32}\.bundle$/;
+
 /** The entry file of `key` in `cacheDir`. */
 export function cacheEntryPath(cacheDir: string, key: string): string {
   return join(cacheDir, `workflow-bundle-${key.slice(0, 32)}.bundle`);
+}
+
+/** Marks the entry at `path` as used now, so that {@link pruneCacheEntries} keeps it; best effort. */
+export async function touchCacheEntry(path: string): Promise<void> {
+  const now = new Date();
+  await utimes(path, now, now).catch(() => undefined);
+}
+
+/**
+ * Removes from `cacheDir` the entries unused for {@link STALE_ENTRY_MS} (other checkouts' or old SDK versions') and
+ * the temporary files of writers that died, except `keep`. Best effort: a failure leaves files behind, nothing else.
+ */
+export async function pruneCacheEntries(cacheDir: string, keep: string, now: number = Date.now()): Promise<void> {
+  const names = await readdir(cacheDir).catch(() => []);
+  await Promise.all(
+    names.map(async (name) => {
+      const path = join(cacheDir, name);
+      const maxAge = ENTRY_NAME.test(name) ? STALE_ENTRY_MS : name.endsWith('.tmp') ? STALE_TEMPORARY_MS : undefined;
+      if (maxAge === undefined || path === keep) return;
+      const modified = await stat(path).then(
+        (stats) => stats.mtimeMs,
+        () => now,
+      );
+      if (now - modified > maxAge) await rm(path, { force: true }).catch(() => undefined);
+    }),
+  );
 }
 
 /** The sha256 of a bundle's code, hex. */

@@ -23,7 +23,7 @@ import {
 
 import { canonicalJson } from '../core/canonical-json';
 import { ConfigError, ensureError } from '../core/errors';
-import { cacheEntryPath, readCacheEntry, writeCacheEntry } from './bundle-cache';
+import { cacheEntryPath, pruneCacheEntries, readCacheEntry, touchCacheEntry, writeCacheEntry } from './bundle-cache';
 import { inputsUnchanged, InputRecorder, type BundleInput } from './bundle-inputs';
 import type { WorkflowBundleConfig } from './config';
 
@@ -126,12 +126,14 @@ export async function cachedWorkflowBundle(
   const path = cacheEntryPath(options.cacheDir, key);
   const cached = await readCacheEntry(path, key);
   if (cached !== undefined && (await inputsUnchanged(cached.manifest.inputs))) {
+    await touchCacheEntry(path);
     return { code: cached.code, origin: 'cache', path };
   }
   const { code, inputs } = await buildWorkflowBundle({ ...options, workflowsPath });
   if (inputs === undefined) return { code, origin: 'built' };
   try {
     await writeCacheEntry(path, { key, code, inputs });
+    await pruneCacheEntries(options.cacheDir, path);
     return { code, origin: 'built', path };
   } catch (error) {
     (options.logger ?? new DefaultLogger('WARN')).warn(
