@@ -97,6 +97,15 @@ describe('malformed requests', () => {
     });
   });
 
+  it('accepts experiment ids sent as numbers, as MLflow does', async () => {
+    const { run } = await rest.ok<{ run: { info: { experiment_id: string } } }>('POST', 'runs/create', {
+      experiment_id: 0,
+    });
+    expect(run.info.experiment_id).toBe('0');
+    const found = await rest.ok<{ runs?: unknown[] }>('POST', 'runs/search', { experiment_ids: [0] });
+    expect(found.runs?.length).toBeGreaterThan(0);
+  });
+
   it('accepts JSON posted double-encoded as a string, as MLflow does for old clients', async () => {
     const response = await post('experiments/create', JSON.stringify(JSON.stringify({ name: 'double-encoded' })));
     expect(response.status).toBe(200);

@@ -205,5 +205,15 @@ export async function readRequest(c: Context, repeated: readonly string[]): Prom
       `Malformed request body: expected a JSON object, got ${Array.isArray(body) ? 'an array' : typeof body}`,
     );
   }
-  return new RequestFields(body as Record<string, unknown>);
+  return new RequestFields(stringifyExperimentIds(body as Record<string, unknown>));
+}
+
+/** MLflow accepts experiment ids sent as JSON numbers (`_stringify_all_experiment_ids`); so does this server. */
+function stringifyExperimentIds(message: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...message };
+  if (typeof out.experiment_id === 'number') out.experiment_id = String(out.experiment_id);
+  if (Array.isArray(out.experiment_ids)) {
+    out.experiment_ids = out.experiment_ids.map((id: unknown) => (typeof id === 'number' ? String(id) : id));
+  }
+  return out;
 }
