@@ -75,7 +75,7 @@ describe('served from a directory', () => {
     expect(response.headers.get('content-disposition')).toBe('attachment; filename=model.bin');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await response.arrayBuffer()).equals(bytes)).toBe(true);
-    expect(await readFile(join(destination, '1/run/artifacts/model/model.bin'))).toEqual(bytes);
+    expect((await readFile(join(destination, '1/run/artifacts/model/model.bin'))).equals(bytes)).toBe(true);
 
     await put('1/run/artifacts/model/MLmodel', 'flavors: {}\n');
     await put('1/run/artifacts/model/MLmodel', 'flavors: {python_function: {}}\n');

@@ -189,15 +189,11 @@ export class RunStore {
       upsertTag: db.prepare('INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)'),
       setName: db.prepare('UPDATE runs SET name = ? WHERE run_uuid = ?'),
       runsIn: db.prepare('SELECT * FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?))'),
-      metricsIn: db.prepare(
-        'SELECT * FROM latest_metrics WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY run_uuid, key',
-      ),
+      metricsIn: db.prepare('SELECT * FROM latest_metrics WHERE run_uuid IN (SELECT value FROM json_each(?))'),
       paramsIn: db.prepare(
-        'SELECT run_uuid, key, value FROM params WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY run_uuid, key',
+        'SELECT run_uuid, key, value FROM params WHERE run_uuid IN (SELECT value FROM json_each(?))',
       ),
-      tagsIn: db.prepare(
-        'SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY run_uuid, key',
-      ),
+      tagsIn: db.prepare('SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (SELECT value FROM json_each(?))'),
       inputsIn: db.prepare(
         'SELECT i.run_uuid, i.input_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, ' +
           "(SELECT json_group_array(json_object('key', t.name, 'value', t.value)) FROM input_tags t " +
@@ -475,7 +471,10 @@ export class RunStore {
     return { metrics: rows.map(metricJson) };
   }
 
-  /** Runs by id, in the order given (ids that name no run are left out). */
+  /**
+   * Runs by id, in the order given (ids that name no run are left out). Each run's metrics, params and tags come in
+   * key order: the lookups walk each run's primary key (run, key).
+   */
   load(runUuids: readonly string[]): RunJson[] {
     if (runUuids.length === 0) return [];
     const ids = JSON.stringify(runUuids);
