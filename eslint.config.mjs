@@ -91,9 +91,11 @@ export default defineConfig(
 
   {
     // core/ holds the pure modules workflows import (spec, DAG, expressions): the same rules keep it loadable in
-    // the workflow sandbox.
+    // the workflow sandbox. Example pipelines written as code are workflow code too (step code of an example goes
+    // under its `steps/` folder).
     name: 'mloe/workflows-determinism',
-    files: ['workflows/**/*.ts', 'core/**/*.ts'],
+    files: ['workflows/**/*.ts', 'core/**/*.ts', 'pipelines/**/*.ts'],
+    ignores: ['pipelines/**/steps/**'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', workflowRestrictedImports],
       'no-restricted-properties': [
