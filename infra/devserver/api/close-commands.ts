@@ -1,11 +1,12 @@
 /**
  * The commands that close a run (complete, fail, cancel, continue-as-new): each writes the close event, and a failed
- * run whose retry policy allows it, or a continue-as-new, hands the workflow id on to the next run of its chain.
+ * run whose retry policy allows it, a completed or failed cron run, or a continue-as-new, hands the workflow id on to
+ * the next run of its chain.
  */
 import type { Engine, RunRecord } from '../engine';
 import { CommandType, EventType, WorkflowExecutionStatus, durationToMs, enums, type Command } from '../proto';
 import { typedSearchAttributes } from '../visibility/search-attributes';
-import { closeRunInChain, reserveContinuation, retryAfterFailure } from './run-chaining';
+import { chainAfterCompletion, chainAfterFailure, closeRunInChain, reserveContinuation } from './run-chaining';
 
 const CLOSE_COMMANDS = new Set<number>([
   CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
@@ -22,22 +23,21 @@ export function isCloseCommand(commandType: number): boolean {
 /** Applies a validated command that closes the run (`completedEventId`: the WorkflowTaskCompleted event). */
 export function applyCloseCommand(engine: Engine, run: RunRecord, cmd: Command, completedEventId: number): void {
   switch (Number(cmd.commandType)) {
-    case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+    case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: {
+      const result = cmd.completeWorkflowExecutionCommandAttributes?.result ?? undefined;
       closeRunInChain(
         engine,
         run,
         WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED,
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        {
-          result: cmd.completeWorkflowExecutionCommandAttributes?.result ?? undefined,
-          workflowTaskCompletedEventId: completedEventId,
-        },
-        undefined,
+        { result, workflowTaskCompletedEventId: completedEventId },
+        chainAfterCompletion(engine, run, result),
       );
       return;
+    }
     case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: {
       const failure = cmd.failWorkflowExecutionCommandAttributes?.failure ?? undefined;
-      const { retryState, next } = retryAfterFailure(engine, run, failure);
+      const { retryState, next } = chainAfterFailure(engine, run, failure);
       closeRunInChain(
         engine,
         run,
@@ -87,6 +87,8 @@ function continueAsNew(engine: Engine, run: RunRecord, cmd: Command, completedEv
     retryPolicy: a.retryPolicy ?? s.retryPolicy,
     lastCompletionResult: a.lastCompletionResult ?? undefined,
     continuedFailure: a.failure ?? undefined,
+    // A cron run that continues as new stays on its schedule.
+    cronSchedule: a.cronSchedule || s.cronSchedule,
   });
   closeRunInChain(
     engine,

@@ -17,6 +17,7 @@ import {
 const AnyMessage = google.protobuf.Any;
 import { searchAttributesProblem, searchAttributesSizeProblem } from '../visibility/search-attributes';
 import { deriveActivityTimeouts } from './activity-timeouts';
+import { isValidWorkflowCron } from '../cron';
 import { validateId } from './validate';
 import {
   blobTooLarge,
@@ -130,6 +131,7 @@ const startChild: Validator = (cmd, ctx) => {
     return bad((err as Error).message);
   }
   if (!a?.workflowType?.name) return bad('WorkflowType is not set.');
+  if (a.cronSchedule && !isValidWorkflowCron(a.cronSchedule)) return bad('Invalid CronSchedule.');
   const namespace = ctx.run.state.namespace;
   if (a.namespace && a.namespace !== namespace && !ctx.engine.namespaces.has(a.namespace)) {
     return bad(`Namespace ${a.namespace} is not found.`);
@@ -244,6 +246,12 @@ const continueAsNew: Validator = (cmd, ctx) => {
     );
   }
   const s = ctx.run.state;
+  if (a.cronSchedule && !isValidWorkflowCron(a.cronSchedule)) {
+    return invalid(
+      Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+      `${ctx.where}: Invalid CronSchedule.`,
+    );
+  }
   const problem = searchAttributesProblem(ctx.engine, s.namespace, a.searchAttributes);
   if (problem) {
     // Temporal prints the task queue message in its text form.

@@ -6,7 +6,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { EventType, WorkflowExecutionStatus } from '../proto';
 import { activityDeadline, onActivityDeadline } from './activity';
-import { closeRunInChain, retryAfterTimeout } from './run-chaining';
+import { chainAfterTimeout, closeRunInChain } from './run-chaining';
 import { timeoutWorkflowTask } from './workflow-task';
 
 /** Engine hook: (re)arms all deadlines of a run. */
@@ -49,7 +49,9 @@ export function armDeadlines(engine: Engine, run: RunRecord): void {
     engine.clearDeadline(run, 'wft');
   }
   if (!run.deadlines.has('run-timeout')) {
-    const runDeadline = s.runTimeoutMs > 0 ? s.startTime + s.runTimeoutMs : 0;
+    // As Temporal: the run timeout counts from the end of the first workflow task's backoff (start delay, retry or
+    // cron wait), and never goes past the execution timeout.
+    const runDeadline = s.runTimeoutMs > 0 ? s.executionTime + s.runTimeoutMs : 0;
     const at = [runDeadline, s.executionExpirationTime].filter((x) => x > 0);
     if (at.length) engine.setDeadline(run, 'run-timeout', Math.min(...at), () => timeoutRun(engine, run));
   }
@@ -73,7 +75,7 @@ function fireTimer(engine: Engine, run: RunRecord, timerId: string): void {
 function timeoutRun(engine: Engine, run: RunRecord): void {
   committed(engine, () => {
     if (!run.isOpen) return;
-    const { retryState, next } = retryAfterTimeout(engine, run);
+    const { retryState, next } = chainAfterTimeout(engine, run);
     closeRunInChain(
       engine,
       run,

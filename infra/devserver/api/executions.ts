@@ -4,7 +4,7 @@ import type { Engine, RunRecord } from '../engine';
 import { RpcError, invalidArgument, notFound } from '../errors';
 import { google, temporal, type Loose } from '../proto';
 import { requestCancelRun, signalRun, terminateRun } from './cancel';
-import { startWorkflowExecution } from './start';
+import { startWorkflowExecution, validateCronSchedule } from './start';
 import { admitUpdate, waitAndRespond } from './update';
 import { assertBlobSize } from './payload-limits';
 import type { UpdateState } from '../state';
@@ -25,6 +25,7 @@ export function signalWithStartWorkflowExecution(
 ): object {
   const ns = engine.namespace(req.namespace).name;
   if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+  validateCronSchedule(req.cronSchedule, req.workflowStartDelay);
   // Checked before anything starts: a refused signal must not leave a started run behind.
   assertBlobSize(engine, req.signalInput, {
     operation: 'SignalWithStartWorkflowExecution',

@@ -179,7 +179,7 @@ export function describeWorkflowExecution(
       : undefined,
     workflowExtendedInfo: {
       executionExpirationTime: s.executionExpirationTime ? msToTimestamp(s.executionExpirationTime) : undefined,
-      runExpirationTime: s.runTimeoutMs ? msToTimestamp(s.startTime + s.runTimeoutMs) : undefined,
+      runExpirationTime: s.runTimeoutMs ? msToTimestamp(s.executionTime + s.runTimeoutMs) : undefined,
       cancelRequested: s.cancelRequested,
       originalStartTime: msToTimestamp(s.startTime),
     },

@@ -14,6 +14,7 @@ import {
   msToDuration,
   msToTimestamp,
   temporal,
+  type Duration,
   type Failure,
   type Header,
   type Memo,
@@ -28,6 +29,7 @@ import { terminateRun } from './cancel';
 import { validateId } from './validate';
 import { assertBlobSize, assertMemoSize } from './payload-limits';
 import { typedSearchAttributes, validateSearchAttributes } from '../visibility/search-attributes';
+import { firstCronBackoffMs, isValidWorkflowCron, parseWorkflowCron } from '../cron';
 
 const DEFAULT_WFT_TIMEOUT_MS = 10_000;
 const MAX_WFT_TIMEOUT_MS = 120_000;
@@ -150,8 +152,13 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
   // User metadata (summary, details) lives on the event itself rather than in its attributes.
   if (p.userMetadata) (started as Record<string, unknown>).userMetadata = p.userMetadata;
   engine.appendEvent(run, started);
+  // A delayed first task (start delay, cron or retry backoff) is scheduled before a signal-with-start's signal, which
+  // then waits for it (Temporal delivers the signal with the first task); an immediate one after it, so that the
+  // signal's event comes before the task's.
+  const notBefore = backoffMs > 0 ? now + backoffMs : 0;
+  if (notBefore) engine.scheduleWorkflowTask(run, { notBefore, dispatch: !p.holdFirstTask });
   p.afterStarted?.(run);
-  engine.scheduleWorkflowTask(run, { notBefore: backoffMs > 0 ? now + backoffMs : 0, dispatch: !p.holdFirstTask });
+  if (!notBefore) engine.scheduleWorkflowTask(run, { dispatch: !p.holdFirstTask });
   engine.hooks.armDeadlines(run);
   return run;
 }
@@ -172,10 +179,32 @@ export function validateStartRequest(req: StartRequest): void {
   ] as const) {
     if (durationToMs(d) < 0) throw invalidArgument(`Invalid ${field}: must not be negative.`);
   }
-  if (req.cronSchedule) {
-    throw invalidArgument('CronSchedule is not supported by the mloe dev server yet; use a Temporal Schedule instead.');
-  }
   validateRetryPolicy(req.retryPolicy);
+  validateCronSchedule(req.cronSchedule, req.workflowStartDelay);
+}
+
+/** Checks a start's cron schedule as Temporal's frontend does (robfig/cron's standard parser; no start delay). */
+export function validateCronSchedule(cronSchedule: string | null | undefined, startDelay?: Duration | null): void {
+  if (!cronSchedule) return;
+  if (durationToMs(startDelay) > 0)
+    throw invalidArgument('CronSchedule and WorkflowStartDelay may not be used together.');
+  if (!isValidWorkflowCron(cronSchedule)) throw invalidArgument('Invalid CronSchedule.');
+}
+
+/**
+ * The first workflow task's backoff of a new run and its initiator: a cron run waits for its first cron time (its
+ * started event names the cron schedule as initiator, as Temporal's does), any other for its start delay.
+ */
+export function firstRunBackoff(
+  engine: Engine,
+  cronSchedule: string | null | undefined,
+  startDelayMs: number,
+): { backoffMs: number; initiator?: number } {
+  if (!cronSchedule) return { backoffMs: startDelayMs };
+  return {
+    backoffMs: firstCronBackoffMs(parseWorkflowCron(cronSchedule), engine.now()),
+    initiator: enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE,
+  };
 }
 
 /** Validates a retry policy as Temporal does. */
@@ -341,9 +370,10 @@ export function startWorkflowExecution(engine: Engine, req: StartRequest, option
     runTimeoutMs: durationToMs(req.workflowRunTimeout),
     workflowTaskTimeoutMs: durationToMs(req.workflowTaskTimeout),
     retryPolicy: req.retryPolicy,
+    cronSchedule: req.cronSchedule,
+    ...firstRunBackoff(engine, req.cronSchedule, durationToMs(req.workflowStartDelay)),
     identity: req.identity ?? '',
     requestId,
-    backoffMs: durationToMs(req.workflowStartDelay),
     userMetadata: req.userMetadata,
     priority: req.priority,
     lastCompletionResult: carried.lastCompletionResult,

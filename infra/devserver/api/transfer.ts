@@ -6,7 +6,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { EventType, enums } from '../proto';
 import { requestCancelRun, signalRun } from './cancel';
-import { createRun, decideStart } from './start';
+import { createRun, decideStart, firstRunBackoff } from './start';
 import { durationToMs } from '../proto';
 
 /** Engine hook: carry out pending child starts and external requests of a run. */
@@ -84,6 +84,8 @@ function startChild(engine: Engine, run: RunRecord, initiatedEventId: number): v
     runTimeoutMs: durationToMs(a['workflowRunTimeout']),
     workflowTaskTimeoutMs: durationToMs(a['workflowTaskTimeout']),
     retryPolicy: a['retryPolicy'],
+    cronSchedule: a['cronSchedule'],
+    ...firstRunBackoff(engine, a['cronSchedule'], 0),
     identity: s.workflowId,
     requestId: '',
     parent: { namespace: s.namespace, workflowId: s.workflowId, runId: s.runId, initiatedEventId },
