@@ -90,7 +90,7 @@ export function createMlflowCommand(io: StartDevIo, setExitCode: (code: number) 
       '--artifacts-destination <uri>',
       'where proxied artifacts are stored: file:///dir, a directory or s3://bucket[/prefix] (default ./mlartifacts)',
     )
-    .option('--serve-artifacts', 'serve the artifact proxy (default)', true)
+    .option('--serve-artifacts', 'serve the artifact proxy', true)
     .option('--no-serve-artifacts', 'do not serve artifacts; clients write to the default artifact root themselves')
     .option(
       '--default-artifact-root <uri>',
