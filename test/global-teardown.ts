@@ -1,5 +1,5 @@
 /**
- * Jest globalTeardown: stops the dev server globalSetup started, if any.
+ * Jest globalTeardown: stops the servers globalSetup started (the MLflow server, the dev server), if any.
  */
 import { stopTestMlflowServer } from './mlflow/test-server';
 
