@@ -164,6 +164,15 @@ describe('served from a directory', () => {
     expect(existsSync(join(destination, 'escaped.txt'))).toBe(false);
   });
 
+  it('refuses to write under a file or over a directory', async () => {
+    await put('4/file.txt', 'x');
+    const under = await put('4/file.txt/inner.txt', 'y');
+    expect(under.status).toBe(400);
+    expect(await under.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' });
+    const over = await put('4', 'z');
+    expect(over.status).toBe(400);
+  });
+
   it('refuses a method it does not serve with 405', async () => {
     const response = await fetch(`${handle.url}${ROUTE}/x.txt`, { method: 'POST', body: 'x' });
     expect(response.status).toBe(405);

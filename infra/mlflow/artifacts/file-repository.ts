@@ -28,7 +28,12 @@ export class FileArtifactRepository implements ArtifactRepository {
   async put(path: string, body: Readable): Promise<void> {
     guard(path);
     const target = join(this.root, path);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOTDIR' || error.code === 'EEXIST') {
+        throw invalidParameter(`Invalid path '${path}': one of its parent directories is a file`);
+      }
+      throw error;
+    });
     const existing = await stat(target).catch(() => undefined);
     if (existing?.isDirectory() === true) throw invalidParameter(`Invalid path '${path}': it is a directory`);
     await mkdir(join(this.root, STAGING_DIR), { recursive: true });
