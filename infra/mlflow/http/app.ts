@@ -24,6 +24,12 @@ import { trackingRoutes } from './tracking-routes';
  */
 export const MAX_JSON_BODY_BYTES = 20 * 1024 * 1024;
 
+/**
+ * What `/version` answers, as `mlflow server` answers its own version: the MLflow release whose REST API this
+ * server follows, with a PEP 440 local label saying it is mloe's (`2.12.0+mloe`).
+ */
+export const MLFLOW_COMPATIBLE_VERSION = '2.12.0+mloe';
+
 /** The prefixes the REST API is served under (the second is what MLflow's web UI calls). */
 export const API_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
 
@@ -71,6 +77,7 @@ export function createMlflowApp(backend: MlflowBackend, logError: (line: string)
   });
 
   app.get('/health', (c) => c.text('OK'));
+  app.get('/version', (c) => c.text(MLFLOW_COMPATIBLE_VERSION));
 
   for (const prefix of API_PREFIXES) {
     app.use(

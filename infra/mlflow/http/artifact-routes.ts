@@ -26,9 +26,12 @@ function decodePath(raw: string): string {
 }
 
 /** The artifact path of a request to `<route>/<path>`, decoded once and checked. */
-function artifactPathOf(c: Context): string {
+/** The proxy's route under both prefixes MLflow serves every service at (the second is what its web UI calls). */
+const ARTIFACTS_ROUTES = [ARTIFACTS_ROUTE, ARTIFACTS_ROUTE.replace(/^\/api\//, '/ajax-api/')] as const;
+
+function artifactPathOf(c: Context, route: string): string {
   const { pathname } = new URL(c.req.url);
-  return validateArtifactPath(decodePath(pathname.slice(ARTIFACTS_ROUTE.length + 1)));
+  return validateArtifactPath(decodePath(pathname.slice(route.length + 1)));
 }
 
 /**
@@ -52,45 +55,47 @@ export function registerArtifactRoutes(
     }
   };
 
-  app.all(ARTIFACTS_ROUTE, async (c) => {
-    if (c.req.method !== 'GET') return methodNotAllowed(c, ['GET']);
-    requireServing(c);
-    const path = validateArtifactPath(new URL(c.req.url).searchParams.get('path') ?? '', true);
-    const files = (await repository.list(path)).map((info) => ({
-      path: info.name,
-      is_dir: info.isDir,
-      ...(info.isDir || info.size === undefined || info.size === 0 ? {} : { file_size: info.size }),
-    }));
-    return c.json(listField('files', files));
-  });
-
-  app.all(`${ARTIFACTS_ROUTE}/*`, async (c) => {
-    const method = c.req.method;
-    if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') {
-      return methodNotAllowed(c, ['GET', 'PUT', 'DELETE']);
-    }
-    requireServing(c);
-    const path = artifactPathOf(c);
-    if (method === 'PUT') {
-      const body = c.req.raw.body;
-      await repository.put(path, body === null ? Readable.from([]) : Readable.fromWeb(body));
-      return c.json({});
-    }
-    if (method === 'DELETE') {
-      await repository.delete(path);
-      return c.json({});
-    }
-    const file = await repository.get(path);
-    if (file === undefined) throw doesNotExist(`No such file or directory: '${path}'`);
-    const name = posix.basename(path);
-    return new Response(Readable.toWeb(file.body), {
-      status: 200,
-      headers: {
-        'Content-Type': guessMimeType(name),
-        'Content-Length': String(file.size),
-        'Content-Disposition': `attachment; filename=${encodeURIComponent(name)}`,
-        'X-Content-Type-Options': 'nosniff',
-      },
+  for (const route of ARTIFACTS_ROUTES) {
+    app.all(route, async (c) => {
+      if (c.req.method !== 'GET') return methodNotAllowed(c, ['GET']);
+      requireServing(c);
+      const path = validateArtifactPath(new URL(c.req.url).searchParams.get('path') ?? '', true);
+      const files = (await repository.list(path)).map((info) => ({
+        path: info.name,
+        is_dir: info.isDir,
+        ...(info.isDir || info.size === undefined || info.size === 0 ? {} : { file_size: info.size }),
+      }));
+      return c.json(listField('files', files));
     });
-  });
+
+    app.all(`${route}/*`, async (c) => {
+      const method = c.req.method;
+      if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') {
+        return methodNotAllowed(c, ['GET', 'PUT', 'DELETE']);
+      }
+      requireServing(c);
+      const path = artifactPathOf(c, route);
+      if (method === 'PUT') {
+        const body = c.req.raw.body;
+        await repository.put(path, body === null ? Readable.from([]) : Readable.fromWeb(body));
+        return c.json({});
+      }
+      if (method === 'DELETE') {
+        await repository.delete(path);
+        return c.json({});
+      }
+      const file = await repository.get(path);
+      if (file === undefined) throw doesNotExist(`No such file or directory: '${path}'`);
+      const name = posix.basename(path);
+      return new Response(Readable.toWeb(file.body), {
+        status: 200,
+        headers: {
+          'Content-Type': guessMimeType(name),
+          'Content-Length': String(file.size),
+          'Content-Disposition': `attachment; filename=${encodeURIComponent(name)}`,
+          'X-Content-Type-Options': 'nosniff',
+        },
+      });
+    });
+  }
 }
