@@ -16,6 +16,7 @@
  * ```
  */
 import { SpecInvalidError, type IssueDraft } from './spec/issues';
+import { outputReferenceText } from './spec/output-reference';
 import { createStepRegistry, type StepRegistry } from './spec/registry';
 import {
   API_VERSION,
@@ -129,7 +130,7 @@ export class PipelineBuilder<P extends string = never, S extends string = never>
     }
     const context: StepContext<P, S> = {
       param: (name) => expr(`params.${name}`),
-      output: (step, name) => expr(`steps.${step}.outputs.${name}`),
+      output: (step, output) => outputReferenceText({ step, output }),
       expr,
     };
     const { needs, ...rest } = typeof definition === 'function' ? definition(context) : definition;

@@ -10,6 +10,7 @@ import {
   type JsonValue,
   type PipelineSpec,
 } from '../core/spec';
+import { pipeline } from '../core/builder';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { childOutputs } from '../workflows/sub-pipeline';
 import type { StepRunStatus } from '../workflows/types';
@@ -46,6 +47,20 @@ describe('parseOutputReference', () => {
     const text = outputReferenceText({ step: 'train', output: 'model' });
     expect(text).toBe('${{ steps.train.outputs.model }}');
     expect(parseOutputReference(text)).toEqual({ step: 'train', output: 'model' });
+  });
+
+  it("is what the code-first builder's ctx.output writes", () => {
+    const spec = pipeline('builder-reference')
+      .step('ingest', { uses: 'ingest@1', with: { dataPath: 'data.csv' } })
+      .step('validate', (ctx) => ({
+        uses: 'validate@1',
+        needs: ['ingest'],
+        with: { dataset: ctx.output('ingest', 'dataset'), columns: ['a'] },
+      }))
+      .toSpec();
+    const binding = spec.steps.validate?.with?.dataset ?? null;
+    expect(binding).toBe(outputReferenceText({ step: 'ingest', output: 'dataset' }));
+    expect(parseOutputReference(binding)).toEqual({ step: 'ingest', output: 'dataset' });
   });
 });
 
