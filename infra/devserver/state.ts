@@ -95,6 +95,27 @@ export interface UpdateState {
   deliveredSeq: number;
   /** Outcome (temporal.api.update.v1.Outcome) once completed or rejected. */
   outcome?: Record<string, unknown>;
+  /**
+   * Set for an update admitted durably (a `WorkflowExecutionUpdateAdmitted` event, as a reset reapplies it): the
+   * worker reads the request from history, so it is not sent as a message, and its acceptance names no request.
+   */
+  admittedEventId?: number;
+}
+
+/**
+ * A point a run can be reset to (temporal.api.workflow.v1.ResetPointInfo): the first workflow task completed by each
+ * worker build (binary checksum and build id), carried along a chain of runs.
+ */
+export interface ResetPoint {
+  buildId: string;
+  binaryChecksum: string;
+  runId: string;
+  firstWorkflowTaskCompletedId: number;
+  createTime: number;
+  /** When the run it names is deleted by retention (0: that run is still open). */
+  expireTime: number;
+  /** False when the run had pending children or requests to other workflows at that point. */
+  resettable: boolean;
 }
 
 /** Where a run's parent is. */
@@ -151,6 +172,14 @@ export interface RunState {
   closeEventId: number;
   historySizeBytes: number;
   stateTransitionCount: number;
+  /** Reset points of the chain (absent in state written before reset points were kept). */
+  autoResetPoints?: ResetPoint[] | undefined;
+  /** The run a reset of this run started (the latest, when it was reset more than once). */
+  resetRunId?: string | undefined;
+  /** When this run was started by a reset. */
+  lastResetTime?: number | undefined;
+  /** The start time of the chain's original run, when this run was started by a reset (its own start is the reset). */
+  originalStartTime?: number | undefined;
 }
 
 /** The bookkeeping fields of a run that has written nothing yet (the rest of a new {@link RunState} is its identity). */

@@ -8,6 +8,7 @@ import { protoRoot, enums, msToDuration, msToTimestamp, temporal } from '../prot
 import type { Loose } from '../proto';
 import { typedSearchAttributes } from '../visibility/search-attributes';
 import { appendField, encodeHistory } from './history-bytes';
+import { resetPointsProto } from './reset-points';
 
 const HistoryResponse = temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse;
 const HISTORY_FIELD = protoRoot.lookupType('temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse')
@@ -123,6 +124,7 @@ export function executionInfo(engine: Engine, run: RunRecord): object {
     executionDuration: s.closeTime ? msToDuration(s.closeTime - s.executionTime) : undefined,
     rootExecution: { workflowId: s.rootWorkflowId, runId: s.rootRunId },
     firstRunId: s.firstRunId,
+    autoResetPoints: resetPointsProto(s.autoResetPoints),
   };
 }
 
@@ -181,7 +183,9 @@ export function describeWorkflowExecution(
       executionExpirationTime: s.executionExpirationTime ? msToTimestamp(s.executionExpirationTime) : undefined,
       runExpirationTime: s.runTimeoutMs ? msToTimestamp(s.executionTime + s.runTimeoutMs) : undefined,
       cancelRequested: s.cancelRequested,
-      originalStartTime: msToTimestamp(s.startTime),
+      originalStartTime: msToTimestamp(s.originalStartTime ?? s.startTime),
+      lastResetTime: s.lastResetTime ? msToTimestamp(s.lastResetTime) : undefined,
+      resetRunId: s.resetRunId || undefined,
     },
   };
 }

@@ -24,6 +24,7 @@ import {
 } from '../proto';
 import { cronBackoffMs, parseWorkflowCron } from '../cron';
 import { decideRetry } from '../retry';
+import { rolloverResetPoints } from './reset-points';
 import { createRun } from './start';
 
 /** Parameters of the run that continues a chain; absent fields are carried over from the closing run. */
@@ -104,6 +105,12 @@ export function startContinuation(engine: Engine, run: RunRecord, next: Continua
     lastCompletionResult: p.lastCompletionResult,
     backoffMs: p.backoffMs,
     executionExpirationTime: s.executionExpirationTime,
+    prevAutoResetPoints: rolloverResetPoints(
+      s.autoResetPoints,
+      s.runId,
+      engine.now(),
+      engine.namespaces.get(s.namespace)?.retentionMs ?? 0,
+    ),
   });
 }
 

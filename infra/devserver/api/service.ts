@@ -21,6 +21,7 @@ import {
   updateNamespace,
 } from './namespace';
 import { queryWorkflow, respondQueryTaskCompleted } from './query';
+import { resetWorkflowExecution } from './reset';
 import { startWorkflowExecutionHandler } from './eager-start';
 import {
   clearSticky,
@@ -46,6 +47,7 @@ export const workflowServiceHandlers: Record<string, Handler> = {
   SignalWithStartWorkflowExecution: signalWithStartWorkflowExecution,
   RequestCancelWorkflowExecution: requestCancelWorkflowExecution,
   TerminateWorkflowExecution: terminateWorkflowExecution,
+  ResetWorkflowExecution: resetWorkflowExecution,
   ExecuteMultiOperation: executeMultiOperation,
   PollWorkflowTaskQueue: pollWorkflowTaskQueue,
   RespondWorkflowTaskCompleted: completeWorkflowTask,

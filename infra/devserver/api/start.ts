@@ -24,7 +24,8 @@ import {
 } from '../proto';
 import type { Loose } from '../proto';
 import { withWorkflowDefaults } from '../retry';
-import { freshRunBookkeeping, type ParentRef, type RunState } from '../state';
+import { freshRunBookkeeping, type ParentRef, type ResetPoint, type RunState } from '../state';
+import { resetPointsProto } from './reset-points';
 import { terminateRun } from './cancel';
 import { validateId } from './validate';
 import { assertBlobSize, assertMemoSize } from './payload-limits';
@@ -66,6 +67,8 @@ export interface NewRun {
   executionExpirationTime?: number;
   userMetadata?: Record<string, unknown> | null | undefined;
   priority?: Record<string, unknown> | null | undefined;
+  /** Reset points of the chain so far (`prevAutoResetPoints`), already rolled over. */
+  prevAutoResetPoints?: ResetPoint[] | undefined;
   /** Called after WorkflowExecutionStarted is written, before the first task is scheduled (signal-with-start). */
   afterStarted?: ((run: RunRecord) => void) | undefined;
   /** Schedule the first workflow task without dispatching it: the caller starts it (eager workflow start). */
@@ -112,6 +115,7 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
     rootWorkflowId: p.rootWorkflowId ?? p.workflowId,
     rootRunId: p.rootRunId ?? runId,
     ...freshRunBookkeeping(),
+    autoResetPoints: p.prevAutoResetPoints,
   };
   const run = engine.addRun(state);
   const parentNs = p.parent ? engine.namespaces.get(p.parent.namespace) : undefined;
@@ -146,6 +150,7 @@ export function createRun(engine: Engine, p: NewRun): RunRecord {
       workflowId: p.workflowId,
       rootWorkflowExecution: { workflowId: state.rootWorkflowId, runId: state.rootRunId },
       priority: p.priority ?? undefined,
+      prevAutoResetPoints: resetPointsProto(p.prevAutoResetPoints),
     },
     run.state.nextEventId,
   );

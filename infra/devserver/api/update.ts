@@ -16,16 +16,18 @@ const MAX_IN_FLIGHT_UPDATES = 10;
 const MAX_TOTAL_UPDATES = 2000;
 const UPDATE_LONG_POLL_MS = 50_000;
 
-/** True when an admitted update still has to be delivered to the workflow. */
+/** True when an admitted update still has to be delivered to the workflow (one admitted in history is read there). */
 export function hasUndeliveredUpdates(run: RunRecord): boolean {
-  return Object.values(run.state.updates).some((u) => u.stage === 'admitted' && u.deliveredSeq === 0);
+  return Object.values(run.state.updates).some(
+    (u) => u.stage === 'admitted' && u.deliveredSeq === 0 && !u.admittedEventId,
+  );
 }
 
 /** Protocol messages carrying the admitted updates to the workflow task being dispatched. */
 export function buildUpdateMessages(_engine: Engine, run: RunRecord, wft: WorkflowTaskState): ProtocolMessage[] {
   const out: ProtocolMessage[] = [];
   for (const u of Object.values(run.state.updates)) {
-    if (u.stage !== 'admitted' || u.deliveredSeq !== 0) continue;
+    if (u.stage !== 'admitted' || u.deliveredSeq !== 0 || u.admittedEventId) continue;
     u.deliveredSeq = wft.seq;
     wft.deliveredUpdates.push(u.updateId);
     out.push({
@@ -62,7 +64,8 @@ export function applyProtocolMessage(
       protocolInstanceId: id,
       acceptedRequestMessageId: acceptance.acceptedRequestMessageId,
       acceptedRequestSequencingEventId: acceptance.acceptedRequestSequencingEventId,
-      acceptedRequest: acceptance.acceptedRequest ?? u?.request,
+      // As on Temporal: an update admitted in history is accepted without its request (the admitted event has it).
+      acceptedRequest: u?.admittedEventId ? undefined : (acceptance.acceptedRequest ?? u?.request),
     });
     if (u) {
       u.stage = 'accepted';

@@ -26,6 +26,7 @@ import { validateCommands } from './command-validation';
 import { isCloseCommand } from './close-commands';
 import { startActivityEagerly } from './activity';
 import { terminateRun } from './cancel';
+import { addResetPoint } from './reset-points';
 import { appendField, encodeHistory } from './history-bytes';
 import { decodeToken, encodeToken } from './tokens';
 import { applyProtocolMessage, buildUpdateMessages, undeliverUpdates, hasUndeliveredUpdates } from './update';
@@ -307,6 +308,7 @@ export function completeWorkflowTask(engine: Engine, req: CompleteRequest): Reco
     workerVersion: req.workerVersionStamp ?? undefined,
   });
   const completedId = Number(completed.eventId);
+  addResetPoint(engine, run, req.binaryChecksum ?? '', req.workerVersionStamp?.buildId ?? '', completedId);
   s.lastCompletedWftStartedEventId = wft.startedEventId;
   s.wft = undefined;
   engine.clearDeadline(run, 'wft');
