@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Engine, RunRecord, StoredEvent } from '../engine';
-import { internal, invalidArgument } from '../errors';
+import { invalidArgument } from '../errors';
 import {
   EventType,
   RetryState,
@@ -58,7 +58,8 @@ function excludedKinds(req: ResetRequest): Set<ReapplyKind> {
       excluded.add('signal').add('update');
       break;
     default:
-      throw internal(`unknown reset reapply type: ${type}`);
+      // Temporal's message; its frontend answers INTERNAL, which here is kept for server faults.
+      throw invalidArgument(`unknown reset reapply type: ${type}`);
   }
   for (const x of req.resetReapplyExcludeTypes ?? []) {
     if (Number(x) === X.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL) excluded.add('signal');
