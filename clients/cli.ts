@@ -300,6 +300,40 @@ export function buildProgram(
 
   withConnectionOptions(
     program
+      .command('rerun')
+      .description(
+        'Start a new run of a finished run: the same spec, parameters and artifact store (read from the run, so the ' +
+          'spec file need not exist), where STEP and everything downstream of it run again and every other step the ' +
+          'run completed is taken from it, its outputs verified by digest first (see docs/rerun.md)',
+      )
+      .argument('<run>', 'the run to repeat (its workflow id, e.g. housing-price-01JF3Y8Z6KQ4W5ZP0B4N3C2V1D)')
+      .requiredOption('--from <step>', 'the step to run again, with every step downstream of it')
+      .option('--id <run-id>', "the rerun's workflow id (default: <pipeline>-<ULID>)")
+      .addOption(
+        new Option('--id-conflict-policy <policy>', 'when --id names a run already: fail, or return that run')
+          .choices(['Fail', 'UseExisting'])
+          .default('Fail'),
+      )
+      .option('--wait', 'wait for the rerun to end, printing progress and a summary'),
+  ).action(
+    async (
+      run: string,
+      options: SettingFlags & { from: string; id?: string; idConflictPolicy: 'Fail' | 'UseExisting'; wait?: boolean },
+    ) => {
+      const idProblem = options.id === undefined ? undefined : workflowIdProblem(options.id);
+      if (idProblem !== undefined) {
+        io.stderr(`error: --id: ${idProblem}`);
+        return setExitCode(2);
+      }
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runRerun } = require('./rerun') as typeof import('./rerun');
+      const config = connectionConfig(options);
+      setExitCode(config === undefined ? 1 : await runRerun(run, options, config, io));
+    },
+  );
+
+  withConnectionOptions(
+    program
       .command('explain')
       .description(
         'Say why a step of a run was served from the cache or executed: the cache key and, for a miss, which of ' +

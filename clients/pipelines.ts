@@ -93,6 +93,8 @@ export type StartPipelineOptions = PipelineSource & {
   descriptors?: readonly StepDescriptor[];
   /** Items per `foreach` batch child (see `runPipeline`). */
   foreachBatchSize?: number;
+  /** List inputs over this many bytes of JSON go to their step as manifests (see `runPipeline`). */
+  listManifestThresholdBytes?: number;
 };
 
 /** A started run (or, with `UseExisting`, the run the same request started before). */
@@ -175,7 +177,38 @@ export async function startPipeline(client: Client, options: StartPipelineOption
     ),
     ...(options.noCache === undefined ? {} : { noCache: options.noCache }),
     ...(options.foreachBatchSize === undefined ? {} : { foreachBatchSize: options.foreachBatchSize }),
+    ...(options.listManifestThresholdBytes === undefined
+      ? {}
+      : { listManifestThresholdBytes: options.listManifestThresholdBytes }),
   };
+  return startPipelineRun(client, input, options);
+}
+
+/** Options of {@link startPipelineRun}. */
+export interface StartPipelineRunOptions {
+  /** The run's workflow id; a new `<pipeline>-<ULID>` by default. */
+  workflowId?: string;
+  /** When `workflowId` already names a run; `Fail` by default. */
+  idConflictPolicy?: IdConflictPolicy;
+  /** Defaults to {@link PIPELINE_TASK_QUEUE}. */
+  taskQueue?: string;
+  /** Memo fields besides the pipeline, spec hash, parameters and start request (a rerun's `rerunOf`). */
+  memo?: Record<string, unknown>;
+  /** The Web UI's summary; `pipeline <name>` by default. */
+  staticSummary?: string;
+}
+
+/**
+ * Starts a `runPipeline` workflow for an input already validated (what {@link startPipeline} builds, or a rerun's):
+ * the pipeline name and status as search attributes, the spec hash, parameters and a digest of the request in the
+ * memo, one run per workflow id ever.
+ */
+export async function startPipelineRun(
+  client: Client,
+  input: RunPipelineInput,
+  options: StartPipelineRunOptions = {},
+): Promise<PipelineRun> {
+  const { spec, params, specHash: hash } = input;
   const workflowId = options.workflowId ?? newRunWorkflowId(spec.metadata.name);
   const requestDigest = startRequestDigest(input);
   const run = { workflowId, pipeline: spec.metadata.name, specHash: hash };
@@ -191,8 +224,14 @@ export async function startPipeline(client: Client, options: StartPipelineOption
         { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
         { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
       ],
-      memo: { pipeline: spec.metadata.name, specHash: hash, params, [START_REQUEST_MEMO]: requestDigest },
-      staticSummary: `pipeline ${spec.metadata.name}`,
+      memo: {
+        ...options.memo,
+        pipeline: spec.metadata.name,
+        specHash: hash,
+        params,
+        [START_REQUEST_MEMO]: requestDigest,
+      },
+      staticSummary: options.staticSummary ?? `pipeline ${spec.metadata.name}`,
     });
     return { ...run, handle, existing: false };
   } catch (error) {
@@ -209,7 +248,8 @@ const START_REQUEST_MEMO = 'startRequest';
 
 /**
  * sha256 of what makes two starts the same request: the spec and every sub-pipeline by hash, the parameter values,
- * the artifact store, the working directory and the cache switch. Who started it and from which commit do not count.
+ * the artifact store, the working directory, the cache switch and, for a rerun, the run it repeats and its `--from`.
+ * Who started it and from which commit do not count.
  */
 function startRequestDigest(input: RunPipelineInput): string {
   return `sha256:${sha256Hex(
@@ -220,6 +260,8 @@ function startRequestDigest(input: RunPipelineInput): string {
       artifactStore: input.artifactStore ?? null,
       workingDir: input.workingDir,
       noCache: input.noCache ?? false,
+      // Only a rerun has these: other runs' digests are unchanged.
+      ...(input.rerun === undefined ? {} : { rerunOf: input.rerun.sourceWorkflowId, fromSteps: input.rerun.fromSteps }),
     }),
   )}`;
 }

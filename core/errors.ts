@@ -45,6 +45,14 @@ export type MloeErrorCode =
   | 'STEP_OUTPUT_INVALID'
   /** A run was started with a workflow id that already names another run (or a different request for it). */
   | 'RUN_ID_CONFLICT'
+  /** No pipeline run has this workflow id in the namespace (never started, or past the namespace's retention). */
+  | 'RUN_NOT_FOUND'
+  /** The run is still running: what it did is not final yet (wait for it, or cancel it, first). */
+  | 'RUN_NOT_FINISHED'
+  /** The pipeline has no step with this id (the message lists the steps it has). */
+  | 'STEP_NOT_FOUND'
+  /** `mloe rerun` cannot take this run's steps as asked (the message says why and which `--from` would work). */
+  | 'RERUN_UNSUPPORTED'
   /** A record would overwrite one written by another Temporal run with the same workflow id; nothing was written. */
   | 'RECORD_CONFLICT'
   /** The Temporal namespace lacks mloe's search attributes; `mloe setup` (or starting a worker) registers them. */
@@ -53,7 +61,9 @@ export type MloeErrorCode =
    * A request to an MLflow tracking server or model registry failed; the error (`MlflowError` in
    * `activities/mlflow/errors.ts`) carries MLflow's own `error_code`, the HTTP status and the endpoint.
    */
-  | 'MLFLOW_REQUEST_FAILED';
+  | 'MLFLOW_REQUEST_FAILED'
+  /** A step needs an MLflow tracking server (the model registry) and the worker has none: set MLFLOW_TRACKING_URI. */
+  | 'TRACKING_NOT_CONFIGURED';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -6,7 +6,12 @@
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
-import { BUILTIN_STEP_IMPLEMENTATIONS, createRunStep, type StepImplementations } from '../activities/steps';
+import {
+  BUILTIN_STEP_IMPLEMENTATIONS,
+  createListManifestActivities,
+  createRunStep,
+  type StepImplementations,
+} from '../activities/steps';
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { createStoreResolver, FileArtifactStore } from '../activities/artifacts';
 import {
@@ -61,8 +66,9 @@ export interface PipelineWorkerOptions {
 
 /**
  * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
- * stores (with lineage records and OpenLineage events for every execution), and `recordRun`. The stores are opened
- * once and kept.
+ * stores (with lineage records and OpenLineage events for every execution), `recordRun` and `reuseSteps` (a
+ * rerun's), and the writers of list manifests (large list inputs, `workflows/list-manifests.ts`). The stores are
+ * opened once and kept.
  */
 export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage'>) {
   const stores = createStoreResolver({
@@ -76,6 +82,7 @@ export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' 
       observers: [lineageObserver(emitter)],
     }),
     ...createLineageActivities({ emitter, openStore: stores }),
+    ...createListManifestActivities(stores),
   };
 }
 

@@ -11,6 +11,7 @@ import { MloeError } from '../core/errors';
 import { evaluateTemplate, resolveTemplates } from '../core/expressions';
 import type { JsonValue } from '../core/spec';
 import { foreachBatch } from './foreach-batch';
+import type { ListManifests } from './list-manifests';
 import type { PipelineDefinition } from './pipeline-definition';
 import { recordCacheDecisions } from './run-status';
 import { runIterations, type ActivitySlots, type ExecutionOutcome, type StepActivityOptions } from './step-execution';
@@ -28,6 +29,8 @@ export interface ForeachContext {
   batchSize: number;
   /** The run's workflow id: batch children are `<id>-<step>-batch-<n>`. */
   workflowId: string;
+  /** Large list inputs, sent as manifests. */
+  manifests: ListManifests;
 }
 
 /** An iteration's outcome; `null`: a batch child did not start it, `undefined`: it never ran. */
@@ -48,9 +51,17 @@ export async function runForeachStep(
   const items = foreachItems(context, id);
   const withBase = builder.bindings(id, 'with');
   const runBase = step.run === undefined ? undefined : builder.bindings(id, 'run');
-  const requests = items.map((item, index) =>
+  let requests = items.map((item, index) =>
     builder.request(id, builder.inputs(id, withBase, item), runBase, { item, index }),
   );
+  const { manifests } = context;
+  if (requests.some((request) => manifests.needsManifests(request))) {
+    requests = await Promise.all(
+      requests.map((request) =>
+        manifests.needsManifests(request) ? manifests.compact(request) : Promise.resolve(request),
+      ),
+    );
+  }
   const concurrency = Math.max(1, step.maxParallel ?? DEFAULT_FOREACH_PARALLEL);
   const progress = { total: requests.length, completed: 0, failed: 0, batches: 0 };
   entry.foreach = progress;

@@ -8,6 +8,7 @@ import { MloeError } from '../core/errors';
 import {
   buildGraph,
   createStepRegistry,
+  downstreamOf,
   stepPorts,
   type PipelineSpec,
   type ScopeContext,
@@ -29,6 +30,8 @@ export class PipelineDefinition {
   /** What the steps' expressions are typed and bound against. */
   readonly scope: ScopeContext;
   private readonly ports = new Map<string, StepPorts>();
+  /** In a rerun: the steps it runs again without the cache (its `--from` steps and everything downstream). */
+  private readonly rerunSteps: ReadonlySet<string>;
 
   /** Throws a non-retryable `SPEC_INVALID` when a step's type is not registered or its sub-pipeline not loaded. */
   constructor(private readonly input: RunPipelineInput) {
@@ -44,6 +47,15 @@ export class PipelineDefinition {
       }
       this.ports.set(id, ports);
     }
+    const fromSteps = input.rerun?.fromSteps ?? [];
+    for (const id of fromSteps)
+      if (this.spec.steps[id] === undefined) throw invalidSpec(`rerun from unknown step ${id}`);
+    this.rerunSteps = new Set(fromSteps.flatMap((id) => [id, ...downstreamOf(this.graph, id)]));
+  }
+
+  /** In a rerun, whether a step runs again (a `--from` step, or downstream of one). */
+  runsAgain(id: string): boolean {
+    return this.rerunSteps.has(id);
   }
 
   /** The step with this id. */
@@ -68,10 +80,14 @@ export class PipelineDefinition {
     return descriptor === undefined ? 'run' : `${descriptor.name}@${descriptor.version}`;
   }
 
-  /** Why the cache is off for a step (`--no-cache` for the run, `cache: false` on it or in `defaults`), if it is. */
+  /**
+   * Why the cache is off for a step (`--no-cache` for the run, a rerun running it again, `cache: false` on it or in
+   * `defaults`), if it is.
+   */
   noCacheReason(id: string): string | undefined {
     const step = this.step(id);
     if (this.input.noCache === true) return '--no-cache';
+    if (this.rerunSteps.has(id)) return `mloe rerun --from ${this.input.rerun?.fromSteps.join(',') ?? ''}`;
     if (step.cache === false) return 'cache: false';
     if (step.cache === undefined && this.spec.defaults?.cache === false) return 'defaults.cache: false';
     return undefined;

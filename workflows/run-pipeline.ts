@@ -7,23 +7,27 @@
  * workflow cancelled.
  *
  * The parts, each in its module: what the pipeline is (`pipeline-definition.ts`), the requests of step executions
- * (`step-requests.ts`), one step from gate to outcome (`step-task.ts`), `foreach` fan-out (`foreach-step.ts`), the
- * main loop (`scheduler.ts`), the status (`run-status.ts`) and the run record (`run-record.ts`).
+ * (`step-requests.ts`) and their large lists (`list-manifests.ts`), one step from gate to outcome (`step-task.ts`),
+ * `foreach` fan-out (`foreach-step.ts`), the main loop (`scheduler.ts`), the status (`run-status.ts`), the run record
+ * (`run-record.ts`), and a rerun's reused steps (`rerun.ts`).
  */
 import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  isCancellation,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 
+import { ListManifests } from './list-manifests';
 import { PipelineDefinition } from './pipeline-definition';
+import { takeReusedSteps } from './rerun';
 import { recordRunSafely } from './run-record';
 import { RunStatus } from './run-status';
 import { runSteps, StepProgress } from './scheduler';
-import { ActivitySlots } from './step-execution';
+import { ActivitySlots, describeFailure } from './step-execution';
 import { StepOutputs } from './step-outputs';
 import { StepRequests } from './step-requests';
 import { StepTasks } from './step-task';
@@ -71,6 +75,28 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   const progress = new StepProgress();
   const stepsScope = new CancellationScope();
   const rootScope = CancellationScope.current();
+  if (input.rerun !== undefined) {
+    try {
+      await takeReusedSteps({
+        input,
+        rerun: input.rerun,
+        definition,
+        status: run,
+        outputs,
+        progress,
+        workflowId: info.workflowId,
+        firstExecutionRunId: info.firstExecutionRunId,
+      });
+    } catch (error) {
+      // A cancellation goes on to the end below, where no step starts and the run ends cancelled.
+      if (!isCancellation(error)) {
+        run.failBeforeSteps(describeFailure(error));
+        upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.failed }]);
+        await recordRunSafely(status, info.firstExecutionRunId);
+        throw error;
+      }
+    }
+  }
   const tasks = new StepTasks({
     input,
     definition,
@@ -79,6 +105,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     slots,
     batchSize,
     workflowId: info.workflowId,
+    manifests: new ListManifests(input),
     status: run,
     progress,
     stepsScope,

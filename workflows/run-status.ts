@@ -7,7 +7,7 @@ import type { RunStepResult } from '../activities/steps';
 import { summarizeCache } from '../core/cache-summary';
 import { MloeError } from '../core/errors';
 import type { PipelineDefinition } from './pipeline-definition';
-import type { PipelineRunStatus, RunPipelineInput, StepRunStatus, StepState } from './types';
+import type { PipelineRunStatus, ReusedStep, RunPipelineInput, StepRunStatus, StepState } from './types';
 
 /** How a run ended, as {@link RunStatus.close} needs it. */
 export interface RunEnding {
@@ -55,6 +55,9 @@ export class RunStatus {
       metadata: input.metadata ?? {},
       startedAt: workflowTime(),
       steps: [...this.entries.values()],
+      ...(input.rerun === undefined
+        ? {}
+        : { rerunOf: { workflowId: input.rerun.sourceWorkflowId, fromSteps: [...input.rerun.fromSteps] } }),
     };
   }
 
@@ -83,6 +86,35 @@ export class RunStatus {
       current.finishedAt = workflowTime();
       current.durationMs = Date.parse(current.finishedAt) - Date.parse(current.startedAt);
     }
+  }
+
+  /** Settles a step a rerun took from the run it repeats: completed, with that run's outputs, nothing executed. */
+  reuse(id: string, sourceWorkflowId: string, step: ReusedStep, fromSteps: readonly string[]): void {
+    const current = this.entry(id);
+    current.state = 'completed';
+    current.cache = 'reused';
+    current.cacheReasons = [`reused the outputs of run ${sourceWorkflowId} (mloe rerun --from ${fromSteps.join(',')})`];
+    current.reusedFrom = sourceWorkflowId;
+    current.outputs = step.outputs;
+    if (step.metrics !== undefined) current.metrics = step.metrics;
+    if (step.iterations !== undefined) {
+      current.foreach = { total: step.iterations, completed: step.iterations, failed: 0, batches: 0 };
+    }
+    if (step.childWorkflow !== undefined) current.childWorkflow = step.childWorkflow;
+  }
+
+  /**
+   * Ends the run's status before any step started (a rerun whose source outputs could not be checked): every step
+   * is skipped, the run failed with `error`.
+   */
+  failBeforeSteps(error: string): void {
+    for (const current of this.status.steps) {
+      current.state = 'skipped';
+      current.reason = 'the run failed before any step started';
+    }
+    this.status.finishedAt = workflowTime();
+    this.status.state = 'failed';
+    this.status.error = error;
   }
 
   /**

@@ -76,7 +76,8 @@ export class StepTasks implements StepTaskRunner {
       if (step.pipeline !== undefined) {
         const params = requests.inputs(id, requests.bindings(id, 'with'));
         const result = await runSubPipeline({
-          parent: input,
+          // A rerun runs a sub-pipeline step it runs again without the cache, like any other step.
+          parent: definition.runsAgain(id) ? { ...input, noCache: true } : input,
           stepId: id,
           step,
           params,
@@ -103,7 +104,8 @@ export class StepTasks implements StepTaskRunner {
     const { definition, status, requests, outputs, slots } = this.context;
     const inputs = requests.inputs(id, requests.bindings(id, 'with'));
     const runBase = definition.step(id).run === undefined ? undefined : requests.bindings(id, 'run');
-    const request = requests.request(id, inputs, runBase);
+    let request = requests.request(id, inputs, runBase);
+    if (this.context.manifests.needsManifests(request)) request = await this.context.manifests.compact(request);
     let result: RunStepResult;
     try {
       result = await executeStep(request, options, slots);

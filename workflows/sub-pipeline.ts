@@ -89,8 +89,10 @@ export async function runSubPipeline(request: SubPipelineStep): Promise<SubPipel
   }
   const params = childParams(sub.spec, reference, request.params);
   const info = workflowInfo();
+  // A rerun's reuse is of the parent's steps: the child runs its sub-pipeline whole.
+  const { rerun: _rerun, ...inherited } = parent;
   const child: RunPipelineInput = {
-    ...parent,
+    ...inherited,
     spec: sub.spec,
     specHash: sub.specHash,
     params,

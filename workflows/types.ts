@@ -32,6 +32,13 @@ export const DEFAULT_FOREACH_PARALLEL = 50;
 export const MAX_STATUS_FOREACH_OUTPUTS = 1_000;
 /** In-flight activities of one workflow at most (Temporal's limit is 2,000 pending activities). */
 export const MAX_IN_FLIGHT_ACTIVITIES = 1_000;
+/**
+ * A step input that is a list of more than this many bytes of JSON goes to the step as a manifest artifact instead of
+ * inline (Temporal refuses payloads over 2 MB; a list of artifact references weighs about 300 bytes an element).
+ */
+export const LIST_MANIFEST_THRESHOLD_BYTES = 256 * 1024;
+/** The most bytes of JSON one part of a list manifest holds: each part is one activity's input. */
+export const LIST_MANIFEST_PART_BYTES = 384 * 1024;
 
 /** Input of the `runPipeline` workflow. The client validates the spec first: no workflow starts for an invalid one. */
 export interface RunPipelineInput extends SubPipelineFields {
@@ -57,6 +64,42 @@ export interface RunPipelineInput extends SubPipelineFields {
   descriptors?: StepDescriptor[];
   /** Items of a `foreach` step beyond which iterations run in child workflows, this many per child. */
   foreachBatchSize?: number;
+  /**
+   * List inputs of more bytes of JSON than this go to their step as manifests; {@link LIST_MANIFEST_THRESHOLD_BYTES}
+   * when absent (tests and recorded histories set a small one).
+   */
+  listManifestThresholdBytes?: number;
+  /** Set for a rerun (`mloe rerun RUN --from STEP`): the run it repeats and the steps it takes from that run. */
+  rerun?: RerunInput;
+}
+
+/**
+ * What makes a run a rerun of an earlier one: the steps it starts from run again (without the cache), with
+ * everything downstream of them; the steps the earlier run completed that are not downstream are taken from it, once
+ * their outputs verify against their digests (a step whose outputs do not runs again, and so does everything after
+ * it). See docs/rerun.md.
+ */
+export interface RerunInput {
+  /** The run repeated: its workflow id. */
+  sourceWorkflowId: string;
+  /** The steps given as `--from`. */
+  fromSteps: string[];
+  /** The steps to take from the source run, by id: what each produced there. */
+  reuse: Record<string, ReusedStep>;
+}
+
+/** A step of the source run, as a rerun takes it. */
+export interface ReusedStep {
+  /** What the step ran (`name@version`, `run`, `pipeline:<path>`), as the source run's status says. */
+  uses: string;
+  /** Its outputs as stored (artifact references; lists of them for `foreach`). */
+  outputs: Record<string, JsonValue>;
+  /** The numbers of its `metrics` output (a list of them for `foreach`). */
+  metrics?: Record<string, number> | Record<string, number>[];
+  /** For a `foreach` step: how many iterations it ran (each has its own step record in the source run). */
+  iterations?: number;
+  /** For a `pipeline` step: the child run that produced its outputs. */
+  childWorkflow?: ChildWorkflowRef;
 }
 
 /** Facts about the code and the client that started a run, recorded with it. */
@@ -77,9 +120,9 @@ export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skippe
 export type PipelineState = 'running' | 'completed' | 'failed' | 'cancelled';
 /**
  * What the cache did for a step: `unchecked` until it runs; `disabled` by `--no-cache` or `cache: false`; `partial`
- * for a `foreach` step some of whose iterations hit.
+ * for a `foreach` step some of whose iterations hit; `reused` for a step a rerun took from the run it repeats.
  */
-export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss' | 'partial';
+export type CacheDecision = 'disabled' | 'unchecked' | 'hit' | 'miss' | 'partial' | 'reused';
 
 /** One step as the `status` query reports it. Times are workflow times (ISO 8601), identical on replay. */
 export interface StepRunStatus {
@@ -121,6 +164,10 @@ export interface StepRunStatus {
   foreach?: { total: number; completed: number; failed: number; batches: number };
   /** Why the step was skipped. */
   reason?: string;
+  /** In a rerun: the run whose outputs this step took (its `cache` is then `reused`). */
+  reusedFrom?: string;
+  /** In a rerun: why this step could not be taken from the source run, so it ran (an output missing or damaged). */
+  notReused?: string;
   /** Why the step failed, with the error code. */
   error?: string;
 }
@@ -142,6 +189,8 @@ export interface PipelineRunStatus {
   /** In declaration order. */
   steps: StepRunStatus[];
   error?: string;
+  /** For a rerun: the run it repeats and the steps it started from. */
+  rerunOf?: { workflowId: string; fromSteps: string[] };
 }
 
 /** Query `status`: the DAG with each step's state, attempts, timings, cache decision, outputs and error. */

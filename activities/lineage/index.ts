@@ -93,10 +93,15 @@ export {
   runRecordFromStatus,
   sharedLineageEmitter,
 } from './recorder';
+export { reuseSteps } from './reuse';
+export type { ReuseDecision, ReuseStepInput, ReuseStepsInput, ReuseStepsOptions, ReuseStepsResult } from './reuse';
 export type {
   LineageActivities,
   LineageActivitiesOptions,
   RecordRunInput,
+  RecordRunResult,
+  RunTracker,
+  TemporalIds,
   RecordStepOptions,
   RunStatusSnapshot,
 } from './recorder';

@@ -160,6 +160,16 @@ export const runRecordSchema = z
     /** Root URI of the run's artifact store. */
     artifactStore: z.string().min(1).max(2048),
     error: z.string().max(10_000).optional(),
+    /** For a rerun (`mloe rerun RUN --from STEP`): the run it repeats and the steps it started from. */
+    rerunOf: z
+      .object({ workflowId: workflowIdSchema, fromSteps: z.array(stepIdSchema).min(1).max(1000) })
+      .strict()
+      .optional(),
+    /** The run's MLflow run, when the worker tracks runs (`activities/tracking`). */
+    mlflow: z
+      .object({ runId: z.string().min(1).max(256), experimentId: z.string().min(1).max(256), url: z.string().max(4096) })
+      .strict()
+      .optional(),
     steps: z.array(runStepSummarySchema),
   })
   .strict();

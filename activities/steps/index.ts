@@ -12,6 +12,14 @@ export {
 } from './run-step';
 export { BUILTIN_IMPLEMENTATIONS } from './builtin';
 export {
+  createListManifestActivities,
+  expandListManifests,
+  readListManifest,
+  type ListManifestActivities,
+  type WriteListManifestInput,
+  type WriteListPartInput,
+} from './list-manifests';
+export {
   createStepImplementations,
   stepRef,
   type StepContext,

@@ -27,6 +27,7 @@ import {
 } from '../cache/key';
 import { toApplicationFailure } from '../failures';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
+import { expandListManifests } from './list-manifests';
 import {
   createStepImplementations,
   definitionDigest,
@@ -106,8 +107,10 @@ export function createRunStep(
     }
   };
 
-  return async function runStep(request: RunStepRequest): Promise<RunStepResult> {
+  return async function runStep(received: RunStepRequest): Promise<RunStepResult> {
     const context = Context.current();
+    /** The request as the step, its cache key and its lineage see it: lists sent as manifests read back in full. */
+    let request = received;
     const attempt = context.info.attempt;
     const started = performance.now();
     const startedAt = new Date();
@@ -128,6 +131,7 @@ export function createRunStep(
     try {
       store = storeOf(request.artifactStore);
       const openStore = store;
+      request = { ...request, inputs: await expandListManifests(openStore, request.inputs) };
       await notify('start', (observer) => observer.started?.(request, openStore, startedAt));
       const stepContext: StepContext = {
         stepId: request.stepId,

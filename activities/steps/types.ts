@@ -20,7 +20,11 @@ export interface RunStepRequest {
   uses?: string;
   /** A command step with templates resolved: every argument and environment value is a string. */
   run?: Omit<RunSpec, 'command' | 'env'> & { command: string[]; env?: Record<string, string> };
-  /** Input values: literals, resolved expressions, artifact references as `ArtifactRef` objects. */
+  /**
+   * Input values: literals, resolved expressions, artifact references as `ArtifactRef` objects. A list too large for
+   * a Temporal payload arrives as a `ListManifestValue` (`core/list-manifest.ts`), which `runStep` reads back into
+   * the list before anything else sees the input.
+   */
   inputs: Record<string, JsonValue>;
   /** The run's parameter values. */
   params: Record<string, JsonValue>;

@@ -6,7 +6,8 @@
  *
  * Workflow ids start with the release (`v0_1_0-…`, from package.json), so the histories of a new release are added
  * beside those of earlier ones, whose runs may still be in flight. An existing file is never overwritten unless
- * `--replace` is given, which is only for histories of a release that was never deployed (docs/versioning.md).
+ * `--replace` is given, which is only for histories of a release that was never deployed (docs/versioning.md):
+ * without it, only the histories that have no file yet are written (a behaviour added within a release).
  */
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import * as prettier from 'prettier';
 import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../../activities/steps';
 import { DEFAULT_DEMO_DATA } from '../../clients/demo';
 import { startPipeline, type StartPipelineOptions } from '../../clients/pipelines';
+import { rerunPipeline } from '../../clients/rerun';
 import { BUILTIN_STEPS } from '../../core/steps/builtin';
 import { startDevServer } from '../../infra/devserver';
 import packageJson from '../../package.json';
@@ -50,6 +52,8 @@ const IDS = {
   completed: `${RELEASE}-run-pipeline`,
   failed: `${RELEASE}-run-pipeline-failed`,
   cancelled: `${RELEASE}-run-pipeline-cancelled`,
+  rerun: `${RELEASE}-run-pipeline-rerun`,
+  manifest: `${RELEASE}-run-pipeline-manifest`,
   housing: `${RELEASE}-housing-price`,
 };
 const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
@@ -59,6 +63,10 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: `${IDS.completed}-large-batch-0` },
   { set: WORKFLOWS, workflowId: IDS.failed },
   { set: WORKFLOWS, workflowId: IDS.cancelled },
+  // A rerun of the completed run from `large`: steps taken from it, a foreach over batch children run again.
+  { set: WORKFLOWS, workflowId: IDS.rerun },
+  // A list input over the (tiny) threshold, sent as a manifest.
+  { set: WORKFLOWS, workflowId: IDS.manifest },
   { set: CODE_FIRST, workflowId: IDS.housing },
 ];
 
@@ -101,6 +109,17 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
   const completed = await startPipeline(client, pipelineRun('pipeline.yaml', IDS.completed));
   await completed.handle.result();
 
+  // A rerun of it from `large` (`mloe rerun --from large`).
+  const rerun = await rerunPipeline(client, { workflowId: IDS.completed, fromStep: 'large', newWorkflowId: IDS.rerun });
+  await rerun.handle.result();
+
+  // Lists over the manifest threshold.
+  const manifest = await startPipeline(client, {
+    ...pipelineRun('manifest.yaml', IDS.manifest),
+    listManifestThresholdBytes: 16,
+  });
+  await manifest.handle.result();
+
   // Failed fast: one step fails, the running one is cancelled, the rest never start.
   const failed = await startPipeline(client, pipelineRun('failing.yaml', IDS.failed));
   await expectFailure(failed.handle.result(), IDS.failed);
@@ -121,13 +140,15 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
 
 async function main(): Promise<void> {
   const replace = process.argv.includes('--replace');
-  const present = [];
-  for (const recording of RECORDINGS) if (await exists(fileOf(recording))) present.push(fileOf(recording));
-  if (present.length > 0 && !replace) {
-    throw new Error(
-      `histories of ${RELEASE} exist already (${present.join(', ')}): runs of a deployed release may still need ` +
-        'them. Record a new release (bump the version), or pass --replace for a release never deployed.',
+  const missing = [];
+  for (const recording of RECORDINGS) if (!(await exists(fileOf(recording)))) missing.push(recording);
+  const writing = replace ? RECORDINGS : missing;
+  if (writing.length === 0) {
+    console.log(
+      `every history of ${RELEASE} is recorded already; runs of a deployed release may still need them, so none is ` +
+        'overwritten. Record a new release (bump the version), or pass --replace for a release never deployed.',
     );
+    return;
   }
 
   const server = await startDevServer({ port: 0 });
@@ -151,7 +172,7 @@ async function main(): Promise<void> {
       stops.push(runInBackground(worker));
     }
     await runExecutions(client, taskQueue, directory);
-    for (const recording of RECORDINGS) {
+    for (const recording of writing) {
       const file = fileOf(recording);
       const history = await client.workflow.getHandle(recording.workflowId).fetchHistory();
       const json = JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON());
