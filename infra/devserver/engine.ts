@@ -51,6 +51,8 @@ export interface PendingQuery {
   dispatched: boolean;
   /** The workflow task it rides on (0: its own query task). */
   taskSeq: number;
+  /** Counts deliveries as a query task of its own; only the latest copy may still be handed out. */
+  deliveries?: number;
 }
 
 /** A workflow run in memory: its mutable state, its history, and transient waiters. */

@@ -26,6 +26,12 @@ export interface Limits {
   /** Memo size limits, as encoded (Temporal's `limit.memoSize.error` 2 MiB and `limit.memoSize.warn` 2 KiB). */
   memoSizeLimitError: number;
   memoSizeLimitWarn: number;
+  /**
+   * A query task of its own (the legacy `query` field of a poll response) that no worker answered within this many
+   * ms is handed out again, until the query times out. Not a Temporal setting: the dev server's guard against a task
+   * lost on its way to a worker (a long poll the worker gave up just as the task was handed to it).
+   */
+  queryRedeliveryMs: number;
 }
 
 /** Temporal's defaults. */
@@ -41,4 +47,5 @@ export const DEFAULT_LIMITS: Limits = {
   blobSizeLimitWarn: 512 * 1024,
   memoSizeLimitError: 2 * 1024 * 1024,
   memoSizeLimitWarn: 2 * 1024,
+  queryRedeliveryMs: 5_000,
 };

@@ -69,7 +69,10 @@ export function resolveQueryResults(
 
 /**
  * Gives queries that are not riding on a workflow task a query task of their own, when no task is scheduled or
- * running that they could ride on.
+ * running that they could ride on. A query task no worker answered within `limits.queryRedeliveryMs` is handed out
+ * again (a task can be lost on its way to a worker: a long poll the worker gave up just as the task was handed to
+ * it, a worker that stopped); without this the caller would wait out the whole query timeout. A second answer to the
+ * same query is refused as already answered.
  */
 export function dispatchPendingQueries(engine: Engine, run: RunRecord): void {
   const wft = run.state.wft;
@@ -77,10 +80,19 @@ export function dispatchPendingQueries(engine: Engine, run: RunRecord): void {
   for (const q of run.queries.values()) {
     if (q.dispatched) continue;
     q.dispatched = true;
-    const id = q.id;
+    q.taskSeq = 0;
+    const delivery = (q.deliveries ?? 0) + 1;
+    q.deliveries = delivery;
+    const current = (): boolean => run.queries.get(q.id) === q && q.deliveries === delivery;
     engine.workflowMatching.enqueue(run.state.namespace, run.state.taskQueue, {
-      dispatch: () => (run.queries.get(id) === q ? queryTaskResponse(run, q) : undefined),
+      dispatch: () => (current() ? queryTaskResponse(run, q) : undefined),
     });
+    const redeliver = setTimeout(() => {
+      if (!current() || q.taskSeq !== 0) return;
+      q.dispatched = false;
+      dispatchPendingQueries(engine, run);
+    }, engine.limits.queryRedeliveryMs);
+    redeliver.unref();
   }
 }
 
