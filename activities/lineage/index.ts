@@ -99,9 +99,6 @@ export type {
   LineageActivities,
   LineageActivitiesOptions,
   RecordRunInput,
-  RecordRunResult,
-  RunTracker,
-  TemporalIds,
   RecordStepOptions,
   RunStatusSnapshot,
 } from './recorder';
