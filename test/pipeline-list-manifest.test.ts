@@ -49,7 +49,10 @@ const LIST_STEPS: StepImplementation[] = [
       outputs: { file: { type: 'file' } },
     },
     async run(inputs, context) {
-      const file = await context.store.put(`item ${Number(inputs.n)}\n`, { type: 'file', metadata: { n: Number(inputs.n) } });
+      const file = await context.store.put(`item ${Number(inputs.n)}\n`, {
+        type: 'file',
+        metadata: { n: Number(inputs.n) },
+      });
       return { outputs: { file } };
     },
   },
@@ -151,6 +154,8 @@ describe('a list of 10,000 artifact references as one step input', () => {
     }
     const took = (id: string): string =>
       `${id} ${((outcome.status.steps.find((step) => step.id === id)?.durationMs ?? 0) / 1000).toFixed(1)} s`;
-    console.log(`${ITEMS} artifact references to one step in ${seconds.toFixed(1)} s (${took('fan')}, ${took('check')})`);
+    console.log(
+      `${ITEMS} artifact references to one step in ${seconds.toFixed(1)} s (${took('fan')}, ${took('check')})`,
+    );
   }, 180_000);
 });

@@ -9,8 +9,8 @@ import { artifactRefsIn, shortDigest } from '../artifacts/ref';
 import type { ArtifactStatus, ArtifactStore } from '../artifacts/store';
 import { MloeError } from '../../core/errors';
 import type { JsonValue } from '../../core/spec';
-import { recordStepExecution } from './recorder';
-import { artifactUses, readStepRecord, type ArtifactUse, type StepRecord } from './records';
+import { stepRunEvent } from './openlineage';
+import { artifactUses, readStepRecord, writeStepRecord, type ArtifactUse, type StepRecord } from './records';
 import type { LineageEmitter, LineageLogger } from './transport';
 
 /** One step a rerun would take from the run it repeats. */
@@ -99,10 +99,7 @@ export async function reuseSteps(
       if (item === undefined) continue;
       const record = await reusedRecord(store, input, item.step, item.index, item.outputs);
       try {
-        await recordStepExecution(store, record, options.emitter, {
-          withStart: true,
-          ...(options.logger === undefined ? {} : { logger: options.logger }),
-        });
+        await recordReuse(store, record, options);
       } catch (error) {
         if (error instanceof MloeError && error.code === 'RECORD_CONFLICT') throw error;
         options.warn?.(`could not record the reuse of ${item.step.stepId}: ${(error as Error).message}`);
@@ -112,6 +109,19 @@ export async function reuseSteps(
   };
   await Promise.all(Array.from({ length: Math.min(RECORD_WRITES, records.length) }, writer));
   return { decisions };
+}
+
+/**
+ * Writes the record of a reused execution, then reports it to OpenLineage as a cache hit is reported: START and
+ * COMPLETE together (it had no start of its own).
+ */
+async function recordReuse(store: ArtifactStore, record: StepRecord, options: ReuseStepsOptions): Promise<void> {
+  await writeStepRecord(store, record);
+  const { emitter } = options;
+  if (!emitter.enabled) return;
+  for (const type of ['START', 'COMPLETE'] as const) {
+    await emitter.emit(stepRunEvent(record, type, { namespace: emitter.namespace }), options.logger);
+  }
 }
 
 /** Why a step's outputs cannot be reused (the first artifact missing or damaged), or `undefined` when all verify. */

@@ -38,9 +38,9 @@ export interface WriteListManifestInput {
 /** The activities a pipeline worker registers for list manifests. */
 export interface ListManifestActivities {
   /** Stores one part; returns its reference. Idempotent (content-addressed). */
-  writeListPart(input: WriteListPartInput): Promise<ListManifestRef>;
+  writeListPart: (input: WriteListPartInput) => Promise<ListManifestRef>;
   /** Stores the manifest naming the parts; returns the value that stands for the list. Idempotent. */
-  writeListManifest(input: WriteListManifestInput): Promise<ListManifestValue>;
+  writeListManifest: (input: WriteListManifestInput) => Promise<ListManifestValue>;
 }
 
 /** The list manifest activities, writing to the stores `stores` opens (and keeps). */
