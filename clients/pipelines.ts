@@ -11,7 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 import {
   SpecInvalidError,
@@ -370,9 +376,26 @@ async function gitDescribe(directory: string): Promise<string | undefined> {
 }
 
 /**
- * The status of a run, by workflow id: a completed run's from its result (no worker needed), any other from the
- * `status` query (which a worker of the run's task queue answers). `CONFIG_INVALID` when the id names a workflow that
- * is not a pipeline run.
+ * The final status a failed or cancelled run carries in its failure's details (`runPipeline` puts it there), or
+ * `undefined` for another error (a terminated or timed-out run, or one started by an older mloe).
+ */
+export function statusFromFailure(error: unknown): PipelineRunStatus | undefined {
+  const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+  const details: unknown[] =
+    cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? [...(cause.details ?? [])] : [];
+  const [candidate] = details;
+  const looksLikeStatus =
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof (candidate as { workflowId?: unknown }).workflowId === 'string' &&
+    Array.isArray((candidate as { steps?: unknown }).steps);
+  return looksLikeStatus ? (candidate as PipelineRunStatus) : undefined;
+}
+
+/**
+ * The status of a run, by workflow id: a finished run's from its result or failure (no worker needed), a running
+ * (or terminated) one's from the `status` query (which a worker of the run's task queue answers). `CONFIG_INVALID`
+ * when the id names a workflow that is not a pipeline run.
  */
 export async function getPipelineStatus(client: Client, workflowId: string): Promise<PipelineRunStatus> {
   const handle = client.workflow.getHandle<RunPipelineWorkflow>(workflowId);
@@ -380,7 +403,15 @@ export async function getPipelineStatus(client: Client, workflowId: string): Pro
   if (description.type !== RUN_PIPELINE_WORKFLOW_TYPE) {
     throw new MloeError('CONFIG_INVALID', `${workflowId} is not a pipeline run (it is a ${description.type} workflow)`);
   }
-  return description.status.name === 'COMPLETED' ? handle.result() : handle.query(pipelineStatusQuery);
+  if (description.status.name === 'COMPLETED') return handle.result();
+  if (description.status.name === 'FAILED' || description.status.name === 'CANCELLED') {
+    const fromFailure = await handle.result().then(
+      () => undefined,
+      (error: unknown) => statusFromFailure(error),
+    );
+    if (fromFailure !== undefined) return fromFailure;
+  }
+  return handle.query(pipelineStatusQuery);
 }
 
 /** Requests cancellation of a run: its running steps are cancelled and recorded so, and the run ends cancelled. */
@@ -404,22 +435,31 @@ export async function waitForPipeline(
   handle: WorkflowHandle<RunPipelineWorkflow>,
   options: { pollIntervalMs?: number; onStatus?: (status: PipelineRunStatus) => void } = {},
 ): Promise<PipelineOutcome> {
+  let finished = false;
   const result = handle.result().then(
     (status): PipelineOutcome => ({ status }),
-    async (error: unknown): Promise<PipelineOutcome> => ({ status: await handle.query(pipelineStatusQuery), error }),
+    async (error: unknown): Promise<PipelineOutcome> => ({
+      status: statusFromFailure(error) ?? (await handle.query(pipelineStatusQuery)),
+      error,
+    }),
   );
   for (;;) {
     const settled = await Promise.race([result, delay(options.pollIntervalMs ?? 200, undefined)]);
     if (settled !== undefined) {
+      finished = true;
       options.onStatus?.(settled.status);
       return settled;
     }
-    if (options.onStatus !== undefined) {
-      try {
-        options.onStatus(await handle.query(pipelineStatusQuery));
-      } catch {
-        // Progress is best effort; the result is what counts.
-      }
+    const onStatus = options.onStatus;
+    if (onStatus !== undefined) {
+      // Progress is best effort and never holds up the result: a slow query is left behind when the run ends.
+      const progress = handle.query(pipelineStatusQuery).then(
+        (status) => {
+          if (!finished) onStatus(status);
+        },
+        () => undefined,
+      );
+      await Promise.race([progress, result]);
     }
   }
 }

@@ -21,16 +21,23 @@ import {
   type StepImplementation,
   type StepImplementations,
 } from '../activities/steps';
+import { trackingConfigFromEnv } from '../activities/tracking';
 import { MloeError } from '../core/errors';
 import {
   cancelPipeline,
   getPipelineStatus,
   startPipeline,
+  statusFromFailure,
   waitForPipeline,
   type PipelineOutcome,
   type StartPipelineOptions,
 } from '../clients/pipelines';
-import type { PipelineRunStatus, RunPipelineWorkflow, StepRunStatus } from '../workflows/types';
+import {
+  pipelineStatusQuery,
+  type PipelineRunStatus,
+  type RunPipelineWorkflow,
+  type StepRunStatus,
+} from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
@@ -114,7 +121,13 @@ describe('runPipeline on the dev server', () => {
 
   beforeAll(async () => {
     artifactRoot = await mkdtemp(join(tmpdir(), 'mloe-pipeline-test-'));
-    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({ taskQueue, steps }));
+    // Tracked in the jest MLflow server, as `mloe dev` tracks: the demo spec registers its model there.
+    const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: process.env.MLFLOW_TEST_TRACKING_URI });
+    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({
+      taskQueue,
+      steps,
+      ...(tracking === undefined ? {} : { tracking }),
+    }));
     client = env.client;
   });
 
@@ -159,6 +172,7 @@ describe('runPipeline on the dev server', () => {
       ['featurize', 'completed', 'featurize@1', 1],
       ['train', 'completed', 'train@1', 1],
       ['evaluate', 'completed', 'evaluate@1', 1],
+      ['register', 'completed', 'register@1', 1],
     ]);
     expect(seen.has('evaluate:pending') || seen.has('evaluate:running')).toBe(true); // progress was observable
 
@@ -295,7 +309,7 @@ describe('runPipeline on the dev server', () => {
   });
 
   it('by default the first failure cancels running steps and fails the pipeline', async () => {
-    const { status, error } = await run({
+    const { status, error, handle } = await run({
       spec: specOf('fail-fast', {
         steps: {
           block: { uses: 'wait-cancel@1' },
@@ -315,6 +329,9 @@ describe('runPipeline on the dev server', () => {
       warm: 'completed',
       later: 'cancelled',
     });
+    // The final status travels in the failure's details, so reading it needs no query (and no worker): it is the
+    // status the run's query answers.
+    expect(statusFromFailure(error)).toEqual(await handle.query(pipelineStatusQuery));
   });
 
   it('maps retry onto the activity: a step failing twice then succeeding reports 3 attempts', async () => {

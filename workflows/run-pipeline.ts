@@ -125,12 +125,15 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES[status.state] }]);
   await recordRunSafely(status, info.firstExecutionRunId);
 
-  if (status.state === 'cancelled') throw new CancelledFailure('pipeline cancelled');
+  // A failed or cancelled run carries its final status in the failure's details, as a completed one returns it:
+  // clients read it from the result, with no query (and no worker) needed.
+  if (status.state === 'cancelled') throw new CancelledFailure('pipeline cancelled', [status]);
   if (status.state === 'failed') {
     throw ApplicationFailure.create({
       type: 'PIPELINE_STEP_FAILED',
       message: status.error ?? 'a step failed',
       nonRetryable: true,
+      details: [status],
     });
   }
   return status;
