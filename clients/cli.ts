@@ -79,7 +79,15 @@ export function buildProgram(
     )
     .option('-p, --port <port>', 'port of the dev server (0 picks a free one)', '7233')
     .option('--ip <address>', 'IP address to bind the dev server to', '127.0.0.1')
-    .option('-f, --db-filename <file>', 'SQLite file for durable state (in memory when absent)')
+    .option(
+      '-f, --db-filename <file>',
+      "SQLite file for durable state (in memory when absent); MLflow's goes beside it (state.db: state.mlflow.db)",
+    )
+    .option(
+      '--mlflow-port <port>',
+      'port of the embedded MLflow server, not started when MLFLOW_TRACKING_URI is set (0 picks a free one)',
+      '5000',
+    )
     .action(async (options: DevFlags) => {
       // Loaded here so that other commands and `--help` do not pay for the server, the SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -400,7 +408,71 @@ export function buildProgram(
       );
     });
 
+  addModelsCommand(program, io, setExitCode, env);
+
   return program;
+}
+
+/**
+ * `mloe models list | versions NAME | show NAME@ALIAS|NAME/VERSION | alias set NAME ALIAS VERSION | alias delete NAME
+ * ALIAS`: the MLflow model registry at MLFLOW_TRACKING_URI, or `mloe dev`'s (`clients/models.ts`, loaded when a
+ * subcommand runs).
+ */
+function addModelsCommand(program: Command, io: StartDevIo, setExitCode: (code: number) => void, env: ConfigEnv): void {
+  const run = async (
+    action: (
+      models: typeof import('./models'),
+      client: import('../activities/mlflow').MlflowClient,
+    ) => Promise<string[]>,
+  ): Promise<void> => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const models = require('./models') as typeof import('./models');
+    let target: import('./models').ModelsTarget;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      target = (require('../workers/config') as typeof import('../workers/config')).loadModelsConfig({ env });
+    } catch (error) {
+      io.stderr(`error: ${ensureError(error).message}`);
+      return setExitCode(1);
+    }
+    setExitCode(await models.runModelsCommand(target, io, (client) => action(models, client)));
+  };
+  const models = program
+    .command('models')
+    .description(
+      'The MLflow model registry: registered models, their versions and aliases (at MLFLOW_TRACKING_URI, else the ' +
+        'server `mloe dev` starts on 127.0.0.1:5000)',
+    );
+  models
+    .command('list')
+    .description('List registered models: name, latest version, aliases, last update')
+    .action(() => run((m, client) => m.listModels(client)));
+  models
+    .command('versions')
+    .description("List a registered model's versions, newest first: created, aliases, MLflow run, mloe run, source")
+    .argument('<name>', 'the registered model')
+    .action((name: string) => run((m, client) => m.listVersions(client, name)));
+  models
+    .command('show')
+    .description('Show one model version: source, run, status, aliases, tags and its MLmodel file')
+    .argument('<model>', 'NAME@ALIAS or NAME/VERSION, e.g. housing-price@champion or housing-price/3')
+    .action((reference: string) => run((m, client) => m.showVersion(client, reference)));
+  const alias = models.command('alias').description("Set or delete a registered model's aliases");
+  alias
+    .command('set')
+    .description('Point an alias at a version (moving it if it pointed elsewhere)')
+    .argument('<name>', 'the registered model')
+    .argument('<alias>', 'the alias, e.g. champion')
+    .argument('<version>', 'the version number')
+    .action((name: string, aliasName: string, version: string) =>
+      run((m, client) => m.setAlias(client, name, aliasName, version)),
+    );
+  alias
+    .command('delete')
+    .description('Remove an alias')
+    .argument('<name>', 'the registered model')
+    .argument('<alias>', 'the alias')
+    .action((name: string, aliasName: string) => run((m, client) => m.deleteAlias(client, name, aliasName)));
 }
 
 /**

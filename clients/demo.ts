@@ -1,21 +1,33 @@
 /**
  * `mloe demo`: runs the example pipeline `pipelines/demo/pipeline.yaml` end to end in one process, on the embedded
- * stack (a dev server on a free port, a client, a pipeline worker): ingest a housing CSV, validate it, split and
- * standardise it, fit a linear regression and score it. Prints each step as it starts and ends, the summary table
- * (with the cache column: a second demo in the same directory is served from the cache), then the metrics and the
- * fitted model. The CLI loads this module only when `demo` runs: it pulls in the SDK, the worker and the activities.
+ * stack (a dev server on a free port, a client, a pipeline worker, and an in-memory MLflow server unless
+ * MLFLOW_TRACKING_URI names one): ingest a housing CSV, validate it, split and standardise it, fit a linear
+ * regression, score it and register it in the MLflow model registry. Prints each step as it starts and ends, the
+ * summary table (with the cache column: a second demo in the same directory is served from the cache, but for the
+ * registration), then the metrics and the fitted model, and what MLflow holds: the run, its nested steps, its metrics
+ * and the model's versions, with their URLs. The CLI loads this module only when `demo` runs: it pulls in the SDK, the
+ * worker and the activities.
  */
 import { resolve } from 'node:path';
 
-import { loadWorkflowBundleConfig, type ConfigEnv } from '../workers/config';
+import { createMlflowClient } from '../activities/mlflow';
+import {
+  embeddedTrackingConfig,
+  loadTrackingConfig,
+  loadWorkflowBundleConfig,
+  type ConfigEnv,
+} from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
+import { embeddedMlflowOptions } from './embedded-mlflow';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
+import { listVersions } from './models';
 import { ensureError } from '../core/errors';
 import { startPipeline } from './pipelines';
 import { followRun } from './run';
 import { quietSdkLogs } from './sdk-logs';
 import type { StartDevIo } from './start-dev';
+import { trackedRunLines } from './tracked-run';
 
 /** The demo pipeline's spec. */
 export const DEMO_SPEC = resolve(__dirname, '..', 'pipelines', 'demo', 'pipeline.yaml');
@@ -31,7 +43,10 @@ export interface DemoOptions {
   artifactRoot?: string;
   /** Run every step even if a cached result exists. */
   noCache?: boolean;
-  /** The environment (`process.env`): where the workflow bundle comes from (`workers/config.ts`). */
+  /**
+   * The environment (`process.env`): where the workflow bundle comes from and where runs are tracked
+   * (`MLFLOW_TRACKING_URI`; an embedded MLflow server when unset) (`workers/config.ts`).
+   */
   env?: ConfigEnv;
   /** How often to query the run's status for progress lines. */
   pollIntervalMs?: number;
@@ -49,12 +64,23 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
   quietSdkLogs();
 
   let stack: EmbeddedStack | undefined;
+  const env = options.env ?? {};
   try {
+    let tracking = loadTrackingConfig({ env });
     stack = await startEmbeddedStack({
-      workflowBundle: loadWorkflowBundleConfig({ env: options.env ?? {} }),
-      createWorker: (connection, workflowBundle) => createPipelineWorker({ connection, workflowBundle }),
+      workflowBundle: loadWorkflowBundleConfig({ env }),
+      ...(tracking === undefined ? { mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: artifactRoot }) } : {}),
+      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+        if (tracking === undefined && mlflowUrl !== undefined) tracking = embeddedTrackingConfig(env, mlflowUrl);
+        return createPipelineWorker({ connection, workflowBundle, ...(tracking === undefined ? {} : { tracking }) });
+      },
     });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
+    io.stdout(
+      stack.mlflowUrl === undefined
+        ? `[${elapsed()}] tracking in MLflow at ${tracking?.mlflow.trackingUri ?? '-'} (MLFLOW_TRACKING_URI)`
+        : `[${elapsed()}] MLflow tracking server (embedded, in memory) running at ${stack.mlflowUrl}`,
+    );
     // The run starts while the worker is created; its first workflow task waits in the queue until the worker polls.
     const started = startPipeline(stack.client, {
       file: DEMO_SPEC,
@@ -70,8 +96,20 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
     if (outcome.error !== undefined) return 1;
     io.stdout('');
     for (const line of formatResults(outcome.status)) io.stdout(line);
+    if (tracking !== undefined) {
+      const client = createMlflowClient(tracking.mlflow);
+      io.stdout('');
+      for (const line of await trackedRunLines(client, outcome.status)) io.stdout(line);
+      if (outcome.status.steps.some((step) => step.id === 'register' && step.state === 'completed')) {
+        io.stdout('');
+        io.stdout('$ mloe models versions housing-price');
+        for (const line of await listVersions(client, 'housing-price')) io.stdout(line);
+      }
+    }
     io.stdout('');
-    io.stdout(`artifacts in ${artifactRoot}/.mloe/artifacts; run it again and every step is served from the cache`);
+    io.stdout(
+      `artifacts in ${artifactRoot}/.mloe/artifacts; run it again and every step but register is served from the cache`,
+    );
     return 0;
   } catch (error) {
     io.stderr(`demo failed: ${ensureError(error).message}`);

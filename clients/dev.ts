@@ -1,12 +1,20 @@
 /**
  * `mloe dev`: the whole local setup in one process — the embedded dev server (on 127.0.0.1:7233 by default, where
- * `mloe status`, `list`, `logs` and `cancel` look when TEMPORAL_ADDRESS is unset) and a pipeline worker polling it —
- * until SIGINT or SIGTERM, which stop the worker gracefully and then the server. The CLI loads this module only for
- * this command.
+ * `mloe status`, `list`, `logs` and `cancel` look when TEMPORAL_ADDRESS is unset), the embedded MLflow server (on
+ * 127.0.0.1:5000, where `mloe models` looks when MLFLOW_TRACKING_URI is unset; not started when it is set) and a
+ * pipeline worker polling the one and tracking runs in the other — until SIGINT or SIGTERM, which stop the worker
+ * gracefully and then the servers. The CLI loads this module only for this command.
  */
 import { z } from 'zod';
 
-import { loadWorkerConfig, type ConfigEnv, type WorkerConfig } from '../workers/config';
+import {
+  DEFAULT_MLFLOW_PORT,
+  loadWorkerConfig,
+  withEmbeddedTracking,
+  type ConfigEnv,
+  type WorkerConfig,
+} from '../workers/config';
+import { embeddedMlflowOptions, trackingLine } from './embedded-mlflow';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ConfigError, ensureError } from '../core/errors';
@@ -19,6 +27,8 @@ export interface DevFlags {
   port?: string;
   ip?: string;
   dbFilename?: string;
+  /** `--mlflow-port`: the embedded MLflow server's port. */
+  mlflowPort?: string;
 }
 
 const devFlagsSchema = z.object({
@@ -30,6 +40,12 @@ const devFlagsSchema = z.object({
     .default(7233),
   ip: z.string().min(1, 'expected an IP address').default('127.0.0.1'),
   dbFilename: z.string().min(1, 'expected a file name').optional(),
+  mlflowPort: z
+    .string()
+    .regex(/^\d+$/, 'expected a port number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
+    .default(DEFAULT_MLFLOW_PORT),
 });
 
 /** Options of {@link runDevCommand}. */
@@ -54,7 +70,9 @@ export function parseDevFlags(flags: DevFlags): z.output<typeof devFlagsSchema> 
   const value = flags[name as keyof DevFlags];
   throw new ConfigError(
     `invalid ${flag} ${JSON.stringify(value ?? '')}: ${issue?.message ?? 'invalid'}; fix: ` +
-      (name === 'port' ? 'give a port from 0 to 65535 (0 picks a free one)' : `give a non-empty ${flag}`),
+      (name === 'port' || name === 'mlflowPort'
+        ? 'give a port from 0 to 65535 (0 picks a free one)'
+        : `give a non-empty ${flag}`),
     { cause: parsed.error },
   );
 }
@@ -78,6 +96,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
   quietSdkLogs();
 
   let stack: EmbeddedStack | undefined;
+  const env = options.env ?? {};
   try {
     stack = await startEmbeddedStack({
       ip: flags.ip,
@@ -86,16 +105,30 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
       ...(config.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [config.namespace] }),
       namespace: config.namespace,
       workflowBundle: config.workflowBundle,
-      createWorker: (connection, workflowBundle) =>
-        createPipelineWorker({
+      // The user's MLFLOW_TRACKING_URI wins: no embedded MLflow server then.
+      ...(config.tracking === undefined
+        ? {
+            mlflow: embeddedMlflowOptions({
+              host: flags.ip,
+              port: flags.mlflowPort,
+              ...(flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }),
+              artifactsParent: process.cwd(),
+            }),
+          }
+        : {}),
+      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+        config = withEmbeddedTracking(config, env, mlflowUrl);
+        return createPipelineWorker({
           ...pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
           workflowBundle,
-        }),
+        });
+      },
     });
     const { address } = stack;
     await stack.worker;
     io.stdout(readyLine(address));
     io.stdout(workerReadyLine({ ...config, address }));
+    io.stdout(trackingLine(config.tracking, flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }));
     io.stdout(`run a pipeline on it: TEMPORAL_ADDRESS=${address} mloe run FILE`);
     await stack.runWorkerUntil(async () => {
       const signal = await stop;

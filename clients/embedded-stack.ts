@@ -1,6 +1,7 @@
 /**
  * The embedded stack: the mloe dev server, a client connection, a worker connection and a worker, all in this
- * process. `mloe demo`, `mloe run` (without TEMPORAL_ADDRESS) and `mloe dev` run on it; they differ only in the
+ * process, and, unless the user's MLFLOW_TRACKING_URI names another, the embedded MLflow server the worker tracks runs
+ * in. `mloe demo`, `mloe run` (without TEMPORAL_ADDRESS) and `mloe dev` run on it; they differ only in the
  * worker they create and in how long they keep it running. The worker is created in the background (about half a
  * second: the SDK starts its workflow thread and loads the bundle there), so a command can start its run meanwhile.
  */
@@ -8,10 +9,11 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
 
 import type { DevServerOptions } from '../infra/devserver';
+import type { MlflowServerOptions } from '../infra/mlflow';
 import type { WorkflowBundleConfig } from '../workers/config';
 import { loadWorkflowBundle } from '../workers/workflow-bundle';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
-import { ensureError } from '../core/errors';
+import { MloeError, ensureError } from '../core/errors';
 import { startEmbeddedDevServer } from './start-dev';
 
 /** Options of {@link startEmbeddedStack}. */
@@ -35,14 +37,28 @@ export interface EmbeddedStackOptions {
   logLevel?: DevServerOptions['logLevel'];
   /** Where the worker's workflow bundle comes from; it is read (or built) while the server starts. */
   workflowBundle: WorkflowBundleConfig;
-  /** Creates (but does not run) the worker, on the stack's worker connection, running `workflowBundle`. */
-  createWorker: (connection: NativeConnection, workflowBundle: WorkflowBundle) => Promise<Worker>;
+  /**
+   * Starts the embedded MLflow server beside the dev server, with these options (`host`, `port`, `backendStoreUri`,
+   * `artifactsDestination`); none when absent (the user's MLFLOW_TRACKING_URI is used, or tracking is off).
+   */
+  mlflow?: Pick<MlflowServerOptions, 'host' | 'port' | 'backendStoreUri' | 'artifactsDestination'>;
+  /**
+   * Creates (but does not run) the worker, on the stack's worker connection, running `workflowBundle`;
+   * `embedded.mlflowUrl` is the embedded MLflow server's URL when one was started.
+   */
+  createWorker: (
+    connection: NativeConnection,
+    workflowBundle: WorkflowBundle,
+    embedded: { mlflowUrl?: string },
+  ) => Promise<Worker>;
 }
 
 /** A running embedded stack. */
 export interface EmbeddedStack {
   /** `host:port` of the dev server (the real port when 0 was asked for). */
   address: string;
+  /** The embedded MLflow server's URL (`http://127.0.0.1:<port>`), when the stack started one. */
+  mlflowUrl?: string;
   client: Client;
   connection: Connection;
   nativeConnection: NativeConnection;
@@ -86,24 +102,36 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const workflowBundle = loadWorkflowBundle(options.workflowBundle);
   workflowBundle.catch(() => undefined); // a failure surfaces where it is awaited, not as an unhandled rejection
   try {
-    const server = await startEmbeddedDevServer({
-      ip: options.ip ?? '127.0.0.1',
-      port: options.port ?? 0,
-      logLevel: options.logLevel ?? 'warn',
-      ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
-      ...(options.namespaces === undefined ? {} : { namespaces: options.namespaces }),
-      searchAttributes: {
-        [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword',
-        [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword',
-        ...options.searchAttributes,
-      },
-    });
-    closers.push(() => server.close());
+    // The MLflow server starts beside the dev server; whichever fails, what started is stopped.
+    const [devServer, mlflowServer] = await Promise.allSettled([
+      startEmbeddedDevServer({
+        ip: options.ip ?? '127.0.0.1',
+        port: options.port ?? 0,
+        logLevel: options.logLevel ?? 'warn',
+        ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
+        ...(options.namespaces === undefined ? {} : { namespaces: options.namespaces }),
+        searchAttributes: {
+          [PIPELINE_SEARCH_ATTRIBUTE.name]: 'Keyword',
+          [STATUS_SEARCH_ATTRIBUTE.name]: 'Keyword',
+          ...options.searchAttributes,
+        },
+      }),
+      options.mlflow === undefined ? Promise.resolve(undefined) : startEmbeddedMlflow(options.mlflow),
+    ]);
+    if (devServer.status === 'fulfilled') closers.push(() => devServer.value.close());
+    if (mlflowServer.status === 'fulfilled' && mlflowServer.value !== undefined) {
+      const mlflow = mlflowServer.value;
+      closers.push(() => mlflow.close());
+    }
+    if (devServer.status === 'rejected') throw ensureError(devServer.reason);
+    if (mlflowServer.status === 'rejected') throw ensureError(mlflowServer.reason);
+    const server = devServer.value;
+    const embedded = mlflowServer.value === undefined ? {} : { mlflowUrl: mlflowServer.value.url };
     const connection = await Connection.connect({ address: server.address });
     closers.push(() => connection.close());
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     closers.push(() => nativeConnection.close());
-    const worker = workflowBundle.then((bundle) => options.createWorker(nativeConnection, bundle));
+    const worker = workflowBundle.then((bundle) => options.createWorker(nativeConnection, bundle, embedded));
     worker.catch(() => undefined); // reported to whoever awaits `worker`, not as an unhandled rejection
     // A created worker holds its connection until it has run: let a worker that never ran go first.
     closers.push(async () => {
@@ -113,6 +141,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     const client = new Client({ connection, namespace: options.namespace ?? 'default' });
     return {
       address: server.address,
+      ...embedded,
       client,
       connection,
       nativeConnection,
@@ -123,5 +152,28 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Starts the embedded MLflow server (loaded on first use: hono and SQLite). A port in use or a locked database is a
+ * `SERVER_START_FAILED` error naming it.
+ */
+async function startEmbeddedMlflow(
+  options: NonNullable<EmbeddedStackOptions['mlflow']>,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  // `require`, not `import()`: bin/mloe.js registers tsx's CommonJS hooks only.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startMlflowServer } = require('../infra/mlflow') as typeof import('../infra/mlflow');
+  try {
+    return await startMlflowServer({ host: '127.0.0.1', port: 0, ...options });
+  } catch (error) {
+    throw new MloeError(
+      'SERVER_START_FAILED',
+      `the embedded MLflow server could not start: ${ensureError(error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }

@@ -12,10 +12,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 
 import { SpecInvalidError, formatIssue } from '../core/spec';
-import { loadRunConfig, type ConfigEnv, type ConnectionConfig } from '../workers/config';
+import { loadRunConfig, withEmbeddedTracking, type ConfigEnv, type ConnectionConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { connectClient, withConnectedClient } from './connection';
+import { embeddedMlflowOptions, trackingLine } from './embedded-mlflow';
 import { startEmbeddedStack } from './embedded-stack';
 import { ensureError } from '../core/errors';
 import {
@@ -103,18 +104,30 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       return await follow(run, io, elapsed, options.pollIntervalMs);
     }
 
-    const { worker } = config;
+    let { worker } = config;
     const { taskQueue } = worker;
     quietSdkLogs();
     const stack = await startEmbeddedStack({
       ...(worker.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [worker.namespace] }),
       namespace: worker.namespace,
       workflowBundle: worker.workflowBundle,
-      createWorker: (connection, workflowBundle) =>
-        createPipelineWorker({ ...pipelineWorkerOptions(connection, worker), workflowBundle }),
+      // An embedded MLflow server (in memory, for as long as the command runs) unless MLFLOW_TRACKING_URI is set.
+      ...(worker.tracking === undefined
+        ? { mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: process.cwd() }) }
+        : {}),
+      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+        worker = withEmbeddedTracking(worker, options.env ?? {}, mlflowUrl);
+        return createPipelineWorker({ ...pipelineWorkerOptions(connection, worker), workflowBundle });
+      },
     });
     cleanups.push(() => stack.close());
     io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);
+    if (stack.mlflowUrl !== undefined) {
+      io.stdout(
+        `[${elapsed()}] MLflow tracking server (embedded, in memory until this command ends) running at ` +
+          `${stack.mlflowUrl} (set MLFLOW_TRACKING_URI to keep runs in another)`,
+      );
+    } else io.stdout(`[${elapsed()}] ${trackingLine(worker.tracking)}`);
     // The run starts while the worker is created; its first workflow task waits in the queue until the worker polls.
     const [run] = await Promise.all([startPipeline(stack.client, { ...startOptions, taskQueue }), stack.worker]);
     io.stdout(
@@ -177,7 +190,10 @@ export async function followRun(
   return outcome;
 }
 
-/** The summary table: step, status, duration, cache (and attempts, and the error of a failed step). */
+/**
+ * The summary table: step, status, duration, cache (and attempts, and the error of a failed step), and the run's
+ * MLflow run when it is tracked.
+ */
 export function formatRunSummary(status: PipelineRunStatus): string[] {
   const header = ['step', 'status', 'duration', 'cache', 'attempts'];
   const rows = status.steps.map((step) => [
@@ -202,6 +218,7 @@ export function formatRunSummary(status: PipelineRunStatus): string[] {
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),
     ...(errors.length === 0 ? [] : ['errors:', ...errors]),
+    ...(status.mlflow === undefined ? [] : [`mlflow: ${status.mlflow.url}`]),
   ];
 }
 

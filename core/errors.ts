@@ -61,7 +61,9 @@ export type MloeErrorCode =
    * A request to an MLflow tracking server or model registry failed; the error (`MlflowError` in
    * `activities/mlflow/errors.ts`) carries MLflow's own `error_code`, the HTTP status and the endpoint.
    */
-  | 'MLFLOW_REQUEST_FAILED';
+  | 'MLFLOW_REQUEST_FAILED'
+  /** A step needs an MLflow tracking server (the model registry) and the worker has none: set MLFLOW_TRACKING_URI. */
+  | 'TRACKING_NOT_CONFIGURED';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -176,7 +176,8 @@ describe('valid specs', () => {
 describe('the demo pipeline spec', () => {
   it('validates, and has the steps of the demo workflow in the same order', () => {
     const result = valid(loadFile(DEMO_SPEC));
-    expect(result.order).toEqual([...DEMO_STEPS]);
+    // The spec also registers the model; the code-first workflow does not (pipelines/demo/README.md).
+    expect(result.order).toEqual([...DEMO_STEPS, 'register']);
     expect(result.spec.steps.train?.uses).toBe('train@1');
   });
 
@@ -255,6 +256,20 @@ function demoInCode() {
       timeout: '5m',
       retry: modelRetry,
       with: { model: ctx.output('train', 'model'), test: ctx.output('featurize', 'test') },
+    }))
+    .step('register', (ctx) => ({
+      uses: 'register@1',
+      needs: ['evaluate'],
+      when: ctx.expr('steps.evaluate.outputs.metrics.r2 > 0.8'),
+      with: {
+        model: ctx.output('train', 'model'),
+        name: 'housing-price',
+        alias: 'champion',
+        description: 'Least-squares model of house prices (pipelines/demo).',
+        fileName: 'model.json',
+        signatureInputs: ctx.param('features'),
+        signatureOutputs: ctx.expr('[params.target]'),
+      },
     }));
 }
 
@@ -615,13 +630,13 @@ describe('step registry', () => {
     );
   });
 
-  it('describes the five built-in steps of the demo', () => {
+  it('describes the built-in steps of the demo', () => {
     expect(
       registry
         .list()
         .map((d) => d.name)
         .sort(),
-    ).toEqual([...DEMO_STEPS].sort());
+    ).toEqual([...DEMO_STEPS, 'register'].sort());
   });
 });
 
@@ -645,7 +660,7 @@ describe('mloe validate', () => {
     expect(stdout.split('\n')).toEqual([
       'pipelines/demo/pipeline.yaml: pipeline housing-price is valid',
       '  params (4): dataPath, features, target, testFraction',
-      '  steps (5): ingest → validate → featurize → train → evaluate',
+      '  steps (6): ingest → validate → featurize → train → evaluate → register',
       '',
     ]);
   });

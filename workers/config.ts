@@ -15,6 +15,8 @@ import { z } from 'zod';
 import type { S3StoreConfigInput } from '../activities/artifacts/config';
 import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/keys';
 import { lineageConfigFromEnv, type LineageConfig } from '../activities/lineage/config';
+import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/config';
+import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 
@@ -245,6 +247,12 @@ export interface WorkerConfig extends ConnectionConfig {
    * start so that a bad value stops the worker instead of silently turning events off.
    */
   lineage: LineageConfig;
+  /**
+   * Where pipeline runs are tracked (`MLFLOW_TRACKING_URI`, MLflow's other variables, `MLFLOW_EXPERIMENT_NAME`;
+   * `activities/tracking/config.ts`); absent when tracking is off. `mloe dev`, `mloe demo` and an embedded `mloe run`
+   * start an embedded MLflow server and set it when it is absent.
+   */
+  tracking?: TrackingConfig;
   /** The workflow bundle the worker runs: a pre-built file, or workflows/ bundled through the bundle cache. */
   workflowBundle: WorkflowBundleConfig;
 }
@@ -473,7 +481,8 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
   };
   const parsed = attempt(() => parseSettings(names, sources));
   const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
-  if (parsed === undefined || lineage === undefined) {
+  const tracking = attempt(() => ({ config: trackingConfigFromEnv(sources.env ?? {}) }));
+  if (parsed === undefined || lineage === undefined || tracking === undefined) {
     throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
   }
   const { settings, origins } = parsed;
@@ -488,6 +497,47 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
       ...s3Settings(settings),
     },
     lineage,
+    ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
   };
+}
+
+/** Where `mloe dev` serves MLflow unless told otherwise (MLflow's own default port). */
+export const DEFAULT_MLFLOW_PORT = 5000;
+/** The MLflow server `mloe models` talks to when `MLFLOW_TRACKING_URI` is unset: the one `mloe dev` starts. */
+export const DEFAULT_MLFLOW_TRACKING_URI = `http://127.0.0.1:${DEFAULT_MLFLOW_PORT}`;
+
+/**
+ * What `mloe models` talks to: the MLflow server of `MLFLOW_TRACKING_URI` (and MLflow's other variables), or, when it
+ * is unset, the one `mloe dev` starts ({@link DEFAULT_MLFLOW_TRACKING_URI}). `CONFIG_INVALID` for a bad value.
+ */
+export function loadModelsConfig(sources: ConfigSources = {}): { mlflow: MlflowConfig; origin: 'env' | 'default' } {
+  const env = sources.env ?? {};
+  const set = (env[MLFLOW_ENV.trackingUri] ?? '').trim() !== '';
+  return {
+    mlflow: mlflowConfigFromEnv(set ? env : { ...env, [MLFLOW_ENV.trackingUri]: DEFAULT_MLFLOW_TRACKING_URI }),
+    origin: set ? 'env' : 'default',
+  };
+}
+
+/**
+ * The tracking settings of a worker that tracks in the embedded MLflow server at `url` (`mloe dev`, `mloe demo`, an
+ * embedded `mloe run`): MLflow's other variables and `MLFLOW_EXPERIMENT_NAME` as set, links to REST answers (the
+ * embedded server serves no UI).
+ */
+export function embeddedTrackingConfig(env: ConfigEnv, url: string): TrackingConfig {
+  const config = trackingConfigFromEnv({ ...env, [MLFLOW_ENV.trackingUri]: url }, { links: 'api' });
+  if (config === undefined) throw new ConfigError(`no tracking configuration for ${url}`);
+  return config;
+}
+
+/** A worker configuration that tracks in the embedded MLflow server at `url`, unless it tracks elsewhere already. */
+export function withEmbeddedTracking(config: WorkerConfig, env: ConfigEnv, url: string | undefined): WorkerConfig {
+  if (config.tracking !== undefined || url === undefined) return config;
+  return { ...config, tracking: embeddedTrackingConfig(env, url) };
+}
+
+/** Tracking as the environment configures it (`mloe demo`), or undefined when it is off; `CONFIG_INVALID` if bad. */
+export function loadTrackingConfig(sources: ConfigSources = {}): TrackingConfig | undefined {
+  return trackingConfigFromEnv(sources.env ?? {});
 }

@@ -24,6 +24,8 @@ import {
 import { loadWorkflowBundleConfig, type WorkerConfig, type WorkflowBundleConfig } from './config';
 import { loadWorkflowBundle } from './workflow-bundle';
 import { lineageObserver } from '../activities/steps/lineage-observer';
+import { trackingObserver } from '../activities/steps/tracking-observer';
+import { MlflowTracker, trackPipelineRun, type TrackingConfig } from '../activities/tracking';
 import { ensureError } from '../core/errors';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 
@@ -60,35 +62,55 @@ export interface PipelineWorkerOptions {
   artifactStore?: { defaultUri?: string; s3?: S3StoreConfigInput };
   /** Where OpenLineage events go; the process's emitter configured from `OPENLINEAGE_*` by default. */
   lineage?: LineageEmitter;
+  /**
+   * Where pipeline runs are tracked (MLflow, `activities/tracking`): a configuration (`workers/config.ts`) or a tracker
+   * to share; nowhere when absent (and `register@1` then fails with `TRACKING_NOT_CONFIGURED`).
+   */
+  tracking?: TrackingConfig | MlflowTracker;
   /** Where start-up warnings go (a search attribute registration that failed); `console.warn` by default. */
   warn?: (message: string) => void;
 }
 
 /**
  * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
- * stores (with lineage records and OpenLineage events for every execution), `recordRun` and `reuseSteps` (a
- * rerun's), and the writers of list manifests (large list inputs, `workflows/list-manifests.ts`). The stores are
- * opened once and kept.
+ * stores (with lineage records and OpenLineage events for every execution, and an MLflow run when the worker tracks
+ * runs), `recordRun` and `reuseSteps` (a rerun's), and the writers of list manifests (large list inputs,
+ * `workflows/list-manifests.ts`). The stores are opened once and kept.
  */
-export function pipelineActivities(options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage'>) {
+export function pipelineActivities(
+  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking'>,
+) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
     ...(options.artifactStore?.s3 === undefined ? {} : { config: { s3: options.artifactStore.s3 } }),
   });
   const emitter = options.lineage ?? sharedLineageEmitter();
+  const tracker =
+    options.tracking === undefined || options.tracking instanceof MlflowTracker
+      ? options.tracking
+      : new MlflowTracker(options.tracking);
   return {
     runStep: createRunStep(options.steps ?? BUILTIN_STEP_IMPLEMENTATIONS, {
       stores,
-      observers: [lineageObserver(emitter)],
+      observers:
+        tracker === undefined ? [lineageObserver(emitter)] : [lineageObserver(emitter), trackingObserver(tracker)],
+      ...(tracker === undefined ? {} : { tracking: tracker }),
     }),
-    ...createLineageActivities({ emitter, openStore: stores }),
+    ...createLineageActivities({
+      emitter,
+      openStore: stores,
+      ...(tracker === undefined
+        ? {}
+        : { tracker: { trackRun: (status, temporal) => trackPipelineRun(tracker, status, temporal) } }),
+    }),
     ...createListManifestActivities(stores),
   };
 }
 
 /**
  * The options of a worker configured by `workers/config.ts` (`mloe worker`, `mloe dev`, an embedded `mloe run`):
- * namespace, task queue, concurrency, artifact stores, and OpenLineage events where the parsed configuration says.
+ * namespace, task queue, concurrency, artifact stores, and OpenLineage events and MLflow tracking where the parsed
+ * configuration says.
  */
 export function pipelineWorkerOptions(
   connection: NativeConnection,
@@ -102,6 +124,7 @@ export function pipelineWorkerOptions(
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
     artifactStore: config.artifactStore,
     lineage: createLineageEmitter(config.lineage, consoleLineageLogger),
+    ...(config.tracking === undefined ? {} : { tracking: config.tracking }),
     bundle: config.workflowBundle,
     ...extra,
   };

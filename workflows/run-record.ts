@@ -1,6 +1,6 @@
 /**
- * The run record: written (with the pipeline's OpenLineage event) when the run starts and when it ends, through the
- * `recordRun` activity, even when the run was cancelled.
+ * The run record: written (with the pipeline's OpenLineage event, and its MLflow run when the worker tracks runs) when
+ * the run starts and when it ends, through the `recordRun` activity, even when the run was cancelled.
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, log, proxyActivities } from '@temporalio/workflow';
 
@@ -11,7 +11,8 @@ import type { PipelineRunStatus } from './types';
 /**
  * Writes the run record and emits the pipeline's OpenLineage event. A failure to record is logged, never the run's
  * failure (the steps' own records and the history still tell what happened), except a refusal to overwrite another
- * run's record: that fails the run with a non-retryable `RECORD_CONFLICT`.
+ * run's record: that fails the run with a non-retryable `RECORD_CONFLICT`. The link to the run's MLflow run that the
+ * activity answers is kept in the status (`mlflow`); histories from before tracking answered nothing.
  */
 export async function recordRunSafely(status: PipelineRunStatus, firstExecutionRunId: string): Promise<void> {
   const { recordRun } = proxyActivities<LineageActivities>({
@@ -20,7 +21,10 @@ export async function recordRunSafely(status: PipelineRunStatus, firstExecutionR
     summary: `record run (${status.state})`,
   });
   try {
-    await CancellationScope.nonCancellable(() => recordRun({ status: runSnapshot(status), firstExecutionRunId }));
+    const recorded = await CancellationScope.nonCancellable(() =>
+      recordRun({ status: runSnapshot(status), firstExecutionRunId }),
+    );
+    if (recorded?.mlflow !== undefined) status.mlflow = recorded.mlflow;
   } catch (error) {
     if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
       if (error.cause.type === 'RECORD_CONFLICT') {

@@ -8,6 +8,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery } from '@temporalio/workflow';
 
 import type { StepLogs } from '../activities/steps';
+import type { MlflowRunLink } from '../activities/tracking/types';
 import type { JsonValue, PipelineSpec, StepDescriptor } from '../core/spec';
 
 /** The workflow type of a pipeline run (and of a sub-pipeline's child run). */
@@ -191,6 +192,8 @@ export interface PipelineRunStatus {
   error?: string;
   /** For a rerun: the run it repeats and the steps it started from. */
   rerunOf?: { workflowId: string; fromSteps: string[] };
+  /** The run's MLflow run, when the worker tracks runs (`MLFLOW_TRACKING_URI`): set once its start is tracked. */
+  mlflow?: MlflowRunLink;
 }
 
 /** Query `status`: the DAG with each step's state, attempts, timings, cache decision, outputs and error. */

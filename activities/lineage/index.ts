@@ -99,6 +99,9 @@ export type {
   LineageActivities,
   LineageActivitiesOptions,
   RecordRunInput,
+  RecordRunResult,
+  RunTracker,
+  TemporalIds,
   RecordStepOptions,
   RunStatusSnapshot,
 } from './recorder';

@@ -15,7 +15,7 @@ import { Context } from '@temporalio/activity';
 
 import packageJson from '../../package.json';
 import { ensureError } from '../../core/errors';
-import { withFailureMapping } from '../failures';
+import { toApplicationFailure, withFailureMapping } from '../failures';
 import { storeForUri } from '../artifacts/factory';
 import { isSecretName } from '../cache/key';
 import { FileArtifactStore } from '../artifacts/file-store';
@@ -25,6 +25,7 @@ import { pipelineRunEvent, runEventType, stepEventType, stepRunEvent, type StepE
 import { runStepSummarySchema, writeRunRecord, writeStepRecord, type RunRecord, type StepRecord } from './records';
 import { reuseSteps as reuseStepsIn, type ReuseStepsInput, type ReuseStepsResult } from './reuse';
 import { createLineageEmitter, noopEmitter, type LineageEmitter, type LineageLogger } from './transport';
+import type { MlflowRunLink } from '../tracking/types';
 
 /** Options of {@link recordStepExecution}. */
 export interface RecordStepOptions {
@@ -97,6 +98,8 @@ export interface RunStatusSnapshot {
   error?: string;
   /** For a rerun: the run it repeats and the steps it started from. */
   rerunOf?: { workflowId: string; fromSteps: readonly string[] };
+  /** The run's MLflow run, once `recordRun` tracked its start. */
+  mlflow?: MlflowRunLink;
   steps: readonly {
     id: string;
     uses: string;
@@ -152,6 +155,9 @@ export function runRecordFromStatus(
     ...(status.rerunOf === undefined
       ? {}
       : { rerunOf: { workflowId: status.rerunOf.workflowId, fromSteps: [...status.rerunOf.fromSteps] } }),
+    ...(status.mlflow === undefined
+      ? {}
+      : { mlflow: { runId: status.mlflow.runId, experimentId: status.mlflow.experimentId, url: status.mlflow.url } }),
     // The fields of a step summary, whatever else the caller's status holds (outputs, metrics, needs, ...).
     // (`writeRunRecord` then checks them, with a clear error.)
     steps: status.steps.map((step) => pickSummary(step)),
@@ -201,15 +207,40 @@ export interface LineageActivitiesOptions {
    * directory) and closed after it.
    */
   openStore?: (artifactStore?: string) => ArtifactStore;
+  /** Where runs are tracked besides their records (MLflow, `activities/tracking`); nowhere when absent. */
+  tracker?: RunTracker;
+}
+
+/**
+ * Tracks pipeline runs beside their records (the pipeline worker's is MLflow's, `activities/tracking`): told of the
+ * run when it starts and when it ends, it answers the link the record and the workflow's status keep. It throws when
+ * the tracking server fails; `recordRun` then fails after writing the record, and is retried.
+ */
+export interface RunTracker {
+  trackRun(status: RunStatusSnapshot, temporal: TemporalIds): Promise<MlflowRunLink>;
+}
+
+/** The Temporal identity of the execution a record is written by. */
+export interface TemporalIds {
+  temporalRunId: string;
+  firstExecutionRunId: string;
+  namespace: string;
+}
+
+/** What `recordRun` answers: the run's MLflow run, when the worker tracks runs. */
+export interface RecordRunResult {
+  mlflow?: MlflowRunLink;
 }
 
 /** The activities {@link createLineageActivities} makes. */
 export interface LineageActivities {
   /**
-   * Writes the run record of a status and emits the pipeline's event (START, COMPLETE, FAIL or ABORT). Idempotent:
-   * the same status writes the same record and reports the same OpenLineage run.
+   * Writes the run record of a status and emits the pipeline's event (START, COMPLETE, FAIL or ABORT), then tracks
+   * the run (MLflow) when the worker does, and answers the link to its MLflow run (also written into the record).
+   * Idempotent: the same status writes the same record, reports the same OpenLineage run and finds the same MLflow
+   * run.
    */
-  recordRun: (input: RecordRunInput) => Promise<void>;
+  recordRun: (input: RecordRunInput) => Promise<RecordRunResult>;
   /**
    * For a rerun, before any of its steps starts: checks the outputs of the steps it would take from the run it
    * repeats (each artifact read in full and hashed, as for a cache hit), says which it takes, and records those in the
@@ -223,7 +254,7 @@ export function createLineageActivities(options: LineageActivitiesOptions = {}):
   const openStore = (artifactStore: string): ArtifactStore =>
     isAbsolute(artifactStore) ? new FileArtifactStore({ root: artifactStore }) : storeForUri(artifactStore);
   return {
-    recordRun: async (input: RecordRunInput): Promise<void> => {
+    recordRun: async (input: RecordRunInput): Promise<RecordRunResult> => {
       const context = Context.current();
       const { info } = context;
       const emitter = options.emitter ?? sharedLineageEmitter();
@@ -231,16 +262,27 @@ export function createLineageActivities(options: LineageActivitiesOptions = {}):
       const store =
         options.openStore?.(input.status.artifactStore) ??
         openStore(input.status.artifactStore ?? FileArtifactStore.inWorkingDirectory().root);
-      const record = runRecordFromStatus(
-        { ...input.status, artifactStore: input.status.artifactStore ?? store.rootUri },
-        {
-          temporalRunId: info.workflowExecution?.runId ?? 'unknown',
-          firstExecutionRunId: input.firstExecutionRunId,
-          namespace: info.workflowNamespace ?? 'default',
-        },
-      );
+      const temporal: TemporalIds = {
+        temporalRunId: info.workflowExecution?.runId ?? 'unknown',
+        firstExecutionRunId: input.firstExecutionRunId,
+        namespace: info.workflowNamespace ?? 'default',
+      };
+      const status = { ...input.status, artifactStore: input.status.artifactStore ?? store.rootUri };
       try {
-        await withFailureMapping(() => recordRun(store, record, emitter, context.log));
+        // The record first: it refuses a run that is not the owner of the workflow id (RECORD_CONFLICT) before
+        // anything is tracked under that id. Then tracking, then the record again if it learnt the MLflow run.
+        await withFailureMapping(() => recordRun(store, runRecordFromStatus(status, temporal), emitter, context.log));
+        if (options.tracker === undefined) return status.mlflow === undefined ? {} : { mlflow: status.mlflow };
+        let mlflow: MlflowRunLink;
+        try {
+          mlflow = await options.tracker.trackRun(status, temporal);
+        } catch (error) {
+          throw toApplicationFailure(error);
+        }
+        if (mlflow.runId !== status.mlflow?.runId) {
+          await withFailureMapping(() => writeRunRecord(store, runRecordFromStatus({ ...status, mlflow }, temporal)));
+        }
+        return { mlflow };
       } finally {
         if (owned) await store.close();
       }

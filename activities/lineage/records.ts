@@ -165,6 +165,15 @@ export const runRecordSchema = z
       .object({ workflowId: workflowIdSchema, fromSteps: z.array(stepIdSchema).min(1).max(1000) })
       .strict()
       .optional(),
+    /** The run's MLflow run, when the worker tracks runs (`activities/tracking`). */
+    mlflow: z
+      .object({
+        runId: z.string().min(1).max(256),
+        experimentId: z.string().min(1).max(256),
+        url: z.string().max(4096),
+      })
+      .strict()
+      .optional(),
     steps: z.array(runStepSummarySchema),
   })
   .strict();

@@ -12,6 +12,7 @@ import { parseArtifactRef, type ArtifactRef } from '../artifacts';
 import { fileDigest, sourceDigest } from '../cache/digests';
 import { featurizeInto, ingestInto, validateInto } from '../data';
 import { evaluateInto, trainInto } from '../training';
+import { registerModel } from './register';
 import type { StepImplementation } from './registry';
 
 type Inputs = Readonly<Record<string, JsonValue>>;
@@ -68,7 +69,10 @@ const BUILTIN_CODE_HASH = sourceDigest([
   require.resolve('../table'),
 ]);
 
-/** The five demo steps: ingest, validate, featurize, train, evaluate. */
+/** The code hash of `register@1`: its module and the model package writer. */
+const REGISTER_CODE_HASH = sourceDigest([require.resolve('./register'), require.resolve('./model-package')]);
+
+/** The demo steps: ingest, validate, featurize, train, evaluate, and register (the model registry). */
 export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = (
   [
     {
@@ -140,4 +144,13 @@ export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = (
       },
     },
   ] satisfies StepImplementation[]
-).map((implementation) => ({ ...implementation, codeHash: BUILTIN_CODE_HASH }));
+)
+  .map((implementation): StepImplementation => ({ ...implementation, codeHash: BUILTIN_CODE_HASH }))
+  .concat([
+    {
+      descriptor: builtinDescriptor('register'),
+      run: (inputs, context) => registerModel(inputs, context),
+      codeHash: REGISTER_CODE_HASH,
+      cacheable: false,
+    },
+  ]);

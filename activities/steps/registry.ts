@@ -6,6 +6,7 @@
 import { createStepRegistry, type JsonValue, type StepDescriptor, type StepRegistry } from '../../core/spec';
 import { MloeError } from '../../core/errors';
 import type { ArtifactStore } from '../artifacts';
+import type { MlflowTracker } from '../tracking';
 import { sha256Hex } from '../artifacts/ref';
 import { valueDigest } from '../cache/digests';
 
@@ -23,6 +24,10 @@ export interface StepContext {
   attempt: number;
   /** Aborted when the pipeline (or the step) is cancelled; long steps should pass it on or check it. */
   signal: AbortSignal;
+  /** The pipeline's `metadata.name` (its MLflow experiment, unless the worker names one). */
+  pipeline?: string;
+  /** The worker's MLflow server, when it tracks runs: for steps that write to it (`register@1`). */
+  tracking?: MlflowTracker;
 }
 
 /** What a step implementation returns: output values by port name, and the numbers of a `metrics` output. */
@@ -46,6 +51,11 @@ export interface StepImplementation {
    * explanations. They join the cache key, so the step re-runs when that content changes.
    */
   cacheInputs?(inputs: Readonly<Record<string, JsonValue>>, context: StepContext): Promise<Record<string, string>>;
+  /**
+   * `false` for a step whose effect lives outside the artifact store (a model registry): it always runs, as with
+   * `cache: false`, because a cached result would name something that may no longer exist.
+   */
+  cacheable?: boolean;
 }
 
 /** Definition digests by implementation: computed once, not per execution. */

@@ -26,6 +26,7 @@ import {
   type CacheKeyParts,
 } from '../cache/key';
 import { toApplicationFailure } from '../failures';
+import type { MlflowTracker } from '../tracking';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
 import { expandListManifests } from './list-manifests';
 import {
@@ -55,11 +56,23 @@ export interface ExecutionReport {
   startedAt: Date;
   finishedAt: Date;
   /** The result, or the failure it raised (cancellations are not reported). */
-  outcome: { ok: true; result: RunStepResult } | { ok: false; error: string; cache?: CacheOutcome };
+  outcome:
+    | { ok: true; result: RunStepResult }
+    | {
+        ok: false;
+        error: string;
+        cache?: CacheOutcome;
+        /** No retry follows whatever the policy. */ nonRetryable?: boolean;
+      };
 }
 
 /** Something that hears of step executions: lineage records and OpenLineage events. Its errors are swallowed. */
 export interface ExecutionObserver {
+  /**
+   * Its failures fail the step (retryably when they are) instead of being logged: for an observer whose work is part
+   * of the step's result, such as MLflow tracking.
+   */
+  readonly failsStep?: boolean;
   started?(request: RunStepRequest, store: ArtifactStore, startedAt: Date): Promise<void>;
   finished?(report: ExecutionReport): Promise<void>;
 }
@@ -73,6 +86,11 @@ export interface RunStepOptions {
   stores?: (location?: string) => ArtifactStore;
   /** Told of every execution, in order. */
   observers?: readonly ExecutionObserver[];
+  /**
+   * The MLflow server steps that write to it (`register@1`) use; tracking itself is an observer
+   * (`trackingObserver`). Absent, such steps fail with `TRACKING_NOT_CONFIGURED`.
+   */
+  tracking?: MlflowTracker;
   /** Where observer failures are reported (they never fail a step); the activity's logger by default. */
   warn?: (message: string) => void;
 }
@@ -90,7 +108,8 @@ export function createRunStep(
   const observers = options.observers ?? [];
   /**
    * Observer and cache-write failures are reported here; they never fail a step, except a refusal to overwrite another
-   * run's record (`RECORD_CONFLICT`), which fails it: two runs share a workflow id.
+   * run's record (`RECORD_CONFLICT`), which fails it (two runs share a workflow id), and failures of observers that
+   * say `failsStep`.
    */
   const warn = (message: string): void => {
     if (options.warn !== undefined) options.warn(message);
@@ -102,6 +121,7 @@ export function createRunStep(
         await call(observer);
       } catch (error) {
         if (error instanceof MloeError && error.code === 'RECORD_CONFLICT') throw error;
+        if (observer.failsStep === true) throw error;
         warn(`step ${what} observer failed: ${describe(error)}`);
       }
     }
@@ -141,6 +161,8 @@ export function createRunStep(
         workingDir: request.workingDir,
         attempt,
         signal: context.cancellationSignal,
+        pipeline: request.pipeline,
+        ...(options.tracking === undefined ? {} : { tracking: options.tracking }),
       };
       const { execution, entry } = await Promise.race([
         execute(implementations, request, stepContext, (outcome) => {
@@ -166,13 +188,17 @@ export function createRunStep(
       return result;
     } catch (error) {
       if (error instanceof CancelledFailure) throw error;
+      const failure = stepFailure(error, attempt);
       if (store !== undefined) {
         // A refused record (RECORD_CONFLICT) is refused again here; the step fails with the first error either way.
-        await finished(store, { ok: false, error: describe(error), ...(cache === undefined ? {} : { cache }) }).catch(
-          () => undefined,
-        );
+        await finished(store, {
+          ok: false,
+          error: describe(error),
+          nonRetryable: failure.nonRetryable === true,
+          ...(cache === undefined ? {} : { cache }),
+        }).catch(() => undefined);
       }
-      throw stepFailure(error, attempt);
+      throw failure;
     } finally {
       clearInterval(heartbeat);
     }
@@ -199,8 +225,11 @@ async function execute(
   if (request.uses !== undefined && implementation === undefined) {
     throw new MloeError('CONFIG_INVALID', `this worker has no implementation of step ${request.uses}`);
   }
-  if (request.noCache !== undefined) {
-    const cache: CacheOutcome = { decision: 'disabled', reasons: [`cache disabled by ${request.noCache}`] };
+  const noCache =
+    request.noCache ??
+    (implementation?.cacheable === false ? `step ${request.uses ?? ''}, which is never cached` : undefined);
+  if (noCache !== undefined) {
+    const cache: CacheOutcome = { decision: 'disabled', reasons: [`cache disabled by ${noCache}`] };
     onDecision(cache);
     return { execution: { ...(await dispatch(implementation, request, context)), cache } };
   }

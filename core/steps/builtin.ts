@@ -1,7 +1,8 @@
 /**
- * The steps mloe ships, as registry descriptors: the five steps of the demo pipeline (`activities/data.ts`,
- * `activities/training.ts`). Data only; `runStep` maps each to its implementation (`activities/steps/builtin.ts`) and
- * supplies the run's artifact store.
+ * The steps mloe ships, as registry descriptors: the five data and model steps of the demo pipeline
+ * (`activities/data.ts`, `activities/training.ts`) and `register`, which puts a model in the MLflow model registry
+ * (`activities/steps/register.ts`). Data only; `runStep` maps each to its implementation
+ * (`activities/steps/builtin.ts`) and supplies the run's artifact store.
  */
 import type { StepDescriptor } from '../spec/registry';
 
@@ -79,6 +80,36 @@ export const BUILTIN_STEPS: readonly StepDescriptor[] = [
     },
     outputs: {
       metrics: { type: 'metrics', description: 'rmse, r2 and testRows.' },
+    },
+  },
+  {
+    name: 'register',
+    version: '1',
+    description:
+      'Register a model artifact in the MLflow model registry (the worker needs MLFLOW_TRACKING_URI): an MLflow model ' +
+      'directory (MLmodel and the model) in the artifact store, the registered model if missing, a version whose ' +
+      "source is that directory and whose run is the pipeline's MLflow run, lineage tags, and an optional alias. " +
+      'Never served from the cache; a retry completes what an earlier attempt began.',
+    inputs: {
+      model: { type: 'model' },
+      name: { type: 'string', description: 'The registered model.' },
+      alias: { type: 'string', required: false, description: 'An alias to point at the new version (e.g. champion).' },
+      description: { type: 'string', required: false, description: "The version's description." },
+      flavor: { type: 'string', default: 'mloe', description: "The MLmodel flavor naming the model's format." },
+      fileName: { type: 'string', default: 'model', description: 'The model file name inside the model directory.' },
+      signatureInputs: {
+        type: 'list',
+        required: false,
+        description: 'Input columns: names (type double) or {name, type} objects with an MLflow column type.',
+      },
+      signatureOutputs: { type: 'list', required: false, description: 'Output columns, as signatureInputs.' },
+      tags: { type: 'object', required: false, description: 'More tags of the version (string values).' },
+    },
+    outputs: {
+      version: { type: 'string', description: 'The model version, e.g. "3".' },
+      modelUri: { type: 'string', description: 'models:/<name>/<version>' },
+      source: { type: 'string', description: 'The MLflow model directory in the artifact store.' },
+      url: { type: 'string', description: "The version's page in the MLflow UI (its REST answer without one)." },
     },
   },
 ];

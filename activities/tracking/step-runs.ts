@@ -1,0 +1,242 @@
+/**
+ * A step execution as a nested MLflow run (`mlflow.parentRunId` → the pipeline's run), named after the step
+ * (`train`, or `sweep[3]` for an iteration of a `foreach` step), tagged with the execution it is
+ * (`mloe.execution = <workflowId>/<stepId>[/<index>]`).
+ *
+ * Idempotent under retries: a first attempt creates the run; a later attempt finds it by `mloe.execution` instead.
+ * The data of a successful attempt (params, metrics, tags, datasets) is logged before the run's status becomes
+ * `FINISHED`, and a later attempt that finds the run finished logs nothing: a retry after a lost result never logs
+ * twice. Metric points carry the run's start time as their timestamp unless the step gave one, so a batch resent
+ * after a partial failure holds identical points, which MLflow stores once.
+ */
+import { formatDigest, digestHex, type ArtifactRef } from '../artifacts';
+import type { DatasetInputInput, RunStatus } from '../mlflow';
+import { paramText, tagValue, type KeyValue } from './limits';
+import { latestPoints, type MetricPoint } from './metrics';
+import { MLFLOW_TAGS, MLOE_TAGS, executionKey, stepRunName, tagEquals } from './names';
+import type { MlflowTracker, TrackedRun } from './tracker';
+
+/** Which step execution a run is. */
+export interface StepExecution {
+  workflowId: string;
+  firstExecutionRunId: string;
+  temporalRunId?: string;
+  pipeline: string;
+  stepId: string;
+  index?: number;
+  /** `name@version`, or `run` for a command step. */
+  uses: string;
+}
+
+/** A step execution's run, as opened for an attempt. */
+export interface StepRun extends TrackedRun {
+  parent: TrackedRun;
+  execution: StepExecution;
+}
+
+/**
+ * The run of a step execution under its pipeline's run: created by a first attempt, found (by `mloe.execution`) by a
+ * later one. `startedAt` is the attempt's start.
+ */
+export async function openStepRun(
+  tracker: MlflowTracker,
+  parent: TrackedRun,
+  execution: StepExecution,
+  startedAt: Date,
+  attempt: number,
+): Promise<StepRun> {
+  const key = executionKey(execution.workflowId, execution.stepId, execution.index);
+  if (attempt > 1) {
+    const found = await tracker.findRun(parent.experimentId, tagEquals(MLOE_TAGS.execution, key));
+    if (found !== undefined) return { ...found, parent, execution };
+  }
+  const startTime = startedAt.getTime();
+  const name = stepRunName(execution.stepId, execution.index);
+  const created = await tracker.client.runs.create({
+    experimentId: parent.experimentId,
+    runName: name,
+    startTime,
+    tags: {
+      [MLFLOW_TAGS.parentRunId]: parent.runId,
+      [MLFLOW_TAGS.runName]: name,
+      [MLFLOW_TAGS.user]: tracker.user,
+      [MLFLOW_TAGS.sourceName]: execution.uses,
+      [MLFLOW_TAGS.sourceType]: 'JOB',
+      [MLOE_TAGS.kind]: 'step',
+      [MLOE_TAGS.workflowId]: execution.workflowId,
+      [MLOE_TAGS.firstExecutionRunId]: execution.firstExecutionRunId,
+      ...(execution.temporalRunId === undefined ? {} : { [MLOE_TAGS.temporalRunId]: execution.temporalRunId }),
+      [MLOE_TAGS.pipeline]: execution.pipeline,
+      [MLOE_TAGS.stepId]: execution.stepId,
+      ...(execution.index === undefined ? {} : { [MLOE_TAGS.index]: String(execution.index) }),
+      [MLOE_TAGS.uses]: execution.uses,
+      [MLOE_TAGS.execution]: key,
+      [MLOE_TAGS.attempt]: String(attempt),
+    },
+  });
+  return {
+    runId: created.info.runId,
+    experimentId: parent.experimentId,
+    startTime,
+    status: 'RUNNING',
+    parent,
+    execution,
+  };
+}
+
+/** What a successful execution leaves in its run. */
+export interface StepRunData {
+  attempt: number;
+  finishedAt: Date;
+  /** `hit`, `miss` or `disabled`. */
+  cache: string;
+  /** The step's `with` values: scalars become params, artifacts tags (datasets: inputs). */
+  inputs: Readonly<Record<string, unknown>>;
+  /** Its outputs: each artifact's digest becomes a `mloe.output.<port>` tag. */
+  outputs: Readonly<Record<string, unknown>>;
+  metrics: readonly MetricPoint[];
+  /** Problems found before logging (unreadable metrics outputs). */
+  problems: readonly string[];
+  /** Artifact inputs and outputs, by port. */
+  inputArtifacts: readonly { port: string; ref: ArtifactRef }[];
+  outputArtifacts: readonly { port: string; ref: ArtifactRef }[];
+}
+
+/**
+ * Logs a successful execution: its params, metrics and tags to its run, its latest metrics to the pipeline run as
+ * `<stepId>.<key>` (at step = the iteration, 0 otherwise), its datasets to both, then ends its run `FINISHED`. A run
+ * a previous attempt already finished is left as it is. Data MLflow would refuse is left out and reported.
+ */
+export async function completeStepRun(tracker: MlflowTracker, run: StepRun, data: StepRunData): Promise<void> {
+  if (run.status !== 'RUNNING') return;
+  const { execution } = run;
+  const label = `step ${stepRunName(execution.stepId, execution.index)} of ${execution.workflowId}`;
+  const tags: KeyValue[] = [
+    { key: MLOE_TAGS.attempt, value: String(data.attempt) },
+    { key: MLOE_TAGS.cache, value: data.cache },
+    ...digestTags(MLOE_TAGS.output, data.outputArtifacts),
+    ...digestTags(
+      MLOE_TAGS.input,
+      data.inputArtifacts.filter(({ ref }) => ref.type !== 'dataset'),
+    ),
+  ];
+  const metrics = data.metrics.map((point) => ({
+    key: point.key,
+    value: point.value,
+    step: point.step,
+    timestamp: point.timestamp ?? run.startTime,
+  }));
+  const datasets = data.inputArtifacts.filter(({ ref }) => ref.type === 'dataset');
+  const [ownProblems, parentProblems] = await Promise.all([
+    tracker.logChecked(run.runId, { params: paramsOf(data.inputs), metrics, tags }),
+    logToPipelineRun(tracker, run, data.metrics),
+    datasets.length === 0
+      ? undefined
+      : tracker.client.runs.logInputs(
+          run.runId,
+          datasets.map(({ port, ref }) => datasetInput(ref, port)),
+        ),
+    datasets.length === 0
+      ? undefined
+      : tracker.client.runs.logInputs(
+          run.parent.runId,
+          datasets.map(({ port, ref }) => datasetInput(ref, `${execution.stepId}.${port}`)),
+        ),
+  ]);
+  const problems = [
+    ...data.problems,
+    ...ownProblems,
+    ...parentProblems.map((problem) => `on the pipeline run, ${problem}`),
+  ];
+  if (problems.length > 0) await tracker.reportProblems(run.runId, label, problems);
+  await tracker.client.runs.update(run.runId, { status: 'FINISHED', endTime: data.finishedAt.getTime() });
+}
+
+/**
+ * Records a failed attempt: its number and error as tags; when no retry follows (`final`), the run ends `FAILED`.
+ * A retried attempt leaves it `RUNNING` (the next attempt finds it), and the pipeline run's end settles a run no
+ * attempt ended.
+ */
+export async function failStepRun(
+  tracker: MlflowTracker,
+  run: StepRun,
+  failure: { attempt: number; error: string; final: boolean; finishedAt: Date },
+): Promise<void> {
+  if (run.status !== 'RUNNING') return;
+  const status: RunStatus = 'FAILED';
+  await Promise.all([
+    tracker.logChecked(run.runId, {
+      tags: [
+        { key: MLOE_TAGS.attempt, value: String(failure.attempt) },
+        { key: MLOE_TAGS.error, value: tagValue(failure.error) },
+      ],
+    }),
+    failure.final
+      ? tracker.client.runs.update(run.runId, { status, endTime: failure.finishedAt.getTime() })
+      : undefined,
+  ]);
+}
+
+/**
+ * Logs the latest value of each of a step's metrics to its pipeline's run, as `<stepId>.<key>` at step = the
+ * iteration (0 for a step that is not a `foreach`), so that pipeline runs compare by their steps' results. Used for
+ * iterations too many to have runs of their own as well (`run` then names the pipeline run itself).
+ */
+export async function logToPipelineRun(
+  tracker: MlflowTracker,
+  run: Pick<StepRun, 'parent' | 'execution' | 'startTime'>,
+  points: readonly MetricPoint[],
+): Promise<string[]> {
+  const latest = latestPoints(points);
+  if (latest.length === 0) return [];
+  return tracker.logChecked(run.parent.runId, {
+    metrics: latest.map((point) => ({
+      key: `${run.execution.stepId}.${point.key}`,
+      value: point.value,
+      step: run.execution.index ?? 0,
+      timestamp: run.startTime,
+    })),
+  });
+}
+
+/** A step's scalar inputs as params (artifact references are tags and datasets instead). */
+function paramsOf(inputs: Readonly<Record<string, unknown>>): KeyValue[] {
+  return Object.entries(inputs)
+    .filter(([, value]) => !holdsArtifact(value))
+    .map(([key, value]) => ({ key, value: paramText(value) }));
+}
+
+/** Whether a value is, or is a list holding, an artifact reference. */
+function holdsArtifact(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some((element) => holdsArtifact(element));
+  return value !== null && typeof value === 'object' && 'digest' in value && 'uri' in value;
+}
+
+/** `<prefix><port>` → digest tags; a port holding a list gets `<port>.<i>` (the first 20). */
+function digestTags(prefix: string, artifacts: readonly { port: string; ref: ArtifactRef }[]): KeyValue[] {
+  const byPort = new Map<string, ArtifactRef[]>();
+  for (const { port, ref } of artifacts) byPort.set(port, [...(byPort.get(port) ?? []), ref]);
+  return [...byPort].flatMap(([port, refs]) =>
+    refs.length === 1
+      ? [{ key: `${prefix}${port}`, value: refs[0]?.digest ?? '' }]
+      : refs.slice(0, 20).map((ref, i) => ({ key: `${prefix}${port}.${i}`, value: ref.digest })),
+  );
+}
+
+/** MLflow keeps dataset digests short (36 characters): the first 36 hex digits of the sha256; `source` has it all. */
+const DATASET_DIGEST_LENGTH = 36;
+
+/** A dataset artifact as an MLflow dataset input: its digest, its URI as the source, its size as the profile. */
+function datasetInput(ref: ArtifactRef, context: string): DatasetInputInput {
+  const hex = digestHex(ref.digest);
+  return {
+    dataset: {
+      name: context,
+      digest: hex.slice(0, DATASET_DIGEST_LENGTH),
+      sourceType: ref.uri.startsWith('s3://') ? 's3' : 'local',
+      source: JSON.stringify({ uri: ref.uri, digest: formatDigest(hex) }),
+      profile: JSON.stringify({ num_bytes: ref.size }),
+    },
+    tags: { 'mlflow.data.context': context },
+  };
+}
