@@ -15,6 +15,7 @@
  * or alias (exit 1); a malformed argument (exit 2). The CLI loads this module only for these commands.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ACTIVITY_MLFLOW_LIMITS } from '../activities/tracking/config';
@@ -179,7 +180,7 @@ export async function showVersion(client: MlflowClient, reference: string): Prom
     'tags:',
     ...version.tags.map((tag) => `  ${tag.key} = ${tag.value}`),
   ];
-  const mlmodel = await readMlmodel(version.source);
+  const mlmodel = await readMlmodel(client, version);
   return mlmodel === undefined
     ? lines
     : [
@@ -192,11 +193,19 @@ export async function showVersion(client: MlflowClient, reference: string): Prom
       ];
 }
 
-/** The `MLmodel` file of a local source (`file://`), when it can be read; other sources are not fetched. */
-async function readMlmodel(source: string): Promise<string | undefined> {
-  if (!source.startsWith('file:///')) return undefined;
+/**
+ * The version's `MLmodel` file: through the server's artifact proxy for a source there (`mlflow-artifacts:`,
+ * `runs:`), else from the model directory `register@1` wrote in a local (`file://`) artifact store; undefined when it
+ * cannot be read here (an `s3://` source, a model registered by another tool without one).
+ */
+async function readMlmodel(client: MlflowClient, version: ModelVersion): Promise<string | undefined> {
   try {
-    return await readFile(`${fileURLToPath(source)}/MLmodel`, 'utf8');
+    if (/^(mlflow-artifacts|runs):/.test(version.source)) {
+      const bytes = await client.artifacts.downloadBytes({ uri: version.source, path: 'MLmodel' });
+      return Buffer.from(bytes).toString('utf8');
+    }
+    const local = [version.source, tagOf(version, MLOE_TAGS.modelPackage)].find((uri) => uri?.startsWith('file:///'));
+    return local === undefined ? undefined : await readFile(join(fileURLToPath(local), 'MLmodel'), 'utf8');
   } catch {
     return undefined;
   }
