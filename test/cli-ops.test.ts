@@ -28,7 +28,8 @@ import {
   loadWorkerConfig,
   type ConfigEnv,
 } from '../workers/config';
-import { connect, eventually, serverAddress, type TestEnv } from './devserver/harness';
+import { connect, serverAddress, type TestEnv } from './devserver/harness';
+import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const REPO = resolve(__dirname, '..');
@@ -516,7 +517,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
 
   it('mloe list filters by pipeline and by status', async () => {
     const rowsOf = (result: CliResult): string[][] => result.stdout.slice(2).map((line) => line.split(/\s{2,}/));
-    const byPipeline = await eventually(async () => {
+    const byPipeline = await pollUntil(`mloe list --pipeline ${okName} to show its one run`, async () => {
       const result = await runCli(['list', '--pipeline', okName], serverEnv());
       return result.stdout.length === 3 ? result : undefined;
     });
@@ -568,14 +569,15 @@ describe('mloe worker, a child process on the jest dev server', () => {
       workingDir: directory,
       noCache: true,
     });
-    expect(
-      await eventually(async () => ((await listed(['--pipeline', slowName])).length === 1 ? true : undefined)),
-    ).toBe(true);
+    await pollUntil(
+      `mloe list --pipeline ${slowName} to show the running run`,
+      async () => (await listed(['--pipeline', slowName])).length === 1,
+    );
     expect(await listed(['--pipeline', slowName, '--status', 'running'])).toEqual([
       [slow.workflowId, slowName, 'Running'],
     ]);
     await slow.handle.terminate('test: terminated while running');
-    const terminated = await eventually(async () => {
+    const terminated = await pollUntil(`mloe list to show ${slowName} terminated`, async () => {
       const rows = await listed(['--pipeline', slowName, '--status', 'Terminated']);
       return rows.length === 1 ? rows : undefined;
     });
@@ -653,12 +655,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
       noCache: true,
     });
     try {
-      await eventually(() =>
-        access(marker).then(
-          () => true,
-          () => undefined,
-        ),
-      );
+      await pollUntil('step nap to start (its marker file)', () => access(marker).then(() => true));
       worker.kill('SIGINT');
       expect(await worker.exited).toEqual({ code: 0, signal: null });
       expect(worker.stderr).toContain('SIGINT: stopping the worker (running steps get 10 s to finish)');

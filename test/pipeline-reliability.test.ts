@@ -14,7 +14,8 @@ import { CancelledFailure } from '@temporalio/common';
 import { liveGroupMembers } from '../activities/runner';
 import { cancelPipeline, getPipelineStatus, startPipeline, type PipelineRun } from '../clients/pipelines';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
-import { pollUntil, processAlive } from './devserver/child-server';
+import { processAlive } from './devserver/child-server';
+import { pollUntil } from './support/poll';
 import { suiteWorkflowBundle } from './pipeline-harness';
 
 const REPO = resolve(__dirname, '..');
@@ -112,10 +113,14 @@ describe('pipeline reliability with the worker in a child process', () => {
       output: () => output,
     };
     workers.push(worker);
-    await pollUntil('the worker to be ready', () => {
-      if (exited) throw new Error(`worker exited before it was ready:\n${output}`);
-      return output.includes('worker ready');
-    });
+    await pollUntil(
+      'the worker to be ready',
+      () => {
+        if (exited) throw new Error(`worker exited before it was ready:\n${output}`);
+        return output.includes('worker ready');
+      },
+      { timeoutMs: 15_000 },
+    );
     return worker;
   }
 
@@ -157,10 +162,14 @@ describe('pipeline reliability with the worker in a child process', () => {
       taskQueue,
     );
 
-    const [interrupted] = await pollUntil('step b to start', async () => {
-      const pids = await lines(join(work, 'b.pids'));
-      return pids.length === 1 ? pids.map(Number) : undefined;
-    });
+    const [interrupted] = await pollUntil(
+      'step b to start',
+      async () => {
+        const pids = await lines(join(work, 'b.pids'));
+        return pids.length === 1 ? pids.map(Number) : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     if (interrupted === undefined) throw new Error('no pid for step b');
     groups.add(interrupted);
     expect(stepIn(await getPipelineStatus(client, run.workflowId), 'b').state).toBe('running');
@@ -170,7 +179,9 @@ describe('pipeline reliability with the worker in a child process', () => {
     // A SIGKILLed worker cannot stop its command: the step's group outlives it until we kill it.
     expect(await liveGroupMembers(interrupted)).not.toEqual([]);
     signalGroup(interrupted, 'SIGKILL');
-    await pollUntil('the orphaned group of b to die', async () => (await liveGroupMembers(interrupted)).length === 0);
+    await pollUntil('the orphaned group of b to die', async () => (await liveGroupMembers(interrupted)).length === 0, {
+      timeoutMs: 15_000,
+    });
 
     await startWorker(taskQueue);
     const [retried] = await pollUntil(
@@ -179,7 +190,7 @@ describe('pipeline reliability with the worker in a child process', () => {
         const pids = await lines(join(work, 'b.pids'));
         return pids.length >= 2 ? pids.slice(1).map(Number) : undefined;
       },
-      25_000,
+      { timeoutMs: 25_000 },
     );
     if (retried !== undefined) groups.add(retried);
     await writeFile(join(work, 'release.tmp'), '');
@@ -224,10 +235,14 @@ describe('pipeline reliability with the worker in a child process', () => {
       { tree: { run: { command: ['sh', '-c', tree, 'tree', work] } } },
       taskQueue,
     );
-    const pids = await pollUntil('the process tree to start', async () => {
-      const [line] = await lines(join(work, 'tree'));
-      return line?.split(' ').map(Number);
-    });
+    const pids = await pollUntil(
+      'the process tree to start',
+      async () => {
+        const [line] = await lines(join(work, 'tree'));
+        return line?.split(' ').map(Number);
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(pids).toHaveLength(3);
     groups.add(pids[0] ?? 0);
     for (const pid of pids) expect(processAlive(pid)).toBe(true);

@@ -28,9 +28,9 @@ import { MlflowTracker, trackingConfigFromEnv, type TrackingConfig } from '../ac
 import { cancelPipeline, startPipeline, waitForPipeline, type StartPipelineOptions } from '../clients/pipelines';
 import { MloeError } from '../core/errors';
 import type { PipelineRunStatus, RunPipelineWorkflow } from '../workflows/types';
-import { eventually } from './devserver/harness';
 import { FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
+import { pollUntil } from './support/poll';
 
 const REPO = resolve(__dirname, '..');
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
@@ -326,7 +326,9 @@ describe('pipeline runs tracked in MLflow', () => {
       spec: specOf(uniqueName('tracked-cancel'), { steps: { block: { uses: 'wait-cancel@1' } } }),
     });
     handles.push(started.handle);
-    await eventually(async () => (startedActivities.has(`${started.workflowId}/block`) ? true : undefined));
+    await pollUntil(`step block of ${started.workflowId} to start`, () =>
+      startedActivities.has(`${started.workflowId}/block`),
+    );
     await cancelPipeline(worker.env.client, started.workflowId);
     const { status } = await waitForPipeline(started.handle, { pollIntervalMs: 50 });
     expect(status.state).toBe('cancelled');

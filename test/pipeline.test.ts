@@ -41,6 +41,7 @@ import {
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
+import { pollUntil } from './support/poll';
 
 const REPO = resolve(__dirname, '..');
 const BIN = join(REPO, 'bin', 'mloe.js');
@@ -123,7 +124,11 @@ describe('runPipeline on the dev server', () => {
     artifactRoot = await mkdtemp(join(tmpdir(), 'mloe-pipeline-test-'));
     // Tracked in the jest MLflow server, as `mloe dev` tracks: the demo spec registers its model there.
     const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: process.env.MLFLOW_TEST_TRACKING_URI });
-    ({ env, workflowBundle, stop: stopWorker } = await startPipelineTestWorker({
+    ({
+      env,
+      workflowBundle,
+      stop: stopWorker,
+    } = await startPipelineTestWorker({
       taskQueue,
       steps,
       ...(tracking === undefined ? {} : { tracking }),
@@ -378,8 +383,7 @@ describe('runPipeline on the dev server', () => {
     });
     handles.push(started.handle);
     const key = `${started.workflowId}/block`;
-    for (let i = 0; i < 200 && !startedActivities.has(key); i += 1) await delay(25);
-    expect(startedActivities.has(key)).toBe(true);
+    await pollUntil(`step block of ${started.workflowId} to start`, () => startedActivities.has(key));
     expect(stepIn(await getPipelineStatus(client, started.workflowId), 'block').state).toBe('running');
 
     await cancelPipeline(client, started.workflowId);
@@ -450,15 +454,15 @@ describe('runPipeline on the dev server', () => {
       }),
       paramTexts: ['greeting=hello'],
     });
-    const ids: string[] = [];
-    for (let attempt = 0; attempt < 50 && ids.length === 0; attempt += 1) {
+    const ids = await pollUntil(`a completed run of ${name} in the visibility list`, async () => {
+      const listed: string[] = [];
       for await (const execution of client.workflow.list({
         query: `MloePipeline = '${name}' AND MloeStatus = 'Completed'`,
       })) {
-        ids.push(execution.workflowId);
+        listed.push(execution.workflowId);
       }
-      if (ids.length === 0) await delay(50);
-    }
+      return listed.length > 0 ? listed : undefined;
+    });
     expect(ids).toEqual([workflowId]);
     const description = await handle.describe();
     expect(description.memo).toEqual({
@@ -490,7 +494,7 @@ describe('runPipeline on the dev server', () => {
     });
     handles.push(started.handle);
     const key = `${started.workflowId}/block`;
-    for (let i = 0; i < 200 && !startedActivities.has(key); i += 1) await delay(25);
+    await pollUntil(`step block of ${started.workflowId} to start`, () => startedActivities.has(key));
     const env = { ...process.env, TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS ?? '' };
 
     const status = await execFileAsync(BIN, ['status', started.workflowId], { env, timeout: 30_000 });

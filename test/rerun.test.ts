@@ -28,7 +28,8 @@ import { planRerun, rerunPipeline } from '../clients/rerun';
 import { MloeError } from '../core/errors';
 import type { PipelineSpec } from '../core/spec';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
-import { eventually, serverAddress } from './devserver/harness';
+import { serverAddress } from './devserver/harness';
+import { pollUntil } from './support/poll';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
 import { suiteTemporaryDirectories } from './temporary-directories';
@@ -342,7 +343,9 @@ describe('mloe rerun --from', () => {
       descriptors: steps.descriptors,
       foreachBatchSize: 2,
     });
-    await eventually(() => Promise.resolve(startedActivities.has(`${running.workflowId}/slow`) || undefined));
+    await pollUntil(`step slow of ${running.workflowId} to start`, () =>
+      startedActivities.has(`${running.workflowId}/slow`),
+    );
     const stillRunning = await rejectionOf(rerunPipeline(client, { workflowId: running.workflowId, fromStep: 'slow' }));
     expect(stillRunning.code).toBe('RUN_NOT_FINISHED');
     expect(stillRunning.message).toContain(`mloe cancel ${running.workflowId}`);

@@ -21,6 +21,7 @@ import {
   type CommandStepResult,
 } from '../activities/runner';
 import { MloeError } from '../core/errors';
+import { pollUntil } from './support/poll';
 
 const temporaryDirectories: string[] = [];
 async function temporaryDirectory(): Promise<string> {
@@ -31,17 +32,6 @@ async function temporaryDirectory(): Promise<string> {
 afterAll(async () => {
   await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
 });
-
-/** Polls `probe` every 20 ms until it returns a value other than undefined, failing after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -366,8 +356,17 @@ describe('runCommandStep', () => {
         { killGracePeriodMs: 300, onSpawn: (pid) => (groupId = pid) },
       ),
     );
-    const [leader, background] = (await waitFor('pids', () => readIfExists(pidsFile))).trim().split(' ').map(Number);
-    const foreground = Number(await waitFor('fg pid', () => readIfExists(`${pidsFile}.fg`)));
+    const leaderAndBackground = await pollUntil(
+      'the pids of the leader and its background child',
+      () => readFile(pidsFile, 'utf8'),
+      { timeoutMs: 20_000 },
+    );
+    const [leader, background] = leaderAndBackground.trim().split(' ').map(Number);
+    const foreground = Number(
+      await pollUntil('the pid of the foreground child', () => readFile(`${pidsFile}.fg`, 'utf8'), {
+        timeoutMs: 20_000,
+      }),
+    );
     expect(groupId).toBe(leader);
     const pids = [leader, background, foreground] as number[];
     for (const pid of pids) expect((await processState(pid))?.pgrp).toBe(leader);

@@ -49,6 +49,7 @@ import { MAX_CHILD_WORKFLOW_ID_LENGTH, childWorkflowId } from '../workflows/sub-
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
+import { pollUntil } from './support/poll';
 
 /** Steps only these tests register: scalar outputs only, so nothing here depends on the artifact store. */
 const TEST_STEPS: StepImplementation[] = [
@@ -771,8 +772,7 @@ steps:
     const started = await start({ file: join(root, 'blocking.yaml') });
     const childId = `${started.workflowId}-sub`;
     const key = `${childId}/block`;
-    for (let i = 0; i < 400 && !startedActivities.has(key); i += 1) await delay(25);
-    expect(startedActivities.has(key)).toBe(true);
+    await pollUntil(`step block of the child ${childId} to start`, () => startedActivities.has(key));
     const running = stepIn(await getPipelineStatus(client, started.workflowId), 'sub');
     expect(running).toMatchObject({ state: 'running', childWorkflow: { workflowId: childId } });
 

@@ -11,7 +11,8 @@ import { CancelledFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { cancelsExternal, continuesThenWaits, quick, waitsForCancel } from './fixtures/cancel-workflows';
-import { assertReplays, bundle, connect, eventually, runInBackground, uniqueQueue, type TestEnv } from './harness';
+import { assertReplays, bundle, connect, runInBackground, uniqueQueue, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -112,7 +113,7 @@ describe('cancel with a firstExecutionRunId', () => {
     const workflowId = `chain-${randomUUID()}`;
     const handle = await env.client.workflow.start(continuesThenWaits, { taskQueue, workflowId });
     const first = handle.firstExecutionRunId;
-    const latest = await eventually(async () => {
+    const latest = await pollUntil(`a running continued-as-new run of ${workflowId}`, async () => {
       const d = await env.client.workflow.getHandle(workflowId).describe();
       return d.runId !== first && d.status.name === 'RUNNING' ? d.runId : undefined;
     });

@@ -15,7 +15,8 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { badCronParent, collectsSignals, counter, cronParent, outcomes } from './fixtures/cron-workflows';
-import { bundle, connect, eventually, uniqueQueue, type TestEnv } from './harness';
+import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -182,7 +183,7 @@ describe('cron schedules on a start (dev server)', () => {
     const worker = await Worker.create({ connection: dev.nativeConnection, taskQueue, workflowBundle });
     const handle = await dev.client.workflow.start(badCronParent, { taskQueue, workflowId: `cron-${randomUUID()}` });
     const failed = await worker.runUntil(
-      eventually(async () => {
+      pollUntil(`a failed workflow task in ${handle.workflowId}`, async () => {
         const events = (await handle.fetchHistory()).events ?? [];
         return events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes ?? undefined;
       }),

@@ -100,17 +100,6 @@ export async function assertReplays(
   await Worker.runReplayHistory({ workflowBundle }, history, handle.workflowId);
 }
 
-/** Polls `check` until it returns a value (not undefined), failing after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Runs a worker for a whole test file; the returned function shuts it down and waits for it (call in afterAll). */
 export function runInBackground(worker: Worker): () => Promise<void> {
   const running = worker.run();

@@ -9,6 +9,7 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import { startDevServer, type DevServerHandle } from '../../infra/devserver';
 import * as activities from './fixtures/activities';
 import { assertReplays, bundle, uniqueQueue } from './harness';
+import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
@@ -47,14 +48,11 @@ it('fails the workflow task that would exceed the pending-activities limit', asy
       workflowId: uniqueQueue('pending'),
       args: [6],
     });
-    const failed = await (async () => {
-      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-        const events = (await handle.fetchHistory()).events ?? [];
-        const f = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
-        if (f) return { f, events };
-      }
-      throw new Error('no WorkflowTaskFailed event before the deadline');
-    })();
+    const failed = await pollUntil(`a WorkflowTaskFailed event in ${handle.workflowId}`, async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const f = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+      return f && { f, events };
+    });
     expect(failed.f.workflowTaskFailedEventAttributes?.cause).toBe(
       Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
     );

@@ -12,7 +12,8 @@ import { type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { add, collector, continuesOnce, push } from './fixtures/reset-workflows';
-import { bundle, connect, eventually, runInBackground, uniqueQueue, type TestEnv } from './harness';
+import { bundle, connect, runInBackground, uniqueQueue, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -103,9 +104,9 @@ async function startCollector(count: number): Promise<WorkflowHandleWithFirstExe
     workflowId: `reset-${randomUUID()}`,
     args: [count],
   });
-  await eventually(async () => {
+  await pollUntil(`the second completed workflow task of ${handle.workflowId}`, async () => {
     const events = await historyOf(handle.workflowId, handle.firstExecutionRunId);
-    return events.filter((e) => e.workflowTaskCompletedEventAttributes).length >= 2 ? true : undefined;
+    return events.filter((e) => e.workflowTaskCompletedEventAttributes).length >= 2;
   });
   return handle;
 }
@@ -116,10 +117,8 @@ describe('ResetWorkflowExecution', () => {
     const { workflowId } = handle;
     const baseRunId = handle.firstExecutionRunId;
     await handle.signal(add, 'a');
-    await eventually(async () =>
-      (await historyOf(workflowId, baseRunId)).some((e) => e.workflowExecutionSignaledEventAttributes)
-        ? true
-        : undefined,
+    await pollUntil(`the signal in the history of ${workflowId}`, async () =>
+      (await historyOf(workflowId, baseRunId)).some((e) => e.workflowExecutionSignaledEventAttributes),
     );
     const baseEvents = await historyOf(workflowId, baseRunId);
     const { first } = workflowTaskFinishIds(baseEvents);
@@ -237,10 +236,8 @@ describe('ResetWorkflowExecution', () => {
       updates: [[updateId, Origin.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY]],
     });
     // The workflow handles the update again on the new run: accepted and completed there.
-    await eventually(async () =>
-      (await historyOf(workflowId, all.runId)).some((e) => e.workflowExecutionUpdateCompletedEventAttributes)
-        ? true
-        : undefined,
+    await pollUntil(`the update to complete again on the reset run of ${workflowId}`, async () =>
+      (await historyOf(workflowId, all.runId)).some((e) => e.workflowExecutionUpdateCompletedEventAttributes),
     );
     const accepted = (await historyOf(workflowId, all.runId)).find(
       (e) => e.workflowExecutionUpdateAcceptedEventAttributes,
@@ -285,7 +282,7 @@ describe('ResetWorkflowExecution', () => {
     const handle = await env.client.workflow.start(continuesOnce, { taskQueue, workflowId });
     const baseRunId = handle.firstExecutionRunId;
     await handle.signal(add, 'first');
-    const second = await eventually(async () => {
+    const second = await pollUntil(`${workflowId} to continue as new`, async () => {
       const current = await env.client.workflow.getHandle(workflowId).describe();
       return current.runId !== baseRunId ? current.runId : undefined;
     });
@@ -297,7 +294,7 @@ describe('ResetWorkflowExecution', () => {
       'CONTINUED_AS_NEW',
     );
     // The signal of the base run after the reset point is applied again: the new run continues as new once more.
-    const third = await eventually(async () => {
+    const third = await pollUntil(`the reset run of ${workflowId} to continue as new`, async () => {
       const current = await env.client.workflow.getHandle(workflowId).describe();
       return current.runId !== runId ? current.runId : undefined;
     });

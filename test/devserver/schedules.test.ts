@@ -31,8 +31,9 @@ import {
 } from '../../infra/devserver/schedules/spec';
 import { rfc3339Seconds } from '../../infra/devserver/schedules/scheduler';
 import { startDevServer } from '../../infra/devserver';
-import { killAllServers, pollUntil, spawnServer } from './child-server';
+import { killAllServers, spawnServer } from './child-server';
 import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 import type { ChainedReport, chained } from './fixtures/schedule-workflows';
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -164,15 +165,20 @@ describe('schedules through @temporalio/client', () => {
 
   const describe_ = (id: string): Promise<ScheduleDescription> => client.schedule.getHandle(id).describe();
 
-  const waitFor = (
+  // Describes schedule `id` until `check` holds; returns that description.
+  const describeUntil = (
     what: string,
     id: string,
     check: (d: ScheduleDescription) => boolean,
   ): Promise<ScheduleDescription> =>
-    pollUntil(what, async () => {
-      const d = await describe_(id);
-      return check(d) ? d : undefined;
-    });
+    pollUntil(
+      `${what} in schedule ${id}`,
+      async () => {
+        const d = await describe_(id);
+        return check(d) ? d : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
 
   const releaseRunning = async (d: ScheduleDescription): Promise<void> => {
     for (const a of d.info.runningActions) await client.workflow.getHandle(a.workflow.workflowId).signal('release');
@@ -255,7 +261,7 @@ describe('schedules through @temporalio/client', () => {
     const { id, workflowId } = await create('blocker');
     const handle = client.schedule.getHandle(id);
     await handle.trigger();
-    const d = await waitFor('a running action', id, (x) => x.info.runningActions.length === 1);
+    const d = await describeUntil('a running action', id, (x) => x.info.runningActions.length === 1);
     const started = d.info.runningActions[0]!.workflow.workflowId;
     expect(started).toMatch(new RegExp(`^${workflowId}-\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`));
     expect(d.info.numActionsTaken).toBe(1);
@@ -265,7 +271,7 @@ describe('schedules through @temporalio/client', () => {
     expect(wf.searchAttributes['TemporalScheduledById']).toEqual([id]);
     expect(wf.searchAttributes['TemporalScheduledStartTime']).toEqual([new Date(started.slice(workflowId.length + 1))]);
     await client.workflow.getHandle(started).signal('release');
-    const done = await waitFor('no running action', id, (x) => x.info.runningActions.length === 0);
+    const done = await describeUntil('no running action', id, (x) => x.info.runningActions.length === 0);
     const raw = await client.workflowService.describeSchedule({ namespace: 'default', scheduleId: id });
     expect(raw.info?.recentActions?.[0]?.startWorkflowStatus).toBe(Status.WORKFLOW_EXECUTION_STATUS_COMPLETED);
     expect(done.info.numActionsTaken).toBe(1);
@@ -280,7 +286,7 @@ describe('schedules through @temporalio/client', () => {
     await handle.unpause('back');
     expect((await describe_(id)).state).toMatchObject({ paused: false, note: 'back' });
     await handle.trigger();
-    const d = await waitFor('paused after the failure', id, (x) => x.state.paused);
+    const d = await describeUntil('paused after the failure', id, (x) => x.state.paused);
     expect(d.state.note).toMatch(/failed/);
     await handle.delete();
   });
@@ -291,7 +297,7 @@ describe('schedules through @temporalio/client', () => {
       state: { remainingActions: 2 },
       policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL },
     });
-    const d = await waitFor('two scheduled actions', id, (x) => x.info.numActionsTaken === 2);
+    const d = await describeUntil('two scheduled actions', id, (x) => x.info.numActionsTaken === 2);
     expect(d.state.remainingActions).toBe(0);
     expect(d.info.nextActionTimes).toEqual([]);
     await client.schedule.getHandle(id).delete();
@@ -307,7 +313,7 @@ describe('schedules through @temporalio/client', () => {
 
   test('overlap SKIP starts one and skips the rest', async () => {
     const { id } = await backfill3(ScheduleOverlapPolicy.SKIP);
-    const d = await waitFor('one running, two skipped', id, (x) => x.info.numActionsSkippedOverlap === 2);
+    const d = await describeUntil('one running, two skipped', id, (x) => x.info.numActionsSkippedOverlap === 2);
     expect(d.info.runningActions).toHaveLength(1);
     expect(d.info.numActionsTaken).toBe(1);
     await releaseRunning(d);
@@ -316,16 +322,16 @@ describe('schedules through @temporalio/client', () => {
 
   test('overlap BUFFER_ONE keeps one start for after the running one', async () => {
     const { id } = await backfill3(ScheduleOverlapPolicy.BUFFER_ONE);
-    const d = await waitFor('one running, one skipped', id, (x) => x.info.runningActions.length === 1);
+    const d = await describeUntil('one running, one skipped', id, (x) => x.info.runningActions.length === 1);
     expect(d.info.numActionsSkippedOverlap).toBe(1);
     await releaseRunning(d);
-    const second = await waitFor(
+    const second = await describeUntil(
       'the buffered start',
       id,
       (x) => x.info.numActionsTaken === 2 && x.info.runningActions.length === 1,
     );
     await releaseRunning(second);
-    const done = await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    const done = await describeUntil('all done', id, (x) => x.info.runningActions.length === 0);
     expect(done.info.numActionsTaken).toBe(2);
     await client.schedule.getHandle(id).delete();
   });
@@ -334,7 +340,7 @@ describe('schedules through @temporalio/client', () => {
     const { id, base } = await backfill3(ScheduleOverlapPolicy.BUFFER_ALL);
     const started: string[] = [];
     for (let i = 1; i <= 3; i++) {
-      const d = await waitFor(
+      const d = await describeUntil(
         `start ${i}`,
         id,
         (x) => x.info.numActionsTaken === i && x.info.runningActions.length === 1,
@@ -343,13 +349,13 @@ describe('schedules through @temporalio/client', () => {
       await releaseRunning(d);
     }
     expect(started.map((w) => w.slice(-20))).toEqual([0, 1, 2].map((i) => rfc3339Seconds(base + i * 60_000)));
-    await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    await describeUntil('all done', id, (x) => x.info.runningActions.length === 0);
     await client.schedule.getHandle(id).delete();
   });
 
   test('overlap CANCEL_OTHER cancels the running workflow, then starts the newest', async () => {
     const { id, base } = await backfill3(ScheduleOverlapPolicy.CANCEL_OTHER);
-    const d = await waitFor(
+    const d = await describeUntil(
       'the replacement running',
       id,
       (x) => x.info.numActionsTaken === 2 && x.info.runningActions.length === 1,
@@ -363,7 +369,7 @@ describe('schedules through @temporalio/client', () => {
 
   test('overlap TERMINATE_OTHER terminates the running workflow and starts the newest', async () => {
     const { id } = await backfill3(ScheduleOverlapPolicy.TERMINATE_OTHER);
-    const d = await waitFor(
+    const d = await describeUntil(
       'the replacement running',
       id,
       (x) => x.info.numActionsTaken === 2 && x.info.runningActions.length === 1,
@@ -375,10 +381,10 @@ describe('schedules through @temporalio/client', () => {
 
   test('overlap ALLOW_ALL starts everything at once', async () => {
     const { id } = await backfill3(ScheduleOverlapPolicy.ALLOW_ALL);
-    const d = await waitFor('three running', id, (x) => x.info.runningActions.length === 3);
+    const d = await describeUntil('three running', id, (x) => x.info.runningActions.length === 3);
     expect(d.info.numActionsTaken).toBe(3);
     await releaseRunning(d);
-    await waitFor('all done', id, (x) => x.info.runningActions.length === 0);
+    await describeUntil('all done', id, (x) => x.info.runningActions.length === 0);
     await client.schedule.getHandle(id).delete();
   });
 
@@ -392,7 +398,7 @@ describe('schedules through @temporalio/client', () => {
   ): Promise<{ workflowId: string; outcome: ChainedReport | string }> => {
     const before = (await describe_(id)).info.recentActions.length;
     await client.schedule.getHandle(id).trigger(overlap);
-    const d = await waitFor(
+    const d = await describeUntil(
       'the triggered run to close',
       id,
       (x) => x.info.recentActions.length === before + 1 && x.info.runningActions.length === 0,
@@ -486,23 +492,32 @@ describe('schedules survive kill -9', () => {
       action: { type: 'startWorkflow', workflowType: 'blocker', taskQueue: 'no-worker', workflowId: id },
       policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL },
     });
-    const before = await pollUntil('two actions', async () => {
-      const d = await client.schedule.getHandle(id).describe();
-      return d.info.numActionsTaken >= 2 ? d : undefined;
-    });
+    const before = await pollUntil(
+      'two actions',
+      async () => {
+        const d = await client.schedule.getHandle(id).describe();
+        return d.info.numActionsTaken >= 2 ? d : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     await first.kill('SIGKILL');
     await connection.close();
     const killedAt = Date.now();
-    // The server is down for a few scheduled times (the scenario, not a synchronisation).
+    // Kept as a sleep: the server stays down across a few scheduled times, the scenario under test (the times it
+    // missed are caught up after the restart), not a synchronisation; nothing happens that could be polled for.
     await new Promise((r) => setTimeout(r, 2500));
     const second = spawnServer(args(port));
     await second.ready();
     connection = await Connection.connect({ address });
     client = new Client({ connection });
-    const after = await pollUntil('actions after the restart', async () => {
-      const d = await client.schedule.getHandle(id).describe();
-      return d.info.numActionsTaken >= before.info.numActionsTaken + 4 ? d : undefined;
-    });
+    const after = await pollUntil(
+      'actions after the restart',
+      async () => {
+        const d = await client.schedule.getHandle(id).describe();
+        return d.info.numActionsTaken >= before.info.numActionsTaken + 4 ? d : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     // Every second from the first action on has exactly one workflow: none missing, none twice.
     const ids = after.info.runningActions.map((a) => a.workflow.workflowId);
     expect(new Set(ids).size).toBe(ids.length);

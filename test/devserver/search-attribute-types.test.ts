@@ -24,7 +24,8 @@ import {
   upsertsLegacy,
   type SeenAttribute,
 } from './fixtures/search-attribute-workflows';
-import { assertReplays, bundle, connect, eventually, runInBackground, uniqueQueue, type TestEnv } from './harness';
+import { assertReplays, bundle, connect, runInBackground, uniqueQueue, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
@@ -233,7 +234,7 @@ describe('attributes handed to other runs', () => {
 describe('validation of attributes for children and continue-as-new', () => {
   /** Waits for the run's first WorkflowTaskFailed event and returns its cause and message, then terminates it. */
   async function firstTaskFailure(handle: WorkflowHandle): Promise<{ cause: number; message: string }> {
-    const failed = await eventually(async () =>
+    const failed = await pollUntil(`a failed workflow task in ${handle.workflowId}`, async () =>
       (await historyEvents(handle)).find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED),
     );
     await handle.terminate();
@@ -307,7 +308,7 @@ describe('schedules', () => {
         expect(typedSearchAttributes).toBeInstanceOf(TypedSearchAttributes);
         expectEveryType({ typedSearchAttributes: typedSearchAttributes as TypedSearchAttributes, searchAttributes });
       }
-      const listed = await eventually(async () => {
+      const listed = await pollUntil(`schedule ${scheduleId} to be listed`, async () => {
         for await (const s of env.client.schedule.list()) if (s.scheduleId === scheduleId) return s;
         return undefined;
       });

@@ -7,7 +7,8 @@ import Long from 'long';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as activities from './fixtures/activities';
-import { assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv, eventually } from './harness';
+import { assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
 let env: TestEnv;
@@ -135,7 +136,7 @@ describe('describe', () => {
     const taskQueue = uniqueQueue();
     await withWorker(env, { taskQueue, workflowBundle, activities }, async () => {
       const handle = await env.client.workflow.start('busyParent', { taskQueue, workflowId: uniqueQueue('busy') });
-      const described = await eventually(async () => {
+      const described = await pollUntil('a started pending activity and a pending child', async () => {
         const d = await env.connection.workflowService.describeWorkflowExecution({
           namespace: 'default',
           execution: { workflowId: handle.workflowId },
@@ -180,7 +181,7 @@ describe('workflow task failures', () => {
         workflowId: uniqueQueue('broken'),
         workflowTaskTimeout: '1s',
       });
-      const described = await eventually(async () => {
+      const described = await pollUntil('the third attempt of the failing workflow task', async () => {
         const d = await env.connection.workflowService.describeWorkflowExecution({
           namespace: 'default',
           execution: { workflowId: handle.workflowId },

@@ -8,7 +8,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { recordDoneSignal, slidingWindow } from './fixtures/signal-race-workflows';
-import { assertReplays, bundle, connect, eventually, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
@@ -53,9 +54,9 @@ describe('a signal racing a task that continues as new', () => {
           args: [RECORDS, WINDOW],
         });
         // The worker has the run cached once its first task completed; from then on every signal races a task.
-        await eventually(async () => {
+        await pollUntil(`the first workflow task of ${workflowId} to complete`, async () => {
           const events = (await handle.fetchHistory()).events ?? [];
-          return events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) || undefined;
+          return events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
         });
         // Acknowledge records a few at a time without waiting for the workflow, so signals land mid-task. Odd
         // repeats flood (every attempt to continue as new meets new signals); even ones send the next batch once the
@@ -68,9 +69,9 @@ describe('a signal racing a task that continues as new', () => {
               .map((r) => env.client.workflow.getHandle(workflowId).signal(recordDoneSignal, r)),
           );
           if (paced) {
-            await eventually(async () => {
+            await pollUntil(`${workflowId} to have no workflow task pending`, async () => {
               const current = await env.client.workflow.getHandle(workflowId).describe();
-              return current.raw.pendingWorkflowTask ? undefined : true;
+              return !current.raw.pendingWorkflowTask;
             });
           }
         }

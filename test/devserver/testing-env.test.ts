@@ -13,10 +13,11 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import { TestWorkflowEnvironment, type LocalTestWorkflowEnvironmentOptions } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-import { MLOE_BIN, findProcesses, pollUntil, processAlive } from './child-server';
+import { MLOE_BIN, findProcesses, processAlive } from './child-server';
 import * as activities from './fixtures/activities';
 import type * as workflows from './fixtures/workflows';
 import { bundle, uniqueQueue } from './harness';
+import { pollUntil } from '../support/poll';
 
 const ModelName = defineSearchAttributeKey('ModelName', 'KEYWORD');
 
@@ -58,7 +59,7 @@ async function createLocal(
 async function teardown(env: TestWorkflowEnvironment, pid: number): Promise<void> {
   environments.delete(env);
   await env.teardown();
-  await pollUntil(`mloe process ${pid} to exit after teardown`, () => !processAlive(pid), 10_000);
+  await pollUntil(`mloe process ${pid} to exit after teardown`, () => !processAlive(pid));
   expect(serverPids(env)).toEqual([]);
 }
 

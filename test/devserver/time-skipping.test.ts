@@ -10,9 +10,10 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 
-import { findProcesses, pollUntil, processAlive } from './child-server';
+import { findProcesses, processAlive } from './child-server';
 import type * as workflows from './fixtures/time-skipping-workflows';
 import { bundle, uniqueQueue } from './harness';
+import { pollUntil } from '../support/poll';
 import { startTestServer } from '../../infra/devserver/time-skipping';
 import { parseTestServerArgs } from '../../infra/test-server/main';
 
@@ -130,10 +131,14 @@ describe('mloe-test-server through TestWorkflowEnvironment.createTimeSkipping', 
         args: ['1 day'],
       });
       // The first workflow task has completed and only the timer is left: an unlocked server would skip now.
-      await pollUntil('the timer to start', async () => {
-        const { events } = await handle.fetchHistory();
-        return events!.some((e) => e.timerStartedEventAttributes);
-      });
+      await pollUntil(
+        'the timer to start',
+        async () => {
+          const { events } = await handle.fetchHistory();
+          return events!.some((e) => e.timerStartedEventAttributes);
+        },
+        { timeoutMs: 15_000 },
+      );
       for (let i = 0; i < 5; i++) await handle.describe();
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect((await env.currentTimeMs()) - before).toBeLessThan(REAL_LIMIT_MS);
@@ -157,7 +162,7 @@ describe('mloe-test-server through TestWorkflowEnvironment.createTimeSkipping', 
 
   it('leaves no process after env.teardown()', async () => {
     await env.teardown();
-    await pollUntil(`mloe-test-server ${serverPid} to exit`, () => !processAlive(serverPid), 10_000);
+    await pollUntil(`mloe-test-server ${serverPid} to exit`, () => !processAlive(serverPid));
     expect(serverPids()).toEqual([]);
   });
 });

@@ -16,7 +16,8 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer } from '../../infra/devserver';
-import { bundle, connect, uniqueQueue, withWorker, type TestEnv, eventually } from './harness';
+import { bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 const EventType = temporal.api.enums.v1.EventType;
@@ -483,7 +484,9 @@ describe('search attributes', () => {
         for await (const w of env.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ${query}` })) return w;
         return undefined;
       };
-      const first = await eventually(() => listedOne(`CustomKeywordField = 'training'`));
+      const first = await pollUntil('the run to be listed as training', () =>
+        listedOne(`CustomKeywordField = 'training'`),
+      );
       expect(first.workflowId).toBe(workflowId);
       expect(first.memo).toEqual({ origin: 'test', owner: 'ml-team', attempt: 1 });
       expect(first.typedSearchAttributes.get(intKey)).toBe(42);
@@ -494,7 +497,9 @@ describe('search attributes', () => {
 
       await handle.signal('finish');
       expect(await handle.result()).toBe('tagged');
-      const done = await eventually(() => listedOne(`CustomKeywordField = 'done' AND ExecutionStatus = 'Completed'`));
+      const done = await pollUntil('the run to be listed as done and completed', () =>
+        listedOne(`CustomKeywordField = 'done' AND ExecutionStatus = 'Completed'`),
+      );
       expect(done.memo).toEqual({ origin: 'test', owner: 'ml-team', attempt: 2 });
       expect(done.status.name).toBe('COMPLETED');
       expect(done.closeTime).toBeInstanceOf(Date);
@@ -510,7 +515,7 @@ describe('search attributes', () => {
         taskQueue,
         workflowId: `badup-${randomUUID()}`,
       });
-      const failed = await eventually(async () => {
+      const failed = await pollUntil(`a failed workflow task in ${handle.workflowId}`, async () => {
         const history = await handle.fetchHistory();
         return history.events?.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
       });

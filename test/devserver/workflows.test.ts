@@ -53,6 +53,7 @@ import {
   valuesQuery,
 } from './fixtures/lifecycle-workflows';
 import { WORKER_MODES, assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -105,27 +106,16 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection, but the promise resolved');
 }
 
-/** Polls until `probe` returns a truthy value (for state only visible through describe or history). */
-async function eventually<T>(
-  probe: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** Waits until the run's first workflow task completed (its handlers are registered, queries can be answered). */
 function firstTaskDone(handle: WorkflowHandle): Promise<HistoryEvent[]> {
-  return eventually(async () => {
-    const events = await eventsOf(handle);
-    return events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) && events;
-  }, `the first workflow task of ${handle.workflowId}`);
+  return pollUntil(
+    `the first workflow task of ${handle.workflowId}`,
+    async () => {
+      const events = await eventsOf(handle);
+      return events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) && events;
+    },
+    { timeoutMs: 15_000 },
+  );
 }
 
 async function statusOf(handle: WorkflowHandle): Promise<string> {
@@ -365,7 +355,9 @@ describe.each(WORKER_MODES)('workflow lifecycle ($name)', ({ maxCachedWorkflows 
         });
         const { workflowId, runId } = await handle.result();
         const child = env.client.workflow.getHandle(workflowId, runId);
-        await eventually(async () => (await statusOf(child)) === 'TERMINATED', 'the child to be terminated');
+        await pollUntil('the child to be terminated', async () => (await statusOf(child)) === 'TERMINATED', {
+          timeoutMs: 15_000,
+        });
         const err = await rejectionOf(child.result());
         expect(err).toBeInstanceOf(WorkflowFailedError);
         expect((err as WorkflowFailedError).cause).toBeInstanceOf(TerminatedFailure);

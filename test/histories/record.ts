@@ -28,7 +28,8 @@ import { startDevServer } from '../../infra/devserver';
 import packageJson from '../../package.json';
 import { housingPrice } from '../../pipelines/demo/code-first';
 import { createPipelineWorker } from '../../workers/pipeline-worker';
-import { eventually, runInBackground } from '../devserver/harness';
+import { runInBackground } from '../devserver/harness';
+import { pollUntil } from '../support/poll';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from '../fixtures/test-steps';
 import { suiteWorkflowBundle } from '../pipeline-harness';
 import { HISTORY_SETS, historyDirectory, type HistorySet } from './sets';
@@ -126,7 +127,7 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
 
   // Cancelled by the client while a step runs.
   const cancelled = await startPipeline(client, pipelineRun('cancelled.yaml', IDS.cancelled));
-  await eventually(() => Promise.resolve(startedActivities.has(`${IDS.cancelled}/slow`) || undefined));
+  await pollUntil(`step slow of ${IDS.cancelled} to start`, () => startedActivities.has(`${IDS.cancelled}/slow`));
   await cancelled.handle.cancel();
   await expectFailure(cancelled.handle.result(), IDS.cancelled);
 
