@@ -15,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 
 import { FileArtifactStore, getBytes, getText, type ArtifactRef } from '../activities/artifacts';
+import { createMlflowClient, mlflowConfig } from '../activities/mlflow';
 import { featurizeInto, ingestInto } from '../activities/data';
 import { fitOls } from '../activities/linear-model';
 import { runStep, type RunStepResult } from '../activities/steps';
@@ -376,16 +377,49 @@ describe('mloe demo', () => {
     }
     expect(stdout).toMatch(/R² +0\.9\d+/);
     expect(stdout).toContain(`${artifactRoot}/.mloe/artifacts`);
+    // Tracked in the embedded MLflow server: the run, its nested steps, its metrics and the registered version, with
+    // their URLs (the embedded server has no UI: its REST answers), and `mloe models versions` listing the version.
+    const mlflowUrl = /MLflow tracking server \(embedded, in memory\) running at (http:\/\/127\.0\.0\.1:\d+)/.exec(
+      stdout,
+    )?.[1];
+    expect(mlflowUrl).toBeDefined();
+    expect(stdout).toMatch(/^register +completed +\d+ ms +off +1$/m);
+    expect(stdout).toMatch(
+      new RegExp(`^mlflow: ${mlflowUrl ?? ''}/api/2\\.0/mlflow/runs/get\\?run_id=[0-9a-f]{32}$`, 'm'),
+    );
+    expect(stdout).toMatch(/^MLflow run {3}housing-price-[0-9A-HJKMNP-TV-Z]{26} {2}FINISHED {2}http:\/\/\S+$/m);
+    expect(stdout).toContain(
+      '  steps      ingest FINISHED · validate FINISHED · featurize FINISHED · train FINISHED · evaluate FINISHED · register FINISHED',
+    );
+    expect(stdout).toMatch(/^ {2}metrics {4}evaluate\.r2 0\.9\d+ · evaluate\.rmse [\d.]+ · evaluate\.testRows \d+$/m);
+    expect(stdout).toContain(
+      `  model      models:/housing-price/1  ${mlflowUrl ?? ''}/api/2.0/mlflow/model-versions/get?name=housing-price&version=1`,
+    );
+    expect(stdout).toMatch(
+      /^\$ mloe models versions housing-price\nversion .*\n1 +\S+ +champion +[0-9a-f]{32} +housing-price-/m,
+    );
 
-    // The same demo again is served from the cache.
+    // The same demo again is served from the cache (but for the registration), and tracked where MLFLOW_TRACKING_URI
+    // says: the user's server wins over the embedded one.
+    const tracking = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
     const again = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot], {
       cwd: tmpdir(),
       timeout: 60_000,
+      env: { ...process.env, MLFLOW_TRACKING_URI: tracking },
     });
     for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
       expect(again.stdout).toMatch(new RegExp(`^${step} +completed +\\d+ ms +hit +1$`, 'm'));
     }
     expect(again.stdout).toMatch(/R² +0\.9\d+/);
+    expect(again.stdout).toContain(`tracking in MLflow at ${tracking} (MLFLOW_TRACKING_URI)`);
+    expect(again.stdout).not.toContain('(embedded');
+    const workflowId = /started (housing-price-[0-9A-HJKMNP-TV-Z]{26})/.exec(again.stdout)?.[1] ?? '';
+    const registry = createMlflowClient(mlflowConfig({ trackingUri: tracking }));
+    const registered = await registry.modelVersions.search({
+      filter: `name = 'housing-price' and tags.\`mloe.workflowId\` = '${workflowId}'`,
+    });
+    expect(registered.items).toHaveLength(1);
+    expect(again.stdout).toContain(`models:/housing-price/${registered.items[0]?.version ?? '?'}`);
   });
 
   it('exits 1 with the failing step, code, row and column on bad data', async () => {
