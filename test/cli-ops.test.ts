@@ -113,7 +113,8 @@ class MloeChild {
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_)/.test(name) && name !== 'TEMPORAL_TEST_ADDRESS') delete env[name];
+    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name))
+      delete env[name];
   }
   return { ...env, ...extra };
 }
@@ -696,7 +697,7 @@ describe('mloe run without TEMPORAL_ADDRESS, a child process', () => {
 describe('mloe dev, a child process', () => {
   it('serves on a free port with a worker, runs a pipeline, stops on SIGTERM with exit 0', async () => {
     const directory = await temporaryDirectory();
-    const dev = new MloeChild(['dev', '--port', '0'], { cwd: directory, env: childEnv({}) });
+    const dev = new MloeChild(['dev', '--port', '0', '--mlflow-port', '0'], { cwd: directory, env: childEnv({}) });
     try {
       const [, address = ''] = await dev.waitForStdout(/^run a pipeline on it: TEMPORAL_ADDRESS=(\S+) mloe run FILE$/m);
       expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -716,6 +717,13 @@ describe('mloe dev, a child process', () => {
         const outcome = await waitForPipeline(run.handle, { pollIntervalMs: 50 });
         expect(outcome.error).toBeUndefined();
         expect(outcome.status.state).toBe('completed');
+        // Tracked in the MLflow server mloe dev started beside it (in memory, on a free port here).
+        const [, mlflowUrl = ''] =
+          /^MLflow tracking server \(embedded, in memory\) running at (\S+): MLFLOW_TRACKING_URI=\S+ mloe models list$/m.exec(
+            dev.stdout,
+          ) ?? [];
+        expect(mlflowUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+        expect(outcome.status.mlflow?.url).toMatch(new RegExp(`^${mlflowUrl}/api/2\\.0/mlflow/runs/get\\?run_id=`));
         // `mloe list` needs no registration first: `mloe dev` registers the search attributes at start.
         const listed = await runCli(['list', '--status', 'Completed'], { TEMPORAL_ADDRESS: address });
         expect(listed.stdout.slice(2).map((line) => line.split(/\s+/)[0])).toEqual([run.workflowId]);
