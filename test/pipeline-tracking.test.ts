@@ -379,6 +379,7 @@ describe('pipeline runs tracked in MLflow', () => {
     await new MockActivityEnvironment({ attempt: 1 }).run(runStep, request);
     // The same execution again, as Temporal retries an activity whose result was lost.
     await new MockActivityEnvironment({ attempt: 2 }).run(runStep, request);
+    await tracker.flush(); // the data is written behind the step (a run's next step or its end waits for it)
     const { children, parent } = await tracked(status);
     const again = children.get('again') as Run;
     expect(again.info.status).toBe('FINISHED');

@@ -160,10 +160,14 @@ async function writeFileDirectory(
     });
   } catch (error) {
     if (error instanceof MloeError) throw error;
-    throw new MloeError('ARTIFACT_STORE_FAILED', `could not write the model package ${directory}: ${ensureError(error).message}`, {
-      retryable: true,
-      cause: error,
-    });
+    throw new MloeError(
+      'ARTIFACT_STORE_FAILED',
+      `could not write the model package ${directory}: ${ensureError(error).message}`,
+      {
+        retryable: true,
+        cause: error,
+      },
+    );
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

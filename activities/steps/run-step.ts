@@ -115,16 +115,18 @@ export function createRunStep(
     if (options.warn !== undefined) options.warn(message);
     else Context.current().log.warn(message);
   };
+  /** Tells every observer at once (they are independent: lineage records, MLflow); failures as said above. */
   const notify = async (what: string, call: (observer: ExecutionObserver) => Promise<void> | undefined) => {
-    for (const observer of observers) {
-      try {
-        await call(observer);
-      } catch (error) {
-        if (error instanceof MloeError && error.code === 'RECORD_CONFLICT') throw error;
-        if (observer.failsStep === true) throw error;
-        warn(`step ${what} observer failed: ${describe(error)}`);
-      }
-    }
+    const outcomes = await Promise.allSettled(observers.map(async (observer) => call(observer)));
+    let failure: unknown;
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'fulfilled') return;
+      const error: unknown = outcome.reason;
+      if ((error instanceof MloeError && error.code === 'RECORD_CONFLICT') || observers[index]?.failsStep === true) {
+        failure ??= error;
+      } else warn(`step ${what} observer failed: ${describe(error)}`);
+    });
+    if (failure !== undefined) throw failure;
   };
 
   return async function runStep(received: RunStepRequest): Promise<RunStepResult> {

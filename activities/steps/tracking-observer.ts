@@ -5,9 +5,12 @@
  * {@link MAX_TRACKED_ITERATIONS} iterations get runs of their own (`step[3]`); every iteration's metrics reach the
  * pipeline run as `<step>.<key>` at step = the iteration.
  *
- * Unlike lineage, tracking fails the step when the tracking server cannot be reached (`failsStep`): the step is
- * retried under its retry policy, and the run fails with a message naming the server, rather than completing with
- * holes in MLflow nobody notices. Data MLflow would refuse (a NaN metric, an oversized param, a bad key) does not fail
+ * The run is created while the step runs; its data is logged before the step completes (a completed step has its data
+ * in MLflow); only its end status is written behind the step, while the workflow schedules the next one (the next
+ * execution of the run on this worker, and the run's end, wait for it; the run's end also settles an end a stopped
+ * worker lost). Unlike lineage, tracking fails the step when the tracking server cannot be reached (`failsStep`): the
+ * step is retried under its retry policy, and the run fails with a message naming the server, rather than completing
+ * with holes in MLflow nobody notices. Data MLflow would refuse (a NaN metric, an oversized param, a bad key) does not fail
  * the step: its work is done and its outputs are valid, so the rest is logged and the refused items are reported on
  * the run (`mloe.tracking.problems`) and in the worker's log, each naming the step and the key.
  */
@@ -133,6 +136,8 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
     failsStep: true,
     async started(request, _store, startedAt) {
       try {
+        // What earlier steps of the run left to write on this worker is written first: a failure fails this step.
+        await tracker.barrier(request.workflowId);
         const parent = await parentOf(request);
         if (parent === undefined || !hasOwnRun(request)) return;
         const info = activityInfo();
@@ -149,7 +154,7 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
       opened.delete(report.request);
       try {
         if (run !== undefined) await finish(report, await run);
-        else if (!hasOwnRun(report.request)) await finishUntracked(report);
+        else if (report.outcome.ok && !hasOwnRun(report.request)) await finishUntracked(report);
       } catch (error) {
         throw tracker.failure(error, `tracking ${label(report.request)}`);
       }

@@ -45,6 +45,8 @@ export const MLOE_TAGS = {
   execution: 'mloe.execution',
   /** The attempt whose data the run holds. */
   attempt: 'mloe.attempt',
+  /** The attempt that logged a step run's data, set last: a later attempt logs nothing again. */
+  logged: 'mloe.logged',
   /** The cache decision: `hit`, `miss` or `disabled`. */
   cache: 'mloe.cache',
   /** Data MLflow would refuse, left out of the run: one line per item, naming the step and the key. */

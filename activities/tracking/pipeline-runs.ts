@@ -31,6 +31,8 @@ export async function trackPipelineRun(
   temporal: TemporalIdentity,
 ): Promise<MlflowRunLink> {
   try {
+    // What the run's steps left to write on this worker is written before the run is ended.
+    if (run.state !== 'running') await tracker.barrier(run.workflowId);
     const { tracked, created } = await pipelineRunOf(tracker, run, temporal);
     const ended = run.state !== 'running';
     const tags: KeyValue[] = [{ key: MLOE_TAGS.temporalRunId, value: temporal.temporalRunId }];
@@ -147,11 +149,17 @@ async function settleStepRuns(tracker: MlflowTracker, parent: TrackedRun, run: T
   for (let start = 0; start < running.length; start += SETTLE_CONCURRENCY) {
     await Promise.all(
       running.slice(start, start + SETTLE_CONCURRENCY).map((stepRun) => {
-        const stepId = stepRun.data.tags.find((tag) => tag.key === MLOE_TAGS.stepId)?.value;
+        const tags = Object.fromEntries(stepRun.data.tags.map((tag) => [tag.key, tag.value]));
+        const stepId = tags[MLOE_TAGS.stepId];
         const step = stepId === undefined ? undefined : steps.get(stepId);
         const state = run.state === 'cancelled' && step?.state !== 'completed' ? 'cancelled' : step?.state;
         const endTime = Date.parse(step?.finishedAt ?? '') || fallbackEnd;
-        return tracker.client.runs.update(stepRun.info.runId, { status: settledStatus(state), endTime });
+        const update = tracker.client.runs.update(stepRun.info.runId, { status: settledStatus(state), endTime });
+        // A completed step whose data never arrived: its worker stopped between the step's end and the write behind it.
+        if (state !== 'completed' || tags[MLOE_TAGS.logged] !== undefined) return update;
+        const lost = 'its params and metrics were not tracked: the worker stopped before writing them';
+        tracker.warn(`step ${stepRun.info.runName} of ${run.workflowId}: ${lost}`);
+        return Promise.all([update, tracker.client.runs.setTag(stepRun.info.runId, MLOE_TAGS.problems, lost)]);
       }),
     );
   }

@@ -4,10 +4,10 @@
  * (`mloe.execution = <workflowId>/<stepId>[/<index>]`).
  *
  * Idempotent under retries: a first attempt creates the run; a later attempt finds it by `mloe.execution` instead.
- * The data of a successful attempt (params, metrics, tags, datasets) is logged before the run's status becomes
- * `FINISHED`, and a later attempt that finds the run finished logs nothing: a retry after a lost result never logs
- * twice. Metric points carry the run's start time as their timestamp unless the step gave one, so a batch resent
- * after a partial failure holds identical points, which MLflow stores once.
+ * The data of a successful attempt (params, metrics, tags) ends with the `mloe.logged` marker, and a later attempt
+ * that finds the marker logs nothing again: a retry after a lost result never logs twice. Metric points carry the
+ * run's start time as their timestamp unless the step gave one, so a batch resent after a partial failure holds
+ * identical points, which MLflow stores once.
  */
 import { formatDigest, digestHex, type ArtifactRef } from '../artifacts';
 import type { DatasetInputInput, RunStatus } from '../mlflow';
@@ -32,6 +32,8 @@ export interface StepExecution {
 export interface StepRun extends TrackedRun {
   parent: TrackedRun;
   execution: StepExecution;
+  /** An earlier attempt logged the execution's data (the `mloe.logged` tag): it is not logged again. */
+  logged: boolean;
 }
 
 /**
@@ -48,7 +50,9 @@ export async function openStepRun(
   const key = executionKey(execution.workflowId, execution.stepId, execution.index);
   if (attempt > 1) {
     const found = await tracker.findRun(parent.experimentId, tagEquals(MLOE_TAGS.execution, key));
-    if (found !== undefined) return { ...found, parent, execution };
+    if (found !== undefined) {
+      return { ...found, parent, execution, logged: found.tags?.[MLOE_TAGS.logged] !== undefined };
+    }
   }
   const startTime = startedAt.getTime();
   const name = stepRunName(execution.stepId, execution.index);
@@ -57,16 +61,13 @@ export async function openStepRun(
     runName: name,
     startTime,
     tags: {
+      // MLflow sets `mlflow.runName` from the run's name; the Temporal ids and the pipeline are on the parent.
       [MLFLOW_TAGS.parentRunId]: parent.runId,
-      [MLFLOW_TAGS.runName]: name,
       [MLFLOW_TAGS.user]: tracker.user,
       [MLFLOW_TAGS.sourceName]: execution.uses,
       [MLFLOW_TAGS.sourceType]: 'JOB',
       [MLOE_TAGS.kind]: 'step',
       [MLOE_TAGS.workflowId]: execution.workflowId,
-      [MLOE_TAGS.firstExecutionRunId]: execution.firstExecutionRunId,
-      ...(execution.temporalRunId === undefined ? {} : { [MLOE_TAGS.temporalRunId]: execution.temporalRunId }),
-      [MLOE_TAGS.pipeline]: execution.pipeline,
       [MLOE_TAGS.stepId]: execution.stepId,
       ...(execution.index === undefined ? {} : { [MLOE_TAGS.index]: String(execution.index) }),
       [MLOE_TAGS.uses]: execution.uses,
@@ -81,6 +82,7 @@ export async function openStepRun(
     status: 'RUNNING',
     parent,
     execution,
+    logged: false,
   };
 }
 
@@ -104,13 +106,40 @@ export interface StepRunData {
 
 /**
  * Logs a successful execution: its params, metrics and tags to its run, its latest metrics to the pipeline run as
- * `<stepId>.<key>` (at step = the iteration, 0 otherwise), its datasets to both, then ends its run `FINISHED`. A run
- * a previous attempt already finished is left as it is. Data MLflow would refuse is left out and reported.
+ * `<stepId>.<key>` (at step = the iteration, 0 otherwise), its datasets to both (all at once), then its run's end
+ * (`FINISHED`, written behind the step). The run's own data ends with the `mloe.logged` marker (in the same request when it fits, after it
+ * otherwise). An attempt that finds the marker logs nothing to the step's run again, and repeats to the pipeline run
+ * what the step's run holds (identical points, which MLflow stores once), in case that part failed the first time.
+ * Data MLflow would refuse is left out and reported.
  */
 export async function completeStepRun(tracker: MlflowTracker, run: StepRun, data: StepRunData): Promise<void> {
-  if (run.status !== 'RUNNING') return;
   const { execution } = run;
   const label = `step ${stepRunName(execution.stepId, execution.index)} of ${execution.workflowId}`;
+  // The run's end is written behind the step (the next step of the run on this worker, or the run's end, waits for
+  // it): the data and its marker are what must be there when the step completes; a lost end is settled by the run's.
+  const finish = (): void =>
+    tracker.writeBehind(execution.workflowId, `ending the MLflow run of ${label}`, async () => {
+      await tracker.client.runs.update(run.runId, { status: 'FINISHED', endTime: data.finishedAt.getTime() });
+    });
+  const datasets = data.inputArtifacts.filter(({ ref }) => ref.type === 'dataset');
+  const logDatasets = (): Promise<unknown>[] =>
+    datasets.length === 0
+      ? []
+      : [
+          tracker.client.runs.logInputs(
+            run.runId,
+            datasets.map(({ port, ref }) => datasetInput(ref, port)),
+          ),
+          tracker.client.runs.logInputs(
+            run.parent.runId,
+            datasets.map(({ port, ref }) => datasetInput(ref, `${execution.stepId}.${port}`)),
+          ),
+        ];
+  if (run.logged) {
+    await Promise.all([logToPipelineRun(tracker, run, run.metrics ?? []), ...logDatasets()]);
+    finish();
+    return;
+  }
   const tags: KeyValue[] = [
     { key: MLOE_TAGS.attempt, value: String(data.attempt) },
     { key: MLOE_TAGS.cache, value: data.cache },
@@ -126,22 +155,14 @@ export async function completeStepRun(tracker: MlflowTracker, run: StepRun, data
     step: point.step,
     timestamp: point.timestamp ?? run.startTime,
   }));
-  const datasets = data.inputArtifacts.filter(({ ref }) => ref.type === 'dataset');
   const [ownProblems, parentProblems] = await Promise.all([
-    tracker.logChecked(run.runId, { params: paramsOf(data.inputs), metrics, tags }),
+    tracker.logChecked(
+      run.runId,
+      { params: paramsOf(data.inputs), metrics, tags },
+      { marker: { key: MLOE_TAGS.logged, value: String(data.attempt) } },
+    ),
     logToPipelineRun(tracker, run, data.metrics),
-    datasets.length === 0
-      ? undefined
-      : tracker.client.runs.logInputs(
-          run.runId,
-          datasets.map(({ port, ref }) => datasetInput(ref, port)),
-        ),
-    datasets.length === 0
-      ? undefined
-      : tracker.client.runs.logInputs(
-          run.parent.runId,
-          datasets.map(({ port, ref }) => datasetInput(ref, `${execution.stepId}.${port}`)),
-        ),
+    ...logDatasets(),
   ]);
   const problems = [
     ...data.problems,
@@ -149,7 +170,7 @@ export async function completeStepRun(tracker: MlflowTracker, run: StepRun, data
     ...parentProblems.map((problem) => `on the pipeline run, ${problem}`),
   ];
   if (problems.length > 0) await tracker.reportProblems(run.runId, label, problems);
-  await tracker.client.runs.update(run.runId, { status: 'FINISHED', endTime: data.finishedAt.getTime() });
+  finish();
 }
 
 /**
@@ -162,7 +183,7 @@ export async function failStepRun(
   run: StepRun,
   failure: { attempt: number; error: string; final: boolean; finishedAt: Date },
 ): Promise<void> {
-  if (run.status !== 'RUNNING') return;
+  if (run.logged) return; // an earlier attempt completed it
   const status: RunStatus = 'FAILED';
   await Promise.all([
     tracker.logChecked(run.runId, {

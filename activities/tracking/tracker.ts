@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 
 import { MloeError, ensureError } from '../../core/errors';
 import {
+  LOG_BATCH_LIMITS,
   createMlflowClient,
   isMlflowError,
   type MlflowClient,
@@ -19,6 +20,7 @@ import {
 } from '../mlflow';
 import { activityMlflowConfig, type TrackingConfig } from './config';
 import { checkBatch, tagValue, type KeyValue } from './limits';
+import { createNodeFetch } from './node-fetch';
 import { MLOE_TAGS, runLink, tagEquals } from './names';
 import type { MlflowRunLink } from './types';
 
@@ -29,6 +31,10 @@ export interface TrackedRun {
   /** Its start time (ms since the epoch): the timestamp of the points logged to it, the same on every retry. */
   startTime: number;
   status: RunStatus;
+  /** Its tags, when it was found (not created) by this tracker. */
+  tags?: Readonly<Record<string, string>>;
+  /** Its metrics' current values (the highest step of each), when it was found. */
+  metrics?: readonly { key: string; value: number; step: number }[];
 }
 
 /** Options of {@link MlflowTracker}. */
@@ -53,10 +59,12 @@ export class MlflowTracker {
   readonly #warn: (message: string) => void;
   readonly #experiments = new Map<string, Promise<string>>();
   readonly #pipelineRuns = new Map<string, TrackedRun>();
+  readonly #behind = new Map<string, WorkflowWrites>();
 
   constructor(config: TrackingConfig, options: MlflowTrackerOptions = {}) {
     this.config = config;
-    this.client = options.client ?? createMlflowClient(activityMlflowConfig(config.mlflow));
+    this.client =
+      options.client ?? createMlflowClient(activityMlflowConfig(config.mlflow), { fetch: createNodeFetch() });
     this.serverUrl = config.mlflow.trackingUri;
     this.user = osUser();
     this.#warn = options.warn ?? ((message) => console.warn(`[mloe tracking] ${message}`));
@@ -65,6 +73,60 @@ export class MlflowTracker {
   /** Reports a problem with tracked data (it was left out; the rest was logged). */
   warn(message: string): void {
     this.#warn(message);
+  }
+
+  /**
+   * Writes behind a step: `write` starts now and the step completes without waiting for it. The next execution of
+   * the same pipeline run that starts on this worker, and the run's end, wait for it ({@link MlflowTracker.barrier});
+   * a write that failed is tried again there, and fails that step (or the run's end) if it fails again.
+   */
+  writeBehind(workflowId: string, what: string, write: () => Promise<void>): void {
+    let writes = this.#behind.get(workflowId);
+    if (writes === undefined) {
+      writes = { pending: new Set(), failed: [] };
+      this.#behind.set(workflowId, writes);
+    }
+    const state = writes;
+    const running: Promise<void> = write().then(
+      () => undefined,
+      (error: unknown) => {
+        state.failed.push({ what, write, error });
+      },
+    );
+    state.pending.add(running);
+    void running.finally(() => {
+      state.pending.delete(running);
+      if (state.pending.size === 0 && state.failed.length === 0) this.#behind.delete(workflowId);
+    });
+  }
+
+  /**
+   * Waits for the writes behind a pipeline run's steps on this worker, and tries the failed ones again: the first
+   * that fails again is thrown (naming the server), and stays to be tried at the next barrier.
+   */
+  async barrier(workflowId: string): Promise<void> {
+    const writes = this.#behind.get(workflowId);
+    if (writes === undefined) return;
+    while (writes.pending.size > 0) await Promise.all([...writes.pending]);
+    while (writes.failed.length > 0) {
+      const [first] = writes.failed;
+      if (first === undefined) break;
+      try {
+        await first.write();
+      } catch (error) {
+        first.error = error;
+        throw this.failure(error, first.what);
+      }
+      writes.failed.shift();
+    }
+    if (writes.pending.size === 0 && writes.failed.length === 0) this.#behind.delete(workflowId);
+  }
+
+  /** Waits for every write behind (a worker's shutdown, tests); failures stay for the next barrier. */
+  async flush(): Promise<void> {
+    for (const writes of [...this.#behind.values()]) {
+      while (writes.pending.size > 0) await Promise.all([...writes.pending]);
+    }
   }
 
   /** The experiment a pipeline's runs go to: `MLFLOW_EXPERIMENT_NAME`, else the pipeline's name. */
@@ -135,12 +197,19 @@ export class MlflowTracker {
   async logChecked(
     runId: string,
     batch: { metrics?: readonly MetricInput[]; params?: readonly KeyValue[]; tags?: readonly KeyValue[] },
+    options: { marker?: KeyValue } = {},
   ): Promise<string[]> {
     const checked = checkBatch(batch);
     const { metrics, params, tags } = checked;
-    if (metrics.length + params.length + tags.length === 0) return checked.problems;
+    const { marker } = options;
+    if (metrics.length + params.length + tags.length === 0 && marker === undefined) return checked.problems;
+    // The marker says the data is all there: in the same request when it fits in one (MLflow writes a log-batch
+    // in one transaction), else after the last one.
+    const oneRequest = fitsOneRequest({ metrics, params, tags });
     try {
-      await this.client.runs.logBatch(runId, { metrics, params, tags });
+      const withMarker = marker !== undefined && oneRequest ? [...tags, marker] : tags;
+      await this.client.runs.logBatch(runId, { metrics, params, tags: withMarker });
+      if (marker !== undefined && !oneRequest) await this.client.runs.setTag(runId, marker.key, marker.value);
       return checked.problems;
     } catch (error) {
       if (!isMlflowError(error, 'INVALID_PARAMETER_VALUE')) throw error;
@@ -163,6 +232,7 @@ export class MlflowTracker {
     for (const metric of metrics) {
       await one(`metric ${JSON.stringify(metric.key)}`, () => this.client.runs.logBatch(runId, { metrics: [metric] }));
     }
+    if (marker !== undefined) await this.client.runs.setTag(runId, marker.key, marker.value);
     return problems;
   }
 
@@ -180,14 +250,46 @@ export class MlflowTracker {
    * the server, retryable when the failure was (a server that is down, a 5xx).
    */
   failure(error: unknown, what: string): MloeError {
+    if (error instanceof TrackingFailure) return error;
     const cause = ensureError(error);
     const retryable = cause instanceof MloeError ? cause.retryable : true;
-    return new MloeError(
-      'MLFLOW_REQUEST_FAILED',
-      `${what}: MLflow tracking server ${this.serverUrl}: ${cause.message}`,
-      { retryable, cause },
-    );
+    return new TrackingFailure(`${what}: MLflow tracking server ${this.serverUrl}: ${cause.message}`, {
+      retryable,
+      cause,
+    });
   }
+}
+
+/** A tracking call that failed, said once (what was done, the server, why): never wrapped again. */
+class TrackingFailure extends MloeError {
+  constructor(message: string, options: { retryable: boolean; cause: unknown }) {
+    super('MLFLOW_REQUEST_FAILED', message, options);
+  }
+}
+
+/** The writes behind the steps of one pipeline run: under way, and failed (to be tried again). */
+interface WorkflowWrites {
+  pending: Set<Promise<void>>;
+  failed: { what: string; write: () => Promise<void>; error: unknown }[];
+}
+
+/** Whether a batch and one more tag go to MLflow in one `log-batch` request (its count and size limits). */
+function fitsOneRequest(batch: {
+  metrics: readonly MetricInput[];
+  params: readonly KeyValue[];
+  tags: readonly KeyValue[];
+}): boolean {
+  const limits = LOG_BATCH_LIMITS;
+  const metrics = batch.metrics.length;
+  const params = batch.params.length;
+  const tags = batch.tags.length + 1;
+  const counts =
+    metrics <= limits.metrics &&
+    params <= limits.params &&
+    tags <= limits.tags &&
+    metrics + params + tags <= limits.total;
+  // A generous bound on the JSON (a metric's number and timestamps included); the client splits at `limits.bytes`.
+  return counts && JSON.stringify(batch).length + 100 * (metrics + 1) < limits.bytes * 0.9;
 }
 
 /** What this tracker keeps of a run it found. */
@@ -197,6 +299,8 @@ export function trackedRun(run: Run): TrackedRun {
     experimentId: run.info.experimentId,
     startTime: run.info.startTime ?? 0,
     status: run.info.status,
+    tags: Object.fromEntries(run.data.tags.map((tag) => [tag.key, tag.value])),
+    metrics: run.data.metrics.map((metric) => ({ key: metric.key, value: metric.value, step: metric.step })),
   };
 }
 
