@@ -4,11 +4,14 @@
  * same dev server (its own process, durable SQLite as in production) and the same MLflow server (`mloe mlflow
  * server`, its own process, SQLite); two workers in this process differ only in tracking. With tracking on, every step
  * is a nested MLflow run (created when it starts, its param and tags logged and its status set when it ends) under
- * the pipeline's run. The figure is the median over `BENCH_ROUNDS` (5) rounds; the target is tracking on within 20%
- * of tracking off. Prints a table; copy it into docs/benchmarks.md with the machine it ran on. A missed target is
- * reported, not fatal; a failed run exits non-zero.
+ * the pipeline's run. A second chain, of 50 `spin@1` steps that each burn `BENCH_WORK_MS` (25) ms of CPU, shows the
+ * same cost beside steps that do something. Figures are medians over `BENCH_ROUNDS` (5) rounds, wall time and the
+ * CPU time of all three processes (dev server, MLflow server, worker and client); the target is the no-op chain with
+ * tracking on within 20% of tracking off. Prints a table; copy it into docs/benchmarks.md with the machine it ran on.
+ * A missed target is reported, not fatal; a failed run exits non-zero.
  *
- * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_ROUNDS` (5), `BENCH_MODES` (durable, or memory for both servers).
+ * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_WORK_STEPS` (50), `BENCH_WORK_MS` (25), `BENCH_ROUNDS` (5), `BENCH_MODES`
+ * (durable, or memory for both servers).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,10 +28,14 @@ import type { PipelineSpec } from '../core/spec';
 import { loadWorkflowBundleConfig } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import { cachedWorkflowBundle } from '../workers/workflow-bundle';
-import { BENCH_DESCRIPTORS, BENCH_STEPS, chainSpec, ownCpuMs, processCpuMs, runInProcess } from './pipeline-support';
+import { createStepImplementations, type StepImplementation } from '../activities/steps';
+import { pipeline, type PipelineBuilder } from '../core/builder';
+import { NOOP_STEP, chainSpec, ownCpuMs, processCpuMs, runInProcess } from './pipeline-support';
 import { startServerProcess } from './server-process';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
+const WORK_STEPS = positiveInt('BENCH_WORK_STEPS', 50);
+const WORK_MS = positiveInt('BENCH_WORK_MS', 25);
 const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
 const DURABLE = (process.env.BENCH_MODES ?? 'durable') !== 'memory';
 /** Tracking on may cost at most this much more wall time than tracking off. */
@@ -40,6 +47,38 @@ function positiveInt(name: string, fallback: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got '${text}'`);
   return value;
+}
+
+/** `spin@1`: burns `ms` of CPU (a step that computes something), returns its seed. */
+const SPIN_STEP: StepImplementation = {
+  descriptor: {
+    name: 'spin',
+    version: '1',
+    inputs: { seed: { type: 'integer', default: 0 }, ms: { type: 'integer' } },
+    outputs: { value: { type: 'integer' } },
+  },
+  // eslint-disable-next-line @typescript-eslint/require-await -- step implementations return promises
+  async run(inputs) {
+    const until = performance.now() + Number(inputs.ms);
+    let x = 0;
+    while (performance.now() < until) x += Math.sqrt(x + 1);
+    return { outputs: { value: typeof inputs.seed === 'number' ? inputs.seed : Math.floor(x % 1) } };
+  },
+};
+
+const STEPS = createStepImplementations([NOOP_STEP, SPIN_STEP]);
+
+/** A chain of `length` `spin@1` steps, each burning {@link WORK_MS}. */
+function workChainSpec(length: number): PipelineSpec {
+  let builder: PipelineBuilder<never, string> = pipeline('bench-work-chain');
+  for (let i = 0; i < length; i += 1) {
+    builder = builder.step(`w${String(i).padStart(3, '0')}`, {
+      uses: 'spin@1',
+      with: { seed: i, ms: WORK_MS },
+      ...(i === 0 ? {} : { needs: [`w${String(i - 1).padStart(3, '0')}`] }),
+    });
+  }
+  return builder.build({ registry: STEPS.registry });
 }
 
 function median(values: readonly number[]): number {
@@ -89,16 +128,14 @@ async function runOnce(
   taskQueue: string,
   spec: PipelineSpec,
   root: string,
-  pids: (number | undefined)[] = [],
+  pids: (number | undefined)[],
 ) {
   const cpu = (): number => pids.reduce<number>((sum, pid) => sum + (processCpuMs(pid) ?? 0), ownCpuMs());
-  const each = (): number[] => [ownCpuMs(), ...pids.map((pid) => processCpuMs(pid) ?? 0)];
-  const eachBefore = each();
   const cpuBefore = cpu();
   const started = performance.now();
   const run = await startPipeline(client, {
     spec,
-    descriptors: BENCH_DESCRIPTORS,
+    descriptors: STEPS.descriptors,
     taskQueue,
     artifactRoot: root,
     workingDir: root,
@@ -107,14 +144,18 @@ async function runOnce(
   const outcome = await waitForPipeline(run.handle);
   const wallMs = performance.now() - started;
   const cpuMs = cpu() - cpuBefore;
-  if (process.env.BENCH_CPU_DETAIL === '1') {
-    const after = each();
-    console.log(taskQueue, after.map((value, i) => ((value - (eachBefore[i] ?? 0)) / 200).toFixed(2)).join(' '));
-  }
   if (outcome.error !== undefined || outcome.status.state !== 'completed') {
     throw new Error(`pipeline on ${taskQueue} ended ${outcome.status.state}: ${outcome.status.error ?? ''}`);
   }
   return { wallMs, cpuMs, mlflow: outcome.status.mlflow };
+}
+
+/** Medians of a scenario's rounds, tracking off and on. */
+interface ScenarioFigures {
+  name: string;
+  steps: number;
+  wall: { off: number[]; on: number[] };
+  cpu: { off: number[]; on: number[] };
 }
 
 async function main(): Promise<void> {
@@ -140,35 +181,57 @@ async function main(): Promise<void> {
         connection: nativeConnection,
         taskQueue,
         workflowBundle: { code },
-        steps: BENCH_STEPS,
+        steps: STEPS,
         ...(tracked ? { tracking } : {}),
       });
     workers.push(await make('bench-tracking-off', false), await make('bench-tracking-on', true));
     for (const worker of workers) running.push(worker.run());
-    const spec = chainSpec(CHAIN_STEPS);
+    const chain = chainSpec(CHAIN_STEPS);
     const baselineStarted = performance.now();
-    await runInProcess(spec);
+    await runInProcess(chain);
     const baselineMs = performance.now() - baselineStarted;
-    // Warm-up: JIT, connections, the workflow sandbox, the MLflow experiment.
+    // Warm-up: JIT, connections, the workflow sandbox, the MLflow experiments.
     const warm = mkdtempSync(join(scratch, 'warm-'));
-    await runOnce(client, 'bench-tracking-off', chainSpec(20), warm);
-    await runOnce(client, 'bench-tracking-on', chainSpec(20), warm);
-    const times = { off: [] as number[], on: [] as number[] };
-    const cpuTimes = { off: [] as number[], on: [] as number[] };
+    for (const queue of ['bench-tracking-off', 'bench-tracking-on']) {
+      await runOnce(client, queue, chainSpec(20), warm, []);
+      await runOnce(client, queue, workChainSpec(2), warm, []);
+    }
     const pids = [server.child.pid, mlflowServer.pid];
+    const scenarios: { spec: PipelineSpec; figures: ScenarioFigures }[] = [
+      {
+        spec: chain,
+        figures: {
+          name: `chain of ${CHAIN_STEPS} noop steps`,
+          steps: CHAIN_STEPS,
+          wall: { off: [], on: [] },
+          cpu: { off: [], on: [] },
+        },
+      },
+      {
+        spec: workChainSpec(WORK_STEPS),
+        figures: {
+          name: `chain of ${WORK_STEPS} steps of ${WORK_MS} ms CPU`,
+          steps: WORK_STEPS,
+          wall: { off: [], on: [] },
+          cpu: { off: [], on: [] },
+        },
+      },
+    ];
     let tracked: { runId: string; experimentId: string } | undefined;
     for (let round = 0; round < ROUNDS; round += 1) {
-      const root = mkdtempSync(join(scratch, `round-${round}-`));
-      const off = await runOnce(client, 'bench-tracking-off', spec, root, pids);
-      times.off.push(off.wallMs);
-      cpuTimes.off.push(off.cpuMs);
-      const on = await runOnce(client, 'bench-tracking-on', spec, root, pids);
-      times.on.push(on.wallMs);
-      cpuTimes.on.push(on.cpuMs);
-      tracked = on.mlflow;
+      for (const { spec, figures } of scenarios) {
+        const root = mkdtempSync(join(scratch, `round-${round}-`));
+        const off = await runOnce(client, 'bench-tracking-off', spec, root, pids);
+        figures.wall.off.push(off.wallMs);
+        figures.cpu.off.push(off.cpuMs);
+        const on = await runOnce(client, 'bench-tracking-on', spec, root, pids);
+        figures.wall.on.push(on.wallMs);
+        figures.cpu.on.push(on.cpuMs);
+        if (spec === chain) tracked = on.mlflow;
+      }
       process.stdout.write('.');
     }
-    // What the last tracked run left in MLflow: the pipeline run and one nested run per step.
+    // What the last tracked chain left in MLflow: one nested run per step, finished.
     if (tracked === undefined) throw new Error('the tracked runs have no MLflow run');
     const mlflow = createMlflowClient(mlflowConfig({ trackingUri: mlflowServer.url }));
     let nested = 0;
@@ -180,9 +243,6 @@ async function main(): Promise<void> {
     }
     if (nested !== CHAIN_STEPS) throw new Error(`expected ${CHAIN_STEPS} finished step runs, found ${nested}`);
 
-    const off = median(times.off);
-    const on = median(times.on);
-    const ratio = on / off;
     const loadAfter = loadavg();
     console.log(
       `\nmachine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
@@ -191,18 +251,27 @@ async function main(): Promise<void> {
       `load average (1, 5, 15 min): before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
     );
     console.log(
-      `chain of ${CHAIN_STEPS} noop steps, cache off, ${DURABLE ? 'durable' : 'in-memory'} servers, median of ${ROUNDS} rounds (in-process baseline ${baselineMs.toFixed(1)} ms)\n`,
+      `cache off, ${DURABLE ? 'durable' : 'in-memory'} servers, median of ${ROUNDS} rounds; CPU = dev server + MLflow server + worker and client; ` +
+        `in-process baseline of the noop chain ${baselineMs.toFixed(1)} ms\n`,
     );
-    const row = (name: string, ms: number, all: readonly number[], cpuMs: number) =>
-      `| ${name.padEnd(8)} | ${ms.toFixed(0).padStart(9)} | ${(ms / CHAIN_STEPS).toFixed(2).padStart(13)} | ` +
-      `${(cpuMs / CHAIN_STEPS).toFixed(2).padStart(17)} | ${all.map((t) => t.toFixed(0)).join(', ')} |`;
-    console.log('| tracking | wall (ms) | per step (ms) | CPU per step (ms) | rounds (ms) |');
-    console.log('| -------- | --------- | ------------- | ----------------- | ----------- |');
-    console.log(row('off', off, times.off, median(cpuTimes.off)));
-    console.log(row('on', on, times.on, median(cpuTimes.on)));
+    console.log('| scenario | tracking | wall (ms) | per step (ms) | CPU per step (ms) | on / off | rounds (ms) |');
+    console.log('| -------- | -------- | --------- | ------------- | ----------------- | -------- | ----------- |');
+    for (const { figures } of scenarios) {
+      const off = median(figures.wall.off);
+      for (const mode of ['off', 'on'] as const) {
+        const wall = median(figures.wall[mode]);
+        console.log(
+          `| ${figures.name} | ${mode} | ${wall.toFixed(0)} | ${(wall / figures.steps).toFixed(2)} | ` +
+            `${(median(figures.cpu[mode]) / figures.steps).toFixed(2)} | ${mode === 'on' ? (wall / off).toFixed(3) : ''} | ` +
+            `${figures.wall[mode].map((t) => t.toFixed(0)).join(', ')} |`,
+        );
+      }
+    }
+    const [noop] = scenarios;
+    const ratio = noop === undefined ? Number.NaN : median(noop.figures.wall.on) / median(noop.figures.wall.off);
     console.log(
-      `\ntracking on / off: ${ratio.toFixed(3)} (+${((on - off) / CHAIN_STEPS).toFixed(2)} ms per step): ` +
-        `${ratio <= TARGET_RATIO ? 'PASS' : 'MISS'} (≤ ${TARGET_RATIO}); ${nested} nested runs FINISHED in the last tracked run`,
+      `\nnoop chain, tracking on / off: ${ratio.toFixed(3)}: ${ratio <= TARGET_RATIO ? 'PASS' : 'MISS'} (≤ ${TARGET_RATIO}); ` +
+        `${nested} nested runs FINISHED in the last tracked chain`,
     );
   } finally {
     for (const worker of workers) worker.shutdown();
