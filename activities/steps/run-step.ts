@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
-import { MloeError } from '../../core/errors';
+import { MloeError, ensureError } from '../../core/errors';
 import type { JsonValue } from '../../core/spec';
 import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
 import { canonicalJson } from '../../core/canonical-json';
@@ -126,7 +126,7 @@ export function createRunStep(
         failure ??= error;
       } else warn(`step ${what} observer failed: ${describe(error)}`);
     });
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw ensureError(failure);
   };
 
   return async function runStep(received: RunStepRequest): Promise<RunStepResult> {
