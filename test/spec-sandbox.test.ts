@@ -49,7 +49,7 @@ describe('core/ inside the workflow sandbox', () => {
     });
     expect(result).toEqual({
       ok: true,
-      order: ['ingest', 'validate', 'featurize', 'train', 'evaluate'],
+      order: ['ingest', 'validate', 'featurize', 'train', 'evaluate', 'register'],
       ready: ['validate'],
       doubled: 0.5,
       columns: ['sqft', 'bedrooms', 'age_years', 'distance_km', 'price_k'],
