@@ -168,12 +168,12 @@ async function startEmbeddedMlflow(
   try {
     return await startMlflowServer({ host: '127.0.0.1', port: 0, ...options });
   } catch (error) {
+    const hint =
+      'mloe dev --mlflow-port picks another port (0: a free one); MLFLOW_TRACKING_URI uses a server of yours';
     throw new MloeError(
       'SERVER_START_FAILED',
-      `the embedded MLflow server could not start: ${ensureError(error).message}`,
-      {
-        cause: error,
-      },
+      `the embedded MLflow server could not start: ${ensureError(error).message}; ${hint}`,
+      { cause: error },
     );
   }
 }

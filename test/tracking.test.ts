@@ -19,7 +19,7 @@ import {
   runLink,
   trackingConfigFromEnv,
 } from '../activities/tracking';
-import { embeddedTrackingConfig } from '../workers/config';
+import { embeddedTrackingConfig, loadWorkerConfig } from '../workers/config';
 import { mlflowDatabaseFor } from '../clients/embedded-mlflow';
 
 describe("MLflow's rules, checked before logging", () => {
@@ -149,6 +149,14 @@ describe('tracking configuration', () => {
       trackingConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://m', MLFLOW_EXPERIMENT_NAME: 'x'.repeat(501) }),
     ).toThrow(/invalid MLFLOW_EXPERIMENT_NAME: must be at most 500 characters/);
     expect(() => trackingConfigFromEnv({ MLFLOW_TRACKING_URI: './mlruns' })).toThrow(/MLFLOW_TRACKING_URI/);
+    // Read with the worker's configuration, once, at start: a bad value stops the worker before it connects.
+    expect(loadWorkerConfig({ env: {} }).tracking).toBeUndefined();
+    expect(loadWorkerConfig({ env: { MLFLOW_TRACKING_URI: 'http://m:5000' } }).tracking?.mlflow.trackingUri).toBe(
+      'http://m:5000',
+    );
+    expect(() =>
+      loadWorkerConfig({ env: { MLFLOW_TRACKING_URI: 'sqlite:///x.db', MLOE_WORKER_CONCURRENCY: '0' } }),
+    ).toThrow(/MLOE_WORKER_CONCURRENCY="0"[\s\S]*MLFLOW_TRACKING_URI/);
   });
 
   it('caps in-request retries inside activities, and links the embedded server to its REST answers', () => {
