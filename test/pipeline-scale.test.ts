@@ -262,5 +262,8 @@ describe('a 10,000-item foreach', () => {
         `(${(parentBytes / 1024 / 1024).toFixed(1)} MB), ` +
         `batch children ${Math.min(...childEvents)}-${Math.max(...childEvents)} events; ${during.length} status answers`,
     );
-  }, 180_000);
+    // Alone on a quiet 2-core machine this takes under a minute; beside the other jest worker, which shares the
+    // dev server's event loop in the jest parent, it took over three minutes in CI. The timeout is a hang guard, not a
+    // speed check (bench/ measures speed).
+  }, 600_000);
 });
