@@ -227,7 +227,10 @@ function formatDuration(step: StepRunStatus): string {
   return step.durationMs < 1000 ? `${step.durationMs} ms` : `${(step.durationMs / 1000).toFixed(1)} s`;
 }
 
-/** The cache column: hit, miss, off (`--no-cache`, `cache: false`), `hits/total` for a `foreach`, `-` if not run. */
+/**
+ * The cache column: hit, miss, off (`--no-cache`, `cache: false`), `reused` (taken from an earlier run by
+ * `mloe rerun --from`), `hits/total` for a `foreach`, `-` if not run.
+ */
 function formatCache(step: StepRunStatus): string {
   if (step.cacheCounts !== undefined && step.cache !== 'disabled') {
     return `${step.cacheCounts.hits}/${step.cacheCounts.hits + step.cacheCounts.misses} hit`;
@@ -235,6 +238,7 @@ function formatCache(step: StepRunStatus): string {
   switch (step.cache) {
     case 'hit':
     case 'miss':
+    case 'reused':
       return step.cache;
     case 'disabled':
       return 'off';

@@ -26,6 +26,7 @@ import {
 import { buildProgram } from '../clients/cli';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
 import { planRerun, rerunPipeline } from '../clients/rerun';
+import { formatRunSummary } from '../clients/run';
 import { MloeError } from '../core/errors';
 import type { PipelineSpec } from '../core/spec';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
@@ -161,6 +162,11 @@ describe('mloe rerun --from', () => {
         attempts: 0,
       });
     }
+    // The summary table `mloe run` and `mloe status` print says so in its cache column.
+    const cacheColumn = formatRunSummary(status)
+      .slice(3, 8)
+      .map((line) => line.split(/\s{2,}/)[3]);
+    expect(cacheColumn).toEqual(['reused', 'reused', 'off', 'off', 'off']);
     for (const id of ['featurize', 'train', 'evaluate']) {
       expect(stepIn(status, id)).toMatchObject({
         state: 'completed',
