@@ -8,22 +8,21 @@
  * `bin/mloe-test-server.js`), so hours of cron times pass in seconds.
  */
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { badCronParent, collectsSignals, counter, cronParent, outcomes } from './fixtures/cron-workflows';
 import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
 import { pollUntil } from '../support/poll';
+import { createMloeTimeSkippingEnv } from './time-skipping-env';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
 const Initiator = temporal.api.enums.v1.ContinueAsNewInitiator;
 const RetryState = temporal.api.enums.v1.RetryState;
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
-const TEST_SERVER_BIN = resolve(__dirname, '..', '..', 'bin', 'mloe-test-server.js');
 const HOUR = 3_600_000;
 const INVALID_ARGUMENT = 3;
 
@@ -34,9 +33,7 @@ let ts: TestWorkflowEnvironment;
 beforeAll(async () => {
   workflowBundle = await bundle(require.resolve('./fixtures/cron-workflows'));
   dev = await connect();
-  ts = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: TEST_SERVER_BIN } },
-  });
+  ts = await createMloeTimeSkippingEnv();
 });
 afterAll(async () => {
   await ts?.teardown();

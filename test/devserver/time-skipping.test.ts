@@ -4,9 +4,8 @@
  * server: a 30-day timer completes in seconds, `env.sleep()` skips, activity timeouts follow the skipped clock,
  * locked skipping runs at the real pace, unbalanced unlocks are refused, and teardown leaves no process.
  */
-import { resolve } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 
@@ -14,10 +13,10 @@ import { findProcesses, processAlive } from './child-server';
 import type * as workflows from './fixtures/time-skipping-workflows';
 import { bundle, uniqueQueue } from './harness';
 import { pollUntil } from '../support/poll';
+import { createMloeTimeSkippingEnv, TEST_SERVER_BIN } from './time-skipping-env';
 import { startTestServer } from '../../infra/devserver/time-skipping';
 import { parseTestServerArgs } from '../../infra/test-server/main';
 
-const TEST_SERVER_BIN = resolve(__dirname, '..', '..', 'bin', 'mloe-test-server.js');
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Real time any one scenario may take; skipped durations are days, so this cannot be met without skipping. */
@@ -34,9 +33,7 @@ function serverPids(): number[] {
 
 beforeAll(async () => {
   workflowBundle = await bundle(require.resolve('./fixtures/time-skipping-workflows'));
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: TEST_SERVER_BIN } },
-  });
+  env = await createMloeTimeSkippingEnv();
   const pids = serverPids();
   expect(pids).toHaveLength(1);
   serverPid = pids[0]!;
