@@ -175,11 +175,12 @@ describe('workflow task failures', () => {
   it('writes the first failure to history and retries later attempts transiently', async () => {
     const taskQueue = uniqueQueue();
     await withWorker(env, { taskQueue, workflowBundle, activities }, async () => {
-      // Core reports only the first failure of a task; later attempts are left to time out (1 s here).
+      // Core reports only the first failure of a task; later attempts are left to time out (3 s here: long enough
+      // for a worker on a loaded machine to report the first attempt's failure before that attempt times out).
       const handle = await env.client.workflow.start('brokenWorkflow', {
         taskQueue,
         workflowId: uniqueQueue('broken'),
-        workflowTaskTimeout: '1s',
+        workflowTaskTimeout: '3s',
       });
       const described = await pollUntil('the third attempt of the failing workflow task', async () => {
         const d = await env.connection.workflowService.describeWorkflowExecution({

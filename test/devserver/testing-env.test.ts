@@ -18,6 +18,7 @@ import * as activities from './fixtures/activities';
 import type * as workflows from './fixtures/workflows';
 import { bundle, uniqueQueue } from './harness';
 import { pollUntil } from '../support/poll';
+import { retryMissedStartupDeadline } from './time-skipping-env';
 
 const ModelName = defineSearchAttributeKey('ModelName', 'KEYWORD');
 
@@ -46,9 +47,11 @@ function serverPids(env: TestWorkflowEnvironment): number[] {
 async function createLocal(
   server: NonNullable<LocalTestWorkflowEnvironmentOptions['server']> = {},
 ): Promise<{ env: TestWorkflowEnvironment; pid: number }> {
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: MLOE_BIN }, ...server },
-  });
+  const env = await retryMissedStartupDeadline(() =>
+    TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: MLOE_BIN }, ...server },
+    }),
+  );
   environments.add(env);
   const pids = serverPids(env);
   expect(pids).toHaveLength(1);

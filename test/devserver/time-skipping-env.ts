@@ -1,6 +1,6 @@
 /**
- * Starts `bin/mloe-test-server.js` behind `TestWorkflowEnvironment.createTimeSkipping`, as a user of
- * `@temporalio/testing` would, with one allowance for a loaded machine.
+ * Starts `bin/mloe-test-server.js` behind `TestWorkflowEnvironment.createTimeSkipping` (and `bin/mloe.js` behind
+ * `createLocal`), as a user of `@temporalio/testing` would, with one allowance for a loaded machine.
  *
  * The SDK gives an `existing-path` server a fixed five seconds to accept a connection (a constant in its core), then
  * kills it and fails. On a 2-core machine running the rest of the suite beside it, loading the server's modules
@@ -21,15 +21,25 @@ function missedStartupDeadline(error: unknown): boolean {
   return error instanceof Error && error.message.includes('did not start within');
 }
 
-/** A time-skipping environment on mloe's test server. Tear it down in afterAll. */
-export async function createMloeTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+/**
+ * Runs `start` (an SDK call that launches a server executable) again when it missed the SDK's startup deadline, up to
+ * three times in all; any other error is thrown at once.
+ */
+export async function retryMissedStartupDeadline<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await TestWorkflowEnvironment.createTimeSkipping({
-        server: { executable: { type: 'existing-path', path: TEST_SERVER_BIN } },
-      });
+      return await start();
     } catch (error) {
       if (attempt >= ATTEMPTS || !missedStartupDeadline(error)) throw error;
     }
   }
+}
+
+/** A time-skipping environment on mloe's test server. Tear it down in afterAll. */
+export function createMloeTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  return retryMissedStartupDeadline(() =>
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: TEST_SERVER_BIN } },
+    }),
+  );
 }
