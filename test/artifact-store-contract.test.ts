@@ -505,7 +505,7 @@ describe.each([
       expect({ hex: sha256(stored), size: stored.byteLength }).toEqual({ hex: source.hex(), size });
       expect(await store.verify(ref)).toBe('intact');
       expect(await raw.leftovers()).toEqual([]);
-    });
+    }, 180_000); // a hang guard: 48 MiB through a hashing stream took over a minute on a heavily loaded machine
 
     it('passes an error of the stream being stored through unchanged and stores nothing', async () => {
       const { store, raw } = await backend.fresh();

@@ -119,7 +119,7 @@ describe('pipeline reliability with the worker in a child process', () => {
         if (exited) throw new Error(`worker exited before it was ready:\n${output}`);
         return output.includes('worker ready');
       },
-      { timeoutMs: 15_000 },
+      { timeoutMs: 60_000 },
     );
     return worker;
   }
@@ -190,7 +190,7 @@ describe('pipeline reliability with the worker in a child process', () => {
         const pids = await lines(join(work, 'b.pids'));
         return pids.length >= 2 ? pids.slice(1).map(Number) : undefined;
       },
-      { timeoutMs: 25_000 },
+      { timeoutMs: 60_000 },
     );
     if (retried !== undefined) groups.add(retried);
     await writeFile(join(work, 'release.tmp'), '');
@@ -221,7 +221,7 @@ describe('pipeline reliability with the worker in a child process', () => {
       expect(processAlive(pid)).toBe(false);
       expect(await liveGroupMembers(pid)).toEqual([]);
     }
-  }, 40_000);
+  }, 180_000);
 
   it('leaves no process of a command step running when the run is cancelled', async () => {
     const taskQueue = `mloe-reliability-cancel-${process.pid}-${Date.now()}`;
@@ -260,5 +260,5 @@ describe('pipeline reliability with the worker in a child process', () => {
     // The step is recorded cancelled only once its activity stopped, and the runner stops only once its group is gone.
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
     expect(await liveGroupMembers(pids[0] ?? 0)).toEqual([]);
-  }, 30_000);
+  }, 120_000);
 });
