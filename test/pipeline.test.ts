@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 
 import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import {
   BUILTIN_IMPLEMENTATIONS,
@@ -42,6 +42,7 @@ import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
 import { pollUntil } from './support/poll';
+import { replayAll } from './support/replay';
 
 const REPO = resolve(__dirname, '..');
 const BIN = join(REPO, 'bin', 'mloe.js');
@@ -543,8 +544,6 @@ describe('runPipeline on the dev server', () => {
 
   it('replays every history of this suite', async () => {
     expect(handles.length).toBeGreaterThan(10);
-    for (const handle of handles) {
-      await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
-    }
+    await replayAll(workflowBundle, handles);
   });
 });

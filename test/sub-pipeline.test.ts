@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import {
   BUILTIN_IMPLEMENTATIONS,
@@ -50,6 +50,7 @@ import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker } from './pipeline-harness';
 import { pollUntil } from './support/poll';
+import { replayAll } from './support/replay';
 
 /** Steps only these tests register: scalar outputs only, so nothing here depends on the artifact store. */
 const TEST_STEPS: StepImplementation[] = [
@@ -793,8 +794,6 @@ steps:
 
   it('replays every history of this suite, parents and children', async () => {
     expect(handles.length).toBeGreaterThanOrEqual(7);
-    for (const handle of handles) {
-      await Worker.runReplayHistory({ workflowBundle }, await handle.fetchHistory(), handle.workflowId);
-    }
+    await replayAll(workflowBundle, handles);
   });
 });
