@@ -49,9 +49,7 @@ export async function listApprovals(
     `WorkflowType = ${queryString(RUN_PIPELINE_WORKFLOW_TYPE)}`,
     `ExecutionStatus = 'Running'`,
     `${APPROVAL_SEARCH_ATTRIBUTE.name} = ${queryString(APPROVAL_STATUS_VALUES.pending)}`,
-    ...(options.pipeline === undefined
-      ? []
-      : [`${PIPELINE_SEARCH_ATTRIBUTE.name} = ${queryString(options.pipeline)}`]),
+    ...(options.pipeline === undefined ? [] : [`${PIPELINE_SEARCH_ATTRIBUTE.name} = ${queryString(options.pipeline)}`]),
   ];
   const limit = options.limit ?? 100;
   const rows: PendingApproval[] = [];
@@ -74,12 +72,20 @@ function memoOf(execution: WorkflowExecutionInfo): ApprovalMemo | undefined {
 }
 
 /** Approves the promotion a run waits for; answers the decision as the run recorded it. */
-export function approvePromotion(client: Client, workflowId: string, request: ApprovalRequest): Promise<ApprovalDecision> {
+export function approvePromotion(
+  client: Client,
+  workflowId: string,
+  request: ApprovalRequest,
+): Promise<ApprovalDecision> {
   return decide(client, workflowId, 'approve', request);
 }
 
 /** Rejects the promotion a run waits for (`reason` required); answers the decision as the run recorded it. */
-export function rejectPromotion(client: Client, workflowId: string, request: ApprovalRequest): Promise<ApprovalDecision> {
+export function rejectPromotion(
+  client: Client,
+  workflowId: string,
+  request: ApprovalRequest,
+): Promise<ApprovalDecision> {
   if ((request.reason ?? '').trim() === '') {
     return Promise.reject(new MloeError('CONFIG_INVALID', 'a rejection needs a reason (--reason): it is recorded'));
   }
@@ -101,7 +107,10 @@ async function decide(
   try {
     const description = await handle.describe();
     if (description.type !== RUN_PIPELINE_WORKFLOW_TYPE) {
-      throw new MloeError('CONFIG_INVALID', `${workflowId} is not a pipeline run (it is a ${description.type} workflow)`);
+      throw new MloeError(
+        'CONFIG_INVALID',
+        `${workflowId} is not a pipeline run (it is a ${description.type} workflow)`,
+      );
     }
     status = description.status.name;
   } catch (error) {
@@ -174,7 +183,9 @@ export function approvalTable(rows: readonly PendingApproval[]): string[] {
       ? '-'
       : row.policies.map((policy) => `${policy.name}:${policy.passed ? 'passed' : 'failed'}`).join(', '),
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => (cells[column] ?? '').length)));
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...body.map((cells) => (cells[column] ?? '').length)),
+  );
   const line = (cells: readonly string[]): string =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))

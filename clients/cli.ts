@@ -485,27 +485,25 @@ function addModelsCommand(program: Command, io: StartDevIo, setExitCode: (code: 
     .option('--identity <id>', 'who rolls back (default: MLOE_IDENTITY, else the OS user)')
     .option('--alias <alias>', 'the production alias', 'champion')
     .option('--previous-alias <alias>', 'the alias of the version to go back to', 'previous')
-    .action(
-      (name: string, options: { reason?: string; identity?: string; alias: string; previousAlias: string }) => {
-        let identity: string;
-        try {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
-          const config = require('../workers/config') as typeof import('../workers/config');
-          identity = config.loadIdentityConfig({ env, identity: options.identity }).identity;
-        } catch (error) {
-          io.stderr(`error: ${ensureError(error).message}`);
-          return setExitCode(2);
-        }
-        return run((m, client) =>
-          m.rollbackModel(client, name, {
-            identity,
-            alias: options.alias,
-            previousAlias: options.previousAlias,
-            ...(options.reason === undefined ? {} : { reason: options.reason }),
-          }),
-        );
-      },
-    );
+    .action((name: string, options: { reason?: string; identity?: string; alias: string; previousAlias: string }) => {
+      let identity: string;
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const config = require('../workers/config') as typeof import('../workers/config');
+        identity = config.loadIdentityConfig({ env, identity: options.identity }).identity;
+      } catch (error) {
+        io.stderr(`error: ${ensureError(error).message}`);
+        return setExitCode(2);
+      }
+      return run((m, client) =>
+        m.rollbackModel(client, name, {
+          identity,
+          alias: options.alias,
+          previousAlias: options.previousAlias,
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
+        }),
+      );
+    });
 }
 
 /**

@@ -552,11 +552,7 @@ export interface IdentityConfig {
   origin: '--identity' | typeof IDENTITY_ENV | 'os-user';
 }
 
-const identitySchema = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(256, 'must be at most 256 characters');
+const identitySchema = z.string().trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
 
 /**
  * Who decides an approval or a rollback: `--identity`, else `MLOE_IDENTITY`, else the operating system's user name
@@ -577,7 +573,7 @@ export function loadIdentityConfig(sources: ConfigSources & { identity?: string 
     }
     return { identity: parsed.data, origin };
   }
-  let user = '';
+  let user: string;
   try {
     user = userInfo().username;
   } catch {

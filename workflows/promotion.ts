@@ -308,7 +308,8 @@ async function awaitDecision(
       promotion.state = 'escalated';
       const escalatedAt = new Date();
       promotion.escalatedAt = escalatedAt.toISOString();
-      const escalationMs = approval.escalationTimeout === undefined ? undefined : parseDuration(approval.escalationTimeout);
+      const escalationMs =
+        approval.escalationTimeout === undefined ? undefined : parseDuration(approval.escalationTimeout);
       delete promotion.deadline;
       if (escalationMs !== undefined) promotion.deadline = new Date(escalatedAt.getTime() + escalationMs).toISOString();
       upsertMemo({ [APPROVAL_MEMO_KEY]: memo() });

@@ -92,7 +92,11 @@ export function evaluatePolicies(policies: readonly PolicySpec[], context: Polic
     try {
       const result = evaluateCel(policy.rule, bindings);
       if (typeof result !== 'boolean') {
-        return { ...base(policy, read), passed: false, error: `the rule yielded ${JSON.stringify(result)}, not a boolean` };
+        return {
+          ...base(policy, read),
+          passed: false,
+          error: `the rule yielded ${JSON.stringify(result)}, not a boolean`,
+        };
       }
       return { ...base(policy, read), passed: result };
     } catch (error) {

@@ -47,13 +47,7 @@ export interface ApprovalDecision {
 
 /** Where a promotion is. */
 export type PromotionState =
-  | 'checking'
-  | 'policy-failed'
-  | 'awaiting-approval'
-  | 'escalated'
-  | 'approved'
-  | 'rejected'
-  | 'promoted';
+  'checking' | 'policy-failed' | 'awaiting-approval' | 'escalated' | 'approved' | 'rejected' | 'promoted';
 
 /** A promote step's promotion, as the run's status reports it. */
 export interface PromotionStatus {
