@@ -545,13 +545,19 @@ function addApprovalCommands(
           : 'Reject the promotion a run waits for: no alias moves; who and why are recorded on the model version',
       )
       .argument('<run>', 'the run id (its workflow id)');
-    if (kind === 'approve') command.option('--reason <text>', 'why, recorded with the approval');
-    else command.requiredOption('--reason <text>', 'why, recorded with the rejection (required)');
+    command.option(
+      '--reason <text>',
+      kind === 'approve' ? 'why, recorded with the approval' : 'why, recorded with the rejection (required)',
+    );
     withConnectionOptions(
       command
         .option('--identity <id>', 'who decides (default: MLOE_IDENTITY, else the OS user); always recorded')
         .option('--step <id>', 'the promote step, when the run waits at more than one'),
     ).action(async (run: string, options: SettingFlags & { reason?: string; identity?: string; step?: string }) => {
+      if (kind === 'reject' && (options.reason ?? '').trim() === '') {
+        io.stderr('error: a rejection needs a reason: give --reason "<why>" (it is recorded on the model version)');
+        return setExitCode(2);
+      }
       const identity = configOf((config) => config.loadIdentityConfig({ env, identity: options.identity }));
       if (identity === undefined) return setExitCode(2);
       const config = connectionConfig(options);

@@ -14,105 +14,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { putJson } from '../activities/artifacts';
 import { createMlflowClient, mlflowConfig, type MlflowClient, type ModelVersion } from '../activities/mlflow';
 import { ALIAS_HISTORY_TAG, promoteVersion, versionByAlias, type AliasMove } from '../activities/promotion';
-import {
-  BUILTIN_IMPLEMENTATIONS,
-  createStepImplementations,
-  type StepImplementation,
-  type StepImplementations,
-} from '../activities/steps';
 import { MlflowTracker, trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking';
 import { approvePromotion, listApprovals, rejectPromotion } from '../clients/approvals';
 import { rollbackModel } from '../clients/models';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
 import { pipelineStatusQuery, type PipelineRunStatus, type StepRunStatus } from '../workflows/types';
+import { promotionSpec, promotionSteps as steps } from './fixtures/promotion';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 
 const REPO = resolve(__dirname, '..');
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
-
-/** `scored-model@1`: a model and its metrics. */
-const SCORED_MODEL_STEP: StepImplementation = {
-  descriptor: {
-    name: 'scored-model',
-    version: '1',
-    inputs: { accuracy: { type: 'number' } },
-    outputs: { model: { type: 'model' }, metrics: { type: 'metrics' } },
-  },
-  async run(inputs, context) {
-    const accuracy = Number(inputs.accuracy);
-    const model = await putJson(context.store, { accuracy, workflowId: context.workflowId }, { type: 'model' });
-    const metrics = await putJson(context.store, { accuracy }, { type: 'metrics' });
-    return { outputs: { model, metrics }, metrics: { accuracy } };
-  },
-};
-
-/** `champion-score@1`: the champion's metrics on the same data, as an evaluate-against-the-champion step reports. */
-const CHAMPION_SCORE_STEP: StepImplementation = {
-  descriptor: {
-    name: 'champion-score',
-    version: '1',
-    inputs: { accuracy: { type: 'number' } },
-    outputs: { metrics: { type: 'metrics' } },
-  },
-  async run(inputs, context) {
-    const accuracy = Number(inputs.accuracy);
-    const metrics = await putJson(context.store, { accuracy }, { type: 'metrics' });
-    return { outputs: { metrics }, metrics: { accuracy } };
-  },
-};
-
-const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, [
-  SCORED_MODEL_STEP,
-  CHAMPION_SCORE_STEP,
-]);
-
-/** A pipeline that trains, registers (without an alias) and promotes `model`. */
-function promotionSpec(name: string, approval: Record<string, unknown>): Record<string, unknown> {
-  return {
-    apiVersion: 'mloe.dev/v1',
-    kind: 'Pipeline',
-    metadata: { name },
-    params: {
-      model: { type: 'string' },
-      accuracy: { type: 'number', default: 0.9 },
-      championAccuracy: { type: 'number', default: 0.8 },
-      rows: { type: 'integer', default: 400 },
-    },
-    steps: {
-      train: { uses: 'scored-model@1', with: { accuracy: '${{ params.accuracy }}' } },
-      baseline: { uses: 'champion-score@1', with: { accuracy: '${{ params.championAccuracy }}' } },
-      register: {
-        uses: 'register@1',
-        needs: ['train'],
-        with: { model: '${{ steps.train.outputs.model }}', name: '${{ params.model }}' },
-      },
-      promote: {
-        needs: ['register', 'baseline'],
-        with: {
-          model: '${{ params.model }}',
-          version: '${{ steps.register.outputs.version }}',
-          candidate: '${{ steps.train.outputs.metrics }}',
-          champion: '${{ steps.baseline.outputs.metrics }}',
-          dataset: { rows: '${{ params.rows }}' },
-        },
-        promote: {
-          policies: [
-            {
-              name: 'beats-champion',
-              rule: '!champion.exists || candidate.metrics.accuracy >= champion.metrics.accuracy - 0.01',
-            },
-            { name: 'enough-data', rule: 'dataset.rows >= 300' },
-          ],
-          approval,
-        },
-      },
-    },
-  };
-}
 
 const tagsOf = (version: ModelVersion): Record<string, string> =>
   Object.fromEntries(version.tags.map((tag) => [tag.key, tag.value]));
