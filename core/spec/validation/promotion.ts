@@ -4,7 +4,7 @@
  * settings fit its mode, aliases MLflow accepts, and no register step that moves the promoted alias itself (which
  * would put a model in production before its policies and approval).
  */
-import { policyRuleProblem, policyVariables } from '../../promotion/policies';
+import { PROMOTE_PORTS, policyRuleProblem, policyVariables } from '../../promotion/policies';
 import { DEFAULT_PREVIOUS_ALIAS, DEFAULT_PROMOTION_ALIAS } from '../../promotion/types';
 import { parseOutputReference } from '../output-reference';
 import type { PromoteSpec, StepSpec } from '../schema';
@@ -45,6 +45,7 @@ export function checkPromoteStep(
       at: 'key',
     });
   }
+  state.ports.set(id, { inputs: PROMOTE_PORTS.inputs, outputs: PROMOTE_PORTS.outputs });
   const promotePath = [...path, 'promote'];
   checkPolicies(state, promote, promotePath);
   checkApproval(state, promote, promotePath);
