@@ -231,7 +231,7 @@ export function buildProgram(
       .command('setup')
       .description(
         "Prepare a Temporal namespace for mloe (once, as an admin): register mloe's search attributes " +
-          '(MloePipeline, MloeStatus). Workers and `mloe dev` do it too when they start',
+          '(MloePipeline, MloeStatus, MloeApproval). Workers and `mloe dev` do it too when they start',
       ),
   ).action(async (options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
