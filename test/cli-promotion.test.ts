@@ -94,6 +94,15 @@ describe('mloe approvals, approve, reject, models rollback', () => {
 
   it('lists, approves, rejects and rolls back', async () => {
     const first = await startWaiting({});
+    const status = await mloe(['status', first.workflowId]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^promotion promote: ${model} version 1 → champion: waiting for approval since \\S+ \\(mloe approve ${first.workflowId} \\| mloe reject ${first.workflowId} --reason R\\)$`,
+        ),
+      ),
+    );
     const listed = await pollUntil('mloe approvals to list the run', async () => {
       const result = await mloe(['approvals', '--pipeline', pipeline]);
       return result.stdout.some((line) => line.startsWith(first.workflowId)) ? result : undefined;
@@ -143,6 +152,10 @@ describe('mloe approvals, approve, reject, models rollback', () => {
     const third = await startWaiting({ accuracy: 0.96 });
     expect((await mloe(['approve', third.workflowId, '--identity', 'carol'])).code).toBe(0);
     expect((await waitForPipeline(third.handle)).error).toBeUndefined();
+    const done = await mloe(['status', third.workflowId]);
+    expect(done.stdout).toContain(
+      `promotion promote: ${model} version 3 → champion: promoted (approved by carol; previous → 1)`,
+    );
     expect((await versionByAlias(mlflow, model, 'previous'))?.version).toBe('1');
     const rollback = await mloe(['models', 'rollback', model, '--reason', 'p99 latency'], { MLOE_IDENTITY: 'dave' });
     expect(rollback).toMatchObject({ code: 0, stderr: [] });
