@@ -5,7 +5,7 @@
  * Covered: approved promotions (the second keeps the first as `previous`; who, when and why recorded on the version,
  * the model's history and the MLflow run), a rejection, a failed policy (the message names the rule and its values;
  * no alias moves), a timeout that rejects and one that escalates to a local webhook, a rollback, an approval for a
- * run that no longer waits, a worker restart while the gate waits, and an alias move that fails once (a crash
+ * run that no longer waits (or does not wait yet), a run cancelled at its gate, a worker restart while the gate waits, and an alias move that fails once (a crash
  * between registering and moving): it converges, and the alias never lands on a version that failed a policy.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { rollbackModel } from '../clients/models';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
 import { pipelineStatusQuery, type PipelineRunStatus, type StepRunStatus } from '../workflows/types';
 import { promotionSpec, promotionSteps as steps } from './fixtures/promotion';
+import { startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 
@@ -356,6 +357,52 @@ describe('promotion', () => {
     } finally {
       await new Promise<void>((done) => server.close(() => done()));
     }
+  }, 120_000);
+
+  it('refuses an approval while the run has not reached its gate; a run cancelled at its gate stops waiting', async () => {
+    // A run whose promote step waits behind a step that runs until cancelled.
+    const model = uniqueName('promo-early');
+    const early = await startPipeline(worker.env.client, {
+      spec: {
+        apiVersion: 'mloe.dev/v1',
+        kind: 'Pipeline',
+        metadata: { name: uniqueName('promo-early') },
+        steps: {
+          train: { uses: 'scored-model@1', with: { accuracy: 0.9 } },
+          slow: { uses: 'wait-cancel@1' },
+          promote: {
+            needs: ['train', 'slow'],
+            with: { model, version: '1', candidate: '${{ steps.train.outputs.metrics }}' },
+            promote: {},
+          },
+        },
+      },
+      artifactRoot,
+      workingDir: REPO,
+      taskQueue,
+      descriptors: steps.descriptors,
+    });
+    running.push(early);
+    await pollUntil(`step slow of ${early.workflowId} to start`, () =>
+      startedActivities.has(`${early.workflowId}/slow`),
+    );
+    const tooEarly = approvePromotion(worker.env.client, early.workflowId, { identity: 'alice' });
+    await expect(tooEarly).rejects.toMatchObject({ code: 'NOT_AWAITING_APPROVAL' });
+    await expect(tooEarly).rejects.toThrow(`run ${early.workflowId} is not waiting for approval`);
+    await early.handle.cancel();
+    expect((await finished(early)).status.state).toBe('cancelled');
+
+    // Cancelled at the gate: the search attribute says it no longer waits, and it is not listed.
+    const pipeline = uniqueName('promo-cancel');
+    const waiting = await start(pipeline, { model: uniqueName('promo-cancel') });
+    await waitingAtGate(waiting);
+    await waiting.handle.cancel();
+    const outcome = await finished(waiting);
+    expect(outcome.status.state).toBe('cancelled');
+    expect(promoteEntry(outcome.status)?.state).toBe('cancelled');
+    const description = await waiting.handle.describe();
+    expect(description.searchAttributes.MloeApproval).toEqual(['Cancelled']);
+    expect(await listApprovals(worker.env.client, { pipeline })).toEqual([]);
   }, 120_000);
 
   it('the gate survives a worker restart: a new worker takes the approval and promotes', async () => {
