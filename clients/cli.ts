@@ -231,7 +231,7 @@ export function buildProgram(
       .command('setup')
       .description(
         "Prepare a Temporal namespace for mloe (once, as an admin): register mloe's search attributes " +
-          '(MloePipeline, MloeStatus). Workers and `mloe dev` do it too when they start',
+          '(MloePipeline, MloeStatus, MloeApproval). Workers and `mloe dev` do it too when they start',
       ),
   ).action(async (options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -409,6 +409,7 @@ export function buildProgram(
     });
 
   addModelsCommand(program, io, setExitCode, env);
+  addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
 
   return program;
 }
@@ -473,6 +474,111 @@ function addModelsCommand(program: Command, io: StartDevIo, setExitCode: (code: 
     .argument('<name>', 'the registered model')
     .argument('<alias>', 'the alias')
     .action((name: string, aliasName: string) => run((m, client) => m.deleteAlias(client, name, aliasName)));
+  models
+    .command('rollback')
+    .description(
+      'Move the champion alias back to the previous version, and previous to the version before that; recorded ' +
+        '(who, when, why) on the version taken out and in the model history (docs/promotion.md)',
+    )
+    .argument('<name>', 'the registered model')
+    .option('--reason <text>', 'why, recorded with the rollback')
+    .option('--identity <id>', 'who rolls back (default: MLOE_IDENTITY, else the OS user)')
+    .option('--alias <alias>', 'the production alias', 'champion')
+    .option('--previous-alias <alias>', 'the alias of the version to go back to', 'previous')
+    .action((name: string, options: { reason?: string; identity?: string; alias: string; previousAlias: string }) => {
+      let identity: string;
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const config = require('../workers/config') as typeof import('../workers/config');
+        identity = config.loadIdentityConfig({ env, identity: options.identity }).identity;
+      } catch (error) {
+        io.stderr(`error: ${ensureError(error).message}`);
+        return setExitCode(2);
+      }
+      return run((m, client) =>
+        m.rollbackModel(client, name, {
+          identity,
+          alias: options.alias,
+          previousAlias: options.previousAlias,
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
+        }),
+      );
+    });
+}
+
+/**
+ * `mloe approvals`, `mloe approve RUN` and `mloe reject RUN`: the approval gates of promote steps
+ * (`clients/approvals.ts`, loaded when a command runs).
+ */
+function addApprovalCommands(
+  program: Command,
+  io: StartDevIo,
+  setExitCode: (code: number) => void,
+  env: ConfigEnv,
+  connectionConfig: (flags: SettingFlags) => import('../workers/config').ConnectionConfig | undefined,
+  configOf: <T>(load: (config: typeof import('../workers/config')) => T) => T | undefined,
+): void {
+  withConnectionOptions(
+    program
+      .command('approvals')
+      .description(
+        'List the runs waiting for a promotion approval: run, pipeline, step, model and version, current champion, ' +
+          'since when, deadline and policy outcomes (from visibility: no worker needed)',
+      )
+      .option('--pipeline <name>', 'only runs of this pipeline'),
+  ).action(async (options: SettingFlags & { pipeline?: string }) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runApprovals } = require('./approvals') as typeof import('./approvals');
+    const config = connectionConfig(options);
+    setExitCode(
+      config === undefined
+        ? 1
+        : await runApprovals(options.pipeline === undefined ? {} : { pipeline: options.pipeline }, config, io),
+    );
+  });
+  for (const kind of ['approve', 'reject'] as const) {
+    const command = program
+      .command(kind)
+      .description(
+        kind === 'approve'
+          ? 'Approve the promotion a run waits for: its alias moves to the new version; who and why are recorded'
+          : 'Reject the promotion a run waits for: no alias moves; who and why are recorded on the model version',
+      )
+      .argument('<run>', 'the run id (its workflow id)');
+    command.option(
+      '--reason <text>',
+      kind === 'approve' ? 'why, recorded with the approval' : 'why, recorded with the rejection (required)',
+    );
+    withConnectionOptions(
+      command
+        .option('--identity <id>', 'who decides (default: MLOE_IDENTITY, else the OS user); always recorded')
+        .option('--step <id>', 'the promote step, when the run waits at more than one'),
+    ).action(async (run: string, options: SettingFlags & { reason?: string; identity?: string; step?: string }) => {
+      if (kind === 'reject' && (options.reason ?? '').trim() === '') {
+        io.stderr('error: a rejection needs a reason: give --reason "<why>" (it is recorded on the model version)');
+        return setExitCode(2);
+      }
+      const identity = configOf((config) => config.loadIdentityConfig({ env, identity: options.identity }));
+      if (identity === undefined) return setExitCode(2);
+      const config = connectionConfig(options);
+      if (config === undefined) return setExitCode(1);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runDecision } = require('./approvals') as typeof import('./approvals');
+      setExitCode(
+        await runDecision(
+          kind,
+          run,
+          {
+            identity: identity.identity,
+            ...(options.reason === undefined ? {} : { reason: options.reason }),
+            ...(options.step === undefined ? {} : { step: options.step }),
+          },
+          config,
+          io,
+        ),
+      );
+    });
+  }
 }
 
 /**

@@ -9,6 +9,7 @@
  * mloe models show NAME@ALIAS | NAME/VERSION    one version: source, run, status, aliases, tags, MLmodel
  * mloe models alias set NAME ALIAS VERSION      point an alias at a version
  * mloe models alias delete NAME ALIAS           remove an alias
+ * mloe models rollback NAME [--reason R]        champion back to previous, recorded (--identity, MLOE_IDENTITY)
  * ```
  *
  * Errors say what was asked for and where: an unreachable server (and how to start one), an unknown model, version
@@ -27,6 +28,8 @@ import {
   type ModelVersion,
 } from '../activities/mlflow';
 import { MLOE_TAGS } from '../activities/tracking/names';
+import { rollbackAlias } from '../activities/promotion/aliases';
+import { DEFAULT_PREVIOUS_ALIAS, DEFAULT_PROMOTION_ALIAS } from '../core/promotion';
 import { ensureError } from '../core/errors';
 import type { StartDevIo } from './start-dev';
 
@@ -222,4 +225,37 @@ export async function setAlias(client: MlflowClient, name: string, alias: string
 export async function deleteAlias(client: MlflowClient, name: string, alias: string): Promise<string[]> {
   await client.registeredModels.deleteAlias(name, alias);
   return [`${name}@${alias} deleted`];
+}
+
+/** Options of `mloe models rollback`. */
+export interface RollbackOptions {
+  identity: string;
+  reason?: string;
+  /** The production alias (default `champion`) and the alias of the version before it (default `previous`). */
+  alias?: string;
+  previousAlias?: string;
+}
+
+/**
+ * `mloe models rollback NAME`: the alias back to the previous version, recorded (who, when, why) on the version
+ * taken out and in the registered model's alias history (`activities/promotion/aliases.ts`).
+ */
+export async function rollbackModel(client: MlflowClient, name: string, options: RollbackOptions): Promise<string[]> {
+  const alias = options.alias ?? DEFAULT_PROMOTION_ALIAS;
+  const previousAlias = options.previousAlias ?? DEFAULT_PREVIOUS_ALIAS;
+  if (alias === previousAlias) throw new UsageError(`--alias and --previous-alias are both "${alias}"`);
+  const result = await rollbackAlias(client, {
+    model: name,
+    alias,
+    previousAlias,
+    identity: options.identity,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+  });
+  return [
+    `${name}@${alias} → version ${result.to} (was ${result.from}), rolled back by ${options.identity}` +
+      (options.reason === undefined ? '' : `: ${options.reason}`),
+    result.previousVersion === undefined
+      ? `${name}@${previousAlias} removed (no version before ${result.to})`
+      : `${name}@${previousAlias} → version ${result.previousVersion}`,
+  ];
 }

@@ -218,8 +218,36 @@ export function formatRunSummary(status: PipelineRunStatus): string[] {
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),
     ...(errors.length === 0 ? [] : ['errors:', ...errors]),
+    ...status.steps.flatMap((step) => formatPromotion(status.workflowId, step)),
     ...(status.mlflow === undefined ? [] : [`mlflow: ${status.mlflow.url}`]),
   ];
+}
+
+/** A promote step's promotion in one line: what it promotes, where it is, and how to decide when it waits. */
+function formatPromotion(workflowId: string, step: StepRunStatus): string[] {
+  const promotion = step.promotion;
+  if (promotion === undefined) return [];
+  const what = `promotion ${step.id}: ${promotion.model} version ${promotion.version} → ${promotion.alias}`;
+  const failed = promotion.policies.filter((policy) => !policy.passed).map((policy) => policy.name);
+  switch (promotion.state) {
+    case 'awaiting-approval':
+    case 'escalated':
+      return [
+        `${what}: ${promotion.state === 'escalated' ? 'escalated, ' : ''}waiting for approval since ${promotion.awaitingSince ?? '?'}` +
+          ` (mloe approve ${workflowId} | mloe reject ${workflowId} --reason R)`,
+      ];
+    case 'policy-failed':
+      return [`${what}: policy failed: ${failed.join(', ')}`];
+    case 'promoted':
+      return [
+        `${what}: promoted (approved by ${promotion.decision?.identity ?? '?'}; ${promotion.previousAlias} → ${promotion.previousVersion ?? 'none'})`,
+      ];
+    case 'rejected':
+      return [`${what}: rejected by ${promotion.decision?.identity ?? '?'}`];
+    case 'checking':
+    case 'approved':
+      return [`${what}: ${promotion.state}`];
+  }
 }
 
 function formatDuration(step: StepRunStatus): string {

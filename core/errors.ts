@@ -63,7 +63,17 @@ export type MloeErrorCode =
    */
   | 'MLFLOW_REQUEST_FAILED'
   /** A step needs an MLflow tracking server (the model registry) and the worker has none: set MLFLOW_TRACKING_URI. */
-  | 'TRACKING_NOT_CONFIGURED';
+  | 'TRACKING_NOT_CONFIGURED'
+  /** A promotion policy failed (or could not be evaluated): the message names the rule and the values it read. */
+  | 'PROMOTION_POLICY_FAILED'
+  /** A promotion was rejected by a person, or its approval timed out. */
+  | 'PROMOTION_REJECTED'
+  /** An alias move was refused: the version failed a policy or was rejected, or there is nothing to roll back to. */
+  | 'PROMOTION_REFUSED'
+  /** An approval or rejection was sent to a run that does not wait for one (never did, or no longer does). */
+  | 'NOT_AWAITING_APPROVAL'
+  /** An escalation webhook did not take its request (no answer, or an HTTP error). */
+  | 'WEBHOOK_FAILED';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -190,7 +190,7 @@ describe('starting runs by id on the dev server', () => {
     // Idempotent: a second setup (or a worker starting) finds them.
     expect(await registerSearchAttributes(worker.env.connection, namespace)).toEqual({
       added: [],
-      present: ['MloePipeline', 'MloeStatus'],
+      present: ['MloePipeline', 'MloeStatus', 'MloeApproval'],
     });
     const started = await startPipeline(bare, {
       spec: specOf('bare'),

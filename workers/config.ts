@@ -7,6 +7,7 @@
  * S3 credentials are never configured here: the AWS SDK's default provider chain (environment, profile, IMDS) finds
  * them, and nothing in this module logs or echoes them.
  */
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -540,4 +541,46 @@ export function withEmbeddedTracking(config: WorkerConfig, env: ConfigEnv, url: 
 /** Tracking as the environment configures it (`mloe demo`), or undefined when it is off; `CONFIG_INVALID` if bad. */
 export function loadTrackingConfig(sources: ConfigSources = {}): TrackingConfig | undefined {
   return trackingConfigFromEnv(sources.env ?? {});
+}
+
+/** The variable that names who decides approvals and rollbacks (`mloe approve`, `reject`, `models rollback`). */
+export const IDENTITY_ENV = 'MLOE_IDENTITY';
+
+/** An identity for approvals, and where it came from. */
+export interface IdentityConfig {
+  identity: string;
+  origin: '--identity' | typeof IDENTITY_ENV | 'os-user';
+}
+
+const identitySchema = z.string().trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
+
+/**
+ * Who decides an approval or a rollback: `--identity`, else `MLOE_IDENTITY`, else the operating system's user name
+ * (`os.userInfo().username`). Always recorded with the decision; `CONFIG_INVALID` for an empty or overlong one.
+ */
+export function loadIdentityConfig(sources: ConfigSources & { identity?: string | undefined }): IdentityConfig {
+  const candidates: [string | undefined, IdentityConfig['origin']][] = [
+    [sources.identity, '--identity'],
+    [sources.env?.[IDENTITY_ENV], IDENTITY_ENV],
+  ];
+  for (const [value, origin] of candidates) {
+    if (value === undefined) continue;
+    const parsed = identitySchema.safeParse(value);
+    if (!parsed.success) {
+      throw new ConfigError(
+        `invalid ${origin}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}; fix: name who decides, e.g. ${origin === '--identity' ? '--identity alice@example.com' : `${IDENTITY_ENV}=alice@example.com`}`,
+      );
+    }
+    return { identity: parsed.data, origin };
+  }
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = '';
+  }
+  if (user.trim() === '') {
+    throw new ConfigError(`no identity: give --identity or set ${IDENTITY_ENV} (the OS user has no name)`);
+  }
+  return { identity: user, origin: 'os-user' };
 }

@@ -27,6 +27,7 @@ import { lineageObserver } from '../activities/steps/lineage-observer';
 import { trackingObserver } from '../activities/steps/tracking-observer';
 import { MlflowTracker, trackPipelineRun, type TrackingConfig } from '../activities/tracking';
 import { ensureError } from '../core/errors';
+import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 
 /** The task queue pipelines run on. */
@@ -104,6 +105,7 @@ export function pipelineActivities(
         : { tracker: { trackRun: (status, temporal) => trackPipelineRun(tracker, status, temporal) } }),
     }),
     ...createListManifestActivities(stores),
+    ...createPromotionActivities(tracker === undefined ? {} : { tracker }),
   };
 }
 

@@ -72,10 +72,11 @@ export class PipelineDefinition {
     return ports;
   }
 
-  /** What the step runs: `name@version` of a registered step, `run` for a command, `pipeline:<path>`. */
+  /** What the step runs: `name@version` of a registered step, `run` for a command, `pipeline:<path>`, `promote`. */
   uses(id: string): string {
     const step = this.step(id);
     if (step.pipeline !== undefined) return `pipeline:${step.pipeline}`;
+    if (step.promote !== undefined) return 'promote';
     const descriptor = this.portsOf(id).descriptor;
     return descriptor === undefined ? 'run' : `${descriptor.name}@${descriptor.version}`;
   }

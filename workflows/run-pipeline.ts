@@ -23,6 +23,7 @@ import {
 
 import { ListManifests } from './list-manifests';
 import { PipelineDefinition } from './pipeline-definition';
+import { ApprovalGates } from './promotion';
 import { takeReusedSteps } from './rerun';
 import { recordRunSafely } from './run-record';
 import { RunStatus } from './run-status';
@@ -51,6 +52,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   const run = new RunStatus(definition, input, info.workflowId);
   const { status } = run;
   setHandler(pipelineStatusQuery, () => status);
+  const gates = new ApprovalGates(info.workflowId);
+  gates.install();
   upsertSearchAttributes([
     { key: PIPELINE_SEARCH_ATTRIBUTE, value: definition.spec.metadata.name },
     { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
@@ -109,6 +112,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     status: run,
     progress,
     stepsScope,
+    gates,
   });
   await runSteps(definition.graph, progress, tasks, {
     maxParallel: definition.spec.maxParallel ?? Number.POSITIVE_INFINITY,

@@ -21,6 +21,7 @@ import {
   type StepActivityOptions,
 } from './step-execution';
 import { runSubPipeline } from './sub-pipeline';
+import { runPromotion, type ApprovalGates } from './promotion';
 import type { RunPipelineInput } from './types';
 
 /** What step tasks work with: the run, its bookkeeping, and the scope its steps run in. */
@@ -30,6 +31,8 @@ export interface StepTaskContext extends ForeachContext {
   progress: StepProgress;
   /** Cancelled by a fail-fast failure. */
   stepsScope: CancellationScope;
+  /** The approval gates of `promote` steps. */
+  gates: ApprovalGates;
 }
 
 /** The steps of one run, as the scheduler starts them. */
@@ -73,7 +76,22 @@ export class StepTasks implements StepTaskRunner {
     const step = definition.step(id);
     const options = stepActivityOptions(definition.spec, step);
     try {
-      if (step.pipeline !== undefined) {
+      if (step.promote !== undefined) {
+        // A promotion runs in the workflow: no step of an existing history has `promote`, so no patch is needed.
+        const promoted = await runPromotion(
+          {
+            input,
+            definition,
+            requests,
+            status,
+            gates: this.context.gates,
+            workflowId: this.context.workflowId,
+          },
+          id,
+        );
+        current.outputs = promoted;
+        outputs.record(id, promoted, undefined, definition.portsOf(id));
+      } else if (step.pipeline !== undefined) {
         const params = requests.inputs(id, requests.bindings(id, 'with'));
         const result = await runSubPipeline({
           // A rerun runs a sub-pipeline step it runs again without the cache, like any other step.

@@ -5,11 +5,12 @@
  * and `@temporalio/common`'s `defineSearchAttributeKey` only build descriptors).
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 import type { StepLogs } from '../activities/steps';
 import type { MlflowRunLink } from '../activities/tracking/types';
 import type { JsonValue, PipelineSpec, StepDescriptor } from '../core/spec';
+import type { ApprovalDecision, ApprovalRequest, PromotionStatus } from '../core/promotion';
 
 /** The workflow type of a pipeline run (and of a sub-pipeline's child run). */
 export const RUN_PIPELINE_WORKFLOW_TYPE = 'runPipeline';
@@ -130,7 +131,7 @@ export interface StepRunStatus {
   id: string;
   name?: string;
   needs: string[];
-  /** `name@version` of a registered step, `run` for a command, `pipeline:<path>` for a sub-pipeline. */
+  /** `name@version` of a registered step, `run` for a command, `pipeline:<path>` for a sub-pipeline, `promote`. */
   uses: string;
   state: StepState;
   /** Attempts made (for `foreach`: the most any iteration made). */
@@ -171,6 +172,8 @@ export interface StepRunStatus {
   notReused?: string;
   /** Why the step failed, with the error code. */
   error?: string;
+  /** For a `promote` step: its policies, approval and alias move (docs/promotion.md). */
+  promotion?: PromotionStatus;
 }
 
 /** The answer to {@link pipelineStatusQuery}, and what the `runPipeline` workflow returns. */
@@ -231,3 +234,30 @@ export interface ChildWorkflowRef {
   /** The Temporal run id of the child's first execution. */
   firstExecutionRunId: string;
 }
+
+/**
+ * Search attribute (Keyword): `Pending` while a promote step of the run waits for approval, then `Approved`,
+ * `Rejected` or `Cancelled` (`mloe approvals` lists the runs where it is `Pending`).
+ */
+export const APPROVAL_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloeApproval', SearchAttributeType.KEYWORD);
+
+/** Values of {@link APPROVAL_SEARCH_ATTRIBUTE}. */
+export const APPROVAL_STATUS_VALUES = {
+  pending: 'Pending',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  /** The run stopped waiting without a decision (cancelled, or its escalation failed). */
+  cancelled: 'Cancelled',
+} as const;
+
+/** The memo key of what a waiting run waits for (an `ApprovalMemo`, `core/promotion`), readable from visibility. */
+export const APPROVAL_MEMO_KEY = 'mloeApproval';
+
+/**
+ * Update `approve`: approves the promotion the run waits for, as `identity` (required) and for `reason`; answers the
+ * recorded decision. Refused (by its validator, so nothing is written to the history) when the run does not wait.
+ */
+export const approveUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('approve');
+
+/** Update `reject`: rejects the promotion the run waits for; `identity` and `reason` are required. */
+export const rejectUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('reject');

@@ -79,7 +79,12 @@ export type SpecIssueCode =
   /** Pipeline files include each other in a circle (`a.yaml` runs `b.yaml`, which runs `a.yaml`). */
   | 'PIPELINE_CYCLE'
   /** A step's `pipeline:` file has errors of its own (reported with that file's name and positions). */
-  | 'PIPELINE_INVALID';
+  | 'PIPELINE_INVALID'
+  /**
+   * A promotion's settings contradict each other or the pipeline: an alias the promote step moves is also set by
+   * the register step it promotes, or the same alias is both `alias` and `previousAlias`.
+   */
+  | 'PROMOTION_CONFLICT';
 
 /** One problem, ready to print. */
 export interface SpecIssue {

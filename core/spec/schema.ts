@@ -208,7 +208,65 @@ const foreachSchema = hinted(
   "a list, or an expression that yields one, e.g. '${{ params.folds }}'",
 );
 
-/** One step of the pipeline. Exactly one of `uses`, `run` and `pipeline` is set (checked by the validator). */
+/** A promotion policy's name: letters, digits, `_`, `-` and `.` (it becomes an MLflow tag key, `mloe.policy.<name>`). */
+export const POLICY_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
+/** An MLflow registered model alias: letters, digits, `_` and `-` (MLflow reserves `latest` and `v<N>`). */
+export const ALIAS_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
+
+/** One promotion policy: a named CEL rule over `candidate`, `champion`, `dataset` and `params` that must hold. */
+export const policySchema = z.strictObject({
+  name: hinted(
+    z.string().regex(POLICY_NAME_PATTERN),
+    "letters, digits, '_', '-' and '.', at most 100 characters, e.g. 'beats-champion'",
+  ),
+  /** A bare CEL expression (no `${{ }}`) that yields a boolean. */
+  rule: hinted(
+    z.string().min(1),
+    "a CEL condition, e.g. 'candidate.metrics.accuracy >= champion.metrics.accuracy - 0.01'",
+  ),
+  description: z.string().optional(),
+});
+
+/** What the approval gate does on timeout: reject the promotion, or call a webhook and keep waiting. */
+export const APPROVAL_TIMEOUT_ACTIONS = ['reject', 'escalate'] as const;
+
+/**
+ * The approval gate of a promotion: `manual` (the default) waits for a person's `mloe approve` / `mloe reject` (a
+ * Temporal Update) up to `timeout`; `auto` approves at once, recorded under `identity`.
+ */
+export const approvalSchema = z.strictObject({
+  mode: hinted(z.enum(['manual', 'auto']), "'manual' (a person decides) or 'auto'").optional(),
+  /** `auto`: who the approval is recorded as (default `mloe:auto`). */
+  identity: z.string().min(1).optional(),
+  /** `auto`: why, as recorded. */
+  reason: z.string().min(1).optional(),
+  /** `manual`: how long to wait for a decision (default 168h, a week). */
+  timeout: durationSchema.optional(),
+  /** `manual`: what a timeout does (default `reject`). */
+  onTimeout: hinted(z.enum(APPROVAL_TIMEOUT_ACTIONS), "'reject' or 'escalate'").optional(),
+  /** `escalate`: the URL a JSON POST goes to when the timeout passes. */
+  webhook: hinted(
+    z.string().regex(/^https?:\/\/[^\s]+$/),
+    "an http(s) URL, e.g. 'https://hooks.example.com/mloe'",
+  ).optional(),
+  /** `escalate`: how long to wait after escalating before rejecting (without it, the gate waits until decided). */
+  escalationTimeout: durationSchema.optional(),
+});
+
+/**
+ * A promotion step's settings (`promote:`): its policies, its approval gate and the aliases it moves. What it
+ * promotes (`model`, `version`) and the metrics it judges (`candidate`, `champion`, `dataset`) are bound with `with`.
+ */
+export const promoteSchema = z.strictObject({
+  policies: z.array(policySchema).optional(),
+  approval: approvalSchema.optional(),
+  /** The alias that marks the model in production (default `champion`). */
+  alias: hinted(z.string().regex(ALIAS_PATTERN), "letters, digits, '_' and '-', e.g. 'champion'").optional(),
+  /** The alias the replaced version gets (default `previous`): `mloe models rollback` moves back to it. */
+  previousAlias: hinted(z.string().regex(ALIAS_PATTERN), "letters, digits, '_' and '-', e.g. 'previous'").optional(),
+});
+
+/** One step of the pipeline. Exactly one of `uses`, `run`, `pipeline` and `promote` is set (checked by the validator). */
 export const stepSchema = z.strictObject({
   /** A display name; the step's id is its key in `steps`. */
   name: z.string().min(1).optional(),
@@ -226,6 +284,11 @@ export const stepSchema = z.strictObject({
     z.string().regex(PIPELINE_PATH_PATTERN),
     "a relative path to a pipeline spec file, e.g. './train.yaml' or 'lib/evaluate.yml'",
   ).optional(),
+  /**
+   * A promotion, run by the workflow itself: policies, an approval gate, then the model version's alias moves (see
+   * docs/promotion.md). `with` binds `model`, `version`, `candidate`, and optionally `champion` and `dataset`.
+   */
+  promote: promoteSchema.optional(),
   /** Ids of the steps that must complete first; their outputs become visible to this step's expressions. */
   needs: hinted(z.array(z.string()), 'a list of step ids, e.g. [ingest, validate]').optional(),
   /** Inputs of a `run` step (a `uses` step's come from its registration). */
@@ -326,3 +389,6 @@ export type DefaultsSpec = z.infer<typeof defaultsSchema>;
 export type InputPort = z.infer<typeof inputPortSchema>;
 export type OutputPort = z.infer<typeof outputPortSchema>;
 export type PipelineOutputSpec = z.infer<typeof pipelineOutputSchema>;
+export type PromoteSpec = z.infer<typeof promoteSchema>;
+export type PolicySpec = z.infer<typeof policySchema>;
+export type ApprovalSpec = z.infer<typeof approvalSchema>;

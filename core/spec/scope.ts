@@ -19,6 +19,7 @@ import type { StepDescriptor, StepRegistry } from './registry';
 import type { InputPort, JsonValue, OutputPort, PipelineSpec, StepSpec } from './schema';
 import { pipelinePorts, type PipelineLookup } from './sub-pipelines';
 import { celTypeOf, celTypeOfOutput, celTypeOfParam } from './types';
+import { PROMOTE_PORTS } from '../promotion/policies';
 
 /** Where in a step an expression is: `run` fields also see the step's `inputs`. */
 export type ExpressionField = 'with' | 'when' | 'foreach' | 'run';
@@ -39,6 +40,7 @@ export interface StepPorts {
  * (the validated sub-pipelines; without them, no `pipeline` step has ports).
  */
 export function stepPorts(step: StepSpec, registry: StepRegistry, pipelines?: PipelineLookup): StepPorts | undefined {
+  if (step.promote !== undefined) return { inputs: PROMOTE_PORTS.inputs, outputs: PROMOTE_PORTS.outputs };
   if (step.pipeline !== undefined) {
     const spec = pipelines?.(step.pipeline);
     return spec === undefined ? undefined : pipelinePorts(spec);

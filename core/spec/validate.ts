@@ -18,6 +18,7 @@ import { graphSteps, reportCycle } from './validation/needs';
 import { checkOutputs } from './validation/outputs';
 import { checkParams, checkParamValues } from './validation/params';
 import { checkDefaultHeartbeat, checkRetry } from './validation/policies';
+import { checkPromotionConflicts } from './validation/promotion';
 import { ValidationState, type ValidateOptions } from './validation/state';
 import { checkSteps } from './validation/steps';
 import { zodIssueDrafts } from './zod-issues';
@@ -89,6 +90,7 @@ function validate(state: ValidationState, input: unknown): Omit<ValidPipeline, '
   };
   for (const [id, step] of Object.entries(state.steps)) checkStepBindings(state, id, step, context);
   checkOutputs(state, raw.outputs, context);
+  checkPromotionConflicts(state);
 
   const params = checkParamValues(state);
   if (state.drafts.length > 0 || !shell.success) return undefined;

@@ -22,6 +22,10 @@ import * as prettier from 'prettier';
 import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../../activities/steps';
 import { DEFAULT_DEMO_DATA } from '../../clients/demo';
 import { startPipeline, type StartPipelineOptions } from '../../clients/pipelines';
+import { approvePromotion } from '../../clients/approvals';
+import { trackingConfigFromEnv } from '../../activities/tracking';
+import { startMlflowServer } from '../../infra/mlflow';
+import { pipelineStatusQuery } from '../../workflows/types';
 import { rerunPipeline } from '../../clients/rerun';
 import { BUILTIN_STEPS } from '../../core/steps/builtin';
 import { startDevServer } from '../../infra/devserver';
@@ -55,6 +59,7 @@ const IDS = {
   cancelled: `${RELEASE}-run-pipeline-cancelled`,
   rerun: `${RELEASE}-run-pipeline-rerun`,
   manifest: `${RELEASE}-run-pipeline-manifest`,
+  promotion: `${RELEASE}-run-pipeline-promotion`,
   housing: `${RELEASE}-housing-price`,
 };
 const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
@@ -68,6 +73,8 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: IDS.rerun },
   // A list input over the (tiny) threshold, sent as a manifest.
   { set: WORKFLOWS, workflowId: IDS.manifest },
+  // A promote step: policies, a manual gate approved by an `approve` Update, the alias move (docs/promotion.md).
+  { set: WORKFLOWS, workflowId: IDS.promotion },
   { set: CODE_FIRST, workflowId: IDS.housing },
 ];
 
@@ -131,6 +138,21 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
   await cancelled.handle.cancel();
   await expectFailure(cancelled.handle.result(), IDS.cancelled);
 
+  // A promotion, approved at its gate (the worker tracks in the embedded MLflow server).
+  const promotion = await startPipeline(client, {
+    ...pipelineRun('promotion.yaml', IDS.promotion),
+    params: { dataPath: DEFAULT_DEMO_DATA },
+  });
+  await pollUntil(
+    `${IDS.promotion} to wait for approval`,
+    async () =>
+      (await promotion.handle.query(pipelineStatusQuery)).steps.find((step) => step.id === 'promote')?.promotion
+        ?.state === 'awaiting-approval',
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  await approvePromotion(client, IDS.promotion, { identity: 'history-recorder', reason: 'recorded history' });
+  await promotion.handle.result();
+
   // The code-first demo.
   await client.workflow.execute(housingPrice, {
     taskQueue: taskQueue(CODE_FIRST),
@@ -157,6 +179,8 @@ async function main(): Promise<void> {
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const client = new Client({ connection });
   const directory = await mkdtemp(join(tmpdir(), 'mloe-histories-'));
+  const mlflow = await startMlflowServer({ port: 0, artifactsDestination: join(directory, 'mlflow') });
+  const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: mlflow.url });
   const stops: (() => Promise<void>)[] = [];
   try {
     const steps = createStepImplementations(BUILTIN_IMPLEMENTATIONS, TEST_STEPS);
@@ -169,6 +193,7 @@ async function main(): Promise<void> {
         workflowBundle: { code },
         steps,
         artifactStore: { defaultUri: pathToFileURL(join(directory, 'store')).href },
+        ...(tracking === undefined ? {} : { tracking }),
       });
       stops.push(runInBackground(worker));
     }
@@ -186,6 +211,7 @@ async function main(): Promise<void> {
     await nativeConnection.close();
     await connection.close();
     await server.close();
+    await mlflow.close();
     await rm(directory, { recursive: true, force: true });
   }
 }

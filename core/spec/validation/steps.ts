@@ -1,5 +1,5 @@
 /**
- * The structure of each step: the schema, its id, exactly one kind (`uses`, `run` or `pipeline`), a registered type,
+ * The structure of each step: the schema, its id, exactly one kind (`uses`, `run`, `pipeline` or `promote`), a registered type,
  * ports declared only where they belong (and well formed on `run` steps), its needs, its policies, and `maxParallel`
  * only with `foreach`. Records every step's ports for the checks of bindings and expressions.
  */
@@ -9,6 +9,7 @@ import { describePortType, literalMismatch, withArticle } from '../types';
 import { zodIssueDrafts } from '../zod-issues';
 import { checkNeeds } from './needs';
 import { checkHeartbeat, checkRetry } from './policies';
+import { checkPromoteStep } from './promotion';
 import { checkIdentifier, type ValidationState } from './state';
 import { checkPipelineStep } from './sub-pipeline-steps';
 
@@ -44,20 +45,22 @@ export function checkSteps(state: ValidationState, raw: unknown): void {
 
 /** Checks what one step says about itself: its kind, type, ports, needs and policies. */
 function checkStepShape(state: ValidationState, id: string, step: StepSpec, path: PathSegment[]): void {
-  const kinds = (['uses', 'run', 'pipeline'] as const).filter((kind) => step[kind] !== undefined);
+  const kinds = (['uses', 'run', 'pipeline', 'promote'] as const).filter((kind) => step[kind] !== undefined);
   if (kinds.length !== 1) {
     state.report({
       code: 'INVALID_STEP',
       message:
         kinds.length === 0
-          ? `step '${id}' has none of 'uses', 'run' and 'pipeline'`
+          ? `step '${id}' has none of 'uses', 'run', 'pipeline' and 'promote'`
           : `step '${id}' has ${kinds.map((kind) => `'${kind}'`).join(' and ')}; a step is exactly one kind`,
-      hint: "give a step exactly one of 'uses: <registered step>', 'run: { command: [...] }' and 'pipeline: ./file.yaml'",
+      hint: "give a step exactly one of 'uses: <registered step>', 'run: { command: [...] }', 'pipeline: ./file.yaml' and 'promote: { ... }'",
       path: kinds.length === 0 ? path : [...path, kinds[1] ?? kinds[0] ?? 'uses'],
       at: 'key',
     });
   }
-  if (step.pipeline !== undefined && kinds.length === 1) {
+  if (step.promote !== undefined && kinds.length === 1) {
+    checkPromoteStep(state, id, step, step.promote, path);
+  } else if (step.pipeline !== undefined && kinds.length === 1) {
     checkPipelineStep(state, id, step, step.pipeline, path);
   } else if (step.uses !== undefined) {
     const resolved = state.registry.resolve(step.uses);
