@@ -94,7 +94,7 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
       { ...entry, name, fileName: 'model.json', ...(alias === undefined ? {} : { alias }) },
       stepContext(store, directory, tracker, stepId),
     );
-    return String(result.outputs.version);
+    return result.outputs.version as string;
   }
 
   it('evaluate@2: no champion yet is an outcome; a registered one is scored on the same rows', async () => {
@@ -199,7 +199,7 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
     const context = stepContext(store, directory, tracker, 'deploy');
     const first = await runDeploy({ model: `${name}@champion` }, context);
     expect(first.outputs).toMatchObject({ name, version: '2', changed: true });
-    const url = String(first.outputs.url);
+    const url = first.outputs.url as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = (await (await fetch(`${url}/health`)).json()) as { model: { version: string } };
     expect(health.model.version).toBe('2');

@@ -84,7 +84,12 @@ export function parquetSource(path: string): string {
 /** The columns of a Parquet file (or any relation), in order. */
 export async function describeColumns(connection: DuckDBConnection, relation: string): Promise<TableColumn[]> {
   const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`);
-  return reader.getRowObjectsJS().map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
+  return reader.getRowObjectsJS().map((row) => ({ name: text(row.column_name), type: text(row.column_type) }));
+}
+
+/** A value DuckDB returned as text (names, types). */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
 }
 
 /** Whether a DuckDB type is a number (integers, floating point, decimals). */

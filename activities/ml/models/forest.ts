@@ -17,8 +17,8 @@ export interface ForestParams {
   trees: number;
   maxDepth: number;
   minSamplesLeaf: number;
-  /** Features tried per split: `sqrt`, `log2`, `all`, or a fraction in (0, 1]. */
-  maxFeatures: 'sqrt' | 'log2' | 'all' | number;
+  /** Features tried per split: `sqrt`, `log2`, `third` (a third), `all`, or a fraction in (0, 1]. */
+  maxFeatures: 'sqrt' | 'log2' | 'third' | 'all' | number;
   maxBins: number;
   /** Rows drawn (with replacement) per tree, as a fraction of the training rows. */
   sampleFraction: number;
@@ -74,6 +74,7 @@ export function featuresPerSplit(maxFeatures: ForestParams['maxFeatures'], width
   if (maxFeatures === 'all') return width;
   if (maxFeatures === 'sqrt') return Math.max(1, Math.floor(Math.sqrt(width)));
   if (maxFeatures === 'log2') return Math.max(1, Math.floor(Math.log2(width)));
+  if (maxFeatures === 'third') return Math.max(1, Math.floor(width / 3));
   return Math.max(1, Math.min(width, Math.floor(maxFeatures * width)));
 }
 
@@ -101,6 +102,7 @@ export function fitForest(
   for (let t = 0; t < params.trees; t += 1) {
     const sample = new Uint32Array(sampleSize);
     for (let i = 0; i < sampleSize; i += 1) sample[i] = random.int(rows);
+    sample.sort(); // ascending row order: nodes read the columns front to back (stable partitions keep it)
     trees.push(growTree(sample, bins, edges, rows, width, target, params, tried, random));
   }
   return trees;
@@ -122,6 +124,7 @@ function growTree(
   const slots = target.kind === 'classification' ? classes : 2; // per bin: class counts, or (sum, count)
   const maxBinCount = edges.reduce((most, featureEdges) => Math.max(most, featureEdges.length + 1), 1);
   const histogram = new Float64Array(maxBinCount * slots);
+  const scratch = new Uint32Array(sample.length);
   const order = Int32Array.from({ length: width }, (_, f) => f);
   const totals = new Float64Array(Math.max(classes, 2));
   const leftTotals = new Float64Array(Math.max(classes, 2));
@@ -152,7 +155,6 @@ function growTree(
     }
     let bestFeature = -1;
     let bestBin = -1;
-    let bestScore = Number.NEGATIVE_INFINITY;
     if (!pure && depth < params.maxDepth && count >= 2 * params.minSamplesLeaf) {
       // The score of no split: a split must beat it.
       let parentScore: number;
@@ -161,7 +163,7 @@ function growTree(
         for (let k = 0; k < classes; k += 1) squares += (totals[k] ?? 0) * (totals[k] ?? 0);
         parentScore = squares / count;
       } else parentScore = ((totals[0] ?? 0) * (totals[0] ?? 0)) / count;
-      bestScore = parentScore + 1e-12 * Math.abs(parentScore);
+      let bestScore = parentScore + 1e-12 * Math.abs(parentScore);
       // A random subset of features: a partial Fisher-Yates shuffle.
       for (let a = 0; a < tried; a += 1) {
         const b = a + random.int(width - a);
@@ -235,17 +237,21 @@ function growTree(
       else tree.values.push((totals[0] ?? 0) / count);
       continue;
     }
-    // Partition the node's rows: bins <= bestBin first.
+    // Partition the node's rows, stably (each side stays in row order): bins <= bestBin first.
     const offset = bestFeature * rows;
     let middle = start;
+    let moved = 0;
     for (let s = start; s < end; s += 1) {
       const i = sample[s] ?? 0;
       if ((bins[offset + i] ?? 0) <= bestBin) {
-        sample[s] = sample[middle] ?? 0;
         sample[middle] = i;
         middle += 1;
+      } else {
+        scratch[moved] = i;
+        moved += 1;
       }
     }
+    sample.set(scratch.subarray(0, moved), middle);
     tree.feature[node] = bestFeature;
     tree.threshold[node] = edges[bestFeature]?.[bestBin] ?? 0;
     const left = newNode();

@@ -29,7 +29,7 @@ export const forestHyperparameters = z.strictObject({
   trees: z.number().int().positive().max(2000).default(100),
   maxDepth: z.number().int().positive().max(40).default(10),
   minSamplesLeaf: z.number().int().positive().default(1),
-  maxFeatures: z.union([z.enum(['sqrt', 'log2', 'all']), z.number().positive().max(1)]).optional(),
+  maxFeatures: z.union([z.enum(['sqrt', 'log2', 'third', 'all']), z.number().positive().max(1)]).optional(),
   maxBins: z.number().int().min(2).max(65535).default(255),
   sampleFraction: z.number().positive().max(1).default(1),
 });

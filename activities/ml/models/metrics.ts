@@ -99,7 +99,9 @@ export function classificationMetrics(
         Uint8Array.from(actual, (a) => (a === c ? 1 : 0)),
       ),
     );
-    auc = aucs.every((value) => value !== undefined) ? mean(aucs as number[]) : undefined;
+    auc = aucs.every((value) => value !== undefined)
+      ? mean(aucs.filter((value): value is number => value !== undefined))
+      : undefined;
   }
   return {
     metrics: {

@@ -214,13 +214,13 @@ export function trainModel(request: TrainRequest): TrainResult {
       rows,
       width,
       { kind: 'regression', y },
-      { ...params, maxFeatures: params.maxFeatures ?? 'all', seed: request.seed },
+      { ...params, maxFeatures: params.maxFeatures ?? 'third', seed: request.seed },
     );
     document = {
       ...common,
       algorithm: 'random-forest',
       task: 'regression',
-      hyperparameters: { ...params, maxFeatures: params.maxFeatures ?? 'all', seed: request.seed },
+      hyperparameters: { ...params, maxFeatures: params.maxFeatures ?? 'third', seed: request.seed },
       parameters: { trees },
       training: { trees: trees.length, nodes: trees.reduce((sum, tree) => sum + tree.feature.length, 0) },
     };

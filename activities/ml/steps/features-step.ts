@@ -10,7 +10,14 @@ import { MloeError } from '../../../core/errors';
 import type { JsonValue } from '../../../core/spec';
 import { parseArtifactRef, putJson, type ArtifactRef } from '../../artifacts';
 import type { StepContext, StepOutput } from '../../steps/registry';
-import { parquetSource, putParquet, quoteIdentifier, readFailure, withDuckDb } from '../features/duckdb';
+import {
+  describeColumns,
+  parquetSource,
+  putParquet,
+  quoteIdentifier,
+  readFailure,
+  withDuckDb,
+} from '../features/duckdb';
 import { fitTransform } from '../features/fit';
 import { checkTransformable, transformSelect } from '../features/sql';
 import {
@@ -107,8 +114,7 @@ export async function runFeatures(
         ? undefined
         : await (async () => {
             const source = parquetSource(await session.localPath(context.store, test));
-            const columns = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
-            const names = new Set(columns.getRowObjectsJS().map((row) => String(row.column_name)));
+            const names = new Set((await describeColumns(connection, source)).map((column) => column.name));
             const missing = [...transform.columns.map((column) => column.name), values.label].filter(
               (name) => !names.has(name),
             );
