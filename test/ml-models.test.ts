@@ -177,6 +177,18 @@ describe('bad labels', () => {
   });
 });
 
+describe('bad hyperparameters', () => {
+  it('are refused, naming the key and listing the valid ones', () => {
+    const set = generate(20, 2, 12, separable);
+    expect(() => trainModel({ ...request(set, 'softmax-regression'), hyperparameters: { trees: 5 } })).toThrow(
+      'train@2 (softmax-regression): hyperparameters: Unrecognized key: "trees" (its hyperparameters: l2, maxIterations, tolerance)',
+    );
+    expect(() => trainModel({ ...request(set, 'random-forest'), hyperparameters: { maxDepth: 0 } })).toThrow(
+      /hyperparameters\.maxDepth: Too small/,
+    );
+  });
+});
+
 describe('ROC AUC', () => {
   it('is the share of correctly ordered positive-negative pairs, ties counting half', () => {
     expect(rocAuc(Float64Array.from([0.1, 0.4, 0.35, 0.8]), Uint8Array.from([0, 0, 1, 1]))).toBeCloseTo(0.75, 12);

@@ -49,8 +49,14 @@ export interface TrainResult {
 function hyperparameters<T extends z.ZodType>(algorithm: string, schema: T, value: unknown): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `hyperparameters.${issue.path.join('.')}: ${issue.message}`);
-    throw new MloeError('CONFIG_INVALID', `train@2 (${algorithm}): ${problems.join('; ')}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `${['hyperparameters', ...issue.path.map(String)].join('.')}: ${issue.message}`,
+    );
+    const known = schema instanceof z.ZodObject ? Object.keys(schema.shape as Record<string, unknown>).join(', ') : '';
+    throw new MloeError(
+      'CONFIG_INVALID',
+      `train@2 (${algorithm}): ${problems.join('; ')} (its hyperparameters: ${known})`,
+    );
   }
   return parsed.data;
 }
