@@ -13,7 +13,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,6 +84,11 @@ async function main(): Promise<void> {
     console.log(line);
   };
   try {
+    say(
+      `load average at start: ${loadavg()
+        .map((value) => value.toFixed(1))
+        .join(', ')}`,
+    );
     say(
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}`,
     );

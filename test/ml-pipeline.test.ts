@@ -112,7 +112,7 @@ describe('a penguins pipeline of the model steps', () => {
       descriptors: steps.descriptors,
     });
     const outcome = await waitForPipeline(started.handle, { pollIntervalMs: 100 });
-    if (outcome.error !== undefined) throw new Error(`the run failed: ${String(outcome.error)}`);
+    if (outcome.error !== undefined) throw new Error('the run failed', { cause: outcome.error });
     return outcome.status;
   }
 

@@ -52,7 +52,7 @@ function hyperparameters<T extends z.ZodType>(algorithm: string, schema: T, valu
     const problems = parsed.error.issues.map(
       (issue) => `${['hyperparameters', ...issue.path.map(String)].join('.')}: ${issue.message}`,
     );
-    const known = schema instanceof z.ZodObject ? Object.keys(schema.shape as Record<string, unknown>).join(', ') : '';
+    const known = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
     throw new MloeError(
       'CONFIG_INVALID',
       `train@2 (${algorithm}): ${problems.join('; ')} (its hyperparameters: ${known})`,
