@@ -427,7 +427,7 @@ function addServeCommand(program: Command, io: StartDevIo, setExitCode: (code: n
     .option('--port <port>', 'the port (0: any free port)', '8080')
     .option('--poll-interval <ms>', 'how often the alias is resolved again (0: never)', '5000')
     .option('--log-sample-rate <share>', 'log this share of requests and predictions to the artifact store (0 to 1)')
-    .option('--artifact-store <uri>', 'where prediction logs go', `file://${process.cwd()}/.mloe/artifacts`)
+    .option('--artifact-store <uri>', 'where prediction logs go (default: .mloe/artifacts here)')
     .option('--ready-file <path>', 'write {pid, url, uri, name, version} as JSON here once listening')
     .action(async (reference: string, flags: import('./serve').ServeFlags) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -17,6 +17,7 @@ import { storeForUri } from '../activities/artifacts';
 import { ConfigError, ensureError } from '../core/errors';
 import { startModelServer, type ModelServer } from '../activities/serving/server';
 import { modelUriOf } from '../activities/serving/uris';
+import { defaultArtifactStoreUri } from '../workers/config';
 import type { ModelsTarget } from './models';
 import type { StartDevIo } from './start-dev';
 
@@ -26,7 +27,7 @@ export interface ServeFlags {
   port: string;
   pollInterval: string;
   logSampleRate?: string;
-  artifactStore: string;
+  artifactStore?: string;
   readyFile?: string;
 }
 
@@ -58,7 +59,7 @@ export async function runServe(
     host: flags.host,
     port,
     pollIntervalMs,
-    ...(rate > 0 ? { log: { store: storeForUri(flags.artifactStore), sampleRate: rate } } : {}),
+    ...(rate > 0 ? { log: { store: storeForUri(flags.artifactStore ?? defaultArtifactStoreUri()), sampleRate: rate } } : {}),
     warn: (message) => io.stderr(`warning: ${message}`),
   });
   const { loaded } = server.holder.current;

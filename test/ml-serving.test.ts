@@ -4,7 +4,9 @@
  * request shapes, 400s naming the field, health), hot reload when the alias moves while requests are in flight, and
  * `deploy@1` starting a real `mloe serve` process and leaving it alone the second time.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import {
   FileArtifactStore,
@@ -166,6 +168,37 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
     const health = (await (await fetch(`${server.url}/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ status: 'ok', model: { name, version: '1' }, reloads: 0 });
     expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+  });
+
+  it('logs a sample of requests and predictions to the artifact store as JSON lines', async () => {
+    const logged = await startModelServer({
+      client: mlflow,
+      uri: `models:/${name}/1`,
+      log: { store, sampleRate: 1, flushRows: 1000 },
+    });
+    try {
+      const answer = await fetch(`${logged.url}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ dataframe_records: testRows.slice(0, 3) }),
+      });
+      expect(answer.status).toBe(200);
+    } finally {
+      await logged.close();
+    }
+    const [written, ...more] = logged.log?.written ?? [];
+    expect(more).toEqual([]);
+    expect(written?.metadata).toMatchObject({ kind: 'prediction-log', rows: 3 });
+    const lines = (await readFile(fileURLToPath(written?.uri ?? ''), 'utf8')).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual(
+      testRows.slice(0, 3).map((input) => ({
+        time: expect.any(String) as unknown,
+        model: name,
+        version: '1',
+        input,
+        prediction: expect.any(String) as unknown,
+      })),
+    );
   });
 
   it('hot-reloads when the alias moves, while requests are in flight, none failing', async () => {
