@@ -59,7 +59,9 @@ export async function runServe(
     host: flags.host,
     port,
     pollIntervalMs,
-    ...(rate > 0 ? { log: { store: storeForUri(flags.artifactStore ?? defaultArtifactStoreUri()), sampleRate: rate } } : {}),
+    ...(rate > 0
+      ? { log: { store: storeForUri(flags.artifactStore ?? defaultArtifactStoreUri()), sampleRate: rate } }
+      : {}),
     warn: (message) => io.stderr(`warning: ${message}`),
   });
   const { loaded } = server.holder.current;
