@@ -23,6 +23,7 @@ import { runFeatures } from '../activities/ml/steps/features-step';
 import { runTrain } from '../activities/ml/steps/train-step';
 import { startModelServer, type ModelServer } from '../activities/serving/server';
 import { registerModel } from '../activities/steps/register';
+import { buildProgram } from '../clients/cli';
 import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
 import type { JsonValue } from '../core/spec';
 import { penguinFiles, putDataset, stepContext } from './support/ml-fixtures';
@@ -226,6 +227,31 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
     const first2 = seen.indexOf('2');
     expect(seen.slice(0, first2).every((served) => served === '1')).toBe(true);
     expect(server.holder.reloads).toBe(1);
+  });
+
+  it('mloe serve refuses a malformed model reference, a bad flag and a model that is not registered', async () => {
+    const run = async (args: string[]) => {
+      const out = { code: 0, stderr: [] as string[] };
+      const program = buildProgram(
+        { stdout: () => undefined, stderr: (line) => out.stderr.push(line) },
+        (code) => {
+          out.code = code;
+        },
+        { MLFLOW_TRACKING_URI: TRACKING_URI },
+      );
+      program.exitOverride();
+      await program.parseAsync(['node', 'mloe', 'serve', ...args]);
+      return out;
+    };
+    const malformed = await run(['penguins']);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr.join('\n')).toMatch(/expected NAME@ALIAS, NAME\/VERSION or a models:\/ URI/);
+    expect((await run([`${name}@champion`, '--port', 'http'])).stderr.join('\n')).toMatch(
+      /--port: expected an integer from 0 to 65535, got "http"/,
+    );
+    const missing = await run([`${name}-nope@champion`, '--port', '0']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.join('\n')).toContain(`nothing is registered as models:/${name}-nope@champion`);
   });
 
   it('deploy@1 starts an mloe serve process for the alias, and a second deploy of that version is a no-op', async () => {
