@@ -12,6 +12,7 @@ import {
   FileArtifactStore,
   parseArtifactRef,
   getJson,
+  putJson,
   type ArtifactRef,
   type ArtifactStore,
 } from '../activities/artifacts';
@@ -229,6 +230,20 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
     expect(server.holder.reloads).toBe(1);
   });
 
+  it('evaluate@2: a champion of another format is incompatible, not an error', async () => {
+    const other = `${name}-other`;
+    const context = stepContext(store, directory, tracker, 'register-other');
+    const legacy = await putJson(store, { kind: 'linear-regression', coefficients: [1] }, { type: 'model' });
+    await registerModel({ model: legacy, name: other, alias: 'champion', fileName: 'model.json' }, context);
+    const evaluated = await runEvaluate(
+      { model: models.softmax?.model ?? null, test, champion: `${other}@champion` },
+      stepContext(store, directory, tracker, 'evaluate-other'),
+    );
+    expect(evaluated.outputs.champion).toMatchObject({ status: 'incompatible', uri: `models:/${other}@champion` });
+    expect((evaluated.outputs.champion as { reason: string }).reason).toMatch(/is not an mloe.model document/);
+    expect(evaluated.outputs.beatsChampion).toBe(false);
+  });
+
   it('mloe serve refuses a malformed model reference, a bad flag and a model that is not registered', async () => {
     const run = async (args: string[]) => {
       const out = { code: 0, stderr: [] as string[] };
@@ -270,5 +285,9 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
     expect(((await answer.json()) as { predictions: unknown[] }).predictions).toHaveLength(2);
     const second = await runDeploy({ model: `${name}@champion` }, context);
     expect(second.outputs).toEqual({ ...first.outputs, changed: false });
+    // The alias moves back: the running server is told to reload, no new process.
+    await mlflow.registeredModels.setAlias(name, 'champion', '1');
+    const third = await runDeploy({ model: `${name}@champion` }, context);
+    expect(third.outputs).toEqual({ ...first.outputs, version: '1', changed: true });
   }, 180_000);
 });

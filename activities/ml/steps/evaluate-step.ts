@@ -99,6 +99,7 @@ export async function runEvaluate(
   const candidate = compileModel(await getJson(context.store, modelRef, modelDocumentSchema, 'a train@2 model'));
   const label = values.label ?? candidate.document.label;
   let champion: Awaited<ReturnType<typeof loadRegisteredModel>>;
+  let unreadable: string | undefined;
   const uri = values.champion === undefined ? undefined : championUri(values.champion);
   if (uri !== undefined) {
     const tracker = context.tracking;
@@ -109,6 +110,11 @@ export async function runEvaluate(
       );
     }
     champion = await loadRegisteredModel(tracker.client.withSignal(context.signal), uri).catch((error: unknown) => {
+      // A champion of another format (no mloe flavor, not an mloe.model document) cannot be scored: an outcome.
+      if (error instanceof MloeError && error.code === 'CONFIG_INVALID') {
+        unreadable = error.message;
+        return undefined;
+      }
       throw tracker.failure(error, `step ${context.stepId}: loading the champion ${uri}`);
     });
   }
@@ -162,7 +168,10 @@ export async function runEvaluate(
   let championOutput: Record<string, JsonValue>;
   let championDetail: unknown;
   let beats: boolean;
-  if (uri === undefined || champion === undefined) {
+  if (uri !== undefined && unreadable !== undefined) {
+    championOutput = { status: 'incompatible', uri, reason: unreadable };
+    beats = false;
+  } else if (uri === undefined || champion === undefined) {
     championOutput = {
       status: 'none',
       ...(uri === undefined ? {} : { uri }),
