@@ -410,8 +410,41 @@ export function buildProgram(
 
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
+  addServeCommand(program, io, setExitCode, env);
 
   return program;
+}
+
+/** `mloe serve MODEL`: a registered model over HTTP (`clients/serve.ts`, loaded when the command runs). */
+function addServeCommand(program: Command, io: StartDevIo, setExitCode: (code: number) => void, env: ConfigEnv): void {
+  program
+    .command('serve')
+    .description(
+      'Serve a registered model over HTTP: POST /predict, GET /health, hot reload when the alias moves (registry at ' +
+        'MLFLOW_TRACKING_URI, else 127.0.0.1:5000)',
+    )
+    .argument('<model>', 'NAME@ALIAS, NAME/VERSION or a models:/ URI, e.g. penguins@champion')
+    .option('--host <address>', 'the address to bind', '127.0.0.1')
+    .option('--port <port>', 'the port (0: any free port)', '8080')
+    .option('--poll-interval <ms>', 'how often the alias is resolved again (0: never)', '5000')
+    .option('--log-sample-rate <share>', 'log this share of requests and predictions to the artifact store (0 to 1)')
+    .option('--artifact-store <uri>', 'where prediction logs go (default: .mloe/artifacts here)')
+    .option('--ready-file <path>', 'write {pid, url, uri, name, version} as JSON here once listening')
+    .action(async (reference: string, flags: import('./serve').ServeFlags) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const serve = require('./serve') as typeof import('./serve');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const models = require('./models') as typeof import('./models');
+      let target: import('./models').ModelsTarget;
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        target = (require('../workers/config') as typeof import('../workers/config')).loadModelsConfig({ env });
+      } catch (error) {
+        io.stderr(`error: ${ensureError(error).message}`);
+        return setExitCode(1);
+      }
+      setExitCode(await serve.serveUntilStopped(reference, flags, target, io, models.modelsClient(target)));
+    });
 }
 
 /**

@@ -49,6 +49,7 @@ import {
   type ValidPipeline,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
+import { MODEL_STEPS } from '../core/steps/models';
 import { DEMO_STEPS } from '../pipelines/demo/code-first';
 
 const ROOT = resolve(__dirname, '..');
@@ -636,7 +637,17 @@ describe('step registry', () => {
         .list()
         .map((d) => d.name)
         .sort(),
-    ).toEqual([...DEMO_STEPS, 'register'].sort());
+    ).toEqual([...DEMO_STEPS, 'register', ...MODEL_STEPS.map((d) => d.name)].sort());
+  });
+
+  it('describes the model steps beside the demo steps they succeed (train@2, evaluate@2)', () => {
+    expect(MODEL_STEPS.map((d) => `${d.name}@${d.version}`)).toEqual([
+      'features@1',
+      'train@2',
+      'evaluate@2',
+      'deploy@1',
+    ]);
+    expect(registry.resolve('train@1')).toMatchObject({ ok: true, descriptor: { version: '1' } });
   });
 });
 

@@ -13,6 +13,7 @@ import { fileDigest, sourceDigest } from '../cache/digests';
 import { featurizeInto, ingestInto, validateInto } from '../data';
 import { evaluateInto, trainInto } from '../training';
 import { registerModel } from './register';
+import { MODEL_STEP_IMPLEMENTATIONS } from '../ml/steps';
 import type { StepImplementation } from './registry';
 
 type Inputs = Readonly<Record<string, JsonValue>>;
@@ -153,4 +154,5 @@ export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = (
       codeHash: REGISTER_CODE_HASH,
       cacheable: false,
     },
-  ]);
+  ])
+  .concat(MODEL_STEP_IMPLEMENTATIONS);

@@ -5,8 +5,9 @@
  * (`activities/steps/builtin.ts`) and supplies the run's artifact store.
  */
 import type { StepDescriptor } from '../spec/registry';
+import { MODEL_STEPS } from './models';
 
-/** Descriptors of the built-in steps, in pipeline order. */
+/** Descriptors of the built-in steps, in pipeline order; the model steps (`./models.ts`) come last. */
 export const BUILTIN_STEPS: readonly StepDescriptor[] = [
   {
     name: 'ingest',
@@ -112,4 +113,5 @@ export const BUILTIN_STEPS: readonly StepDescriptor[] = [
       url: { type: 'string', description: "The version's page in the MLflow UI (its REST answer without one)." },
     },
   },
+  ...MODEL_STEPS,
 ];
