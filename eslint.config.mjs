@@ -42,7 +42,16 @@ const workflowRestrictedImports = {
 };
 
 export default defineConfig(
-  globalIgnores(['node_modules/', 'coverage/', '.mloe/', 'dist/', 'scratch/']),
+  globalIgnores([
+    'node_modules/',
+    'coverage/',
+    '.mloe/',
+    'dist/',
+    'scratch/',
+    'infra/ui/assets/',
+    'infra/ui/build/',
+    'test-output/',
+  ]),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

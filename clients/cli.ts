@@ -88,6 +88,11 @@ export function buildProgram(
       'port of the embedded MLflow server, not started when MLFLOW_TRACKING_URI is set (0 picks a free one)',
       '5000',
     )
+    .option('--headless', 'do not start the Web UI')
+    .option('--ui-port <port>', 'port of the Web UI (default: --port + 1000; a free one when --port is 0)')
+    .option('--ui-ip <address>', 'IP address to bind the Web UI to (default: --ip)')
+    .option('--ui-public-path <path>', 'serve the Web UI under this path, e.g. /temporal behind a proxy')
+    .option('--ui-codec-endpoint <url>', 'remote payload codec endpoint the Web UI decodes payloads with')
     .action(async (options: DevFlags) => {
       // Loaded here so that other commands and `--help` do not pay for the server, the SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports

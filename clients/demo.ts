@@ -50,6 +50,8 @@ export interface DemoOptions {
   env?: ConfigEnv;
   /** How often to query the run's status for progress lines. */
   pollIntervalMs?: number;
+  /** Serve the Temporal Web UI on a free port while the demo runs (default: true). */
+  ui?: boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
     let tracking = loadTrackingConfig({ env });
     stack = await startEmbeddedStack({
       workflowBundle: loadWorkflowBundleConfig({ env }),
+      ...(options.ui === false ? {} : { ui: { ip: '127.0.0.1', port: 0 } }),
       ...(tracking === undefined ? { mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: artifactRoot }) } : {}),
       createWorker: (connection, workflowBundle, { mlflowUrl }) => {
         if (tracking === undefined && mlflowUrl !== undefined) tracking = embeddedTrackingConfig(env, mlflowUrl);
@@ -76,6 +79,7 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
       },
     });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
+    if (stack.uiUrl !== undefined) io.stdout(`[${elapsed()}] Temporal Web UI at ${stack.uiUrl} (while the demo runs)`);
     io.stdout(
       stack.mlflowUrl === undefined
         ? `[${elapsed()}] tracking in MLflow at ${tracking?.mlflow.trackingUri ?? '-'} (MLFLOW_TRACKING_URI)`
