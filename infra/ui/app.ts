@@ -166,7 +166,12 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
   }
 
   app.get('*', (c) => {
-    const path = decodeURIComponent(c.req.path).replace(/^\/+/, '');
+    let path: string;
+    try {
+      path = decodeURIComponent(c.req.path).replace(/^\/+/, '');
+    } catch {
+      return c.text('bad request: the path has a malformed %-escape', 400);
+    }
     const file = path === '' || path === 'index.html' ? undefined : assets.get(path);
     if (file !== undefined) {
       if (c.req.header('If-None-Match') === `"${file.entry.sha256}"`) return c.body(null, 304);
