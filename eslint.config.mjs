@@ -51,6 +51,7 @@ export default defineConfig(
     'infra/ui/assets/',
     'infra/ui/build/',
     'test-output/',
+    'infra/ui/pipeline-view/',
   ]),
 
   js.configs.recommended,

@@ -162,7 +162,15 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
 
   if (options.mloePagesDir !== undefined) {
     const pagesDir = options.mloePagesDir;
-    app.get('/mloe/*', (c) => servePage(c, pagesDir, c.req.path.slice('/mloe/'.length)));
+    app.get('/mloe/*', (c) => {
+      const relative = c.req.path.slice('/mloe/'.length);
+      // A folder without its slash: redirect, so the page's relative links resolve.
+      if (relative !== '' && !relative.endsWith('/') && !/\.[a-z0-9]+$/i.test(relative)) {
+        return c.redirect(`${publicPath}/mloe/${relative}/${new URL(c.req.url).search}`, 308);
+      }
+      ensureCsrfCookie(c, cookiePath);
+      return servePage(c, pagesDir, relative);
+    });
   }
 
   app.get('*', (c) => {
