@@ -1,1 +1,0 @@
-import"./DPNrUQ1S.js";import"./CGeiM1Bw.js";import{a as o,f as t}from"./BUxQGDM3.js";var e=t('<hr tabindex="-1" aria-hidden="true" class="w-full border-subtle"/>');function n(r){var a=e();o(r,a)}export{n as M};

@@ -1,1 +1,0 @@
-import{l as o,e as t}from"./BUxQGDM3.js";function w(i,e){o(window,["resize"],()=>t(()=>e(window[i])))}export{w as b};
