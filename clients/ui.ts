@@ -64,10 +64,7 @@ export function uiLine(url: string): string {
  * Starts the Web UI for `devServer`. Failures (port in use, bad public path) are `SERVER_START_FAILED` errors saying
  * which flag to change.
  */
-export async function startEmbeddedUi(
-  devServer: DevServerHandle,
-  options: EmbeddedUiOptions,
-): Promise<UiServerHandle> {
+export async function startEmbeddedUi(devServer: DevServerHandle, options: EmbeddedUiOptions): Promise<UiServerHandle> {
   // `require`, not `import()`: bin/mloe.js registers tsx's CommonJS hooks only.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ui = require('../infra/ui/server') as typeof import('../infra/ui/server');

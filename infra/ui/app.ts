@@ -55,7 +55,10 @@ export function normalizePublicPath(value: string | undefined): string {
   const trimmed = (value ?? '').trim().replace(/\/+$/, '');
   if (trimmed === '') return '';
   const withSlash = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
-  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(withSlash) || withSlash.split('/').some((part) => part === '.' || part === '..')) {
+  if (
+    !/^(\/[A-Za-z0-9._~-]+)+$/.test(withSlash) ||
+    withSlash.split('/').some((part) => part === '.' || part === '..')
+  ) {
     throw new UiConfigError(
       `invalid --ui-public-path ${JSON.stringify(value)}: expected a URL path such as /temporal (letters, digits, ` +
         `'.', '_', '~', '-' between slashes; no '..')`,

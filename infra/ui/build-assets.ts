@@ -51,7 +51,10 @@ function main(): void {
     temporalUiVersion: pinnedTemporalUiVersion(),
     inputsSha256,
     builtWith: Object.fromEntries(
-      ['@temporalio/ui', '@sveltejs/kit', 'svelte', 'vite', 'tailwindcss'].map((name) => [name, installedVersion(name)]),
+      ['@temporalio/ui', '@sveltejs/kit', 'svelte', 'vite', 'tailwindcss'].map((name) => [
+        name,
+        installedVersion(name),
+      ]),
     ),
     files,
   };
