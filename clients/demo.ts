@@ -26,6 +26,7 @@ import { ensureError } from '../core/errors';
 import { startPipeline } from './pipelines';
 import { followRun } from './run';
 import { quietSdkLogs } from './sdk-logs';
+import { pipelineViewUrl } from './ui';
 import type { StartDevIo } from './start-dev';
 import { trackedRunLines } from './tracked-run';
 
@@ -96,6 +97,9 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
     const [run] = await Promise.all([started, stack.worker]);
     io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
     io.stdout(`[${elapsed()}] started ${run.workflowId} (pipelines/demo/pipeline.yaml)`);
+    if (stack.uiUrl !== undefined) {
+      io.stdout(`[${elapsed()}] pipeline view: ${pipelineViewUrl(stack.uiUrl, 'default', run.workflowId)}`);
+    }
     const outcome = await stack.runWorkerUntil(() => followRun(run, io, elapsed, options.pollIntervalMs ?? 100));
     if (outcome.error !== undefined) return 1;
     io.stdout('');

@@ -55,6 +55,11 @@ export function uiApiFor(devServer: DevServerHandle): UiApi | undefined {
   return undefined;
 }
 
+/** The pipeline view of a run, on the UI at `uiUrl`: its DAG, steps, cache decisions, artifacts and metrics. */
+export function pipelineViewUrl(uiUrl: string, namespace: string, workflowId: string): string {
+  return `${uiUrl}/mloe/pipelines/?${new URLSearchParams({ namespace, run: workflowId }).toString()}`;
+}
+
 /** The line printed after the ready line, in the Temporal CLI's words (`UI: http://localhost:8233`). */
 export function uiLine(url: string): string {
   return `UI: ${url}`;
