@@ -19,12 +19,13 @@ import {
   type UiAssetsManifest,
 } from './manifest';
 
-/** Build output files that are not needed to serve the app. */
-const DROPPED_OUTPUTS = ['version.json'];
-
-function run(command: string, args: string[]): void {
+function run(command: string, args: string[], env: Record<string, string> = {}): void {
   process.stdout.write(`$ ${command} ${args.join(' ')}  (in ${UI_BUILD_DIR})\n`);
-  execFileSync(command, args, { cwd: UI_BUILD_DIR, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
+  execFileSync(command, args, {
+    cwd: UI_BUILD_DIR,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production', ...env },
+  });
 }
 
 function installedVersion(name: string): string {
@@ -39,9 +40,9 @@ function main(): void {
   const inputsSha256 = hashBuildInputs();
   if (!skipInstall) run('npm', ['ci', '--no-audit', '--no-fund', '--include=dev']);
   rmSync(join(UI_BUILD_DIR, 'out'), { recursive: true, force: true });
-  run('npm', ['run', 'build']);
+  // SvelteKit's version name goes into the files: the inputs' hash keeps the build reproducible.
+  run('npm', ['run', 'build'], { MLOE_UI_BUILD_ID: inputsSha256.slice(0, 16) });
   const out = join(UI_BUILD_DIR, 'out');
-  for (const name of DROPPED_OUTPUTS) rmSync(join(out, name), { force: true });
   if (!existsSync(join(out, 'index.html'))) throw new Error(`the build wrote no ${out}/index.html`);
 
   rmSync(UI_ASSETS_DIR, { recursive: true, force: true });

@@ -11,7 +11,8 @@ export default {
     adapter: adapter({ pages: 'out', assets: 'out', fallback: 'index.html', precompress: false }),
     paths: { base: '', relative: false },
     prerender: { entries: [] },
-    // The assets change only with mloe itself: no polling for a new version.
-    version: { pollInterval: 0 },
+    // The assets change only with mloe itself: no polling for a new version. The version name is the build inputs'
+    // hash (set by `npm run build:ui`), not the build time, so the same inputs build the same files.
+    version: { name: process.env.MLOE_UI_BUILD_ID ?? 'dev', pollInterval: 0 },
   },
 };
