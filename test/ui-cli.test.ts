@@ -3,9 +3,15 @@
  * and serves the UI there (bound to loopback), `--headless` serves none, `--ui-public-path` moves it; the flags
  * resolve as the Temporal CLI's do (UI port = gRPC port + 1000, UI address = --ip).
  */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { parseDevFlags } from '../clients/dev';
 import { parseStartDevArgs } from '../clients/start-dev-config';
 import { resolveUiPort } from '../clients/ui';
-import { spawnServer, type ServerProcess } from './devserver/child-server';
+import { MLOE_BIN, spawnServer, type ServerProcess } from './devserver/child-server';
 import { pollUntil } from './support/poll';
 
 const UI_LINE = /^UI: (http:\/\/\S+)$/m;
@@ -108,4 +114,61 @@ describe('mloe server start-dev, a child process', () => {
       await first.kill('SIGTERM');
     }
   }, 60_000);
+});
+
+describe('mloe dev', () => {
+  it('takes the UI flags, naming a bad one', () => {
+    expect(parseDevFlags({ headless: true, uiPort: '9000', uiIp: '127.0.0.1', uiPublicPath: '/t' })).toMatchObject({
+      headless: true,
+      uiPort: 9000,
+      uiIp: '127.0.0.1',
+      uiPublicPath: '/t',
+    });
+    expect(() => parseDevFlags({ uiPort: '70000' })).toThrow(/invalid --ui-port "70000".*give a port from 0 to 65535/);
+    expect(() => parseDevFlags({ uiCodecEndpoint: 'ftp://x' })).toThrow(/invalid --ui-codec-endpoint/);
+  });
+
+  it('as a child process, prints the UI URL and serves the UI and the pipeline view there', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'mloe-ui-dev-'));
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of Object.keys(env)) {
+      if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name)) {
+        delete env[name];
+      }
+    }
+    const child = spawn(process.execPath, [MLOE_BIN, 'dev', '--port', '0', '--mlflow-port', '0'], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    try {
+      const url = await pollUntil(
+        'the UI line of mloe dev',
+        () => {
+          if (child.exitCode !== null) throw new Error(`mloe dev exited: ${stderr}`);
+          return stdout.includes('run a pipeline on it') ? UI_LINE.exec(stdout)?.[1] : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const view = await fetch(`${url}/mloe/pipelines/?namespace=default`);
+      expect(view.status).toBe(200);
+      expect(view.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await view.text()).toContain('mloe pipelines');
+      const bare = await fetch(`${url}/mloe/pipelines?namespace=default`, { redirect: 'manual' });
+      expect(bare.status).toBe(308);
+      expect(bare.headers.get('location')).toBe('/mloe/pipelines/?namespace=default');
+      expect((await fetch(`${url}/mloe/pipeline-view.js`)).headers.get('content-type')).toMatch(/javascript/);
+      expect(await (await fetch(`${url}/`)).text()).toContain('__sveltekit_');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await rm(cwd, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
