@@ -125,6 +125,16 @@ describe('the Web UI server at the root', () => {
     expect(response.headers.get('access-control-allow-methods')).toBeNull();
   });
 
+  it('answers HEAD like GET without a body, and refuses other methods outside the API (405)', async () => {
+    const head = await fetch(`${server.url}/namespaces`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await head.text()).toBe('');
+    const put = await fetch(`${server.url}/namespaces`, { method: 'PUT', body: 'x' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('survives malformed requests', async () => {
     const response = await fetch(`${server.url}/%E0%A4%A`);
     expect(response.status).toBe(400);

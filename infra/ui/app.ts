@@ -201,6 +201,9 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     return c.html(indexHtml);
   });
 
+  // Only the API takes other methods.
+  app.all('*', (c) => c.text('method not allowed: the UI serves GET and HEAD', 405, { Allow: 'GET, HEAD' }));
+
   return async (request: Request): Promise<Response> => {
     if (publicPath === '') return app.fetch(request);
     const url = new URL(request.url);
