@@ -135,7 +135,8 @@ export function buildProgram(
     .option('--data <path>', 'CSV to learn from (default: pipelines/demo/data/housing.csv)')
     .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
     .option('--no-cache', 'run every step even if a cached result exists')
-    .action(async (options: { data?: string; artifactRoot: string; cache: boolean }) => {
+    .option('--serve', 'after the run, keep the dev server and the Web UI (with the pipeline view) until Ctrl-C')
+    .action(async (options: { data?: string; artifactRoot: string; cache: boolean; serve?: boolean }) => {
       // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runDemo } = require('./demo') as typeof import('./demo');
@@ -144,6 +145,7 @@ export function buildProgram(
           artifactRoot: options.artifactRoot,
           ...(options.cache === false ? { noCache: true } : {}),
           ...(options.data === undefined ? {} : { dataPath: options.data }),
+          ...(options.serve === true ? { serve: true } : {}),
           env,
         }),
       );
