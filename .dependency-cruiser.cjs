@@ -73,6 +73,6 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^node_modules' },
+    exclude: { path: '^(node_modules|infra/ui/assets|infra/ui/build|infra/ui/pipeline-view)' },
   },
 };

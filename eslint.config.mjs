@@ -42,7 +42,17 @@ const workflowRestrictedImports = {
 };
 
 export default defineConfig(
-  globalIgnores(['node_modules/', 'coverage/', '.mloe/', 'dist/', 'scratch/']),
+  globalIgnores([
+    'node_modules/',
+    'coverage/',
+    '.mloe/',
+    'dist/',
+    'scratch/',
+    'infra/ui/assets/',
+    'infra/ui/build/',
+    'test-output/',
+    'infra/ui/pipeline-view/',
+  ]),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

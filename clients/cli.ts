@@ -88,6 +88,11 @@ export function buildProgram(
       'port of the embedded MLflow server, not started when MLFLOW_TRACKING_URI is set (0 picks a free one)',
       '5000',
     )
+    .option('--headless', 'do not start the Web UI')
+    .option('--ui-port <port>', 'port of the Web UI (default: --port + 1000; a free one when --port is 0)')
+    .option('--ui-ip <address>', 'IP address to bind the Web UI to (default: --ip)')
+    .option('--ui-public-path <path>', 'serve the Web UI under this path, e.g. /temporal behind a proxy')
+    .option('--ui-codec-endpoint <url>', 'remote payload codec endpoint the Web UI decodes payloads with')
     .action(async (options: DevFlags) => {
       // Loaded here so that other commands and `--help` do not pay for the server, the SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -130,7 +135,8 @@ export function buildProgram(
     .option('--data <path>', 'CSV to learn from (default: pipelines/demo/data/housing.csv)')
     .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
     .option('--no-cache', 'run every step even if a cached result exists')
-    .action(async (options: { data?: string; artifactRoot: string; cache: boolean }) => {
+    .option('--serve', 'after the run, keep the dev server and the Web UI (with the pipeline view) until Ctrl-C')
+    .action(async (options: { data?: string; artifactRoot: string; cache: boolean; serve?: boolean }) => {
       // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runDemo } = require('./demo') as typeof import('./demo');
@@ -139,6 +145,7 @@ export function buildProgram(
           artifactRoot: options.artifactRoot,
           ...(options.cache === false ? { noCache: true } : {}),
           ...(options.data === undefined ? {} : { dataPath: options.data }),
+          ...(options.serve === true ? { serve: true } : {}),
           env,
         }),
       );

@@ -26,7 +26,8 @@ import { ensureError } from '../core/errors';
 import { startPipeline } from './pipelines';
 import { followRun } from './run';
 import { quietSdkLogs } from './sdk-logs';
-import type { StartDevIo } from './start-dev';
+import { pipelineViewUrl } from './ui';
+import { nextShutdownSignal, type StartDevIo } from './start-dev';
 import { trackedRunLines } from './tracked-run';
 
 /** The demo pipeline's spec. */
@@ -50,6 +51,12 @@ export interface DemoOptions {
   env?: ConfigEnv;
   /** How often to query the run's status for progress lines. */
   pollIntervalMs?: number;
+  /** Serve the Temporal Web UI on a free port while the demo runs (default: true). */
+  ui?: boolean;
+  /** `--serve`: after the run, keep the dev server, the worker and the Web UI running until `stop` (Ctrl-C). */
+  serve?: boolean;
+  /** With `serve`: resolves when to stop; defaults to the first SIGINT or SIGTERM. */
+  stop?: Promise<unknown>;
 }
 
 /**
@@ -69,6 +76,7 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
     let tracking = loadTrackingConfig({ env });
     stack = await startEmbeddedStack({
       workflowBundle: loadWorkflowBundleConfig({ env }),
+      ...(options.ui === false ? {} : { ui: { ip: '127.0.0.1', port: 0 } }),
       ...(tracking === undefined ? { mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: artifactRoot }) } : {}),
       createWorker: (connection, workflowBundle, { mlflowUrl }) => {
         if (tracking === undefined && mlflowUrl !== undefined) tracking = embeddedTrackingConfig(env, mlflowUrl);
@@ -76,6 +84,10 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
       },
     });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
+    if (stack.uiUrl !== undefined) {
+      const until = options.serve === true ? 'until Ctrl-C' : 'while the demo runs; --serve keeps it';
+      io.stdout(`[${elapsed()}] Temporal Web UI at ${stack.uiUrl} (${until})`);
+    }
     io.stdout(
       stack.mlflowUrl === undefined
         ? `[${elapsed()}] tracking in MLflow at ${tracking?.mlflow.trackingUri ?? '-'} (MLFLOW_TRACKING_URI)`
@@ -92,24 +104,42 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
     const [run] = await Promise.all([started, stack.worker]);
     io.stdout(`[${elapsed()}] pipeline worker ready (workflows bundled)`);
     io.stdout(`[${elapsed()}] started ${run.workflowId} (pipelines/demo/pipeline.yaml)`);
-    const outcome = await stack.runWorkerUntil(() => followRun(run, io, elapsed, options.pollIntervalMs ?? 100));
-    if (outcome.error !== undefined) return 1;
-    io.stdout('');
-    for (const line of formatResults(outcome.status)) io.stdout(line);
-    if (tracking !== undefined) {
-      const client = createMlflowClient(tracking.mlflow);
-      io.stdout('');
-      for (const line of await trackedRunLines(client, outcome.status)) io.stdout(line);
-      if (outcome.status.steps.some((step) => step.id === 'register' && step.state === 'completed')) {
-        io.stdout('');
-        io.stdout('$ mloe models versions housing-price');
-        for (const line of await listVersions(client, 'housing-price')) io.stdout(line);
-      }
+    if (stack.uiUrl !== undefined) {
+      io.stdout(`[${elapsed()}] pipeline view: ${pipelineViewUrl(stack.uiUrl, 'default', run.workflowId)}`);
     }
-    io.stdout('');
-    io.stdout(
-      `artifacts in ${artifactRoot}/.mloe/artifacts; run it again and every step but register is served from the cache`,
-    );
+    const ui = stack.uiUrl;
+    const report = async (status: PipelineRunStatus): Promise<void> => {
+      io.stdout('');
+      for (const line of formatResults(status)) io.stdout(line);
+      if (tracking !== undefined) {
+        const client = createMlflowClient(tracking.mlflow);
+        io.stdout('');
+        for (const line of await trackedRunLines(client, status)) io.stdout(line);
+        if (status.steps.some((step) => step.id === 'register' && step.state === 'completed')) {
+          io.stdout('');
+          io.stdout('$ mloe models versions housing-price');
+          for (const line of await listVersions(client, 'housing-price')) io.stdout(line);
+        }
+      }
+      io.stdout('');
+      io.stdout(
+        `artifacts in ${artifactRoot}/.mloe/artifacts; run it again and every step but register is served from the cache`,
+      );
+    };
+    // With --serve the worker keeps running after the run (queries of the finished run need it), until Ctrl-C.
+    const outcome = await stack.runWorkerUntil(async () => {
+      const followed = await followRun(run, io, elapsed, options.pollIntervalMs ?? 100);
+      if (followed.error === undefined) await report(followed.status);
+      if (options.serve === true && ui !== undefined) {
+        io.stdout('');
+        io.stdout(
+          `serving the Temporal Web UI at ${ui} until Ctrl-C; the demo run: ${pipelineViewUrl(ui, 'default', run.workflowId)}`,
+        );
+        await (options.stop ?? nextShutdownSignal());
+      }
+      return followed;
+    });
+    if (outcome.error !== undefined) return 1;
     return 0;
   } catch (error) {
     io.stderr(`demo failed: ${ensureError(error).message}`);

@@ -21,6 +21,7 @@ import { ConfigError, ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
 import { DEFAULT_NAMESPACE, nextShutdownSignal, readyLine, type StartDevIo } from './start-dev';
 import { WORKER_SHUTDOWN_GRACE_MS, workerReadyLine } from './worker';
+import { uiLine, type EmbeddedUiOptions } from './ui';
 
 /** The flags of `mloe dev` as commander hands them over. */
 export interface DevFlags {
@@ -29,6 +30,16 @@ export interface DevFlags {
   dbFilename?: string;
   /** `--mlflow-port`: the embedded MLflow server's port. */
   mlflowPort?: string;
+  /** `--headless`: no Web UI. */
+  headless?: boolean;
+  /** `--ui-port`: the Web UI's port (default: the server's port + 1000). */
+  uiPort?: string;
+  /** `--ui-ip`: the Web UI's address (default: `--ip`). */
+  uiIp?: string;
+  /** `--ui-public-path`: serve the Web UI under this path. */
+  uiPublicPath?: string;
+  /** `--ui-codec-endpoint`: a remote payload codec for the Web UI. */
+  uiCodecEndpoint?: string;
 }
 
 const devFlagsSchema = z.object({
@@ -46,7 +57,31 @@ const devFlagsSchema = z.object({
     .transform(Number)
     .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
     .default(DEFAULT_MLFLOW_PORT),
+  headless: z.boolean().optional(),
+  uiPort: z
+    .string()
+    .regex(/^\d+$/, 'expected a port number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
+    .optional(),
+  uiIp: z.string().min(1, 'expected an IP address').optional(),
+  uiPublicPath: z
+    .string()
+    .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
+    .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..')
+    .optional(),
+  uiCodecEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
 });
+
+/** The Web UI options of `mloe dev`'s flags (bound like the server unless `--ui-ip` says otherwise). */
+function devUiOptions(flags: z.output<typeof devFlagsSchema>): EmbeddedUiOptions {
+  return {
+    ip: flags.uiIp ?? flags.ip,
+    ...(flags.uiPort === undefined ? {} : { port: flags.uiPort }),
+    ...(flags.uiPublicPath === undefined ? {} : { publicPath: flags.uiPublicPath }),
+    ...(flags.uiCodecEndpoint === undefined ? {} : { codecEndpoint: flags.uiCodecEndpoint }),
+  };
+}
 
 /** Options of {@link runDevCommand}. */
 export interface DevCommandOptions {
@@ -70,7 +105,7 @@ export function parseDevFlags(flags: DevFlags): z.output<typeof devFlagsSchema> 
   const value = flags[name as keyof DevFlags];
   throw new ConfigError(
     `invalid ${flag} ${JSON.stringify(value ?? '')}: ${issue?.message ?? 'invalid'}; fix: ` +
-      (name === 'port' || name === 'mlflowPort'
+      (name === 'port' || name === 'mlflowPort' || name === 'uiPort'
         ? 'give a port from 0 to 65535 (0 picks a free one)'
         : `give a non-empty ${flag}`),
     { cause: parsed.error },
@@ -105,6 +140,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
       ...(config.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [config.namespace] }),
       namespace: config.namespace,
       workflowBundle: config.workflowBundle,
+      ...(flags.headless === true ? {} : { ui: devUiOptions(flags) }),
       // The user's MLFLOW_TRACKING_URI wins: no embedded MLflow server then.
       ...(config.tracking === undefined
         ? {
@@ -127,6 +163,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
     const { address } = stack;
     await stack.worker;
     io.stdout(readyLine(address));
+    if (stack.uiUrl !== undefined) io.stdout(uiLine(stack.uiUrl));
     io.stdout(workerReadyLine({ ...config, address }));
     io.stdout(trackingLine(config.tracking, flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }));
     io.stdout(`run a pipeline on it: TEMPORAL_ADDRESS=${address} mloe run FILE`);

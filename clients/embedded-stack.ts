@@ -15,6 +15,7 @@ import { loadWorkflowBundle } from '../workers/workflow-bundle';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
 import { MloeError, ensureError } from '../core/errors';
 import { startEmbeddedDevServer } from './start-dev';
+import { startEmbeddedUi, type EmbeddedUiOptions } from './ui';
 
 /** Options of {@link startEmbeddedStack}. */
 export interface EmbeddedStackOptions {
@@ -42,6 +43,8 @@ export interface EmbeddedStackOptions {
    * `artifactsDestination`); none when absent (the user's MLFLOW_TRACKING_URI is used, or tracking is off).
    */
   mlflow?: Pick<MlflowServerOptions, 'host' | 'port' | 'backendStoreUri' | 'artifactsDestination'>;
+  /** Serves the Temporal Web UI beside the dev server with these options; none when absent. */
+  ui?: EmbeddedUiOptions;
   /**
    * Creates (but does not run) the worker, on the stack's worker connection, running `workflowBundle`;
    * `embedded.mlflowUrl` is the embedded MLflow server's URL when one was started.
@@ -59,6 +62,8 @@ export interface EmbeddedStack {
   address: string;
   /** The embedded MLflow server's URL (`http://127.0.0.1:<port>`), when the stack started one. */
   mlflowUrl?: string;
+  /** The Web UI's URL, when the stack serves one. */
+  uiUrl?: string;
   client: Client;
   connection: Connection;
   nativeConnection: NativeConnection;
@@ -127,6 +132,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     if (mlflowServer.status === 'rejected') throw ensureError(mlflowServer.reason);
     const server = devServer.value;
     const embedded = mlflowServer.value === undefined ? {} : { mlflowUrl: mlflowServer.value.url };
+    const ui = options.ui === undefined ? undefined : await startEmbeddedUi(server, options.ui);
+    if (ui !== undefined) closers.push(() => ui.close());
     const connection = await Connection.connect({ address: server.address });
     closers.push(() => connection.close());
     const nativeConnection = await NativeConnection.connect({ address: server.address });
@@ -142,6 +149,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     return {
       address: server.address,
       ...embedded,
+      ...(ui === undefined ? {} : { uiUrl: ui.url }),
       client,
       connection,
       nativeConnection,

@@ -18,6 +18,7 @@ import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { connectClient, withConnectedClient } from './connection';
 import { embeddedMlflowOptions, trackingLine } from './embedded-mlflow';
 import { startEmbeddedStack } from './embedded-stack';
+import { pipelineViewUrl } from './ui';
 import { ensureError } from '../core/errors';
 import {
   cancelPipeline,
@@ -111,6 +112,7 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       ...(worker.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [worker.namespace] }),
       namespace: worker.namespace,
       workflowBundle: worker.workflowBundle,
+      ui: { ip: '127.0.0.1', port: 0 },
       // An embedded MLflow server (in memory, for as long as the command runs) unless MLFLOW_TRACKING_URI is set.
       ...(worker.tracking === undefined
         ? { mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: process.cwd() }) }
@@ -135,6 +137,11 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
         `steps, artifacts ${runStore ?? worker.artifactStore.defaultUri})`,
     );
     io.stdout(`[${elapsed()}] ${startedOrFound(run)} ${run.workflowId}`);
+    if (stack.uiUrl !== undefined) {
+      io.stdout(
+        `[${elapsed()}] pipeline view (while this command runs): ${pipelineViewUrl(stack.uiUrl, worker.namespace, run.workflowId)}`,
+      );
+    }
     return await stack.runWorkerUntil(() => follow(run, io, elapsed, options.pollIntervalMs));
   } catch (error) {
     return reportStartError(error, file, io);

@@ -13,6 +13,7 @@ import {
   type StartDevConfig,
   type StartDevServerOptions,
 } from './start-dev';
+import { resolveUiPort, type EmbeddedUiOptions } from './ui';
 
 const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_TYPES)[number]>(
   SEARCH_ATTRIBUTE_TYPES.map((type) => [type.toLowerCase(), type]),
@@ -46,7 +47,7 @@ const searchAttributeSchema = keyValueSchema.transform(([name, type], context): 
 
 /**
  * The flags of `start-dev` as commander hands them over.
- * Flags that only make sense for the real Temporal CLI (UI, HTTP, metrics, SQLite pragmas) are validated and ignored.
+ * Flags that only make sense for the real Temporal CLI (HTTP, metrics) are validated and ignored.
  */
 const startDevFlagsSchema = z.object({
   ip: z.string().min(1),
@@ -60,10 +61,14 @@ const startDevFlagsSchema = z.object({
   dynamicConfigValue: z.array(keyValueSchema),
   headless: z.boolean().optional(),
   uiPort: portSchema.optional(),
-  uiIp: z.string().optional(),
-  uiPublicPath: z.string().optional(),
-  uiAssetPath: z.string().optional(),
-  uiCodecEndpoint: z.string().optional(),
+  uiIp: z.string().min(1).optional(),
+  uiPublicPath: z
+    .string()
+    .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
+    .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..')
+    .optional(),
+  uiAssetPath: z.string().min(1).optional(),
+  uiCodecEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   httpPort: portSchema.optional(),
   metricsPort: portSchema.optional(),
   sqlitePragma: z.array(keyValueSchema),
@@ -100,8 +105,21 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     ...(flagValues.sqlitePragma.length === 0 ? {} : { sqlitePragmas: Object.fromEntries(flagValues.sqlitePragma) }),
   };
 
+  const ui: EmbeddedUiOptions | undefined =
+    flagValues.headless === true
+      ? undefined
+      : {
+          ip: flagValues.uiIp ?? flagValues.ip,
+          ...(flagValues.uiPort === undefined ? {} : { port: flagValues.uiPort }),
+          ...(flagValues.uiPublicPath === undefined ? {} : { publicPath: flagValues.uiPublicPath }),
+          ...(flagValues.uiCodecEndpoint === undefined ? {} : { codecEndpoint: flagValues.uiCodecEndpoint }),
+          ...(flagValues.uiAssetPath === undefined ? {} : { assetPath: flagValues.uiAssetPath }),
+        };
+  if (ui !== undefined) resolveUiPort(flagValues.port, ui.port);
+
   return {
     server,
+    ...(ui === undefined ? {} : { ui }),
     dynamicConfig: Object.fromEntries(flagValues.dynamicConfigValue),
     logFormat: flagValues.logFormat,
     warnings: extraArgs.length === 0 ? [] : [`ignoring unrecognised start-dev arguments: ${extraArgs.join(' ')}`],

@@ -12,7 +12,9 @@
 import { Command, Option } from 'commander';
 
 import type { DevServerHandle, DevServerOptions } from '../infra/devserver';
+import type { UiServerHandle } from '../infra/ui/server';
 import { MloeError, ensureError } from '../core/errors';
+import { startEmbeddedUi, uiLine, type EmbeddedUiOptions } from './ui';
 
 /** The namespace every dev server has; `--namespace` adds others besides it. */
 export const DEFAULT_NAMESPACE = 'default';
@@ -55,12 +57,12 @@ export function createStartDevCommand(): Command {
       collect,
       [],
     )
-    .option('--headless', 'do not start the UI (there is no UI; accepted for compatibility)')
-    .option('--ui-port <port>', 'UI port (accepted for compatibility)')
-    .option('--ui-ip <address>', 'UI bind address (accepted for compatibility)')
-    .option('--ui-public-path <path>', 'UI public path (accepted for compatibility)')
-    .option('--ui-asset-path <path>', 'UI asset path (accepted for compatibility)')
-    .option('--ui-codec-endpoint <url>', 'UI codec endpoint (accepted for compatibility)')
+    .option('--headless', 'do not start the Web UI')
+    .option('--ui-port <port>', 'port of the Web UI (default: --port + 1000; a free one when --port is 0)')
+    .option('--ui-ip <address>', 'IP address to bind the Web UI to (default: --ip)')
+    .option('--ui-public-path <path>', 'serve the Web UI under this path, e.g. /temporal behind a proxy')
+    .option('--ui-asset-path <path>', 'serve these built UI assets instead of the bundled ones')
+    .option('--ui-codec-endpoint <url>', 'remote payload codec endpoint the Web UI decodes payloads with')
     .option('--http-port <port>', 'HTTP API port (accepted for compatibility)')
     .option('--metrics-port <port>', 'metrics port (accepted for compatibility)')
     .option(
@@ -90,6 +92,8 @@ export interface StartDevConfig {
   logFormat: string;
   /** Notes about arguments that were tolerated but not understood (unknown flags, stray words). */
   warnings: string[];
+  /** The Web UI to serve beside the server; absent with `--headless`. */
+  ui?: EmbeddedUiOptions;
 }
 
 /** Where `start-dev` writes; injectable so tests can capture output. */
@@ -135,11 +139,24 @@ export async function runStartDev(config: StartDevConfig, io: StartDevIo): Promi
     return 1;
   }
 
+  let ui: UiServerHandle | undefined;
+  if (config.ui !== undefined) {
+    try {
+      ui = await startEmbeddedUi(handle, config.ui);
+    } catch (error) {
+      io.stderr(`error: ${ensureError(error).message}`);
+      await handle.close().catch(() => undefined);
+      return 1;
+    }
+  }
+
   io.stdout(readyLine(handle.address));
+  if (ui !== undefined) io.stdout(uiLine(ui.url));
   io.stdout(`Namespaces: ${[DEFAULT_NAMESPACE, ...config.server.namespaces].join(', ')}`);
 
   const signal = await nextShutdownSignal();
   try {
+    await ui?.close();
     await handle.close();
   } catch (error) {
     io.stderr(`error: closing the dev server after ${signal}: ${ensureError(error).message}`);

@@ -1,0 +1,92 @@
+/**
+ * The Temporal Web UI beside an embedded dev server, as `temporal server start-dev` serves it: on the gRPC port +
+ * 1000 unless `--ui-port` says otherwise, bound like the server (loopback by default), off with `--headless`.
+ * `mloe server start-dev`, `mloe dev` and `mloe demo` start it through {@link startEmbeddedUi}. The server module
+ * (`infra/ui/server.ts`) is loaded only when a UI starts.
+ */
+import { resolve } from 'node:path';
+
+import type { DevServerHandle } from '../infra/devserver';
+import type { UiApi, UiServerHandle } from '../infra/ui/server';
+import { ConfigError, MloeError, ensureError } from '../core/errors';
+
+/** How far the UI's default port is from the gRPC port (Temporal CLI: 7233 → 8233). */
+export const UI_PORT_OFFSET = 1000;
+
+/** mloe's own pages served with the UI (the pipeline view), under `/mloe/`. */
+export const MLOE_PAGES_DIR = resolve(__dirname, '..', 'infra', 'ui', 'pipeline-view');
+
+/** What the UI flags resolve to. */
+export interface EmbeddedUiOptions {
+  /** `--ui-ip`; defaults to the server's `--ip`. */
+  ip: string;
+  /** `--ui-port`; `undefined` → gRPC port + 1000 (0 when the gRPC port is 0: a free port). */
+  port?: number;
+  /** `--ui-public-path`, e.g. `/temporal` behind a proxy. */
+  publicPath?: string;
+  /** `--ui-codec-endpoint`: a remote payload codec the UI decodes payloads with. */
+  codecEndpoint?: string;
+  /** `--ui-asset-path`: serve other built UI assets instead of the committed ones. */
+  assetPath?: string;
+}
+
+/**
+ * The UI's port for a gRPC port, as the Temporal CLI picks it: `--ui-port` when given, else gRPC port + 1000; a free
+ * port when the gRPC port is 0. Throws `CONFIG_INVALID` when the sum passes 65535.
+ */
+export function resolveUiPort(grpcPort: number, uiPort: number | undefined): number {
+  if (uiPort !== undefined) return uiPort;
+  if (grpcPort === 0) return 0;
+  const port = grpcPort + UI_PORT_OFFSET;
+  if (port > 65535) {
+    throw new ConfigError(
+      `the UI's default port ${port} (gRPC port ${grpcPort} + ${UI_PORT_OFFSET}) is past 65535: give --ui-port, or --headless`,
+    );
+  }
+  return port;
+}
+
+/**
+ * Temporal's HTTP API for the dev server, mounted under `/api/v1/` by the UI server; `undefined` serves the UI
+ * without it (its pages then show the API as unavailable). This is the one place the HTTP API is wired in.
+ */
+export function uiApiFor(devServer: DevServerHandle): UiApi | undefined {
+  void devServer;
+  return undefined;
+}
+
+/** The pipeline view of a run, on the UI at `uiUrl`: its DAG, steps, cache decisions, artifacts and metrics. */
+export function pipelineViewUrl(uiUrl: string, namespace: string, workflowId: string): string {
+  return `${uiUrl}/mloe/pipelines/?${new URLSearchParams({ namespace, run: workflowId }).toString()}`;
+}
+
+/** The line printed after the ready line, in the Temporal CLI's words (`UI: http://localhost:8233`). */
+export function uiLine(url: string): string {
+  return `UI: ${url}`;
+}
+
+/**
+ * Starts the Web UI for `devServer`. Failures (port in use, bad public path) are `SERVER_START_FAILED` errors saying
+ * which flag to change.
+ */
+export async function startEmbeddedUi(devServer: DevServerHandle, options: EmbeddedUiOptions): Promise<UiServerHandle> {
+  // `require`, not `import()`: bin/mloe.js registers tsx's CommonJS hooks only.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ui = require('../infra/ui/server') as typeof import('../infra/ui/server');
+  const api = uiApiFor(devServer);
+  try {
+    return await ui.startUiServer({
+      host: options.ip,
+      port: resolveUiPort(devServer.port, options.port),
+      mloePagesDir: MLOE_PAGES_DIR,
+      ...(options.publicPath === undefined ? {} : { publicPath: options.publicPath }),
+      ...(options.assetPath === undefined ? {} : { assetsDir: resolve(options.assetPath) }),
+      ...(api === undefined ? {} : { api }),
+      settings: options.codecEndpoint === undefined ? {} : { codecEndpoint: options.codecEndpoint },
+    });
+  } catch (error) {
+    if (error instanceof MloeError) throw error;
+    const cause = ensureError(error);
+    throw new MloeError('SERVER_START_FAILED', `the Web UI could not start: ${cause.message}`, { cause });
+  }
+}

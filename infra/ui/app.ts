@@ -1,0 +1,239 @@
+/**
+ * The Web UI server's HTTP application (hono): the built `@temporalio/ui` assets with a single-page-app fallback,
+ * the UI settings (`GET /api/v1/settings`), and Temporal's HTTP API (`/api/v1/...`) when one is mounted, all
+ * under an optional public path. Security follows Temporal's ui-server: no CORS headers at all (the browser's
+ * same-origin policy stands), and a `_csrf` cookie that every non-GET API request must echo in `X-CSRF-TOKEN`
+ * (`@temporalio/ui` does so), so no page on another origin can act on workflows.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { Hono, type Context } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { getMimeType } from 'hono/utils/mime';
+
+import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetEntry, type UiAssetsManifest } from './manifest';
+import { uiSettingsDocument, type UiSettingsOptions } from './settings';
+
+/** A fetch handler: a hono app's `fetch`, or any `(Request) => Response`. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** Temporal's HTTP API to serve under `/api/v1/`: a hono app (anything with `fetch`) or a fetch handler. */
+export type UiApi = FetchHandler | { fetch: FetchHandler };
+
+/** Options of {@link createUiApp}. */
+export interface UiAppOptions {
+  /** Serve everything under this path (`--ui-public-path`, e.g. `/temporal`); empty or absent: at the root. */
+  publicPath?: string;
+  /** Temporal's HTTP API; without it, `/api/v1/*` (but settings) answers 501. */
+  api?: UiApi;
+  /** The built assets; defaults to the committed `infra/ui/assets`. */
+  assetsDir?: string;
+  /** Settings besides the version (which comes from the assets' manifest). */
+  settings?: Omit<UiSettingsOptions, 'version'>;
+  /** Extra static pages of mloe's own, served under `/mloe/` (path → folder). */
+  mloePagesDir?: string;
+}
+
+/** Thrown for an unusable `--ui-public-path`. */
+export class UiConfigError extends Error {
+  override name = 'UiConfigError';
+}
+
+const CSRF_COOKIE = '_csrf';
+const CSRF_HEADER = 'X-CSRF-TOKEN';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Hashed build outputs: their names change with their bytes, so browsers may keep them for a year. */
+const IMMUTABLE_PREFIX = '_app/immutable/';
+
+/**
+ * Normalises `--ui-public-path`: a leading `/`, no trailing `/`, only URL path characters; `''` for the root.
+ * Throws {@link UiConfigError} saying what is wrong and how to fix it.
+ */
+export function normalizePublicPath(value: string | undefined): string {
+  const trimmed = (value ?? '').trim().replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  const withSlash = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+  if (
+    !/^(\/[A-Za-z0-9._~-]+)+$/.test(withSlash) ||
+    withSlash.split('/').some((part) => part === '.' || part === '..')
+  ) {
+    throw new UiConfigError(
+      `invalid --ui-public-path ${JSON.stringify(value)}: expected a URL path such as /temporal (letters, digits, ` +
+        `'.', '_', '~', '-' between slashes; no '..')`,
+    );
+  }
+  return withSlash;
+}
+
+interface StaticFile {
+  entry: UiAssetEntry;
+  contentType: string;
+}
+
+/**
+ * The files to serve: the manifest's for the committed assets (no hashing at start), the folder's own for other
+ * assets (`--ui-asset-path`).
+ */
+function loadAssetIndex(assetsDir: string, manifest: UiAssetsManifest): Map<string, StaticFile> {
+  const files = resolve(assetsDir) === UI_ASSETS_DIR ? manifest.files : describeAssets(assetsDir);
+  const index = new Map<string, StaticFile>();
+  for (const entry of files) {
+    index.set(entry.path, { entry, contentType: getMimeType(entry.path) ?? 'application/octet-stream' });
+  }
+  return index;
+}
+
+/** Rewrites the built index.html for a public path, as Temporal's ui-server does (base and asset URLs). */
+function indexHtmlFor(assetsDir: string, publicPath: string): string {
+  const html = readFileSync(join(assetsDir, 'index.html'), 'utf8');
+  if (publicPath === '') return html;
+  return html
+    .replaceAll('base: ""', `base: ${JSON.stringify(publicPath)}`)
+    .replaceAll('"/_app/', `"${publicPath}/_app/`)
+    .replaceAll('href="/favicon.ico"', `href="${publicPath}/favicon.ico"`);
+}
+
+function apiFetch(api: UiApi): FetchHandler {
+  return typeof api === 'function' ? api : (request) => api.fetch(request);
+}
+
+/** Temporal's HTTP error body: `{ code, message, details }` with a gRPC status code. */
+function grpcErrorBody(code: number, message: string): { code: number; message: string; details: [] } {
+  return { code, message, details: [] };
+}
+
+function sameToken(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function ensureCsrfCookie(c: Context, cookiePath: string): void {
+  if (getCookie(c, CSRF_COOKIE) !== undefined) return;
+  setCookie(c, CSRF_COOKIE, randomBytes(24).toString('base64url'), {
+    path: cookiePath,
+    sameSite: 'Strict',
+    // Readable by the UI's script: it copies the token into the X-CSRF-TOKEN header.
+    httpOnly: false,
+  });
+}
+
+/**
+ * Builds the UI server's request handler. Requests outside the public path are redirected into it (308), as
+ * Temporal's ui-server does; inside, the prefix is stripped before routing.
+ */
+export function createUiApp(options: UiAppOptions = {}): FetchHandler {
+  const publicPath = normalizePublicPath(options.publicPath);
+  const assetsDir = options.assetsDir ?? UI_ASSETS_DIR;
+  const manifest = readUiManifest();
+  const assets = loadAssetIndex(assetsDir, manifest);
+  const indexHtml = indexHtmlFor(assetsDir, publicPath);
+  const settings = uiSettingsDocument({ ...options.settings, version: manifest.temporalUiVersion });
+  const api = options.api === undefined ? undefined : apiFetch(options.api);
+  const cookiePath = publicPath === '' ? '/' : publicPath;
+
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'same-origin');
+    c.header('X-Frame-Options', 'SAMEORIGIN');
+  });
+
+  app.get('/api/v1/settings', (c) => {
+    c.header('Cache-Control', 'no-store');
+    return c.json(settings);
+  });
+
+  app.all('/api/*', async (c) => {
+    if (!SAFE_METHODS.has(c.req.method)) {
+      const cookie = getCookie(c, CSRF_COOKIE);
+      const header = c.req.header(CSRF_HEADER);
+      if (cookie === undefined || header === undefined || !sameToken(cookie, header)) {
+        // PERMISSION_DENIED, as Temporal's ui-server refuses a request without its CSRF token.
+        return c.json(grpcErrorBody(7, `missing or wrong ${CSRF_HEADER} header: reload the UI and try again`), 403);
+      }
+    }
+    if (api === undefined) {
+      return c.json(grpcErrorBody(12, 'the HTTP API is not served by this UI server'), 501);
+    }
+    return api(c.req.raw);
+  });
+
+  if (options.mloePagesDir !== undefined) {
+    const pagesDir = options.mloePagesDir;
+    app.get('/mloe/*', (c) => {
+      const relative = c.req.path.slice('/mloe/'.length);
+      // A folder without its slash: redirect, so the page's relative links resolve.
+      if (relative !== '' && !relative.endsWith('/') && !/\.[a-z0-9]+$/i.test(relative)) {
+        return c.redirect(`${publicPath}/mloe/${relative}/${new URL(c.req.url).search}`, 308);
+      }
+      ensureCsrfCookie(c, cookiePath);
+      return servePage(c, pagesDir, relative);
+    });
+  }
+
+  app.get('*', (c) => {
+    let path: string;
+    try {
+      path = decodeURIComponent(c.req.path).replace(/^\/+/, '');
+    } catch {
+      return c.text('bad request: the path has a malformed %-escape', 400);
+    }
+    const file = path === '' || path === 'index.html' ? undefined : assets.get(path);
+    if (file !== undefined) {
+      if (c.req.header('If-None-Match') === `"${file.entry.sha256}"`) return c.body(null, 304);
+      c.header('Content-Type', file.contentType);
+      c.header('ETag', `"${file.entry.sha256}"`);
+      c.header(
+        'Cache-Control',
+        path.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600',
+      );
+      return c.body(readFileSync(join(assetsDir, file.entry.path)));
+    }
+    if (path.startsWith('_app/')) return c.text('not found', 404);
+    ensureCsrfCookie(c, cookiePath);
+    c.header('Cache-Control', 'no-cache');
+    c.header('Content-Security-Policy', "frame-src 'self'; frame-ancestors 'self'");
+    return c.html(indexHtml);
+  });
+
+  // Only the API takes other methods.
+  app.all('*', (c) => c.text('method not allowed: the UI serves GET and HEAD', 405, { Allow: 'GET, HEAD' }));
+
+  return async (request: Request): Promise<Response> => {
+    if (publicPath === '') return app.fetch(request);
+    const url = new URL(request.url);
+    if (url.pathname !== publicPath && !url.pathname.startsWith(`${publicPath}/`)) {
+      return new Response(null, { status: 308, headers: { Location: `${publicPath}${url.pathname}${url.search}` } });
+    }
+    url.pathname = url.pathname.slice(publicPath.length) || '/';
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: request.method,
+      headers: request.headers,
+      signal: request.signal,
+    };
+    if (request.body !== null) {
+      init.body = request.body;
+      init.duplex = 'half';
+    }
+    return app.fetch(new Request(url, init));
+  };
+}
+
+/** Serves one file of mloe's own pages (the pipeline view), `index.html` for a folder; 404 otherwise. */
+function servePage(c: Context, dir: string, relative: string): Response {
+  const clean = relative === '' || relative.endsWith('/') ? `${relative}index.html` : relative;
+  if (clean.split('/').some((part) => part === '..' || part === '')) return c.text('not found', 404);
+  try {
+    const bytes = readFileSync(join(dir, clean));
+    c.header('Content-Type', getMimeType(clean) ?? 'application/octet-stream');
+    c.header('Cache-Control', 'no-cache');
+    return c.body(bytes);
+  } catch {
+    return c.text('not found', 404);
+  }
+}

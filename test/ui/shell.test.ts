@@ -1,0 +1,73 @@
+/**
+ * The built Web UI in headless Chromium, served by the UI server at the root and under a public path: the app
+ * boots, loads its settings, routes a deep link client-side and renders the namespace page with no console errors.
+ * The API here is a stand-in answering only the three calls the app frame makes (cluster info, system info,
+ * namespaces); the pages that need executions run against the dev server's real HTTP API (ui-pages tests).
+ */
+import { startUiServer, type UiServerHandle } from '../../infra/ui/server';
+import { launchBrowser, type BrowserHarness } from './harness';
+
+/** Answers the app frame's calls with what an empty dev server would; anything else is a 404 in Temporal's shape. */
+function frameApi(request: Request): Response {
+  const { pathname } = new URL(request.url);
+  switch (pathname) {
+    case '/api/v1/cluster-info':
+      return Response.json({ serverVersion: '1.27.0', clusterName: 'mloe', supportedClients: {} });
+    case '/api/v1/system-info':
+      return Response.json({ serverVersion: '1.27.0', capabilities: {} });
+    case '/api/v1/namespaces':
+      return Response.json({
+        namespaces: [
+          { namespaceInfo: { name: 'default', state: 'NAMESPACE_STATE_REGISTERED' }, config: {} },
+          { namespaceInfo: { name: 'ml-team', state: 'NAMESPACE_STATE_REGISTERED' }, config: {} },
+        ],
+        nextPageToken: '',
+      });
+    default:
+      return Response.json({ code: 5, message: `not in the stand-in: ${pathname}`, details: [] }, { status: 404 });
+  }
+}
+
+let harness: BrowserHarness;
+beforeAll(async () => {
+  harness = await launchBrowser();
+}, 60_000);
+afterAll(() => harness?.close());
+
+describe.each([
+  ['at the root', ''],
+  ['under --ui-public-path /temporal', '/temporal'],
+])('the Web UI in Chromium, %s', (name, publicPath) => {
+  let server: UiServerHandle;
+  beforeAll(async () => {
+    server = await startUiServer({ port: 0, publicPath, api: frameApi });
+  });
+  afterAll(() => server.close());
+
+  it('boots on a deep link and lists the namespaces, with no console errors', async () => {
+    const { page, errors } = await harness.open();
+    const failed: string[] = [];
+    page.on('response', (response) => {
+      if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+    });
+    await page.goto(`${server.url}/namespaces`);
+    const list = page.getByTestId('namespace-list');
+    await list.getByText('ml-team').waitFor({ timeout: 30_000 });
+    expect(await list.getByRole('link').allInnerTexts()).toEqual(['default', 'ml-team']);
+    expect(await page.getByTestId('namespace-selector-title').innerText()).toBe('Namespaces');
+    // Temporal's side navigation is there, its links under the public path.
+    const workflowsLink = page.getByRole('link', { name: 'Workflows' }).first();
+    expect(await workflowsLink.getAttribute('href')).toBe(`${publicPath}/namespaces/default/workflows`);
+    await harness.screenshot(page, `shell-namespaces${publicPath.replaceAll('/', '-')}`);
+    expect(failed).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('redirects / to the default namespace’s workflows client-side', async () => {
+    const { page } = await harness.open();
+    await page.goto(`${server.url}/`);
+    await page.waitForURL(`${server.url}/namespaces/default/workflows`, { timeout: 30_000 });
+    await page.context().close();
+  });
+});
