@@ -46,7 +46,7 @@ const searchAttributeSchema = keyValueSchema.transform(([name, type], context): 
 
 /**
  * The flags of `start-dev` as commander hands them over.
- * Flags that only make sense for the real Temporal CLI (UI, HTTP, metrics, SQLite pragmas) are validated and ignored.
+ * Flags that only make sense for the real Temporal CLI (UI, metrics) are validated and ignored.
  */
 const startDevFlagsSchema = z.object({
   ip: z.string().min(1),
@@ -65,6 +65,17 @@ const startDevFlagsSchema = z.object({
   uiAssetPath: z.string().optional(),
   uiCodecEndpoint: z.string().optional(),
   httpPort: portSchema.optional(),
+  httpCorsOrigins: z
+    .string()
+    .transform((text) => text.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+$/, 'each origin must be scheme://host[:port], e.g. https://tools.example.com'),
+      ),
+    )
+    .optional(),
   metricsPort: portSchema.optional(),
   sqlitePragma: z.array(keyValueSchema),
   logConfig: z.boolean().optional(),
@@ -98,6 +109,8 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     searchAttributes,
     ...(flagValues.dbFilename === undefined ? {} : { dbFilename: flagValues.dbFilename }),
     ...(flagValues.sqlitePragma.length === 0 ? {} : { sqlitePragmas: Object.fromEntries(flagValues.sqlitePragma) }),
+    ...(flagValues.httpPort === undefined ? {} : { httpPort: flagValues.httpPort }),
+    ...(flagValues.httpCorsOrigins === undefined ? {} : { httpCorsOrigins: flagValues.httpCorsOrigins }),
   };
 
   return {
