@@ -67,7 +67,12 @@ const startDevFlagsSchema = z.object({
   httpPort: portSchema.optional(),
   httpCorsOrigins: z
     .string()
-    .transform((text) => text.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    )
     .pipe(
       z.array(
         z
