@@ -67,19 +67,21 @@ const startDevFlagsSchema = z.object({
   httpPort: portSchema.optional(),
   httpCorsOrigins: z
     .string()
-    .transform((text) =>
-      text
+    .transform((text, context) => {
+      const origins = text
         .split(',')
         .map((o) => o.trim())
-        .filter((o) => o !== ''),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(/^https?:\/\/[^/\s]+$/, 'each origin must be scheme://host[:port], e.g. https://tools.example.com'),
-      ),
-    )
+        .filter((o) => o !== '');
+      for (const origin of origins) {
+        if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+          context.addIssue({
+            code: 'custom',
+            message: `--http-cors-origins: "${origin}" is not an origin; write scheme://host[:port], e.g. https://tools.example.com`,
+          });
+        }
+      }
+      return origins;
+    })
     .optional(),
   metricsPort: portSchema.optional(),
   sqlitePragma: z.array(keyValueSchema),

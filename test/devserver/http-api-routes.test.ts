@@ -14,6 +14,7 @@ import { fromProtoJson, toProtoJson } from '../../infra/devserver/http/protojson
 import { requestJson } from '../../infra/devserver/http/request';
 import type { Route } from '../../infra/devserver/http/routes';
 import { protoRoot } from '../../infra/devserver/proto';
+import { parseStartDevArgs } from '../../clients/start-dev-config';
 
 const WORKFLOW_SERVICE = 'temporal.api.workflowservice.v1.WorkflowService';
 const OPERATOR_SERVICE = 'temporal.api.operatorservice.v1.OperatorService';
@@ -293,5 +294,18 @@ describe('errors and settings', () => {
       BatchActionsDisabled: true,
       WorkflowTerminateDisabled: false,
     });
+  });
+});
+
+describe('start-dev flags', () => {
+  it('--http-port turns the HTTP API on (off when absent) and --http-cors-origins lists origins', () => {
+    expect(parseStartDevArgs([]).server).not.toHaveProperty('httpPort');
+    expect(
+      parseStartDevArgs(['--http-port', '0', '--http-cors-origins', 'https://tools.example, http://localhost:3000'])
+        .server,
+    ).toMatchObject({ httpPort: 0, httpCorsOrigins: ['https://tools.example', 'http://localhost:3000'] });
+    expect(() => parseStartDevArgs(['--http-cors-origins', 'tools.example/path'])).toThrow(
+      /--http-cors-origins: "tools.example\/path" is not an origin/,
+    );
   });
 });
