@@ -10,7 +10,7 @@ import type * as protobuf from 'protobufjs';
 import { RpcError } from '../../infra/devserver/errors';
 import { buildRouteTable, httpStatusFromCode, temporalRouteTable, uiSettings } from '../../infra/devserver/http';
 import { errorBody } from '../../infra/devserver/http/errors';
-import { fromProtoJson, toProtoJson } from '../../infra/devserver/http/protojson';
+import { fromProtoJson, referenceToJson, toProtoJson } from '../../infra/devserver/http/protojson';
 import { requestJson } from '../../infra/devserver/http/request';
 import type { Route } from '../../infra/devserver/http/routes';
 import { protoRoot } from '../../infra/devserver/proto';
@@ -253,6 +253,77 @@ describe('payload JSON', () => {
     expect(back).toEqual(
       startedType.toObject(startedType.decode(startedType.encode(message()).finish()), { longs: Number }),
     );
+  });
+});
+
+describe('proto3 JSON writer', () => {
+  it("writes what protobufjs's reference ProtoJSON writer writes", () => {
+    const cases: [string, Record<string, unknown>][] = [
+      [
+        'temporal.api.history.v1.HistoryEvent',
+        {
+          eventId: 7,
+          eventTime: { seconds: 1700000000, nanos: 120000000 },
+          eventType: 10,
+          taskId: 0,
+          workerMayIgnore: false,
+          activityTaskScheduledEventAttributes: {
+            activityId: '1',
+            activityType: { name: 'runStep' },
+            taskQueue: { name: 'q', kind: 1 },
+            header: { fields: {} },
+            input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{}') }] },
+            scheduleToCloseTimeout: { seconds: 600 },
+            startToCloseTimeout: { seconds: 0, nanos: 1500 },
+            heartbeatTimeout: { seconds: -2, nanos: -500000000 },
+            workflowTaskCompletedEventId: 4,
+            retryPolicy: { initialInterval: { seconds: 1 }, backoffCoefficient: 2, maximumAttempts: 0 },
+          },
+        },
+      ],
+      [
+        'temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse',
+        {
+          workflowExecutionInfo: {
+            execution: { workflowId: 'w', runId: 'r' },
+            status: 2,
+            historyLength: 12,
+            memo: { fields: { a: { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('1') } } },
+            searchAttributes: { indexedFields: {} },
+            startTime: { seconds: 0, nanos: 1 },
+          },
+          pendingActivities: [{ activityId: 'a', state: 0, attempt: 3, lastFailure: { message: 'x' } }],
+        },
+      ],
+      [
+        'temporal.api.workflowservice.v1.UpdateWorkflowExecutionOptionsRequest',
+        { namespace: 'n', updateMask: { paths: ['versioning_override', 'priority.priority_key'] } },
+      ],
+      [
+        'google.rpc.Status',
+        {
+          code: 5,
+          message: 'gone',
+          details: [
+            {
+              type_url: 'type.googleapis.com/temporal.api.errordetails.v1.NamespaceNotFoundFailure',
+              value: temporal.api.errordetails.v1.NamespaceNotFoundFailure.encode({ namespace: 'x' }).finish(),
+            },
+          ],
+        },
+      ],
+    ];
+    for (const [typeName, object] of cases) {
+      const type = protoRoot.lookupType(typeName);
+      const message = type.decode(type.encode(type.fromObject(object)).finish());
+      expect({ typeName, json: toProtoJson(type, message, { payloadShorthand: false }) }).toEqual({
+        typeName,
+        json: referenceToJson(type, message),
+      });
+      // Explicitly set defaults (as handlers' objects have them) are left out as the reference leaves them out.
+      const direct = type.fromObject(object);
+      expect(toProtoJson(type, direct, { payloadShorthand: false })).toEqual(referenceToJson(type, direct));
+    }
   });
 });
 

@@ -15,7 +15,7 @@ import type * as protobuf from 'protobufjs';
 
 import { startDevServer, type DevServerHandle } from '../../infra/devserver';
 import { createTemporalHttpApi } from '../../infra/devserver/http';
-import { fromProtoJson } from '../../infra/devserver/http/protojson';
+import { fromProtoJson, referenceToJson } from '../../infra/devserver/http/protojson';
 import { protoRoot } from '../../infra/devserver/proto';
 import { killAllServers, spawnServer } from './child-server';
 import { bundle, runInBackground } from './harness';
@@ -114,10 +114,15 @@ function decodedPair(typeName: string, httpJson: unknown, grpcMessage: object): 
   return [canonical(type, fromHttp.finish()), canonical(type, type.encode(grpcMessage).finish())];
 }
 
-/** Asserts that the HTTP answer decodes to the same message as the gRPC one. */
+/**
+ * Asserts that the HTTP answer decodes to the same message as the gRPC one, and that its JSON is what protobufjs's
+ * reference ProtoJSON writer writes for the gRPC answer.
+ */
 function expectSame(typeName: string, httpJson: unknown, grpcMessage: object): void {
   const [fromHttp, fromGrpc] = decodedPair(typeName, httpJson, grpcMessage);
   expect(fromHttp).toEqual(fromGrpc);
+  const type = protoRoot.lookupType(typeName);
+  expect(httpJson).toEqual(referenceToJson(type, type.decode(type.encode(grpcMessage).finish())));
 }
 
 describe('the same answer over HTTP and gRPC', () => {
