@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Hono } from 'hono';
+import Long from 'long';
 import type * as protobuf from 'protobufjs';
 
 import { startDevServer, type DevServerHandle } from '../../infra/devserver';
@@ -341,6 +342,51 @@ describe('the same answer over HTTP and gRPC', () => {
       .catch((e: unknown) => e)) as { code: number; details: string };
     expect(again.status).toBe(404);
     expect(again.json).toMatchObject({ code: grpcError.code, message: grpcError.details });
+  });
+
+  it("reset: the UI's call resets the run, and the same request id over gRPC answers the same run", async () => {
+    const handle = await client.workflow.start<typeof workflows.httpQuick>('httpQuick', {
+      taskQueue,
+      workflowId: `reset-${randomUUID()}`,
+      args: [4],
+    });
+    await handle.result();
+    const finished = (await handle.fetchHistory()).events ?? [];
+    const taskCompleted = finished.find((e) => e.workflowTaskCompletedEventAttributes)!.eventId!.toString();
+    const requestId = randomUUID();
+    const reply = await post(`/api/v1/namespaces/${NS}/workflows/${enc(handle.workflowId)}/reset`, {
+      workflowExecution: { runId: handle.firstExecutionRunId },
+      workflowTaskFinishEventId: taskCompleted,
+      requestId,
+      reason: 'from the UI',
+    });
+    expect(reply.status).toBe(200);
+    const newRunId = reply.json.runId as string;
+    expect(newRunId).not.toBe(handle.firstExecutionRunId);
+    expectSame(
+      `${WS}.ResetWorkflowExecutionResponse`,
+      reply.json,
+      await connection.workflowService.resetWorkflowExecution({
+        namespace: NS,
+        workflowExecution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
+        workflowTaskFinishEventId: Long.fromString(taskCompleted),
+        requestId,
+        reason: 'from the UI',
+      }),
+    );
+    expect(await client.workflow.getHandle(handle.workflowId, newRunId).result()).toBe(8);
+  });
+
+  it("schedules: the UI's pause through patch", async () => {
+    const reply = await post(`/api/v1/namespaces/${NS}/schedules/${enc(scheduleId)}/patch`, {
+      patch: { pause: 'paused from the UI' },
+      identity: 'ui',
+      requestId: randomUUID(),
+    });
+    expect(reply.status).toBe(200);
+    const described = await client.schedule.getHandle(scheduleId).describe();
+    expect(described.state).toMatchObject({ paused: true, note: 'paused from the UI' });
+    await client.schedule.getHandle(scheduleId).unpause();
   });
 
   it('schedules: list and describe', async () => {
