@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
 import Long from 'long';
 import type * as protobuf from 'protobufjs';
 
@@ -451,6 +451,25 @@ describe('the same answer over HTTP and gRPC', () => {
       WorkflowResetDisabled: false,
       BatchActionsDisabled: true,
     });
+  });
+});
+
+describe("mounted by the UI's server", () => {
+  it('serves under a public path, leaves other paths to the app it is mounted in, and takes the UI settings', async () => {
+    const api = createTemporalHttpApi(
+      { rpc: server.rpc },
+      { basePath: '/temporal', settings: { codecEndpoint: 'http://localhost:8888', version: '2.40.1' } },
+    );
+    const shell = new Hono();
+    shell.route('/', api);
+    shell.get('*', (c) => c.text('the UI page'));
+    const described = await shell.request(`http://localhost/temporal/api/v1/namespaces/${NS}`);
+    expect(described.status).toBe(200);
+    expect(await described.json()).toMatchObject({ namespaceInfo: { name: NS } });
+    const settings = await shell.request('http://localhost/temporal/api/v1/settings');
+    expect(await settings.json()).toMatchObject({ Codec: { Endpoint: 'http://localhost:8888' }, Version: '2.40.1' });
+    const page = await shell.request(`http://localhost/temporal/namespaces/${NS}/workflows`);
+    expect(await page.text()).toBe('the UI page');
   });
 });
 
