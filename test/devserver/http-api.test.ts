@@ -563,12 +563,15 @@ describe('security', () => {
     // The UI itself (same origin) and non-browser clients (no Origin) act; the refused signals never arrive.
     expect((await post(signalPath(), greeting('same origin'), { Origin: 'http://localhost' })).status).toBe(200);
     expect((await post(signalPath(), greeting('no origin'))).status).toBe(200);
+    // Behind a reverse proxy: the page's origin is the proxy's public host, forwarded in X-Forwarded-Host.
+    const proxied = { Origin: 'https://temporal.example', 'X-Forwarded-Host': 'temporal.example' };
+    expect((await post(signalPath(), greeting('proxied'), proxied)).status).toBe(200);
     const after = await pollUntil('the accepted signals are handled', async () => {
       const n = await handledSignals();
-      return n >= before + 2 ? n : undefined;
+      return n >= before + 3 ? n : undefined;
     });
-    expect(after).toBe(before + 2);
-    expect((await statusOf()).greeting).toBe('no origin');
+    expect(after).toBe(before + 3);
+    expect((await statusOf()).greeting).toBe('proxied');
   });
 
   it('configured origins get CORS answers and may act', async () => {

@@ -6,7 +6,7 @@
  * - Actions (POST, PUT, PATCH, DELETE) from a browser page of another origin are refused, whether or not the
  *   browser would let the page read the answer: the `Origin` must be the server's own or a configured one (a
  *   request without `Origin` is refused when `Sec-Fetch-Site` says another site sent it; non-browser clients, which
- *   send neither, are served).
+ *   send neither, are served). Behind a reverse proxy, the public host in `X-Forwarded-Host` counts as the server's.
  */
 import { status as Code } from '@grpc/grpc-js';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -96,7 +96,11 @@ export function securityMiddleware(options: HttpSecurityOptions): MiddlewareHand
       const origin = c.req.header('origin');
       const host = c.req.header('host') ?? new URL(c.req.url).host;
       if (origin !== undefined) {
-        if (!sameOrigin(origin, host) && !corsOrigins.has(origin)) {
+        // Behind a proxy the public host arrives in X-Forwarded-Host (a page cannot set that header on a request
+        // it sends without a preflight, which CORS refuses; and the Host check above stands either way).
+        const forwarded = c.req.header('x-forwarded-host')?.split(',')[0];
+        const own = sameOrigin(origin, host) || (forwarded !== undefined && sameOrigin(origin, forwarded));
+        if (!own && !corsOrigins.has(origin)) {
           return refuse(
             c,
             `cross-origin ${c.req.method} refused: Origin "${origin}" is neither this server nor an allowed origin ` +
