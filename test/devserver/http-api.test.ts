@@ -8,6 +8,8 @@
  * own in-process server (port 0, HTTP API on port 0) and mounts the UI's app on its `rpc`.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Hono } from 'hono';
@@ -661,6 +663,21 @@ describe('the frontend HTTP API on --http-port', () => {
     expect(page.history?.events?.[0]).toMatchObject({ eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' });
     expect(BigInt(page.history!.events![0]!.eventId)).toBeGreaterThan(BigInt(last));
     expect((await fetch(`${base()}/api/v1/namespaces/${NS}`)).status).toBe(200);
+  });
+});
+
+describe('an HTTP port in use', () => {
+  it('fails the start with a message naming the port and the flag', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      await expect(startDevServer({ port: 0, httpPort: port })).rejects.toThrow(
+        new RegExp(`HTTP API port ${port} on 127\\.0\\.0\\.1 is in use: choose another --http-port`),
+      );
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 });
 
