@@ -47,7 +47,7 @@ const searchAttributeSchema = keyValueSchema.transform(([name, type], context): 
 
 /**
  * The flags of `start-dev` as commander hands them over.
- * Flags that only make sense for the real Temporal CLI (HTTP, metrics) are validated and ignored.
+ * Flags that only make sense for the real Temporal CLI (metrics) are validated and ignored.
  */
 const startDevFlagsSchema = z.object({
   ip: z.string().min(1),
@@ -70,6 +70,24 @@ const startDevFlagsSchema = z.object({
   uiAssetPath: z.string().min(1).optional(),
   uiCodecEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   httpPort: portSchema.optional(),
+  httpCorsOrigins: z
+    .string()
+    .transform((text, context) => {
+      const origins = text
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== '');
+      for (const origin of origins) {
+        if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+          context.addIssue({
+            code: 'custom',
+            message: `--http-cors-origins: "${origin}" is not an origin; write scheme://host[:port], e.g. https://tools.example.com`,
+          });
+        }
+      }
+      return origins;
+    })
+    .optional(),
   metricsPort: portSchema.optional(),
   sqlitePragma: z.array(keyValueSchema),
   logConfig: z.boolean().optional(),
@@ -103,6 +121,8 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     searchAttributes,
     ...(flagValues.dbFilename === undefined ? {} : { dbFilename: flagValues.dbFilename }),
     ...(flagValues.sqlitePragma.length === 0 ? {} : { sqlitePragmas: Object.fromEntries(flagValues.sqlitePragma) }),
+    ...(flagValues.httpPort === undefined ? {} : { httpPort: flagValues.httpPort }),
+    ...(flagValues.httpCorsOrigins === undefined ? {} : { httpCorsOrigins: flagValues.httpCorsOrigins }),
   };
 
   const ui: EmbeddedUiOptions | undefined =

@@ -63,7 +63,11 @@ export function createStartDevCommand(): Command {
     .option('--ui-public-path <path>', 'serve the Web UI under this path, e.g. /temporal behind a proxy')
     .option('--ui-asset-path <path>', 'serve these built UI assets instead of the bundled ones')
     .option('--ui-codec-endpoint <url>', 'remote payload codec endpoint the Web UI decodes payloads with')
-    .option('--http-port <port>', 'HTTP API port (accepted for compatibility)')
+    .option('--http-port <port>', "port of Temporal's frontend HTTP API (off when absent; 0 picks a free port)")
+    .option(
+      '--http-cors-origins <origins>',
+      'comma-separated origins allowed cross-origin calls to the HTTP API (none by default)',
+    )
     .option('--metrics-port <port>', 'metrics port (accepted for compatibility)')
     .option(
       '--sqlite-pragma <pragma=value>',
@@ -80,7 +84,7 @@ export function createStartDevCommand(): Command {
 export type StartDevServerOptions = Required<
   Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
 > &
-  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas'>;
+  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas' | 'httpPort' | 'httpCorsOrigins'>;
 
 /** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
 export interface StartDevConfig {
@@ -153,6 +157,7 @@ export async function runStartDev(config: StartDevConfig, io: StartDevIo): Promi
   io.stdout(readyLine(handle.address));
   if (ui !== undefined) io.stdout(uiLine(ui.url));
   io.stdout(`Namespaces: ${[DEFAULT_NAMESPACE, ...config.server.namespaces].join(', ')}`);
+  if (handle.httpAddress !== undefined) io.stdout(`Temporal HTTP API: http://${handle.httpAddress}`);
 
   const signal = await nextShutdownSignal();
   try {

@@ -47,12 +47,19 @@ export function resolveUiPort(grpcPort: number, uiPort: number | undefined): num
 }
 
 /**
- * Temporal's HTTP API for the dev server, mounted under `/api/v1/` by the UI server; `undefined` serves the UI
- * without it (its pages then show the API as unavailable). This is the one place the HTTP API is wired in.
+ * Temporal's HTTP API for the dev server (`infra/devserver/http`, on the same handlers as its gRPC service), mounted
+ * by the UI server under `/api/v1/`. The UI server answers `/api/v1/settings` itself and strips `--ui-public-path`
+ * before it forwards, so the API serves neither; it answers only the host names the UI is bound to (loopback unless
+ * `--ui-ip` says otherwise), with CORS closed. This is the one place the HTTP API is wired into the UI.
  */
-export function uiApiFor(devServer: DevServerHandle): UiApi | undefined {
-  void devServer;
-  return undefined;
+export function uiApiFor(devServer: DevServerHandle, uiIp: string): UiApi {
+  // `require`, not `import()`: bin/mloe.js registers tsx's CommonJS hooks only.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require('../infra/devserver/http') as typeof import('../infra/devserver/http');
+  return http.createTemporalHttpApi(
+    { rpc: devServer.rpc },
+    { settings: false, security: { allowedHosts: http.defaultAllowedHosts(uiIp) } },
+  );
 }
 
 /** The pipeline view of a run, on the UI at `uiUrl`: its DAG, steps, cache decisions, artifacts and metrics. */
@@ -73,7 +80,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
   // `require`, not `import()`: bin/mloe.js registers tsx's CommonJS hooks only.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ui = require('../infra/ui/server') as typeof import('../infra/ui/server');
-  const api = uiApiFor(devServer);
+  const api = uiApiFor(devServer, options.ip);
   try {
     return await ui.startUiServer({
       host: options.ip,
@@ -81,7 +88,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
       mloePagesDir: MLOE_PAGES_DIR,
       ...(options.publicPath === undefined ? {} : { publicPath: options.publicPath }),
       ...(options.assetPath === undefined ? {} : { assetsDir: resolve(options.assetPath) }),
-      ...(api === undefined ? {} : { api }),
+      api,
       settings: options.codecEndpoint === undefined ? {} : { codecEndpoint: options.codecEndpoint },
     });
   } catch (error) {

@@ -19,7 +19,21 @@ export class RpcError extends Error {
 }
 
 export const invalidArgument = (message: string): RpcError => new RpcError(status.INVALID_ARGUMENT, message);
-export const notFound = (message: string): RpcError => new RpcError(status.NOT_FOUND, message);
+/**
+ * NOT_FOUND with a `NotFoundFailure` detail, as Temporal's `serviceerror.NotFound` answers it (gRPC and HTTP
+ * clients see the same `details`).
+ */
+export const notFound = (message: string): RpcError => {
+  const failure = temporal.api.errordetails.v1.NotFoundFailure;
+  const detail = {
+    type_url: 'type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure',
+    value: failure.encode(failure.fromObject({})).finish(),
+  };
+  const details = google.rpc.Status.encode(
+    google.rpc.Status.fromObject({ code: status.NOT_FOUND, message, details: [detail] }),
+  ).finish();
+  return new RpcError(status.NOT_FOUND, message, details);
+};
 export const alreadyExists = (message: string, details?: Uint8Array): RpcError =>
   new RpcError(status.ALREADY_EXISTS, message, details);
 export const failedPrecondition = (message: string): RpcError => new RpcError(status.FAILED_PRECONDITION, message);

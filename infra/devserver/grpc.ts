@@ -78,18 +78,39 @@ async function handleCall(
   call.on('cancelled', onCancel);
   try {
     if (call.request instanceof DecodeFailure) throw new RpcError(grpc.status.INVALID_ARGUMENT, call.request.message);
+    callback(null, await invokeUnary(serviceName, name, handler, call.request, controller.signal, afterHandler));
+  } catch (err) {
+    callback(toServiceError(err, name, logger));
+  } finally {
+    call.removeListener('cancelled', onCancel);
+  }
+}
+
+/**
+ * Runs one unary call the way every transport must (gRPC here, the HTTP API in `http/`): UNIMPLEMENTED for a method
+ * without a handler, the handler, then the commit. Some refusals follow a change the caller must not lose (a workflow
+ * task failed as UnhandledCommand, say): an {@link RpcError} commits before it is answered too, and a commit failure
+ * is answered instead. Resolves with the response (`{}` when the handler returned nothing) or rejects with the error.
+ */
+export async function invokeUnary(
+  serviceName: string,
+  name: string,
+  handler: UnaryHandler | undefined,
+  request: unknown,
+  signal: AbortSignal,
+  afterHandler: (method: string) => Promise<void>,
+): Promise<unknown> {
+  try {
     if (!handler) {
       throw new RpcError(
         grpc.status.UNIMPLEMENTED,
         `${serviceName.split('.').pop()}/${name} is not implemented by the mloe dev server yet`,
       );
     }
-    const response = await handler(call.request, controller.signal);
+    const response = await handler(request, signal);
     await afterHandler(name);
-    callback(null, response ?? {});
+    return response ?? {};
   } catch (err) {
-    // Some refusals follow a change the caller must not lose (a workflow task failed as UnhandledCommand, say):
-    // commit before answering, as on success. A commit failure is answered instead.
     const commitFailure =
       err instanceof RpcError
         ? await afterHandler(name).then(
@@ -97,9 +118,7 @@ async function handleCall(
             (e: unknown) => e,
           )
         : undefined;
-    callback(toServiceError(commitFailure ?? err, name, logger));
-  } finally {
-    call.removeListener('cancelled', onCancel);
+    throw commitFailure ?? err;
   }
 }
 
@@ -111,18 +130,28 @@ function wellFormed(message: string): string {
   return message.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
-/** Maps a thrown value to a gRPC error (unknown errors become INTERNAL and are logged). */
-function toServiceError(err: unknown, method: string, logger: Logger): Partial<grpc.StatusObject> {
-  if (err instanceof RpcError) {
-    const metadata = new grpc.Metadata();
-    if (err.details) metadata.set('grpc-status-details-bin', Buffer.from(err.details));
-    return { code: err.code, details: wellFormed(err.message), metadata };
-  }
+/** A call's outcome as a status: code, message and optional encoded `google.rpc.Status` details. */
+export interface RpcStatus {
+  code: grpc.status;
+  message: string;
+  details?: Uint8Array | undefined;
+}
+
+/**
+ * Maps a thrown value to the status a caller receives, on every transport: an {@link RpcError} as it is, anything
+ * else as INTERNAL (logged with its stack, since it is a bug).
+ */
+export function rpcStatusOf(err: unknown, method: string, logger: Logger): RpcStatus {
+  if (err instanceof RpcError) return { code: err.code, message: wellFormed(err.message), details: err.details };
   const e = err instanceof Error ? err : new Error(String(err));
   logger.error('internal error', { method, error: e.message, stack: e.stack });
-  return {
-    code: grpc.status.INTERNAL,
-    details: wellFormed(`internal error in ${method}: ${e.message}`),
-    metadata: new grpc.Metadata(),
-  };
+  return { code: grpc.status.INTERNAL, message: wellFormed(`internal error in ${method}: ${e.message}`) };
+}
+
+/** Maps a thrown value to a gRPC error (unknown errors become INTERNAL and are logged). */
+function toServiceError(err: unknown, method: string, logger: Logger): Partial<grpc.StatusObject> {
+  const status = rpcStatusOf(err, method, logger);
+  const metadata = new grpc.Metadata();
+  if (status.details) metadata.set('grpc-status-details-bin', Buffer.from(status.details));
+  return { code: status.code, details: status.message, metadata };
 }

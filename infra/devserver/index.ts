@@ -15,6 +15,8 @@ import { DEFAULT_RETENTION_MS } from './api/namespace';
 import { systemClock, type Clock } from './clock';
 import { Engine } from './engine';
 import { buildService, type UnaryHandler } from './grpc';
+import { startHttpApiServer, type HttpApiServerHandle } from './http/server';
+import { createInvoker, type RpcInvoker } from './invoker';
 import { createLogger, type LogLevel } from './logger';
 import { Store } from './store';
 import type { Limits } from './limits';
@@ -23,6 +25,8 @@ import { initSchedules } from './schedules/scheduler';
 
 export { DatabaseLockedError } from './store';
 export type { Handler } from './api/handler';
+export type { RpcInvoker } from './invoker';
+export type { Logger } from './logger';
 
 const NO_COMMIT_WAIT = new Set([
   'PollWorkflowTaskQueue',
@@ -64,6 +68,13 @@ export interface DevServerOptions {
    * test server adds `temporal.api.testservice.v1.TestService` this way.
    */
   extraServices?: (engine: Engine) => Record<string, Record<string, Handler>>;
+  /**
+   * Port of Temporal's frontend HTTP API (`--http-port`; 0 picks a free one). Off when absent, as in the Temporal
+   * CLI. It binds `ip`, like the gRPC service.
+   */
+  httpPort?: number;
+  /** Origins allowed cross-origin calls to the HTTP API (`--http-cors-origins`); none by default. */
+  httpCorsOrigins?: readonly string[];
 }
 
 /** A running dev server. */
@@ -71,6 +82,10 @@ export interface DevServerHandle {
   /** `host:port` to give `Connection.connect({ address })` / `NativeConnection.connect`. */
   address: string;
   port: number;
+  /** `host:port` of the frontend HTTP API, when `httpPort` was given. */
+  httpAddress?: string;
+  /** The server's method handlers, callable in-process (the HTTP API and the Web UI's server run on them). */
+  rpc: RpcInvoker;
   /** Stops serving, answers pending long polls and closes the database. */
   close(): Promise<void>;
 }
@@ -136,15 +151,19 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     done.catch(() => undefined);
     return Promise.resolve();
   };
+  const services = new Map<string, Record<string, UnaryHandler>>();
   for (const [name, table] of [
     ['temporal.api.workflowservice.v1.WorkflowService', workflowServiceHandlers],
     ['temporal.api.operatorservice.v1.OperatorService', operatorServiceHandlers],
     ['grpc.health.v1.Health', healthHandlers],
     ...Object.entries(options.extraServices?.(engine) ?? {}),
   ] as const) {
-    const { definition, implementation } = buildService(name, bind(table), logger, commit);
+    const bound = bind(table);
+    services.set(name, bound);
+    const { definition, implementation } = buildService(name, bound, logger, commit);
     server.addService(definition, implementation);
   }
+  const rpc = createInvoker(services, commit, logger);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       `${ip.includes(':') ? `[${ip}]` : ip}:${options.port ?? 7233}`,
@@ -156,15 +175,37 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     store.close();
     throw err;
   });
-  logger.info('dev server started', { address: `${ip}:${port}`, db: options.dbFilename ?? ':memory:' });
+  let http: HttpApiServerHandle | undefined;
+  if (options.httpPort !== undefined) {
+    try {
+      http = await startHttpApiServer(rpc, {
+        ip,
+        port: options.httpPort,
+        ...(options.httpCorsOrigins ? { corsOrigins: options.httpCorsOrigins } : {}),
+      });
+    } catch (err) {
+      server.forceShutdown();
+      engine.close();
+      store.close();
+      throw err;
+    }
+  }
+  logger.info('dev server started', {
+    address: `${ip}:${port}`,
+    db: options.dbFilename ?? ':memory:',
+    ...(http ? { http: http.address } : {}),
+  });
 
   let closed = false;
   return {
     address: `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
     port,
+    ...(http ? { httpAddress: http.address } : {}),
+    rpc,
     close: async () => {
       if (closed) return;
       closed = true;
+      await http?.close();
       engine.close();
       await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

@@ -1,7 +1,7 @@
 /**
  * mloe's pipeline view in headless Chromium, against Temporal's HTTP API contract: the run's `status` query answered
  * as proto3 JSON (a base64 `json/plain` payload), DescribeWorkflowExecution and ListWorkflowExecutions. The API is a
- * stand-in serving a fixed run here, recording the requests it got; `ui-pages.pending.ts` runs the same page against
+ * stand-in serving a fixed run here, recording the requests it got; `ui-pages.test.ts` runs the same page against
  * the dev server's real HTTP API and a real demo run.
  */
 import type { PipelineRunStatus } from '../../workflows/types';

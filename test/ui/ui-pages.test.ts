@@ -1,6 +1,5 @@
 /**
- * PENDING until Temporal's HTTP API is wired into the UI server (`uiApiFor` in clients/ui.ts): rename to
- * `ui-pages.test.ts` at merge. The Temporal Web UI's pages in headless Chromium against an embedded dev server that
+ * The Temporal Web UI's pages in headless Chromium against an embedded dev server that
  * holds real executions: the demo pipeline run (completed, with activities), a failed run, a schedule; each page
  * shows what it should (visible text and elements) with no console errors, and the pipeline view of the demo run
  * is kept as a screenshot (test-output/ui/pipeline-view-demo.png).
@@ -12,9 +11,10 @@ import { join, resolve } from 'node:path';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 
 import { DEFAULT_DEMO_DATA, DEMO_SPEC } from '../../clients/demo';
+import { embeddedMlflowOptions } from '../../clients/embedded-mlflow';
 import { startEmbeddedStack, type EmbeddedStack } from '../../clients/embedded-stack';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../../clients/pipelines';
-import { loadWorkflowBundleConfig } from '../../workers/config';
+import { embeddedTrackingConfig, loadWorkflowBundleConfig } from '../../workers/config';
 import { createPipelineWorker } from '../../workers/pipeline-worker';
 import { PIPELINE_TASK_QUEUE } from '../../workflows/types';
 import { pollUntil } from '../support/poll';
@@ -35,7 +35,14 @@ beforeAll(async () => {
   stack = await startEmbeddedStack({
     workflowBundle: loadWorkflowBundleConfig({ env: process.env }),
     ui: { ip: '127.0.0.1', port: 0 },
-    createWorker: (connection, workflowBundle) => createPipelineWorker({ connection, workflowBundle }),
+    // Tracked in an embedded MLflow server, as `npm run demo` runs it (the demo's register step needs a registry).
+    mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: artifactRoot }),
+    createWorker: (connection, workflowBundle, { mlflowUrl }) =>
+      createPipelineWorker({
+        connection,
+        workflowBundle,
+        ...(mlflowUrl === undefined ? {} : { tracking: embeddedTrackingConfig(process.env, mlflowUrl) }),
+      }),
   });
   ui = stack.uiUrl ?? '';
   let release: () => void = () => undefined;
