@@ -5,6 +5,7 @@
  * (`activities/steps/builtin.ts`) and supplies the run's artifact store.
  */
 import type { StepDescriptor } from '../spec/registry';
+import { DATA_STEPS } from './data';
 
 /** Descriptors of the built-in steps, in pipeline order. */
 export const BUILTIN_STEPS: readonly StepDescriptor[] = [
@@ -112,4 +113,6 @@ export const BUILTIN_STEPS: readonly StepDescriptor[] = [
       url: { type: 'string', description: "The version's page in the MLflow UI (its REST answer without one)." },
     },
   },
+  // ingest@2, validate@2, split@1: the columnar data steps (core/steps/data.ts).
+  ...DATA_STEPS,
 ];
