@@ -107,7 +107,9 @@ export function textOf(value: Json | undefined): string {
  */
 export function engineError(error: unknown, what: string): MloeError {
   if (error instanceof MloeError) return error;
-  const message = ensureError(error).message;
+  // DuckDB's errors may come from another realm (a VM context), where `instanceof Error` is false.
+  const own = (error as { message?: unknown } | undefined)?.message;
+  const message = typeof own === 'string' ? own : ensureError(error).message;
   if (/Out of Memory/i.test(message)) {
     return new MloeError('INTERNAL', `${what}: DuckDB ran out of memory: ${message}`, {
       cause: error,
