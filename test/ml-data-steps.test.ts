@@ -270,7 +270,7 @@ describe('the columnar data steps', () => {
 
     it('passes a dataset that meets its expectations and writes the per-column report', async () => {
       const output = await run('validate@2', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         expectations: {
           rows: { min: 100, max: 1000 },
           columns: {
@@ -302,7 +302,7 @@ describe('the columnar data steps', () => {
 
     it('fails naming column, rule, observed value and example rows, not retryably, with the report', async () => {
       const error = await failure('validate@2', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         expectations: {
           columns: {
             price: { type: 'number' },
@@ -337,7 +337,7 @@ describe('the columnar data steps', () => {
       await writeFile(nan, 'k,x\n1,1.5\n2,nan\n2,2.5\n');
       const withNan = await ingest({ source: nan });
       const error = await failure('validate@2', {
-        dataset: withNan as unknown as JsonValue,
+        dataset: withNan,
         expectations: { columns: { x: { type: 'number' }, k: { unique: true } } },
       });
       expect(error.message).toContain('column "x": rule maxNullShare');
@@ -347,13 +347,13 @@ describe('the columnar data steps', () => {
       const header = join(directory, 'data', 'header-only.csv');
       await writeFile(header, 'k,x\n');
       const empty = await failure('validate@2', {
-        dataset: (await ingest({ source: header })) as unknown as JsonValue,
+        dataset: await ingest({ source: header }),
         expectations: {},
       });
       expect(empty.message).toContain('dataset: rule rows.min: expected at least 1 rows, observed 0');
 
       const typo = await failure('validate@2', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         expectations: { columns: { x: { maxNull: 0.1 } } },
       });
       expect(typo.code).toBe('CONFIG_INVALID');
@@ -374,7 +374,7 @@ describe('the columnar data steps', () => {
       (await readRows(pathOf(artifact), format)).map((row) => Number(row.id));
 
     it('random: exact sizes, disjoint and complete, file order kept, the same for a seed whatever the threads', async () => {
-      const output = await run('split@1', { dataset: big as unknown as JsonValue, seed: 42, testFraction: 0.25 });
+      const output = await run('split@1', { dataset: big, seed: 42, testFraction: 0.25 });
       expect(output.outputs).toMatchObject({ trainRows: 750, testRows: 250 });
       const train = await ids(ref(output, 'train'));
       const test = await ids(ref(output, 'test'));
@@ -394,7 +394,7 @@ describe('the columnar data steps', () => {
 
     it('stratified: each class in proportion, seeded; CSV output for consumers without Parquet', async () => {
       const output = await run('split@1', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         mode: 'stratified',
         by: 'class',
         seed: 7,
@@ -416,7 +416,7 @@ describe('the columnar data steps', () => {
 
     it('temporal: train before the cutoff, test at or after it; by quantile without one', async () => {
       const output = await run('split@1', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         mode: 'temporal',
         by: 'day',
         cutoff: '2024-06-01',
@@ -427,7 +427,7 @@ describe('the columnar data steps', () => {
       expect(test.every((row) => String(row.day) >= '2024-06-01')).toBe(true);
       expect(output.outputs).toMatchObject({ trainRows: 152, testRows: 48 });
 
-      const byQuantile = await run('split@1', { dataset: table as unknown as JsonValue, mode: 'temporal', by: 'id' });
+      const byQuantile = await run('split@1', { dataset: table, mode: 'temporal', by: 'id' });
       // quantile_disc(id, 0.8) over 0..199 is 159: ids 159 and above test.
       expect(byQuantile.outputs).toMatchObject({ trainRows: 159, testRows: 41 });
       expect(ref(byQuantile, 'test').metadata).toMatchObject({ cutoff: '159' });
@@ -437,7 +437,7 @@ describe('the columnar data steps', () => {
       const one = join(directory, 'data', 'one-class.csv');
       await writeFile(one, 'x,label\n1,a\n2,a\n3,a\n');
       const single = await failure('split@1', {
-        dataset: (await ingest({ source: one })) as unknown as JsonValue,
+        dataset: await ingest({ source: one }),
         mode: 'stratified',
         by: 'label',
       });
@@ -449,7 +449,7 @@ describe('the columnar data steps', () => {
       const lonely = join(directory, 'data', 'lonely.csv');
       await writeFile(lonely, 'x,label\n1,a\n2,a\n3,b\n');
       const small = await failure('split@1', {
-        dataset: (await ingest({ source: lonely })) as unknown as JsonValue,
+        dataset: await ingest({ source: lonely }),
         mode: 'stratified',
         by: 'label',
       });
@@ -457,7 +457,7 @@ describe('the columnar data steps', () => {
       expect(small.message).toContain('"b" with 1');
 
       const absent = await failure('split@1', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         mode: 'stratified',
         by: 'kind',
       });
@@ -465,14 +465,14 @@ describe('the columnar data steps', () => {
       expect(absent.message).toContain('column "kind" (split by) does not exist');
 
       const nulls = await failure('split@1', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         mode: 'stratified',
         by: 'value',
       });
       expect(nulls.message).toContain('column "value": rule stratified split: expected no missing values, observed 1');
 
       const cutoff = await failure('split@1', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         mode: 'temporal',
         by: 'day',
         cutoff: 'next tuesday',
@@ -481,22 +481,20 @@ describe('the columnar data steps', () => {
       expect(cutoff.message).toContain('cutoff "next tuesday" is not a value of column "day" (DATE)');
 
       const late = await failure('split@1', {
-        dataset: table as unknown as JsonValue,
+        dataset: table,
         mode: 'temporal',
         by: 'day',
         cutoff: '2030-01-01',
       });
       expect(late.message).toContain('the test split is empty');
 
-      expect(
-        (await failure('split@1', { dataset: table as unknown as JsonValue, mode: 'stratified' })).message,
-      ).toContain('needs the column to split by');
-      expect((await failure('split@1', { dataset: table as unknown as JsonValue, testFraction: 1 })).message).toContain(
+      expect((await failure('split@1', { dataset: table, mode: 'stratified' })).message).toContain(
+        'needs the column to split by',
+      );
+      expect((await failure('split@1', { dataset: table, testFraction: 1 })).message).toContain(
         'testFraction must be between 0 and 1',
       );
-      expect((await failure('split@1', { dataset: table as unknown as JsonValue, mode: 'shuffle' })).message).toContain(
-        'input mode',
-      );
+      expect((await failure('split@1', { dataset: table, mode: 'shuffle' })).message).toContain('input mode');
     });
   });
 });
