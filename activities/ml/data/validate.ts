@@ -264,7 +264,7 @@ function columnRules(
     // Values of the wrong type make the value rules meaningless: report the type and stop here.
     const numeric = expectation.type === 'number' || expectation.type === 'integer';
     const offending =
-      numeric && column.type === 'VARCHAR'
+      numeric && (column.type === 'VARCHAR' || column.type === 'JSON')
         ? `(${name} IS NOT NULL AND TRY_CAST(${name} AS DOUBLE) IS NULL)`
         : `${ROW_COLUMN} < ${EXAMPLE_ROWS}`;
     add({ rule: 'type', passed: false, expected: expectation.type, observed: column.type }, offending);
