@@ -631,12 +631,8 @@ describe('step registry', () => {
   });
 
   it('describes the built-in steps of the demo', () => {
-    expect(
-      registry
-        .list()
-        .map((d) => d.name)
-        .sort(),
-    ).toEqual([...DEMO_STEPS, 'register'].sort());
+    // Other built-in steps (the columnar data steps ingest@2, validate@2, split@1, ...) are listed beside them.
+    expect(registry.list().map((d) => d.name)).toEqual(expect.arrayContaining([...DEMO_STEPS, 'register', 'split']));
   });
 });
 
