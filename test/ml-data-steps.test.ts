@@ -342,7 +342,9 @@ describe('the columnar data steps', () => {
       });
       expect(error.message).toContain('column "x": rule maxNullShare');
       expect(error.message).toContain('row 2 {"x":"NaN"');
-      expect(error.message).toContain('column "k": rule unique: expected unique values, observed 2 rows share a value');
+      expect(error.message).toContain(
+        'column "k": rule unique: expected unique values, observed 1 rows repeat a value of an earlier row; e.g. row 2',
+      );
 
       const header = join(directory, 'data', 'header-only.csv');
       await writeFile(header, 'k,x\n');

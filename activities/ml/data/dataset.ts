@@ -85,7 +85,8 @@ export async function writeDataset(
 ): Promise<WrittenDataset> {
   const columns = await describeColumns(session, `(${query})`);
   const path = join(session.tempDir, `dataset-${randomUUID()}.${format}`);
-  const options = format === 'parquet' ? 'FORMAT parquet, COMPRESSION zstd' : 'FORMAT csv, HEADER true';
+  // Snappy (DuckDB's default): ZSTD made splitting 3 million rows about three times slower.
+  const options = format === 'parquet' ? 'FORMAT parquet, COMPRESSION snappy' : 'FORMAT csv, HEADER true';
   let rows: number;
   try {
     const [result] = await session.rows(`COPY (${query}) TO ${sqlString(path)} (${options})`);

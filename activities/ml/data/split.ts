@@ -59,6 +59,9 @@ export interface SplitResult {
 /** The most classes a stratified split takes. */
 export const MAX_STRATA = 1000;
 
+/** The table of each row's position, class and key, in file order (computed once: the key is many operations). */
+const KEYS_TABLE = 'mloe_keys';
+
 /** Bits of the key that pick its histogram bucket. */
 const BUCKET_SHIFT = 20;
 
@@ -116,15 +119,18 @@ export async function splitDataset(
     const by = options.by === undefined ? undefined : findColumn(data.columns, options.by, data.label);
     let testPredicate: string;
     let extra: Record<string, string | number>;
+    /** The rows to split: the dataset, or (random, stratified) the dataset beside its keys, row by row. */
+    let from = `${data.view} AS d`;
     try {
       if (options.mode === 'temporal' && by !== undefined) {
         await rejectMissing(session, data.view, by, data.label, 'temporal');
         const cutoff = await temporalCutoff(session, data.view, by, options);
-        testPredicate = `${sqlIdentifier(by.name)} >= ${cutoff.sql}`;
+        testPredicate = `d.${sqlIdentifier(by.name)} >= ${cutoff.sql}`;
         extra = { cutoff: cutoff.text };
       } else {
         await createMacros(session);
         testPredicate = await hashedTestPredicate(session, data.view, by, options, data.label);
+        from = `${data.view} AS d POSITIONAL JOIN ${KEYS_TABLE} AS k`;
         extra = { seed: options.seed, testFraction: options.testFraction };
       }
     } catch (error) {
@@ -137,8 +143,7 @@ export async function splitDataset(
       ...extra,
       parent: dataset.digest,
     });
-    const select = (predicate: string): string =>
-      `SELECT * EXCLUDE (${ROW_COLUMN}) FROM ${data.view} WHERE ${predicate}`;
+    const select = (predicate: string): string => `SELECT d.* EXCLUDE (${ROW_COLUMN}) FROM ${from} WHERE ${predicate}`;
     const test = await writeDataset(session, store, select(testPredicate), options.format, metadata('test'));
     const train = await writeDataset(
       session,
@@ -227,8 +232,9 @@ async function temporalCutoff(
 }
 
 /**
- * The predicate of a test row for the random and stratified modes: its (key, position) at or below its class's
- * threshold. Checks the classes first (stratified): no NULLs, at least 2 classes, at least 2 rows each.
+ * The predicate of a test row for the random and stratified modes, over {@link KEYS_TABLE} (as `k`), which it
+ * creates: the row's (key, position) at or below its class's threshold. Checks the classes first (stratified): no
+ * NULLs, at least 2 classes, at least 2 rows each.
  */
 async function hashedTestPredicate(
   session: SqlSession,
@@ -241,9 +247,12 @@ async function hashedTestPredicate(
   const key = `mloe_row_key(${ROW_COLUMN}, ${seedmix})`;
   const stratum = by === undefined ? `''` : `CAST(${sqlIdentifier(by.name)} AS VARCHAR)`;
   if (by !== undefined) await rejectMissing(session, view, by, label, 'stratified');
-  await session.run(`CREATE VIEW keyed AS SELECT ${ROW_COLUMN} AS r, ${stratum} AS s, ${key} AS h FROM ${view}`);
+  // Insertion order is preserved: row i of the table is row i of the dataset, for the POSITIONAL JOIN.
+  await session.run(
+    `CREATE TEMP TABLE ${KEYS_TABLE} AS SELECT ${ROW_COLUMN} AS r, ${stratum} AS s, ${key} AS h FROM ${view}`,
+  );
 
-  const classes = await session.rows(`SELECT s, count(*) AS n FROM keyed GROUP BY s ORDER BY s`);
+  const classes = await session.rows(`SELECT s, count(*) AS n FROM ${KEYS_TABLE} GROUP BY s ORDER BY s`);
   const counts = new Map(classes.map((row) => [textOf(row.s), numberOf(row.n)]));
   const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
   const targets = new Map<string, number>();
@@ -264,7 +273,7 @@ async function hashedTestPredicate(
 
   // The bucket holding each class's k-th smallest key, and how many of its rows are below the threshold.
   const histogram = await session.rows(
-    `SELECT s, h >> ${BUCKET_SHIFT} AS b, count(*) AS n FROM keyed GROUP BY ALL ORDER BY s, b`,
+    `SELECT s, h >> ${BUCKET_SHIFT} AS b, count(*) AS n FROM ${KEYS_TABLE} GROUP BY ALL ORDER BY s, b`,
   );
   const bounds = new Map<string, { bucket: number; within: number }>();
   const seen = new Map<string, number>();
@@ -283,15 +292,15 @@ async function hashedTestPredicate(
   const thresholds = await session.rows(
     `SELECT s, CAST(h AS VARCHAR) AS h, CAST(r AS VARCHAR) AS r FROM (` +
       `SELECT k.s, k.h, k.r, b.j, row_number() OVER (PARTITION BY k.s ORDER BY k.h, k.r) AS rn ` +
-      `FROM keyed k JOIN (VALUES ${boundValues.join(', ')}) AS b(s, bucket, j) ` +
+      `FROM ${KEYS_TABLE} k JOIN (VALUES ${boundValues.join(', ')}) AS b(s, bucket, j) ` +
       `ON k.s = b.s AND (k.h >> ${BUCKET_SHIFT}) = b.bucket) WHERE rn = j`,
   );
   const below = (row: SqlRow): string =>
-    `(${key} < ${textOf(row.h)}::UBIGINT OR (${key} = ${textOf(row.h)}::UBIGINT AND ${ROW_COLUMN} <= ${textOf(row.r)}))`;
+    `(k.h < ${textOf(row.h)}::UBIGINT OR (k.h = ${textOf(row.h)}::UBIGINT AND k.r <= ${textOf(row.r)}))`;
   const [only] = thresholds;
   if (by === undefined && only !== undefined) return below(only);
   const cases = thresholds.map((row) => `WHEN ${sqlString(textOf(row.s))} THEN ${below(row)}`);
-  return `(CASE ${stratum} ${cases.join(' ')} ELSE FALSE END)`;
+  return `(CASE k.s ${cases.join(' ')} ELSE FALSE END)`;
 }
 
 /** `DATA_INVALID` unless the class column has 2 to {@link MAX_STRATA} classes of at least 2 rows each. */
