@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -24,7 +24,15 @@ const GIB = 1024 ** 3;
 interface PhaseResult {
   timings: Record<string, number>;
   peakRss: number;
+  /** CPU time (user + system) of the process, in ms: what the phase cost whatever else loads the machine. */
+  cpuMs: number;
   detail?: Record<string, JsonValue>;
+}
+
+/** CPU time of this process so far (user + system), in ms. */
+function cpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
 }
 
 async function timed<T>(timings: Record<string, number>, name: string, body: () => Promise<T>): Promise<T> {
@@ -50,7 +58,7 @@ async function generate(path: string): Promise<PhaseResult> {
   );
   connection.closeSync();
   instance.closeSync();
-  return { timings, peakRss: process.resourceUsage().maxRSS * 1024 };
+  return { timings, peakRss: process.resourceUsage().maxRSS * 1024, cpuMs: cpuMs() };
 }
 
 /** The baseline: DuckDB reading the file directly, a count and a GROUP BY. */
@@ -73,6 +81,7 @@ async function baseline(path: string): Promise<PhaseResult> {
   return {
     timings,
     peakRss: process.resourceUsage().maxRSS * 1024,
+    cpuMs: cpuMs(),
     detail: { rows: count[0]?.n ?? null, groups: groups.length },
   };
 }
@@ -120,6 +129,7 @@ async function steps(path: string, directory: string): Promise<PhaseResult> {
   return {
     timings,
     peakRss: process.resourceUsage().maxRSS * 1024,
+    cpuMs: cpuMs(),
     detail: {
       rows: ingested.outputs.rows ?? null,
       parquetBytes: (ingested.outputs.dataset as unknown as ArtifactRef).size,
@@ -170,15 +180,20 @@ async function main(): Promise<void> {
     const base = await inChild('baseline', file, root);
     const run = await inChild('steps', file, root);
     console.log('');
-    console.log('| phase                                  |      time | peak RSS |');
-    console.log('| -------------------------------------- | --------: | -------: |');
+    console.log('| phase                                  |      time | peak RSS  | process CPU |');
+    console.log('| -------------------------------------- | --------: | --------: | ----------: |');
     console.log(
-      `| baseline: DuckDB count                 | ${ms(base.timings.count)} |          |\n` +
-        `| baseline: DuckDB GROUP BY              | ${ms(base.timings['group by'])} | ${mib(base.peakRss)} |\n` +
-        `| ingest@2 (Parquet → Parquet artifact)  | ${ms(run.timings['ingest@2'])} |          |\n` +
-        `| validate@2 (7 columns, 13 rules)       | ${ms(run.timings['validate@2'])} |          |\n` +
-        `| split@1 (stratified, 80/20)            | ${ms(run.timings['split@1'])} |          |\n` +
-        `| ingest + validate + split              | ${ms(run.timings.total)} | ${mib(run.peakRss)} |`,
+      `| baseline: DuckDB count                 | ${ms(base.timings.count)} |           |             |\n` +
+        `| baseline: DuckDB GROUP BY              | ${ms(base.timings['group by'])} | ${mib(base.peakRss)} | ${ms(base.cpuMs)}   |\n` +
+        `| ingest@2 (Parquet → Parquet artifact)  | ${ms(run.timings['ingest@2'])} |           |             |\n` +
+        `| validate@2 (7 columns, 13 rules)       | ${ms(run.timings['validate@2'])} |           |             |\n` +
+        `| split@1 (stratified, 80/20)            | ${ms(run.timings['split@1'])} |           |             |\n` +
+        `| ingest + validate + split              | ${ms(run.timings.total)} | ${mib(run.peakRss)} | ${ms(run.cpuMs)}   |`,
+    );
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((value) => value.toFixed(1))
+        .join(', ')}`,
     );
     console.log('');
     console.log(`steps: ${JSON.stringify(run.detail)}; baseline: ${JSON.stringify(base.detail)}`);
