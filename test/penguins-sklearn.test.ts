@@ -34,6 +34,13 @@ describe('pipelines/penguins-sklearn', () => {
   const modelName = `penguins-sklearn-${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
+    await promisify(execFile)(PYTHON, ['-c', 'import sklearn, pandas']).catch((error: unknown) => {
+      throw new Error(
+        `${PYTHON} cannot import scikit-learn and pandas, which this suite's pipeline needs: install them with ` +
+          '`apt-get install python3-sklearn python3-pandas` (CI does so in .ci/run)',
+        { cause: error },
+      );
+    });
     directory = await mkdtemp(join(tmpdir(), 'mloe-penguins-'));
     const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: TRACKING_URI });
     if (tracking === undefined) throw new Error('MLFLOW_TEST_TRACKING_URI is not set (jest globalSetup publishes it)');
