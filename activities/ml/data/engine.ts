@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DuckDBInstance, type DuckDBConnection, type Json } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, Json } from '@duckdb/node-api';
 
 import { MloeError, ensureError } from '../../../core/errors';
 
@@ -45,7 +45,9 @@ export async function withSqlSession<T>(
   let instance: DuckDBInstance | undefined;
   let connection: DuckDBConnection | undefined;
   try {
-    instance = await DuckDBInstance.create(':memory:', {
+    // Loaded on first use: the native library costs a worker (and every `mloe run`) a few hundred ms at start-up.
+    const { DuckDBInstance: Instance } = await import('@duckdb/node-api');
+    instance = await Instance.create(':memory:', {
       preserve_insertion_order: 'true',
       temp_directory: join(tempDir, 'spill'),
       ...(options.threads === undefined ? {} : { threads: String(options.threads) }),
