@@ -21,8 +21,8 @@ import {
   s3ClientConfig,
   type ArtifactRef,
 } from '../activities/artifacts';
-import { splitDataset } from '../activities/ml/data/split';
-import { fmix32 } from '../activities/ml/data/split';
+import { withSqlSession } from '../activities/ml/data/engine';
+import { fmix32, splitDataset } from '../activities/ml/data/split';
 import { BUILTIN_STEP_IMPLEMENTATIONS, type StepContext, type StepOutput } from '../activities/steps';
 import { MloeError } from '../core/errors';
 import type { JsonValue } from '../core/spec';
@@ -361,6 +361,26 @@ describe('the columnar data steps', () => {
       expect(typo.code).toBe('CONFIG_INVALID');
       expect(typo.message).toContain('expectations.columns.x');
       expect(typo.message).toContain('maxNull');
+    });
+  });
+
+  describe('the SQL engine', () => {
+    it('interrupts a running query when the step is cancelled, and refuses to start once it is', async () => {
+      const controller = new AbortController();
+      const endless = withSqlSession((session) => session.rows('SELECT count(*) FROM range(10000000000000)'), {
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(), 100);
+      await expect(endless).rejects.toThrow(/interrupt/i);
+      await expect(
+        splitDataset(store, await ingest({ source: parquetPath }), {
+          mode: 'random',
+          testFraction: 0.2,
+          seed: 1,
+          format: 'parquet',
+          engine: { signal: AbortSignal.abort() },
+        }),
+      ).rejects.toThrow(/abort/i);
     });
   });
 

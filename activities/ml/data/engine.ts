@@ -31,6 +31,8 @@ export interface SqlSessionOptions {
   threads?: number;
   /** DuckDB's memory limit, e.g. `1GB`; beyond it operators spill to the session's directory. */
   memoryLimit?: string;
+  /** Interrupts the running query when aborted (the step was cancelled), so DuckDB stops working for nobody. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -55,6 +57,8 @@ export async function withSqlSession<T>(
     });
     const open = await instance.connect();
     connection = open;
+    options.signal?.throwIfAborted();
+    options.signal?.addEventListener('abort', () => open.interrupt(), { once: true });
     return await body({
       tempDir,
       run: async (sql) => {

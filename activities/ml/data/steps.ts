@@ -81,6 +81,7 @@ export const DATA_STEP_IMPLEMENTATIONS: readonly StepImplementation[] = (
           ...(options.dropNulls === undefined ? {} : { dropNulls: options.dropNulls }),
           dropIncomplete: options.dropIncomplete,
           ...sourceOptions(context),
+          engine: { signal: context.signal },
         });
         return {
           outputs: {
@@ -102,7 +103,9 @@ export const DATA_STEP_IMPLEMENTATIONS: readonly StepImplementation[] = (
       descriptor: descriptor('validate', '2'),
       async run(inputs, context) {
         const dataset = parseArtifactRef(inputs.dataset);
-        const result = await validateDataset(context.store, dataset, parseExpectations(inputs.expectations));
+        const result = await validateDataset(context.store, dataset, parseExpectations(inputs.expectations), {
+          signal: context.signal,
+        });
         return { outputs: { dataset: result.dataset, report: result.report, rows: result.rows } };
       },
     },
@@ -117,6 +120,7 @@ export const DATA_STEP_IMPLEMENTATIONS: readonly StepImplementation[] = (
           format: options.format,
           ...(options.by === undefined ? {} : { by: options.by }),
           ...(options.cutoff === undefined ? {} : { cutoff: options.cutoff }),
+          engine: { signal: context.signal },
         });
         return {
           outputs: {
