@@ -2,7 +2,8 @@
  * The columnar data steps (`ingest@2`, `validate@2`, `split@1`) called through their registered implementations, as
  * `runStep` calls them: generated CSV and Parquet files, the penguins JSON, an object on a real S3-compatible server
  * (s3rver), a URL on a local HTTP server; the datasets read back with DuckDB; and bad data and bad inputs, each error
- * naming the file, column or rule. The pipeline-level test is test/penguins-sklearn.test.ts.
+ * naming the file, column or rule. One pipeline runs through the real worker (its S3 settings reach ingest@2); the
+ * Python example's pipeline is test/penguins-sklearn.test.ts.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,8 +25,10 @@ import {
 import { withSqlSession } from '../activities/ml/data/engine';
 import { fmix32, splitDataset } from '../activities/ml/data/split';
 import { BUILTIN_STEP_IMPLEMENTATIONS, type StepContext, type StepOutput } from '../activities/steps';
+import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import { MloeError } from '../core/errors';
 import type { JsonValue } from '../core/spec';
+import { startPipelineTestWorker } from './pipeline-harness';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
 
 jest.setTimeout(120_000);
@@ -361,6 +364,54 @@ describe('the columnar data steps', () => {
       expect(typo.code).toBe('CONFIG_INVALID');
       expect(typo.message).toContain('expectations.columns.x');
       expect(typo.message).toContain('maxNull');
+    });
+  });
+
+  describe('through the pipeline worker', () => {
+    it('reads an s3:// source with the worker S3 settings and stops at validate@2 on bad data', async () => {
+      const taskQueue = `mloe-ml-data-${process.pid}-${Date.now()}`;
+      const worker = await startPipelineTestWorker({
+        taskQueue,
+        artifactStore: { s3: { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS } },
+      });
+      try {
+        const spec = (maxValue: number) => ({
+          apiVersion: 'mloe.dev/v1',
+          kind: 'Pipeline',
+          metadata: { name: 'ml-data-s3' },
+          steps: {
+            ingest: { uses: 'ingest@2', with: { source: `s3://${BUCKET}/raw/table.csv`, nullValues: ['NA'] } },
+            validate: {
+              uses: 'validate@2',
+              needs: ['ingest'],
+              with: {
+                dataset: '${{ steps.ingest.outputs.dataset }}',
+                expectations: { columns: { value: { type: 'number', max: maxValue, maxNullShare: 0.01 } } },
+              },
+            },
+          },
+        });
+        const run = async (maxValue: number) => {
+          const started = await startPipeline(worker.env.client, {
+            spec: spec(maxValue),
+            artifactRoot: directory,
+            workingDir: directory,
+            taskQueue,
+          });
+          return waitForPipeline(started.handle, { pollIntervalMs: 100 });
+        };
+        const good = await run(1000);
+        expect(good.status.state).toBe('completed');
+        expect(good.status.steps.find((step) => step.id === 'ingest')?.outputs).toMatchObject({ rows: 200 });
+
+        const bad = await run(100);
+        expect(bad.status.state).toBe('failed');
+        const validate = bad.status.steps.find((step) => step.id === 'validate');
+        expect(validate?.attempts).toBe(1);
+        expect(validate?.error).toContain('column "value": rule max: expected values <= 100, observed max 298.5');
+      } finally {
+        await worker.stop();
+      }
     });
   });
 
