@@ -75,6 +75,23 @@ describe('pipelines/penguins-sklearn', () => {
     expect(byId.register?.outputs).toMatchObject({ version: '1', modelUri: `models:/${modelName}/1` });
 
     const mlflow = createMlflowClient(mlflowConfig({ trackingUri: TRACKING_URI }));
+    // The split step's MLflow run names the dataset it read, with its rows and columns.
+    const experiment = await mlflow.experiments.getByName('penguins-sklearn');
+    const [splitRun] = (
+      await mlflow.runs.search({
+        experimentIds: [experiment.experimentId],
+        filter: `tags.\`mloe.workflowId\` = '${started.workflowId}' and tags.\`mloe.stepId\` = 'split'`,
+      })
+    ).items;
+    const [input] = splitRun?.inputs.datasetInputs ?? [];
+    expect(JSON.parse(input?.dataset.profile ?? '{}')).toMatchObject({ num_rows: 333 });
+    expect(JSON.parse(input?.dataset.schema ?? '{}')).toMatchObject({
+      mlflow_colspec: expect.arrayContaining([
+        { type: 'string', name: 'Species', required: false },
+        { type: 'long', name: 'Body Mass (g)', required: false },
+      ]) as unknown,
+    });
+
     const version = await mlflow.registeredModels.getVersionByAlias(modelName, 'champion');
     expect(version.version).toBe('1');
     const pickled = await mlflow.artifacts.downloadBytes({ uri: version.source, path: 'model.pkl' });

@@ -58,6 +58,45 @@ export function datasetMetadata(
   };
 }
 
+/** MLflow's column type (`ColSpec`) of a DuckDB type; `string` for what MLflow has no type for. */
+export function mlflowColumnType(duckdbType: string): string {
+  if (duckdbType === 'BIGINT' || duckdbType === 'UBIGINT' || duckdbType === 'UINTEGER') return 'long';
+  if (['INTEGER', 'SMALLINT', 'TINYINT', 'USMALLINT', 'UTINYINT'].includes(duckdbType)) return 'integer';
+  if (duckdbType === 'DOUBLE' || duckdbType.startsWith('DECIMAL')) return 'double';
+  if (duckdbType === 'FLOAT' || duckdbType === 'REAL') return 'float';
+  if (duckdbType === 'BOOLEAN') return 'boolean';
+  if (duckdbType === 'DATE' || duckdbType.startsWith('TIMESTAMP')) return 'datetime';
+  if (duckdbType === 'BLOB') return 'binary';
+  return 'string';
+}
+
+/**
+ * The schema and profile of a dataset artifact as MLflow records a dataset input (`{"mlflow_colspec": [...]}`,
+ * `{"num_rows": n, ...}`), from its metadata; nothing for an artifact without `rows` and `columns` (not a dataset
+ * the data steps wrote).
+ */
+export function mlflowDatasetFacts(metadata: unknown): { schema?: string; rows?: number } {
+  const parsed = datasetMetadataSchema
+    .extend({ columns: z.array(z.object({ name: z.string(), type: z.string() })).optional() })
+    .safeParse(metadata ?? {});
+  if (!parsed.success) return {};
+  const { rows, columns } = parsed.data;
+  return {
+    ...(rows === undefined ? {} : { rows }),
+    ...(columns === undefined
+      ? {}
+      : {
+          schema: JSON.stringify({
+            mlflow_colspec: columns.map((column) => ({
+              type: mlflowColumnType(column.type),
+              name: column.name,
+              required: false,
+            })),
+          }),
+        }),
+  };
+}
+
 /** The columns of a relation (a query or a view), in order. */
 export async function describeColumns(session: SqlSession, relation: string): Promise<ColumnSchema[]> {
   const rows = await session.rows(`DESCRIBE SELECT * FROM ${relation}`);
