@@ -40,7 +40,6 @@ export type DataSource =
  */
 export function parseDataSource(source: string, workingDir: string): DataSource {
   const scheme = uriScheme(source);
-  // A one-letter "scheme" is a Windows drive, which no worker path here can be; treat it as unknown too.
   if (scheme === undefined) {
     const path = checkAbsolutePath(isAbsolute(source) ? source : resolve(workingDir, source), 'source path');
     return { kind: 'file', path, display: path };
