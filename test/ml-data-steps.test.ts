@@ -485,6 +485,12 @@ describe('the columnar data steps', () => {
         mode: 'stratified',
         by: 'class',
       });
+      // The steps read CSV datasets too (typed again on reading).
+      const checked = await run('validate@2', {
+        dataset: output.outputs.train ?? null,
+        expectations: { rows: { min: 160, max: 160 }, columns: { id: { type: 'integer', unique: true } } },
+      });
+      expect(checked.outputs.rows).toBe(160);
     });
 
     it('temporal: train before the cutoff, test at or after it; by quantile without one', async () => {
