@@ -212,7 +212,7 @@ describe('step caching', () => {
   it('the built-in ingest step misses when the data file changes, though its path does not', async () => {
     const dataPath = join(directory, 'input.csv');
     await writeFile(dataPath, 'a,b\n1,2\n');
-    const spec = specOf('cache-ingest', { steps: { ingest: { uses: 'ingest', with: { dataPath: 'input.csv' } } } });
+    const spec = specOf('cache-ingest', { steps: { ingest: { uses: 'ingest@1', with: { dataPath: 'input.csv' } } } });
     const first = await run({ spec });
     expect(stepIn((await run({ spec })).status, 'ingest').cache).toBe('hit');
     await writeFile(dataPath, 'a,b\n1,3\n');

@@ -29,9 +29,9 @@ const spec = (dataPath: string): Record<string, unknown> => ({
   kind: 'Pipeline',
   metadata: { name: 'lineage-events' },
   steps: {
-    ingest: { uses: 'ingest', with: { dataPath } },
+    ingest: { uses: 'ingest@1', with: { dataPath } },
     validate: {
-      uses: 'validate',
+      uses: 'validate@1',
       needs: ['ingest'],
       retry: { maxAttempts: 1 },
       with: {

@@ -26,7 +26,7 @@ const SPEC = {
   kind: 'Pipeline',
   metadata: { name: 's3-store' },
   steps: {
-    ingest: { uses: 'ingest', with: { dataPath: DEFAULT_DEMO_DATA } },
+    ingest: { uses: 'ingest@1', with: { dataPath: DEFAULT_DEMO_DATA } },
     count: {
       needs: ['ingest'],
       run: { command: ['sh', '-c', 'wc -l < "$MLOE_INPUTS_DIR/data" > "$MLOE_OUTPUTS_DIR/lines"; echo counted'] },

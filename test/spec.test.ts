@@ -49,6 +49,7 @@ import {
   type ValidPipeline,
 } from '../core/spec';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
+import { DATA_STEPS } from '../core/steps/data';
 import { MODEL_STEPS } from '../core/steps/models';
 import { DEMO_STEPS } from '../pipelines/demo/code-first';
 
@@ -637,7 +638,7 @@ describe('step registry', () => {
         .list()
         .map((d) => d.name)
         .sort(),
-    ).toEqual([...DEMO_STEPS, 'register', ...MODEL_STEPS.map((d) => d.name)].sort());
+    ).toEqual([...DEMO_STEPS, 'register', ...MODEL_STEPS.map((d) => d.name), ...DATA_STEPS.map((d) => d.name)].sort());
   });
 
   it('describes the model steps beside the demo steps they succeed (train@2, evaluate@2)', () => {
@@ -647,6 +648,7 @@ describe('step registry', () => {
       'evaluate@2',
       'deploy@1',
     ]);
+    expect(DATA_STEPS.map((d) => `${d.name}@${d.version}`)).toEqual(['ingest@2', 'validate@2', 'split@1']);
     expect(registry.resolve('train@1')).toMatchObject({ ok: true, descriptor: { version: '1' } });
   });
 });

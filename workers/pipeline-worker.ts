@@ -96,6 +96,7 @@ export function pipelineActivities(
       observers:
         tracker === undefined ? [lineageObserver(emitter)] : [lineageObserver(emitter), trackingObserver(tracker)],
       ...(tracker === undefined ? {} : { tracking: tracker }),
+      ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
     }),
     ...createLineageActivities({
       emitter,

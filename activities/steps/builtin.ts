@@ -12,6 +12,7 @@ import { parseArtifactRef, type ArtifactRef } from '../artifacts';
 import { fileDigest, sourceDigest } from '../cache/digests';
 import { featurizeInto, ingestInto, validateInto } from '../data';
 import { evaluateInto, trainInto } from '../training';
+import { DATA_STEP_IMPLEMENTATIONS } from '../ml/data/steps';
 import { registerModel } from './register';
 import { MODEL_STEP_IMPLEMENTATIONS } from '../ml/steps';
 import type { StepImplementation } from './registry';
@@ -155,4 +156,6 @@ export const BUILTIN_IMPLEMENTATIONS: readonly StepImplementation[] = (
       cacheable: false,
     },
   ])
-  .concat(MODEL_STEP_IMPLEMENTATIONS);
+  .concat(MODEL_STEP_IMPLEMENTATIONS)
+  // ingest@2, validate@2, split@1 (activities/ml/data).
+  .concat(DATA_STEP_IMPLEMENTATIONS);

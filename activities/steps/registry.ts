@@ -5,7 +5,7 @@
  */
 import { createStepRegistry, type JsonValue, type StepDescriptor, type StepRegistry } from '../../core/spec';
 import { MloeError } from '../../core/errors';
-import type { ArtifactStore } from '../artifacts';
+import type { ArtifactStore, S3StoreConfigInput } from '../artifacts';
 import type { MlflowTracker } from '../tracking';
 import { sha256Hex } from '../artifacts/ref';
 import { valueDigest } from '../cache/digests';
@@ -28,6 +28,8 @@ export interface StepContext {
   pipeline?: string;
   /** The worker's MLflow server, when it tracks runs: for steps that write to it (`register@1`). */
   tracking?: MlflowTracker;
+  /** The worker's S3 client settings (endpoint, region, path style), for steps reading `s3://` sources. */
+  s3?: S3StoreConfigInput;
 }
 
 /** What a step implementation returns: output values by port name, and the numbers of a `metrics` output. */

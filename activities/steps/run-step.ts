@@ -13,7 +13,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 import { MloeError, ensureError } from '../../core/errors';
 import type { JsonValue } from '../../core/spec';
-import { createStoreResolver, FileArtifactStore, type ArtifactStore } from '../artifacts';
+import { createStoreResolver, FileArtifactStore, type ArtifactStore, type S3StoreConfigInput } from '../artifacts';
 import { canonicalJson } from '../../core/canonical-json';
 import { readCacheEntry, readLastKey, unusableOutputs, writeCacheEntry, type CacheEntry } from '../cache/entries';
 import { explainKeyChange } from '../cache/explain';
@@ -93,6 +93,8 @@ export interface RunStepOptions {
   tracking?: MlflowTracker;
   /** Where observer failures are reported (they never fail a step); the activity's logger by default. */
   warn?: (message: string) => void;
+  /** The worker's S3 client settings, handed to steps that read `s3://` sources (`ingest@2`). */
+  s3?: S3StoreConfigInput;
 }
 
 /**
@@ -165,6 +167,7 @@ export function createRunStep(
         signal: context.cancellationSignal,
         pipeline: request.pipeline,
         ...(options.tracking === undefined ? {} : { tracking: options.tracking }),
+        ...(options.s3 === undefined ? {} : { s3: options.s3 }),
       };
       const { execution, entry } = await Promise.race([
         execute(implementations, request, stepContext, (outcome) => {

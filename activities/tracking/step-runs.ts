@@ -11,6 +11,7 @@
  */
 import { formatDigest, digestHex, type ArtifactRef } from '../artifacts';
 import type { DatasetInputInput, RunStatus } from '../mlflow';
+import { mlflowDatasetFacts } from '../ml/data/dataset';
 import { paramText, tagValue, type KeyValue } from './limits';
 import { latestPoints, type MetricPoint } from './metrics';
 import { MLFLOW_TAGS, MLOE_TAGS, executionKey, stepRunName, tagEquals } from './names';
@@ -247,16 +248,21 @@ function digestTags(prefix: string, artifacts: readonly { port: string; ref: Art
 /** MLflow keeps dataset digests short (36 characters): the first 36 hex digits of the sha256; `source` has it all. */
 const DATASET_DIGEST_LENGTH = 36;
 
-/** A dataset artifact as an MLflow dataset input: its digest, its URI as the source, its size as the profile. */
+/**
+ * A dataset artifact as an MLflow dataset input: its digest, its URI as the source, its size (and, for a dataset the
+ * data steps wrote, its row count) as the profile, and its columns as the schema when its metadata has them.
+ */
 function datasetInput(ref: ArtifactRef, context: string): DatasetInputInput {
   const hex = digestHex(ref.digest);
+  const facts = mlflowDatasetFacts(ref.metadata);
   return {
     dataset: {
       name: context,
       digest: hex.slice(0, DATASET_DIGEST_LENGTH),
       sourceType: ref.uri.startsWith('s3://') ? 's3' : 'local',
       source: JSON.stringify({ uri: ref.uri, digest: formatDigest(hex) }),
-      profile: JSON.stringify({ num_bytes: ref.size }),
+      profile: JSON.stringify({ num_bytes: ref.size, ...(facts.rows === undefined ? {} : { num_rows: facts.rows }) }),
+      ...(facts.schema === undefined ? {} : { schema: facts.schema }),
     },
     tags: { 'mlflow.data.context': context },
   };

@@ -6,6 +6,7 @@
  */
 import type { StepDescriptor } from '../spec/registry';
 import { MODEL_STEPS } from './models';
+import { DATA_STEPS } from './data';
 
 /** Descriptors of the built-in steps, in pipeline order; the model steps (`./models.ts`) come last. */
 export const BUILTIN_STEPS: readonly StepDescriptor[] = [
@@ -114,4 +115,6 @@ export const BUILTIN_STEPS: readonly StepDescriptor[] = [
     },
   },
   ...MODEL_STEPS,
+  // ingest@2, validate@2, split@1: the columnar data steps (core/steps/data.ts).
+  ...DATA_STEPS,
 ];
