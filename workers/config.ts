@@ -42,6 +42,15 @@ export const ENV_VARS = {
   workflowBundle: 'MLOE_WORKFLOW_BUNDLE',
   /** Where bundles of workflows/ are cached between processes; `node_modules/.cache/mloe` by default. */
   bundleCacheDir: 'MLOE_BUNDLE_CACHE_DIR',
+  /**
+   * Remote executors this worker runs steps on besides the local runner: `kubernetes`, `batch` (comma-separated).
+   * The cluster comes from the Kubernetes client's default loading rules (`KUBECONFIG`, `~/.kube/config`, in-cluster).
+   */
+  executors: 'MLOE_EXECUTORS',
+  /** The namespace of Kubernetes jobs whose step names none; the kubeconfig context's by default. */
+  kubernetesNamespace: 'MLOE_KUBERNETES_NAMESPACE',
+  /** The image of the staging containers of remote steps (`sh`, `curl`, `sha256sum`). */
+  stagingImage: 'MLOE_STAGING_IMAGE',
 } as const;
 
 /** A setting this module resolves. */
@@ -55,6 +64,7 @@ export const SETTING_FLAGS = {
   artifactStore: '--artifact-store',
   concurrency: '--concurrency',
   workflowBundle: '--workflow-bundle',
+  executors: '--executor',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 /** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
@@ -111,6 +121,12 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
     unset: 'unset it to bundle workflows/ (cached in node_modules/.cache/mloe)',
   },
   bundleCacheDir: { use: 'use a directory path', unset: 'unset it for node_modules/.cache/mloe' },
+  executors: {
+    use: 'use kubernetes, batch or local, comma-separated (e.g. --executor kubernetes)',
+    unset: 'unset it for local steps only',
+  },
+  kubernetesNamespace: { use: 'use a Kubernetes namespace name', unset: "unset it for the kubeconfig context's" },
+  stagingImage: { use: 'use an image reference with sh, curl and sha256sum', unset: 'unset it for curlimages/curl' },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -184,6 +200,14 @@ const pathSchema = z
   // eslint-disable-next-line no-control-regex -- a control character in a path is a mistake, not a name
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'a path must not contain control characters');
 
+/** Remote executor kinds a worker can run steps on. */
+export const WORKER_EXECUTORS = ['local', 'kubernetes', 'batch'] as const;
+
+const executorsSchema = z
+  .string()
+  .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+  .pipe(z.array(z.enum(WORKER_EXECUTORS, { error: `not one of ${WORKER_EXECUTORS.join(', ')}` })).min(1, 'empty'));
+
 /**
  * Every setting as text in, typed out. Settings without a fixed default (the artifact store, S3) stay optional: their
  * defaults depend on the working directory or on the AWS SDK.
@@ -199,6 +223,13 @@ export const settingsSchema = z.object({
   concurrency: concurrencySchema.default(DEFAULT_WORKER_CONCURRENCY),
   workflowBundle: pathSchema.optional(),
   bundleCacheDir: pathSchema.optional(),
+  executors: executorsSchema.optional(),
+  kubernetesNamespace: z
+    .string()
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
+    .optional(),
+  stagingImage: z.string().regex(/^\S+$/, 'an image reference has no whitespace').optional(),
 });
 
 /** Every setting, parsed. */
@@ -255,6 +286,14 @@ export interface WorkerConfig extends ConnectionConfig {
   tracking?: TrackingConfig;
   /** The workflow bundle the worker runs: a pre-built file, or workflows/ bundled through the bundle cache. */
   workflowBundle: WorkflowBundleConfig;
+  /** Remote executors (`--executor`, `MLOE_EXECUTORS`): absent, the worker runs steps locally only. */
+  executors?: WorkerExecutorsConfig;
+}
+
+/** The remote executors of a worker and their settings (docs/executors.md). */
+export interface WorkerExecutorsConfig {
+  /** The Kubernetes Job executor: the cluster from the client's default loading rules. */
+  kubernetes?: { namespace?: string; stagingImage?: string };
 }
 
 /** Where a worker's workflow bundle comes from (`workers/workflow-bundle.ts` loads it). */
@@ -499,6 +538,27 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     lineage,
     ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
+    ...executorsOf(settings),
+  };
+}
+
+/** The worker's remote executors from `--executor` / `MLOE_EXECUTORS` and their settings. */
+function executorsOf(settings: Settings): { executors?: WorkerExecutorsConfig } {
+  const kinds = settings.executors ?? [];
+  if (kinds.includes('batch')) {
+    throw new ConfigError(
+      `${ENV_VARS.executors} / ${SETTING_FLAGS.executors}: the batch executor is not available in this version; ` +
+        'use kubernetes (docs/executors.md)',
+    );
+  }
+  if (!kinds.includes('kubernetes')) return {};
+  return {
+    executors: {
+      kubernetes: {
+        ...(settings.kubernetesNamespace === undefined ? {} : { namespace: settings.kubernetesNamespace }),
+        ...(settings.stagingImage === undefined ? {} : { stagingImage: settings.stagingImage }),
+      },
+    },
   };
 }
 

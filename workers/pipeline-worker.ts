@@ -28,6 +28,7 @@ import { trackingObserver } from '../activities/steps/tracking-observer';
 import { MlflowTracker, trackPipelineRun, type TrackingConfig } from '../activities/tracking';
 import { ensureError } from '../core/errors';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
+import type { Executors } from '../activities/executors';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -69,6 +70,8 @@ export interface PipelineWorkerOptions {
   tracking?: TrackingConfig | MlflowTracker;
   /** Where start-up warnings go (a search attribute registration that failed); `console.warn` by default. */
   warn?: (message: string) => void;
+  /** Remote executors of `run:` steps (`executor: kubernetes`); none by default (docs/executors.md). */
+  executors?: Executors;
 }
 
 /**
@@ -78,7 +81,7 @@ export interface PipelineWorkerOptions {
  * `workflows/list-manifests.ts`). The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking'>,
+  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
 ) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
@@ -95,6 +98,7 @@ export function pipelineActivities(
       observers:
         tracker === undefined ? [lineageObserver(emitter)] : [lineageObserver(emitter), trackingObserver(tracker)],
       ...(tracker === undefined ? {} : { tracking: tracker }),
+      ...(options.executors === undefined ? {} : { executors: options.executors }),
     }),
     ...createLineageActivities({
       emitter,
@@ -126,8 +130,19 @@ export function pipelineWorkerOptions(
     lineage: createLineageEmitter(config.lineage, consoleLineageLogger),
     ...(config.tracking === undefined ? {} : { tracking: config.tracking }),
     bundle: config.workflowBundle,
+    ...(config.executors === undefined ? {} : { executors: workerExecutors(config) }),
     ...extra,
   };
+}
+
+/** The remote executors a worker's configuration names, created (they connect on first use). */
+export function workerExecutors(config: Pick<WorkerConfig, 'executors'>): Executors {
+  const kubernetes = config.executors?.kubernetes;
+  if (kubernetes === undefined) return {};
+  // Loaded only by workers that run remote steps (the Kubernetes client is large).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { KubernetesExecutor } = require('../activities/executors') as typeof import('../activities/executors');
+  return { kubernetes: new KubernetesExecutor(kubernetes) };
 }
 
 /**
