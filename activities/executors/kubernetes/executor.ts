@@ -94,6 +94,7 @@ class LogFollower {
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
+    timer.unref();
     signal?.addEventListener('abort', () => {
       clearTimeout(timer);
       resolve();
@@ -188,7 +189,9 @@ export class KubernetesExecutor implements CommandExecutor {
           await watcher.changed(name, context.signal, RECHECK_MS);
           continue;
         }
-        await Promise.race([follower?.done, pause(5_000)]);
+        const grace = new AbortController();
+        await Promise.race([follower?.done, pause(5_000, grace.signal)]);
+        grace.abort();
         if (outcome.state === 'failed') {
           if (outcome.deleteJob) await this.deleteJob(namespace, name, 'Background').catch(() => undefined);
           watcher.forget(name);

@@ -116,6 +116,7 @@ export class JobWatcher {
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
+      timer.unref();
       signal.addEventListener('abort', done, { once: true });
       set.add(done);
     });
