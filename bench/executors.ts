@@ -41,7 +41,10 @@ function job(name: string, runMs: number, group: string): V1Job {
       backoffLimit: 0,
       template: {
         metadata: { labels, annotations: { 'mloe.dev/test-duration-ms': String(runMs) } },
-        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'mloe-test/succeed', command: ['train'] }] },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: 'mloe-test/succeed', command: ['train'] }],
+        },
       },
     },
   };
@@ -56,17 +59,25 @@ function cpuMs(): number {
 function postJob(base: URL, body: V1Job): Promise<void> {
   return new Promise((ok, fail) => {
     const text = JSON.stringify(body);
-    const req = httpRequest(new URL(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs`, base), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`create: ${res.statusCode}`))));
-    });
+    const req = httpRequest(
+      new URL(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs`, base),
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 201 ? ok() : fail(new Error(`create: ${res.statusCode}`))));
+      },
+    );
     req.on('error', fail);
     req.end(text);
   });
 }
 
 /** A plain HTTP watch of jobs matching `selector`; calls `onJob` per event until `stop()`. */
-function rawWatch(base: URL, selector: string, onJob: (job: V1Job) => void): { ready: Promise<void>; stop: () => void } {
+function rawWatch(
+  base: URL,
+  selector: string,
+  onJob: (job: V1Job) => void,
+): { ready: Promise<void>; stop: () => void } {
   let stop = (): void => undefined;
   const ready = new Promise<void>((ok, fail) => {
     const url = new URL(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs`, base);
@@ -90,8 +101,14 @@ const complete = (job: V1Job | undefined): boolean =>
   job?.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ?? false;
 
 async function main(): Promise<void> {
-  const child = spawn(process.execPath, [resolve(__dirname, '../node_modules/tsx/dist/cli.mjs'), resolve(__dirname, '../infra/kubernetes/main.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const { url } = await new Promise<{ url: string }>((ok) => createInterface({ input: child.stdout! }).once('line', (line) => ok(JSON.parse(line) as { url: string })));
+  const child = spawn(
+    process.execPath,
+    [resolve(__dirname, '../node_modules/tsx/dist/cli.mjs'), resolve(__dirname, '../infra/kubernetes/main.ts')],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const { url } = await new Promise<{ url: string }>((ok) =>
+    createInterface({ input: child.stdout }).once('line', (line) => ok(JSON.parse(line) as { url: string })),
+  );
   const base = new URL(url);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
@@ -134,14 +151,22 @@ async function main(): Promise<void> {
       baselineMs.push(performance.now() - started);
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-    rows.push(['sequential: create → completed observed (median ms)', median(executorMs).toFixed(1), median(baselineMs).toFixed(1)]);
+    rows.push([
+      'sequential: create → completed observed (median ms)',
+      median(executorMs).toFixed(1),
+      median(baselineMs).toFixed(1),
+    ]);
 
     // 2. Concurrent: the executor's watch of JOBS jobs at once.
     const names = Array.from({ length: JOBS }, (_, i) => `conc-exec-${i}`);
     let cpu0 = cpuMs();
     let wall0 = performance.now();
     for (let i = 0; i < names.length; i += 50) {
-      await Promise.all(names.slice(i, i + 50).map((name) => batch.createNamespacedJob({ namespace: NAMESPACE, body: job(name, RUN_MS, 'conc') })));
+      await Promise.all(
+        names
+          .slice(i, i + 50)
+          .map((name) => batch.createNamespacedJob({ namespace: NAMESPACE, body: job(name, RUN_MS, 'conc') })),
+      );
     }
     const createCpu = cpuMs() - cpu0;
     const createWall = performance.now() - wall0;
@@ -190,15 +215,27 @@ async function main(): Promise<void> {
 
     rows.push([`create ${JOBS} jobs (50 at a time): wall ms`, createWall.toFixed(0), rawCreateWall.toFixed(0)]);
     rows.push([`create ${JOBS} jobs: worker CPU ms`, createCpu.toFixed(0), rawCreateCpu.toFixed(0)]);
-    rows.push([`watch ${JOBS} jobs to completion (${peak} at once): wall ms`, watchWall.toFixed(0), rawWatchWall.toFixed(0)]);
+    rows.push([
+      `watch ${JOBS} jobs to completion (${peak} at once): wall ms`,
+      watchWall.toFixed(0),
+      rawWatchWall.toFixed(0),
+    ]);
     rows.push([`watch: worker CPU ms`, watchCpu.toFixed(0), rawWatchCpu.toFixed(0)]);
-    rows.push([`watch: worker CPU in cores (CPU / wall)`, (watchCpu / watchWall).toFixed(3), (rawWatchCpu / rawWatchWall).toFixed(3)]);
+    rows.push([
+      `watch: worker CPU in cores (CPU / wall)`,
+      (watchCpu / watchWall).toFixed(3),
+      (rawWatchCpu / rawWatchWall).toFixed(3),
+    ]);
   } finally {
     await watcher.stop();
     child.stdin?.end();
     child.kill('SIGTERM');
   }
-  console.log(`executors benchmark: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `executors benchmark: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
   console.log('| measurement | executor (client-node + informers) | baseline (plain HTTP) |');
   console.log('| --- | --- | --- |');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);

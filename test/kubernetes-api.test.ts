@@ -6,20 +6,20 @@
  */
 import { PassThrough } from 'node:stream';
 
-import {
-  ApiException,
-  BatchV1Api,
-  CoreV1Api,
-  KubeConfig,
-  Log,
-  Watch,
-  type V1Job,
-} from '@kubernetes/client-node';
+import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, Log, Watch, type V1Job } from '@kubernetes/client-node';
 
 import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
 import { pollUntil } from './support/poll';
 
 jest.setTimeout(120_000);
+
+/** A `Status` object as the API server answers errors. */
+interface StatusBody {
+  kind?: string;
+  reason?: string;
+  code?: number;
+  details?: { name?: string; causes?: { field?: string }[] };
+}
 
 const real = process.env.MLOE_TEST_KUBECONFIG;
 const NAMESPACE = process.env.MLOE_TEST_NAMESPACE ?? 'default';
@@ -31,7 +31,9 @@ describe(`the Kubernetes API subset (${real === undefined ? 'test server' : `clu
   let core: CoreV1Api;
   const run = `${process.pid}-${Date.now().toString(36)}`;
   const label = { 'app.kubernetes.io/managed-by': 'mloe-contract-test', 'mloe.dev/run': run };
-  const selector = Object.entries(label).map(([key, value]) => `${key}=${value}`).join(',');
+  const selector = Object.entries(label)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
 
   beforeAll(async () => {
     kubeConfig = new KubeConfig();
@@ -44,7 +46,13 @@ describe(`the Kubernetes API subset (${real === undefined ? 'test server' : `clu
   });
 
   afterAll(async () => {
-    await batch?.deleteCollectionNamespacedJob({ namespace: NAMESPACE, labelSelector: selector, propagationPolicy: 'Background' }).catch(() => undefined);
+    await batch
+      ?.deleteCollectionNamespacedJob({
+        namespace: NAMESPACE,
+        labelSelector: selector,
+        propagationPolicy: 'Background',
+      })
+      .catch(() => undefined);
     await server?.close();
   });
 
@@ -63,11 +71,14 @@ describe(`the Kubernetes API subset (${real === undefined ? 'test server' : `clu
     };
   }
 
-  async function apiFailure(call: Promise<unknown>): Promise<{ code: number; body: Record<string, any> }> {
-    const error = await call.then(() => undefined, (e: unknown) => e);
+  async function apiFailure(call: Promise<unknown>): Promise<{ code: number; body: StatusBody }> {
+    const error = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ApiException);
     const { code, body } = error as ApiException<unknown>;
-    return { code, body: (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, any> };
+    return { code, body: (typeof body === 'string' ? JSON.parse(body) : body) as StatusBody };
   }
 
   test('create, AlreadyExists, NotFound and Invalid as Status objects', async () => {
@@ -89,12 +100,19 @@ describe(`the Kubernetes API subset (${real === undefined ? 'test server' : `clu
 
     const missing = await apiFailure(batch.readNamespacedJob({ name: `nope-${run}`, namespace: NAMESPACE }));
     expect(missing.code).toBe(404);
-    expect(missing.body).toMatchObject({ kind: 'Status', reason: 'NotFound', code: 404, details: { name: `nope-${run}`, kind: 'jobs' } });
+    expect(missing.body).toMatchObject({
+      kind: 'Status',
+      reason: 'NotFound',
+      code: 404,
+      details: { name: `nope-${run}`, kind: 'jobs' },
+    });
 
-    const invalid = await apiFailure(batch.createNamespacedJob({ namespace: NAMESPACE, body: job('Not_A_Name', ['true']) }));
+    const invalid = await apiFailure(
+      batch.createNamespacedJob({ namespace: NAMESPACE, body: job('Not_A_Name', ['true']) }),
+    );
     expect(invalid.code).toBe(422);
     expect(invalid.body).toMatchObject({ kind: 'Status', reason: 'Invalid', code: 422 });
-    expect(invalid.body.details.causes.map((cause: { field: string }) => cause.field)).toContain('metadata.name');
+    expect(invalid.body.details?.causes?.map((cause) => cause.field)).toContain('metadata.name');
   });
 
   test('a watch from the list resourceVersion sees the job through to Complete; the pod log holds its output', async () => {
@@ -107,42 +125,74 @@ describe(`the Kubernetes API subset (${real === undefined ? 'test server' : `clu
       { labelSelector: selector, resourceVersion: list.metadata?.resourceVersion ?? '0' },
       (type: string, object: V1Job) => {
         if (object.metadata?.name === name) {
-          events.push({ type, conditions: (object.status?.conditions ?? []).filter((c) => c.status === 'True').map((c) => c.type) });
+          events.push({
+            type,
+            conditions: (object.status?.conditions ?? []).filter((c) => c.status === 'True').map((c) => c.type),
+          });
         }
       },
       () => undefined,
     );
     try {
-      await batch.createNamespacedJob({ namespace: NAMESPACE, body: job(name, ['sh', '-c', 'echo hello; echo world']) });
-      await pollUntil('the job complete', () => events.some((event) => event.conditions.includes('Complete')), { timeoutMs: 90_000 });
+      await batch.createNamespacedJob({
+        namespace: NAMESPACE,
+        body: job(name, ['sh', '-c', 'echo hello; echo world']),
+      });
+      await pollUntil('the job complete', () => events.some((event) => event.conditions.includes('Complete')), {
+        timeoutMs: 90_000,
+      });
     } finally {
       request.abort();
     }
     expect(events[0]?.type).toBe('ADDED');
     expect(events.some((event) => event.type === 'MODIFIED')).toBe(true);
 
-    const pods = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `batch.kubernetes.io/job-name=${name}` });
+    const pods = await core.listNamespacedPod({
+      namespace: NAMESPACE,
+      labelSelector: `batch.kubernetes.io/job-name=${name}`,
+    });
     expect(pods.items).toHaveLength(1);
     const pod = pods.items[0]!;
     expect(pod.metadata?.labels?.['job-name']).toBe(name);
     expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Job', name, controller: true });
-    await pollUntil('the pod succeeded', async () => (await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE })).status?.phase === 'Succeeded', { timeoutMs: 60_000 });
+    await pollUntil(
+      'the pod succeeded',
+      async () =>
+        (await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE })).status?.phase ===
+        'Succeeded',
+      { timeoutMs: 60_000 },
+    );
     const text = await readLog(pod.metadata!.name!);
     expect(text).toBe('hello\nworld\n');
-    const tail = await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: NAMESPACE, container: 'main', tailLines: 1 });
+    const tail = await core.readNamespacedPodLog({
+      name: pod.metadata!.name!,
+      namespace: NAMESPACE,
+      container: 'main',
+      tailLines: 1,
+    });
     expect(String(tail)).toBe('world\n');
   });
 
   test('deleting with propagationPolicy Foreground removes the job and then its pods', async () => {
     const name = `contract-delete-${run}`;
     await batch.createNamespacedJob({ namespace: NAMESPACE, body: job(name, ['sleep', '300']) });
-    await pollUntil('its pod', async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `batch.kubernetes.io/job-name=${name}` })).items.length === 1, { timeoutMs: 60_000 });
+    await pollUntil(
+      'its pod',
+      async () =>
+        (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `batch.kubernetes.io/job-name=${name}` }))
+          .items.length === 1,
+      { timeoutMs: 60_000 },
+    );
     await batch.deleteNamespacedJob({ name, namespace: NAMESPACE, propagationPolicy: 'Foreground' });
     await pollUntil(
       'the job and its pods gone',
       async () =>
-        (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `batch.kubernetes.io/job-name=${name}` })).items.length === 0 &&
-        (await batch.readNamespacedJob({ name, namespace: NAMESPACE }).then(() => false, (e: unknown) => e instanceof ApiException && e.code === 404)),
+        (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `batch.kubernetes.io/job-name=${name}` }))
+          .items.length === 0 &&
+        (await batch.readNamespacedJob({ name, namespace: NAMESPACE }).then(
+          () => false,
+          (e: unknown) => e instanceof ApiException && e.code === 404,
+        )),
       { timeoutMs: 90_000 },
     );
     const gone = await apiFailure(batch.deleteNamespacedJob({ name, namespace: NAMESPACE }));

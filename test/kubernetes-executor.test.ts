@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { V1Job } from '@kubernetes/client-node';
 import { CancelledFailure } from '@temporalio/common';
 
 import { S3ArtifactStore, type ArtifactRef } from '../activities/artifacts';
@@ -61,7 +62,11 @@ describe('the Kubernetes Job executor', () => {
   }
 
   /** A request with its own workflow id (jobs never collide between tests). */
-  function request(command: string[], image = 'busybox:1.36', extra: Partial<RemoteCommandRequest> = {}): RemoteCommandRequest {
+  function request(
+    command: string[],
+    image = 'busybox:1.36',
+    extra: Partial<RemoteCommandRequest> = {},
+  ): RemoteCommandRequest {
     counter += 1;
     return {
       stepId: 'train',
@@ -134,22 +139,22 @@ describe('the Kubernetes Job executor', () => {
     expect(reports.every((report) => report.job === name && report.where === 'ml')).toBe(true);
 
     const job = kube.store.get('jobs', 'ml', name);
-    const spec = job?.spec as Record<string, any>;
+    const spec = job?.spec as unknown as V1Job['spec'] & object;
     expect(job?.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'mloe', 'mloe.dev/attempt': '1' });
     expect(job?.metadata.annotations?.['mloe.dev/workflow-id']).toBe(req.workflowId);
     expect(spec.backoffLimit).toBe(0);
     expect(spec.ttlSecondsAfterFinished).toBe(3600);
     expect(spec.activeDeadlineSeconds).toBe(300);
-    const pod = spec.template.spec;
+    const pod = spec.template.spec!;
     expect(pod.serviceAccountName).toBe('trainer');
     expect(pod.nodeSelector).toEqual({ 'cloud.google.com/gke-accelerator': 'nvidia-l4' });
     expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
-    expect(pod.containers[0].image).toBe('busybox:1.36');
-    expect(pod.containers[0].resources).toEqual({
+    expect(pod.containers[0]?.image).toBe('busybox:1.36');
+    expect(pod.containers[0]?.resources).toEqual({
       requests: { cpu: '2', memory: '1Gi' },
       limits: { cpu: '2', memory: '1Gi', 'nvidia.com/gpu': '1' },
     });
-    expect(pod.initContainers.map((c: { name: string; restartPolicy?: string }) => [c.name, c.restartPolicy])).toEqual([
+    expect(pod.initContainers?.map((c) => [c.name, c.restartPolicy])).toEqual([
       ['mloe-stage-in', undefined],
       ['mloe-stage-out', 'Always'],
     ]);
@@ -167,7 +172,12 @@ describe('the Kubernetes Job executor', () => {
 
   test.each([
     ['mloe-test/oom:1', 'STEP_OUT_OF_MEMORY', false, /OOMKilled.*raise resources\.memory/s],
-    ['registry.example.com/mloe-test/imagepull:v9', 'STEP_IMAGE_PULL_FAILED', false, /registry\.example\.com\/mloe-test\/imagepull:v9.*(ErrImagePull|ImagePullBackOff)/],
+    [
+      'registry.example.com/mloe-test/imagepull:v9',
+      'STEP_IMAGE_PULL_FAILED',
+      false,
+      /registry\.example\.com\/mloe-test\/imagepull:v9.*(ErrImagePull|ImagePullBackOff)/,
+    ],
     ['mloe-test/evicted', 'STEP_INFRASTRUCTURE_FAILED', true, /evicted: The node was low on resource: memory/],
     ['mloe-test/node-lost', 'STEP_INFRASTRUCTURE_FAILED', true, /lost with its node \(DeletionByTaintManager/],
   ])('image %s fails with %s (retryable: %s)', async (image, code, retryable, message) => {
@@ -201,7 +211,11 @@ describe('the Kubernetes Job executor', () => {
     const controller = new AbortController();
     const running = executor.run(req, context(1, controller.signal).value);
     const name = jobName(req, 1);
-    await pollUntil('the pod running', () => kube.store.list('pods', 'ml', (l) => l?.['job-name'] === name)[0]?.status?.phase === 'Running', { timeoutMs: 30_000 });
+    await pollUntil(
+      'the pod running',
+      () => kube.store.list('pods', 'ml', (l) => l?.['job-name'] === name)[0]?.status?.phase === 'Running',
+      { timeoutMs: 30_000 },
+    );
     controller.abort(new CancelledFailure('CANCELLED'));
     await expect(running).rejects.toBeInstanceOf(CancelledFailure);
     // By the time the executor gives up the activity, the job and its pods are gone.
@@ -211,11 +225,19 @@ describe('the Kubernetes Job executor', () => {
 
   test('a worker that dies mid-job leaves it running, and the next attempt on a new worker attaches: one job', async () => {
     const gate = join(directory, 'gate');
-    const req = request(['sh', '-c', `while [ ! -f ${gate} ]; do sleep 0.05; done; echo '{"rows": 7}' > "$MLOE_OUTPUTS_DIR/outputs.json"; echo 7 > "$MLOE_OUTPUTS_DIR/lines"`]);
+    const req = request([
+      'sh',
+      '-c',
+      `while [ ! -f ${gate} ]; do sleep 0.05; done; echo '{"rows": 7}' > "$MLOE_OUTPUTS_DIR/outputs.json"; echo 7 > "$MLOE_OUTPUTS_DIR/lines"`,
+    ]);
     const name = jobName(req, 1);
     const first = new AbortController();
     const dying = executor.run(req, context(1, first.signal).value);
-    await pollUntil('the pod running', () => kube.store.list('pods', 'ml', (l) => l?.['job-name'] === name)[0]?.status?.phase === 'Running', { timeoutMs: 30_000 });
+    await pollUntil(
+      'the pod running',
+      () => kube.store.list('pods', 'ml', (l) => l?.['job-name'] === name)[0]?.status?.phase === 'Running',
+      { timeoutMs: 30_000 },
+    );
     first.abort(new CancelledFailure('WORKER_SHUTDOWN'));
     await expect(dying).rejects.toBeInstanceOf(CancelledFailure);
     expect(kube.store.get('jobs', 'ml', name)).toBeDefined();
@@ -233,15 +255,28 @@ describe('the Kubernetes Job executor', () => {
     } finally {
       await second.close();
     }
-    const created = [...kube.stats.jobsCreated.keys()].filter((key) => key.includes(name.slice(0, 20)) && key.endsWith(name.slice(-10)));
+    const created = [...kube.stats.jobsCreated.keys()].filter(
+      (key) => key.includes(name.slice(0, 20)) && key.endsWith(name.slice(-10)),
+    );
     expect(created).toEqual([`ml/${name}`]);
     expect(kube.stats.jobsCreated.get(`ml/${name}`)).toBe(1);
-    expect(kube.store.list('jobs', 'ml', (l) => l?.['mloe.dev/execution'] === kube.store.get('jobs', 'ml', name)?.metadata.labels?.['mloe.dev/execution'])).toHaveLength(1);
+    expect(
+      kube.store.list(
+        'jobs',
+        'ml',
+        (l) =>
+          l?.['mloe.dev/execution'] === kube.store.get('jobs', 'ml', name)?.metadata.labels?.['mloe.dev/execution'],
+      ),
+    ).toHaveLength(1);
   });
 
   test('a retry after a failed job gets a new job', async () => {
     const marker = join(directory, `failed-once-${counter}`);
-    const req = request(['sh', '-c', `if [ -f ${marker} ]; then echo 1 > "$MLOE_OUTPUTS_DIR/lines"; echo '{"rows": 1}' > "$MLOE_OUTPUTS_DIR/outputs.json"; else touch ${marker}; exit 4; fi`]);
+    const req = request([
+      'sh',
+      '-c',
+      `if [ -f ${marker} ]; then echo 1 > "$MLOE_OUTPUTS_DIR/lines"; echo '{"rows": 1}' > "$MLOE_OUTPUTS_DIR/outputs.json"; else touch ${marker}; exit 4; fi`,
+    ]);
     const error = await executor.run(req, context(1).value).catch((e: unknown) => e);
     expect((error as MloeError).code).toBe('STEP_COMMAND_FAILED');
     const result = await executor.run(req, context(2).value);

@@ -93,7 +93,12 @@ describe('a pipeline step on the Kubernetes executor', () => {
   });
 
   async function run(body: ReturnType<typeof spec>) {
-    const started = await startPipeline(light.env.client, { spec: body, artifactStore: storeUri, workingDir: directory, taskQueue });
+    const started = await startPipeline(light.env.client, {
+      spec: body,
+      artifactStore: storeUri,
+      workingDir: directory,
+      taskQueue,
+    });
     return { started, outcome: await waitForPipeline(started.handle, { pollIntervalMs: 100 }) };
   }
 
@@ -127,13 +132,22 @@ describe('a pipeline step on the Kubernetes executor', () => {
   it('cancelling the run deletes the running job and its pods', async () => {
     const gate = join(directory, 'never');
     const body = spec('kubernetes', gpuQueue, ['sh', '-c', `while [ ! -f ${gate} ]; do sleep 0.1; done`]);
-    const started = await startPipeline(light.env.client, { spec: body, artifactStore: storeUri, workingDir: directory, taskQueue });
+    const started = await startPipeline(light.env.client, {
+      spec: body,
+      artifactStore: storeUri,
+      workingDir: directory,
+      taskQueue,
+    });
     const running = await pollUntil(
       'the job running',
       () =>
         kube.store
           .list('pods', 'default', (labels) => labels?.['mloe.dev/step'] === 'train')
-          .find((pod) => pod.metadata.annotations?.['mloe.dev/workflow-id'] === started.workflowId && pod.status?.phase === 'Running'),
+          .find(
+            (pod) =>
+              pod.metadata.annotations?.['mloe.dev/workflow-id'] === started.workflowId &&
+              pod.status?.phase === 'Running',
+          ),
       { timeoutMs: 60_000 },
     );
     const jobName = running.metadata.labels?.['batch.kubernetes.io/job-name'] ?? '';
@@ -142,7 +156,9 @@ describe('a pipeline step on the Kubernetes executor', () => {
     expect(outcome.error).toBeDefined();
     // The step was recorded cancelled only after the executor saw the job and its pods gone.
     expect(kube.store.get('jobs', 'default', jobName)).toBeUndefined();
-    expect(kube.store.list('pods', 'default', (labels) => labels?.['batch.kubernetes.io/job-name'] === jobName)).toEqual([]);
+    expect(
+      kube.store.list('pods', 'default', (labels) => labels?.['batch.kubernetes.io/job-name'] === jobName),
+    ).toEqual([]);
     await writeFile(gate, '');
   });
 });

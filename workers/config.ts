@@ -205,7 +205,12 @@ export const WORKER_EXECUTORS = ['local', 'kubernetes', 'batch'] as const;
 
 const executorsSchema = z
   .string()
-  .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+  .transform((text) =>
+    text
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  )
   .pipe(z.array(z.enum(WORKER_EXECUTORS, { error: `not one of ${WORKER_EXECUTORS.join(', ')}` })).min(1, 'empty'));
 
 /**

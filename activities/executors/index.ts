@@ -11,7 +11,14 @@ export {
   type KubernetesExecutorConfig,
   type KubernetesExecutorConfigInput,
 } from './kubernetes/config';
-export { jobName, executionHash, MANAGED_BY_LABEL, MANAGED_BY, EXECUTION_LABEL, WORKFLOW_ANNOTATION } from './kubernetes/names';
+export {
+  jobName,
+  executionHash,
+  MANAGED_BY_LABEL,
+  MANAGED_BY,
+  EXECUTION_LABEL,
+  WORKFLOW_ANNOTATION,
+} from './kubernetes/names';
 export { buildJob, resourceRequirements } from './kubernetes/manifest';
 export { JobWatcher } from './kubernetes/watcher';
 

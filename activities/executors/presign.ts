@@ -27,7 +27,9 @@ interface Presigner {
 function encodeKey(key: string): string {
   return key
     .split('/')
-    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .map((segment) =>
+      encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    )
     .join('/');
 }
 
@@ -64,8 +66,13 @@ export async function presignS3Url(
   };
   const host = request.port === undefined ? request.hostname : `${request.hostname}:${request.port}`;
   request.headers.host = host;
-  const signer = await config.signer({ name: 'sigv4', signingProperties: { signingRegion: region, signingName: 's3' } });
-  const signed = await signer.presign(request, { expiresIn: Math.min(Math.max(1, Math.round(expiresIn)), MAX_PRESIGN_SECONDS) });
+  const signer = await config.signer({
+    name: 'sigv4',
+    signingProperties: { signingRegion: region, signingName: 's3' },
+  });
+  const signed = await signer.presign(request, {
+    expiresIn: Math.min(Math.max(1, Math.round(expiresIn)), MAX_PRESIGN_SECONDS),
+  });
   const query = Object.entries(signed.query)
     .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
     .join('&');

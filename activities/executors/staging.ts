@@ -102,7 +102,10 @@ export async function planStaging(
     'fetch() { curl -fsSL --retry 5 --retry-all-errors -o "$2" "$1"; }',
     'fetch "$MLOE_GET_PARAMS" "$MLOE_PARAMS_FILE"',
   ];
-  inEnv.push({ name: 'MLOE_GET_PARAMS', value: await put('in/params.json', `${JSON.stringify(request.params, null, 2)}\n`) });
+  inEnv.push({
+    name: 'MLOE_GET_PARAMS',
+    value: await put('in/params.json', `${JSON.stringify(request.params, null, 2)}\n`),
+  });
   let index = 0;
   for (const [name, value] of Object.entries(request.inputs)) {
     const variable = `MLOE_GET_${index++}`;
@@ -118,7 +121,10 @@ export async function planStaging(
           { retryable: false, cause: error },
         );
       }
-      inEnv.push({ name: variable, value: await presignS3Url(store.client, 'GET', location.bucket, location.key, expiresInSeconds) });
+      inEnv.push({
+        name: variable,
+        value: await presignS3Url(store.client, 'GET', location.bucket, location.key, expiresInSeconds),
+      });
       lines.push(`fetch "$${variable}" "$MLOE_INPUTS_DIR/${name}"`);
       lines.push(`echo "${digestHex(ref.digest)}  $MLOE_INPUTS_DIR/${name}" | sha256sum -c -`);
       described[name] = { ...ref, path: `@MLOE_INPUTS_DIR@/${name}` };
@@ -132,24 +138,51 @@ export async function planStaging(
       described[name] = value;
     }
   }
-  inEnv.push({ name: 'MLOE_GET_INPUTS', value: await put('in/inputs.json', `${JSON.stringify(described, null, 2)}\n`) });
+  inEnv.push({
+    name: 'MLOE_GET_INPUTS',
+    value: await put('in/inputs.json', `${JSON.stringify(described, null, 2)}\n`),
+  });
   lines.push('fetch "$MLOE_GET_INPUTS" "$TMPDIR/inputs.json"');
   lines.push('sed "s#@MLOE_INPUTS_DIR@#$MLOE_INPUTS_DIR#g" "$TMPDIR/inputs.json" > "$MLOE_INPUTS_FILE"');
   lines.push('rm -f "$TMPDIR/inputs.json"');
 
   const outEnv: EnvList = [...paths];
-  const staged = ['outputs.json', 'metrics.json', ...Object.entries(request.outputs).filter(([, port]) => isArtifactType(port.type)).map(([name]) => name)];
+  const staged = [
+    'outputs.json',
+    'metrics.json',
+    ...Object.entries(request.outputs)
+      .filter(([, port]) => isArtifactType(port.type))
+      .map(([name]) => name),
+  ];
   const upload = ['upload() {', '  ok=1', '  : > "$TMPDIR/manifest.txt"'];
   for (const [position, name] of staged.entries()) {
     const variable = `MLOE_PUT_${position}`;
-    outEnv.push({ name: variable, value: await presignS3Url(store.client, 'PUT', store.bucket, stagingKey(store, job, `out/${name}`), expiresInSeconds) });
+    outEnv.push({
+      name: variable,
+      value: await presignS3Url(
+        store.client,
+        'PUT',
+        store.bucket,
+        stagingKey(store, job, `out/${name}`),
+        expiresInSeconds,
+      ),
+    });
     upload.push(
       `  if [ -f "$MLOE_OUTPUTS_DIR/${name}" ] && [ ! -L "$MLOE_OUTPUTS_DIR/${name}" ]; then`,
       `    if curl -fsS --retry 5 --retry-all-errors -T "$MLOE_OUTPUTS_DIR/${name}" "$${variable}"; then echo "${name}" >> "$TMPDIR/manifest.txt"; else ok=0; fi`,
       '  fi',
     );
   }
-  outEnv.push({ name: 'MLOE_PUT_MANIFEST', value: await presignS3Url(store.client, 'PUT', store.bucket, stagingKey(store, job, `out/${MANIFEST}`), expiresInSeconds) });
+  outEnv.push({
+    name: 'MLOE_PUT_MANIFEST',
+    value: await presignS3Url(
+      store.client,
+      'PUT',
+      store.bucket,
+      stagingKey(store, job, `out/${MANIFEST}`),
+      expiresInSeconds,
+    ),
+  });
   upload.push(
     '  if [ "$ok" = 1 ]; then curl -fsS --retry 5 --retry-all-errors -T "$TMPDIR/manifest.txt" "$MLOE_PUT_MANIFEST"; fi',
     '}',
@@ -179,7 +212,10 @@ export async function readStagedManifest(store: S3ArtifactStore, job: string): P
     return text.split('\n').filter((line) => line !== '');
   } catch (error) {
     if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-    throw new MloeError('STEP_STAGING_FAILED', `could not read the staged manifest of job ${job}`, { retryable: true, cause: error });
+    throw new MloeError('STEP_STAGING_FAILED', `could not read the staged manifest of job ${job}`, {
+      retryable: true,
+      cause: error,
+    });
   }
 }
 

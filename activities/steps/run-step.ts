@@ -386,7 +386,10 @@ function isRemoteProgress(details: unknown): details is RemoteProgress {
 
 /** Runs a `run:` step on its remote executor (`executor: kubernetes | batch`). */
 async function dispatchRemote(
-  request: RunStepRequest & { run: NonNullable<RunStepRequest['run']>; placement: NonNullable<RunStepRequest['placement']> },
+  request: RunStepRequest & {
+    run: NonNullable<RunStepRequest['run']>;
+    placement: NonNullable<RunStepRequest['placement']>;
+  },
   context: StepContext,
   remote: RemoteDispatch,
 ): Promise<StepOutput & { logs?: StepLogs }> {
@@ -402,9 +405,13 @@ async function dispatchRemote(
     );
   }
   if (request.run.image === undefined) {
-    throw new MloeError('STEP_COMMAND_INVALID', `step ${request.stepId} runs on the ${kind} executor without an image`, {
-      retryable: false,
-    });
+    throw new MloeError(
+      'STEP_COMMAND_INVALID',
+      `step ${request.stepId} runs on the ${kind} executor without an image`,
+      {
+        retryable: false,
+      },
+    );
   }
   const result = await executor.run(
     {

@@ -3,14 +3,7 @@
  * (field by field; `nodeSelector` merged key by key). Pure: the workflow builds each `run:` step's request with it and
  * the validator checks the result before anything starts.
  */
-import type {
-  BatchSettings,
-  DefaultsSpec,
-  ExecutorKind,
-  KubernetesSettings,
-  ResourcesSpec,
-  StepSpec,
-} from './schema';
+import type { BatchSettings, DefaultsSpec, ExecutorKind, KubernetesSettings, ResourcesSpec, StepSpec } from './schema';
 
 /** A step's placement as the executor receives it. */
 export interface StepPlacement {

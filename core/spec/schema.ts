@@ -207,7 +207,10 @@ export const tolerationSchema = z.strictObject({
   key: z.string().min(1).optional(),
   operator: hinted(z.enum(['Exists', 'Equal']), 'Exists or Equal').optional(),
   value: z.string().optional(),
-  effect: hinted(z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']), 'NoSchedule, PreferNoSchedule or NoExecute').optional(),
+  effect: hinted(
+    z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+    'NoSchedule, PreferNoSchedule or NoExecute',
+  ).optional(),
   tolerationSeconds: z.int().min(0).optional(),
 });
 
@@ -217,7 +220,10 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 /** Kubernetes settings of a step (or of every step, in `defaults`): where and how its Job's pod is scheduled. */
 export const kubernetesSettingsSchema = z.strictObject({
   namespace: hinted(z.string().max(63).regex(DNS_LABEL), "a namespace name, e.g. 'ml-training'").optional(),
-  serviceAccountName: hinted(z.string().max(253).regex(DNS_SUBDOMAIN), "a service account name, e.g. 'trainer'").optional(),
+  serviceAccountName: hinted(
+    z.string().max(253).regex(DNS_SUBDOMAIN),
+    "a service account name, e.g. 'trainer'",
+  ).optional(),
   nodeSelector: z.record(z.string().min(1), z.string()).optional(),
   tolerations: z.array(tolerationSchema).optional(),
 });
@@ -225,7 +231,10 @@ export const kubernetesSettingsSchema = z.strictObject({
 /** AWS Batch settings of a step (or of every step, in `defaults`): the queue and the job definition it is submitted to. */
 export const batchSettingsSchema = z.strictObject({
   jobQueue: hinted(z.string().min(1), "a job queue name or ARN, e.g. 'gpu-queue'").optional(),
-  jobDefinition: hinted(z.string().min(1), "a job definition name[:revision] or ARN, e.g. 'mloe-container:3'").optional(),
+  jobDefinition: hinted(
+    z.string().min(1),
+    "a job definition name[:revision] or ARN, e.g. 'mloe-container:3'",
+  ).optional(),
 });
 
 const executorSchema = hinted(z.enum(EXECUTORS), `one of ${EXECUTORS.join(', ')}`);

@@ -535,7 +535,7 @@ export class SimulatedCluster {
     if (typeof ttl === 'number') {
       this.jobTimer(
         `${job.metadata.namespace}/${job.metadata.name}`,
-        setTimeout(() => void this.deleteJob(job.metadata.namespace, job.metadata.name, 'Background'), ttl * 1000),
+        setTimeout(() => this.deleteJob(job.metadata.namespace, job.metadata.name, 'Background'), ttl * 1000),
       );
     }
   }
@@ -602,11 +602,7 @@ export class SimulatedCluster {
    * it (`deletionTimestamp`, finalizer `foregroundDeletion`) and removes it once its pods are gone; `Orphan` leaves
    * the pods.
    */
-  async deleteJob(
-    namespace: string,
-    name: string,
-    policy: 'Background' | 'Foreground' | 'Orphan',
-  ): Promise<KubeObject | undefined> {
+  deleteJob(namespace: string, name: string, policy: 'Background' | 'Foreground' | 'Orphan'): KubeObject | undefined {
     const key = `${namespace}/${name}`;
     this.jobTimers.get(key)?.forEach(clearTimeout);
     this.jobTimers.delete(key);

@@ -16,7 +16,9 @@ async function main(argv: readonly string[]): Promise<number> {
     if (arg === '--port' && /^\d+$/.test(argv[i + 1] ?? '')) port = Number(argv[++i]);
     else if (arg === '--kubeconfig' && argv[i + 1] !== undefined) kubeconfigPath = argv[++i];
     else {
-      process.stderr.write(`unexpected argument ${JSON.stringify(arg)}\nusage: main.ts [--port N] [--kubeconfig FILE]\n`);
+      process.stderr.write(
+        `unexpected argument ${JSON.stringify(arg)}\nusage: main.ts [--port N] [--kubeconfig FILE]\n`,
+      );
       return 2;
     }
   }

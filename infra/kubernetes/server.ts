@@ -193,7 +193,7 @@ export async function startKubernetesTestServer(
     const object: KubeObject = {
       apiVersion: 'batch/v1',
       kind: 'Job',
-      metadata: { ...metadata, name: name as string, namespace, uid: '', resourceVersion: '', creationTimestamp: '' },
+      metadata: { ...metadata, name: name, namespace, uid: '', resourceVersion: '', creationTimestamp: '' },
       spec: { backoffLimit: 6, completions: 1, parallelism: 1, ...job.spec },
       status: {},
     };
@@ -211,16 +211,16 @@ export async function startKubernetesTestServer(
       return;
     }
     cluster.jobCreated(object);
-    send(response, 201, store.get('jobs', namespace, name as string));
+    send(response, 201, store.get('jobs', namespace, name));
   }
 
-  async function list(
+  function list(
     request: IncomingMessage,
     response: ServerResponse,
     url: URL,
     resource: Resource,
     namespace: string,
-  ): Promise<void> {
+  ): void {
     let selector;
     try {
       selector = parseLabelSelector(url.searchParams.get('labelSelector'));
@@ -322,11 +322,7 @@ export async function startKubernetesTestServer(
       return;
     }
     // batch/v1 jobs default to orphaning their pods when no policy is given (for compatibility, as kubectl warns).
-    const marked = await cluster.deleteJob(
-      namespace,
-      name,
-      (policy ?? 'Orphan') as 'Background' | 'Foreground' | 'Orphan',
-    );
+    const marked = cluster.deleteJob(namespace, name, (policy ?? 'Orphan') as 'Background' | 'Foreground' | 'Orphan');
     if (policy === 'Foreground') {
       send(response, 200, marked);
       return;

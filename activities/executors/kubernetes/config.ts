@@ -17,7 +17,11 @@ export const kubernetesExecutorConfigSchema = z.strictObject({
   /** A kubeconfig as text (tests); wins over `kubeconfigPath`. */
   kubeconfig: z.string().min(1).optional(),
   /** Where jobs go when the step names no namespace; absent, the kubeconfig context's, else `default`. */
-  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name').max(63).optional(),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
+    .max(63)
+    .optional(),
   stagingImage: z.string().min(1).default(DEFAULT_STAGING_IMAGE),
   /** `ttlSecondsAfterFinished` of every job: the TTL controller deletes finished jobs (and pods) after it. */
   ttlSecondsAfterFinished: z.int().min(0).default(3600),

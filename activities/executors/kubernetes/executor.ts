@@ -28,7 +28,11 @@ import { checkRequest } from '../../runner/contract';
 import { storeLog } from '../../runner/io';
 import { isWorkerShutdown, type CommandExecutor, type ExecutionContext, type RemoteCommandRequest } from '../contract';
 import { collectStaged, planStaging, readStagedManifest, removeStaging, requireS3Store } from '../staging';
-import { parseKubernetesExecutorConfig, type KubernetesExecutorConfig, type KubernetesExecutorConfigInput } from './config';
+import {
+  parseKubernetesExecutorConfig,
+  type KubernetesExecutorConfig,
+  type KubernetesExecutorConfigInput,
+} from './config';
 import { MAIN_CONTAINER, STAGE_OUT_CONTAINER, buildJob } from './manifest';
 import { ATTEMPT_LABEL, EXECUTION_LABEL, MANAGED_BY, MANAGED_BY_LABEL, executionHash, jobName } from './names';
 import { describePhase, jobOutcome } from './status';
@@ -64,14 +68,19 @@ function hasCode(error: unknown, code: number): boolean {
 }
 
 function isFailed(job: V1Job): boolean {
-  return job.status?.conditions?.some((condition) => condition.type === 'Failed' && condition.status === 'True') ?? false;
+  return (
+    job.status?.conditions?.some((condition) => condition.type === 'Failed' && condition.status === 'True') ?? false
+  );
 }
 
 /** Follows the main container's log into a file. */
 class LogFollower {
   readonly done: Promise<void>;
 
-  private constructor(readonly path: string, done: Promise<void>) {
+  private constructor(
+    readonly path: string,
+    done: Promise<void>,
+  ) {
     this.done = done;
   }
 
@@ -80,7 +89,10 @@ class LogFollower {
     const file = createWriteStream(path);
     through.pipe(file);
     await log.log(namespace, pod, MAIN_CONTAINER, through, { follow: true });
-    return new LogFollower(path, finished(file).catch(() => undefined));
+    return new LogFollower(
+      path,
+      finished(file).catch(() => undefined),
+    );
   }
 
   /** The last lines of what was logged. */
@@ -95,10 +107,14 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     timer.unref();
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -162,15 +178,23 @@ export class KubernetesExecutor implements CommandExecutor {
       let lastPhase = '';
       let seen = false;
       for (;;) {
-        if (context.signal.aborted) return await this.cancelled(context.signal, namespace, name, watcher, store, request);
+        if (context.signal.aborted)
+          return await this.cancelled(context.signal, namespace, name, watcher, store, request);
         const job = watcher.job(name) ?? (await this.readJob(namespace, name));
         if (job === undefined) {
           if (seen) {
-            throw new MloeError('STEP_INFRASTRUCTURE_FAILED', `step ${label}: job ${name} was deleted before it finished (by hand, or by a sweep)`, { retryable: true });
+            throw new MloeError(
+              'STEP_INFRASTRUCTURE_FAILED',
+              `step ${label}: job ${name} was deleted before it finished (by hand, or by a sweep)`,
+              { retryable: true },
+            );
           }
           await watcher.changed(name, context.signal, 1_000);
           seen = (await this.readJob(namespace, name)) !== undefined;
-          if (!seen) throw new MloeError('STEP_INFRASTRUCTURE_FAILED', `step ${label}: job ${name} no longer exists`, { retryable: true });
+          if (!seen)
+            throw new MloeError('STEP_INFRASTRUCTURE_FAILED', `step ${label}: job ${name} no longer exists`, {
+              retryable: true,
+            });
           continue;
         }
         seen = true;
@@ -200,7 +224,8 @@ export class KubernetesExecutor implements CommandExecutor {
         break;
       }
       const manifest = await this.waitForManifest(store, name, namespace, label, watcher, context.signal);
-      if (manifest === 'cancelled') return await this.cancelled(context.signal, namespace, name, watcher, store, request);
+      if (manifest === 'cancelled')
+        return await this.cancelled(context.signal, namespace, name, watcher, store, request);
       const collected = await collectStaged(store, request, name, manifest);
       const provenance = { stepId: request.stepId, workflowId: request.workflowId };
       const logRef = await storeLog(logPath, 'stdout', store, provenance);
@@ -232,12 +257,21 @@ export class KubernetesExecutor implements CommandExecutor {
       });
     const attachable = existing.items
       .filter((job) => !isFailed(job) && job.metadata?.deletionTimestamp === undefined)
-      .map((job) => ({ name: job.metadata?.name ?? '', createdByAttempt: Number(job.metadata?.labels?.[ATTEMPT_LABEL] ?? 0) }))
+      .map((job) => ({
+        name: job.metadata?.name ?? '',
+        createdByAttempt: Number(job.metadata?.labels?.[ATTEMPT_LABEL] ?? 0),
+      }))
       .sort((a, b) => b.createdByAttempt - a.createdByAttempt)[0];
     if (attachable !== undefined) return attachable;
 
     const name = jobName(request, context.attempt);
-    context.progress({ executor: 'kubernetes', job: name, where: namespace, phase: 'Creating', createdByAttempt: context.attempt });
+    context.progress({
+      executor: 'kubernetes',
+      job: name,
+      where: namespace,
+      phase: 'Creating',
+      createdByAttempt: context.attempt,
+    });
     const expires = context.timeoutMs === undefined ? DEFAULT_URL_SECONDS : context.timeoutMs / 1000 + 3600;
     const staging = await planStaging(store, request, name, expires);
     const body = buildJob({

@@ -93,7 +93,9 @@ export function buildJob(parts: JobParts): V1Job {
     spec: {
       backoffLimit: 0,
       ttlSecondsAfterFinished: config.ttlSecondsAfterFinished,
-      ...(parts.deadlineSeconds === undefined ? {} : { activeDeadlineSeconds: Math.max(1, Math.ceil(parts.deadlineSeconds)) }),
+      ...(parts.deadlineSeconds === undefined
+        ? {}
+        : { activeDeadlineSeconds: Math.max(1, Math.ceil(parts.deadlineSeconds)) }),
       template: {
         metadata: { labels, annotations },
         spec: {

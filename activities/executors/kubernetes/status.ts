@@ -61,7 +61,9 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
         new MloeError(
           'STEP_IMAGE_PULL_FAILED',
           `step ${step}: the image ${JSON.stringify(image)} cannot be pulled (${waiting.reason}: ${waiting.message ?? 'no message'}); ` +
-            'check its name and tag, and that the namespace has an imagePullSecret for its registry (job ' + name + ')',
+            'check its name and tag, and that the namespace has an imagePullSecret for its registry (job ' +
+            name +
+            ')',
           { retryable: false },
         ),
     };
@@ -71,7 +73,11 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: true,
       error: () =>
-        new MloeError('STEP_COMMAND_INVALID', `step ${step}: the container cannot be created (${waiting.reason}: ${waiting.message ?? ''}) (job ${name})`, { retryable: false }),
+        new MloeError(
+          'STEP_COMMAND_INVALID',
+          `step ${step}: the container cannot be created (${waiting.reason}: ${waiting.message ?? ''}) (job ${name})`,
+          { retryable: false },
+        ),
     };
   }
   const failed = condition(job, 'Failed');
@@ -85,7 +91,11 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: false,
       error: (tail) =>
-        new MloeError('STEP_DEADLINE_EXCEEDED', `step ${step}: job ${name} ran longer than its deadline (activeDeadlineSeconds ${job.spec?.activeDeadlineSeconds ?? '?'}, the step's timeout); ${tailOf(tail)}`, { retryable: true }),
+        new MloeError(
+          'STEP_DEADLINE_EXCEEDED',
+          `step ${step}: job ${name} ran longer than its deadline (activeDeadlineSeconds ${job.spec?.activeDeadlineSeconds ?? '?'}, the step's timeout); ${tailOf(tail)}`,
+          { retryable: true },
+        ),
     };
   }
   const terminated = main?.state?.terminated;
@@ -94,7 +104,11 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: false,
       error: (tail) =>
-        new MloeError('STEP_OUT_OF_MEMORY', `step ${step}: the container was killed for exceeding its memory limit (OOMKilled, exit code ${terminated.exitCode}); raise resources.memory (job ${name}); ${tailOf(tail)}`, { retryable: false }),
+        new MloeError(
+          'STEP_OUT_OF_MEMORY',
+          `step ${step}: the container was killed for exceeding its memory limit (OOMKilled, exit code ${terminated.exitCode}); raise resources.memory (job ${name}); ${tailOf(tail)}`,
+          { retryable: false },
+        ),
     };
   }
   if (pod?.status?.reason === 'Evicted') {
@@ -102,16 +116,26 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: false,
       error: () =>
-        new MloeError('STEP_INFRASTRUCTURE_FAILED', `step ${step}: the pod of job ${name} was evicted: ${pod.status?.message ?? 'no message'}; a retry runs it again`, { retryable: true }),
+        new MloeError(
+          'STEP_INFRASTRUCTURE_FAILED',
+          `step ${step}: the pod of job ${name} was evicted: ${pod.status?.message ?? 'no message'}; a retry runs it again`,
+          { retryable: true },
+        ),
     };
   }
-  const disruption = pod?.status?.conditions?.find((item) => item.type === 'DisruptionTarget' && item.status === 'True');
+  const disruption = pod?.status?.conditions?.find(
+    (item) => item.type === 'DisruptionTarget' && item.status === 'True',
+  );
   if (disruption !== undefined || (pod === undefined && podGone) || terminated?.reason === 'ContainerStatusUnknown') {
     return {
       state: 'failed',
       deleteJob: false,
       error: () =>
-        new MloeError('STEP_INFRASTRUCTURE_FAILED', `step ${step}: the pod of job ${name} was lost with its node${disruption === undefined ? '' : ` (${disruption.reason ?? ''}: ${disruption.message ?? ''})`}; a retry runs it again`, { retryable: true }),
+        new MloeError(
+          'STEP_INFRASTRUCTURE_FAILED',
+          `step ${step}: the pod of job ${name} was lost with its node${disruption === undefined ? '' : ` (${disruption.reason ?? ''}: ${disruption.message ?? ''})`}; a retry runs it again`,
+          { retryable: true },
+        ),
     };
   }
   const stageIn = container(pod, STAGE_IN_CONTAINER, true)?.state?.terminated;
@@ -120,7 +144,11 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: false,
       error: (tail) =>
-        new MloeError('STEP_STAGING_FAILED', `step ${step}: fetching the inputs failed (container ${STAGE_IN_CONTAINER} exited with code ${stageIn.exitCode}: a URL expired, the store is unreachable from the cluster, or an input does not match its digest) (job ${name}); ${tailOf(tail)}`, { retryable: true }),
+        new MloeError(
+          'STEP_STAGING_FAILED',
+          `step ${step}: fetching the inputs failed (container ${STAGE_IN_CONTAINER} exited with code ${stageIn.exitCode}: a URL expired, the store is unreachable from the cluster, or an input does not match its digest) (job ${name}); ${tailOf(tail)}`,
+          { retryable: true },
+        ),
     };
   }
   if (terminated?.reason === 'StartError') {
@@ -128,7 +156,11 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: false,
       error: () =>
-        new MloeError('STEP_COMMAND_NOT_FOUND', `step ${step}: the command cannot be started in the image (${terminated.message ?? 'StartError'}) (job ${name})`, { retryable: false }),
+        new MloeError(
+          'STEP_COMMAND_NOT_FOUND',
+          `step ${step}: the command cannot be started in the image (${terminated.message ?? 'StartError'}) (job ${name})`,
+          { retryable: false },
+        ),
     };
   }
   if (terminated !== undefined) {
@@ -136,13 +168,21 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
       state: 'failed',
       deleteJob: false,
       error: (tail) =>
-        new MloeError('STEP_COMMAND_FAILED', `step ${step}: the command exited with code ${terminated.exitCode}${terminated.signal ? ` (signal ${terminated.signal})` : ''} in job ${name}; ${tailOf(tail)}`, { retryable: true }),
+        new MloeError(
+          'STEP_COMMAND_FAILED',
+          `step ${step}: the command exited with code ${terminated.exitCode}${terminated.signal ? ` (signal ${terminated.signal})` : ''} in job ${name}; ${tailOf(tail)}`,
+          { retryable: true },
+        ),
     };
   }
   return {
     state: 'failed',
     deleteJob: false,
     error: (tail) =>
-      new MloeError('STEP_COMMAND_FAILED', `step ${step}: job ${name} failed (${failed.reason ?? 'no reason'}: ${failed.message ?? ''}); ${tailOf(tail)}`, { retryable: true }),
+      new MloeError(
+        'STEP_COMMAND_FAILED',
+        `step ${step}: job ${name} failed (${failed.reason ?? 'no reason'}: ${failed.message ?? ''}); ${tailOf(tail)}`,
+        { retryable: true },
+      ),
   };
 }

@@ -42,13 +42,13 @@ export class JobWatcher {
       `/apis/batch/v1/namespaces/${namespace}/jobs`,
       () => batch.listNamespacedJob({ namespace, labelSelector: selector }),
       selector,
-    ) as Cached<V1Job>;
+    );
     this.pods = makeInformer<V1Pod>(
       kubeConfig,
       `/api/v1/namespaces/${namespace}/pods`,
       () => core.listNamespacedPod({ namespace, labelSelector: selector }),
       selector,
-    ) as Cached<V1Pod>;
+    );
     const onJob = (job: V1Job): void => this.notify(job.metadata?.name);
     const onPod = (pod: V1Pod): void => {
       const job = pod.metadata?.labels?.[JOB_NAME_LABEL];

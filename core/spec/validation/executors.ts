@@ -41,8 +41,8 @@ export function checkExecutor(state: ValidationState, id: string, step: StepSpec
         message: `step '${id}' runs on the batch executor${from}, which needs batch.${field}`,
         hint:
           field === 'jobQueue'
-            ? "set `batch: { jobQueue: <queue name or ARN> }` on the step or in defaults"
-            : "set `batch: { jobDefinition: <name[:revision] or ARN> }` on the step or in defaults",
+            ? 'set `batch: { jobQueue: <queue name or ARN> }` on the step or in defaults'
+            : 'set `batch: { jobDefinition: <name[:revision] or ARN> }` on the step or in defaults',
         path: step.batch === undefined ? [...path, 'batch'] : [...path, 'batch', field],
         ...(step.batch === undefined ? {} : { at: 'key' as const }),
       });
