@@ -46,7 +46,7 @@ export const ENV_VARS = {
    * Remote executors this worker runs steps on besides the local runner: `kubernetes`, `batch` (comma-separated).
    * The cluster comes from the Kubernetes client's default loading rules (`KUBECONFIG`, `~/.kube/config`, in-cluster).
    */
-  executors: 'MLOE_EXECUTORS',
+  executor: 'MLOE_EXECUTORS',
   /** The namespace of Kubernetes jobs whose step names none; the kubeconfig context's by default. */
   kubernetesNamespace: 'MLOE_KUBERNETES_NAMESPACE',
   /** The image of the staging containers of remote steps (`sh`, `curl`, `sha256sum`). */
@@ -64,7 +64,7 @@ export const SETTING_FLAGS = {
   artifactStore: '--artifact-store',
   concurrency: '--concurrency',
   workflowBundle: '--workflow-bundle',
-  executors: '--executor',
+  executor: '--executor',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 /** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
@@ -121,7 +121,7 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
     unset: 'unset it to bundle workflows/ (cached in node_modules/.cache/mloe)',
   },
   bundleCacheDir: { use: 'use a directory path', unset: 'unset it for node_modules/.cache/mloe' },
-  executors: {
+  executor: {
     use: 'use kubernetes, batch or local, comma-separated (e.g. --executor kubernetes)',
     unset: 'unset it for local steps only',
   },
@@ -228,7 +228,7 @@ export const settingsSchema = z.object({
   concurrency: concurrencySchema.default(DEFAULT_WORKER_CONCURRENCY),
   workflowBundle: pathSchema.optional(),
   bundleCacheDir: pathSchema.optional(),
-  executors: executorsSchema.optional(),
+  executor: executorsSchema.optional(),
   kubernetesNamespace: z
     .string()
     .max(63)
@@ -549,10 +549,10 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
 
 /** The worker's remote executors from `--executor` / `MLOE_EXECUTORS` and their settings. */
 function executorsOf(settings: Settings): { executors?: WorkerExecutorsConfig } {
-  const kinds = settings.executors ?? [];
+  const kinds = settings.executor ?? [];
   if (kinds.includes('batch')) {
     throw new ConfigError(
-      `${ENV_VARS.executors} / ${SETTING_FLAGS.executors}: the batch executor is not available in this version; ` +
+      `${ENV_VARS.executor} / ${SETTING_FLAGS.executor}: the batch executor is not available in this version; ` +
         'use kubernetes (docs/executors.md)',
     );
   }
