@@ -35,7 +35,7 @@ export function workerReadyLine(config: WorkerConfig): string {
     `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
     `${describeLineageConfig(config.lineage)})` +
-    (config.executors?.kubernetes === undefined ? '' : '; remote steps: kubernetes')
+    (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`)
   );
 }
 

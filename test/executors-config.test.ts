@@ -18,6 +18,13 @@ describe('remote executor settings of a worker', () => {
       kubernetes: {},
     });
     expect(loadWorkerConfig({ env: {}, cwd: '/tmp' }).executors).toBeUndefined();
+    expect(
+      loadWorkerConfig({
+        env: { AWS_REGION: 'eu-west-1', MLOE_BATCH_ENDPOINT: 'http://127.0.0.1:4566' },
+        flags: { executor: 'batch,kubernetes' },
+        cwd: '/tmp',
+      }).executors,
+    ).toEqual({ kubernetes: {}, batch: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566' } });
   });
 
   test('bad values name the setting and the fix', () => {
@@ -34,8 +41,8 @@ describe('remote executor settings of a worker', () => {
     expect(problem(() => loadWorkerConfig({ env: { MLOE_EXECUTORS: 'gpu' }, cwd: '/tmp' }))).toMatch(
       /MLOE_EXECUTORS="gpu".*use kubernetes, batch or local/s,
     );
-    expect(problem(() => loadWorkerConfig({ flags: { executor: 'batch' }, cwd: '/tmp' }))).toMatch(
-      /batch executor is not available/,
+    expect(problem(() => loadWorkerConfig({ env: { MLOE_BATCH_ENDPOINT: 'ftp://x' }, cwd: '/tmp' }))).toMatch(
+      /MLOE_BATCH_ENDPOINT/,
     );
     expect(problem(() => loadWorkerConfig({ env: { MLOE_KUBERNETES_NAMESPACE: 'ML' }, cwd: '/tmp' }))).toMatch(
       /MLOE_KUBERNETES_NAMESPACE/,

@@ -8,9 +8,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { KubernetesExecutor } from '../activities/executors';
+import { BatchExecutor, KubernetesExecutor } from '../activities/executors';
 import { DEFAULT_DEMO_DATA } from '../clients/demo';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
+import { startBatchTestServer, type BatchTestServer } from '../infra/aws-batch/server';
 import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
 import type { TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
@@ -36,7 +37,7 @@ const TRAIN = [
   'print("fitted", n, "rows")',
 ].join('\n');
 
-function spec(executor: 'local' | 'kubernetes', gpuQueue: string, command = ['python3', '-c', TRAIN]) {
+function spec(executor: 'local' | 'kubernetes' | 'batch', gpuQueue: string, command = ['python3', '-c', TRAIN]) {
   return {
     apiVersion: 'mloe.dev/v1',
     kind: 'Pipeline',
@@ -47,6 +48,7 @@ function spec(executor: 'local' | 'kubernetes', gpuQueue: string, command = ['py
       train: {
         needs: ['ingest'],
         executor,
+        ...(executor === 'batch' ? { batch: { jobQueue: 'gpu', jobDefinition: 'mloe-step:1' } } : {}),
         taskQueue: gpuQueue,
         resources: { cpu: 1, memory: '512Mi' },
         run: { image: 'python:3.12-slim', command },
@@ -64,6 +66,8 @@ describe('a pipeline step on the Kubernetes executor', () => {
   let light: { env: TestEnv; stop: () => Promise<void> };
   let heavy: { env: TestEnv; stop: () => Promise<void> };
   let executor: KubernetesExecutor;
+  let batchServer: BatchTestServer;
+  let batchExecutor: BatchExecutor;
   let directory: string;
   const taskQueue = `mloe-kube-test-${process.pid}-${Date.now()}`;
   const gpuQueue = `${taskQueue}-gpu`;
@@ -71,7 +75,18 @@ describe('a pipeline step on the Kubernetes executor', () => {
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'mloe-kube-pipeline-'));
-    [s3, kube] = await Promise.all([startS3Server({ buckets: [BUCKET] }), startKubernetesTestServer()]);
+    [s3, kube, batchServer] = await Promise.all([
+      startS3Server({ buckets: [BUCKET] }),
+      startKubernetesTestServer(),
+      startBatchTestServer(),
+    ]);
+    batchExecutor = new BatchExecutor({
+      region: 'us-east-1',
+      endpoint: batchServer.url,
+      logsEndpoint: batchServer.url,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      pollIntervalMs: 50,
+    });
     const settings = { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS };
     executor = new KubernetesExecutor({ kubeconfig: kube.kubeconfig(), pollIntervalMs: 50 });
     // The light worker has no remote executor; the heavy one runs the queue the train step names.
@@ -79,7 +94,7 @@ describe('a pipeline step on the Kubernetes executor', () => {
     heavy = await startPipelineTestWorker({
       taskQueue: gpuQueue,
       artifactStore: { s3: settings },
-      executors: { kubernetes: executor },
+      executors: { kubernetes: executor, batch: batchExecutor },
     });
   });
 
@@ -87,6 +102,8 @@ describe('a pipeline step on the Kubernetes executor', () => {
     await heavy?.stop();
     await light?.stop();
     await executor?.close();
+    await batchExecutor?.close();
+    await batchServer?.close();
     await kube?.close();
     await s3?.stop();
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });
@@ -127,6 +144,18 @@ describe('a pipeline step on the Kubernetes executor', () => {
       .map((event) => event.activityTaskScheduledEventAttributes)
       .filter((attributes) => attributes?.activityId === 'train');
     expect(scheduled.map((attributes) => attributes?.taskQueue?.name)).toEqual([gpuQueue]);
+  });
+
+  it('runs the same step as an AWS Batch job with only the executor changed (and its queue settings)', async () => {
+    const local = await run(spec('local', gpuQueue));
+    const remote = await run(spec('batch', gpuQueue));
+    expect(remote.outcome.error).toBeUndefined();
+    const train = (outcome: typeof local.outcome) => outcome.status.steps.find((step) => step.id === 'train');
+    expect((train(remote.outcome)?.outputs?.model as { digest: string }).digest).toBe(
+      (train(local.outcome)?.outputs?.model as { digest: string }).digest,
+    );
+    expect(train(remote.outcome)?.metrics).toEqual(train(local.outcome)?.metrics);
+    expect([...batchServer.submitted.values()]).toEqual([1]);
   });
 
   it('cancelling the run deletes the running job and its pods', async () => {

@@ -51,6 +51,10 @@ export const ENV_VARS = {
   kubernetesNamespace: 'MLOE_KUBERNETES_NAMESPACE',
   /** The image of the staging containers of remote steps (`sh`, `curl`, `sha256sum`). */
   stagingImage: 'MLOE_STAGING_IMAGE',
+  /** A Batch-compatible endpoint for the batch executor (tests, LocalStack); AWS when unset. */
+  batchEndpoint: 'MLOE_BATCH_ENDPOINT',
+  /** A CloudWatch Logs-compatible endpoint for the batch executor's logs; AWS when unset. */
+  logsEndpoint: 'MLOE_CLOUDWATCH_LOGS_ENDPOINT',
 } as const;
 
 /** A setting this module resolves. */
@@ -127,6 +131,8 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
   },
   kubernetesNamespace: { use: 'use a Kubernetes namespace name', unset: "unset it for the kubeconfig context's" },
   stagingImage: { use: 'use an image reference with sh, curl and sha256sum', unset: 'unset it for curlimages/curl' },
+  batchEndpoint: { use: 'use the http(s) URL of a Batch-compatible endpoint', unset: 'unset it for AWS' },
+  logsEndpoint: { use: 'use the http(s) URL of a CloudWatch Logs-compatible endpoint', unset: 'unset it for AWS' },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -235,6 +241,8 @@ export const settingsSchema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
     .optional(),
   stagingImage: z.string().regex(/^\S+$/, 'an image reference has no whitespace').optional(),
+  batchEndpoint: s3EndpointSchema.optional(),
+  logsEndpoint: s3EndpointSchema.optional(),
 });
 
 /** Every setting, parsed. */
@@ -299,6 +307,8 @@ export interface WorkerConfig extends ConnectionConfig {
 export interface WorkerExecutorsConfig {
   /** The Kubernetes Job executor: the cluster from the client's default loading rules. */
   kubernetes?: { namespace?: string; stagingImage?: string };
+  /** The AWS Batch executor: credentials from the AWS SDK's default chain. */
+  batch?: { region?: string; endpoint?: string; logsEndpoint?: string };
 }
 
 /** Where a worker's workflow bundle comes from (`workers/workflow-bundle.ts` loads it). */
@@ -550,21 +560,21 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
 /** The worker's remote executors from `--executor` / `MLOE_EXECUTORS` and their settings. */
 function executorsOf(settings: Settings): { executors?: WorkerExecutorsConfig } {
   const kinds = settings.executor ?? [];
-  if (kinds.includes('batch')) {
-    throw new ConfigError(
-      `${ENV_VARS.executor} / ${SETTING_FLAGS.executor}: the batch executor is not available in this version; ` +
-        'use kubernetes (docs/executors.md)',
-    );
+  const executors: WorkerExecutorsConfig = {};
+  if (kinds.includes('kubernetes')) {
+    executors.kubernetes = {
+      ...(settings.kubernetesNamespace === undefined ? {} : { namespace: settings.kubernetesNamespace }),
+      ...(settings.stagingImage === undefined ? {} : { stagingImage: settings.stagingImage }),
+    };
   }
-  if (!kinds.includes('kubernetes')) return {};
-  return {
-    executors: {
-      kubernetes: {
-        ...(settings.kubernetesNamespace === undefined ? {} : { namespace: settings.kubernetesNamespace }),
-        ...(settings.stagingImage === undefined ? {} : { stagingImage: settings.stagingImage }),
-      },
-    },
-  };
+  if (kinds.includes('batch')) {
+    executors.batch = {
+      ...(settings.s3Region === undefined ? {} : { region: settings.s3Region }),
+      ...(settings.batchEndpoint === undefined ? {} : { endpoint: settings.batchEndpoint }),
+      ...(settings.logsEndpoint === undefined ? {} : { logsEndpoint: settings.logsEndpoint }),
+    };
+  }
+  return Object.keys(executors).length === 0 ? {} : { executors };
 }
 
 /** Where `mloe dev` serves MLflow unless told otherwise (MLflow's own default port). */

@@ -137,12 +137,16 @@ export function pipelineWorkerOptions(
 
 /** The remote executors a worker's configuration names, created (they connect on first use). */
 export function workerExecutors(config: Pick<WorkerConfig, 'executors'>): Executors {
-  const kubernetes = config.executors?.kubernetes;
-  if (kubernetes === undefined) return {};
-  // Loaded only by workers that run remote steps (the Kubernetes client is large).
+  const { kubernetes, batch } = config.executors ?? {};
+  if (kubernetes === undefined && batch === undefined) return {};
+  // Loaded only by workers that run remote steps (the Kubernetes client and the AWS SDK clients are large).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { KubernetesExecutor } = require('../activities/executors') as typeof import('../activities/executors');
-  return { kubernetes: new KubernetesExecutor(kubernetes) };
+  const { KubernetesExecutor, BatchExecutor } =
+    require('../activities/executors') as typeof import('../activities/executors');
+  return {
+    ...(kubernetes === undefined ? {} : { kubernetes: new KubernetesExecutor(kubernetes) }),
+    ...(batch === undefined ? {} : { batch: new BatchExecutor(batch) }),
+  };
 }
 
 /**

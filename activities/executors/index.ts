@@ -21,6 +21,13 @@ export {
 } from './kubernetes/names';
 export { buildJob, resourceRequirements } from './kubernetes/manifest';
 export { JobWatcher } from './kubernetes/watcher';
+export {
+  BatchExecutor,
+  batchFailure,
+  batchResourceRequirements,
+  type BatchExecutorConfig,
+  type BatchExecutorConfigInput,
+} from './batch/executor';
 
 /** The remote executors a worker has, by kind. */
 export type Executors = Partial<Record<'kubernetes' | 'batch', import('./contract').CommandExecutor>>;

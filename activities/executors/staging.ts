@@ -55,8 +55,11 @@ export interface StagingPlan {
   commandEnv: EnvList;
   /** The stage-in container: its script (for `sh -c`) and environment (paths and presigned GET URLs). */
   stageIn: { script: string; env: EnvList };
-  /** The stage-out container: its script and environment (paths and presigned PUT URLs). */
-  stageOut: { script: string; env: EnvList };
+  /**
+   * The stage-out container: its script and environment (paths and presigned PUT URLs); `upload` is the shell function
+   * alone (`upload`), for executors that run it after the command in the same container (AWS Batch).
+   */
+  stageOut: { script: string; upload: string; env: EnvList };
 }
 
 /** The run's store as an S3 store: remote executors stage through presigned URLs, which a file store cannot give. */
@@ -186,6 +189,9 @@ export async function planStaging(
   upload.push(
     '  if [ "$ok" = 1 ]; then curl -fsS --retry 5 --retry-all-errors -T "$TMPDIR/manifest.txt" "$MLOE_PUT_MANIFEST"; fi',
     '}',
+  );
+  const uploadFunction = upload.join('\n');
+  upload.push(
     // The kubelet sends SIGTERM once the step's container has exited; `wait` returns at once when it arrives.
     "trap 'upload; exit 0' TERM",
     'while :; do sleep 1 & wait $!; done',
@@ -198,7 +204,7 @@ export async function planStaging(
   return {
     commandEnv: [...paths, ...ids, ...Object.entries(request.env ?? {}).map(([name, value]) => ({ name, value }))],
     stageIn: { script: lines.join('\n'), env: inEnv },
-    stageOut: { script: upload.join('\n'), env: outEnv },
+    stageOut: { script: upload.join('\n'), upload: uploadFunction, env: outEnv },
   };
 }
 
