@@ -140,8 +140,8 @@ export function workerExecutors(config: Pick<WorkerConfig, 'executors'>): Execut
   const { kubernetes, batch } = config.executors ?? {};
   if (kubernetes === undefined && batch === undefined) return {};
   // Loaded only by workers that run remote steps (the Kubernetes client and the AWS SDK clients are large).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { KubernetesExecutor, BatchExecutor } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('../activities/executors') as typeof import('../activities/executors');
   return {
     ...(kubernetes === undefined ? {} : { kubernetes: new KubernetesExecutor(kubernetes) }),

@@ -209,7 +209,7 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
     }
     switch (request.url) {
       case '/v1/submitjob': {
-        const name = String(body.jobName ?? '');
+        const name = typeof body.jobName === 'string' ? body.jobName : '';
         if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(name)) {
           clientError(response, 'ClientException', `Job name should match valid pattern: ${name}`);
           return;
@@ -287,7 +287,7 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
             // Gone already.
           }
         }
-        finish(job, 'FAILED', { statusReason: String(body.reason ?? 'Terminated') });
+        finish(job, 'FAILED', { statusReason: typeof body.reason === 'string' ? body.reason : 'Terminated' });
         send(response, {});
         return;
       }

@@ -363,8 +363,9 @@ export class BatchExecutor implements CommandExecutor {
     return lines.map((line) => `${line}\n`).join('');
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.batch.destroy();
     this.logs.destroy();
+    return Promise.resolve();
   }
 }
