@@ -27,7 +27,9 @@ module.exports = {
   },
   // ESM-only dependencies are compiled to CommonJS like our own code (jest's module system cannot require ESM on
   // Node 20; tsx and Node >= 20.19 can, so only tests need this).
-  transformIgnorePatterns: ['/node_modules/(?!@marcbachmann/cel-js/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!@marcbachmann/cel-js/|@kubernetes/client-node/|openid-client/|oauth4webapi/|jose/)',
+  ],
   moduleFileExtensions: ['ts', 'tsx', 'js', 'mjs', 'cjs', 'json', 'node'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   setupFiles: ['<rootDir>/test/setup-runtime.ts'],

@@ -120,6 +120,11 @@ export function buildProgram(
       'a pre-built workflow bundle (npm run build:workflows) to run instead of bundling workflows/ ' +
         '(default: MLOE_WORKFLOW_BUNDLE, else workflows/ through the bundle cache)',
     )
+    .option(
+      '--executor <kinds>',
+      'remote executors this worker runs steps on besides local ones: kubernetes (comma-separated; default: ' +
+        'MLOE_EXECUTORS, else local only; see docs/executors.md)',
+    )
     .action(async (options: SettingFlags) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runWorkerCommand } = require('./worker') as typeof import('./worker');

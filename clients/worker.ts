@@ -34,7 +34,8 @@ export function workerReadyLine(config: WorkerConfig): string {
   return (
     `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
-    `${describeLineageConfig(config.lineage)})`
+    `${describeLineageConfig(config.lineage)})` +
+    (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`)
   );
 }
 

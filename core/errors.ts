@@ -39,6 +39,18 @@ export type MloeErrorCode =
   | 'STEP_COMMAND_NOT_FOUND'
   /** A command step exited non-zero or was killed by a signal; the message ends with the tail of its stderr. */
   | 'STEP_COMMAND_FAILED'
+  /** A remote step's container image cannot be pulled (wrong name, missing tag, no pull secret); never retryable. */
+  | 'STEP_IMAGE_PULL_FAILED'
+  /** A remote step's container was killed for exceeding its memory limit (`OOMKilled`); never retryable. */
+  | 'STEP_OUT_OF_MEMORY'
+  /** A remote step's pod was evicted, or its node was lost: the infrastructure failed, a retry may succeed. */
+  | 'STEP_INFRASTRUCTURE_FAILED'
+  /** A remote step ran longer than its deadline (`activeDeadlineSeconds`, a Batch timeout). */
+  | 'STEP_DEADLINE_EXCEEDED'
+  /** Moving a remote step's inputs in or outputs out failed (presigned URLs, staging containers). */
+  | 'STEP_STAGING_FAILED'
+  /** The executor's backend (Kubernetes API, AWS Batch) refused or failed a call; `retryable` says whether to retry. */
+  | 'EXECUTOR_FAILED'
   /** A command step did not write an output it declares. */
   | 'STEP_OUTPUT_MISSING'
   /** A command step wrote an output, `outputs.json` or `metrics.json` of the wrong shape or type. */

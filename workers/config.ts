@@ -43,6 +43,19 @@ export const ENV_VARS = {
   workflowBundle: 'MLOE_WORKFLOW_BUNDLE',
   /** Where bundles of workflows/ are cached between processes; `node_modules/.cache/mloe` by default. */
   bundleCacheDir: 'MLOE_BUNDLE_CACHE_DIR',
+  /**
+   * Remote executors this worker runs steps on besides the local runner: `kubernetes`, `batch` (comma-separated).
+   * The cluster comes from the Kubernetes client's default loading rules (`KUBECONFIG`, `~/.kube/config`, in-cluster).
+   */
+  executor: 'MLOE_EXECUTORS',
+  /** The namespace of Kubernetes jobs whose step names none; the kubeconfig context's by default. */
+  kubernetesNamespace: 'MLOE_KUBERNETES_NAMESPACE',
+  /** The image of the staging containers of remote steps (`sh`, `curl`, `sha256sum`). */
+  stagingImage: 'MLOE_STAGING_IMAGE',
+  /** A Batch-compatible endpoint for the batch executor (tests, LocalStack); AWS when unset. */
+  batchEndpoint: 'MLOE_BATCH_ENDPOINT',
+  /** A CloudWatch Logs-compatible endpoint for the batch executor's logs; AWS when unset. */
+  logsEndpoint: 'MLOE_CLOUDWATCH_LOGS_ENDPOINT',
 } as const;
 
 /** A setting this module resolves. */
@@ -56,6 +69,7 @@ export const SETTING_FLAGS = {
   artifactStore: '--artifact-store',
   concurrency: '--concurrency',
   workflowBundle: '--workflow-bundle',
+  executor: '--executor',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 /** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
@@ -112,6 +126,14 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
     unset: 'unset it to bundle workflows/ (cached in node_modules/.cache/mloe)',
   },
   bundleCacheDir: { use: 'use a directory path', unset: 'unset it for node_modules/.cache/mloe' },
+  executor: {
+    use: 'use kubernetes, batch or local, comma-separated (e.g. --executor kubernetes)',
+    unset: 'unset it for local steps only',
+  },
+  kubernetesNamespace: { use: 'use a Kubernetes namespace name', unset: "unset it for the kubeconfig context's" },
+  stagingImage: { use: 'use an image reference with sh, curl and sha256sum', unset: 'unset it for curlimages/curl' },
+  batchEndpoint: { use: 'use the http(s) URL of a Batch-compatible endpoint', unset: 'unset it for AWS' },
+  logsEndpoint: { use: 'use the http(s) URL of a CloudWatch Logs-compatible endpoint', unset: 'unset it for AWS' },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -185,6 +207,19 @@ const pathSchema = z
   // eslint-disable-next-line no-control-regex -- a control character in a path is a mistake, not a name
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'a path must not contain control characters');
 
+/** Remote executor kinds a worker can run steps on. */
+export const WORKER_EXECUTORS = ['local', 'kubernetes', 'batch'] as const;
+
+const executorsSchema = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  )
+  .pipe(z.array(z.enum(WORKER_EXECUTORS, { error: `not one of ${WORKER_EXECUTORS.join(', ')}` })).min(1, 'empty'));
+
 /**
  * Every setting as text in, typed out. Settings without a fixed default (the artifact store, S3) stay optional: their
  * defaults depend on the working directory or on the AWS SDK.
@@ -200,6 +235,15 @@ export const settingsSchema = z.object({
   concurrency: concurrencySchema.default(DEFAULT_WORKER_CONCURRENCY),
   workflowBundle: pathSchema.optional(),
   bundleCacheDir: pathSchema.optional(),
+  executor: executorsSchema.optional(),
+  kubernetesNamespace: z
+    .string()
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name')
+    .optional(),
+  stagingImage: z.string().regex(/^\S+$/, 'an image reference has no whitespace').optional(),
+  batchEndpoint: s3EndpointSchema.optional(),
+  logsEndpoint: s3EndpointSchema.optional(),
 });
 
 /** Every setting, parsed. */
@@ -256,6 +300,16 @@ export interface WorkerConfig extends ConnectionConfig {
   tracking?: TrackingConfig;
   /** The workflow bundle the worker runs: a pre-built file, or workflows/ bundled through the bundle cache. */
   workflowBundle: WorkflowBundleConfig;
+  /** Remote executors (`--executor`, `MLOE_EXECUTORS`): absent, the worker runs steps locally only. */
+  executors?: WorkerExecutorsConfig;
+}
+
+/** The remote executors of a worker and their settings (docs/executors.md). */
+export interface WorkerExecutorsConfig {
+  /** The Kubernetes Job executor: the cluster from the client's default loading rules. */
+  kubernetes?: { namespace?: string; stagingImage?: string };
+  /** The AWS Batch executor: credentials from the AWS SDK's default chain. */
+  batch?: { region?: string; endpoint?: string; logsEndpoint?: string };
 }
 
 /** Where a worker's workflow bundle comes from (`workers/workflow-bundle.ts` loads it). */
@@ -500,7 +554,28 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     lineage,
     ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
+    ...executorsOf(settings),
   };
+}
+
+/** The worker's remote executors from `--executor` / `MLOE_EXECUTORS` and their settings. */
+function executorsOf(settings: Settings): { executors?: WorkerExecutorsConfig } {
+  const kinds = settings.executor ?? [];
+  const executors: WorkerExecutorsConfig = {};
+  if (kinds.includes('kubernetes')) {
+    executors.kubernetes = {
+      ...(settings.kubernetesNamespace === undefined ? {} : { namespace: settings.kubernetesNamespace }),
+      ...(settings.stagingImage === undefined ? {} : { stagingImage: settings.stagingImage }),
+    };
+  }
+  if (kinds.includes('batch')) {
+    executors.batch = {
+      ...(settings.s3Region === undefined ? {} : { region: settings.s3Region }),
+      ...(settings.batchEndpoint === undefined ? {} : { endpoint: settings.batchEndpoint }),
+      ...(settings.logsEndpoint === undefined ? {} : { logsEndpoint: settings.logsEndpoint }),
+    };
+  }
+  return Object.keys(executors).length === 0 ? {} : { executors };
 }
 
 /** Where `mloe dev` serves MLflow unless told otherwise (MLflow's own default port). */

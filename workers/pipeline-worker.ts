@@ -29,6 +29,7 @@ import { MlflowTracker, trackPipelineRun, type TrackingConfig } from '../activit
 import { ensureError } from '../core/errors';
 import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
+import type { Executors } from '../activities/executors';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -70,6 +71,8 @@ export interface PipelineWorkerOptions {
   tracking?: TrackingConfig | MlflowTracker;
   /** Where start-up warnings go (a search attribute registration that failed); `console.warn` by default. */
   warn?: (message: string) => void;
+  /** Remote executors of `run:` steps (`executor: kubernetes`); none by default (docs/executors.md). */
+  executors?: Executors;
 }
 
 /**
@@ -79,7 +82,7 @@ export interface PipelineWorkerOptions {
  * `workflows/list-manifests.ts`). The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking'>,
+  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
 ) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
@@ -97,6 +100,7 @@ export function pipelineActivities(
         tracker === undefined ? [lineageObserver(emitter)] : [lineageObserver(emitter), trackingObserver(tracker)],
       ...(tracker === undefined ? {} : { tracking: tracker }),
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
+      ...(options.executors === undefined ? {} : { executors: options.executors }),
     }),
     ...createLineageActivities({
       emitter,
@@ -129,7 +133,22 @@ export function pipelineWorkerOptions(
     lineage: createLineageEmitter(config.lineage, consoleLineageLogger),
     ...(config.tracking === undefined ? {} : { tracking: config.tracking }),
     bundle: config.workflowBundle,
+    ...(config.executors === undefined ? {} : { executors: workerExecutors(config) }),
     ...extra,
+  };
+}
+
+/** The remote executors a worker's configuration names, created (they connect on first use). */
+export function workerExecutors(config: Pick<WorkerConfig, 'executors'>): Executors {
+  const { kubernetes, batch } = config.executors ?? {};
+  if (kubernetes === undefined && batch === undefined) return {};
+  // Loaded only by workers that run remote steps (the Kubernetes client and the AWS SDK clients are large).
+  const { KubernetesExecutor, BatchExecutor } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('../activities/executors') as typeof import('../activities/executors');
+  return {
+    ...(kubernetes === undefined ? {} : { kubernetes: new KubernetesExecutor(kubernetes) }),
+    ...(batch === undefined ? {} : { batch: new BatchExecutor(batch) }),
   };
 }
 

@@ -17,7 +17,14 @@ import {
 import { RetryState } from '@temporalio/common';
 
 import { MloeError } from '../core/errors';
-import { DEFAULT_STEP_TIMEOUT, parseDuration, type PipelineSpec, type RetrySpec, type StepSpec } from '../core/spec';
+import {
+  DEFAULT_STEP_TIMEOUT,
+  parseDuration,
+  stepTaskQueue,
+  type PipelineSpec,
+  type RetrySpec,
+  type StepSpec,
+} from '../core/spec';
 import type { RunStepRequest, RunStepResult, StepFailureDetails } from '../activities/steps';
 
 /** The activities the interpreter calls: only `runStep`, whatever the step. */
@@ -38,7 +45,7 @@ export const HEARTBEAT_TIMEOUT_MS = 30_000;
 /** Activity options as data (durations in milliseconds): what a `foreach` batch child receives. */
 export type StepActivityOptions = Pick<
   ActivityOptions,
-  'startToCloseTimeout' | 'heartbeatTimeout' | 'retry' | 'cancellationType'
+  'startToCloseTimeout' | 'heartbeatTimeout' | 'retry' | 'cancellationType' | 'taskQueue'
 >;
 
 function durationMs(text: string | undefined): number | undefined {
@@ -55,7 +62,10 @@ export function stepActivityOptions(spec: Pick<PipelineSpec, 'defaults'>, step: 
   const heartbeatMs = durationMs(step.heartbeatTimeout ?? spec.defaults?.heartbeatTimeout);
   const initialInterval = durationMs(retry.initialInterval);
   const maximumInterval = durationMs(retry.maximumInterval);
+  const taskQueue = stepTaskQueue(spec.defaults, step);
   return {
+    // A step's own task queue (workers of an executor class, e.g. `mloe-gpu`); absent, the workflow's.
+    ...(taskQueue === undefined ? {} : { taskQueue }),
     startToCloseTimeout: timeoutMs,
     ...(heartbeatMs !== undefined
       ? { heartbeatTimeout: heartbeatMs }

@@ -11,6 +11,7 @@ import {
   type ExpressionField,
   type JsonValue,
   type OutputReference,
+  stepPlacement,
 } from '../core/spec';
 import type { PipelineDefinition } from './pipeline-definition';
 import type { StepOutputs } from './step-outputs';
@@ -101,8 +102,11 @@ export class StepRequests {
     const text = (value: string | number | boolean): string =>
       typeof value === 'string' ? interpolate(evaluateTemplate(value, runBindings)) : String(value);
     const { command, env, ...rest } = step.run;
+    // Only remote steps carry a placement: the requests of local steps stay as they were.
+    const placement = stepPlacement(definition.spec.defaults, step);
     return {
       ...request,
+      ...(placement.executor === 'local' ? {} : { placement }),
       run: {
         ...rest,
         command: command.map(text),

@@ -27,6 +27,7 @@ import {
 } from '../cache/key';
 import { toApplicationFailure } from '../failures';
 import type { MlflowTracker } from '../tracking';
+import type { Executors, RemoteProgress } from '../executors';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
 import { expandListManifests } from './list-manifests';
 import {
@@ -95,6 +96,8 @@ export interface RunStepOptions {
   warn?: (message: string) => void;
   /** The worker's S3 client settings, handed to steps that read `s3://` sources (`ingest@2`). */
   s3?: S3StoreConfigInput;
+  /** Remote executors of `run:` steps with `executor: kubernetes | batch` (docs/executors.md); none by default. */
+  executors?: Executors;
 }
 
 /**
@@ -145,7 +148,9 @@ export function createRunStep(
       heartbeatTimeout === undefined || heartbeatTimeout <= 0
         ? HEARTBEAT_INTERVAL_MS
         : Math.max(50, Math.min(HEARTBEAT_INTERVAL_MS, heartbeatTimeout / 3));
-    const heartbeat = setInterval(() => context.heartbeat(), interval);
+    // A remote executor's progress (its job, for the next attempt to find) rides on every heartbeat.
+    let progress: RemoteProgress | undefined;
+    const heartbeat = setInterval(() => context.heartbeat(progress), interval);
     let store: ArtifactStore | undefined;
     let cache: CacheOutcome | undefined;
     const finished = (openStore: ArtifactStore, outcome: ExecutionReport['outcome']): Promise<void> =>
@@ -170,9 +175,23 @@ export function createRunStep(
         ...(options.s3 === undefined ? {} : { s3: options.s3 }),
       };
       const { execution, entry } = await Promise.race([
-        execute(implementations, request, stepContext, (outcome) => {
-          cache = outcome;
-        }),
+        execute(
+          implementations,
+          request,
+          stepContext,
+          (outcome) => {
+            cache = outcome;
+          },
+          {
+            executors: options.executors ?? {},
+            progress: (next) => {
+              progress = next;
+              context.heartbeat(next);
+            },
+            ...(isRemoteProgress(context.info.heartbeatDetails) ? { previous: context.info.heartbeatDetails } : {}),
+            ...(context.info.startToCloseTimeoutMs > 0 ? { timeoutMs: context.info.startToCloseTimeoutMs } : {}),
+          },
+        ),
         context.cancelled,
       ]);
       const result: RunStepResult = {
@@ -225,6 +244,7 @@ async function execute(
   request: RunStepRequest,
   context: StepContext,
   onDecision: (outcome: CacheOutcome) => void,
+  remote: RemoteDispatch,
 ): Promise<{ execution: Execution; entry?: CacheEntry }> {
   const implementation = request.uses === undefined ? undefined : implementations.get(request.uses);
   if (request.uses !== undefined && implementation === undefined) {
@@ -236,7 +256,7 @@ async function execute(
   if (noCache !== undefined) {
     const cache: CacheOutcome = { decision: 'disabled', reasons: [`cache disabled by ${noCache}`] };
     onDecision(cache);
-    return { execution: { ...(await dispatch(implementation, request, context)), cache } };
+    return { execution: { ...(await dispatch(implementation, request, context, remote)), cache } };
   }
 
   const store = context.store;
@@ -276,7 +296,7 @@ async function execute(
   }
   const cache: CacheOutcome = { decision: 'miss', key, reasons };
   onDecision(cache);
-  const output = await dispatch(implementation, request, context);
+  const output = await dispatch(implementation, request, context, remote);
   // Nothing is cached from a cancelled execution (its outputs may be partial), nor when what the key hashed changed
   // while the step ran (the outputs may come from the new content, which the key does not describe).
   if (context.signal.aborted) return { execution: { ...output, cache } };
@@ -349,12 +369,94 @@ function commandOf(request: RunStepRequest): NonNullable<RunStepRequest['run']> 
   return request.run;
 }
 
+/** What a remote executor needs from the activity around it. */
+interface RemoteDispatch {
+  executors: Executors;
+  progress: (progress: RemoteProgress) => void;
+  previous?: RemoteProgress;
+  timeoutMs?: number;
+}
+
+/** Whether heartbeat details are a remote executor's progress (from the previous attempt). */
+function isRemoteProgress(details: unknown): details is RemoteProgress {
+  return (
+    details !== null &&
+    typeof details === 'object' &&
+    typeof (details as RemoteProgress).job === 'string' &&
+    typeof (details as RemoteProgress).executor === 'string'
+  );
+}
+
+/** Runs a `run:` step on its remote executor (`executor: kubernetes | batch`). */
+async function dispatchRemote(
+  request: RunStepRequest & {
+    run: NonNullable<RunStepRequest['run']>;
+    placement: NonNullable<RunStepRequest['placement']>;
+  },
+  context: StepContext,
+  remote: RemoteDispatch,
+): Promise<StepOutput & { logs?: StepLogs }> {
+  const kind = request.placement.executor;
+  if (kind === 'local') throw new MloeError('INTERNAL', 'dispatchRemote called for a local step');
+  const executor = remote.executors[kind];
+  if (executor === undefined) {
+    throw new MloeError(
+      'CONFIG_INVALID',
+      `step ${request.stepId} runs on the ${kind} executor, and this worker has none: start its workers with ` +
+        `'mloe worker --executor ${kind}' and route the step to them with 'taskQueue' (docs/executors.md)`,
+      { retryable: false },
+    );
+  }
+  if (request.run.image === undefined) {
+    throw new MloeError(
+      'STEP_COMMAND_INVALID',
+      `step ${request.stepId} runs on the ${kind} executor without an image`,
+      {
+        retryable: false,
+      },
+    );
+  }
+  const result = await executor.run(
+    {
+      stepId: request.index === undefined ? request.stepId : `${request.stepId}-${request.index}`,
+      ...(request.index === undefined ? {} : { index: request.index }),
+      workflowId: request.workflowId,
+      command: request.run.command,
+      ...(request.run.env === undefined ? {} : { env: request.run.env }),
+      ...(request.run.workingDir === undefined ? {} : { workingDir: request.run.workingDir }),
+      params: request.params,
+      inputs: request.inputs,
+      outputs: request.outputs,
+      artifactRoot: context.store.rootUri,
+      image: request.run.image,
+      placement: request.placement,
+    },
+    {
+      attempt: context.attempt,
+      signal: context.signal,
+      progress: remote.progress,
+      store: context.store,
+      ...(remote.previous === undefined ? {} : { previous: remote.previous }),
+      ...(remote.timeoutMs === undefined ? {} : { timeoutMs: remote.timeoutMs }),
+    },
+  );
+  return {
+    outputs: result.outputs as StepOutput['outputs'],
+    ...(result.metrics === undefined ? {} : { metrics: result.metrics }),
+    logs: result.logs as { stdout: JsonValue; stderr: JsonValue },
+  };
+}
+
 async function dispatch(
   implementation: ReturnType<StepImplementations['get']>,
   request: RunStepRequest,
   context: StepContext,
+  remote: RemoteDispatch,
 ): Promise<StepOutput & { logs?: StepLogs }> {
   if (implementation !== undefined) return implementation.run(request.inputs, context);
+  if (request.run !== undefined && request.placement !== undefined && request.placement.executor !== 'local') {
+    return dispatchRemote({ ...request, run: request.run, placement: request.placement }, context, remote);
+  }
   if (request.run !== undefined) {
     // Loaded on first use: workers that never run commands do not load the runner.
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -2,7 +2,7 @@
  * The contract between the pipeline interpreter (`workflows/run-pipeline.ts`) and the one activity that runs any step
  * (`runStep`): what a step is asked to do and what it hands back. Plain data, so the workflow imports it as types only.
  */
-import type { JsonValue, RunSpec } from '../../core/spec';
+import type { JsonValue, RunSpec, StepPlacement } from '../../core/spec';
 
 /** One execution of one step (or one `foreach` iteration), with every `${{ }}` already resolved by the workflow. */
 export interface RunStepRequest {
@@ -20,6 +20,11 @@ export interface RunStepRequest {
   uses?: string;
   /** A command step with templates resolved: every argument and environment value is a string. */
   run?: Omit<RunSpec, 'command' | 'env'> & { command: string[]; env?: Record<string, string> };
+  /**
+   * Where a `run:` step runs when not on the worker's host (`executor: kubernetes | batch`), with its resources and
+   * executor settings, `defaults` applied. Absent: the local runner.
+   */
+  placement?: StepPlacement;
   /**
    * Input values: literals, resolved expressions, artifact references as `ArtifactRef` objects. A list too large for
    * a Temporal payload arrives as a `ListManifestValue` (`core/list-manifest.ts`), which `runStep` reads back into

@@ -79,3 +79,4 @@ export {
 } from './scope';
 export { celTypeOf, celTypeOfParam, isArtifactType, isAssignable, isPortAssignable, type PortType } from './types';
 export { CPU_HINT, DURATION_HINT, MEMORY_HINT, parseCpu, parseDuration, parseMemory } from './units';
+export { stepPlacement, stepTaskQueue, type StepPlacement } from './executors';

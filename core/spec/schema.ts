@@ -198,6 +198,51 @@ export const resourcesSchema = z.strictObject({
   gpu: hinted(z.int().min(0), 'a whole number of GPUs, e.g. 1').optional(),
 });
 
+/** Where a `run:` step runs: on the worker's host, as a Kubernetes Job, or as an AWS Batch job (docs/executors.md). */
+export const EXECUTORS = ['local', 'kubernetes', 'batch'] as const;
+export type ExecutorKind = (typeof EXECUTORS)[number];
+
+/** A Kubernetes toleration (core/v1 `Toleration`). */
+export const tolerationSchema = z.strictObject({
+  key: z.string().min(1).optional(),
+  operator: hinted(z.enum(['Exists', 'Equal']), 'Exists or Equal').optional(),
+  value: z.string().optional(),
+  effect: hinted(
+    z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+    'NoSchedule, PreferNoSchedule or NoExecute',
+  ).optional(),
+  tolerationSeconds: z.int().min(0).optional(),
+});
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Kubernetes settings of a step (or of every step, in `defaults`): where and how its Job's pod is scheduled. */
+export const kubernetesSettingsSchema = z.strictObject({
+  namespace: hinted(z.string().max(63).regex(DNS_LABEL), "a namespace name, e.g. 'ml-training'").optional(),
+  serviceAccountName: hinted(
+    z.string().max(253).regex(DNS_SUBDOMAIN),
+    "a service account name, e.g. 'trainer'",
+  ).optional(),
+  nodeSelector: z.record(z.string().min(1), z.string()).optional(),
+  tolerations: z.array(tolerationSchema).optional(),
+});
+
+/** AWS Batch settings of a step (or of every step, in `defaults`): the queue and the job definition it is submitted to. */
+export const batchSettingsSchema = z.strictObject({
+  jobQueue: hinted(z.string().min(1), "a job queue name or ARN, e.g. 'gpu-queue'").optional(),
+  jobDefinition: hinted(
+    z.string().min(1),
+    "a job definition name[:revision] or ARN, e.g. 'mloe-container:3'",
+  ).optional(),
+});
+
+const executorSchema = hinted(z.enum(EXECUTORS), `one of ${EXECUTORS.join(', ')}`);
+const stepTaskQueueSchema = hinted(
+  z.string().min(1).max(1000).regex(/^\S+$/),
+  "a task queue name without whitespace, served by 'mloe worker --task-queue <name>', e.g. 'mloe-gpu'",
+);
+
 const conditionSchema = hinted(
   z.union([z.boolean(), z.string().min(1)]),
   "a CEL condition, e.g. '${{ params.deploy && steps.evaluate.outputs.metrics.r2 > 0.9 }}', or true/false",
@@ -314,6 +359,14 @@ export const stepSchema = z.strictObject({
   /** Reuse a previous result when the step, its inputs and its code are unchanged. */
   cache: z.boolean().optional(),
   resources: resourcesSchema.optional(),
+  /** Where a `run:` step runs (`defaults.executor`, else `local`); remote executors need `run.image`. */
+  executor: executorSchema.optional(),
+  /** Kubernetes settings, over those of `defaults`. */
+  kubernetes: kubernetesSettingsSchema.optional(),
+  /** AWS Batch settings, over those of `defaults`. */
+  batch: batchSettingsSchema.optional(),
+  /** The task queue of the step's activity (`defaults.taskQueue`, else the run's): heavy steps on their own workers. */
+  taskQueue: stepTaskQueueSchema.optional(),
   /** When true, a failure of this step does not fail the pipeline; steps that need it are skipped. */
   continueOnFailure: z.boolean().optional(),
 });
@@ -325,6 +378,10 @@ export const defaultsSchema = z.strictObject({
   heartbeatTimeout: durationSchema.optional(),
   cache: z.boolean().optional(),
   resources: resourcesSchema.optional(),
+  executor: executorSchema.optional(),
+  kubernetes: kubernetesSettingsSchema.optional(),
+  batch: batchSettingsSchema.optional(),
+  taskQueue: stepTaskQueueSchema.optional(),
 });
 
 /** `metadata`: what the pipeline is called and how to find it. */
@@ -385,6 +442,9 @@ export type StepSpec = z.infer<typeof stepSchema>;
 export type RunSpec = z.infer<typeof runSchema>;
 export type RetrySpec = z.infer<typeof retrySchema>;
 export type ResourcesSpec = z.infer<typeof resourcesSchema>;
+export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;
+export type BatchSettings = z.infer<typeof batchSettingsSchema>;
+export type Toleration = z.infer<typeof tolerationSchema>;
 export type DefaultsSpec = z.infer<typeof defaultsSchema>;
 export type InputPort = z.infer<typeof inputPortSchema>;
 export type OutputPort = z.infer<typeof outputPortSchema>;

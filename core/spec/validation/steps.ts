@@ -7,6 +7,7 @@ import { stepSchema, type StepSpec } from '../schema';
 import type { PathSegment } from '../source-map';
 import { describePortType, literalMismatch, withArticle } from '../types';
 import { zodIssueDrafts } from '../zod-issues';
+import { checkExecutor } from './executors';
 import { checkNeeds } from './needs';
 import { checkHeartbeat, checkRetry } from './policies';
 import { checkPromoteStep } from './promotion';
@@ -88,6 +89,7 @@ function checkStepShape(state: ValidationState, id: string, step: StepSpec, path
 
   if (step.retry !== undefined) checkRetry(state, step.retry, [...path, 'retry']);
   if (step.pipeline === undefined) checkHeartbeat(state, step, path);
+  checkExecutor(state, id, step, path);
   if (step.maxParallel !== undefined && step.foreach === undefined) {
     state.report({
       code: 'INVALID_STEP',

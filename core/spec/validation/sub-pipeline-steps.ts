@@ -16,6 +16,9 @@ const NOT_ON_PIPELINE_STEPS = [
   ['heartbeatTimeout', "set heartbeatTimeout on the sub-pipeline's steps, or in its defaults"],
   ['resources', "set resources on the sub-pipeline's steps, or in its defaults"],
   ['cache', "set cache on the sub-pipeline's steps, or in its defaults"],
+  ['kubernetes', "set kubernetes on the sub-pipeline's steps, or in its defaults"],
+  ['batch', "set batch on the sub-pipeline's steps, or in its defaults"],
+  ['taskQueue', "set taskQueue on the sub-pipeline's steps, or in its defaults"],
   [
     'foreach',
     'pass the list as a parameter of the sub-pipeline and put foreach on its steps, or write one step per case',
