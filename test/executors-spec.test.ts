@@ -70,14 +70,16 @@ describe('executor settings in a spec', () => {
   });
 
   test('a registered step cannot run remotely; defaults.executor does not apply to it', () => {
-    expect(issues(spec({ ingest: { uses: 'ingest', executor: 'kubernetes', with: { dataPath: 'x.csv' } } }))).toEqual([
-      {
-        code: 'INVALID_STEP',
-        path: 'steps.ingest.executor',
-        message: "step 'ingest' is not a 'run' step, so it cannot use the kubernetes executor",
-      },
-    ]);
-    const ok = valid(spec({ ingest: { uses: 'ingest', with: { dataPath: 'x.csv' } } }, { executor: 'kubernetes' }));
+    expect(issues(spec({ ingest: { uses: 'ingest@1', executor: 'kubernetes', with: { dataPath: 'x.csv' } } }))).toEqual(
+      [
+        {
+          code: 'INVALID_STEP',
+          path: 'steps.ingest.executor',
+          message: "step 'ingest' is not a 'run' step, so it cannot use the kubernetes executor",
+        },
+      ],
+    );
+    const ok = valid(spec({ ingest: { uses: 'ingest@1', with: { dataPath: 'x.csv' } } }, { executor: 'kubernetes' }));
     expect(stepPlacement(ok.defaults, ok.steps.ingest!)).toEqual({ executor: 'local' });
   });
 

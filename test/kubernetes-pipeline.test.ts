@@ -44,7 +44,7 @@ function spec(executor: 'local' | 'kubernetes' | 'batch', gpuQueue: string, comm
     metadata: { name: 'kube-train' },
     defaults: { cache: false, retry: { maxAttempts: 1 } },
     steps: {
-      ingest: { uses: 'ingest', with: { dataPath: DEFAULT_DEMO_DATA } },
+      ingest: { uses: 'ingest@1', with: { dataPath: DEFAULT_DEMO_DATA } },
       train: {
         needs: ['ingest'],
         executor,

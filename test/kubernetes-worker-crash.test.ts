@@ -86,7 +86,7 @@ describe('a worker killed while its Kubernetes step runs', () => {
         metadata: { name: 'kube-crash' },
         defaults: { cache: false },
         steps: {
-          ingest: { uses: 'ingest', with: { dataPath: DEFAULT_DEMO_DATA } },
+          ingest: { uses: 'ingest@1', with: { dataPath: DEFAULT_DEMO_DATA } },
           train: {
             needs: ['ingest'],
             executor: 'kubernetes',

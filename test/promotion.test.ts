@@ -25,6 +25,7 @@ import { promotionSpec, promotionSteps as steps } from './fixtures/promotion';
 import { startedActivities } from './fixtures/test-steps';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
 import { pollUntil } from './support/poll';
+import { replayAll } from './support/replay';
 
 const REPO = resolve(__dirname, '..');
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
@@ -490,4 +491,11 @@ describe('promotion', () => {
       await crashWorker.stop();
     }
   }, 180_000);
+
+  it('replays every history of this suite (gates decided, timed out, escalated, cancelled)', async () => {
+    await replayAll(
+      worker.workflowBundle,
+      running.map((run) => run.handle),
+    );
+  }, 120_000);
 });

@@ -87,6 +87,11 @@ export class ApprovalGates {
     });
   }
 
+  /** Opens a step's gate: from now on an update may decide it (a decision before {@link wait} is kept). */
+  open(step: string, promotion: PromotionStatus): void {
+    if (!this.waiting.has(step)) this.waiting.set(step, { promotion });
+  }
+
   /** Waits at a step's gate for a decision, up to `timeoutMs` (forever when undefined); undefined on timeout. */
   async wait(step: string, promotion: PromotionStatus, timeoutMs?: number): Promise<ApprovalDecision | undefined> {
     const gate: Gate = this.waiting.get(step) ?? { promotion };
@@ -236,8 +241,16 @@ export async function runPromotion(context: PromotionContext, id: string): Promi
       via: 'auto',
     };
   } else {
+    // The gate opens before the state says so anywhere (status query, MLflow tags): an approval that reads
+    // 'awaiting-approval' must find it open, even while the state is still being recorded.
     promotion.state = 'awaiting-approval';
-    await record();
+    context.gates.open(id, promotion);
+    try {
+      await record();
+    } catch (error) {
+      context.gates.close(id);
+      throw error;
+    }
     decision = await awaitDecision(context, id, promotion, approval, pipeline);
   }
   promotion.decision = decision;
