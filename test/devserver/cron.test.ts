@@ -87,6 +87,12 @@ const toSecond = (t: number): number => Math.floor(t / 1000) * 1000;
 
 /** True for a time in the first second of an hour. */
 const onTheHour = (t: Date): boolean => t.getUTCMinutes() === 0 && t.getUTCSeconds() === 0;
+/**
+ * True for a time in the first two seconds of an hour: what a run's started event time plus its first task backoff
+ * gives. Like Temporal, the server rounds the backoff up to whole seconds from the moment it computes it, and writes
+ * the event a moment later (longer on a loaded machine, where the sum has landed in second 1).
+ */
+const nearTheHour = (t: Date): boolean => t.getUTCMinutes() === 0 && t.getUTCSeconds() <= 1;
 
 async function replays(events: HistoryEvent[], workflowId: string): Promise<void> {
   await Worker.runReplayHistory({ workflowBundle }, { events }, workflowId);
@@ -260,7 +266,7 @@ describe('cron chains over time skipping', () => {
       expect(started.continuedExecutionRunId || undefined).toBe(i === 0 ? undefined : runs[i - 1]!.runId);
       expect(ms(started.firstWorkflowTaskBackoff)).toBeGreaterThan(0);
       const due = executionTimeOf(events);
-      expect(onTheHour(due)).toBe(true);
+      expect(nearTheHour(due)).toBe(true);
       expect(due.getTime()).toBeGreaterThan(previousTime);
       previousTime = due.getTime();
       if (i > 0) expect(runId).not.toBe(runs[i - 1]!.runId);
