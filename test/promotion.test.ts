@@ -52,14 +52,39 @@ describe('promotion', () => {
     if (config === undefined) throw new Error('no tracking configuration');
     tracking = config;
     mlflow = createMlflowClient(mlflowConfig({ trackingUri: TRACKING_URI }));
-    worker = await startPipelineTestWorker({
-      taskQueue,
-      steps,
-      tracking: new MlflowTracker(tracking, { warn: () => undefined }),
-    });
+    const tracker = new MlflowTracker(tracking, { warn: () => undefined });
+    holdWaitingRecords(tracker);
+    worker = await startPipelineTestWorker({ taskQueue, steps, tracking: tracker });
   });
 
+  /**
+   * Models whose 'awaiting-approval' state is held on its way to the registry until the test releases it: the real
+   * MLflow call is made, later, so a test can act while a run's gate is open but its waiting state not yet recorded.
+   */
+  const heldModels = new Map<string, { reached: () => void; release: Promise<void>; releaseNow: () => void }>();
+  function holdWaitingRecords(tracker: MlflowTracker): void {
+    const versions = tracker.client.modelVersions;
+    const setTag = versions.setTag.bind(versions);
+    versions.setTag = async (name, version, key, value) => {
+      const hold = heldModels.get(name);
+      if (hold !== undefined && value === 'awaiting-approval') {
+        hold.reached();
+        await hold.release;
+      }
+      return setTag(name, version, key, value);
+    };
+  }
+  function holdWaitingRecord(model: string): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    const releasePromise = new Promise<void>((resolve) => (release = resolve));
+    heldModels.set(model, { reached, release: releasePromise, releaseNow: release });
+    return { reached: reachedPromise, release };
+  }
+
   afterAll(async () => {
+    for (const { releaseNow } of heldModels.values()) releaseNow();
     for (const run of running) await run.handle.terminate('test cleanup').catch(() => undefined);
     await worker?.stop();
     if (artifactRoot !== undefined) await rm(artifactRoot, { recursive: true, force: true });
@@ -403,6 +428,24 @@ describe('promotion', () => {
     expect(promoteEntry(outcome.status)?.state).toBe('cancelled');
     const description = await waiting.handle.describe();
     expect(description.searchAttributes.MloeApproval).toEqual(['Cancelled']);
+    expect(await listApprovals(worker.env.client, { pipeline })).toEqual([]);
+  }, 120_000);
+
+  it('a run cancelled while its waiting state is being recorded says Cancelled, not nothing', async () => {
+    const pipeline = uniqueName('promo-cancel-recording');
+    const model = uniqueName('promo-cancel-recording');
+    const hold = holdWaitingRecord(model);
+    const run = await start(pipeline, { model });
+    await hold.reached;
+    // The gate is open and the status says so, while the registry has not yet been told.
+    const entry = promoteEntry(await run.handle.query(pipelineStatusQuery));
+    expect(entry?.promotion?.state).toBe('awaiting-approval');
+    await run.handle.cancel();
+    const outcome = await finished(run);
+    hold.release();
+    expect(outcome.status.state).toBe('cancelled');
+    expect(promoteEntry(outcome.status)?.state).toBe('cancelled');
+    expect((await run.handle.describe()).searchAttributes.MloeApproval).toEqual(['Cancelled']);
     expect(await listApprovals(worker.env.client, { pipeline })).toEqual([]);
   }, 120_000);
 

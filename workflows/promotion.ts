@@ -245,13 +245,7 @@ export async function runPromotion(context: PromotionContext, id: string): Promi
     // 'awaiting-approval' must find it open, even while the state is still being recorded.
     promotion.state = 'awaiting-approval';
     context.gates.open(id, promotion);
-    try {
-      await record();
-    } catch (error) {
-      context.gates.close(id);
-      throw error;
-    }
-    decision = await awaitDecision(context, id, promotion, approval, pipeline);
+    decision = await awaitDecision(context, id, promotion, approval, pipeline, record);
   }
   promotion.decision = decision;
   promotion.state = decision.decision;
@@ -287,13 +281,18 @@ export async function runPromotion(context: PromotionContext, id: string): Promi
   };
 }
 
-/** The manual gate: waits for an update, up to the timeout; then rejects, or escalates and waits on. */
+/**
+ * The manual gate (already open): says it waits (search attribute, memo, recorded state), then waits for an update,
+ * up to the timeout; then rejects, or escalates and waits on. A cancel at any point after the gate opened, even while
+ * the waiting state is being recorded, leaves the search attribute saying `Cancelled`.
+ */
 async function awaitDecision(
   context: PromotionContext,
   id: string,
   promotion: PromotionStatus,
   approval: NonNullable<PromoteSpec['approval']>,
   pipeline: string,
+  recordWaiting: () => Promise<unknown>,
 ): Promise<ApprovalDecision> {
   const { gates, workflowId } = context;
   const timeout = approval.timeout ?? DEFAULT_APPROVAL_TIMEOUT;
@@ -316,6 +315,7 @@ async function awaitDecision(
   upsertMemo({ [APPROVAL_MEMO_KEY]: memo() });
   let decided: ApprovalDecision | undefined;
   try {
+    await recordWaiting();
     decided = await gates.wait(id, promotion, timeoutMs);
     if (decided === undefined && approval.onTimeout === 'escalate' && approval.webhook !== undefined) {
       promotion.state = 'escalated';
@@ -347,7 +347,7 @@ async function awaitDecision(
       decided = await gates.wait(id, promotion, escalationMs);
     }
   } catch (error) {
-    // Cancelled (or the webhook failed for good) while it waited: it no longer waits.
+    // Cancelled (or the waiting state could not be recorded, or the webhook failed for good): it no longer waits.
     upsertSearchAttributes([{ key: APPROVAL_SEARCH_ATTRIBUTE, value: APPROVAL_STATUS_VALUES.cancelled }]);
     throw error;
   } finally {
