@@ -1,7 +1,7 @@
 /**
  * The `mloe` command line. `bin/mloe.js` registers tsx and calls {@link main}; `tsx clients/cli.ts` works too.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 import packageJson from '../package.json';
 import type { LineageCommandOptions } from './lineage';
@@ -134,27 +134,43 @@ export function buildProgram(
   program
     .command('demo')
     .description(
-      'Run the example pipeline pipelines/demo/pipeline.yaml end to end (ingest, validate, featurize, train, ' +
-        'evaluate a housing-price regression) on an embedded dev server and worker, then print a summary and the metrics',
+      'Run the example pipeline pipelines/penguins/pipeline.yaml end to end (ingest, validate, split, features, ' +
+        'train, evaluate against the champion, register, promote, serve) on an embedded dev server, worker and ' +
+        'MLflow server, then ask the served model about three penguins',
     )
-    .option('--data <path>', 'CSV to learn from (default: pipelines/demo/data/housing.csv)')
-    .option('--artifact-root <dir>', 'directory to keep artifacts in, under .mloe/artifacts', '.')
+    .option('--data <path>', "penguins data to learn from (default: the vega-datasets package's penguins.json)")
+    .option(
+      '--artifact-root <dir>',
+      'directory for .mloe/artifacts, the MLflow database .mloe/demo.mlflow.db and .mloe/serving',
+      '.',
+    )
     .option('--no-cache', 'run every step even if a cached result exists')
-    .option('--serve', 'after the run, keep the dev server and the Web UI (with the pipeline view) until Ctrl-C')
-    .action(async (options: { data?: string; artifactRoot: string; cache: boolean; serve?: boolean }) => {
-      // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runDemo } = require('./demo') as typeof import('./demo');
-      setExitCode(
-        await runDemo(io, {
-          artifactRoot: options.artifactRoot,
-          ...(options.cache === false ? { noCache: true } : {}),
-          ...(options.data === undefined ? {} : { dataPath: options.data }),
-          ...(options.serve === true ? { serve: true } : {}),
-          env,
-        }),
-      );
-    });
+    .option(
+      '--seed <n>',
+      'seed of the split and the forest (default 42): another seed trains another candidate',
+      seedOption,
+    )
+    .option(
+      '--serve',
+      'after the run, keep the dev server, the Web UI (with the pipeline view) and the served model until Ctrl-C',
+    )
+    .action(
+      async (options: { data?: string; artifactRoot: string; cache: boolean; seed?: number; serve?: boolean }) => {
+        // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runDemo } = require('./demo') as typeof import('./demo');
+        setExitCode(
+          await runDemo(io, {
+            artifactRoot: options.artifactRoot,
+            ...(options.cache === false ? { noCache: true } : {}),
+            ...(options.data === undefined ? {} : { dataPath: options.data }),
+            ...(options.seed === undefined ? {} : { seed: options.seed }),
+            ...(options.serve === true ? { serve: true } : {}),
+            env,
+          }),
+        );
+      },
+    );
 
   program
     .command('validate')
@@ -653,4 +669,13 @@ function exitAfterFlush(code: number): void {
 
 if (require.main === module) {
   void main();
+}
+
+/** `--seed`: a whole number from 0 to 2³²−1 (the split's seed range). */
+function seedOption(value: string): number {
+  const seed = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed) || seed > 0xffffffff) {
+    throw new InvalidArgumentError(`expected a whole number from 0 to 4294967295, got "${value}"`);
+  }
+  return seed;
 }

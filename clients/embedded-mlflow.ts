@@ -5,8 +5,10 @@
  *
  * - `mloe dev`: on 127.0.0.1:5000 (`--mlflow-port`), in memory; with `-f state.db`, in SQLite beside the dev server's
  *   file (`state.mlflow.db`), so that tracked runs and registered models survive a restart as the workflows do.
- * - `mloe demo` and an embedded `mloe run`: on a free port, in memory: they last as long as the command, which prints
- *   what was tracked before it stops.
+ * - `mloe demo`: on a free port, in SQLite `.mloe/demo.mlflow.db` under its artifact root, so that the next demo meets
+ *   this one's champion.
+ * - An embedded `mloe run`: on a free port, in memory: it lasts as long as the command, which prints what was tracked
+ *   before it stops.
  *
  * Proxied artifacts (the server's `mlflow-artifacts:`) go to `.mloe/mlflow-artifacts` beside the run's artifact store
  * (mloe itself keeps models in its own artifact store and sends MLflow none).

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { FileArtifactStore, getText } from '../activities/artifacts';
-import { DEFAULT_DEMO_DATA, DEMO_SPEC } from '../clients/demo';
+import { HOUSING_DATA, HOUSING_SPEC } from './support/examples';
 import { parseSpecText } from '../core/spec';
 import { DEMO_STEPS } from '../pipelines/demo/code-first';
 import { housingPrice, reportMetrics } from './fixtures/code-first-workflows';
@@ -44,14 +44,14 @@ describe('the code-first demo (mloeSteps in a hand-written workflow)', () => {
   });
 
   it('has the steps of pipeline.yaml, in its order, but register', async () => {
-    const spec = parseSpecText(await readFile(DEMO_SPEC, 'utf8')).value as { steps: Record<string, unknown> };
+    const spec = parseSpecText(await readFile(HOUSING_SPEC, 'utf8')).value as { steps: Record<string, unknown> };
     // pipeline.yaml also registers the model in MLflow; the code-first workflow does not (pipelines/demo/README.md).
     expect(Object.keys(spec.steps)).toEqual([...DEMO_STEPS, 'register']);
   });
 
   it('runs the steps with artifacts in the store, and serves an identical second run from the cache', async () => {
     const root = join(directory, 'store');
-    const input = { dataPath: DEFAULT_DEMO_DATA, workingDir: directory, artifactStore: pathToFileURL(root).href };
+    const input = { dataPath: HOUSING_DATA, workingDir: directory, artifactStore: pathToFileURL(root).href };
     const first = await env.client.workflow.execute(housingPrice, {
       taskQueue,
       workflowId: `code-first-${Date.now()}-1`,

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,7 +22,7 @@ import { runStep, type RunStepResult } from '../activities/steps';
 import { evaluateInto, trainInto } from '../activities/training';
 import { MloeError } from '../core/errors';
 import type { JsonValue } from '../core/spec';
-import { DEFAULT_DEMO_DATA } from '../clients/demo';
+import { HOUSING_DATA, HOUSING_SPEC } from './support/examples';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 /** A step's duration in the summary table: `443 ms` below a second, `1.8 s` above (a loaded machine gets there). */
@@ -217,10 +217,10 @@ describe('ingest and validate steps', () => {
 
   it('ingests the demo data as an artifact with the file sha256, and profiles it', async () => {
     const root = await temporaryDirectory();
-    const { dataset } = (await runBuiltinStep(root, 'ingest@1', { dataPath: DEFAULT_DEMO_DATA })).outputs;
+    const { dataset } = (await runBuiltinStep(root, 'ingest@1', { dataPath: HOUSING_DATA })).outputs;
     const ref = dataset as unknown as ArtifactRef;
-    expect(ref.digest).toBe(`sha256:${sha256(await readFile(DEFAULT_DEMO_DATA))}`);
-    expect(ref).toMatchObject({ type: 'dataset', metadata: { source: DEFAULT_DEMO_DATA } });
+    expect(ref.digest).toBe(`sha256:${sha256(await readFile(HOUSING_DATA))}`);
+    expect(ref).toMatchObject({ type: 'dataset', metadata: { source: HOUSING_DATA } });
 
     const { outputs } = await runBuiltinStep(root, 'validate@1', {
       dataset: dataset ?? null,
@@ -366,79 +366,137 @@ describe('featurize, train and evaluate', () => {
 describe('mloe demo', () => {
   const execFileAsync = promisify(execFile);
   const BIN = resolve(__dirname, '..', 'bin', 'mloe.js');
+  const RUN_ID = '[0-9A-HJKMNP-TV-Z]{26}';
 
-  it('runs the pipeline on its own embedded stack, prints the summary and exits 0', async () => {
+  /** The served model's state file, and whether its process is still alive. */
+  async function servedProcessAlive(artifactRoot: string): Promise<boolean> {
+    const directory = join(artifactRoot, '.mloe', 'serving');
+    const states = (await readdir(directory).catch(() => [])).filter((name) => name.endsWith('.json'));
+    for (const name of states) {
+      const { pid } = JSON.parse(await readFile(join(directory, name), 'utf8')) as { pid: number };
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        // gone
+      }
+    }
+    return false;
+  }
+
+  it("runs the whole loop, serves the champion and asks it; a second demo meets the first one's champion", async () => {
     const artifactRoot = await temporaryDirectory();
     const { stdout } = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot], {
       cwd: tmpdir(),
-      timeout: 60_000,
+      timeout: 120_000,
     });
     expect(stdout).toMatch(/dev server running at 127\.0\.0\.1:\d+/);
-    expect(stdout).toMatch(/started housing-price-[0-9A-HJKMNP-TV-Z]{26} \(pipelines\/demo\/pipeline\.yaml\)/);
+    expect(stdout).toMatch(new RegExp(`started penguins-${RUN_ID} \\(pipelines/penguins/pipeline\\.yaml\\)`));
+    for (const step of ['ingest', 'validate', 'split', 'features', 'train']) {
+      expect(stdout).toMatch(new RegExp(`^${step} +completed +${DURATION} +miss +1$`, 'm'));
+    }
+    for (const step of ['evaluate', 'register', 'deploy']) {
+      expect(stdout).toMatch(new RegExp(`^${step} +completed +${DURATION} +off +1$`, 'm'));
+    }
+    // Held-out accuracy of at least 0.95, with no champion to meet: registered, promoted under the demo's identity.
+    const accuracy = Number(/^ {2}accuracy (\d\.\d{3}) ·/m.exec(stdout)?.[1]);
+    expect(accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(stdout).toContain('champion: nothing is registered as models:/penguins@champion');
+    expect(stdout).toContain('→ registered as version 1 and promoted to champion (approved by mloe-demo: ');
+    expect(stdout).toMatch(/^promotion promote: penguins version 1 → champion: promoted \(approved by mloe-demo/m);
+    // The served champion's answers: one penguin of each species.
+    expect(stdout).toMatch(
+      /^\$ curl -X POST http:\/\/127\.0\.0\.1:\d+\/predict {2}\(models:\/penguins\/1, 3 penguins\)$/m,
+    );
+    expect(stdout).toMatch(/^ {2}Torgersen, .* → Adelie \(p = [01]\.\d\d\)$/m);
+    expect(stdout).toMatch(/^ {2}Dream, .* → Chinstrap \(p = [01]\.\d\d\)$/m);
+    expect(stdout).toMatch(/^ {2}Biscoe, .*sex unknown +→ Gentoo \(p = [01]\.\d\d\)$/m);
+    // Tracked in the embedded MLflow server, whose database outlives the command.
+    const mlflowUrl =
+      /MLflow tracking server \(embedded, in SQLite (\S+)\) running at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+    expect(mlflowUrl?.[1]).toBe(join(artifactRoot, '.mloe', 'demo.mlflow.db'));
+    expect(stdout).toMatch(new RegExp(`^MLflow run {3}penguins-${RUN_ID} {2}FINISHED {2}http://\\S+$`, 'm'));
+    expect(stdout).toContain(
+      `  model      models:/penguins/1  ${mlflowUrl?.[2] ?? ''}/api/2.0/mlflow/model-versions/get?name=penguins&version=1`,
+    );
+    expect(stdout).toMatch(/^\$ mloe models versions penguins\nversion .*\n1 +\S+ +champion +[0-9a-f]{32} +penguins-/m);
+    expect(await servedProcessAlive(artifactRoot)).toBe(false);
+
+    // Again in the same directory: the same candidate (from the cache) meets the first run's champion, does not beat
+    // it, and the champion keeps serving.
+    const again = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot], {
+      cwd: tmpdir(),
+      timeout: 120_000,
+    });
+    for (const step of ['ingest', 'validate', 'split', 'features', 'train']) {
+      expect(again.stdout).toMatch(new RegExp(`^${step} +completed +${DURATION} +hit +1$`, 'm'));
+    }
+    expect(again.stdout).toMatch(/^register +skipped +- +- +0$/m);
+    expect(again.stdout).toMatch(/^promote +skipped +- +- +0$/m);
+    expect(again.stdout).toContain('champion (version 1, the same model) on the same penguins:');
+    expect(again.stdout).toContain('→ not registered: it does not beat the champion, which stays in production');
+    expect(again.stdout).toMatch(/\(models:\/penguins\/1, 3 penguins\)$/m);
+    expect(again.stdout).toMatch(/^1 +\S+ +champion +[0-9a-f]{32} +penguins-/m);
+    expect(again.stdout).not.toMatch(/^2 +\S+/m);
+    expect(await servedProcessAlive(artifactRoot)).toBe(false);
+  }, 300_000);
+
+  it('tracks where MLFLOW_TRACKING_URI says, and another seed trains another candidate', async () => {
+    const artifactRoot = await temporaryDirectory();
+    const tracking = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
+    const { stdout } = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot, '--seed', '7'], {
+      cwd: tmpdir(),
+      timeout: 120_000,
+      env: { ...process.env, MLFLOW_TRACKING_URI: tracking },
+    });
+    expect(stdout).toContain(`tracking in MLflow at ${tracking} (MLFLOW_TRACKING_URI)`);
+    expect(stdout).not.toContain('(embedded');
+    const workflowId = new RegExp(`started (penguins-${RUN_ID})`).exec(stdout)?.[1] ?? '';
+    const registry = createMlflowClient(mlflowConfig({ trackingUri: tracking }));
+    const run = await registry.runs.search({
+      experimentIds: (await registry.experiments.search({})).items.map((experiment) => experiment.experimentId),
+      filter: `tags.\`mloe.workflowId\` = '${workflowId}'`,
+    });
+    expect(run.items.map((item) => item.data.params.find((param) => param.key === 'seed')?.value)).toContain('7');
+  }, 300_000);
+
+  it('runs the housing-price example pipeline with mloe run', async () => {
+    const artifactRoot = await temporaryDirectory();
+    const { stdout } = await execFileAsync(
+      BIN,
+      ['run', HOUSING_SPEC, '--artifact-root', artifactRoot, '-p', `dataPath=${HOUSING_DATA}`],
+      { cwd: artifactRoot, timeout: 120_000 },
+    );
     for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
       expect(stdout).toMatch(new RegExp(`^${step} +completed +${DURATION} +miss +1$`, 'm'));
     }
-    expect(stdout).toMatch(/R² +0\.9\d+/);
-    expect(stdout).toContain(`${artifactRoot}/.mloe/artifacts`);
-    // Tracked in the embedded MLflow server: the run, its nested steps, its metrics and the registered version, with
-    // their URLs (the embedded server has no UI: its REST answers), and `mloe models versions` listing the version.
-    const mlflowUrl = /MLflow tracking server \(embedded, in memory\) running at (http:\/\/127\.0\.0\.1:\d+)/.exec(
-      stdout,
-    )?.[1];
-    expect(mlflowUrl).toBeDefined();
     expect(stdout).toMatch(new RegExp(`^register +completed +${DURATION} +off +1$`, 'm'));
-    expect(stdout).toMatch(
-      new RegExp(`^mlflow: ${mlflowUrl ?? ''}/api/2\\.0/mlflow/runs/get\\?run_id=[0-9a-f]{32}$`, 'm'),
-    );
-    expect(stdout).toMatch(/^MLflow run {3}housing-price-[0-9A-HJKMNP-TV-Z]{26} {2}FINISHED {2}http:\/\/\S+$/m);
-    expect(stdout).toContain(
-      '  steps      ingest FINISHED · validate FINISHED · featurize FINISHED · train FINISHED · evaluate FINISHED · register FINISHED',
-    );
-    expect(stdout).toMatch(/^ {2}metrics {4}evaluate\.r2 0\.9\d+ · evaluate\.rmse [\d.]+ · evaluate\.testRows \d+$/m);
-    expect(stdout).toContain(
-      `  model      models:/housing-price/1  ${mlflowUrl ?? ''}/api/2.0/mlflow/model-versions/get?name=housing-price&version=1`,
-    );
-    expect(stdout).toMatch(
-      /^\$ mloe models versions housing-price\nversion .*\n1 +\S+ +champion +[0-9a-f]{32} +housing-price-/m,
-    );
+    expect(stdout).toMatch(new RegExp(`^housing-price-${RUN_ID} completed in `, 'm'));
+  }, 300_000);
 
-    // The same demo again is served from the cache (but for the registration), and tracked where MLFLOW_TRACKING_URI
-    // says: the user's server wins over the embedded one.
-    const tracking = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
-    const again = await execFileAsync(BIN, ['demo', '--artifact-root', artifactRoot], {
-      cwd: tmpdir(),
-      timeout: 60_000,
-      env: { ...process.env, MLFLOW_TRACKING_URI: tracking },
-    });
-    for (const step of ['ingest', 'validate', 'featurize', 'train', 'evaluate']) {
-      expect(again.stdout).toMatch(new RegExp(`^${step} +completed +${DURATION} +hit +1$`, 'm'));
-    }
-    expect(again.stdout).toMatch(/R² +0\.9\d+/);
-    expect(again.stdout).toContain(`tracking in MLflow at ${tracking} (MLFLOW_TRACKING_URI)`);
-    expect(again.stdout).not.toContain('(embedded');
-    const workflowId = /started (housing-price-[0-9A-HJKMNP-TV-Z]{26})/.exec(again.stdout)?.[1] ?? '';
-    const registry = createMlflowClient(mlflowConfig({ trackingUri: tracking }));
-    const registered = await registry.modelVersions.search({
-      filter: `name = 'housing-price' and tags.\`mloe.workflowId\` = '${workflowId}'`,
-    });
-    expect(registered.items).toHaveLength(1);
-    expect(again.stdout).toContain(`models:/housing-price/${registered.items[0]?.version ?? '?'}`);
-  });
-
-  it('exits 1 with the failing step, code, row and column on bad data', async () => {
+  it('exits 1 with the failing step, code, column and rule on bad data', async () => {
     const artifactRoot = await temporaryDirectory();
     const dataPath = join(artifactRoot, 'bad.csv');
-    await writeFile(dataPath, csv([[1000, 2, 10, 'far', 200]]));
+    const header = [
+      'Species',
+      'Island',
+      'Beak Length (mm)',
+      'Beak Depth (mm)',
+      'Flipper Length (mm)',
+      'Body Mass (g)',
+      'Sex',
+    ];
+    await writeFile(dataPath, csv([['Adelie', 'Torgersen', 39.1, 18.7, 181, 'heavy', 'MALE']], header));
     const error = await rejectionOf(
       execFileAsync(BIN, ['demo', '--data', dataPath, '--artifact-root', artifactRoot], {
         cwd: tmpdir(),
-        timeout: 60_000,
+        timeout: 120_000,
       }),
     );
     expect(error).toMatchObject({ code: 1 });
     const { stderr } = error as { stderr: string };
-    expect(stderr).toMatch(/housing-price-[0-9A-HJKMNP-TV-Z]{26} failed: step validate failed: DATA_INVALID/);
-    expect(stderr).toContain('row 1 (line 2), column "distance_km": "far" is not a number');
+    expect(stderr).toMatch(new RegExp(`penguins-${RUN_ID} failed: step validate failed: DATA_INVALID`));
+    expect(stderr).toContain('column "Body Mass (g)": rule type: expected type number');
     expect(stderr).not.toContain('    at '); // one clear message, no stack traces
-  });
+  }, 300_000);
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BatchExecutor, KubernetesExecutor } from '../activities/executors';
-import { DEFAULT_DEMO_DATA } from '../clients/demo';
+import { HOUSING_DATA } from './support/examples';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import { startBatchTestServer, type BatchTestServer } from '../infra/aws-batch/server';
 import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
@@ -44,7 +44,7 @@ function spec(executor: 'local' | 'kubernetes' | 'batch', gpuQueue: string, comm
     metadata: { name: 'kube-train' },
     defaults: { cache: false, retry: { maxAttempts: 1 } },
     steps: {
-      ingest: { uses: 'ingest@1', with: { dataPath: DEFAULT_DEMO_DATA } },
+      ingest: { uses: 'ingest@1', with: { dataPath: HOUSING_DATA } },
       train: {
         needs: ['ingest'],
         executor,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { KubernetesExecutor } from '../activities/executors';
-import { DEFAULT_DEMO_DATA } from '../clients/demo';
+import { HOUSING_DATA } from './support/examples';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
 import { serverAddress, type TestEnv } from './devserver/harness';
@@ -86,7 +86,7 @@ describe('a worker killed while its Kubernetes step runs', () => {
         metadata: { name: 'kube-crash' },
         defaults: { cache: false },
         steps: {
-          ingest: { uses: 'ingest@1', with: { dataPath: DEFAULT_DEMO_DATA } },
+          ingest: { uses: 'ingest@1', with: { dataPath: HOUSING_DATA } },
           train: {
             needs: ['ingest'],
             executor: 'kubernetes',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createLineageEmitter, type LineageEmitter } from '../activities/lineage';
-import { DEFAULT_DEMO_DATA } from '../clients/demo';
+import { HOUSING_DATA } from './support/examples';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import { type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
@@ -97,7 +97,7 @@ describe('OpenLineage events of pipeline runs', () => {
   }
 
   it('emits START and COMPLETE for the run and each step, with parents and artifact datasets', async () => {
-    const { events, failed } = await runAndRead(DEFAULT_DEMO_DATA);
+    const { events, failed } = await runAndRead(HOUSING_DATA);
     expect(failed).toBe(false);
     const summary = events.map((event) => `${event.job.name} ${event.eventType}`);
     expect(summary).toEqual(

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 import { parseS3StoreConfig, s3ClientConfig } from '../activities/artifacts';
-import { DEFAULT_DEMO_DATA } from '../clients/demo';
+import { HOUSING_DATA } from './support/examples';
 import { runLineage } from '../clients/lineage';
 import { runLogs } from '../clients/logs';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
@@ -26,7 +26,7 @@ const SPEC = {
   kind: 'Pipeline',
   metadata: { name: 's3-store' },
   steps: {
-    ingest: { uses: 'ingest@1', with: { dataPath: DEFAULT_DEMO_DATA } },
+    ingest: { uses: 'ingest@1', with: { dataPath: HOUSING_DATA } },
     count: {
       needs: ['ingest'],
       run: { command: ['sh', '-c', 'wc -l < "$MLOE_INPUTS_DIR/data" > "$MLOE_OUTPUTS_DIR/lines"; echo counted'] },

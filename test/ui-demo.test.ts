@@ -1,7 +1,7 @@
 /**
  * `mloe demo --serve`: after the demo run the dev server, the worker and the Web UI keep running until told to stop,
  * so the printed UI URL and pipeline view URL open the finished run (its `status` query still answers: the worker
- * that replays it is alive).
+ * that replays it is alive), and so does the served model, until the demo stops it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,8 +35,11 @@ it('serves the Web UI and the pipeline view of the finished demo run until stopp
       /^serving the Temporal Web UI at (\S+) until Ctrl-C; the demo run: (\S+)$/.exec(serving) ?? [];
     expect(ui).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(lines.some((line) => line.includes(`Temporal Web UI at ${ui} (until Ctrl-C)`))).toBe(true);
-    // The results are printed before it starts serving.
-    expect(lines.some((line) => /^ {2}RMSE {2}\d/.test(line))).toBe(true);
+    // The results are printed before it starts serving, and the served model keeps answering while it serves.
+    expect(lines.some((line) => /^ {2}accuracy \d\.\d{3} ·/.test(line))).toBe(true);
+    const predictUrl = /^\$ curl -X POST (\S+) /m.exec(lines.join('\n'))?.[1] ?? '';
+    const health = await fetch(predictUrl.replace(/\/predict$/, '/health'));
+    expect(health.status).toBe(200);
     const page = await fetch(view);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('mloe pipelines');
@@ -55,6 +58,15 @@ it('serves the Web UI and the pipeline view of the finished demo run until stopp
   } finally {
     stop();
     expect(await demo).toBe(0);
+    // Stopped with the rest.
+    const served = /^\$ curl -X POST (\S+) /m.exec(lines.join('\n'))?.[1];
+    if (served !== undefined)
+      await pollUntil('the served model to stop', () =>
+        fetch(served).then(
+          () => undefined,
+          () => true,
+        ),
+      );
     await rm(artifactRoot, { recursive: true, force: true });
   }
   expect(errors).toEqual([]);

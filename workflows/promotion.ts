@@ -11,6 +11,7 @@
 import {
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -66,6 +67,14 @@ interface Gate {
   promotion: PromotionStatus;
   decision?: ApprovalDecision;
 }
+
+/**
+ * The patch under which a manual gate says it waits (search attribute, memo) before recording the waiting state, and
+ * says `Cancelled` if cancelled while that record runs.
+ */
+export const PROMOTION_WAITING_STATE_PATCH = 'mloe-promotion-waiting-state';
+
+const noop = (): Promise<void> => Promise.resolve();
 
 /**
  * The run's approval gates and the `approve` / `reject` Update handlers that decide them. Validators refuse an
@@ -245,7 +254,18 @@ export async function runPromotion(context: PromotionContext, id: string): Promi
     // 'awaiting-approval' must find it open, even while the state is still being recorded.
     promotion.state = 'awaiting-approval';
     context.gates.open(id, promotion);
-    decision = await awaitDecision(context, id, promotion, approval, pipeline, record);
+    // Runs started before the patch recorded the waiting state before the search attribute said Pending (a cancel
+    // while that record ran left no `Cancelled`); they replay as they ran.
+    const recordFirst = !patched(PROMOTION_WAITING_STATE_PATCH);
+    if (recordFirst) {
+      try {
+        await record();
+      } catch (error) {
+        context.gates.close(id);
+        throw error;
+      }
+    }
+    decision = await awaitDecision(context, id, promotion, approval, pipeline, recordFirst ? noop : record);
   }
   promotion.decision = decision;
   promotion.state = decision.decision;

@@ -20,7 +20,7 @@ import { NativeConnection } from '@temporalio/worker';
 import * as prettier from 'prettier';
 
 import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../../activities/steps';
-import { DEFAULT_DEMO_DATA } from '../../clients/demo';
+import { HOUSING_DATA } from '../support/examples';
 import { startPipeline, type StartPipelineOptions } from '../../clients/pipelines';
 import { approvePromotion } from '../../clients/approvals';
 import { trackingConfigFromEnv } from '../../activities/tracking';
@@ -60,6 +60,7 @@ const IDS = {
   rerun: `${RELEASE}-run-pipeline-rerun`,
   manifest: `${RELEASE}-run-pipeline-manifest`,
   promotion: `${RELEASE}-run-pipeline-promotion`,
+  promotionCancelled: `${RELEASE}-run-pipeline-promotion-cancelled`,
   housing: `${RELEASE}-housing-price`,
 };
 const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
@@ -75,6 +76,8 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: IDS.manifest },
   // A promote step: policies, a manual gate approved by an `approve` Update, the alias move (docs/promotion.md).
   { set: WORKFLOWS, workflowId: IDS.promotion },
+  // A promotion cancelled at its gate, behind patched('mloe-promotion-waiting-state').
+  { set: WORKFLOWS, workflowId: IDS.promotionCancelled },
   { set: CODE_FIRST, workflowId: IDS.housing },
 ];
 
@@ -138,10 +141,25 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
   await cancelled.handle.cancel();
   await expectFailure(cancelled.handle.result(), IDS.cancelled);
 
+  // A promotion cancelled while its gate waits (before the approved one: its policies need no champion yet).
+  const cancelledPromotion = await startPipeline(client, {
+    ...pipelineRun('promotion.yaml', IDS.promotionCancelled),
+    params: { dataPath: HOUSING_DATA },
+  });
+  await pollUntil(
+    `${IDS.promotionCancelled} to wait for approval`,
+    async () =>
+      (await cancelledPromotion.handle.query(pipelineStatusQuery)).steps.find((step) => step.id === 'promote')
+        ?.promotion?.state === 'awaiting-approval',
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  await cancelledPromotion.handle.cancel();
+  await expectFailure(cancelledPromotion.handle.result(), IDS.promotionCancelled);
+
   // A promotion, approved at its gate (the worker tracks in the embedded MLflow server).
   const promotion = await startPipeline(client, {
     ...pipelineRun('promotion.yaml', IDS.promotion),
-    params: { dataPath: DEFAULT_DEMO_DATA },
+    params: { dataPath: HOUSING_DATA },
   });
   await pollUntil(
     `${IDS.promotion} to wait for approval`,
@@ -157,7 +175,7 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
   await client.workflow.execute(housingPrice, {
     taskQueue: taskQueue(CODE_FIRST),
     workflowId: IDS.housing,
-    args: [{ dataPath: DEFAULT_DEMO_DATA, workingDir: directory }],
+    args: [{ dataPath: HOUSING_DATA, workingDir: directory }],
   });
 }
 

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 
-import { DEFAULT_DEMO_DATA, DEMO_SPEC } from '../../clients/demo';
+import { HOUSING_DATA, HOUSING_SPEC } from '../support/examples';
 import { embeddedMlflowOptions } from '../../clients/embedded-mlflow';
 import { startEmbeddedStack, type EmbeddedStack } from '../../clients/embedded-stack';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../../clients/pipelines';
@@ -52,8 +52,8 @@ beforeAll(async () => {
     await running;
   };
   demo = await startPipeline(stack.client, {
-    file: DEMO_SPEC,
-    params: { dataPath: DEFAULT_DEMO_DATA },
+    file: HOUSING_SPEC,
+    params: { dataPath: HOUSING_DATA },
     artifactRoot,
     workingDir: resolve(__dirname, '..', '..'),
   });
