@@ -16,6 +16,7 @@ import {
 } from '../workers/config';
 import { embeddedMlflowOptions, trackingLine } from './embedded-mlflow';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
+import { startTrackingSweeper, type TrackingSweeper } from '../workers/tracking-sweeper';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ConfigError, ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
@@ -131,6 +132,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
   quietSdkLogs();
 
   let stack: EmbeddedStack | undefined;
+  let sweeper: TrackingSweeper | undefined;
   const env = options.env ?? {};
   try {
     stack = await startEmbeddedStack({
@@ -154,6 +156,14 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
         : {}),
       createWorker: (connection, workflowBundle, { mlflowUrl }) => {
         config = withEmbeddedTracking(config, env, mlflowUrl);
+        if (config.tracking !== undefined) {
+          sweeper = startTrackingSweeper({
+            connection,
+            namespace: config.namespace,
+            tracking: config.tracking,
+            report: (message) => io.stderr(`[mloe tracking] ${message}`),
+          });
+        }
         return createPipelineWorker({
           ...pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
           workflowBundle,
@@ -175,10 +185,12 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
     });
   } catch (error) {
     io.stderr(`error: ${ensureError(error).message}`);
+    await sweeper?.stop();
     await stack?.close().catch(() => undefined);
     return 1;
   }
   try {
+    await sweeper?.stop();
     await stack.close();
   } catch (error) {
     io.stderr(`error: stopping: ${ensureError(error).message}`);

@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { describeLineageConfig } from '../activities/lineage/config';
 import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
+import { startTrackingSweeper } from '../workers/tracking-sweeper';
 import { probeTemporal, temporalUnavailable } from './connection';
 import { ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
@@ -70,10 +71,23 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
       pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
     );
     io.stdout(workerReadyLine(config));
-    await worker.runUntil(async () => {
-      const signal = await stop;
-      io.stderr(`${signal}: stopping the worker (running steps get ${WORKER_SHUTDOWN_GRACE_MS / 1000} s to finish)`);
-    });
+    const sweeper =
+      config.tracking === undefined
+        ? undefined
+        : startTrackingSweeper({
+            connection,
+            namespace: config.namespace,
+            tracking: config.tracking,
+            report: (message) => io.stderr(`[mloe tracking] ${message}`),
+          });
+    try {
+      await worker.runUntil(async () => {
+        const signal = await stop;
+        io.stderr(`${signal}: stopping the worker (running steps get ${WORKER_SHUTDOWN_GRACE_MS / 1000} s to finish)`);
+      });
+    } finally {
+      await sweeper?.stop();
+    }
     io.stderr('worker stopped');
     return 0;
   } catch (error) {

@@ -53,3 +53,4 @@ export {
 } from './step-runs';
 export { MlflowTracker, trackedRun, type MlflowTrackerOptions, type TrackedRun } from './tracker';
 export type { MlflowRunLink, TemporalIdentity, TrackedPipelineRun, TrackedState } from './types';
+export { settleRunsOfClosedWorkflows, type SettledClosedRun, type WorkflowOutcome } from './closed-runs';
