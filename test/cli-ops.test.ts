@@ -168,6 +168,7 @@ describe('worker configuration', () => {
       artifactStore: { defaultUri: 'file:///srv/ml/.mloe/artifacts' },
       lineage: { namespace: 'mloe', transport: { type: 'noop' } },
       workflowBundle: { cacheDir: defaultBundleCacheDir() },
+      shutdownGraceMs: 10_000,
     });
   });
 
