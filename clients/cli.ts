@@ -477,7 +477,7 @@ function addCodecServerCommand(
     .option('--port <port>', 'the port (0: any free port)', '8081')
     .option(
       '--cors-origin <origin>',
-      'a browser origin allowed to call it: the Web UI\'s, e.g. http://localhost:8233 (repeatable)',
+      "a browser origin allowed to call it: the Web UI's, e.g. http://localhost:8233 (repeatable)",
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option('--auth-token <ref>', 'require Authorization: Bearer <token>, the token from env:NAME or file:PATH')

@@ -51,7 +51,9 @@ function parseOrigins(origins: readonly string[]): string[] {
     try {
       url = new URL(origin);
     } catch {
-      throw new ConfigError(`invalid --cors-origin ${JSON.stringify(origin)}: use an origin such as http://localhost:8233`);
+      throw new ConfigError(
+        `invalid --cors-origin ${JSON.stringify(origin)}: use an origin such as http://localhost:8233`,
+      );
     }
     if (!/^https?:$/.test(url.protocol) || url.origin !== origin.replace(/\/$/, '')) {
       throw new ConfigError(
@@ -83,8 +85,9 @@ export async function runCodecServer(
     }
     const corsOrigins = parseOrigins(flags.corsOrigin ?? []);
     const token = flags.authToken === undefined ? undefined : readAuthToken(flags.authToken, env);
+    type CodecServerModule = typeof import('../infra/codec-server/server');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { startCodecServer } = require('../infra/codec-server/server') as typeof import('../infra/codec-server/server');
+    const { startCodecServer } = require('../infra/codec-server/server') as CodecServerModule;
     server = await startCodecServer({
       host: flags.ip,
       port,

@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 
-import { bearerMatches, readAuthToken } from '../clients/codec-server';
+import { bearerMatches, readAuthToken, runCodecServer } from '../clients/codec-server';
 import { MloeError } from '../core/errors';
 import { createCodecServerApp } from '../infra/codec-server/app';
 import { createUiApp } from '../infra/ui/app';
@@ -18,6 +18,7 @@ import { AesGcmPayloadCodec, ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID } fr
 import { codecConfigFromEnv, dataConverterOptions, describeCodec } from '../workers/codec/config';
 import { KeyRing, decodeKeyText, loadKeys } from '../workers/codec/keys';
 import { loadConnectionConfig, loadWorkerConfig } from '../workers/config';
+import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const temporaryDirectory = suiteTemporaryDirectories('mloe-codec-');
@@ -141,7 +142,12 @@ describe('codec keys by reference', () => {
 
   it('configures encryption from MLOE_CODEC_KEYS and MLOE_CODEC_KEY_ID, for workers and clients alike', () => {
     expect(codecConfigFromEnv({})).toBeUndefined();
-    const env = { MLOE_CODEC_KEYS: 'k1=env:A,k2=env:B', MLOE_CODEC_KEY_ID: 'k2', A: base64A, B: KEY_B.toString('base64') };
+    const env = {
+      MLOE_CODEC_KEYS: 'k1=env:A,k2=env:B',
+      MLOE_CODEC_KEY_ID: 'k2',
+      A: base64A,
+      B: KEY_B.toString('base64'),
+    };
     const codec = codecConfigFromEnv(env);
     expect(codec?.keys.currentKeyId).toBe('k2');
     expect(describeCodec(codec)).toBe('payloads encrypted with key k2 (+1 for decryption)');
@@ -163,7 +169,8 @@ describe('codec keys by reference', () => {
     const keys = ring({ k1: KEY_A, k2: KEY_B }, 'k2');
     const shown = [JSON.stringify(keys), inspect(keys), inspect({ nested: { keys } }, { depth: 5 })].join('\n');
     for (const key of [KEY_A, KEY_B]) {
-      for (const encoding of ['base64', 'hex', 'base64url'] as const) expect(shown).not.toContain(key.toString(encoding));
+      for (const encoding of ['base64', 'hex', 'base64url'] as const)
+        expect(shown).not.toContain(key.toString(encoding));
     }
     expect(shown).toContain('k1');
     expect(JSON.stringify(codecConfigFromEnv({ MLOE_CODEC_KEYS: 'k1=env:A', A: base64A }))).not.toContain(base64A);
@@ -278,5 +285,70 @@ describe('codec server (Temporal remote codec contract)', () => {
       Codec: { Endpoint: string };
     };
     expect(plainSettings.Codec.Endpoint).toBe('');
+  });
+});
+
+describe('mloe codec-server', () => {
+  const env = { MLOE_CODEC_KEYS: 'k1=env:KEY', KEY: KEY_A.toString('base64'), TOKEN: 't0ken' };
+
+  function capture() {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { io: { stdout: (line: string) => out.push(line), stderr: (line: string) => err.push(line) }, out, err };
+  }
+
+  it('serves the codec of MLOE_CODEC_KEYS over HTTP until stopped, with CORS and a bearer token', async () => {
+    const { io, out, err } = capture();
+    let stop: (signal: string) => void = () => undefined;
+    const stopped = new Promise<string>((resolveStop) => (stop = resolveStop));
+    const exit = runCodecServer(
+      { ip: '127.0.0.1', port: '0', corsOrigin: ['http://localhost:8233'], authToken: 'env:TOKEN' },
+      io,
+      env,
+      stopped,
+    );
+    const line = await pollUntil('the ready line', () => out.find((text) => text.startsWith('codec server at ')));
+    expect(line).toMatch(/payloads encrypted with key k1; CORS: http:\/\/localhost:8233; bearer token required\)$/);
+    expect(line).not.toContain('t0ken');
+    const url = /^codec server at (\S+) /.exec(line)?.[1] ?? '';
+    const [encoded] = await new AesGcmPayloadCodec(ring({ k1: KEY_A }, 'k1')).encode([payloadOf('over http')]);
+    const body = JSON.stringify({
+      payloads: [
+        {
+          metadata: Object.fromEntries(
+            Object.entries(encoded?.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+          ),
+          data: Buffer.from(encoded?.data ?? []).toString('base64'),
+        },
+      ],
+    });
+    const call = (authorization: string) =>
+      fetch(`${url}/decode`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: authorization },
+        body,
+      });
+    expect((await call('Bearer nope')).status).toBe(403);
+    const response = await call('Bearer t0ken');
+    expect(response.status).toBe(200);
+    const decoded = (await response.json()) as { payloads: { data: string }[] };
+    expect(Buffer.from(decoded.payloads[0]?.data ?? '', 'base64').toString()).toBe('"over http"');
+    stop('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(err).toEqual(['SIGTERM: stopping the codec server']);
+  });
+
+  it('refuses to start without keys, with a bad origin or a bad token reference', async () => {
+    const cases: [Parameters<typeof runCodecServer>[0], Record<string, string>, RegExp][] = [
+      [{ ip: '127.0.0.1', port: '0' }, {}, /MLOE_CODEC_KEYS is not set/],
+      [{ ip: '127.0.0.1', port: '0', corsOrigin: ['localhost:8233/ui'] }, env, /invalid --cors-origin/],
+      [{ ip: '127.0.0.1', port: '0', authToken: 'env:MISSING' }, env, /--auth-token env:MISSING is empty or unset/],
+      [{ ip: '127.0.0.1', port: '99999' }, env, /invalid --port "99999"/],
+    ];
+    for (const [flags, caseEnv, pattern] of cases) {
+      const { io, err } = capture();
+      expect(await runCodecServer(flags, io, caseEnv, Promise.resolve('test'))).toBe(1);
+      expect(err.join('\n')).toMatch(pattern);
+    }
   });
 });

@@ -204,7 +204,10 @@ describe('the worker image entrypoint', () => {
     codecServer = await startCodecServer({ port: 0, codec: codec.codec, corsOrigins: ['http://localhost:8233'] });
     const toJson = (payload: Payload) => ({
       metadata: Object.fromEntries(
-        Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value ?? []).toString('base64')]),
+        Object.entries(payload.metadata ?? {}).map(([key, value]) => [
+          key,
+          Buffer.from(value ?? []).toString('base64'),
+        ]),
       ),
       data: Buffer.from(payload.data ?? []).toString('base64'),
     });

@@ -30,7 +30,10 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 function codecError(message: string, cause?: unknown): MloeError {
-  return new MloeError('PAYLOAD_CODEC_FAILED', message, { retryable: false, ...(cause === undefined ? {} : { cause }) });
+  return new MloeError('PAYLOAD_CODEC_FAILED', message, {
+    retryable: false,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** True when the payload was written by this codec (its `encoding` is {@link ENCODING_ENCRYPTED}). */
