@@ -109,12 +109,13 @@ describe(`the mloe-worker Helm chart (rendered, checked against Kubernetes ${KUB
     });
     expect(at(deployment, 'spec', 'replicas')).toBe(1);
     expect(at(deployment, 'spec', 'strategy', 'rollingUpdate')).toEqual({ maxSurge: 1, maxUnavailable: 0 });
-    // Non-root, read-only root file system with writable /work and /tmp.
+    // Non-root, read-only root file system with writable /work, /tmp and $HOME.
     expect(at(pod, 'securityContext', 'runAsNonRoot')).toBe(true);
     expect(at(pod, 'containers', 0, 'securityContext', 'readOnlyRootFilesystem')).toBe(true);
     expect((at(pod, 'containers', 0, 'volumeMounts') as { mountPath: string }[]).map((m) => m.mountPath)).toEqual([
       '/work',
       '/tmp',
+      '/home/node',
     ]);
     expect(at(pod, 'containers', 0, 'image')).toBe('ghcr.io/mloe/mloe-worker:0.1.0');
     // Selectors select the pods they are meant to.
