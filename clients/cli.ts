@@ -439,6 +439,7 @@ export function buildProgram(
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
   addServeCommand(program, io, setExitCode, env);
+  addCodecServerCommand(program, io, setExitCode, env);
 
   return program;
 }
@@ -472,6 +473,34 @@ function addServeCommand(program: Command, io: StartDevIo, setExitCode: (code: n
         return setExitCode(1);
       }
       setExitCode(await serve.serveUntilStopped(reference, flags, target, io, models.modelsClient(target)));
+    });
+}
+
+/** `mloe codec-server`: the payload codec of MLOE_CODEC_KEYS over Temporal's codec server contract. */
+function addCodecServerCommand(
+  program: Command,
+  io: StartDevIo,
+  setExitCode: (code: number) => void,
+  env: ConfigEnv,
+): void {
+  program
+    .command('codec-server')
+    .description(
+      'Serve the payload codec of MLOE_CODEC_KEYS for the Temporal Web UI and CLI: POST /encode, POST /decode ' +
+        '(docs/encryption.md)',
+    )
+    .option('--ip <address>', 'the address to bind', '127.0.0.1')
+    .option('--port <port>', 'the port (0: any free port)', '8081')
+    .option(
+      '--cors-origin <origin>',
+      "a browser origin allowed to call it: the Web UI's, e.g. http://localhost:8233 (repeatable)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option('--auth-token <ref>', 'require Authorization: Bearer <token>, the token from env:NAME or file:PATH')
+    .action(async (flags: import('./codec-server').CodecServerFlags) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const codecServer = require('./codec-server') as typeof import('./codec-server');
+      setExitCode(await codecServer.runCodecServer(flags, io, env));
     });
 }
 

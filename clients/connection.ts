@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 
 import type { ConnectionConfig, SettingOrigin } from '../workers/config';
 import { MloeError, ensureError } from '../core/errors';
+import { dataConverterOptions } from '../workers/codec/config';
 
 /** How long the TCP probe waits for a connection. */
 const PROBE_TIMEOUT_MS = 3_000;
@@ -75,7 +76,7 @@ export async function connectClient(config: ConnectionConfig): Promise<Connected
     throw temporalUnavailable(config.address, config.addressOrigin, error);
   }
   return {
-    client: new Client({ connection, namespace: config.namespace }),
+    client: new Client({ connection, namespace: config.namespace, ...dataConverterOptions(config.codec) }),
     connection,
     close: () => connection.close(),
   };

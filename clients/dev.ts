@@ -142,6 +142,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
       ...(config.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [config.namespace] }),
       namespace: config.namespace,
       workflowBundle: config.workflowBundle,
+      ...(config.codec === undefined ? {} : { codec: config.codec }),
       ...(flags.headless === true ? {} : { ui: devUiOptions(flags) }),
       // The user's MLFLOW_TRACKING_URI wins: no embedded MLflow server then.
       ...(config.tracking === undefined

@@ -14,6 +14,7 @@ import type { WorkflowBundleConfig } from '../workers/config';
 import { loadWorkflowBundle } from '../workers/workflow-bundle';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
 import { MloeError, ensureError } from '../core/errors';
+import { dataConverterOptions, type CodecConfig } from '../workers/codec/config';
 import { startEmbeddedDevServer } from './start-dev';
 import { startEmbeddedUi, type EmbeddedUiOptions } from './ui';
 
@@ -45,6 +46,8 @@ export interface EmbeddedStackOptions {
   mlflow?: Pick<MlflowServerOptions, 'host' | 'port' | 'backendStoreUri' | 'artifactsDestination'>;
   /** Serves the Temporal Web UI beside the dev server with these options; none when absent. */
   ui?: EmbeddedUiOptions;
+  /** Payload encryption: the stack's client encrypts with it, and the UI serves it as its codec endpoint. */
+  codec?: CodecConfig;
   /**
    * Creates (but does not run) the worker, on the stack's worker connection, running `workflowBundle`;
    * `embedded.mlflowUrl` is the embedded MLflow server's URL when one was started.
@@ -132,7 +135,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     if (mlflowServer.status === 'rejected') throw ensureError(mlflowServer.reason);
     const server = devServer.value;
     const embedded = mlflowServer.value === undefined ? {} : { mlflowUrl: mlflowServer.value.url };
-    const ui = options.ui === undefined ? undefined : await startEmbeddedUi(server, options.ui);
+    const ui =
+      options.ui === undefined
+        ? undefined
+        : await startEmbeddedUi(server, {
+            ...options.ui,
+            ...(options.codec === undefined ? {} : { codec: options.codec.codec }),
+          });
     if (ui !== undefined) closers.push(() => ui.close());
     const connection = await Connection.connect({ address: server.address });
     closers.push(() => connection.close());
@@ -145,7 +154,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       const created = await worker.catch(() => undefined);
       if (created?.getState() === 'INITIALIZED') await created.runUntil(Promise.resolve());
     });
-    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+    const client = new Client({
+      connection,
+      namespace: options.namespace ?? 'default',
+      ...dataConverterOptions(options.codec),
+    });
     return {
       address: server.address,
       ...embedded,

@@ -112,6 +112,7 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       ...(worker.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [worker.namespace] }),
       namespace: worker.namespace,
       workflowBundle: worker.workflowBundle,
+      ...(worker.codec === undefined ? {} : { codec: worker.codec }),
       ui: { ip: '127.0.0.1', port: 0 },
       // An embedded MLflow server (in memory, for as long as the command runs) unless MLFLOW_TRACKING_URI is set.
       ...(worker.tracking === undefined

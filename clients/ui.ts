@@ -6,6 +6,8 @@
  */
 import { resolve } from 'node:path';
 
+import type { PayloadCodec } from '@temporalio/common';
+
 import type { DevServerHandle } from '../infra/devserver';
 import type { UiApi, UiServerHandle } from '../infra/ui/server';
 import { ConfigError, MloeError, ensureError } from '../core/errors';
@@ -28,6 +30,11 @@ export interface EmbeddedUiOptions {
   codecEndpoint?: string;
   /** `--ui-asset-path`: serve other built UI assets instead of the committed ones. */
   assetPath?: string;
+  /**
+   * The payload codec of `MLOE_CODEC_KEYS`: served as a codec server under the UI's `/codec/` (its codec endpoint
+   * unless `codecEndpoint` names another), so the UI shows decrypted payloads.
+   */
+  codec?: PayloadCodec;
 }
 
 /**
@@ -72,6 +79,13 @@ export function uiLine(url: string): string {
   return `UI: ${url}`;
 }
 
+/** The codec server mounted on the embedded UI (same origin: no CORS needed). */
+function embeddedCodecServer(codec: PayloadCodec): { fetch: (request: Request) => Response | Promise<Response> } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createCodecServerApp } = require('../infra/codec-server/app') as typeof import('../infra/codec-server/app');
+  return createCodecServerApp({ codec });
+}
+
 /**
  * Starts the Web UI for `devServer`. Failures (port in use, bad public path) are `SERVER_START_FAILED` errors saying
  * which flag to change.
@@ -90,6 +104,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
       ...(options.assetPath === undefined ? {} : { assetsDir: resolve(options.assetPath) }),
       api,
       settings: options.codecEndpoint === undefined ? {} : { codecEndpoint: options.codecEndpoint },
+      ...(options.codec === undefined ? {} : { codec: embeddedCodecServer(options.codec) }),
     });
   } catch (error) {
     if (error instanceof MloeError) throw error;

@@ -6,7 +6,14 @@
 import { NativeConnection } from '@temporalio/worker';
 
 import { describeLineageConfig } from '../activities/lineage/config';
-import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig } from '../workers/config';
+import {
+  DEFAULT_SHUTDOWN_GRACE_SECONDS,
+  loadWorkerConfig,
+  type ConfigEnv,
+  type SettingFlags,
+  type WorkerConfig,
+} from '../workers/config';
+import { describeCodec } from '../workers/codec/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { startTrackingSweeper } from '../workers/tracking-sweeper';
 import { probeTemporal, temporalUnavailable } from './connection';
@@ -14,8 +21,11 @@ import { ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
 import { nextShutdownSignal, type StartDevIo } from './start-dev';
 
-/** How long a stopping worker lets running steps finish before cancelling them (the SDK's `shutdownGraceTime`). */
-export const WORKER_SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * How long a stopping worker lets running steps finish before cancelling them (the SDK's `shutdownGraceTime`) unless
+ * `MLOE_WORKER_SHUTDOWN_GRACE_SECONDS` says otherwise.
+ */
+export const WORKER_SHUTDOWN_GRACE_MS = DEFAULT_SHUTDOWN_GRACE_SECONDS * 1000;
 
 /** Options of {@link runWorkerCommand}. */
 export interface WorkerCommandOptions {
@@ -36,7 +46,8 @@ export function workerReadyLine(config: WorkerConfig): string {
     `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
     `${describeLineageConfig(config.lineage)})` +
-    (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`)
+    (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`) +
+    (config.codec === undefined ? '' : `; ${describeCodec(config.codec)}`)
   );
 }
 
@@ -68,7 +79,7 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
       throw temporalUnavailable(config.address, config.addressOrigin, error);
     }
     const worker = await createPipelineWorker(
-      pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
+      pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: config.shutdownGraceMs }),
     );
     io.stdout(workerReadyLine(config));
     const sweeper =
@@ -83,7 +94,7 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
     try {
       await worker.runUntil(async () => {
         const signal = await stop;
-        io.stderr(`${signal}: stopping the worker (running steps get ${WORKER_SHUTDOWN_GRACE_MS / 1000} s to finish)`);
+        io.stderr(`${signal}: stopping the worker (running steps get ${config.shutdownGraceMs / 1000} s to finish)`);
       });
     } finally {
       await sweeper?.stop();

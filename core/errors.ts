@@ -13,6 +13,11 @@ export type MloeErrorCode =
   | 'SERVER_START_FAILED'
   /** Nothing answers as a Temporal at the configured address (no server listening, or not in time). */
   | 'TEMPORAL_UNAVAILABLE'
+  /**
+   * The payload codec could not encrypt or decrypt a payload: a key it does not know (the message names the key id),
+   * a wrong key or tampered ciphertext, or a malformed encrypted payload.
+   */
+  | 'PAYLOAD_CODEC_FAILED'
   /** Input data failed validation: wrong columns, missing or non-numeric values, too few rows. */
   | 'DATA_INVALID'
   /** A path or artifact URI is not acceptable: relative, traversing (`..`), or outside the artifact store. */

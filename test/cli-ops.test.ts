@@ -168,6 +168,7 @@ describe('worker configuration', () => {
       artifactStore: { defaultUri: 'file:///srv/ml/.mloe/artifacts' },
       lineage: { namespace: 'mloe', transport: { type: 'noop' } },
       workflowBundle: { cacheDir: defaultBundleCacheDir() },
+      shutdownGraceMs: 10_000,
     });
   });
 
@@ -184,6 +185,7 @@ describe('worker configuration', () => {
         MLOE_WORKER_CONCURRENCY: '8',
         MLOE_WORKFLOW_BUNDLE: 'dist/workflow-bundle.js',
         MLOE_BUNDLE_CACHE_DIR: '/var/cache/mloe',
+        MLOE_WORKER_SHUTDOWN_GRACE_SECONDS: '45',
       },
       flags: { address: 'localhost', concurrency: '2' },
       cwd: '/srv/ml',
@@ -204,6 +206,7 @@ describe('worker configuration', () => {
         fileOrigin: 'MLOE_WORKFLOW_BUNDLE',
         cacheDir: '/var/cache/mloe',
       },
+      shutdownGraceMs: 45_000,
     });
     expect(loadClientConfig({ env: { TEMPORAL_ADDRESS: '[::1]:7233' } })).toMatchObject({
       address: '[::1]:7233',
@@ -232,6 +235,8 @@ describe('worker configuration', () => {
     ['MLOE_S3_ENDPOINT', 'ftp://minio:9000', 'not an http(s) URL'],
     ['AWS_REGION', 'EU West', 'lowercase letters'],
     ['MLOE_S3_FORCE_PATH_STYLE', 'maybe', 'not true or false'],
+    ['MLOE_WORKER_SHUTDOWN_GRACE_SECONDS', '1m', 'not a whole number of seconds'],
+    ['MLOE_WORKER_SHUTDOWN_GRACE_SECONDS', '100000', 'at most 86400'],
   ])('rejects %s=%j with CONFIG_INVALID naming the variable, the value and the fix', (name, value, problem) => {
     const error = thrownBy(() => loadWorkerConfig({ env: { [name]: value } }));
     expect(error).toBeInstanceOf(MloeError);

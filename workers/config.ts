@@ -20,6 +20,7 @@ import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activitie
 import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
+import { codecConfigFromEnv, type CodecConfig } from './codec/config';
 
 /** The environment variables mloe reads, by setting: the one place their names are spelled. */
 export const ENV_VARS = {
@@ -56,6 +57,11 @@ export const ENV_VARS = {
   batchEndpoint: 'MLOE_BATCH_ENDPOINT',
   /** A CloudWatch Logs-compatible endpoint for the batch executor's logs; AWS when unset. */
   logsEndpoint: 'MLOE_CLOUDWATCH_LOGS_ENDPOINT',
+  /**
+   * Seconds a stopping worker (SIGTERM) lets running steps finish before cancelling them (the SDK's
+   * `shutdownGraceTime`); keep a pod's `terminationGracePeriodSeconds` above it.
+   */
+  shutdownGrace: 'MLOE_WORKER_SHUTDOWN_GRACE_SECONDS',
 } as const;
 
 /** A setting this module resolves. */
@@ -90,6 +96,10 @@ export const DEFAULT_TEMPORAL_PORT = 7233;
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
 /** Activities a pipeline worker runs at once unless told otherwise. */
 export const DEFAULT_WORKER_CONCURRENCY = 16;
+/** Seconds running steps get to finish when a worker stops, unless `MLOE_WORKER_SHUTDOWN_GRACE_SECONDS` says. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
+/** The longest shutdown grace a worker may be configured for: a day. */
+export const MAX_SHUTDOWN_GRACE_SECONDS = 86_400;
 /** The most activities at once a worker may be configured for (beyond that, run more workers). */
 export const MAX_WORKER_CONCURRENCY = 10_000;
 
@@ -134,6 +144,10 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
   stagingImage: { use: 'use an image reference with sh, curl and sha256sum', unset: 'unset it for curlimages/curl' },
   batchEndpoint: { use: 'use the http(s) URL of a Batch-compatible endpoint', unset: 'unset it for AWS' },
   logsEndpoint: { use: 'use the http(s) URL of a CloudWatch Logs-compatible endpoint', unset: 'unset it for AWS' },
+  shutdownGrace: {
+    use: `use whole seconds from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`,
+    unset: `unset it for ${DEFAULT_SHUTDOWN_GRACE_SECONDS}`,
+  },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -244,6 +258,12 @@ export const settingsSchema = z.object({
   stagingImage: z.string().regex(/^\S+$/, 'an image reference has no whitespace').optional(),
   batchEndpoint: s3EndpointSchema.optional(),
   logsEndpoint: s3EndpointSchema.optional(),
+  shutdownGrace: z
+    .string()
+    .regex(/^\d+$/, 'not a whole number of seconds')
+    .transform(Number)
+    .pipe(z.number().max(MAX_SHUTDOWN_GRACE_SECONDS, `must be at most ${MAX_SHUTDOWN_GRACE_SECONDS}`))
+    .default(DEFAULT_SHUTDOWN_GRACE_SECONDS),
 });
 
 /** Every setting, parsed. */
@@ -265,6 +285,8 @@ export interface ConnectionConfig {
   namespace: Settings['namespace'];
   /** Where the address came from; `default` means nobody set one (e.g. `mloe run` then embeds a server). */
   addressOrigin: SettingOrigin;
+  /** Payload encryption (`MLOE_CODEC_KEYS`, `MLOE_CODEC_KEY_ID`; `workers/codec/config.ts`); absent when off. */
+  codec?: CodecConfig;
 }
 
 /** The S3 settings of `s3://` stores, when any is set (the store's own defaults apply to the rest). */
@@ -302,6 +324,8 @@ export interface WorkerConfig extends ConnectionConfig {
   workflowBundle: WorkflowBundleConfig;
   /** Remote executors (`--executor`, `MLOE_EXECUTORS`): absent, the worker runs steps locally only. */
   executors?: WorkerExecutorsConfig;
+  /** How long running steps get to finish when the worker stops, in ms (`MLOE_WORKER_SHUTDOWN_GRACE_SECONDS`). */
+  shutdownGraceMs: number;
 }
 
 /** The remote executors of a worker and their settings (docs/executors.md). */
@@ -462,7 +486,12 @@ export function loadWorkflowBundleConfig(sources: ConfigSources = {}): WorkflowB
 /** What a command needs to reach a Temporal (`status`, `cancel`, `list`, `explain`): address and namespace. */
 export function loadConnectionConfig(sources: ConfigSources = {}): ConnectionConfig {
   const { settings, origins } = parseSettings(['address', 'namespace'], sources);
-  return { address: settings.address, namespace: settings.namespace, addressOrigin: origins.address };
+  return {
+    address: settings.address,
+    namespace: settings.namespace,
+    addressOrigin: origins.address,
+    ...codecOf(sources.env),
+  };
 }
 
 /** What a command needs to reach a Temporal and read S3 artifacts (`logs`): address, namespace, S3 settings. */
@@ -476,7 +505,14 @@ export function loadClientConfig(sources: ConfigSources = {}): ClientConfig {
     namespace: settings.namespace,
     addressOrigin: origins.address,
     ...s3Settings(settings),
+    ...codecOf(sources.env),
   };
+}
+
+/** The payload codec settings of the environment, when `MLOE_CODEC_KEYS` is set (`CONFIG_INVALID` if bad). */
+function codecOf(env: ConfigEnv | undefined): { codec?: CodecConfig } {
+  const codec = codecConfigFromEnv(env ?? {});
+  return codec === undefined ? {} : { codec };
 }
 
 /**
@@ -509,7 +545,12 @@ export function loadRunConfig(sources: ConfigSources, options: { embeddedAddress
   const { settings } = parseSettings(['address', 'namespace', 'taskQueue'], sources);
   return {
     embedded: false,
-    connection: { address: settings.address, namespace: settings.namespace, addressOrigin: origins.address },
+    connection: {
+      address: settings.address,
+      namespace: settings.namespace,
+      addressOrigin: origins.address,
+      ...codecOf(sources.env),
+    },
     taskQueue: settings.taskQueue,
   };
 }
@@ -537,7 +578,8 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
   const parsed = attempt(() => parseSettings(names, sources));
   const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
   const tracking = attempt(() => ({ config: trackingConfigFromEnv(sources.env ?? {}) }));
-  if (parsed === undefined || lineage === undefined || tracking === undefined) {
+  const codec = attempt(() => codecOf(sources.env));
+  if (parsed === undefined || lineage === undefined || tracking === undefined || codec === undefined) {
     throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
   }
   const { settings, origins } = parsed;
@@ -555,6 +597,8 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
     ...executorsOf(settings),
+    shutdownGraceMs: settings.shutdownGrace * 1000,
+    ...codec,
   };
 }
 

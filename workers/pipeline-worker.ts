@@ -30,6 +30,7 @@ import { ensureError } from '../core/errors';
 import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 import type { Executors } from '../activities/executors';
+import { dataConverterOptions, type CodecConfig } from './codec/config';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -56,6 +57,8 @@ export interface PipelineWorkerOptions {
    * default, 0, when absent). `mloe worker` and `mloe dev` set it so that SIGTERM lets short steps finish.
    */
   shutdownGraceTimeMs?: number;
+  /** Payload encryption (`MLOE_CODEC_KEYS`, docs/encryption.md): the worker's data converter gets its codec. */
+  codec?: CodecConfig;
   /**
    * Artifact store settings for steps: the store of runs that name none (`defaultUri`, `file:///…` or
    * `s3://bucket[/prefix]`; `MLOE_ARTIFACT_STORE`) and the S3 client settings of `s3://` stores (endpoint, region,
@@ -134,6 +137,7 @@ export function pipelineWorkerOptions(
     ...(config.tracking === undefined ? {} : { tracking: config.tracking }),
     bundle: config.workflowBundle,
     ...(config.executors === undefined ? {} : { executors: workerExecutors(config) }),
+    ...(config.codec === undefined ? {} : { codec: config.codec }),
     ...extra,
   };
 }
@@ -172,6 +176,7 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
       ? {}
       : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
     ...(options.shutdownGraceTimeMs === undefined ? {} : { shutdownGraceTime: options.shutdownGraceTimeMs }),
+    ...dataConverterOptions(options.codec),
   });
 }
 

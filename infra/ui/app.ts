@@ -34,7 +34,15 @@ export interface UiAppOptions {
   settings?: Omit<UiSettingsOptions, 'version'>;
   /** Extra static pages of mloe's own, served under `/mloe/` (path → folder). */
   mloePagesDir?: string;
+  /**
+   * A codec server (`infra/codec-server`) to serve under `/codec/` (same origin, so no CORS); the UI's codec endpoint
+   * then points at it unless `settings.codecEndpoint` names another.
+   */
+  codec?: UiApi;
 }
+
+/** Where {@link UiAppOptions.codec} is served, under the public path. */
+export const UI_CODEC_PATH = '/codec';
 
 /** Thrown for an unusable `--ui-public-path`. */
 export class UiConfigError extends Error {
@@ -143,10 +151,23 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     c.header('X-Frame-Options', 'SAMEORIGIN');
   });
 
+  const codec = options.codec === undefined ? undefined : apiFetch(options.codec);
+  const codecOnOwnOrigin = codec !== undefined && options.settings?.codecEndpoint === undefined;
   app.get('/api/v1/settings', (c) => {
     c.header('Cache-Control', 'no-store');
-    return c.json(settings);
+    if (!codecOnOwnOrigin) return c.json(settings);
+    // The UI calls the endpoint from the browser: this server's own origin, as the browser reached it.
+    const endpoint = `${new URL(c.req.url).origin}${publicPath}${UI_CODEC_PATH}`;
+    return c.json({ ...settings, Codec: { ...(settings.Codec as object), Endpoint: endpoint } });
   });
+
+  if (codec !== undefined) {
+    app.all(`${UI_CODEC_PATH}/*`, (c) => {
+      const url = new URL(c.req.url);
+      url.pathname = url.pathname.slice(UI_CODEC_PATH.length);
+      return codec(new Request(url, c.req.raw));
+    });
+  }
 
   app.all('/api/*', async (c) => {
     if (!SAFE_METHODS.has(c.req.method)) {
