@@ -10,7 +10,12 @@ import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig 
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { probeTemporal, temporalUnavailable } from './connection';
 import { ensureError } from '../core/errors';
-import { quietSdkLogs } from './sdk-logs';
+import {
+  DEFAULT_TELEMETRY,
+  describeTelemetry,
+  installWorkerTelemetry,
+  type WorkerTelemetry,
+} from '../workers/telemetry';
 import { nextShutdownSignal, type StartDevIo } from './start-dev';
 
 /** How long a stopping worker lets running steps finish before cancelling them (the SDK's `shutdownGraceTime`). */
@@ -19,7 +24,7 @@ export const WORKER_SHUTDOWN_GRACE_MS = 10_000;
 /** Options of {@link runWorkerCommand}. */
 export interface WorkerCommandOptions {
   /** `--address`, `--namespace`, `--task-queue`, `--artifact-store`, `--concurrency`; they win over the environment. */
-  flags?: SettingFlags;
+  flags?: SettingFlags & { metricsPort?: string | undefined };
   /** The environment (`process.env`); see `workers/config.ts` for the variables. */
   env?: ConfigEnv;
   /** Resolves when the worker should stop; defaults to the first SIGINT or SIGTERM. */
@@ -35,7 +40,8 @@ export function workerReadyLine(config: WorkerConfig): string {
     `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
     `${describeLineageConfig(config.lineage)})` +
-    (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`)
+    (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`) +
+    (config.telemetry === undefined ? '' : `; ${describeTelemetry(config.telemetry)}`)
   );
 }
 
@@ -49,17 +55,18 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
   try {
     config = loadWorkerConfig({
       env: options.env ?? {},
-      ...(options.flags === undefined ? {} : { flags: options.flags }),
+      ...(options.flags === undefined ? {} : { flags: options.flags, metricsPort: options.flags.metricsPort }),
     });
   } catch (error) {
     io.stderr(`error: ${ensureError(error).message}`);
     return 1;
   }
   const stop = options.stop ?? nextShutdownSignal();
-  quietSdkLogs();
-
+  let telemetry: WorkerTelemetry | undefined;
   let connection: NativeConnection | undefined;
   try {
+    telemetry = await installWorkerTelemetry(config.telemetry ?? DEFAULT_TELEMETRY);
+    if (telemetry.metricsServer !== undefined) io.stdout(`metrics at ${telemetry.metricsServer.url}`);
     await probeTemporal(config.address, config.addressOrigin);
     try {
       connection = await NativeConnection.connect({ address: config.address });
@@ -67,7 +74,10 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
       throw temporalUnavailable(config.address, config.addressOrigin, error);
     }
     const worker = await createPipelineWorker(
-      pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
+      pipelineWorkerOptions(connection, config, {
+        shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS,
+        ...(telemetry.tracing === undefined ? {} : { tracing: telemetry.tracing }),
+      }),
     );
     io.stdout(workerReadyLine(config));
     await worker.runUntil(async () => {
@@ -82,6 +92,9 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
   } finally {
     await connection?.close().catch((error: unknown) => {
       io.stderr(`warning: closing the connection: ${ensureError(error).message}`);
+    });
+    await telemetry?.shutdown().catch((error: unknown) => {
+      io.stderr(`warning: flushing telemetry: ${ensureError(error).message}`);
     });
   }
 }

@@ -20,6 +20,7 @@ import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activitie
 import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
+import { isDefaultTelemetry, telemetryConfigFromEnv, type TelemetryConfig } from './telemetry/config';
 
 /** The environment variables mloe reads, by setting: the one place their names are spelled. */
 export const ENV_VARS = {
@@ -257,6 +258,8 @@ export interface ConfigSources {
   flags?: SettingFlags;
   /** Directory the default artifact store is under; defaults to the process's working directory. */
   cwd?: string;
+  /** `mloe worker --metrics-port` (workers/telemetry/config.ts); it wins over `MLOE_METRICS_ADDRESS`. */
+  metricsPort?: string | undefined;
 }
 
 /** Settings needed to reach a Temporal. */
@@ -302,6 +305,11 @@ export interface WorkerConfig extends ConnectionConfig {
   workflowBundle: WorkflowBundleConfig;
   /** Remote executors (`--executor`, `MLOE_EXECUTORS`): absent, the worker runs steps locally only. */
   executors?: WorkerExecutorsConfig;
+  /**
+   * Logs, metrics and traces (`MLOE_LOG_*`, `MLOE_METRICS_ADDRESS`, `OTEL_*`; workers/telemetry/config.ts); absent
+   * when none is set (text logs at `warn`, no metrics, no traces).
+   */
+  telemetry?: TelemetryConfig;
 }
 
 /** The remote executors of a worker and their settings (docs/executors.md). */
@@ -537,7 +545,8 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
   const parsed = attempt(() => parseSettings(names, sources));
   const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
   const tracking = attempt(() => ({ config: trackingConfigFromEnv(sources.env ?? {}) }));
-  if (parsed === undefined || lineage === undefined || tracking === undefined) {
+  const telemetry = attempt(() => telemetryConfigFromEnv(sources.env ?? {}, { metricsPort: sources.metricsPort }));
+  if (parsed === undefined || lineage === undefined || tracking === undefined || telemetry === undefined) {
     throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
   }
   const { settings, origins } = parsed;
@@ -555,6 +564,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
     ...executorsOf(settings),
+    ...(isDefaultTelemetry(telemetry) ? {} : { telemetry }),
   };
 }
 
