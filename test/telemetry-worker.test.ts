@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
+import { loadWorkflowBundleConfig } from '../workers/config';
+import { cachedWorkflowBundle } from '../workers/workflow-bundle';
 import { connect, serverAddress, type TestEnv } from './devserver/harness';
 import { childEnv, MloeChild } from './support/mloe-child';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
 import { parseExposition, samplesOf, type Sample } from './support/prometheus-text';
 import { pollUntil } from './support/poll';
+import { replayAll } from './support/replay';
 
 const okName = `telemetry-ok-${randomUUID().slice(0, 8)}`;
 const failName = `telemetry-fail-${randomUUID().slice(0, 8)}`;
@@ -207,6 +210,21 @@ describe('OpenTelemetry traces', () => {
       [2, 'STEP_COMMAND_FAILED'],
     ]);
   });
+});
+
+describe('determinism of traced runs', () => {
+  it('a traced run records that it is (an SDK flag) and replays against the tracing bundle', async () => {
+    const handles = [runs.first!.handle, runs.second!.handle, runs.failing!.handle];
+    for (const handle of handles) {
+      const history = await handle.fetchHistory();
+      const first = history.events?.find((event) => event.workflowTaskCompletedEventAttributes != null);
+      // OpenTelemetryInterceptorsInstrumentsAllMethods (6): workflows/tracing-interceptors.ts turns tracing on with it.
+      expect(first?.workflowTaskCompletedEventAttributes?.sdkMetadata?.langUsedFlags).toContain(6);
+    }
+    const { cacheDir } = loadWorkflowBundleConfig({ env: process.env });
+    const { code } = await cachedWorkflowBundle({ cacheDir, tracing: true });
+    await replayAll({ code }, handles);
+  }, 300_000);
 });
 
 describe('JSON logs', () => {

@@ -37,11 +37,11 @@ export const PIPELINE_WORKFLOWS_PATH = require.resolve('../workflows');
 const BUNDLER_OPTIONS = {} as const satisfies Omit<BundleOptions, 'workflowsPath' | 'logger'>;
 
 /**
- * The workflow interceptors module of OpenTelemetry tracing (`@temporalio/interceptors-opentelemetry`), bundled when
- * a worker traces (`workers/telemetry/tracing.ts`): a `RunWorkflow` span per run and a `StartActivity` span per step.
+ * The workflow interceptors module of OpenTelemetry tracing (Temporal's, `@temporalio/interceptors-opentelemetry`, for
+ * runs that started with them: `workflows/tracing-interceptors.ts`), bundled when a worker traces
+ * (`workers/telemetry/tracing.ts`): a `RunWorkflow` span per run and a `StartActivity` span per step.
  */
-export const TRACING_INTERCEPTOR_MODULE =
-  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+export const TRACING_INTERCEPTOR_MODULE = require.resolve('../workflows/tracing-interceptors');
 
 /** The bundler options of a bundle with or without the tracing interceptors (both part of the cache key). */
 function bundlerOptions(tracing: boolean): Omit<BundleOptions, 'workflowsPath' | 'logger'> {
