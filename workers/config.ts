@@ -328,6 +328,8 @@ export interface WorkflowBundleConfig {
   fileOrigin?: SettingOrigin;
   /** Where bundles of workflows/ are cached when no file is given (`MLOE_BUNDLE_CACHE_DIR`): an absolute path. */
   cacheDir: string;
+  /** Bundle the tracing workflow interceptors (a worker that traces; workers/telemetry/tracing.ts). */
+  tracing?: boolean;
 }
 
 /** What `mloe lineage` reads besides its flags: the workers' default store (when set) and the S3 settings. */

@@ -205,5 +205,9 @@ export function loadWorkflowBundle(
   options: Pick<WorkflowBundleBuildOptions, 'logger' | 'tracing'> = {},
 ): Promise<LoadedWorkflowBundle> {
   if (config.file !== undefined) return readWorkflowBundleFile(config.file, config.fileOrigin);
-  return cachedWorkflowBundle({ ...options, cacheDir: config.cacheDir });
+  return cachedWorkflowBundle({
+    ...options,
+    tracing: (options.tracing ?? config.tracing) === true,
+    cacheDir: config.cacheDir,
+  });
 }

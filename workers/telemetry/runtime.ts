@@ -10,7 +10,7 @@ import { Runtime, type LogLevel, type Logger, type RuntimeOptions } from '@tempo
 
 import { sharedStepMetrics, type StepMetrics } from '../../activities/telemetry/step-metrics';
 import { ensureError } from '../../core/errors';
-import type { TelemetryConfig } from './config';
+import { isDefaultTelemetry, type TelemetryConfig } from './config';
 import { createWorkerLogger, type WorkerLoggerOptions } from './logger';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { startTracing, type WorkerTracing } from './tracing';
@@ -74,9 +74,12 @@ export async function installWorkerTelemetry(
     Runtime.install(runtimeOptions);
   } catch (error) {
     installed = false;
-    (options.warn ?? ((message: string): void => void logger.warn(message)))(
-      `telemetry: the Temporal SDK's Runtime was installed before (${ensureError(error).message}); its metrics are not served and its logs keep their settings`,
-    );
+    // With the defaults nothing is lost (an embedding process, a test setup, installed its own Runtime): say nothing.
+    if (!isDefaultTelemetry(config)) {
+      (options.warn ?? ((message: string): void => void logger.warn(message)))(
+        `telemetry: the Temporal SDK's Runtime was installed before (${ensureError(error).message}); its metrics are not served and its logs keep their settings`,
+      );
+    }
   }
   const sdkMetricsUrl = installed && sdkPort !== undefined ? `http://127.0.0.1:${sdkPort}/metrics` : undefined;
   const metrics = sharedStepMetrics();
