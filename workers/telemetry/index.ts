@@ -13,4 +13,4 @@ export { createWorkerLogger, jsonLogLine } from './logger';
 export { stepLogAttributes } from './log-attributes';
 export { exposition, PROMETHEUS_CONTENT_TYPE, startMetricsServer, type MetricsServer } from './metrics-server';
 export { installWorkerTelemetry, type WorkerTelemetry } from './runtime';
-export { startTracing, type WorkerTracing } from './tracing';
+export type { WorkerTracing } from './tracing';

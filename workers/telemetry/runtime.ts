@@ -13,7 +13,7 @@ import { ensureError } from '../../core/errors';
 import { isDefaultTelemetry, type TelemetryConfig } from './config';
 import { createWorkerLogger, type WorkerLoggerOptions } from './logger';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
-import { startTracing, type WorkerTracing } from './tracing';
+import type { WorkerTracing } from './tracing';
 
 /** A process's installed telemetry. */
 export interface WorkerTelemetry {
@@ -83,7 +83,12 @@ export async function installWorkerTelemetry(
   }
   const sdkMetricsUrl = installed && sdkPort !== undefined ? `http://127.0.0.1:${sdkPort}/metrics` : undefined;
   const metrics = sharedStepMetrics();
-  const tracing = config.tracing === undefined ? undefined : startTracing(config.tracing);
+  // Loaded only by workers that trace: the OpenTelemetry SDK and exporter are large.
+  const tracing =
+    config.tracing === undefined
+      ? undefined
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports
+        (require('./tracing') as typeof import('./tracing')).startTracing(config.tracing);
   let metricsServer: MetricsServer | undefined;
   try {
     metricsServer =
