@@ -125,7 +125,12 @@ export function buildProgram(
       'remote executors this worker runs steps on besides local ones: kubernetes (comma-separated; default: ' +
         'MLOE_EXECUTORS, else local only; see docs/executors.md)',
     )
-    .action(async (options: SettingFlags) => {
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics (mloe steps and the Temporal SDK) at http://127.0.0.1:<port>/metrics ' +
+        '(default: MLOE_METRICS_ADDRESS, else off; see docs/telemetry.md)',
+    )
+    .action(async (options: SettingFlags & { metricsPort?: string }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runWorkerCommand } = require('./worker') as typeof import('./worker');
       setExitCode(await runWorkerCommand(io, { flags: options, env }));

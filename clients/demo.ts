@@ -29,7 +29,12 @@ import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { listVersions } from './models';
 import { startPipeline } from './pipelines';
 import { followRun } from './run';
-import { quietSdkLogs } from './sdk-logs';
+import {
+  describeTelemetry,
+  installWorkerTelemetry,
+  telemetryConfigFromEnv,
+  type WorkerTelemetry,
+} from '../workers/telemetry';
 import { nextShutdownSignal, type StartDevIo } from './start-dev';
 import { trackedRunLines } from './tracked-run';
 import { pipelineViewUrl } from './ui';
@@ -112,24 +117,35 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
   const elapsed = (): string => `${((performance.now() - startedAt) / 1000).toFixed(2)}s`;
   const dataPath = resolve(options.dataPath ?? DEFAULT_DEMO_DATA);
   const artifactRoot = resolve(options.artifactRoot ?? '.');
-  quietSdkLogs();
-
   let stack: EmbeddedStack | undefined;
+  let telemetry: WorkerTelemetry | undefined;
   const env = options.env ?? {};
   try {
+    // Logs, the worker's /metrics (MLOE_METRICS_ADDRESS) and traces (OTEL_*), as `mloe worker` has them.
+    telemetry = await installWorkerTelemetry(telemetryConfigFromEnv(env));
+    const { tracing, metricsServer } = telemetry;
+    if (metricsServer !== undefined || tracing !== undefined) {
+      io.stdout(`[${elapsed()}] telemetry: ${describeTelemetry(telemetry.config)}`);
+    }
+    if (metricsServer !== undefined) io.stdout(`[${elapsed()}] worker metrics at ${metricsServer.url}`);
     let tracking = loadTrackingConfig({ env });
     // The registry outlives the command, so that the next demo here meets this one's champion.
     const mlflowState = join(artifactRoot, '.mloe', 'demo.db');
     if (tracking === undefined) await mkdir(dirname(mlflowState), { recursive: true });
     stack = await startEmbeddedStack({
-      workflowBundle: loadWorkflowBundleConfig({ env }),
+      workflowBundle: { ...loadWorkflowBundleConfig({ env }), tracing: tracing !== undefined },
       ...(options.ui === false ? {} : { ui: { ip: '127.0.0.1', port: 0 } }),
       ...(tracking === undefined
         ? { mlflow: embeddedMlflowOptions({ port: 0, dbFilename: mlflowState, artifactsParent: artifactRoot }) }
         : {}),
       createWorker: (connection, workflowBundle, { mlflowUrl }) => {
         if (tracking === undefined && mlflowUrl !== undefined) tracking = embeddedTrackingConfig(env, mlflowUrl);
-        return createPipelineWorker({ connection, workflowBundle, ...(tracking === undefined ? {} : { tracking }) });
+        return createPipelineWorker({
+          connection,
+          workflowBundle,
+          ...(tracking === undefined ? {} : { tracking }),
+          ...(tracing === undefined ? {} : { tracing }),
+        });
       },
     });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
@@ -204,6 +220,9 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
     return 1;
   } finally {
     await stack?.close().catch((error: unknown) => io.stderr(`warning: shutting down: ${ensureError(error).message}`));
+    await telemetry
+      ?.shutdown()
+      .catch((error: unknown) => io.stderr(`warning: telemetry: ${ensureError(error).message}`));
   }
 }
 

@@ -19,7 +19,7 @@ import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline
 import { startTrackingSweeper, type TrackingSweeper } from '../workers/tracking-sweeper';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack';
 import { ConfigError, ensureError } from '../core/errors';
-import { quietSdkLogs } from './sdk-logs';
+import { DEFAULT_TELEMETRY, installWorkerTelemetry, type WorkerTelemetry } from '../workers/telemetry';
 import { DEFAULT_NAMESPACE, nextShutdownSignal, readyLine, type StartDevIo } from './start-dev';
 import { WORKER_SHUTDOWN_GRACE_MS, workerReadyLine } from './worker';
 import { uiLine, type EmbeddedUiOptions } from './ui';
@@ -129,20 +129,22 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
     return 1;
   }
   const stop = options.stop ?? nextShutdownSignal();
-  quietSdkLogs();
-
   let stack: EmbeddedStack | undefined;
   let sweeper: TrackingSweeper | undefined;
+  let telemetry: WorkerTelemetry | undefined;
   const env = options.env ?? {};
   try {
+    // The embedded worker's logs, /metrics (MLOE_METRICS_ADDRESS) and traces (OTEL_*), as `mloe worker` has them.
+    telemetry = await installWorkerTelemetry(config.telemetry ?? DEFAULT_TELEMETRY);
+    const { tracing } = telemetry;
     stack = await startEmbeddedStack({
       ip: flags.ip,
       port: flags.port,
       ...(flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }),
       ...(config.namespace === DEFAULT_NAMESPACE ? {} : { namespaces: [config.namespace] }),
       namespace: config.namespace,
-      workflowBundle: config.workflowBundle,
       ...(config.codec === undefined ? {} : { codec: config.codec }),
+      workflowBundle: { ...config.workflowBundle, tracing: tracing !== undefined },
       ...(flags.headless === true ? {} : { ui: devUiOptions(flags) }),
       // The user's MLFLOW_TRACKING_URI wins: no embedded MLflow server then.
       ...(config.tracking === undefined
@@ -166,7 +168,10 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
           });
         }
         return createPipelineWorker({
-          ...pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
+          ...pipelineWorkerOptions(connection, config, {
+            shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS,
+            ...(tracing === undefined ? {} : { tracing }),
+          }),
           workflowBundle,
         });
       },
@@ -176,6 +181,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
     io.stdout(readyLine(address));
     if (stack.uiUrl !== undefined) io.stdout(uiLine(stack.uiUrl));
     io.stdout(workerReadyLine({ ...config, address }));
+    if (telemetry.metricsServer !== undefined) io.stdout(`worker metrics at ${telemetry.metricsServer.url}`);
     io.stdout(trackingLine(config.tracking, flags.dbFilename === undefined ? {} : { dbFilename: flags.dbFilename }));
     io.stdout(`run a pipeline on it: TEMPORAL_ADDRESS=${address} mloe run FILE`);
     await stack.runWorkerUntil(async () => {
@@ -188,6 +194,7 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
     io.stderr(`error: ${ensureError(error).message}`);
     await sweeper?.stop();
     await stack?.close().catch(() => undefined);
+    await telemetry?.shutdown().catch(() => undefined);
     return 1;
   }
   try {
@@ -196,6 +203,8 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
   } catch (error) {
     io.stderr(`error: stopping: ${ensureError(error).message}`);
     return 1;
+  } finally {
+    await telemetry.shutdown().catch(() => undefined);
   }
   io.stderr('stopped');
   return 0;

@@ -47,7 +47,7 @@ const searchAttributeSchema = keyValueSchema.transform(([name, type], context): 
 
 /**
  * The flags of `start-dev` as commander hands them over.
- * Flags that only make sense for the real Temporal CLI (metrics) are validated and ignored.
+ * `--metrics-port` serves the dev server's Prometheus metrics (docs/telemetry.md).
  */
 const startDevFlagsSchema = z.object({
   ip: z.string().min(1),
@@ -123,6 +123,7 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     ...(flagValues.sqlitePragma.length === 0 ? {} : { sqlitePragmas: Object.fromEntries(flagValues.sqlitePragma) }),
     ...(flagValues.httpPort === undefined ? {} : { httpPort: flagValues.httpPort }),
     ...(flagValues.httpCorsOrigins === undefined ? {} : { httpCorsOrigins: flagValues.httpCorsOrigins }),
+    ...(flagValues.metricsPort === undefined ? {} : { metricsPort: flagValues.metricsPort }),
   };
 
   const ui: EmbeddedUiOptions | undefined =

@@ -68,7 +68,7 @@ export function createStartDevCommand(): Command {
       '--http-cors-origins <origins>',
       'comma-separated origins allowed cross-origin calls to the HTTP API (none by default)',
     )
-    .option('--metrics-port <port>', 'metrics port (accepted for compatibility)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://<ip>:<port>/metrics (0 picks a port)')
     .option(
       '--sqlite-pragma <pragma=value>',
       'SQLite pragma for durable mode, e.g. synchronous=NORMAL (repeatable)',
@@ -84,7 +84,7 @@ export function createStartDevCommand(): Command {
 export type StartDevServerOptions = Required<
   Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
 > &
-  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas' | 'httpPort' | 'httpCorsOrigins'>;
+  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas' | 'httpPort' | 'httpCorsOrigins' | 'metricsPort'>;
 
 /** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
 export interface StartDevConfig {
@@ -155,6 +155,7 @@ export async function runStartDev(config: StartDevConfig, io: StartDevIo): Promi
   }
 
   io.stdout(readyLine(handle.address));
+  if (handle.metricsUrl !== undefined) io.stdout(`Metrics: ${handle.metricsUrl}`);
   if (ui !== undefined) io.stdout(uiLine(ui.url));
   io.stdout(`Namespaces: ${[DEFAULT_NAMESPACE, ...config.server.namespaces].join(', ')}`);
   if (handle.httpAddress !== undefined) io.stdout(`Temporal HTTP API: http://${handle.httpAddress}`);

@@ -18,7 +18,12 @@ import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline
 import { startTrackingSweeper } from '../workers/tracking-sweeper';
 import { probeTemporal, temporalUnavailable } from './connection';
 import { ensureError } from '../core/errors';
-import { quietSdkLogs } from './sdk-logs';
+import {
+  DEFAULT_TELEMETRY,
+  describeTelemetry,
+  installWorkerTelemetry,
+  type WorkerTelemetry,
+} from '../workers/telemetry';
 import { nextShutdownSignal, type StartDevIo } from './start-dev';
 
 /**
@@ -30,7 +35,7 @@ export const WORKER_SHUTDOWN_GRACE_MS = DEFAULT_SHUTDOWN_GRACE_SECONDS * 1000;
 /** Options of {@link runWorkerCommand}. */
 export interface WorkerCommandOptions {
   /** `--address`, `--namespace`, `--task-queue`, `--artifact-store`, `--concurrency`; they win over the environment. */
-  flags?: SettingFlags;
+  flags?: SettingFlags & { metricsPort?: string | undefined };
   /** The environment (`process.env`); see `workers/config.ts` for the variables. */
   env?: ConfigEnv;
   /** Resolves when the worker should stop; defaults to the first SIGINT or SIGTERM. */
@@ -47,7 +52,8 @@ export function workerReadyLine(config: WorkerConfig): string {
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
     `${describeLineageConfig(config.lineage)})` +
     (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`) +
-    (config.codec === undefined ? '' : `; ${describeCodec(config.codec)}`)
+    (config.codec === undefined ? '' : `; ${describeCodec(config.codec)}`) +
+    (config.telemetry === undefined ? '' : `; ${describeTelemetry(config.telemetry)}`)
   );
 }
 
@@ -61,17 +67,18 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
   try {
     config = loadWorkerConfig({
       env: options.env ?? {},
-      ...(options.flags === undefined ? {} : { flags: options.flags }),
+      ...(options.flags === undefined ? {} : { flags: options.flags, metricsPort: options.flags.metricsPort }),
     });
   } catch (error) {
     io.stderr(`error: ${ensureError(error).message}`);
     return 1;
   }
   const stop = options.stop ?? nextShutdownSignal();
-  quietSdkLogs();
-
+  let telemetry: WorkerTelemetry | undefined;
   let connection: NativeConnection | undefined;
   try {
+    telemetry = await installWorkerTelemetry(config.telemetry ?? DEFAULT_TELEMETRY);
+    if (telemetry.metricsServer !== undefined) io.stdout(`metrics at ${telemetry.metricsServer.url}`);
     await probeTemporal(config.address, config.addressOrigin);
     try {
       connection = await NativeConnection.connect({ address: config.address });
@@ -79,7 +86,10 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
       throw temporalUnavailable(config.address, config.addressOrigin, error);
     }
     const worker = await createPipelineWorker(
-      pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: config.shutdownGraceMs }),
+      pipelineWorkerOptions(connection, config, {
+        shutdownGraceTimeMs: config.shutdownGraceMs,
+        ...(telemetry.tracing === undefined ? {} : { tracing: telemetry.tracing }),
+      }),
     );
     io.stdout(workerReadyLine(config));
     const sweeper =
@@ -107,6 +117,9 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
   } finally {
     await connection?.close().catch((error: unknown) => {
       io.stderr(`warning: closing the connection: ${ensureError(error).message}`);
+    });
+    await telemetry?.shutdown().catch((error: unknown) => {
+      io.stderr(`warning: flushing telemetry: ${ensureError(error).message}`);
     });
   }
 }

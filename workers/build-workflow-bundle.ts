@@ -2,7 +2,8 @@
  * `npm run build:workflows [-- FILE]`: bundles `workflows/` for production workers and writes the bundle to FILE
  * (`dist/workflow-bundle.js` by default), atomically. Workers started with `mloe worker --workflow-bundle FILE` (or
  * `MLOE_WORKFLOW_BUNDLE=FILE`) run it as it is: no webpack and no cache check at start, and every worker of a deploy
- * runs exactly the same workflow code. Always a fresh build, never the cache's copy.
+ * runs exactly the same workflow code. Always a fresh build, never the cache's copy. `--tracing` bundles the
+ * OpenTelemetry workflow interceptors too, for workers that trace (docs/telemetry.md).
  */
 import { resolve } from 'node:path';
 
@@ -14,9 +15,10 @@ import { buildWorkflowBundle, PIPELINE_WORKFLOWS_PATH } from './workflow-bundle'
 const DEFAULT_OUTPUT = 'dist/workflow-bundle.js';
 
 async function main(argv: readonly string[]): Promise<number> {
-  const output = resolve(argv[0] ?? DEFAULT_OUTPUT);
+  const tracing = argv.includes('--tracing');
+  const output = resolve(argv.find((arg) => arg !== '--tracing') ?? DEFAULT_OUTPUT);
   const startedAt = performance.now();
-  const { code, inputs } = await buildWorkflowBundle();
+  const { code, inputs } = await buildWorkflowBundle({ tracing });
   await writeFileAtomic(output, code);
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   const files = inputs === undefined ? '' : `, ${inputs.filter((input) => input.kind === 'file').length} input files`;

@@ -21,6 +21,7 @@ import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracki
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 import { codecConfigFromEnv, type CodecConfig } from './codec/config';
+import { isDefaultTelemetry, telemetryConfigFromEnv, type TelemetryConfig } from './telemetry/config';
 
 /** The environment variables mloe reads, by setting: the one place their names are spelled. */
 export const ENV_VARS = {
@@ -277,6 +278,8 @@ export interface ConfigSources {
   flags?: SettingFlags;
   /** Directory the default artifact store is under; defaults to the process's working directory. */
   cwd?: string;
+  /** `mloe worker --metrics-port` (workers/telemetry/config.ts); it wins over `MLOE_METRICS_ADDRESS`. */
+  metricsPort?: string | undefined;
 }
 
 /** Settings needed to reach a Temporal. */
@@ -326,6 +329,11 @@ export interface WorkerConfig extends ConnectionConfig {
   executors?: WorkerExecutorsConfig;
   /** How long running steps get to finish when the worker stops, in ms (`MLOE_WORKER_SHUTDOWN_GRACE_SECONDS`). */
   shutdownGraceMs: number;
+  /**
+   * Logs, metrics and traces (`MLOE_LOG_*`, `MLOE_METRICS_ADDRESS`, `OTEL_*`; workers/telemetry/config.ts); absent
+   * when none is set (text logs at `warn`, no metrics, no traces).
+   */
+  telemetry?: TelemetryConfig;
 }
 
 /** The remote executors of a worker and their settings (docs/executors.md). */
@@ -344,6 +352,8 @@ export interface WorkflowBundleConfig {
   fileOrigin?: SettingOrigin;
   /** Where bundles of workflows/ are cached when no file is given (`MLOE_BUNDLE_CACHE_DIR`): an absolute path. */
   cacheDir: string;
+  /** Bundle the tracing workflow interceptors (a worker that traces; workers/telemetry/tracing.ts). */
+  tracing?: boolean;
 }
 
 /** What `mloe lineage` reads besides its flags: the workers' default store (when set) and the S3 settings. */
@@ -579,7 +589,14 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
   const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
   const tracking = attempt(() => ({ config: trackingConfigFromEnv(sources.env ?? {}) }));
   const codec = attempt(() => codecOf(sources.env));
-  if (parsed === undefined || lineage === undefined || tracking === undefined || codec === undefined) {
+  const telemetry = attempt(() => telemetryConfigFromEnv(sources.env ?? {}, { metricsPort: sources.metricsPort }));
+  if (
+    parsed === undefined ||
+    lineage === undefined ||
+    tracking === undefined ||
+    codec === undefined ||
+    telemetry === undefined
+  ) {
     throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
   }
   const { settings, origins } = parsed;
@@ -599,6 +616,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     ...executorsOf(settings),
     shutdownGraceMs: settings.shutdownGrace * 1000,
     ...codec,
+    ...(isDefaultTelemetry(telemetry) ? {} : { telemetry }),
   };
 }
 

@@ -31,6 +31,10 @@ import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 import type { Executors } from '../activities/executors';
 import { dataConverterOptions, type CodecConfig } from './codec/config';
+import { telemetryObserver } from '../activities/steps/telemetry-observer';
+import { stepLogAttributes } from './telemetry/log-attributes';
+import type { WorkerTracing } from './telemetry/tracing';
+import { bundleHasTracing } from './workflow-bundle';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -76,6 +80,11 @@ export interface PipelineWorkerOptions {
   warn?: (message: string) => void;
   /** Remote executors of `run:` steps (`executor: kubernetes`); none by default (docs/executors.md). */
   executors?: Executors;
+  /**
+   * OpenTelemetry tracing (`workers/telemetry/tracing.ts`): its activity interceptors and workflow span sink, and a
+   * workflow bundle with the tracing interceptors. Absent, no spans (docs/telemetry.md).
+   */
+  tracing?: WorkerTracing;
 }
 
 /**
@@ -99,8 +108,10 @@ export function pipelineActivities(
   return {
     runStep: createRunStep(options.steps ?? BUILTIN_STEP_IMPLEMENTATIONS, {
       stores,
-      observers:
-        tracker === undefined ? [lineageObserver(emitter)] : [lineageObserver(emitter), trackingObserver(tracker)],
+      observers: [
+        ...(tracker === undefined ? [lineageObserver(emitter)] : [lineageObserver(emitter), trackingObserver(tracker)]),
+        telemetryObserver(),
+      ],
       ...(tracker === undefined ? {} : { tracking: tracker }),
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
       ...(options.executors === undefined ? {} : { executors: options.executors }),
@@ -125,7 +136,7 @@ export function pipelineActivities(
 export function pipelineWorkerOptions(
   connection: NativeConnection,
   config: WorkerConfig,
-  extra: Pick<PipelineWorkerOptions, 'shutdownGraceTimeMs'> = {},
+  extra: Pick<PipelineWorkerOptions, 'shutdownGraceTimeMs' | 'tracing'> = {},
 ): PipelineWorkerOptions {
   return {
     connection,
@@ -163,13 +174,24 @@ export function workerExecutors(config: Pick<WorkerConfig, 'executors'>): Execut
 export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
   await registerSearchAttributesOrWarn(options);
   const workflowBundle =
-    options.workflowBundle ?? (await loadWorkflowBundle(options.bundle ?? loadWorkflowBundleConfig()));
+    options.workflowBundle ??
+    (await loadWorkflowBundle(options.bundle ?? loadWorkflowBundleConfig(), {
+      tracing: options.tracing !== undefined,
+    }));
+  if (options.tracing !== undefined && 'code' in workflowBundle && !bundleHasTracing(workflowBundle.code)) {
+    (options.warn ?? ((message: string) => console.warn(message)))(
+      '[mloe worker] tracing is on but the workflow bundle has no tracing interceptors: steps get spans, runs do not; ' +
+        'build the bundle with `npm run build:workflows -- --tracing`',
+    );
+  }
   return Worker.create({
     connection: options.connection,
     taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     workflowBundle,
     activities: pipelineActivities(options),
+    interceptors: { activity: [...(options.tracing?.activityInterceptors ?? []), stepLogAttributes] },
+    ...(options.tracing === undefined ? {} : { sinks: options.tracing.sinks }),
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '1 second',
     ...(options.maxConcurrentActivityTaskExecutions === undefined

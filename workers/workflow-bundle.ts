@@ -36,6 +36,23 @@ export const PIPELINE_WORKFLOWS_PATH = require.resolve('../workflows');
  */
 const BUNDLER_OPTIONS = {} as const satisfies Omit<BundleOptions, 'workflowsPath' | 'logger'>;
 
+/**
+ * The workflow interceptors module of OpenTelemetry tracing (Temporal's, `@temporalio/interceptors-opentelemetry`, for
+ * runs that started with them: `workflows/tracing-interceptors.ts`), bundled when a worker traces
+ * (`workers/telemetry/tracing.ts`): a `RunWorkflow` span per run and a `StartActivity` span per step.
+ */
+export const TRACING_INTERCEPTOR_MODULE = require.resolve('../workflows/tracing-interceptors');
+
+/** The bundler options of a bundle with or without the tracing interceptors (both part of the cache key). */
+function bundlerOptions(tracing: boolean): Omit<BundleOptions, 'workflowsPath' | 'logger'> {
+  return tracing ? { ...BUNDLER_OPTIONS, workflowInterceptorModules: [TRACING_INTERCEPTOR_MODULE] } : BUNDLER_OPTIONS;
+}
+
+/** Whether a bundle's code has the tracing interceptors in it (pre-built bundles are checked with this). */
+export function bundleHasTracing(code: string): boolean {
+  return code.includes('OpenTelemetryInboundInterceptor');
+}
+
 /** The packages whose code shapes a bundle without being one of its inputs: the bundler and its compilers. */
 const BUNDLER_PACKAGES = [
   '@temporalio/worker',
@@ -52,6 +69,8 @@ export interface WorkflowBundleBuildOptions {
   workflowsPath?: string;
   /** Where webpack's output goes; warnings and errors only, on stderr, by default. */
   logger?: Logger;
+  /** Bundle the OpenTelemetry workflow interceptors ({@link TRACING_INTERCEPTOR_MODULE}); false by default. */
+  tracing?: boolean;
 }
 
 /** A bundle for `Worker.create({ workflowBundle })` or `Worker.runReplayHistory`, and where it came from. */
@@ -81,9 +100,17 @@ let memoisedVersions: Record<string, string> | undefined;
  * The cache key of a bundle of `workflowsPath`: the sha256 of what shapes the bundle besides its input files (the
  * entry's path, the bundler options, the versions of the bundler's packages, the cache format).
  */
-export function workflowBundleKey(workflowsPath: string): string {
+export function workflowBundleKey(workflowsPath: string, options: { tracing?: boolean } = {}): string {
   memoisedVersions ??= bundlerVersions();
-  const parts = { workflowsPath, bundlerOptions: BUNDLER_OPTIONS, versions: memoisedVersions, cacheFormat: 1 };
+  const tracing = options.tracing === true;
+  const parts = {
+    workflowsPath,
+    bundlerOptions: bundlerOptions(tracing),
+    versions: memoisedVersions,
+    cacheFormat: 1,
+    // Only with interceptors, so that the key of a bundle without them is what it always was.
+    ...(tracing ? { interceptors: ['opentelemetry'] } : {}),
+  };
   return createHash('sha256').update(canonicalJson(parts)).digest('hex');
 }
 
@@ -105,7 +132,7 @@ export async function buildWorkflowBundle(
   const workflowsPath = options.workflowsPath ?? PIPELINE_WORKFLOWS_PATH;
   const recorder = new InputRecorder();
   const bundle = await bundleWorkflowCode({
-    ...BUNDLER_OPTIONS,
+    ...bundlerOptions(options.tracing === true),
     workflowsPath,
     logger: options.logger ?? new DefaultLogger('WARN'),
     webpackConfigHook: recorder.configHook,
@@ -122,7 +149,7 @@ export async function cachedWorkflowBundle(
   options: WorkflowBundleBuildOptions & { cacheDir: string },
 ): Promise<LoadedWorkflowBundle> {
   const workflowsPath = options.workflowsPath ?? PIPELINE_WORKFLOWS_PATH;
-  const key = workflowBundleKey(workflowsPath);
+  const key = workflowBundleKey(workflowsPath, { tracing: options.tracing === true });
   const path = cacheEntryPath(options.cacheDir, key);
   const cached = await readCacheEntry(path, key);
   if (cached !== undefined && (await inputsUnchanged(cached.manifest.inputs))) {
@@ -175,8 +202,12 @@ export async function readWorkflowBundleFile(path: string, origin?: string): Pro
  */
 export function loadWorkflowBundle(
   config: WorkflowBundleConfig,
-  options: Pick<WorkflowBundleBuildOptions, 'logger'> = {},
+  options: Pick<WorkflowBundleBuildOptions, 'logger' | 'tracing'> = {},
 ): Promise<LoadedWorkflowBundle> {
   if (config.file !== undefined) return readWorkflowBundleFile(config.file, config.fileOrigin);
-  return cachedWorkflowBundle({ ...options, cacheDir: config.cacheDir });
+  return cachedWorkflowBundle({
+    ...options,
+    tracing: (options.tracing ?? config.tracing) === true,
+    cacheDir: config.cacheDir,
+  });
 }

@@ -64,6 +64,7 @@ export interface ExecutionReport {
         error: string;
         cache?: CacheOutcome;
         /** No retry follows whatever the policy. */ nonRetryable?: boolean;
+        /** The failure's error code (an `MloeError` code, or the failure's type). */ code?: string;
       };
 }
 
@@ -219,6 +220,7 @@ export function createRunStep(
           ok: false,
           error: describe(error),
           nonRetryable: failure.nonRetryable === true,
+          ...(failure.type === undefined || failure.type === null ? {} : { code: failure.type }),
           ...(cache === undefined ? {} : { cache }),
         }).catch(() => undefined);
       }

@@ -22,6 +22,8 @@ import { Store } from './store';
 import type { Limits } from './limits';
 import { initVisibility, operatorServiceHandlers } from './visibility';
 import { initSchedules } from './schedules/scheduler';
+import { serveMetrics, type MetricsListener } from '../metrics';
+import { devServerMetrics, instrumentHandlers } from './metrics';
 
 export { DatabaseLockedError } from './store';
 export type { Handler } from './api/handler';
@@ -75,6 +77,8 @@ export interface DevServerOptions {
   httpPort?: number;
   /** Origins allowed cross-origin calls to the HTTP API (`--http-cors-origins`); none by default. */
   httpCorsOrigins?: readonly string[];
+  /** Serve Prometheus metrics at `http://ip:port/metrics` (`--metrics-port`; 0 picks a port); off when absent. */
+  metricsPort?: number;
 }
 
 /** A running dev server. */
@@ -84,6 +88,8 @@ export interface DevServerHandle {
   port: number;
   /** `host:port` of the frontend HTTP API, when `httpPort` was given. */
   httpAddress?: string;
+  /** `http://host:port/metrics`, when `metricsPort` was given. */
+  metricsUrl?: string;
   /** The server's method handlers, callable in-process (the HTTP API and the Web UI's server run on them). */
   rpc: RpcInvoker;
   /** Stops serving, answers pending long polls and closes the database. */
@@ -151,6 +157,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     done.catch(() => undefined);
     return Promise.resolve();
   };
+  const metrics = options.metricsPort === undefined ? undefined : devServerMetrics(engine, options.dbFilename);
   const services = new Map<string, Record<string, UnaryHandler>>();
   for (const [name, table] of [
     ['temporal.api.workflowservice.v1.WorkflowService', workflowServiceHandlers],
@@ -158,7 +165,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ['grpc.health.v1.Health', healthHandlers],
     ...Object.entries(options.extraServices?.(engine) ?? {}),
   ] as const) {
-    const bound = bind(table);
+    const bound = metrics === undefined ? bind(table) : instrumentHandlers(name, bind(table), metrics);
     services.set(name, bound);
     const { definition, implementation } = buildService(name, bound, logger, commit);
     server.addService(definition, implementation);
@@ -190,6 +197,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       throw err;
     }
   }
+  let metricsListener: MetricsListener | undefined;
+  if (metrics !== undefined && options.metricsPort !== undefined) {
+    try {
+      metricsListener = await serveMetrics(metrics, ip, options.metricsPort);
+    } catch (err) {
+      await http?.close();
+      server.forceShutdown();
+      engine.close();
+      store.close();
+      throw err;
+    }
+  }
   logger.info('dev server started', {
     address: `${ip}:${port}`,
     db: options.dbFilename ?? ':memory:',
@@ -201,11 +220,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     address: `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
     port,
     ...(http ? { httpAddress: http.address } : {}),
+    ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
     rpc,
     close: async () => {
       if (closed) return;
       closed = true;
       await http?.close();
+      await metricsListener?.close();
       engine.close();
       await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

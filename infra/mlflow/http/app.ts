@@ -15,6 +15,8 @@ import { registryRoutes } from './registry-routes';
 import { readRequest } from './request';
 import type { Route } from './routes';
 import { trackingRoutes } from './tracking-routes';
+import { PROMETHEUS_CONTENT_TYPE } from '../../metrics';
+import { markUnmatched, mlflowServerMetrics, requestMetricsMiddleware } from '../metrics';
 
 /**
  * The largest JSON request body accepted: 20 MiB. The largest request MLflow's limits allow is a log-inputs carrying
@@ -51,9 +53,15 @@ function methodNotAllowed(c: Context, allowed: readonly string[]): Response {
   return response;
 }
 
-/** Builds the application over a backend; `logError` receives failures answered with 500. */
+/**
+ * Builds the application over a backend; `logError` receives failures answered with 500. `/metrics` serves the
+ * server's Prometheus metrics (`../metrics.ts`).
+ */
 export function createMlflowApp(backend: MlflowBackend, logError: (line: string) => void): Hono {
   const app = new Hono();
+  const metrics = mlflowServerMetrics(backend);
+  app.use('*', requestMetricsMiddleware(metrics));
+  app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
   const settled = (): Promise<void> => backend.database.settled().catch(() => undefined);
 
   app.onError(async (error, c) => {
@@ -68,6 +76,7 @@ export function createMlflowApp(backend: MlflowBackend, logError: (line: string)
   });
 
   app.notFound((c) => {
+    markUnmatched(c);
     const { pathname } = new URL(c.req.url);
     return errorBody(
       c,
