@@ -38,7 +38,8 @@ export function sortedCopy(values: ArrayLike<number>): Float64Array {
  * `(-∞, e₀], (e₀, e₁], …, (eₖ, ∞)`: `bins` at most, fewer when the reference has ties.
  */
 export function fitQuantileEdges(reference: ArrayLike<number>, bins: number): number[] {
-  if (!Number.isInteger(bins) || bins < 2) throw new MloeError('CONFIG_INVALID', `bins must be an integer ≥ 2, got ${bins}`);
+  if (!Number.isInteger(bins) || bins < 2)
+    throw new MloeError('CONFIG_INVALID', `bins must be an integer ≥ 2, got ${bins}`);
   const sorted = sortedCopy(reference);
   const edges: number[] = [];
   for (let i = 1; i < bins; i += 1) {
@@ -171,7 +172,7 @@ export function kolmogorovSurvival(lambda: number): number {
   if (lambda < 1) {
     // The Jacobi theta form converges fast for small λ: 1 − √(2π)/λ Σ e^(−(2k−1)²π²/(8λ²)).
     let sum = 0;
-    for (let k = 1; k <= 20; k += 1) sum += Math.exp(-((2 * k - 1) ** 2) * Math.PI ** 2 / (8 * lambda * lambda));
+    for (let k = 1; k <= 20; k += 1) sum += Math.exp((-((2 * k - 1) ** 2) * Math.PI ** 2) / (8 * lambda * lambda));
     return Math.min(1, Math.max(0, 1 - (Math.sqrt(2 * Math.PI) / lambda) * sum));
   }
   let sum = 0;
