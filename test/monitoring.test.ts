@@ -34,6 +34,7 @@ import { MloeError } from '../core/errors';
 import {
   PIPELINE_SEARCH_ATTRIBUTE,
   pipelineStatusQuery,
+  type MonitorModelWorkflow,
   type MonitorTickResult,
   type RunPipelineWorkflow,
 } from '../workflows/types';
@@ -216,7 +217,7 @@ describe('drift monitors', () => {
       async () => (await describeMonitor(client, name)).recentTicks.find((entry) => !before.has(entry.runId)),
       { timeoutMs: 30_000, intervalMs: 200 },
     );
-    const result: MonitorTickResult = await client.workflow.getHandle(started.workflowId, started.runId).result();
+    const result = await client.workflow.getHandle<MonitorModelWorkflow>(started.workflowId, started.runId).result();
     return { ...result, workflowId: started.workflowId, runId: started.runId };
   }
 

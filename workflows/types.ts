@@ -279,3 +279,6 @@ export interface MonitorTickResult {
   report: string;
   mlflowRunId?: string;
 }
+
+/** The signature of a monitor's tick workflow, for typed handles: `client.workflow.getHandle<MonitorModelWorkflow>`. */
+export type MonitorModelWorkflow = (input: MonitorTickInput) => Promise<MonitorTickResult>;

@@ -233,8 +233,9 @@ async function currentData(
   for (const log of logs) {
     for (const line of (await getText(store, log.uri)).split('\n')) {
       if (line.trim() === '') continue;
-      const entry = JSON.parse(line) as { time?: string; input?: unknown };
+      const entry = JSON.parse(line) as { time?: string; model?: string; input?: unknown };
       if (
+        entry.model === definition.model &&
         typeof entry.time === 'string' &&
         entry.time >= since &&
         entry.time <= at &&
