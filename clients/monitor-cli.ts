@@ -98,6 +98,9 @@ interface CreateFlags extends SettingFlags {
   chiSquare?: number;
   cooldown?: string;
   maxRunsPerDay?: number;
+  label?: string;
+  evaluation?: string;
+  maxDegradation?: number;
   feature?: string[];
   exclude?: string[];
   minRows?: number;
@@ -167,6 +170,13 @@ export function addMonitorCommands(
       )
       .option('--cooldown <duration>', 'no retraining run within this long of the last', '24h')
       .option('--max-runs-per-day <n>', 'retraining runs per UTC day at most', numberFlag(), 1)
+      .option('--label <column>', 'with --evaluation: measure the model on labelled current data')
+      .option('--evaluation <data>', "the model's held-out evaluation data (the baseline of its performance)")
+      .option(
+        '--max-degradation <n>',
+        'accuracy points lost (or RMSE gained) that count as drift (default 0.05)',
+        numberFlag(),
+      )
       .option('--feature <column>', 'compare only these columns (repeatable)', collect)
       .option('--exclude <column>', 'never compare this column, e.g. the label (repeatable)', collect)
       .option('--min-rows <n>', 'fewer current rows decide nothing', numberFlag())
@@ -192,6 +202,9 @@ export function addMonitorCommands(
         ...(flags.chiSquare === undefined ? {} : { chiSquare: flags.chiSquare }),
         ...(flags.cooldown === undefined ? {} : { cooldown: flags.cooldown }),
         ...(flags.maxRunsPerDay === undefined ? {} : { maxRunsPerDay: flags.maxRunsPerDay }),
+        ...(flags.label === undefined ? {} : { label: flags.label }),
+        ...(flags.evaluation === undefined ? {} : { evaluation: flags.evaluation }),
+        ...(flags.maxDegradation === undefined ? {} : { maxDegradation: flags.maxDegradation }),
         ...(flags.feature === undefined ? {} : { features: flags.feature }),
         ...(flags.exclude === undefined ? {} : { exclude: flags.exclude }),
         ...(flags.minRows === undefined ? {} : { minRows: flags.minRows }),

@@ -65,6 +65,12 @@ export interface CreateMonitorOptions {
   cooldown?: string;
   /** Retraining runs per UTC day at most (1 by default). */
   maxRunsPerDay?: number;
+  /** The label column: when the current data has it, the model's performance is measured too (with `evaluation`). */
+  label?: string;
+  /** The held-out data the model was evaluated on (path or URI, with labels): the baseline of its performance. */
+  evaluation?: string;
+  /** Accuracy points lost (or RMSE gained) beyond this are drift; 0.05 by default. */
+  maxDegradation?: number;
   features?: readonly string[];
   exclude?: readonly string[];
   minRows?: number;
@@ -197,6 +203,22 @@ export async function prepareMonitor(options: CreateMonitorOptions): Promise<Mon
     throw new ConfigError('--window applies to serving logs; a --batch is read whole');
   }
   const reference = dataLocation('reference', options.reference, workingDir);
+  if ((options.label === undefined) !== (options.evaluation === undefined)) {
+    throw new ConfigError(
+      '--label and --evaluation go together: the model is scored on the labelled current data and on its evaluation data',
+    );
+  }
+  if (options.maxDegradation !== undefined && !(options.maxDegradation >= 0)) {
+    throw new ConfigError(`--max-degradation: expected a non-negative number, got ${options.maxDegradation}`);
+  }
+  const performance =
+    options.label === undefined || options.evaluation === undefined
+      ? undefined
+      : {
+          label: options.label,
+          evaluation: dataLocation('evaluation', options.evaluation, workingDir),
+          maxDegradation: options.maxDegradation ?? 0.05,
+        };
   const current =
     options.batch !== undefined
       ? { kind: 'batch' as const, uri: dataLocation('batch', options.batch, workingDir) }
@@ -235,6 +257,7 @@ export async function prepareMonitor(options: CreateMonitorOptions): Promise<Mon
     reference,
     current,
     ...(options.features === undefined ? {} : { features: [...options.features] }),
+    ...(performance === undefined ? {} : { performance }),
     exclude: [...(options.exclude ?? [])],
     thresholds: {
       psi: options.psi,

@@ -20,6 +20,7 @@ import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../activitie
 import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import { monitorExperimentName } from '../activities/monitoring/activities';
 import { addMonitorCommands } from '../clients/monitor-cli';
+import { approvePromotion } from '../clients/approvals';
 import {
   createMonitor,
   deleteMonitor,
@@ -137,6 +138,8 @@ describe('drift monitors', () => {
   const pipelineName = `weather-retrain-${suffix}`;
   const monitorName = `weather-${suffix}`;
   const monitors: string[] = [];
+  /** The retraining run the drifted batch started. */
+  let retrainRun = '';
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'mloe-monitoring-test-'));
@@ -190,8 +193,6 @@ describe('drift monitors', () => {
     batch: files.batch,
     every: '1h',
     psi: 0.2,
-    ks: 0.01,
-    chiSquare: 0.001,
     cooldown: '1h',
     maxRunsPerDay: 3,
     workingDir: directory,
@@ -251,7 +252,7 @@ describe('drift monitors', () => {
 
   it('an undrifted batch starts nothing; a drifted one starts exactly one run, which waits at the approval gate', async () => {
     await copyFile(files.holdout, files.batch);
-    const created = await createMonitor(client, options());
+    const created = await createMonitor(client, options({ ks: 0.01, chiSquare: 0.001 }));
     monitors.push(created.name);
     expect(created.scheduleId).toBe(monitorScheduleId(monitorName));
     await expect(createMonitor(client, options())).rejects.toMatchObject({ code: 'MONITOR_EXISTS' });
@@ -290,6 +291,7 @@ describe('drift monitors', () => {
     expect(drifted.started).toBe(true);
     const episode = drifted.decision.action === 'start' ? drifted.decision.episode : '';
     const runId = retrainWorkflowId(monitorName, episode);
+    retrainRun = runId;
     expect(
       await pollUntil(
         'the retraining run in visibility',
@@ -348,6 +350,60 @@ describe('drift monitors', () => {
     expect(metrics['drift.temp_max.psi']).toBeGreaterThan(0.2);
     expect(metrics['drift.drifted_features']).toBe(drifted.driftedFeatures.length);
   }, 420_000);
+
+  it('measures performance on labelled batches: the retrained model loses accuracy on the other period', async () => {
+    // Approve the retraining run: its model (trained on 2015) becomes the champion.
+    expect(retrainRun).not.toBe('');
+    await approvePromotion(client, retrainRun, { identity: 'monitoring-test', reason: 'retrained on 2015' });
+    await client.workflow.getHandle<RunPipelineWorkflow>(retrainRun).result();
+    const batch = join(directory, 'labelled-batch.parquet');
+    await copyFile(files.holdout, batch);
+    const name = `weather-perf-${suffix}`;
+    const created = await createMonitor(
+      client,
+      options({
+        name,
+        reference: files.y2015,
+        batch,
+        paramTexts: [`data=${batch}`],
+        psi: 100, // features decide nothing here: only the performance check
+        label: 'weather',
+        evaluation: files.y2015,
+        maxDegradation: 0.05,
+      }),
+    );
+    monitors.push(created.name);
+    const result = await tick(name);
+    expect(result.driftedFeatures).toEqual([]);
+    expect(result.observation).toBe('drifted');
+    expect(result.decision.action).toBe('start');
+    const store = storeForUri(created.definition.artifactStore);
+    try {
+      const report = await getJson(
+        store,
+        result.report,
+        z
+          .object({
+            performance: z
+              .object({
+                status: z.literal('measured'),
+                metric: z.literal('accuracy'),
+                current: z.number(),
+                evaluation: z.number(),
+                degraded: z.boolean(),
+              })
+              .loose(),
+          })
+          .loose(),
+        'a drift report',
+      );
+      // Trained on 2015, it scores its own year far better than 2012's labels (drizzle and snow, rare in 2015).
+      expect(report.performance.degraded).toBe(true);
+      expect(report.performance.evaluation - report.performance.current).toBeGreaterThan(0.05);
+    } finally {
+      await store.close();
+    }
+  }, 300_000);
 
   it('lists, pauses, resumes and deletes monitors, from the API and the command line', async () => {
     const listed = await listMonitors(client);

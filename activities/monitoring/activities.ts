@@ -26,6 +26,7 @@ import { fetchSource, parseDataSource } from '../ml/data/sources';
 import { predictionLogsSince } from '../serving/prediction-log-index';
 import { tagEquals, type MlflowTracker } from '../tracking';
 import { compareDatasets, formatOfPath, type DataFile } from './data';
+import { checkPerformance, type PerformanceCheck } from './performance';
 
 /** The report's format name. */
 export const DRIFT_REPORT_FORMAT = 'mloe.drift-report';
@@ -49,6 +50,8 @@ export interface DriftCheck {
   currentRows: number;
   features: FeatureSummary[];
   driftedFeatures: string[];
+  /** The model's performance on labelled current data, when the monitor measures it. */
+  performance?: PerformanceCheck;
   /** The drift report artifact. */
   report: ArtifactRef;
   /** The tick's MLflow run, when the worker tracks. */
@@ -160,10 +163,15 @@ async function checkDrift(input: CheckDriftInput, options: MonitorActivityOption
             ...(signal === undefined ? {} : { signal }),
           });
     const drifted = comparison.features.filter((feature) => feature.drifted).map((feature) => feature.feature);
+    const performance =
+      definition.performance === undefined || current.file === undefined
+        ? undefined
+        : await performanceOf(definition, current.file, directory, sourceOptions, options.tracker);
+    const degraded = performance?.status === 'measured' && performance.degraded;
     const observation: TickObservation =
       comparison.currentRows < definition.minRows
         ? 'insufficient-data'
-        : drifted.length >= definition.minDriftedFeatures
+        : drifted.length >= definition.minDriftedFeatures || degraded
           ? 'drifted'
           : 'stable';
     const report = await putJson(
@@ -181,6 +189,7 @@ async function checkDrift(input: CheckDriftInput, options: MonitorActivityOption
         minDriftedFeatures: definition.minDriftedFeatures,
         minRows: definition.minRows,
         driftedFeatures: drifted,
+        ...(performance === undefined ? {} : { performance }),
         features: comparison.features,
         skipped: comparison.skipped,
       },
@@ -193,6 +202,7 @@ async function checkDrift(input: CheckDriftInput, options: MonitorActivityOption
       currentRows: comparison.currentRows,
       features,
       driftedFeatures: drifted,
+      ...(performance === undefined ? {} : { performance }),
       report,
     };
     if (options.tracker === undefined) return result;
@@ -201,6 +211,28 @@ async function checkDrift(input: CheckDriftInput, options: MonitorActivityOption
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
+}
+
+/** The performance check of a tick; it needs the MLflow registry to load the deployed model. */
+async function performanceOf(
+  definition: MonitorDefinition,
+  current: DataFile,
+  directory: string,
+  sourceOptions: { s3?: S3StoreConfigInput; signal?: AbortSignal },
+  tracker: MlflowTracker | undefined,
+): Promise<PerformanceCheck> {
+  if (tracker === undefined) {
+    throw new MloeError(
+      'TRACKING_NOT_CONFIGURED',
+      'a monitor that measures performance loads the deployed model from the MLflow registry, and this worker has none: start it with MLFLOW_TRACKING_URI set',
+    );
+  }
+  const source = parseDataSource(definition.performance?.evaluation ?? '', '/');
+  const local = await fetchSource(source, join(directory), sourceOptions);
+  return checkPerformance(tracker.client, definition, current, {
+    path: local.path,
+    format: formatOfPath(source.display),
+  });
 }
 
 function activitySignal(): AbortSignal | undefined {
@@ -293,6 +325,14 @@ async function logTick(
         : [{ key: metricKey(feature.feature, 'chi2_pvalue'), value: feature.chiSquarePValue, timestamp }]),
     ]),
   ];
+  const performance = check.performance;
+  if (performance?.status === 'measured') {
+    metrics.push(
+      { key: `performance.${performance.metric}.current`, value: performance.current, timestamp },
+      { key: `performance.${performance.metric}.evaluation`, value: performance.evaluation, timestamp },
+      { key: 'performance.degradation', value: performance.degradation, timestamp },
+    );
+  }
   const tags = [
     { key: MONITOR_TAGS.model, value: `${definition.model}@${definition.alias}` },
     { key: MONITOR_TAGS.observation, value: check.observation },

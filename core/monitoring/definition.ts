@@ -53,6 +53,15 @@ export const monitorDefinitionSchema = z
         chiSquarePValue: z.number().gt(0).lt(1).optional(),
       })
       .strict(),
+    /**
+     * Performance drift when the current data carries labels: the deployed model scores it and its evaluation data
+     * (a path or URI of the held-out rows it was evaluated on); more than `maxDegradation` lost (accuracy points, or
+     * RMSE gained) is drift too.
+     */
+    performance: z
+      .object({ label: z.string().min(1), evaluation: z.string().min(1), maxDegradation: z.number().nonnegative() })
+      .strict()
+      .optional(),
     /** Drift is declared when at least this many features drifted. */
     minDriftedFeatures: z.number().int().positive().default(1),
     /** Fewer current rows than this decide nothing (the tick reports `insufficient-data`). */
