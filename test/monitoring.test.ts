@@ -12,14 +12,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import type { Client } from '@temporalio/client';
-import { Command } from 'commander';
 import { z } from 'zod';
 
 import { storeForUri, getJson } from '../activities/artifacts';
 import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../activities/steps';
 import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import { monitorExperimentName } from '../activities/monitoring/activities';
-import { addMonitorCommands } from '../clients/monitor-cli';
+import { buildProgram } from '../clients/cli';
 import { approvePromotion } from '../clients/approvals';
 import {
   createMonitor,
@@ -416,15 +415,13 @@ describe('drift monitors', () => {
     const out: string[] = [];
     const err: string[] = [];
     let code = -1;
-    const program = new Command('mloe').exitOverride();
-    const address = process.env.TEMPORAL_TEST_ADDRESS ?? '';
-    addMonitorCommands(
-      program,
+    // The real `mloe` program, as bin/mloe.js builds it, against the jest dev server.
+    const program = buildProgram(
       { stdout: (line) => out.push(line), stderr: (line) => err.push(line) },
       (value) => {
         code = value;
       },
-      () => ({ address, addressOrigin: 'flag', namespace: 'default', namespaceOrigin: 'default' }) as never,
+      { TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS ?? '' },
     );
     await program.parseAsync(['node', 'mloe', 'monitor', 'describe', monitorName]);
     expect(err).toEqual([]);
@@ -435,6 +432,29 @@ describe('drift monitors', () => {
     await program.parseAsync(['node', 'mloe', 'monitor', 'describe', 'nobody-here']);
     expect(code).toBe(1);
     expect(err.join('\n')).toMatch(/no monitor named nobody-here/);
+
+    out.length = 0;
+    err.length = 0;
+    await program.parseAsync(['node', 'mloe', 'monitor', 'list']);
+    expect(code).toBe(0);
+    expect(out[0]).toMatch(/^name +model +pipeline +every +current +state +next tick$/);
+    expect(out.join('\n')).toMatch(new RegExp(`${monitorName} +${model}@champion +${pipelineName} +1h +batch +active`));
+    // A bad flag: exit 1 with the reason, and nothing created.
+    const args = ['monitor', 'create', `${model}@champion`, '--name', `cli-${suffix}`, '--pipeline', files.pipeline];
+    await program.parseAsync([
+      'node',
+      'mloe',
+      ...args,
+      '--reference',
+      files.reference,
+      '--every',
+      'hourly',
+      '--psi',
+      '0.2',
+    ]);
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(/error: --every: "hourly" is not a duration/);
+    expect((await listMonitors(client)).map((monitor) => monitor.name)).not.toContain(`cli-${suffix}`);
 
     await deleteMonitor(client, monitorName);
     expect((await listMonitors(client)).map((monitor) => monitor.name)).not.toContain(monitorName);
