@@ -10,7 +10,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 
 import type { MonitorActivities } from '../activities/monitoring/activities';
-import { decideTick } from '../core/monitoring/episodes';
+import { decideTick, type MonitorState } from '../core/monitoring/episodes';
 import {
   PIPELINE_SEARCH_ATTRIBUTE,
   PIPELINE_STATUS_VALUES,
@@ -42,6 +42,11 @@ export async function driftDetectedHook(_input: MonitorTickInput, _result: Monit
   // Intentionally empty: see the TSDoc.
 }
 
+/** When the episode of a decided state opened (the tick's time when it opened now). */
+function openedAt(decided: MonitorState, at: Date): string {
+  return decided.episode?.openedAt ?? at.toISOString();
+}
+
 /** One tick of a drift monitor. */
 export async function monitorModel(input: MonitorTickInput): Promise<MonitorTickResult> {
   const { definition, retrain } = input;
@@ -59,6 +64,12 @@ export async function monitorModel(input: MonitorTickInput): Promise<MonitorTick
   });
   let started = false;
   if (decision.action === 'start') {
+    // The episode is saved as open before its run starts: should the state written after the start be lost, the
+    // next tick finds the episode, derives the same workflow id, and Temporal refuses a second run.
+    await state.saveMonitorState({
+      ...store,
+      state: { ...before, episode: { id: decision.episode, openedAt: openedAt(after, at) } },
+    });
     const spec = retrain.spec;
     try {
       await startChild<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
