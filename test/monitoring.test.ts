@@ -323,6 +323,23 @@ describe('drift monitors', () => {
     expect(again.decision).toEqual({ action: 'none', reason: 'already-retrained', episode });
     expect(await retrainingRuns()).toEqual([runId]);
 
+    // The state written after the start is lost (the episode was saved as open before it): the next tick decides
+    // to start the episode's run again, under the same workflow id, and Temporal refuses it.
+    const stateStore = storeForUri(created.definition.artifactStore);
+    try {
+      await stateStore.putRecord('monitors', monitorName, {
+        version: 1,
+        episode: { id: episode, openedAt: new Date().toISOString() },
+        runs: [],
+      });
+    } finally {
+      await stateStore.close();
+    }
+    const lost = await tick(monitorName);
+    expect(lost.decision).toEqual({ action: 'start', episode, workflowId: runId });
+    expect(lost.started).toBe(false);
+    expect(await retrainingRuns()).toEqual([runId]);
+
     // The drift goes away (the episode closes), then comes back: a new episode, but within the cooldown.
     await copyFile(files.holdout, files.batch);
     expect((await tick(monitorName)).decision).toEqual({ action: 'none', reason: 'stable' });
@@ -336,7 +353,7 @@ describe('drift monitors', () => {
     const details = await describeMonitor(client, monitorName);
     expect(details.state?.runs.map((entry) => entry.workflowId)).toEqual([runId]);
     expect(details.state?.episode?.run).toBeUndefined();
-    expect(details.recentTicks.length).toBe(5);
+    expect(details.recentTicks.length).toBe(6);
     const tracker = new MlflowTracker(trackingConfigFromEnv({ MLFLOW_TRACKING_URI: TRACKING_URI })!);
     const experiment = await tracker.client.experiments.getByName(monitorExperimentName(monitorName));
     const tickRun = await tracker.findRun(

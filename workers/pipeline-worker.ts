@@ -80,7 +80,8 @@ export interface PipelineWorkerOptions {
  * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
  * stores (with lineage records and OpenLineage events for every execution, and an MLflow run when the worker tracks
  * runs), `recordRun` and `reuseSteps` (a rerun's), and the writers of list manifests (large list inputs,
- * `workflows/list-manifests.ts`). The stores are opened once and kept.
+ * `workflows/list-manifests.ts`), the promotion's registry calls and the drift monitor's (`monitorModel` ticks run on
+ * pipeline workers). The stores are opened once and kept.
  */
 export function pipelineActivities(
   options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
