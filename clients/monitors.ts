@@ -294,7 +294,9 @@ export async function createMonitor(client: Client, options: CreateMonitorOption
         args: [input],
         workflowExecutionTimeout: '1 hour',
       },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: definition.everyMs },
+      // A tick missed while the server was down runs once on its return, if within an interval (Temporal's minimum
+      // catch-up window is 10 s).
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: Math.max(definition.everyMs, 60_000) },
       memo: { [MONITOR_MEMO_KEY]: definition },
       state: {
         paused: options.paused ?? false,
