@@ -11,6 +11,7 @@ import { ensureError } from '../core/errors';
 import { workflowIdProblem } from '../core/run-ids';
 import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
+import { addMonitorCommands } from './monitor-cli';
 
 const processIo: StartDevIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
@@ -443,6 +444,7 @@ export function buildProgram(
 
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
+  addMonitorCommands(program, io, setExitCode, connectionConfig);
   addServeCommand(program, io, setExitCode, env);
   addCodecServerCommand(program, io, setExitCode, env);
 

@@ -66,6 +66,10 @@ export type MloeErrorCode =
   | 'RUN_NOT_FOUND'
   /** The run is still running: what it did is not final yet (wait for it, or cancel it, first). */
   | 'RUN_NOT_FINISHED'
+  /** A drift monitor of this name exists already (`mloe monitor create`); delete it first or choose another name. */
+  | 'MONITOR_EXISTS'
+  /** No drift monitor has this name in the namespace (`mloe monitor list` lists them). */
+  | 'MONITOR_NOT_FOUND'
   /** The pipeline has no step with this id (the message lists the steps it has). */
   | 'STEP_NOT_FOUND'
   /** `mloe rerun` cannot take this run's steps as asked (the message says why and which `--from` would work). */

@@ -35,6 +35,7 @@ import { telemetryObserver } from '../activities/steps/telemetry-observer';
 import { stepLogAttributes } from './telemetry/log-attributes';
 import type { WorkerTracing } from './telemetry/tracing';
 import { bundleHasTracing } from './workflow-bundle';
+import { createMonitorActivities } from '../activities/monitoring/activities';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -91,7 +92,8 @@ export interface PipelineWorkerOptions {
  * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
  * stores (with lineage records and OpenLineage events for every execution, and an MLflow run when the worker tracks
  * runs), `recordRun` and `reuseSteps` (a rerun's), and the writers of list manifests (large list inputs,
- * `workflows/list-manifests.ts`). The stores are opened once and kept.
+ * `workflows/list-manifests.ts`), the promotion's registry calls and the drift monitor's (`monitorModel` ticks run on
+ * pipeline workers). The stores are opened once and kept.
  */
 export function pipelineActivities(
   options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
@@ -125,6 +127,11 @@ export function pipelineActivities(
     }),
     ...createListManifestActivities(stores),
     ...createPromotionActivities(tracker === undefined ? {} : { tracker }),
+    ...createMonitorActivities({
+      stores,
+      ...(tracker === undefined ? {} : { tracker }),
+      ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
+    }),
   };
 }
 

@@ -261,3 +261,24 @@ export const approveUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('
 
 /** Update `reject`: rejects the promotion the run waits for; `identity` and `reason` are required. */
 export const rejectUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('reject');
+
+/** Input of a drift monitor's tick (`monitorModel`, docs/monitoring.md): the monitor and its pinned retraining run. */
+export interface MonitorTickInput {
+  definition: import('../core/monitoring/definition').MonitorDefinition;
+  /** The retraining pipeline's run input, validated and pinned when the monitor was created. */
+  retrain: RunPipelineInput;
+}
+
+/** What a monitor's tick concluded (its result). */
+export interface MonitorTickResult {
+  observation: import('../core/monitoring/episodes').TickObservation;
+  decision: import('../core/monitoring/episodes').RetrainDecision;
+  /** Whether the retraining run was started by this tick (false when its workflow id already existed). */
+  started: boolean;
+  driftedFeatures: string[];
+  report: string;
+  mlflowRunId?: string;
+}
+
+/** The signature of a monitor's tick workflow, for typed handles: `client.workflow.getHandle<MonitorModelWorkflow>`. */
+export type MonitorModelWorkflow = (input: MonitorTickInput) => Promise<MonitorTickResult>;

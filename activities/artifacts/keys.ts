@@ -212,7 +212,7 @@ export function contentKeyPrefix(hex: string): string {
 }
 
 /** Collections of JSON records a store keeps beside its artifacts (see `ArtifactStore.putRecord`). */
-export const RECORD_COLLECTIONS = ['runs', 'cache', 'steps'] as const;
+export const RECORD_COLLECTIONS = ['runs', 'cache', 'steps', 'monitors', 'prediction-logs'] as const;
 
 /** A collection of records. */
 export type RecordCollection = (typeof RECORD_COLLECTIONS)[number];

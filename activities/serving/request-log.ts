@@ -5,6 +5,7 @@
  * dropped.
  */
 import type { ArtifactRef, ArtifactStore } from '../artifacts';
+import { indexPredictionLog } from './prediction-log-index';
 
 /** Options of {@link RequestLog}. */
 export interface RequestLogOptions {
@@ -72,6 +73,7 @@ export class RequestLog {
             metadata: { kind: 'prediction-log', format: 'jsonl', rows: lines.length },
           });
           this.written.push(ref);
+          await indexPredictionLog(this.#options.store, ref, lines);
         } catch (error) {
           this.#options.warn?.(`prediction log: could not write ${lines.length} rows: ${String(error)}`);
         }

@@ -25,7 +25,9 @@ import { startPipeline, type StartPipelineOptions } from '../../clients/pipeline
 import { approvePromotion } from '../../clients/approvals';
 import { trackingConfigFromEnv } from '../../activities/tracking';
 import { startMlflowServer } from '../../infra/mlflow';
-import { pipelineStatusQuery } from '../../workflows/types';
+import { pipelineStatusQuery, type MonitorModelWorkflow } from '../../workflows/types';
+import { prepareMonitor } from '../../clients/monitors';
+import { MONITOR_WORKFLOW_TYPE } from '../../core/monitoring/definition';
 import { rerunPipeline } from '../../clients/rerun';
 import { BUILTIN_STEPS } from '../../core/steps/builtin';
 import { startDevServer } from '../../infra/devserver';
@@ -61,6 +63,7 @@ const IDS = {
   manifest: `${RELEASE}-run-pipeline-manifest`,
   promotion: `${RELEASE}-run-pipeline-promotion`,
   promotionCancelled: `${RELEASE}-run-pipeline-promotion-cancelled`,
+  monitor: `${RELEASE}-monitor-tick`,
   housing: `${RELEASE}-housing-price`,
 };
 const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
@@ -78,6 +81,8 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: IDS.promotion },
   // A promotion cancelled at its gate, behind patched('mloe-promotion-waiting-state').
   { set: WORKFLOWS, workflowId: IDS.promotionCancelled },
+  // A drift monitor's tick that sees a drifted batch and starts its episode's retraining run (docs/monitoring.md).
+  { set: WORKFLOWS, workflowId: IDS.monitor },
   { set: CODE_FIRST, workflowId: IDS.housing },
 ];
 
@@ -170,6 +175,26 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
   );
   await approvePromotion(client, IDS.promotion, { identity: 'history-recorder', reason: 'recorded history' });
   await promotion.handle.result();
+
+  // A drift monitor's tick over a batch shifted by half the reference's range: drifted, one retraining run started.
+  await writeFile(join(directory, 'reference.csv'), `x\n${Array.from({ length: 100 }, (_, i) => i).join('\n')}\n`);
+  await writeFile(join(directory, 'batch.csv'), `x\n${Array.from({ length: 100 }, (_, i) => i + 50).join('\n')}\n`);
+  const tick = await prepareMonitor({
+    model: 'history-model@champion',
+    name: 'history-monitor',
+    pipeline: join(SPECS, 'retrain.yaml'),
+    reference: join(directory, 'reference.csv'),
+    batch: join(directory, 'batch.csv'),
+    every: '1h',
+    psi: 0.2,
+    workingDir: directory,
+    descriptors: [...BUILTIN_STEPS, ...TEST_STEPS.map((step) => step.descriptor)],
+  });
+  await client.workflow.execute<MonitorModelWorkflow>(MONITOR_WORKFLOW_TYPE, {
+    taskQueue: taskQueue(WORKFLOWS),
+    workflowId: IDS.monitor,
+    args: [tick],
+  });
 
   // The code-first demo.
   await client.workflow.execute(housingPrice, {

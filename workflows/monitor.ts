@@ -1,0 +1,122 @@
+/**
+ * `monitorModel`: one tick of a drift monitor (docs/monitoring.md), started by the monitor's Temporal Schedule. It
+ * reads the monitor's state, compares the current data with the reference (an activity: the drift report artifact
+ * and the MLflow run), decides with `core/monitoring/episodes.ts` whether the drift episode gets a retraining run,
+ * and starts it as an ordinary `runPipeline` run: an abandoned child whose workflow id is derived from the monitor and
+ * the episode and started with `REJECT_DUPLICATE`, so one episode never gets two runs, whatever is retried. The
+ * run's candidate goes through the pipeline's own policies and approval gate.
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+
+import type { MonitorActivities } from '../activities/monitoring/activities';
+import { decideTick, type MonitorState } from '../core/monitoring/episodes';
+import {
+  PIPELINE_SEARCH_ATTRIBUTE,
+  PIPELINE_STATUS_VALUES,
+  RUN_PIPELINE_WORKFLOW_TYPE,
+  STATUS_SEARCH_ATTRIBUTE,
+  type MonitorTickInput,
+  type MonitorTickResult,
+  type RunPipelineWorkflow,
+} from './types';
+
+/** State reads and writes: quick, retried through a store's hiccups. */
+const state = proxyActivities<MonitorActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+/** The check reads both datasets: give it time, and retry a few times. */
+const check = proxyActivities<MonitorActivities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/**
+ * Where a "drift detected" notification belongs: called once when a tick decides to start a retraining run. It does
+ * nothing yet; whoever adds notifications calls their activity here, behind `patched('mloe-drift-notify')` (it adds
+ * commands to ticks that recorded none, see docs/versioning.md).
+ */
+export async function driftDetectedHook(_input: MonitorTickInput, _result: MonitorTickResult): Promise<void> {
+  // Intentionally empty: see the TSDoc.
+}
+
+/** When the episode of a decided state opened (the tick's time when it opened now). */
+function openedAt(decided: MonitorState, at: Date): string {
+  return decided.episode?.openedAt ?? at.toISOString();
+}
+
+/** One tick of a drift monitor. */
+export async function monitorModel(input: MonitorTickInput): Promise<MonitorTickResult> {
+  const { definition, retrain } = input;
+  const info = workflowInfo();
+  const at = info.runStartTime;
+  const store = { artifactStore: definition.artifactStore, name: definition.name };
+  const before = await state.loadMonitorState(store);
+  const result = await check.checkDrift({
+    definition,
+    tick: { id: `${info.workflowId}/${info.runId}`, at: at.toISOString() },
+  });
+  const { state: after, decision } = decideTick(definition.name, before, result.observation, at, {
+    cooldownMs: definition.cooldownMs,
+    maxRunsPerDay: definition.maxRunsPerDay,
+  });
+  let started = false;
+  if (decision.action === 'start') {
+    // The episode is saved as open before its run starts: should the state written after the start be lost, the
+    // next tick finds the episode, derives the same workflow id, and Temporal refuses a second run.
+    await state.saveMonitorState({
+      ...store,
+      state: { ...before, episode: { id: decision.episode, openedAt: openedAt(after, at) } },
+    });
+    const spec = retrain.spec;
+    try {
+      await startChild<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
+        workflowId: decision.workflowId,
+        args: [retrain],
+        taskQueue: info.taskQueue,
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
+          { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
+        ],
+        memo: {
+          pipeline: spec.metadata.name,
+          specHash: retrain.specHash,
+          params: retrain.params,
+          monitor: definition.name,
+          driftEpisode: decision.episode,
+          driftReport: result.report.uri,
+        },
+        staticSummary: `retraining ${definition.model} (monitor ${definition.name}, drift episode ${decision.episode})`,
+      });
+      started = true;
+    } catch (error) {
+      // Started before (a retried tick, or state lost): the episode has its run; nothing more to do.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+  await state.saveMonitorState({
+    ...store,
+    state: {
+      ...after,
+      lastTick: {
+        at: at.toISOString(),
+        outcome: `${result.observation}: ${decision.action}`,
+        report: result.report.uri,
+      },
+    },
+  });
+  const outcome: MonitorTickResult = {
+    observation: result.observation,
+    decision,
+    started,
+    driftedFeatures: result.driftedFeatures,
+    report: result.report.uri,
+    ...(result.mlflowRunId === undefined ? {} : { mlflowRunId: result.mlflowRunId }),
+  };
+  if (started) await driftDetectedHook(input, outcome);
+  return outcome;
+}
