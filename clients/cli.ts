@@ -11,6 +11,7 @@ import { ensureError } from '../core/errors';
 import { workflowIdProblem } from '../core/run-ids';
 import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
+import { addScheduleCommands } from './schedules/commands';
 
 const processIo: StartDevIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
@@ -243,7 +244,7 @@ export function buildProgram(
       .command('setup')
       .description(
         "Prepare a Temporal namespace for mloe (once, as an admin): register mloe's search attributes " +
-          '(MloePipeline, MloeStatus, MloeApproval). Workers and `mloe dev` do it too when they start',
+          '(MloePipeline, MloeStatus, MloeApproval, MloeSchedule). Workers and `mloe dev` do it too when they start',
       ),
   ).action(async (options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -423,6 +424,7 @@ export function buildProgram(
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
   addServeCommand(program, io, setExitCode, env);
+  addScheduleCommands(program, io, setExitCode, env, connectionConfig);
 
   return program;
 }
