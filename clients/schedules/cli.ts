@@ -71,7 +71,8 @@ export function formatScheduleDescription(d: PipelineScheduleDescription): strin
     `params     ${JSON.stringify(d.params)}`,
     ...(d.scheduledTimeParam === undefined ? [] : [`time param ${d.scheduledTimeParam} (each run's scheduled time)`]),
     `when       ${timing.join('; ')}${spec.timezone ? ` (${spec.timezone})` : ' (UTC)'}${spec.jitter ? `, jitter ${spec.jitter / 1000}s` : ''}`,
-    `policies   overlap ${d.overlap}, catch-up window ${Math.round(d.catchupWindowMs / 1000)}s` +
+    `policies   overlap ${d.overlap}, catch-up window ` +
+      `${d.catchupWindowMs === undefined ? "the server's default (1 year)" : `${Math.round(d.catchupWindowMs / 1000)}s`}` +
       `${d.pauseOnFailure ? ', pause on failure' : ''}`,
     ...(d.note === undefined ? [] : [`note       ${d.note}`]),
     ...(d.remainingActions === undefined ? [] : [`remaining  ${d.remainingActions} runs`]),

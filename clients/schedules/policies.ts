@@ -49,7 +49,7 @@ export function overlapPolicyName(policy: string | undefined): OverlapPolicyName
 export interface SchedulePolicyOptions {
   /** What a run does that would start while another runs (`skip` by default, as in Temporal). */
   overlap?: string;
-  /** How late a missed run may still start after the server was down (a duration; Temporal's default is a year). */
+  /** How late a missed run may still start after the server was down (a duration; the server's default is a year). */
   catchupWindow?: string;
   /** Pause the schedule when a run fails or times out. */
   pauseOnFailure?: boolean;

@@ -104,7 +104,8 @@ export interface PipelineScheduleDescription {
   input: RunPipelineInput;
   spec: ScheduleSpecDescription;
   overlap: string;
-  catchupWindowMs: number;
+  /** The catch-up window, or `undefined` for the server's default (a year on Temporal and the dev server). */
+  catchupWindowMs?: number;
   pauseOnFailure: boolean;
   paused: boolean;
   note?: string;
@@ -356,7 +357,8 @@ export async function describePipelineSchedule(client: Client, name: string): Pr
     input,
     spec: description.spec,
     overlap: overlapPolicyName(policies.overlap),
-    catchupWindowMs: policies.catchupWindow,
+    // The SDK describes an unset window as 60 s; the server's default (a year) is what applies.
+    ...(description.raw.schedule?.policies?.catchupWindow ? { catchupWindowMs: policies.catchupWindow } : {}),
     pauseOnFailure: policies.pauseOnFailure,
     paused: state.paused,
     ...(state.note === undefined || state.note === '' ? {} : { note: state.note }),
@@ -408,11 +410,14 @@ export async function unpausePipelineSchedule(client: Client, name: string, note
   await handle.unpause(note ?? 'unpaused by mloe schedule unpause');
 }
 
-/** Starts a run now (its scheduled time is now), under `overlap` or the schedule's own overlap policy. */
+/**
+ * Starts a run now (its scheduled time is now), under `overlap` or else the schedule's own overlap policy (as the
+ * server does for a trigger that names none; the SDK's `trigger()` alone would send allow-all).
+ */
 export async function triggerPipelineSchedule(client: Client, name: string, overlap?: string): Promise<void> {
   const handle = client.schedule.getHandle(name);
-  await describeRaw(handle);
-  await handle.trigger(overlap === undefined ? undefined : parseOverlapPolicy(overlap));
+  const description = await describeRaw(handle);
+  await handle.trigger(overlap === undefined ? description.policies.overlap : parseOverlapPolicy(overlap));
 }
 
 /**
