@@ -355,11 +355,7 @@ describe('pipeline schedules on the dev server', () => {
       /would never run/,
     );
     await refused({ overlap: 'sometimes' }, 'CONFIG_INVALID', /not an overlap policy/);
-    await refused(
-      { name: 'no spaces please' },
-      'CONFIG_INVALID',
-      /schedule name "no spaces please"/,
-    );
+    await refused({ name: 'no spaces please' }, 'CONFIG_INVALID', /schedule name "no spaces please"/);
     await refused({ scheduledTimeParam: 'asOf' }, 'CONFIG_INVALID', /declares no parameter asOf/);
     await refused({ paramTexts: ['scheduledTime=2026-01-01T00:00:00Z'] }, 'CONFIG_INVALID', /set by the schedule/);
 
