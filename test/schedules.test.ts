@@ -30,6 +30,7 @@ import {
   updatePipelineSchedule,
   type CreatePipelineScheduleOptions,
 } from '../clients/schedules/schedules';
+import { diffSpecs, formatSpecChanges } from '../clients/schedules/spec-diff';
 import { scheduleSpecOf } from '../clients/schedules/timing';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import type { ConfigEnv } from '../workers/config';
@@ -394,6 +395,38 @@ describe('pipeline schedules on the dev server', () => {
       ],
       jitter: 60_000,
     });
+  });
+});
+
+describe('the difference update shows', () => {
+  test('fields added, removed and changed; lists of items with ids matched by id; formatting ignored', () => {
+    const before = {
+      metadata: { name: 'p' },
+      params: { lr: { type: 'number', default: 0.1 } },
+      steps: { a: { uses: 'x@1' }, b: { uses: 'y@1', with: { n: 1 } } },
+      list: [
+        { id: 'one', v: 1 },
+        { id: 'two', v: 2 },
+      ],
+    };
+    const after = {
+      steps: { b: { with: { n: 2 }, uses: 'y@1' }, c: { uses: 'z@1' } },
+      list: [
+        { id: 'two', v: 2 },
+        { id: 'three', v: 3 },
+        { id: 'one', v: 1 },
+      ],
+      params: { lr: { type: 'number', default: 0.1 } },
+      metadata: { name: 'p' },
+    };
+    expect(formatSpecChanges(diffSpecs(before, after))).toEqual([
+      '- steps.a: {"uses":"x@1"}',
+      '~ steps.b.with.n: 1 → 2',
+      '+ steps.c: {"uses":"z@1"}',
+      '+ list[three]: {"id":"three","v":3}',
+      '~ list (order): ["one","two"] → ["two","three","one"]',
+    ]);
+    expect(diffSpecs(before, JSON.parse(JSON.stringify(before)))).toEqual([]);
   });
 });
 
