@@ -424,7 +424,7 @@ export function buildProgram(
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
   addServeCommand(program, io, setExitCode, env);
-  addScheduleCommands(program, io, setExitCode, env, connectionConfig);
+  addScheduleCommands(program, io, setExitCode, connectionConfig);
 
   return program;
 }

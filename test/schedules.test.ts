@@ -374,6 +374,20 @@ describe('pipeline schedules on the dev server', () => {
     await writeFile(file, echoSpec('other-pipe', 'y'));
     await expect(createPipelineSchedule(client, base)).rejects.toMatchObject({ code: 'SCHEDULE_EXISTS' });
     expect((await describePipelineSchedule(client, name)).specHash).toBe(before.specHash);
+    // A schedule that starts something else is not a pipeline schedule: not listed, not managed.
+    const other = uniqueName('other');
+    await client.schedule.create({
+      scheduleId: other,
+      spec: { intervals: [{ every: '365 days' }] },
+      action: { type: 'startWorkflow', workflowType: 'somethingElse', taskQueue: 'nobody', workflowId: other },
+    });
+    try {
+      await expect(describePipelineSchedule(client, other)).rejects.toThrow(/starts somethingElse workflows/);
+      await expect(pausePipelineSchedule(client, other)).rejects.toMatchObject({ code: 'SCHEDULE_NOT_FOUND' });
+      expect((await listPipelineSchedules(client)).map((s) => s.name)).not.toContain(other);
+    } finally {
+      await client.schedule.getHandle(other).delete();
+    }
     // An update to a spec that no longer validates changes nothing either.
     const update = updatePipelineSchedule(client, name, { file: broken, descriptors });
     await expect(update).rejects.toMatchObject({ code: 'SPEC_INVALID' });

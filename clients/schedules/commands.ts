@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 
-import type { ConfigEnv, ConnectionConfig, SettingFlags } from '../../workers/config';
+import type { ConnectionConfig, SettingFlags } from '../../workers/config';
 import type { StartDevIo } from '../start-dev';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -155,7 +155,6 @@ export function addScheduleCommands(
   program: Command,
   io: StartDevIo,
   setExitCode: (code: number) => void,
-  _env: ConfigEnv,
   connectionConfig: (flags: SettingFlags) => ConnectionConfig | undefined,
 ): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

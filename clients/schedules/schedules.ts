@@ -212,8 +212,11 @@ function pipelineAction(
 }
 
 /** `SCHEDULE_NOT_FOUND` for a name. */
-const notFound = (name: string, what = 'no schedule'): MloeError =>
-  new MloeError('SCHEDULE_NOT_FOUND', `${what} named ${name}: \`mloe schedule list\` shows the schedules there are`);
+const notFound = (name: string): MloeError =>
+  new MloeError(
+    'SCHEDULE_NOT_FOUND',
+    `no schedule named ${name} in this namespace: \`mloe schedule list\` shows the schedules there are`,
+  );
 
 /** Describes a schedule, `SCHEDULE_NOT_FOUND` when there is none or it does not run pipelines. */
 async function describeRaw(handle: ScheduleHandle): Promise<ScheduleDescription> {
@@ -225,9 +228,10 @@ async function describeRaw(handle: ScheduleHandle): Promise<ScheduleDescription>
     throw error;
   }
   if (description.action.workflowType !== RUN_PIPELINE_WORKFLOW_TYPE) {
-    throw notFound(
-      handle.scheduleId,
-      `the schedule ${handle.scheduleId} starts ${description.action.workflowType}, so there is no pipeline schedule`,
+    throw new MloeError(
+      'SCHEDULE_NOT_FOUND',
+      `schedule ${handle.scheduleId} starts ${description.action.workflowType} workflows, not pipeline runs: ` +
+        'manage it with `temporal schedule`',
     );
   }
   return description;
