@@ -16,7 +16,11 @@ import { NativeConnection } from '@temporalio/worker';
 
 import { BUILTIN_IMPLEMENTATIONS, createStepImplementations, type StepImplementation } from '../activities/steps';
 import { getPipelineStatus } from '../clients/pipelines';
-import { createPipelineSchedule, describePipelineSchedule } from '../clients/schedules/schedules';
+import {
+  createPipelineSchedule,
+  deletePipelineSchedule,
+  describePipelineSchedule,
+} from '../clients/schedules/schedules';
 import { MloeError } from '../core/errors';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { startDevServer } from '../infra/devserver';
@@ -132,6 +136,7 @@ describe('schedules with time skipping', () => {
       expect(status.params.scheduledTime).toBe(day);
       expect(status.steps[0]?.outputs?.message).toBe(`data up to ${day ?? ''}`);
     }
+    await deletePipelineSchedule(env.client, name);
   }, 600_000);
 
   test('overlap skip: a run lasting 36 hours skips the next day', async () => {
@@ -155,6 +160,7 @@ describe('schedules with time skipping', () => {
     expect(runs.every((r) => r.status === 'COMPLETED')).toBe(true);
     const described = await describePipelineSchedule(env.client, name);
     expect(described.counts).toEqual({ taken: 3, skippedOverlap: 3, missedCatchupWindow: 0 });
+    await deletePipelineSchedule(env.client, name);
   }, 600_000);
 
   test('overlap buffer-all: runs lasting 26 hours run one after another, none skipped, none overlapping', async () => {
@@ -183,6 +189,7 @@ describe('schedules with time skipping', () => {
     expect(runs[1]?.start).toBeGreaterThanOrEqual(first + DAY + 2 * HOUR);
     const described = await describePipelineSchedule(env.client, name);
     expect(described.counts).toMatchObject({ taken: 4, skippedOverlap: 0 });
+    await deletePipelineSchedule(env.client, name);
     await env.client.workflow.getHandle(runs[3]?.workflowId ?? '').terminate('test over');
   }, 600_000);
 });
