@@ -12,6 +12,7 @@ import { workflowIdProblem } from '../core/run-ids';
 import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
 import { addMonitorCommands } from './monitor-cli';
+import { addScheduleCommands } from './schedules/commands';
 
 const processIo: StartDevIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
@@ -265,7 +266,7 @@ export function buildProgram(
       .command('setup')
       .description(
         "Prepare a Temporal namespace for mloe (once, as an admin): register mloe's search attributes " +
-          '(MloePipeline, MloeStatus, MloeApproval). Workers and `mloe dev` do it too when they start',
+          '(MloePipeline, MloeStatus, MloeApproval, MloeSchedule). Workers and `mloe dev` do it too when they start',
       ),
   ).action(async (options: SettingFlags) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -447,6 +448,7 @@ export function buildProgram(
   addMonitorCommands(program, io, setExitCode, connectionConfig);
   addServeCommand(program, io, setExitCode, env);
   addCodecServerCommand(program, io, setExitCode, env);
+  addScheduleCommands(program, io, setExitCode, connectionConfig);
 
   return program;
 }

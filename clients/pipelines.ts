@@ -17,7 +17,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, type SearchAttributePair } from '@temporalio/common';
 
 import {
   SpecInvalidError,
@@ -162,12 +162,35 @@ export async function startPipeline(client: Client, options: StartPipelineOption
     const problem = workflowIdProblem(options.workflowId);
     if (problem !== undefined) throw new ConfigError(`${problem}: choose another run id (--id)`);
   }
+  return startPipelineRun(client, await pipelineRunInput(options), options);
+}
+
+/**
+ * The `runPipeline` input of a run of a pipeline: the spec and every sub-pipeline validated with the parameter
+ * values (`SPEC_INVALID` otherwise), hashed, with the run's settings and metadata. What {@link startPipeline} starts,
+ * and what a schedule's action carries (`clients/schedules/`).
+ */
+export async function pipelineRunInput(
+  options: PipelineSource &
+    Pick<
+      StartPipelineOptions,
+      | 'params'
+      | 'paramTexts'
+      | 'noCache'
+      | 'artifactStore'
+      | 'artifactRoot'
+      | 'workingDir'
+      | 'descriptors'
+      | 'foreachBatchSize'
+      | 'listManifestThresholdBytes'
+    >,
+): Promise<RunPipelineInput> {
   const descriptors = [...(options.descriptors ?? BUILTIN_STEPS)];
   const pipeline = await loadPipelineForRun(options, createStepRegistry(descriptors));
   const { spec } = pipeline;
   const params = pipeline.params ?? {};
   const hash = specHash(spec);
-  const input: RunPipelineInput = {
+  return {
     spec,
     params,
     specHash: hash,
@@ -187,7 +210,6 @@ export async function startPipeline(client: Client, options: StartPipelineOption
       ? {}
       : { listManifestThresholdBytes: options.listManifestThresholdBytes }),
   };
-  return startPipelineRun(client, input, options);
 }
 
 /** Options of {@link startPipelineRun}. */
@@ -214,30 +236,20 @@ export async function startPipelineRun(
   input: RunPipelineInput,
   options: StartPipelineRunOptions = {},
 ): Promise<PipelineRun> {
-  const { spec, params, specHash: hash } = input;
+  const { spec, specHash: hash } = input;
   const workflowId = options.workflowId ?? newRunWorkflowId(spec.metadata.name);
   const requestDigest = startRequestDigest(input);
   const run = { workflowId, pipeline: spec.metadata.name, specHash: hash };
   try {
     const handle = await client.workflow.start<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
-      taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
       workflowId,
       // One run per workflow id, ever: records are filed under it.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',
-      args: [input],
-      typedSearchAttributes: [
-        { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
-        { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
-      ],
-      memo: {
-        ...options.memo,
-        pipeline: spec.metadata.name,
-        specHash: hash,
-        params,
-        [START_REQUEST_MEMO]: requestDigest,
-      },
-      staticSummary: options.staticSummary ?? `pipeline ${spec.metadata.name}`,
+      ...pipelineRunStartFields(input, {
+        ...options,
+        memo: { ...options.memo, [START_REQUEST_MEMO]: requestDigest },
+      }),
     });
     return { ...run, handle, existing: false };
   } catch (error) {
@@ -247,6 +259,40 @@ export async function startPipelineRun(
     }
     throw missingSearchAttributes(error, client.options.namespace) ?? error;
   }
+}
+
+/** The start options every pipeline run gets, whoever starts it (a client, or a schedule's action). */
+export interface PipelineRunStartFields {
+  taskQueue: string;
+  args: [RunPipelineInput];
+  typedSearchAttributes: SearchAttributePair[];
+  memo: Record<string, unknown>;
+  staticSummary: string;
+}
+
+/**
+ * The task queue, input, search attributes (`MloePipeline`, `MloeStatus` Running, and any in `searchAttributes`),
+ * memo (pipeline, spec hash, parameters, and `options.memo`) and summary of a `runPipeline` start: what
+ * {@link startPipelineRun} starts with, and what a schedule's action carries.
+ */
+export function pipelineRunStartFields(
+  input: RunPipelineInput,
+  options: Pick<StartPipelineRunOptions, 'taskQueue' | 'memo' | 'staticSummary'> & {
+    searchAttributes?: readonly SearchAttributePair[];
+  } = {},
+): PipelineRunStartFields {
+  const { spec, params, specHash: hash } = input;
+  return {
+    taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
+    args: [input],
+    typedSearchAttributes: [
+      { key: PIPELINE_SEARCH_ATTRIBUTE, value: spec.metadata.name },
+      { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
+      ...(options.searchAttributes ?? []),
+    ],
+    memo: { ...options.memo, pipeline: spec.metadata.name, specHash: hash, params },
+    staticSummary: options.staticSummary ?? `pipeline ${spec.metadata.name}`,
+  };
 }
 
 /** The memo field holding a run's {@link startRequestDigest}. */

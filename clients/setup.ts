@@ -1,6 +1,6 @@
 /**
  * `mloe setup`: prepares a Temporal namespace for mloe once, as an admin: registers mloe's search attributes
- * (`MloePipeline`, `MloeStatus`, `MloeApproval`). Workers and `mloe dev` do the same when they start; this is the explicit way, for
+ * (`MloePipeline`, `MloeStatus`, `MloeApproval`, `MloeSchedule`). Workers and `mloe dev` do the same when they start; this is the explicit way, for
  * clusters where workers lack the rights to (Temporal Cloud: add them in the Cloud UI or with `tcld` instead).
  */
 import type { ConnectionConfig } from '../workers/config';

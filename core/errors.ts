@@ -94,7 +94,13 @@ export type MloeErrorCode =
   /** An approval or rejection was sent to a run that does not wait for one (never did, or no longer does). */
   | 'NOT_AWAITING_APPROVAL'
   /** An escalation webhook did not take its request (no answer, or an HTTP error). */
-  | 'WEBHOOK_FAILED';
+  | 'WEBHOOK_FAILED'
+  /** A schedule's timing is unusable: a bad cron, calendar, interval, duration, time zone or time range. */
+  | 'SCHEDULE_SPEC_INVALID'
+  /** A schedule with this name (schedule id) exists already in the namespace. */
+  | 'SCHEDULE_EXISTS'
+  /** No schedule has this name in the namespace, or it is not a schedule of pipeline runs. */
+  | 'SCHEDULE_NOT_FOUND';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

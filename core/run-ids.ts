@@ -9,10 +9,11 @@
  */
 
 /**
- * A run's workflow id as records can file it: letters, digits, `_` and `-`, starting with a letter or digit, at most
- * 160 characters. No dots, so `records/steps/<workflowId>.<stepId>[.<index>]` splits unambiguously.
+ * A run's workflow id as records can file it: letters, digits, `_`, `-` and `:`, starting with a letter or digit, at
+ * most 160 characters. No dots, so `records/steps/<workflowId>.<stepId>[.<index>]` splits unambiguously; `:` because
+ * Temporal names a scheduled run `<schedule>-<scheduled time, RFC 3339>` (`nightly-2026-01-01T00:00:00Z`).
  */
-export const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,159}$/;
+export const WORKFLOW_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,159}$/;
 
 /** A step id as records name it: an identifier. */
 export const STEP_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -23,7 +24,7 @@ export function workflowIdProblem(workflowId: string): string | undefined {
   if (workflowId.length === 0) return 'a run id cannot be empty';
   if (workflowId.length > 160) return `a run id has at most 160 characters, this one has ${workflowId.length}`;
   return (
-    `run id ${JSON.stringify(workflowId)} may hold only letters, digits, '_' and '-', starting with a letter or ` +
+    `run id ${JSON.stringify(workflowId)} may hold only letters, digits, '_', '-' and ':', starting with a letter or ` +
     `digit (it names files in the artifact store)`
   );
 }

@@ -55,7 +55,9 @@ describe('new run ids', () => {
 
   it('a chosen id that records cannot file says what is wrong', () => {
     expect(workflowIdProblem('nightly-2026-12-06')).toBeUndefined();
-    expect(workflowIdProblem('a.b')).toMatch(/only letters, digits, '_' and '-'/);
+    // A scheduled run's id, as Temporal makes it: the schedule's action id and the scheduled time.
+    expect(workflowIdProblem('nightly-2026-12-06T00:00:00Z')).toBeUndefined();
+    expect(workflowIdProblem('a.b')).toMatch(/only letters, digits, '_', '-' and ':'/);
     expect(workflowIdProblem('../x')).toMatch(/only letters/);
     expect(workflowIdProblem('')).toMatch(/cannot be empty/);
     expect(workflowIdProblem('x'.repeat(161))).toMatch(/at most 160 characters, this one has 161/);
@@ -190,7 +192,7 @@ describe('starting runs by id on the dev server', () => {
     // Idempotent: a second setup (or a worker starting) finds them.
     expect(await registerSearchAttributes(worker.env.connection, namespace)).toEqual({
       added: [],
-      present: ['MloePipeline', 'MloeStatus', 'MloeApproval'],
+      present: ['MloePipeline', 'MloeStatus', 'MloeApproval', 'MloeSchedule'],
     });
     const started = await startPipeline(bare, {
       spec: specOf('bare'),

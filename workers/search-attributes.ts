@@ -1,7 +1,7 @@
 /**
- * mloe's search attributes (`MloePipeline`, `MloeStatus`, `MloeApproval`, Keyword): registered once per namespace, by `mloe setup`
- * or when a pipeline worker or `mloe dev` starts, never on each run's start (registration is an admin call, and
- * concurrent starts would race on it). A start against a namespace without them fails with
+ * mloe's search attributes (`MloePipeline`, `MloeStatus`, `MloeApproval`, `MloeSchedule`, Keyword): registered once
+ * per namespace, by `mloe setup` or when a pipeline worker or `mloe dev` starts, never on each run's start
+ * (registration is an admin call, and concurrent starts would race on it). A start against a namespace without them fails with
  * `SEARCH_ATTRIBUTES_MISSING`, saying what to run.
  */
 import { status } from '@grpc/grpc-js';
@@ -9,13 +9,19 @@ import type { NativeConnection } from '@temporalio/worker';
 import type { ConnectionLike } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
-import { APPROVAL_SEARCH_ATTRIBUTE, PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
+import {
+  APPROVAL_SEARCH_ATTRIBUTE,
+  PIPELINE_SEARCH_ATTRIBUTE,
+  SCHEDULE_SEARCH_ATTRIBUTE,
+  STATUS_SEARCH_ATTRIBUTE,
+} from '../workflows/types';
 
 /** The search attributes every pipeline run sets, by name. */
 export const MLOE_SEARCH_ATTRIBUTES = [
   PIPELINE_SEARCH_ATTRIBUTE.name,
   STATUS_SEARCH_ATTRIBUTE.name,
   APPROVAL_SEARCH_ATTRIBUTE.name,
+  SCHEDULE_SEARCH_ATTRIBUTE.name,
 ] as const;
 
 /** Either connection kind: the client's or the worker's (both expose the OperatorService). */

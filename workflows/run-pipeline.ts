@@ -27,6 +27,7 @@ import { ApprovalGates } from './promotion';
 import { takeReusedSteps } from './rerun';
 import { recordRunSafely } from './run-record';
 import { RunStatus } from './run-status';
+import { withScheduledTime } from './scheduled-run';
 import { runSteps, StepProgress } from './scheduler';
 import { ActivitySlots, describeFailure } from './step-execution';
 import { StepOutputs } from './step-outputs';
@@ -44,7 +45,9 @@ import {
 } from './types';
 
 /** Runs a validated pipeline; returns the final status, or fails with `PIPELINE_STEP_FAILED`. */
-export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunStatus> {
+export async function runPipeline(startInput: RunPipelineInput): Promise<PipelineRunStatus> {
+  // A scheduled run's parameters take its scheduled time first, so the status, records and steps all see it.
+  const input = withScheduledTime(startInput);
   const info = workflowInfo();
   const definition = new PipelineDefinition(input);
   const batchSize = Math.max(1, input.foreachBatchSize ?? DEFAULT_FOREACH_BATCH_SIZE);

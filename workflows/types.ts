@@ -23,6 +23,9 @@ export const PIPELINE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloePipeline'
 /** Search attribute (Keyword): `Running`, `Completed`, `Failed` or `Cancelled`. */
 export const STATUS_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloeStatus', SearchAttributeType.KEYWORD);
 
+/** Search attribute (Keyword): the schedule that started the run (`mloe schedule`, docs/schedules.md). */
+export const SCHEDULE_SEARCH_ATTRIBUTE = defineSearchAttributeKey('MloeSchedule', SearchAttributeType.KEYWORD);
+
 /** The task queue pipeline workers poll. */
 export const PIPELINE_TASK_QUEUE = 'mloe-pipelines';
 
@@ -73,6 +76,22 @@ export interface RunPipelineInput extends SubPipelineFields {
   listManifestThresholdBytes?: number;
   /** Set for a rerun (`mloe rerun RUN --from STEP`): the run it repeats and the steps it takes from that run. */
   rerun?: RerunInput;
+  /** Set in a schedule's action (`mloe schedule create`): what a scheduled run takes from its schedule. */
+  schedule?: ScheduledRunInput;
+}
+
+/**
+ * What a run started by a schedule takes from it (docs/schedules.md). The workflow reads the scheduled time from the
+ * `TemporalScheduledStartTime` search attribute Temporal sets on scheduled starts (reading it issues no command).
+ */
+export interface ScheduledRunInput {
+  /** The schedule's id. */
+  name: string;
+  /**
+   * A `string` parameter of the spec the workflow sets to the run's scheduled time (RFC 3339, UTC, whole seconds,
+   * e.g. `2026-01-01T00:00:00Z`) before anything else reads the parameters.
+   */
+  scheduledTimeParam?: string;
 }
 
 /**

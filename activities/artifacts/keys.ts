@@ -217,8 +217,11 @@ export const RECORD_COLLECTIONS = ['runs', 'cache', 'steps', 'monitors', 'predic
 /** A collection of records. */
 export type RecordCollection = (typeof RECORD_COLLECTIONS)[number];
 
-/** A record's name: one safe segment, so it can never climb out of its collection. */
-const RECORD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
+/**
+ * A record's name: one safe segment, so it can never climb out of its collection. `:` for the ids of scheduled runs
+ * (`nightly-2026-01-01T00:00:00Z`, see `core/run-ids.ts`).
+ */
+const RECORD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,249}$/;
 
 /**
  * Checks a record's collection and name and returns its key below the store's root:
@@ -232,7 +235,7 @@ export function recordKey(collection: RecordCollection, name: string): string {
   }
   if (!RECORD_NAME_PATTERN.test(name) || name.includes('..')) {
     throw invalid(
-      `invalid record name ${JSON.stringify(name)}: use letters, digits, ".", "_" and "-" (at most 250, no "..")`,
+      `invalid record name ${JSON.stringify(name)}: use letters, digits, ".", "_", ":" and "-" (at most 250, no "..")`,
     );
   }
   return `records/${collection}/${name}.json`;
