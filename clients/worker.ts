@@ -3,12 +3,13 @@
  * (running steps get {@link WORKER_SHUTDOWN_GRACE_MS} to finish before they are cancelled) and closes its connection.
  * The CLI loads this module only for this command.
  */
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 
 import { describeLineageConfig } from '../activities/lineage/config';
 import { loadWorkerConfig, type ConfigEnv, type SettingFlags, type WorkerConfig } from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
-import { probeTemporal, temporalUnavailable } from './connection';
+import { connectNative } from './connection';
+import { describeSecurity } from '../workers/temporal-client-config';
 import { ensureError } from '../core/errors';
 import { quietSdkLogs } from './sdk-logs';
 import { nextShutdownSignal, type StartDevIo } from './start-dev';
@@ -32,7 +33,9 @@ export interface WorkerCommandOptions {
  */
 export function workerReadyLine(config: WorkerConfig): string {
   return (
-    `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
+    `pipeline worker ready: address ${config.address}` +
+    (config.security === undefined ? '' : ` (${describeSecurity(config.security)})`) +
+    `, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
     `${describeLineageConfig(config.lineage)})` +
     (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`)
@@ -60,12 +63,7 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
 
   let connection: NativeConnection | undefined;
   try {
-    await probeTemporal(config.address, config.addressOrigin);
-    try {
-      connection = await NativeConnection.connect({ address: config.address });
-    } catch (error) {
-      throw temporalUnavailable(config.address, config.addressOrigin, error);
-    }
+    connection = await connectNative(config);
     const worker = await createPipelineWorker(
       pipelineWorkerOptions(connection, config, { shutdownGraceTimeMs: WORKER_SHUTDOWN_GRACE_MS }),
     );

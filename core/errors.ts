@@ -85,7 +85,15 @@ export type MloeErrorCode =
   /** An approval or rejection was sent to a run that does not wait for one (never did, or no longer does). */
   | 'NOT_AWAITING_APPROVAL'
   /** An escalation webhook did not take its request (no answer, or an HTTP error). */
-  | 'WEBHOOK_FAILED';
+  | 'WEBHOOK_FAILED'
+  /** The TLS handshake with Temporal failed (bad CA, wrong server name, missing or refused client certificate, ...). */
+  | 'TEMPORAL_TLS_FAILED'
+  /** Temporal refused the API key or client identity (UNAUTHENTICATED / PERMISSION_DENIED on connect). */
+  | 'TEMPORAL_AUTH_FAILED'
+  /** A step's secret reference cannot be resolved (unset variable, missing file); never retryable. */
+  | 'SECRET_NOT_FOUND'
+  /** A `file:` secret lies outside the worker's allowed secret roots, or a reference is unusable here. */
+  | 'SECRET_REF_INVALID';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

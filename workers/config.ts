@@ -20,6 +20,12 @@ import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activitie
 import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
+import {
+  loadTemporalClientSettings,
+  type ProfileSettings,
+  type TemporalClientFlags,
+  type TemporalSecurity,
+} from './temporal-client-config';
 
 /** The environment variables mloe reads, by setting: the one place their names are spelled. */
 export const ENV_VARS = {
@@ -73,14 +79,18 @@ export const SETTING_FLAGS = {
 } as const satisfies Partial<Record<SettingName, string>>;
 
 /** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
-export type SettingFlags = { [K in keyof typeof SETTING_FLAGS]?: string | undefined };
+export type SettingFlags = { [K in keyof typeof SETTING_FLAGS]?: string | undefined } & TemporalClientFlags;
 
 /** The environment to read: `process.env`, or a fixture in tests. */
 export type ConfigEnv = Readonly<Record<string, string | undefined>>;
 
 /** Where a setting's value came from: an environment variable, a flag, or the default. */
 export type SettingOrigin =
-  (typeof ENV_VARS)[SettingName] | (typeof SETTING_FLAGS)[keyof typeof SETTING_FLAGS] | 'default';
+  | (typeof ENV_VARS)[SettingName]
+  | (typeof SETTING_FLAGS)[keyof typeof SETTING_FLAGS]
+  | 'default'
+  /** A profile of Temporal's client configuration file (`workers/temporal-client-config.ts`). */
+  | `profile ${string}`;
 
 /** The Temporal CLI's default address, where `mloe dev` listens by default. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -265,6 +275,8 @@ export interface ConnectionConfig {
   namespace: Settings['namespace'];
   /** Where the address came from; `default` means nobody set one (e.g. `mloe run` then embeds a server). */
   addressOrigin: SettingOrigin;
+  /** TLS, mutual TLS, an API key, gRPC metadata (`workers/temporal-client-config.ts`); plaintext when absent. */
+  security?: TemporalSecurity;
 }
 
 /** The S3 settings of `s3://` stores, when any is set (the store's own defaults apply to the rest). */
@@ -340,6 +352,7 @@ export type RunConfig =
 function rawSettings(
   names: readonly SettingName[],
   sources: ConfigSources,
+  profile: ProfileSettings = {},
 ): { raw: Partial<Record<SettingName, string>>; origins: Record<SettingName, SettingOrigin> } {
   const raw: Partial<Record<SettingName, string>> = {};
   const origins = Object.fromEntries(
@@ -356,6 +369,9 @@ function rawSettings(
     } else if (envValue !== undefined && envValue !== '') {
       raw[name] = envValue;
       origins[name] = ENV_VARS[name];
+    } else if ((name === 'address' || name === 'namespace') && profile[name] !== undefined) {
+      raw[name] = profile[name].value;
+      origins[name] = profile[name].origin as SettingOrigin;
     }
   }
   return { raw, origins };
@@ -374,8 +390,9 @@ function showValue(value: string): string {
 export function parseSettings(
   names: readonly SettingName[],
   sources: ConfigSources = {},
+  profile: ProfileSettings = {},
 ): { settings: Settings; origins: Record<SettingName, SettingOrigin> } {
-  const { raw, origins } = rawSettings(names, sources);
+  const { raw, origins } = rawSettings(names, sources, profile);
   const parsed = settingsSchema.safeParse(raw);
   if (parsed.success) return { settings: parsed.data, origins };
 
@@ -387,7 +404,7 @@ export function parseSettings(
   const lines = [...problems].map(([name, messages]) => {
     const origin = origins[name];
     const value = raw[name] ?? '';
-    const fromFlag = origin.startsWith('--');
+    const fromFlag = origin.startsWith('--') || origin.startsWith('profile ');
     const source = fromFlag ? `${origin} ${showValue(value)}` : `${origin}=${showValue(value)}`;
     const fix = fromFlag ? FIXES[name].use : `${FIXES[name].use}, or ${FIXES[name].unset}`;
     return `${source}: ${messages.join('; ')}; fix: ${fix}`;
@@ -461,20 +478,42 @@ export function loadWorkflowBundleConfig(sources: ConfigSources = {}): WorkflowB
 
 /** What a command needs to reach a Temporal (`status`, `cancel`, `list`, `explain`): address and namespace. */
 export function loadConnectionConfig(sources: ConfigSources = {}): ConnectionConfig {
-  const { settings, origins } = parseSettings(['address', 'namespace'], sources);
-  return { address: settings.address, namespace: settings.namespace, addressOrigin: origins.address };
+  const client = temporalClientOf(sources);
+  const { settings, origins } = parseSettings(['address', 'namespace'], sources, client);
+  return {
+    address: settings.address,
+    namespace: settings.namespace,
+    addressOrigin: origins.address,
+    ...securityOf(client.security),
+  };
+}
+
+/** The profile, TLS and API key settings of Temporal's client configuration (flags, environment, TOML profile). */
+function temporalClientOf(sources: ConfigSources): ReturnType<typeof loadTemporalClientSettings> {
+  return loadTemporalClientSettings({
+    ...(sources.env === undefined ? {} : { env: sources.env }),
+    ...(sources.flags === undefined ? {} : { flags: sources.flags }),
+  });
+}
+
+/** `{ security }` when it says anything (plaintext without metadata says nothing). */
+function securityOf(security: TemporalSecurity): { security?: TemporalSecurity } {
+  return Object.keys(security).length === 0 ? {} : { security };
 }
 
 /** What a command needs to reach a Temporal and read S3 artifacts (`logs`): address, namespace, S3 settings. */
 export function loadClientConfig(sources: ConfigSources = {}): ClientConfig {
+  const client = temporalClientOf(sources);
   const { settings, origins } = parseSettings(
     ['address', 'namespace', 's3Endpoint', 's3Region', 's3ForcePathStyle'],
     sources,
+    client,
   );
   return {
     address: settings.address,
     namespace: settings.namespace,
     addressOrigin: origins.address,
+    ...securityOf(client.security),
     ...s3Settings(settings),
   };
 }
@@ -502,14 +541,20 @@ export function loadStoreReaderConfig(
  * `options.embeddedAddress` (the embedded server's).
  */
 export function loadRunConfig(sources: ConfigSources, options: { embeddedAddress: string }): RunConfig {
-  const { origins } = parseSettings(['address'], sources);
+  const client = temporalClientOf(sources);
+  const { origins } = parseSettings(['address'], sources, client);
   if (origins.address === 'default') {
     return { embedded: true, worker: loadWorkerConfig(sources, { address: options.embeddedAddress }) };
   }
-  const { settings } = parseSettings(['address', 'namespace', 'taskQueue'], sources);
+  const { settings } = parseSettings(['address', 'namespace', 'taskQueue'], sources, client);
   return {
     embedded: false,
-    connection: { address: settings.address, namespace: settings.namespace, addressOrigin: origins.address },
+    connection: {
+      address: settings.address,
+      namespace: settings.namespace,
+      addressOrigin: origins.address,
+      ...securityOf(client.security),
+    },
     taskQueue: settings.taskQueue,
   };
 }
@@ -534,10 +579,12 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
       return undefined;
     }
   };
-  const parsed = attempt(() => parseSettings(names, sources));
+  // A worker beside a server this process embeds (`mloe dev`) reaches it in plaintext: no profile, TLS or API key.
+  const client = options.address === undefined ? attempt(() => temporalClientOf(sources)) : { security: {} };
+  const parsed = attempt(() => parseSettings(names, sources, client ?? {}));
   const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
   const tracking = attempt(() => ({ config: trackingConfigFromEnv(sources.env ?? {}) }));
-  if (parsed === undefined || lineage === undefined || tracking === undefined) {
+  if (parsed === undefined || lineage === undefined || tracking === undefined || client === undefined) {
     throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
   }
   const { settings, origins } = parsed;
@@ -545,6 +592,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     address: options.address ?? settings.address,
     namespace: settings.namespace,
     addressOrigin: options.address === undefined ? origins.address : 'default',
+    ...securityOf(client.security),
     taskQueue: settings.taskQueue,
     maxConcurrentActivityTaskExecutions: settings.concurrency,
     artifactStore: {
