@@ -168,6 +168,7 @@ describe('worker configuration', () => {
       artifactStore: { defaultUri: 'file:///srv/ml/.mloe/artifacts' },
       lineage: { namespace: 'mloe', transport: { type: 'noop' } },
       workflowBundle: { cacheDir: defaultBundleCacheDir() },
+      secrets: { env: {}, fileRoots: ['/run/secrets', '/var/run/secrets'] },
     });
   });
 
@@ -204,6 +205,7 @@ describe('worker configuration', () => {
         fileOrigin: 'MLOE_WORKFLOW_BUNDLE',
         cacheDir: '/var/cache/mloe',
       },
+      secrets: { env: expect.objectContaining({ TEMPORAL_NAMESPACE: 'ml' }), fileRoots: expect.any(Array) },
     });
     expect(loadClientConfig({ env: { TEMPORAL_ADDRESS: '[::1]:7233' } })).toMatchObject({
       address: '[::1]:7233',

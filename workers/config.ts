@@ -18,6 +18,7 @@ import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/key
 import { lineageConfigFromEnv, type LineageConfig } from '../activities/lineage/config';
 import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/config';
 import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
+import { DEFAULT_SECRET_FILE_ROOTS } from '../activities/secrets/resolve';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 import {
@@ -62,6 +63,8 @@ export const ENV_VARS = {
   batchEndpoint: 'MLOE_BATCH_ENDPOINT',
   /** A CloudWatch Logs-compatible endpoint for the batch executor's logs; AWS when unset. */
   logsEndpoint: 'MLOE_CLOUDWATCH_LOGS_ENDPOINT',
+  /** Directories `file:` secret references may name files under (`:`-separated); /run/secrets, /var/run/secrets. */
+  secretFileRoots: 'MLOE_SECRET_FILE_ROOTS',
 } as const;
 
 /** A setting this module resolves. */
@@ -144,6 +147,10 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
   stagingImage: { use: 'use an image reference with sh, curl and sha256sum', unset: 'unset it for curlimages/curl' },
   batchEndpoint: { use: 'use the http(s) URL of a Batch-compatible endpoint', unset: 'unset it for AWS' },
   logsEndpoint: { use: 'use the http(s) URL of a CloudWatch Logs-compatible endpoint', unset: 'unset it for AWS' },
+  secretFileRoots: {
+    use: 'use absolute directories separated by ":", e.g. /run/secrets:/etc/mloe/secrets',
+    unset: 'unset it for /run/secrets and /var/run/secrets',
+  },
 };
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
@@ -254,6 +261,15 @@ export const settingsSchema = z.object({
   stagingImage: z.string().regex(/^\S+$/, 'an image reference has no whitespace').optional(),
   batchEndpoint: s3EndpointSchema.optional(),
   logsEndpoint: s3EndpointSchema.optional(),
+  secretFileRoots: z
+    .string()
+    .transform((text) => text.split(':').filter((part) => part !== ''))
+    .pipe(
+      z
+        .array(z.string().refine((path) => path.startsWith('/') && !path.split('/').includes('..'), 'not an absolute directory'))
+        .min(1, 'empty'),
+    )
+    .optional(),
 });
 
 /** Every setting, parsed. */
@@ -314,6 +330,11 @@ export interface WorkerConfig extends ConnectionConfig {
   workflowBundle: WorkflowBundleConfig;
   /** Remote executors (`--executor`, `MLOE_EXECUTORS`): absent, the worker runs steps locally only. */
   executors?: WorkerExecutorsConfig;
+  /**
+   * Where steps' secret references are resolved: `env:` in the worker's environment, `file:` under these roots
+   * (`MLOE_SECRET_FILE_ROOTS`). The values are read only inside the activity (docs/security.md).
+   */
+  secrets: { env: ConfigEnv; fileRoots: readonly string[] };
 }
 
 /** The remote executors of a worker and their settings (docs/executors.md). */
@@ -603,6 +624,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
     ...executorsOf(settings),
+    secrets: { env: sources.env ?? {}, fileRoots: settings.secretFileRoots ?? DEFAULT_SECRET_FILE_ROOTS },
   };
 }
 

@@ -30,6 +30,7 @@ import { ensureError } from '../core/errors';
 import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 import type { Executors } from '../activities/executors';
+import type { SecretSources } from '../activities/secrets';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -73,6 +74,8 @@ export interface PipelineWorkerOptions {
   warn?: (message: string) => void;
   /** Remote executors of `run:` steps (`executor: kubernetes`); none by default (docs/executors.md). */
   executors?: Executors;
+  /** Where steps' secret references are resolved (docs/security.md); none by default. */
+  secrets?: SecretSources;
 }
 
 /**
@@ -82,7 +85,7 @@ export interface PipelineWorkerOptions {
  * `workflows/list-manifests.ts`). The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
+  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'secrets'>,
 ) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
@@ -101,6 +104,7 @@ export function pipelineActivities(
       ...(tracker === undefined ? {} : { tracking: tracker }),
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
       ...(options.executors === undefined ? {} : { executors: options.executors }),
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
     }),
     ...createLineageActivities({
       emitter,
@@ -134,6 +138,7 @@ export function pipelineWorkerOptions(
     ...(config.tracking === undefined ? {} : { tracking: config.tracking }),
     bundle: config.workflowBundle,
     ...(config.executors === undefined ? {} : { executors: workerExecutors(config) }),
+    secrets: config.secrets,
     ...extra,
   };
 }
