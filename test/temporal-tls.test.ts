@@ -483,12 +483,15 @@ describe('end to end over mutual TLS: start-dev --tls-*, mloe worker, mloe run o
       }),
     );
     children.push(worker);
-    await worker.waitFor(/pipeline worker ready: address \S+ \(mutual TLS\)/, 90_000);
+    await worker.waitFor(/pipeline worker ready: address \S+ \(mutual TLS\)/, 180_000);
 
     const run = new Child(['run', 'pipelines/demo/pipeline.yaml', '--wait', '--no-cache'], childEnv(tlsEnv));
     children.push(run);
     const code = await run.exited;
-    expect({ code, output: run.output }).toEqual({ code: 0, output: expect.stringMatching(/completed/i) });
+    expect({ code, completed: /completed/i.test(run.output), output: run.output }).toMatchObject({
+      code: 0,
+      completed: true,
+    });
     const [, runId] = /(housing-price-\w+)/.exec(run.output) ?? [];
 
     // The official client over mutual TLS sees the run completed.
@@ -499,7 +502,7 @@ describe('end to end over mutual TLS: start-dev --tls-*, mloe worker, mloe run o
     } finally {
       await connected.close();
     }
-  });
+  }, 400_000);
 
   it('a worker configuration over TLS keeps the security in WorkerConfig', () => {
     const config = loadWorkerConfig({
