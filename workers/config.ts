@@ -266,7 +266,11 @@ export const settingsSchema = z.object({
     .transform((text) => text.split(':').filter((part) => part !== ''))
     .pipe(
       z
-        .array(z.string().refine((path) => path.startsWith('/') && !path.split('/').includes('..'), 'not an absolute directory'))
+        .array(
+          z
+            .string()
+            .refine((path) => path.startsWith('/') && !path.split('/').includes('..'), 'not an absolute directory'),
+        )
         .min(1, 'empty'),
     )
     .optional(),

@@ -7,13 +7,11 @@
 
 /** A parsed secret reference. */
 export type SecretRef =
-  | { kind: 'env'; name: string }
-  | { kind: 'file'; path: string }
-  | { kind: 'k8s'; secret: string; key: string };
+  { kind: 'env'; name: string } | { kind: 'file'; path: string } | { kind: 'k8s'; secret: string; key: string };
 
 /** What a reference looks like, for messages. */
 export const SECRET_REF_HINT =
-  'write env:NAME (a variable of the worker), file:/run/secrets/name (a file under the worker\'s secret roots) or ' +
+  "write env:NAME (a variable of the worker), file:/run/secrets/name (a file under the worker's secret roots) or " +
   'k8s:secret-name/key (a Kubernetes Secret, kubernetes executor only)';
 
 /** POSIX-portable environment variable names: of `env:` references and of the variables secrets are given as. */
