@@ -272,7 +272,11 @@ export function buildProgram(
       // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runRun } = require('./run') as typeof import('./run');
-      setExitCode(await runRun(file, { ...options, flags: options, env }, io));
+      // Only the connection flags: `--artifact-store` here is the run's store, not the worker's setting.
+      const { temporalClientFlagsOf } =
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('../workers/temporal-client-config') as typeof import('../workers/temporal-client-config');
+      setExitCode(await runRun(file, { ...options, flags: temporalClientFlagsOf(options), env }, io));
     },
   );
 

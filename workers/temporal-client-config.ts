@@ -87,6 +87,17 @@ export interface TemporalClientFlags {
   grpcMeta?: string[] | undefined;
 }
 
+/** Only the client security flags of a command's options (commander hands over every option in one object). */
+export function temporalClientFlagsOf(options: TemporalClientFlags): TemporalClientFlags {
+  const names = [...Object.keys(TEMPORAL_CLIENT_FLAGS), 'disableConfigFile', 'disableConfigEnv', 'grpcMeta'] as const;
+  const picked: Record<string, unknown> = {};
+  for (const name of names) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
+}
+
 /** PEM bytes and where they came from (a flag, a variable, or a profile key), for messages. */
 export interface PemSetting {
   pem: Buffer;
