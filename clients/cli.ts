@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import packageJson from '../package.json';
 import type { LineageCommandOptions } from './lineage';
 import type { ConfigEnv, SettingFlags } from '../workers/config';
+import type { TemporalClientFlags } from '../workers/temporal-client-config';
 import type { DevFlags } from './dev';
 import { ensureError } from '../core/errors';
 import { workflowIdProblem } from '../core/run-ids';
@@ -21,9 +22,46 @@ const processIo: StartDevIo = {
 
 /** Adds `--address` and `--namespace` to a command that talks to a Temporal. */
 function withConnectionOptions(command: Command): Command {
+  return withSecurityOptions(
+    command
+      .option('--address <host:port>', 'the Temporal (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)')
+      .option('--namespace <name>', 'the namespace (default: TEMPORAL_NAMESPACE, else "default")'),
+  );
+}
+
+/**
+ * Adds the Temporal CLI's connection flags (TLS, mutual TLS, API key, config file profile, gRPC metadata; see
+ * docs/security.md) to a command that talks to a Temporal. `--tls=false` is spelled `--no-tls` here.
+ */
+function withSecurityOptions(command: Command): Command {
   return command
-    .option('--address <host:port>', 'the Temporal (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233)')
-    .option('--namespace <name>', 'the namespace (default: TEMPORAL_NAMESPACE, else "default")');
+    .option('--tls', 'connect with TLS (default: TEMPORAL_TLS; on when any TLS option or an API key is given)')
+    .option('--no-tls', 'connect in plaintext even when the profile or an API key would turn TLS on')
+    .option('--tls-cert-path <file>', 'client certificate (PEM) for mutual TLS (TEMPORAL_TLS_CLIENT_CERT_PATH)')
+    .option('--tls-key-path <file>', 'private key (PEM) of --tls-cert-path (TEMPORAL_TLS_CLIENT_KEY_PATH)')
+    .option(
+      '--tls-ca-path <file>',
+      "CA (PEM) the server's certificate must chain to (TEMPORAL_TLS_SERVER_CA_CERT_PATH)",
+    )
+    .option('--tls-cert-data <pem>', 'client certificate as PEM text (TEMPORAL_TLS_CLIENT_CERT_DATA)')
+    .option('--tls-key-data <pem>', 'client key as PEM text (TEMPORAL_TLS_CLIENT_KEY_DATA)')
+    .option('--tls-ca-data <pem>', 'server CA as PEM text (TEMPORAL_TLS_SERVER_CA_CERT_DATA)')
+    .option('--tls-server-name <name>', "name the server's certificate must carry (TEMPORAL_TLS_SERVER_NAME)")
+    .option('--tls-disable-host-verification', "do not check the server certificate's name (CLI commands only)")
+    .option('--api-key <key>', 'API key, sent as authorization: Bearer (TEMPORAL_API_KEY); turns TLS on')
+    .option('--grpc-meta <key=value>', 'gRPC metadata for every call (repeatable; TEMPORAL_GRPC_META_<KEY>)', collect)
+    .option('--profile <name>', 'profile of the config file (TEMPORAL_PROFILE, else "default")')
+    .option(
+      '--config-file <file>',
+      'Temporal client config file (TEMPORAL_CONFIG_FILE, else ~/.config/temporalio/temporal.toml)',
+    )
+    .option('--disable-config-file', 'do not read the config file')
+    .option('--disable-config-env', 'do not read TEMPORAL_* connection variables besides the config file location');
+}
+
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 /**
@@ -102,7 +140,7 @@ export function buildProgram(
       setExitCode(await runDevCommand(io, { flags: options, env }));
     });
 
-  program
+  const workerCommand = program
     .command('worker')
     .description(
       'Run a pipeline worker against a Temporal until Ctrl-C (SIGINT or SIGTERM), then stop it gracefully. ' +
@@ -131,12 +169,12 @@ export function buildProgram(
       '--metrics-port <port>',
       'serve Prometheus metrics (mloe steps and the Temporal SDK) at http://127.0.0.1:<port>/metrics ' +
         '(default: MLOE_METRICS_ADDRESS, else off; see docs/telemetry.md)',
-    )
-    .action(async (options: SettingFlags & { metricsPort?: string }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runWorkerCommand } = require('./worker') as typeof import('./worker');
-      setExitCode(await runWorkerCommand(io, { flags: options, env }));
-    });
+    );
+  withSecurityOptions(workerCommand).action(async (options: SettingFlags & { metricsPort?: string }) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runWorkerCommand } = require('./worker') as typeof import('./worker');
+    setExitCode(await runWorkerCommand(io, { flags: options, env }));
+  });
 
   program
     .command('demo')
@@ -198,7 +236,7 @@ export function buildProgram(
       setExitCode(await runValidate(file, options, io));
     });
 
-  program
+  const runCommand = program
     .command('run')
     .description(
       'Validate a pipeline spec and run it, printing each step as it starts and ends and a summary table. Uses the ' +
@@ -229,37 +267,41 @@ export function buildProgram(
       )
         .choices(['Fail', 'UseExisting'])
         .default('Fail'),
-    )
-    .action(
-      async (
-        file: string,
-        options: {
-          param?: string[];
-          wait?: boolean;
-          cache: boolean;
-          artifactRoot?: string;
-          artifactStore?: string;
-          id?: string;
-          idConflictPolicy: 'Fail' | 'UseExisting';
-        },
-      ) => {
-        if (options.artifactRoot !== undefined && options.artifactStore !== undefined) {
-          io.stderr('error: give --artifact-root or --artifact-store, not both');
-          setExitCode(2);
-          return;
-        }
-        const idProblem = options.id === undefined ? undefined : workflowIdProblem(options.id);
-        if (idProblem !== undefined) {
-          io.stderr(`error: --id: ${idProblem}`);
-          setExitCode(2);
-          return;
-        }
-        // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { runRun } = require('./run') as typeof import('./run');
-        setExitCode(await runRun(file, { ...options, env }, io));
-      },
     );
+  withSecurityOptions(runCommand).action(
+    async (
+      file: string,
+      options: TemporalClientFlags & {
+        param?: string[];
+        wait?: boolean;
+        cache: boolean;
+        artifactRoot?: string;
+        artifactStore?: string;
+        id?: string;
+        idConflictPolicy: 'Fail' | 'UseExisting';
+      },
+    ) => {
+      if (options.artifactRoot !== undefined && options.artifactStore !== undefined) {
+        io.stderr('error: give --artifact-root or --artifact-store, not both');
+        setExitCode(2);
+        return;
+      }
+      const idProblem = options.id === undefined ? undefined : workflowIdProblem(options.id);
+      if (idProblem !== undefined) {
+        io.stderr(`error: --id: ${idProblem}`);
+        setExitCode(2);
+        return;
+      }
+      // Loaded here so that other commands and `--help` do not pay for the Temporal SDK and the worker.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runRun } = require('./run') as typeof import('./run');
+      // Only the connection flags: `--artifact-store` here is the run's store, not the worker's setting.
+      const { temporalClientFlagsOf } =
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('../workers/temporal-client-config') as typeof import('../workers/temporal-client-config');
+      setExitCode(await runRun(file, { ...options, flags: temporalClientFlagsOf(options), env }, io));
+    },
+  );
 
   withConnectionOptions(
     program

@@ -12,7 +12,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 
 import { SpecInvalidError, formatIssue } from '../core/spec';
-import { loadRunConfig, withEmbeddedTracking, type ConfigEnv, type ConnectionConfig } from '../workers/config';
+import {
+  loadRunConfig,
+  withEmbeddedTracking,
+  type ConfigEnv,
+  type ConnectionConfig,
+  type SettingFlags,
+} from '../workers/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { connectClient, withConnectedClient } from './connection';
@@ -60,6 +66,8 @@ export interface RunCommandOptions {
   id?: string;
   /** `--id-conflict-policy`: when `--id` names a run already (`Fail` by default). */
   idConflictPolicy?: IdConflictPolicy;
+  /** The Temporal CLI's connection flags (`--tls`, `--api-key`, `--profile`, ...; docs/security.md). */
+  flags?: SettingFlags;
 }
 
 /** The address the embedded configuration is resolved with: the embedded server listens on a free local port. */
@@ -87,7 +95,10 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
   const cleanups: (() => Promise<void>)[] = [];
   try {
     // Everything that can be checked is checked before anything connects, boots a server or bundles workflows.
-    const config = loadRunConfig({ env: options.env ?? {} }, { embeddedAddress: EMBEDDED_ADDRESS });
+    const config = loadRunConfig(
+      { env: options.env ?? {}, ...(options.flags === undefined ? {} : { flags: options.flags }) },
+      { embeddedAddress: EMBEDDED_ADDRESS },
+    );
     const runStore =
       options.artifactStore === undefined && options.artifactRoot === undefined
         ? undefined

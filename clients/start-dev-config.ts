@@ -2,6 +2,8 @@
  * Validation of `mloe server start-dev` flags: the one place they are interpreted, with a zod schema.
  * Kept apart from `start-dev.ts` so that `mloe --help` does not load zod.
  */
+import { readFileSync } from 'node:fs';
+
 import { z } from 'zod';
 
 import { ConfigError, ensureError } from '../core/errors';
@@ -91,7 +93,46 @@ const startDevFlagsSchema = z.object({
   metricsPort: portSchema.optional(),
   sqlitePragma: z.array(keyValueSchema),
   logConfig: z.boolean().optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  tlsCa: z.string().min(1).optional(),
 });
+
+/** Reads a PEM file a `--tls-*` flag names; `CONFIG_INVALID` naming the flag when it cannot be read or is not PEM. */
+function readPem(flag: string, path: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`${flag} ${path}: cannot read it (${ensureError(error).message}); fix: give a PEM file`, {
+      cause: error,
+    });
+  }
+  if (!bytes.toString('latin1').includes('-----BEGIN ')) {
+    throw new ConfigError(`${flag} ${path}: not a PEM file (no -----BEGIN line); fix: give a PEM file`);
+  }
+  return bytes;
+}
+
+/** The TLS material of `--tls-cert`, `--tls-key` and `--tls-ca`; undefined when none is given. */
+function tlsOf(flags: {
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  tlsCa?: string | undefined;
+}): StartDevServerOptions['tls'] {
+  if (flags.tlsCert === undefined && flags.tlsKey === undefined && flags.tlsCa === undefined) return undefined;
+  if (flags.tlsCert === undefined || flags.tlsKey === undefined) {
+    throw new ConfigError(
+      'TLS needs both --tls-cert and --tls-key (the server certificate and its private key); --tls-ca alone only ' +
+        'says which client certificates to accept',
+    );
+  }
+  return {
+    cert: readPem('--tls-cert', flags.tlsCert),
+    key: readPem('--tls-key', flags.tlsKey),
+    ...(flags.tlsCa === undefined ? {} : { ca: readPem('--tls-ca', flags.tlsCa) }),
+  };
+}
 
 /**
  * Validates what commander parsed for `start-dev` into a {@link StartDevConfig}.
@@ -113,6 +154,7 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     searchAttributes[name] = type;
   }
 
+  const tls = tlsOf(flagValues);
   const server: StartDevServerOptions = {
     ip: flagValues.ip,
     port: flagValues.port,
@@ -124,6 +166,7 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
     ...(flagValues.httpPort === undefined ? {} : { httpPort: flagValues.httpPort }),
     ...(flagValues.httpCorsOrigins === undefined ? {} : { httpCorsOrigins: flagValues.httpCorsOrigins }),
     ...(flagValues.metricsPort === undefined ? {} : { metricsPort: flagValues.metricsPort }),
+    ...(tls === undefined ? {} : { tls }),
   };
 
   const ui: EmbeddedUiOptions | undefined =

@@ -76,6 +76,9 @@ export function createStartDevCommand(): Command {
       [],
     )
     .option('--log-config', 'log the server config on startup (accepted for compatibility)')
+    .option('--tls-cert <file>', 'serve gRPC over TLS with this certificate chain (PEM; needs --tls-key)')
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
+    .option('--tls-ca <file>', 'require client certificates signed by this CA (PEM): mutual TLS (needs --tls-cert)')
     .allowUnknownOption()
     .allowExcessArguments();
 }
@@ -84,7 +87,7 @@ export function createStartDevCommand(): Command {
 export type StartDevServerOptions = Required<
   Pick<DevServerOptions, 'ip' | 'port' | 'namespaces' | 'logLevel' | 'searchAttributes'>
 > &
-  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas' | 'httpPort' | 'httpCorsOrigins' | 'metricsPort'>;
+  Pick<DevServerOptions, 'dbFilename' | 'sqlitePragmas' | 'httpPort' | 'httpCorsOrigins' | 'metricsPort' | 'tls'>;
 
 /** Everything `mloe server start-dev` needs to run, derived from its argument vector. */
 export interface StartDevConfig {
@@ -156,6 +159,9 @@ export async function runStartDev(config: StartDevConfig, io: StartDevIo): Promi
 
   io.stdout(readyLine(handle.address));
   if (handle.metricsUrl !== undefined) io.stdout(`Metrics: ${handle.metricsUrl}`);
+  if (config.server.tls !== undefined) {
+    io.stdout(`TLS: on${config.server.tls.ca === undefined ? '' : ', client certificates required (mutual TLS)'}`);
+  }
   if (ui !== undefined) io.stdout(uiLine(ui.url));
   io.stdout(`Namespaces: ${[DEFAULT_NAMESPACE, ...config.server.namespaces].join(', ')}`);
   if (handle.httpAddress !== undefined) io.stdout(`Temporal HTTP API: http://${handle.httpAddress}`);

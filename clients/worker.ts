@@ -3,7 +3,7 @@
  * (running steps get {@link WORKER_SHUTDOWN_GRACE_MS} to finish before they are cancelled) and closes its connection.
  * The CLI loads this module only for this command.
  */
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 
 import { describeLineageConfig } from '../activities/lineage/config';
 import {
@@ -16,7 +16,8 @@ import {
 import { describeCodec } from '../workers/codec/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { startTrackingSweeper } from '../workers/tracking-sweeper';
-import { probeTemporal, temporalUnavailable } from './connection';
+import { connectNative } from './connection';
+import { describeSecurity } from '../workers/temporal-client-config';
 import { ensureError } from '../core/errors';
 import {
   DEFAULT_TELEMETRY,
@@ -48,7 +49,9 @@ export interface WorkerCommandOptions {
  */
 export function workerReadyLine(config: WorkerConfig): string {
   return (
-    `pipeline worker ready: address ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
+    `pipeline worker ready: address ${config.address}` +
+    (config.security === undefined ? '' : ` (${describeSecurity(config.security)})`) +
+    `, namespace ${config.namespace}, task queue ${config.taskQueue} ` +
     `(${config.maxConcurrentActivityTaskExecutions} concurrent steps, artifacts ${config.artifactStore.defaultUri}; ` +
     `${describeLineageConfig(config.lineage)})` +
     (config.executors === undefined ? '' : `; remote steps: ${Object.keys(config.executors).join(', ')}`) +
@@ -79,12 +82,7 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
   try {
     telemetry = await installWorkerTelemetry(config.telemetry ?? DEFAULT_TELEMETRY);
     if (telemetry.metricsServer !== undefined) io.stdout(`metrics at ${telemetry.metricsServer.url}`);
-    await probeTemporal(config.address, config.addressOrigin);
-    try {
-      connection = await NativeConnection.connect({ address: config.address });
-    } catch (error) {
-      throw temporalUnavailable(config.address, config.addressOrigin, error);
-    }
+    connection = await connectNative(config);
     const worker = await createPipelineWorker(
       pipelineWorkerOptions(connection, config, {
         shutdownGraceTimeMs: config.shutdownGraceMs,

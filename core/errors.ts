@@ -100,7 +100,15 @@ export type MloeErrorCode =
   /** A schedule with this name (schedule id) exists already in the namespace. */
   | 'SCHEDULE_EXISTS'
   /** No schedule has this name in the namespace, or it is not a schedule of pipeline runs. */
-  | 'SCHEDULE_NOT_FOUND';
+  | 'SCHEDULE_NOT_FOUND'
+  /** The TLS handshake with Temporal failed (bad CA, wrong server name, missing or refused client certificate, ...). */
+  | 'TEMPORAL_TLS_FAILED'
+  /** Temporal refused the API key or client identity (UNAUTHENTICATED / PERMISSION_DENIED on connect). */
+  | 'TEMPORAL_AUTH_FAILED'
+  /** A step's secret reference cannot be resolved (unset variable, missing file); never retryable. */
+  | 'SECRET_NOT_FOUND'
+  /** A `file:` secret lies outside the worker's allowed secret roots, or a reference is unusable here. */
+  | 'SECRET_REF_INVALID';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -169,6 +169,7 @@ describe('worker configuration', () => {
       lineage: { namespace: 'mloe', transport: { type: 'noop' } },
       workflowBundle: { cacheDir: defaultBundleCacheDir() },
       shutdownGraceMs: 10_000,
+      secrets: { env: {}, fileRoots: ['/run/secrets', '/var/run/secrets'] },
     });
   });
 
@@ -190,7 +191,8 @@ describe('worker configuration', () => {
       flags: { address: 'localhost', concurrency: '2' },
       cwd: '/srv/ml',
     });
-    expect(config).toEqual({
+    // The secret sources (the whole environment) are checked below.
+    expect({ ...config, secrets: undefined }).toEqual({
       address: 'localhost:7233',
       namespace: 'ml',
       addressOrigin: '--address',
@@ -208,6 +210,7 @@ describe('worker configuration', () => {
       },
       shutdownGraceMs: 45_000,
     });
+    expect(config.secrets.fileRoots).toEqual(['/run/secrets', '/var/run/secrets']);
     expect(loadClientConfig({ env: { TEMPORAL_ADDRESS: '[::1]:7233' } })).toMatchObject({
       address: '[::1]:7233',
       addressOrigin: 'TEMPORAL_ADDRESS',

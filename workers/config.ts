@@ -18,10 +18,17 @@ import { parseFileUri, parseS3Uri, uriScheme } from '../activities/artifacts/key
 import { lineageConfigFromEnv, type LineageConfig } from '../activities/lineage/config';
 import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/config';
 import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
+import { DEFAULT_SECRET_FILE_ROOTS } from '../activities/secrets/resolve';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 import { codecConfigFromEnv, type CodecConfig } from './codec/config';
 import { isDefaultTelemetry, telemetryConfigFromEnv, type TelemetryConfig } from './telemetry/config';
+import {
+  loadTemporalClientSettings,
+  type ProfileSettings,
+  type TemporalClientFlags,
+  type TemporalSecurity,
+} from './temporal-client-config';
 
 /** The environment variables mloe reads, by setting: the one place their names are spelled. */
 export const ENV_VARS = {
@@ -63,6 +70,8 @@ export const ENV_VARS = {
    * `shutdownGraceTime`); keep a pod's `terminationGracePeriodSeconds` above it.
    */
   shutdownGrace: 'MLOE_WORKER_SHUTDOWN_GRACE_SECONDS',
+  /** Directories `file:` secret references may name files under (`:`-separated); /run/secrets, /var/run/secrets. */
+  secretFileRoots: 'MLOE_SECRET_FILE_ROOTS',
 } as const;
 
 /** A setting this module resolves. */
@@ -80,14 +89,18 @@ export const SETTING_FLAGS = {
 } as const satisfies Partial<Record<SettingName, string>>;
 
 /** Flag values as commander hands them over (camel-cased option names); absent flags are undefined. */
-export type SettingFlags = { [K in keyof typeof SETTING_FLAGS]?: string | undefined };
+export type SettingFlags = { [K in keyof typeof SETTING_FLAGS]?: string | undefined } & TemporalClientFlags;
 
 /** The environment to read: `process.env`, or a fixture in tests. */
 export type ConfigEnv = Readonly<Record<string, string | undefined>>;
 
 /** Where a setting's value came from: an environment variable, a flag, or the default. */
 export type SettingOrigin =
-  (typeof ENV_VARS)[SettingName] | (typeof SETTING_FLAGS)[keyof typeof SETTING_FLAGS] | 'default';
+  | (typeof ENV_VARS)[SettingName]
+  | (typeof SETTING_FLAGS)[keyof typeof SETTING_FLAGS]
+  | 'default'
+  /** A profile of Temporal's client configuration file (`workers/temporal-client-config.ts`). */
+  | `profile ${string}`;
 
 /** The Temporal CLI's default address, where `mloe dev` listens by default. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -148,6 +161,10 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
   shutdownGrace: {
     use: `use whole seconds from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`,
     unset: `unset it for ${DEFAULT_SHUTDOWN_GRACE_SECONDS}`,
+  },
+  secretFileRoots: {
+    use: 'use absolute directories separated by ":", e.g. /run/secrets:/etc/mloe/secrets',
+    unset: 'unset it for /run/secrets and /var/run/secrets',
   },
 };
 
@@ -265,6 +282,19 @@ export const settingsSchema = z.object({
     .transform(Number)
     .pipe(z.number().max(MAX_SHUTDOWN_GRACE_SECONDS, `must be at most ${MAX_SHUTDOWN_GRACE_SECONDS}`))
     .default(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+  secretFileRoots: z
+    .string()
+    .transform((text) => text.split(':').filter((part) => part !== ''))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .refine((path) => path.startsWith('/') && !path.split('/').includes('..'), 'not an absolute directory'),
+        )
+        .min(1, 'empty'),
+    )
+    .optional(),
 });
 
 /** Every setting, parsed. */
@@ -290,6 +320,8 @@ export interface ConnectionConfig {
   addressOrigin: SettingOrigin;
   /** Payload encryption (`MLOE_CODEC_KEYS`, `MLOE_CODEC_KEY_ID`; `workers/codec/config.ts`); absent when off. */
   codec?: CodecConfig;
+  /** TLS, mutual TLS, an API key, gRPC metadata (`workers/temporal-client-config.ts`); plaintext when absent. */
+  security?: TemporalSecurity;
 }
 
 /** The S3 settings of `s3://` stores, when any is set (the store's own defaults apply to the rest). */
@@ -334,6 +366,11 @@ export interface WorkerConfig extends ConnectionConfig {
    * when none is set (text logs at `warn`, no metrics, no traces).
    */
   telemetry?: TelemetryConfig;
+  /**
+   * Where steps' secret references are resolved: `env:` in the worker's environment, `file:` under these roots
+   * (`MLOE_SECRET_FILE_ROOTS`). The values are read only inside the activity (docs/security.md).
+   */
+  secrets: { env: ConfigEnv; fileRoots: readonly string[] };
 }
 
 /** The remote executors of a worker and their settings (docs/executors.md). */
@@ -374,6 +411,7 @@ export type RunConfig =
 function rawSettings(
   names: readonly SettingName[],
   sources: ConfigSources,
+  profile: ProfileSettings = {},
 ): { raw: Partial<Record<SettingName, string>>; origins: Record<SettingName, SettingOrigin> } {
   const raw: Partial<Record<SettingName, string>> = {};
   const origins = Object.fromEntries(
@@ -390,6 +428,9 @@ function rawSettings(
     } else if (envValue !== undefined && envValue !== '') {
       raw[name] = envValue;
       origins[name] = ENV_VARS[name];
+    } else if ((name === 'address' || name === 'namespace') && profile[name] !== undefined) {
+      raw[name] = profile[name].value;
+      origins[name] = profile[name].origin as SettingOrigin;
     }
   }
   return { raw, origins };
@@ -408,8 +449,9 @@ function showValue(value: string): string {
 export function parseSettings(
   names: readonly SettingName[],
   sources: ConfigSources = {},
+  profile: ProfileSettings = {},
 ): { settings: Settings; origins: Record<SettingName, SettingOrigin> } {
-  const { raw, origins } = rawSettings(names, sources);
+  const { raw, origins } = rawSettings(names, sources, profile);
   const parsed = settingsSchema.safeParse(raw);
   if (parsed.success) return { settings: parsed.data, origins };
 
@@ -421,7 +463,7 @@ export function parseSettings(
   const lines = [...problems].map(([name, messages]) => {
     const origin = origins[name];
     const value = raw[name] ?? '';
-    const fromFlag = origin.startsWith('--');
+    const fromFlag = origin.startsWith('--') || origin.startsWith('profile ');
     const source = fromFlag ? `${origin} ${showValue(value)}` : `${origin}=${showValue(value)}`;
     const fix = fromFlag ? FIXES[name].use : `${FIXES[name].use}, or ${FIXES[name].unset}`;
     return `${source}: ${messages.join('; ')}; fix: ${fix}`;
@@ -495,25 +537,43 @@ export function loadWorkflowBundleConfig(sources: ConfigSources = {}): WorkflowB
 
 /** What a command needs to reach a Temporal (`status`, `cancel`, `list`, `explain`): address and namespace. */
 export function loadConnectionConfig(sources: ConfigSources = {}): ConnectionConfig {
-  const { settings, origins } = parseSettings(['address', 'namespace'], sources);
+  const client = temporalClientOf(sources);
+  const { settings, origins } = parseSettings(['address', 'namespace'], sources, client);
   return {
     address: settings.address,
     namespace: settings.namespace,
     addressOrigin: origins.address,
     ...codecOf(sources.env),
+    ...securityOf(client.security),
   };
+}
+
+/** The profile, TLS and API key settings of Temporal's client configuration (flags, environment, TOML profile). */
+function temporalClientOf(sources: ConfigSources): ReturnType<typeof loadTemporalClientSettings> {
+  return loadTemporalClientSettings({
+    ...(sources.env === undefined ? {} : { env: sources.env }),
+    ...(sources.flags === undefined ? {} : { flags: sources.flags }),
+  });
+}
+
+/** `{ security }` when it says anything (plaintext without metadata says nothing). */
+function securityOf(security: TemporalSecurity): { security?: TemporalSecurity } {
+  return Object.keys(security).length === 0 ? {} : { security };
 }
 
 /** What a command needs to reach a Temporal and read S3 artifacts (`logs`): address, namespace, S3 settings. */
 export function loadClientConfig(sources: ConfigSources = {}): ClientConfig {
+  const client = temporalClientOf(sources);
   const { settings, origins } = parseSettings(
     ['address', 'namespace', 's3Endpoint', 's3Region', 's3ForcePathStyle'],
     sources,
+    client,
   );
   return {
     address: settings.address,
     namespace: settings.namespace,
     addressOrigin: origins.address,
+    ...securityOf(client.security),
     ...s3Settings(settings),
     ...codecOf(sources.env),
   };
@@ -548,11 +608,12 @@ export function loadStoreReaderConfig(
  * `options.embeddedAddress` (the embedded server's).
  */
 export function loadRunConfig(sources: ConfigSources, options: { embeddedAddress: string }): RunConfig {
-  const { origins } = parseSettings(['address'], sources);
+  const client = temporalClientOf(sources);
+  const { origins } = parseSettings(['address'], sources, client);
   if (origins.address === 'default') {
     return { embedded: true, worker: loadWorkerConfig(sources, { address: options.embeddedAddress }) };
   }
-  const { settings } = parseSettings(['address', 'namespace', 'taskQueue'], sources);
+  const { settings } = parseSettings(['address', 'namespace', 'taskQueue'], sources, client);
   return {
     embedded: false,
     connection: {
@@ -560,6 +621,7 @@ export function loadRunConfig(sources: ConfigSources, options: { embeddedAddress
       namespace: settings.namespace,
       addressOrigin: origins.address,
       ...codecOf(sources.env),
+      ...securityOf(client.security),
     },
     taskQueue: settings.taskQueue,
   };
@@ -585,7 +647,9 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
       return undefined;
     }
   };
-  const parsed = attempt(() => parseSettings(names, sources));
+  // A worker beside a server this process embeds (`mloe dev`) reaches it in plaintext: no profile, TLS or API key.
+  const client = options.address === undefined ? attempt(() => temporalClientOf(sources)) : { security: {} };
+  const parsed = attempt(() => parseSettings(names, sources, client ?? {}));
   const lineage = attempt(() => lineageConfigFromEnv(sources.env ?? {}));
   const tracking = attempt(() => ({ config: trackingConfigFromEnv(sources.env ?? {}) }));
   const codec = attempt(() => codecOf(sources.env));
@@ -595,7 +659,8 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     lineage === undefined ||
     tracking === undefined ||
     codec === undefined ||
-    telemetry === undefined
+    telemetry === undefined ||
+    client === undefined
   ) {
     throw causes.length === 1 ? causes[0] : configErrorOf(problems, new AggregateError(causes));
   }
@@ -604,6 +669,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     address: options.address ?? settings.address,
     namespace: settings.namespace,
     addressOrigin: options.address === undefined ? origins.address : 'default',
+    ...securityOf(client.security),
     taskQueue: settings.taskQueue,
     maxConcurrentActivityTaskExecutions: settings.concurrency,
     artifactStore: {
@@ -617,6 +683,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     shutdownGraceMs: settings.shutdownGrace * 1000,
     ...codec,
     ...(isDefaultTelemetry(telemetry) ? {} : { telemetry }),
+    secrets: { env: sources.env ?? {}, fileRoots: settings.secretFileRoots ?? DEFAULT_SECRET_FILE_ROOTS },
   };
 }
 

@@ -36,6 +36,7 @@ import { stepLogAttributes } from './telemetry/log-attributes';
 import type { WorkerTracing } from './telemetry/tracing';
 import { bundleHasTracing } from './workflow-bundle';
 import { createMonitorActivities } from '../activities/monitoring/activities';
+import type { SecretSources } from '../activities/secrets';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -86,6 +87,8 @@ export interface PipelineWorkerOptions {
    * workflow bundle with the tracing interceptors. Absent, no spans (docs/telemetry.md).
    */
   tracing?: WorkerTracing;
+  /** Where steps' secret references are resolved (docs/security.md); none by default. */
+  secrets?: SecretSources;
 }
 
 /**
@@ -96,7 +99,7 @@ export interface PipelineWorkerOptions {
  * pipeline workers). The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
+  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'secrets'>,
 ) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
@@ -117,6 +120,7 @@ export function pipelineActivities(
       ...(tracker === undefined ? {} : { tracking: tracker }),
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
       ...(options.executors === undefined ? {} : { executors: options.executors }),
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
     }),
     ...createLineageActivities({
       emitter,
@@ -156,6 +160,7 @@ export function pipelineWorkerOptions(
     bundle: config.workflowBundle,
     ...(config.executors === undefined ? {} : { executors: workerExecutors(config) }),
     ...(config.codec === undefined ? {} : { codec: config.codec }),
+    secrets: config.secrets,
     ...extra,
   };
 }

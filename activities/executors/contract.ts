@@ -14,6 +14,11 @@ export interface RemoteCommandRequest extends CommandStepRequest {
   index?: number;
   /** The container image the command runs in. */
   image: string;
+  /**
+   * Environment variables filled from Kubernetes Secrets (`run.secrets` with `k8s:secret/key` references): the
+   * Kubernetes executor maps each to a `secretKeyRef`, so the value never passes through the worker.
+   */
+  secretKeyRefs?: Record<string, { secret: string; key: string }>;
   /** Resources and executor settings, `defaults` applied. */
   placement: StepPlacement;
 }

@@ -3,7 +3,8 @@
  * params as JSON, runs the command as a child process group, and turns the files it leaves in its outputs directory
  * into artifacts and values. The process's side of the contract is in `docs/command-steps.md`.
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +15,8 @@ import { FileArtifactStore, checkAbsolutePath, storeForUri, type ArtifactRef, ty
 import { buildEnvironment, checkRequest, type AttemptPaths, type CommandStepRequest } from './contract';
 import { collectOutputs, materialiseInputs, readMetrics, storeLog } from './io';
 import { runProcessGroup, type ProcessOutcome } from './process';
+import { pipeline } from 'node:stream/promises';
+import type { SecretRedactor } from '../secrets';
 
 export type { CommandStepRequest } from './contract';
 export { INHERITED_ENV_NAMES, RESERVED_ENV_PREFIX } from './contract';
@@ -45,6 +48,38 @@ export interface RunnerOptions {
   onSpawn?: (pid: number) => void;
   /** An open store for `artifactRoot` (the caller keeps and closes it); otherwise the runner opens its own. */
   store?: ArtifactStore;
+  /**
+   * Secret values by variable name (resolved by the activity from the step's `run.secrets`), added to the process
+   * environment and never to the request; with them, stdout, stderr and errors pass through `redactor`.
+   */
+  secretEnv?: Record<string, string>;
+  /** Replaces secret values in the captured logs and in errors (required with `secretEnv`). */
+  redactor?: SecretRedactor;
+}
+
+/** Checks the variable names secrets are given as: valid, not `MLOE_*`, not also in the step's `env`. */
+function checkSecretNames(request: CommandStepRequest, secretEnv: Record<string, string>): void {
+  for (const name of Object.keys(secretEnv)) {
+    const problem = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+      ? 'is not a valid variable name'
+      : name.startsWith('MLOE_')
+        ? 'is reserved (MLOE_* is set by mloe)'
+        : request.env?.[name] !== undefined
+          ? 'is also in env: give it in one place'
+          : undefined;
+    if (problem !== undefined) {
+      throw new MloeError('STEP_COMMAND_INVALID', `step ${request.stepId}: secret ${name} ${problem}`, {
+        retryable: false,
+      });
+    }
+  }
+}
+
+/** Rewrites a log file with every secret value replaced (streamed, so large logs stay on disk). */
+async function redactFile(path: string, redactor: SecretRedactor): Promise<void> {
+  const redactedPath = `${path}.redacted`;
+  await pipeline(createReadStream(path), redactor.stream(), createWriteStream(redactedPath, { flags: 'wx' }));
+  await rename(redactedPath, path);
 }
 
 /** The activity context, when running inside one. */
@@ -75,6 +110,12 @@ export async function runCommandStep(
   options: RunnerOptions = {},
 ): Promise<CommandStepResult> {
   checkRequest(request);
+  const secretEnv = options.secretEnv ?? {};
+  checkSecretNames(request, secretEnv);
+  const redactor = Object.keys(secretEnv).length === 0 ? undefined : options.redactor;
+  if (Object.keys(secretEnv).length > 0 && redactor === undefined) {
+    throw new MloeError('INTERNAL', `step ${request.stepId}: secrets without a redactor`);
+  }
   const context = currentContext();
   const signal = context?.cancellationSignal;
   const heartbeatTimeout = context?.info.heartbeatTimeoutMs;
@@ -122,7 +163,8 @@ export async function runCommandStep(
     const outcome = await runProcessGroup({
       argv: request.command,
       cwd: cwd ?? workDir,
-      env: buildEnvironment(request, paths),
+      // Secrets go in beside the step's env (never the request); they may not name MLOE_* variables.
+      env: { ...buildEnvironment(request, paths), ...secretEnv },
       stdoutPath,
       stderrPath,
       signal,
@@ -133,6 +175,11 @@ export async function runCommandStep(
     });
     if (outcome.cancelled) throw ensureError(signal?.reason);
 
+    if (redactor !== undefined) {
+      await redactFile(stdoutPath, redactor);
+      await redactFile(stderrPath, redactor);
+      outcome.stderrTail = redactor.redact(outcome.stderrTail);
+    }
     const provenance = { stepId: request.stepId, workflowId: request.workflowId };
     const logs = {
       stdout: await storeLog(stdoutPath, 'stdout', store, provenance),

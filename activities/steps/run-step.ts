@@ -28,6 +28,7 @@ import {
 import { toApplicationFailure } from '../failures';
 import type { MlflowTracker } from '../tracking';
 import type { Executors, RemoteProgress } from '../executors';
+import { parseStepSecrets, processRedactor, resolveStepSecrets, type SecretSources } from '../secrets';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
 import { expandListManifests } from './list-manifests';
 import {
@@ -99,6 +100,11 @@ export interface RunStepOptions {
   s3?: S3StoreConfigInput;
   /** Remote executors of `run:` steps with `executor: kubernetes | batch` (docs/executors.md); none by default. */
   executors?: Executors;
+  /**
+   * Where `run.secrets` references are resolved (the worker's environment, its secret file roots); without it, a
+   * step with an `env:` or `file:` secret fails with `SECRET_NOT_FOUND`.
+   */
+  secrets?: SecretSources;
 }
 
 /**
@@ -117,7 +123,8 @@ export function createRunStep(
    * run's record (`RECORD_CONFLICT`), which fails it (two runs share a workflow id), and failures of observers that
    * say `failsStep`.
    */
-  const warn = (message: string): void => {
+  const warn = (unredacted: string): void => {
+    const message = processRedactor.redact(unredacted);
     if (options.warn !== undefined) options.warn(message);
     else Context.current().log.warn(message);
   };
@@ -185,6 +192,7 @@ export function createRunStep(
           },
           {
             executors: options.executors ?? {},
+            ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
             progress: (next) => {
               progress = next;
               context.heartbeat(next);
@@ -211,8 +219,10 @@ export function createRunStep(
         finished(openStore, { ok: true, result }),
       ]);
       return result;
-    } catch (error) {
-      if (error instanceof CancelledFailure) throw error;
+    } catch (unredacted) {
+      if (unredacted instanceof CancelledFailure) throw unredacted;
+      // No secret value this worker resolved leaves in an error (its message, its causes, the history).
+      const error = processRedactor.redactError(unredacted);
       const failure = stepFailure(error, attempt);
       if (store !== undefined) {
         // A refused record (RECORD_CONFLICT) is refused again here; the step fails with the first error either way.
@@ -371,9 +381,11 @@ function commandOf(request: RunStepRequest): NonNullable<RunStepRequest['run']> 
   return request.run;
 }
 
-/** What a remote executor needs from the activity around it. */
+/** What a remote executor (and a step's secrets) needs from the activity around it. */
 interface RemoteDispatch {
   executors: Executors;
+  /** Where secret references are resolved; none configured when absent. */
+  secrets?: SecretSources;
   progress: (progress: RemoteProgress) => void;
   previous?: RemoteProgress;
   timeoutMs?: number;
@@ -409,6 +421,7 @@ async function dispatchRemote(
       { retryable: false },
     );
   }
+  const secretKeyRefs = remoteSecretRefs(request, kind);
   if (request.run.image === undefined) {
     throw new MloeError(
       'STEP_COMMAND_INVALID',
@@ -432,6 +445,7 @@ async function dispatchRemote(
       artifactRoot: context.store.rootUri,
       image: request.run.image,
       placement: request.placement,
+      ...(secretKeyRefs === undefined ? {} : { secretKeyRefs }),
     },
     {
       attempt: context.attempt,
@@ -449,6 +463,35 @@ async function dispatchRemote(
   };
 }
 
+/**
+ * The `secretKeyRef`s of a remote step's secrets: on the Kubernetes executor, `k8s:` references become environment
+ * variables the kubelet fills from the Secret (the value never passes through the worker). Other references, and any
+ * secret on other executors, are `SECRET_REF_INVALID`: resolving them on the worker would put the value into the job
+ * definition.
+ */
+function remoteSecretRefs(
+  request: RunStepRequest & { run: NonNullable<RunStepRequest['run']> },
+  kind: 'kubernetes' | 'batch',
+): Record<string, { secret: string; key: string }> | undefined {
+  if (request.run.secrets === undefined) return undefined;
+  const refs: Record<string, { secret: string; key: string }> = {};
+  for (const [name, ref] of parseStepSecrets(request.stepId, request.run.secrets)) {
+    if (ref.kind !== 'k8s' || kind !== 'kubernetes') {
+      throw new MloeError(
+        'SECRET_REF_INVALID',
+        `step ${request.stepId}: secrets.${name}: ${
+          kind === 'kubernetes'
+            ? 'steps on the kubernetes executor take Kubernetes secrets only (k8s:secret-name/key)'
+            : `the ${kind} executor takes no secrets yet; run the step on the worker or on kubernetes`
+        }`,
+        { retryable: false },
+      );
+    }
+    refs[name] = { secret: ref.secret, key: ref.key };
+  }
+  return refs;
+}
+
 async function dispatch(
   implementation: ReturnType<StepImplementations['get']>,
   request: RunStepRequest,
@@ -463,6 +506,10 @@ async function dispatch(
     // Loaded on first use: workers that never run commands do not load the runner.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runCommandStep } = require('../runner') as typeof import('../runner');
+    const secretEnv =
+      request.run.secrets === undefined
+        ? undefined
+        : await resolveStepSecrets(request.stepId, request.run.secrets, remote.secrets ?? { env: {}, fileRoots: [] });
     const result = await runCommandStep(
       {
         stepId: request.index === undefined ? request.stepId : `${request.stepId}-${request.index}`,
@@ -477,7 +524,10 @@ async function dispatch(
         outputs: request.outputs,
         artifactRoot: context.store.rootUri,
       },
-      { store: context.store },
+      {
+        store: context.store,
+        ...(secretEnv === undefined ? {} : { secretEnv, redactor: processRedactor }),
+      },
     );
     return {
       outputs: result.outputs as StepOutput['outputs'],

@@ -16,6 +16,7 @@
 import { z } from 'zod';
 
 import { CPU_HINT, DURATION_HINT, MEMORY_HINT, parseCpu, parseDuration, parseMemory } from './units';
+import { SECRET_ENV_NAME_PATTERN, SECRET_REF_HINT, parseSecretRef } from './secrets';
 
 /** The only `apiVersion` this module reads. */
 export const API_VERSION = 'mloe.dev/v1';
@@ -151,7 +152,25 @@ export const runSchema = z.strictObject({
   image: z.string().min(1).optional(),
   env: z.record(z.string(), commandArgument).optional(),
   workingDir: z.string().min(1).optional(),
+  /** Environment variables whose values are secrets, by reference only (docs/security.md). */
+  secrets: z
+    .record(
+      hinted(
+        z.string().regex(SECRET_ENV_NAME_PATTERN, 'not an environment variable name'),
+        'a variable name such as API_TOKEN',
+      ),
+      z.strictObject({ secretRef: hinted(secretRefSchema(), SECRET_REF_HINT) }),
+    )
+    .optional(),
 });
+
+/** A `secretRef`: `env:NAME`, `file:PATH` or `k8s:secret/key` (`core/spec/secrets.ts`). */
+function secretRefSchema() {
+  return z.string().superRefine((text, context) => {
+    const parsed = parseSecretRef(text);
+    if (typeof parsed === 'string') context.addIssue({ code: 'custom', message: parsed });
+  });
+}
 
 /** Temporal's retry policy, with the SDK's field names except `maxAttempts` (= `maximumAttempts`). */
 export const retrySchema = z.strictObject({

@@ -17,6 +17,7 @@ import { Engine } from './engine';
 import { buildService, type UnaryHandler } from './grpc';
 import { startHttpApiServer, type HttpApiServerHandle } from './http/server';
 import { createInvoker, type RpcInvoker } from './invoker';
+import { apiKeyInterceptor, serverCredentials, type DevServerTls } from './tls';
 import { createLogger, type LogLevel } from './logger';
 import { Store } from './store';
 import type { Limits } from './limits';
@@ -29,6 +30,7 @@ export { DatabaseLockedError } from './store';
 export type { Handler } from './api/handler';
 export type { RpcInvoker } from './invoker';
 export type { Logger } from './logger';
+export type { DevServerTls } from './tls';
 
 const NO_COMMIT_WAIT = new Set([
   'PollWorkflowTaskQueue',
@@ -79,6 +81,16 @@ export interface DevServerOptions {
   httpCorsOrigins?: readonly string[];
   /** Serve Prometheus metrics at `http://ip:port/metrics` (`--metrics-port`; 0 picks a port); off when absent. */
   metricsPort?: number;
+  /**
+   * Serve gRPC over TLS (`--tls-cert`, `--tls-key`), requiring client certificates signed by `ca` when it is given
+   * (`--tls-ca`: mutual TLS). Plaintext when absent.
+   */
+  tls?: DevServerTls;
+  /**
+   * Require `authorization: Bearer <key>` with one of these keys on every gRPC call, as Temporal Cloud does for API
+   * keys (UNAUTHENTICATED otherwise). Not checked when absent.
+   */
+  apiKeys?: readonly string[];
 }
 
 /** A running dev server. */
@@ -140,6 +152,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 128 * 1024 * 1024,
     'grpc.max_send_message_length': 128 * 1024 * 1024,
+    ...(options.apiKeys === undefined ? {} : { interceptors: [apiKeyInterceptor(options.apiKeys)] }),
   });
   const bind = (table: Record<string, Handler>): Record<string, UnaryHandler> =>
     Object.fromEntries(
@@ -174,7 +187,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       `${ip.includes(':') ? `[${ip}]` : ip}:${options.port ?? 7233}`,
-      grpc.ServerCredentials.createInsecure(),
+      serverCredentials(options.tls),
       (err, p) => (err ? reject(err) : resolve(p)),
     );
   }).catch((err: unknown) => {

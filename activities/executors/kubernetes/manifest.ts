@@ -80,7 +80,14 @@ export function buildJob(parts: JobParts): V1Job {
     name: MAIN_CONTAINER,
     image: request.image,
     command: request.command,
-    env: staging.commandEnv,
+    env: [
+      ...staging.commandEnv,
+      // Secrets by reference: the kubelet reads the Secret; the Job object names it and never holds the value.
+      ...Object.entries(request.secretKeyRefs ?? {}).map(([name, ref]) => ({
+        name,
+        valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } },
+      })),
+    ],
     workingDir,
     volumeMounts: mount,
     ...(resources === undefined ? {} : { resources }),
