@@ -85,7 +85,15 @@ export type MloeErrorCode =
   /** An approval or rejection was sent to a run that does not wait for one (never did, or no longer does). */
   | 'NOT_AWAITING_APPROVAL'
   /** An escalation webhook did not take its request (no answer, or an HTTP error). */
-  | 'WEBHOOK_FAILED';
+  | 'WEBHOOK_FAILED'
+  /** A trigger of this name exists already (`mloe trigger delete` it first, or choose another name). */
+  | 'TRIGGER_EXISTS'
+  /** No running trigger has this name. */
+  | 'TRIGGER_NOT_FOUND'
+  /** A trigger could not list its prefix (no such bucket or directory, no permission, a server error). */
+  | 'TRIGGER_LISTING_FAILED'
+  /** A notification webhook names a secret variable the worker does not have (or one it may not read). */
+  | 'WEBHOOK_SECRET_MISSING';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

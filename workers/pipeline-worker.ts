@@ -30,6 +30,7 @@ import { ensureError } from '../core/errors';
 import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 import type { Executors } from '../activities/executors';
+import { createTriggerActivities } from '../activities/triggers';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -111,6 +112,7 @@ export function pipelineActivities(
     }),
     ...createListManifestActivities(stores),
     ...createPromotionActivities(tracker === undefined ? {} : { tracker }),
+    ...createTriggerActivities(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
   };
 }
 

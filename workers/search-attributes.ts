@@ -10,12 +10,14 @@ import type { ConnectionLike } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
 import { APPROVAL_SEARCH_ATTRIBUTE, PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
+import { TRIGGER_SEARCH_ATTRIBUTE } from '../workflows/trigger-types';
 
 /** The search attributes every pipeline run sets, by name. */
 export const MLOE_SEARCH_ATTRIBUTES = [
   PIPELINE_SEARCH_ATTRIBUTE.name,
   STATUS_SEARCH_ATTRIBUTE.name,
   APPROVAL_SEARCH_ATTRIBUTE.name,
+  TRIGGER_SEARCH_ATTRIBUTE.name,
 ] as const;
 
 /** Either connection kind: the client's or the worker's (both expose the OperatorService). */

@@ -5,3 +5,4 @@
  */
 export { runPipeline } from './run-pipeline';
 export { foreachBatch } from './foreach-batch';
+export { watchPrefix } from './watch-prefix';
