@@ -11,6 +11,7 @@ import { ensureError } from '../core/errors';
 import { workflowIdProblem } from '../core/run-ids';
 import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
+import { addTriggerCommands } from './trigger-commands';
 
 const processIo: StartDevIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
@@ -422,6 +423,7 @@ export function buildProgram(
 
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
+  addTriggerCommands(program, io, setExitCode, env);
   addServeCommand(program, io, setExitCode, env);
 
   return program;

@@ -15,22 +15,21 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 
 import { parseS3StoreConfig, s3ClientConfig } from '../activities/artifacts';
-import {
-  BUILTIN_IMPLEMENTATIONS,
-  createStepImplementations,
-  type StepImplementations,
-} from '../activities/steps';
+import { buildProgram } from '../clients/cli';
+import { BUILTIN_IMPLEMENTATIONS, createStepImplementations, type StepImplementations } from '../activities/steps';
 import {
   createTrigger,
   deleteTrigger,
   describeTrigger,
   listTriggers,
   pauseTrigger,
+  prepareTrigger,
   unpauseTrigger,
   type CreateTriggerOptions,
 } from '../clients/triggers';
+import { startTriggeredRuns } from '../activities/triggers/start-runs';
 import { triggerWorkflowId, type TriggerDescription } from '../workflows/trigger-types';
-import { connect, type TestEnv } from './devserver/harness';
+import { connect, serverAddress, type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
 import { pollUntil } from './support/poll';
@@ -43,7 +42,12 @@ const BURST = 1_000;
 /** The lightest pipeline there is: one step that hands its URI back. */
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, [
   {
-    descriptor: { name: 'note', version: '1', inputs: { uri: { type: 'string' } }, outputs: { uri: { type: 'string' } } },
+    descriptor: {
+      name: 'note',
+      version: '1',
+      inputs: { uri: { type: 'string' } },
+      outputs: { uri: { type: 'string' } },
+    },
     async run(inputs) {
       return { outputs: { uri: String(inputs.uri) } };
     },
@@ -83,6 +87,8 @@ describe('data-arrival triggers', () => {
       taskQueue,
       steps,
       maxConcurrentActivityTaskExecutions: 200,
+      // A restart as `mloe worker` does one on SIGTERM: running activities may finish first.
+      shutdownGraceTimeMs: 10_000,
       artifactStore: { s3: s3Settings() },
     });
 
@@ -103,18 +109,22 @@ describe('data-arrival triggers', () => {
     if (root !== undefined) await rm(root, { recursive: true, force: true });
   });
 
+  const triggerOptions = (
+    name: string,
+    options: Partial<CreateTriggerOptions> & { on: string },
+  ): CreateTriggerOptions => ({
+    spec,
+    name: `${name}-${suffix}`,
+    poll: '300ms',
+    taskQueue,
+    artifactRoot: root,
+    workingDir: root,
+    descriptors: steps.descriptors,
+    noCache: true,
+    ...options,
+  });
   const create = (name: string, options: Partial<CreateTriggerOptions> & { on: string }) =>
-    createTrigger(client, {
-      spec,
-      name: `${name}-${suffix}`,
-      poll: '300ms',
-      taskQueue,
-      artifactRoot: root,
-      workingDir: root,
-      descriptors: steps.descriptors,
-      noCache: true,
-      ...options,
-    });
+    createTrigger(client, triggerOptions(name, options));
 
   const put = async (key: string, body: string | Uint8Array = key): Promise<string> => {
     const answer = await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
@@ -181,7 +191,9 @@ describe('data-arrival triggers', () => {
     const expected = new Map(
       keys.map((key) => {
         const uri = `s3://${BUCKET}/${key}`;
-        const digest = createHash('sha256').update(`${uri}\n${etags.get(key) ?? ''}`).digest('hex');
+        const digest = createHash('sha256')
+          .update(`${uri}\n${etags.get(key) ?? ''}`)
+          .digest('hex');
         return [`${name}-${digest.slice(0, 32)}`, uri];
       }),
     );
@@ -191,6 +203,15 @@ describe('data-arrival triggers', () => {
     const description = await describeTrigger(client, name);
     expect(description.counters).toMatchObject({ runsStarted: BURST, objectsSeen: BURST });
     expect(description.pending).toBe(0);
+
+    // A batch started again (as a retried activity after a crash does) starts nothing: every run exists.
+    const input = await prepareTrigger(triggerOptions('burst', { on: `s3://${BUCKET}/burst/` }));
+    const batch = [...expected]
+      .slice(0, 50)
+      .map(([runId, uri]) => ({ runId, uri, objects: 1, firstKey: uri, lastKey: uri }));
+    const again = await startTriggeredRuns(client, { ...input, runs: batch });
+    expect(again.every((run) => run.existing)).toBe(true);
+    expect(await runsOf(name)).toHaveLength(BURST);
     await deleteTrigger(client, name);
   });
 
@@ -245,10 +266,14 @@ describe('data-arrival triggers', () => {
     await create('grouped', { on: `s3://${BUCKET}/grouped/`, debounce: '3s' });
     await describeWhen(name, 'the baseline listing', (d) => d.counters.polls >= 1);
     await Promise.all(Array.from({ length: 10 }, (_, i) => put(`grouped/${i}.json`)));
-    const [run] = await pollUntil('the burst run', async () => {
-      const runs = await runsOf(name);
-      return runs.length >= 1 ? runs : undefined;
-    }, { timeoutMs: 60_000 });
+    const [run] = await pollUntil(
+      'the burst run',
+      async () => {
+        const runs = await runsOf(name);
+        return runs.length >= 1 ? runs : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     await pollsLater(name);
     expect(await runsOf(name)).toHaveLength(1);
     expect(run).toMatchObject({ uri: `s3://${BUCKET}/grouped/`, objects: 10 });
@@ -319,5 +344,84 @@ describe('data-arrival triggers', () => {
     await create('taken', { on });
     await expect(create('taken', { on })).rejects.toMatchObject({ code: 'TRIGGER_EXISTS' });
     await deleteTrigger(client, `taken-${suffix}`);
+  });
+
+  it('is driven from the command line: create, list, describe, pause, unpause, delete', async () => {
+    const mloe = async (...args: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> => {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      let code = 0;
+      const program = buildProgram(
+        { stdout: (line) => stdout.push(line), stderr: (line) => stderr.push(line) },
+        (exitCode) => {
+          code = exitCode;
+        },
+        { TEMPORAL_ADDRESS: serverAddress(), MLOE_TASK_QUEUE: taskQueue },
+      );
+      program.exitOverride();
+      program.configureOutput({ writeErr: (text) => stderr.push(text.trimEnd()), writeOut: () => undefined });
+      try {
+        await program.parseAsync(['node', 'mloe', ...args]);
+      } catch (error) {
+        code = (error as { exitCode?: number }).exitCode ?? 1;
+      }
+      return { code, stdout, stderr };
+    };
+    const file = join(root, 'on-arrival.json');
+    await writeFile(file, JSON.stringify(spec));
+    const name = `cli-${suffix}`;
+    const on = `s3://${BUCKET}/cli/`;
+    const created = await mloe(
+      'trigger',
+      'create',
+      name,
+      file,
+      '--on',
+      on,
+      '--pattern',
+      '*.csv',
+      '--poll',
+      '5s',
+      '--max-runs-per-hour',
+      '10',
+      '--artifact-root',
+      root,
+    );
+    expect(created).toMatchObject({ code: 0, stderr: [] });
+    expect(created.stdout.join('\n')).toMatch(
+      new RegExp(`trigger ${name} created: pipeline on-arrival \\(sha256:[0-9a-f]{64}\\) on ${on}`),
+    );
+
+    const again = await mloe('trigger', 'create', name, file, '--on', on);
+    expect(again.code).toBe(1);
+    expect(again.stderr.join('\n')).toMatch(/a trigger named .* exists already/);
+    const bad = await mloe('trigger', 'create', `bad-${suffix}`, file, '--on', on, '--debounce', 'soon');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.join('\n')).toMatch(/--debounce "soon" is not a duration/);
+
+    const listed = await mloe('trigger', 'list');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.find((line) => line.startsWith(name))).toMatch(
+      /on-arrival\s+s3:\/\/incoming\/cli\/\s+\*\.csv\s+5000 ms\s+active/,
+    );
+
+    expect((await mloe('trigger', 'pause', name, '--note', 'backfill first')).stdout).toEqual([
+      `trigger ${name} paused`,
+    ]);
+    const described = await pollUntil('describe says paused', async () => {
+      const result = await mloe('trigger', 'describe', name);
+      return result.stdout.some((line) => line.includes('paused: backfill first')) ? result : undefined;
+    });
+    expect(described.stdout.join('\n')).toMatch(/at most 10 runs an hour/);
+    const json = await mloe('trigger', 'describe', name, '--json');
+    expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({
+      paused: true,
+      settings: { name, on, pattern: '*.csv' },
+    });
+    expect((await mloe('trigger', 'unpause', name)).code).toBe(0);
+    expect((await mloe('trigger', 'delete', name)).stdout).toEqual([`trigger ${name} deleted`]);
+    const gone = await mloe('trigger', 'describe', name);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr.join('\n')).toMatch(/no trigger named/);
   });
 });

@@ -3,6 +3,7 @@
  * interpreter and its `foreachBatch` children) and every activity, with `runStep` bound to the worker's step
  * implementations. Starting it registers the search attributes pipelines set (`./search-attributes.ts`).
  */
+import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
@@ -21,7 +22,12 @@ import {
   sharedLineageEmitter,
   type LineageEmitter,
 } from '../activities/lineage';
-import { loadWorkflowBundleConfig, type WorkerConfig, type WorkflowBundleConfig } from './config';
+import {
+  loadNotificationConfig,
+  loadWorkflowBundleConfig,
+  type WorkerConfig,
+  type WorkflowBundleConfig,
+} from './config';
 import { loadWorkflowBundle } from './workflow-bundle';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 import { trackingObserver } from '../activities/steps/tracking-observer';
@@ -31,6 +37,7 @@ import { createPromotionActivities } from '../activities/promotion';
 import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from './search-attributes';
 import type { Executors } from '../activities/executors';
 import { createTriggerActivities } from '../activities/triggers';
+import { createNotificationActivities, type NotificationActivityOptions } from '../activities/notifications';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -74,6 +81,8 @@ export interface PipelineWorkerOptions {
   warn?: (message: string) => void;
   /** Remote executors of `run:` steps (`executor: kubernetes`); none by default (docs/executors.md). */
   executors?: Executors;
+  /** Webhook notifications: secrets and the Web UI's address; from the environment by default (`workers/config.ts`). */
+  notifications?: NotificationActivityOptions;
 }
 
 /**
@@ -83,13 +92,17 @@ export interface PipelineWorkerOptions {
  * `workflows/list-manifests.ts`). The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors'>,
+  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'notifications'> &
+    Partial<Pick<PipelineWorkerOptions, 'connection' | 'namespace'>>,
 ) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
     ...(options.artifactStore?.s3 === undefined ? {} : { config: { s3: options.artifactStore.s3 } }),
   });
   const emitter = options.lineage ?? sharedLineageEmitter();
+  // Triggers start runs through the worker's own connection (a NativeConnection serves clients too).
+  const { connection, namespace = 'default' } = options;
+  let client: Client | undefined;
   const tracker =
     options.tracking === undefined || options.tracking instanceof MlflowTracker
       ? options.tracking
@@ -112,7 +125,11 @@ export function pipelineActivities(
     }),
     ...createListManifestActivities(stores),
     ...createPromotionActivities(tracker === undefined ? {} : { tracker }),
-    ...createTriggerActivities(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
+    ...createTriggerActivities({
+      ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
+      ...(connection === undefined ? {} : { client: () => (client ??= new Client({ connection, namespace })) }),
+    }),
+    ...createNotificationActivities(options.notifications ?? loadNotificationConfig()),
   };
 }
 

@@ -6,3 +6,4 @@
 export { runPipeline } from './run-pipeline';
 export { foreachBatch } from './foreach-batch';
 export { watchPrefix } from './watch-prefix';
+export { deliverNotifications } from './notifications';

@@ -205,3 +205,10 @@ export interface ListNewObjectsResult {
 export function runParams(run: RunPipelineInput, uriParam: string, uri: string): Record<string, JsonValue> {
   return { ...run.params, [uriParam]: uri };
 }
+
+/** Input of the `startTriggeredRuns` activity: the runs to start, and what every run starts from. */
+export interface StartTriggeredRunsInput {
+  settings: TriggerSettings;
+  run: RunPipelineInput;
+  runs: PendingRun[];
+}

@@ -2,10 +2,11 @@
  * `watchPrefix`: a data-arrival trigger. A long-running workflow that lists a `file://` or `s3://` location every poll
  * interval through the `listNewObjects` activity (with a cursor, so it answers only what is new), and starts one
  * pipeline run per new object, per completed partition (a marker object such as `_SUCCESS`), or, with a debounce
- * window, per burst, with the object's URI as a parameter. Runs are child workflows with `ABANDON`, so they outlive
- * the trigger's executions; their ids are derived from the object's URI and ETag and they start with
- * `REJECT_DUPLICATE`, so whatever is replayed or listed twice, an object starts one run ever. The trigger
- * continues-as-new well before its history grows large, carrying its cursor, its queue and its counters.
+ * window, per burst, with the object's URI as a parameter. Runs are started by the `startTriggeredRuns` activity, a
+ * batch at a time, as ordinary top-level runs (they outlive the trigger); their ids are derived from the object's URI
+ * and ETag and they start with `REJECT_DUPLICATE`, so whatever is replayed, retried or listed twice, an object starts
+ * one run ever. The trigger continues-as-new well before its history grows large, carrying its cursor, its queue and
+ * its counters.
  *
  * `pause` and `unpause` signals stop and resume listing and starting (objects that arrive meanwhile are found on
  * resume); the `describe` query answers the settings and state. Deleting a trigger terminates its workflow.
@@ -15,20 +16,16 @@ import {
   continueAsNew,
   proxyActivities,
   setHandler,
-  startChild,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 
 import type { TriggerActivities } from '../activities/triggers';
 import {
   MAX_RECENT_RUNS,
   TRIGGER_MEMO_KEY,
-  TRIGGER_SEARCH_ATTRIBUTE,
   describeTriggerQuery,
   pauseTriggerSignal,
-  runParams,
   unpauseTriggerSignal,
   type FoundObject,
   type PendingRun,
@@ -38,13 +35,6 @@ import {
   type WatchPrefixWorkflow,
   type WatchState,
 } from './trigger-types';
-import {
-  PIPELINE_SEARCH_ATTRIBUTE,
-  PIPELINE_STATUS_VALUES,
-  RUN_PIPELINE_WORKFLOW_TYPE,
-  STATUS_SEARCH_ATTRIBUTE,
-  type RunPipelineWorkflow,
-} from './types';
 
 /** Listing: retried a few times, then the trigger records the error and lists again at the next poll. */
 const listing = proxyActivities<TriggerActivities>({
@@ -53,13 +43,20 @@ const listing = proxyActivities<TriggerActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 });
 
+/** Starting runs: a batch retried through a worker's crash; its starts are idempotent. */
+const starting = proxyActivities<TriggerActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
 const HOUR_MS = 3_600_000;
 /** Objects one listing hands over at most (the rest come with the next one). */
 const LIST_LIMIT = 1_000;
 /** While this many runs wait (held back by `maxRunsPerHour`), the trigger stops listing. */
 const MAX_PENDING = 1_000;
-/** Runs started in one workflow task at most. */
-const START_BATCH = 100;
+/** Runs one activity starts at most. */
+const START_BATCH = 250;
 /** A debounce group closes at this many objects, or this many debounce windows after its first object. */
 const MAX_GROUP_OBJECTS = 1_000;
 const MAX_GROUP_WINDOWS = 10;
@@ -79,7 +76,7 @@ export async function watchPrefix(input: WatchPrefixInput): Promise<TriggerDescr
   };
   state.generation = (state.generation ?? 0) + 1;
   let wake = 0;
-  let nextPollMs = Date.now();
+  let nextPollMs = workflowNow();
   let memoPaused = state.paused;
 
   setHandler(pauseTriggerSignal, (request) => {
@@ -90,17 +87,17 @@ export async function watchPrefix(input: WatchPrefixInput): Promise<TriggerDescr
   setHandler(unpauseTriggerSignal, (request) => {
     state.paused = false;
     setNote(state, request?.note);
-    nextPollMs = Date.now();
+    nextPollMs = workflowNow();
     wake += 1;
   });
   setHandler(describeTriggerQuery, () => describe(input, state));
 
   for (;;) {
-    if (!state.paused && Date.now() >= nextPollMs && state.pending.length < MAX_PENDING) {
+    if (!state.paused && workflowNow() >= nextPollMs && state.pending.length < MAX_PENDING) {
       await poll(input, state);
-      nextPollMs = Date.now() + settings.pollMs;
+      nextPollMs = workflowNow() + settings.pollMs;
     }
-    closeGroupWhenDue(input, state, Date.now());
+    closeGroupWhenDue(input, state, workflowNow());
     if (!state.paused) await startDue(input, state);
     if (memoPaused !== state.paused) {
       memoPaused = state.paused;
@@ -115,7 +112,7 @@ export async function watchPrefix(input: WatchPrefixInput): Promise<TriggerDescr
       await continueAsNew<WatchPrefixWorkflow>({ settings, run, state });
     }
     const seen = wake;
-    const waitMs = state.paused ? undefined : nextWakeMs(input, state, nextPollMs, Date.now());
+    const waitMs = state.paused ? undefined : nextWakeMs(input, state, nextPollMs, workflowNow());
     if (waitMs === undefined) await condition(() => wake !== seen);
     else await condition(() => wake !== seen, Math.max(1, waitMs));
   }
@@ -148,7 +145,7 @@ async function poll({ settings }: WatchPrefixInput, state: WatchState): Promise<
     if (settings.debounceMs === undefined) {
       state.pending.push(...result.objects.map((object) => pendingOf(object)));
     } else {
-      const now = Date.now();
+      const now = workflowNow();
       const group = state.group ?? { objects: [], firstSeenMs: now, lastSeenMs: now };
       group.objects.push(...result.objects);
       group.lastSeenMs = now;
@@ -189,59 +186,33 @@ function closeGroupWhenDue({ settings }: WatchPrefixInput, state: WatchState, no
   });
 }
 
-/** Starts what waits, as far as `maxRunsPerHour` allows, in batches. */
-async function startDue(input: WatchPrefixInput, state: WatchState): Promise<void> {
-  const limit = input.settings.maxRunsPerHour;
+/**
+ * Starts what waits, as far as `maxRunsPerHour` allows, a batch per activity. A batch that fails stays queued and is
+ * tried again after the next poll interval (its runs that did start are refused as existing then).
+ */
+async function startDue({ settings, run }: WatchPrefixInput, state: WatchState): Promise<void> {
+  const limit = settings.maxRunsPerHour;
   while (state.pending.length > 0) {
-    const now = Date.now();
+    const now = workflowNow();
     state.recentStarts = state.recentStarts.filter((at) => at > now - HOUR_MS);
     const allowed = limit === undefined ? START_BATCH : Math.min(START_BATCH, limit - state.recentStarts.length);
     if (allowed <= 0) return;
     const batch = state.pending.slice(0, allowed);
-    const started = await Promise.all(batch.map((pending) => startRun(input, pending)));
+    let started: StartedRun[];
+    try {
+      started = await starting.startTriggeredRuns({ settings, run, runs: batch });
+    } catch (error) {
+      state.lastError = `${new Date().toISOString()}: starting runs: ${error instanceof Error ? error.message : String(error)}`;
+      return;
+    }
     state.pending = state.pending.slice(batch.length);
-    for (const run of started) {
-      if (run.existing) state.counters.duplicates += 1;
-      else {
-        state.counters.runsStarted += 1;
-        state.recentStarts.push(now);
-      }
+    for (const one of started) {
+      // A run that existed already was started by an earlier attempt of this same start: it counts once.
+      state.counters.runsStarted += 1;
+      if (one.existing) state.counters.duplicates += 1;
+      state.recentStarts.push(now);
     }
     state.lastRuns = [...state.lastRuns, ...started].slice(-MAX_RECENT_RUNS);
-  }
-}
-
-/** Starts one run as an abandoned child; a run that exists already (a replayed start) is left alone. */
-async function startRun({ settings, run }: WatchPrefixInput, pending: PendingRun): Promise<StartedRun> {
-  const params = runParams(run, settings.uriParam, pending.uri);
-  const startedAt = new Date().toISOString();
-  try {
-    await startChild<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
-      workflowId: pending.runId,
-      taskQueue: settings.taskQueue,
-      args: [{ ...run, params }],
-      parentClosePolicy: 'ABANDON',
-      cancellationType: 'ABANDON',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: PIPELINE_SEARCH_ATTRIBUTE, value: settings.pipeline },
-        { key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.running },
-        { key: TRIGGER_SEARCH_ATTRIBUTE, value: settings.name },
-      ],
-      memo: {
-        pipeline: settings.pipeline,
-        specHash: settings.specHash,
-        params,
-        trigger: { name: settings.name, objects: pending.objects, firstKey: pending.firstKey, lastKey: pending.lastKey },
-      },
-      staticSummary: `pipeline ${settings.pipeline} (trigger ${settings.name}: ${pending.uri})`,
-    });
-    return { runId: pending.runId, uri: pending.uri, startedAt, existing: false };
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      return { runId: pending.runId, uri: pending.uri, startedAt, existing: true };
-    }
-    throw error;
   }
 }
 
@@ -268,7 +239,7 @@ export function triggerMemo({ settings }: WatchPrefixInput, state: Pick<WatchSta
 }
 
 function describe(input: WatchPrefixInput, state: WatchState): TriggerDescription {
-  const now = Date.now();
+  const now = workflowNow();
   return {
     settings: input.settings,
     paused: state.paused,
@@ -285,4 +256,9 @@ function describe(input: WatchPrefixInput, state: WatchState): TriggerDescriptio
     ...(state.lastError === undefined ? {} : { lastError: state.lastError }),
     generation: state.generation ?? 1,
   };
+}
+
+/** The workflow's current time in ms (the SDK makes `Date` deterministic: the time of the current workflow task). */
+function workflowNow(): number {
+  return new Date().getTime();
 }

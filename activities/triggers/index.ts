@@ -5,12 +5,20 @@
  */
 import { Context } from '@temporalio/activity';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
 
 import { parseS3StoreConfig, type S3StoreConfigInput } from '../artifacts/config';
 import { s3ClientConfig } from '../artifacts/s3-store';
 import { withFailureMapping } from '../failures';
-import type { ListNewObjectsInput, ListNewObjectsResult } from '../../workflows/trigger-types';
+import { MloeError } from '../../core/errors';
+import type {
+  ListNewObjectsInput,
+  ListNewObjectsResult,
+  StartTriggeredRunsInput,
+  StartedRun,
+} from '../../workflows/trigger-types';
 import { createObjectLister, newObjects, type ObjectLister } from './listing';
+import { startTriggeredRuns } from './start-runs';
 
 export { compileGlob, type GlobMatcher } from '../../core/triggers/glob';
 export { createObjectLister, newObjects, objectUri, type ListedObject, type ObjectLister } from './listing';
@@ -19,6 +27,8 @@ export { createObjectLister, newObjects, objectUri, type ListedObject, type Obje
 export interface TriggerActivities {
   /** Lists the watched location; answers the new objects (oldest first) and the cursor after them. */
   listNewObjects(input: ListNewObjectsInput): Promise<ListNewObjectsResult>;
+  /** Starts runs (each once ever: a run that exists is left alone and reported `existing`). */
+  startTriggeredRuns(input: StartTriggeredRunsInput): Promise<StartedRun[]>;
 }
 
 /** Options of {@link createTriggerActivities}. */
@@ -27,6 +37,8 @@ export interface TriggerActivityOptions {
   s3?: S3StoreConfigInput;
   /** Another lister (tests). */
   lister?: ObjectLister;
+  /** The Temporal client runs are started with (the worker's own connection and namespace). */
+  client?: () => Client;
 }
 
 /** The trigger activities of a worker; one S3 client, made on first use and kept. */
@@ -43,6 +55,14 @@ export function createTriggerActivities(options: TriggerActivityOptions = {}): T
         };
         const listed = await lister(input.on, heartbeat);
         return newObjects(listed, input);
+      }),
+    startTriggeredRuns: (input) =>
+      withFailureMapping(async () => {
+        if (options.client === undefined) {
+          throw new MloeError('INTERNAL', 'this worker was created without a Temporal client: it cannot start runs');
+        }
+        const context = Context.current();
+        return startTriggeredRuns(options.client(), input, () => context.heartbeat());
       }),
   };
 }
