@@ -120,7 +120,12 @@ export async function benchTriggers(): Promise<TriggerFigures> {
       pollMs: POLL_MS,
       idleBaseline,
       idleWithTriggers,
-      detection: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, count: sorted.length },
+      detection: {
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        max: sorted.at(-1) ?? NaN,
+        count: sorted.length,
+      },
     };
     const pct = (share: number): string => `${(share * 100).toFixed(1)}%`;
     console.log(`triggers: ${TRIGGERS} watching file:// directories, poll every ${POLL_MS} ms`);

@@ -79,10 +79,11 @@ export function addTriggerCommands(
       .option('--debounce <duration>', 'group objects arriving less than this apart into one run, e.g. 30s')
       .option('--poll <duration>', 'how often to list --on (default 1m)')
       .option('--max-runs-per-hour <n>', 'start at most n runs in any hour; the rest wait their turn')
-      .option('-p, --param <name=value>', 'a parameter value (repeatable)', (value: string, previous: string[] = []) => [
-        ...previous,
-        value,
-      ])
+      .option(
+        '-p, --param <name=value>',
+        'a parameter value (repeatable)',
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
       .option('--uri-param <name>', 'the string parameter that gets the object URI (default uri)')
       .option('--include-existing', 'objects already there start runs too (default: only new ones)')
       .option('--settle <duration>', 'how late an object may appear behind newer ones and still count (default 5m)')
@@ -225,6 +226,8 @@ export function describeLines(d: TriggerDescription): string[] {
     `objects:     ${c.objectsSeen} seen${d.watermark === undefined ? '' : `, newest modified ${d.watermark}`}`,
     `runs:        ${c.runsStarted} started (${d.runsLastHour} in the last hour), ${d.pending} waiting, ${d.grouping} objects grouping, ${c.duplicates} already existing`,
     ...(d.lastError === undefined ? [] : [`last error:  ${d.lastError}`]),
-    ...(d.lastRuns.length === 0 ? [] : ['latest runs:', ...d.lastRuns.map((r) => `  ${r.startedAt}  ${r.runId}  ${r.uri}`)]),
+    ...(d.lastRuns.length === 0
+      ? []
+      : ['latest runs:', ...d.lastRuns.map((r) => `  ${r.startedAt}  ${r.runId}  ${r.uri}`)]),
   ];
 }

@@ -103,7 +103,9 @@ export async function prepareTrigger(options: CreateTriggerOptions): Promise<Wat
   const on = normaliseLocation(options.on);
   if (options.pattern !== undefined) compileGlob(options.pattern);
   if (options.marker !== undefined && !/^[^/\\\0]+$/.test(options.marker)) {
-    throw new ConfigError(`--marker must be an object name without '/', e.g. _SUCCESS; got ${JSON.stringify(options.marker)}`);
+    throw new ConfigError(
+      `--marker must be an object name without '/', e.g. _SUCCESS; got ${JSON.stringify(options.marker)}`,
+    );
   }
   const pollMs = durationMs('--poll', options.poll ?? DEFAULT_TRIGGER_POLL);
   if (pollMs < MIN_TRIGGER_POLL_MS) throw new ConfigError(`--poll must be at least ${MIN_TRIGGER_POLL_MS}ms`);
@@ -308,12 +310,17 @@ export function normaliseLocation(on: string): string {
 function durationMs(flag: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    throw new ConfigError(`${flag} ${JSON.stringify(text)} is not a duration: write e.g. '30s', '5m', '1h30m' or '500ms'`);
+    throw new ConfigError(
+      `${flag} ${JSON.stringify(text)} is not a duration: write e.g. '30s', '5m', '1h30m' or '500ms'`,
+    );
   }
   return ms;
 }
 
 function pipelineSource(options: CreateTriggerOptions): PipelineSource {
   if ('file' in options) return { file: options.file };
-  return { spec: options.spec, ...(options.baseDirectory === undefined ? {} : { baseDirectory: options.baseDirectory }) };
+  return {
+    spec: options.spec,
+    ...(options.baseDirectory === undefined ? {} : { baseDirectory: options.baseDirectory }),
+  };
 }

@@ -204,15 +204,14 @@ describe('webhook notifications', () => {
       data: {
         pipeline: 'notified',
         workflowId: run.workflowId,
-        failedSteps: [{ id: 'work', error: expect.stringContaining('the data is bad') }],
+        failedSteps: [{ id: 'work' }],
       },
-      links: {
-        run: { namespace: 'default', workflowId: run.workflowId },
-        temporalUi: expect.stringMatching(
-          new RegExp(`^${UI}/namespaces/default/workflows/${run.workflowId}/[0-9a-f-]+/history$`),
-        ),
-      },
+      links: { run: { namespace: 'default', workflowId: run.workflowId } },
     });
+    expect(JSON.stringify(message.data.failedSteps)).toContain('the data is bad');
+    expect(message.links.temporalUi).toMatch(
+      new RegExp(`^${UI}/namespaces/default/workflows/${run.workflowId}/[0-9a-f-]+/history$`),
+    );
     expect(Date.parse(message.timestamp)).not.toBeNaN();
     expect(await deliveries(run.workflowId, 'run-failed')).toEqual([
       { url: `${receiver.url}/failed`, delivered: true, status: 204 },
@@ -241,18 +240,16 @@ describe('webhook notifications', () => {
     expect(outcome.status.state).toBe('failed');
     expect(outcome.status.error).toMatch(/the data is bad/);
     const outcomes = await deliveries(run.workflowId, 'run-failed');
-    expect(outcomes).toEqual([
-      { url: `${receiver.url}/down`, delivered: false, error: expect.stringMatching(/answered HTTP 500/) },
-      { url: `${receiver.url}/hang`, delivered: false, error: expect.stringMatching(/did not answer/) },
+    const expected: [string, RegExp][] = [
+      [`${receiver.url}/down`, /answered HTTP 500/],
+      [`${receiver.url}/hang`, /did not answer/],
       // A 4xx other than 408/429 is not retried: one request.
-      { url: `${receiver.url}/gone`, delivered: false, error: expect.stringMatching(/answered HTTP 410/) },
-      { url: 'http://127.0.0.1:1/closed', delivered: false, error: expect.stringMatching(/did not answer/) },
-      {
-        url: `${receiver.url}/unsigned`,
-        delivered: false,
-        error: expect.stringMatching(/MLOE_WEBHOOK_SECRET_NOT_SET, which this worker's environment does not set/),
-      },
-    ]);
+      [`${receiver.url}/gone`, /answered HTTP 410/],
+      ['http://127.0.0.1:1/closed', /did not answer/],
+      [`${receiver.url}/unsigned`, /MLOE_WEBHOOK_SECRET_NOT_SET, which this worker's environment does not set/],
+    ];
+    expect(outcomes.map((one) => [one.url, one.delivered])).toEqual(expected.map(([url]) => [url, false]));
+    for (const [index, [, error]] of expected.entries()) expect(outcomes[index]?.error).toMatch(error);
     expect(receiver.at('/down')).toHaveLength(2);
     expect(receiver.at('/gone')).toHaveLength(1);
     expect(receiver.at('/unsigned')).toHaveLength(0);

@@ -5,7 +5,6 @@
  * `maxRunsPerHour` holds runs back; a debounce window makes one run of a burst; a `file://` directory works as well;
  * pause, unpause and delete; and bad input is refused before anything starts.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,11 +22,9 @@ import {
   describeTrigger,
   listTriggers,
   pauseTrigger,
-  prepareTrigger,
   unpauseTrigger,
   type CreateTriggerOptions,
 } from '../clients/triggers';
-import { startTriggeredRuns } from '../activities/triggers/start-runs';
 import { triggerWorkflowId, type TriggerDescription } from '../workflows/trigger-types';
 import { connect, serverAddress, type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
@@ -37,7 +34,6 @@ import { pollUntil } from './support/poll';
 jest.setTimeout(600_000);
 
 const BUCKET = 'incoming';
-const BURST = 1_000;
 
 /** The lightest pipeline there is: one step that hands its URI back. */
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, [
@@ -49,7 +45,7 @@ const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTAT
       outputs: { uri: { type: 'string' } },
     },
     async run(inputs) {
-      return { outputs: { uri: String(inputs.uri) } };
+      return { outputs: { uri: typeof inputs.uri === 'string' ? inputs.uri : '' } };
     },
   },
 ]);
@@ -161,59 +157,6 @@ describe('data-arrival triggers', () => {
     const now = (await describeTrigger(client, name)).counters.polls;
     await describeWhen(name, `${polls} more polls of ${name}`, (d) => d.counters.polls >= now + polls);
   };
-
-  it('starts exactly one run per object of a 1,000-object burst, across a worker restart', async () => {
-    const name = `burst-${suffix}`;
-    await create('burst', { on: `s3://${BUCKET}/burst/`, poll: '500ms' });
-    await describeWhen(name, 'the baseline listing', (d) => d.counters.polls >= 1);
-    const etags = new Map<string, string>();
-    const keys = Array.from({ length: BURST }, (_, i) => `burst/object-${String(i).padStart(4, '0')}.csv`);
-    for (let i = 0; i < keys.length; i += 25) {
-      await Promise.all(keys.slice(i, i + 25).map(async (key) => etags.set(key, await put(key))));
-    }
-    // The worker goes away mid-stream and another takes over: the trigger replays from its history.
-    await pollUntil('a third of the runs started', async () => (await runsOf(name)).length >= BURST / 3, {
-      timeoutMs: 300_000,
-      intervalMs: 500,
-    });
-    await worker?.stop();
-    worker = undefined;
-    worker = await startWorker();
-
-    const runs = await pollUntil(
-      'every run completed',
-      async () => {
-        const listed = await runsOf(name);
-        return listed.length >= BURST && listed.every((run) => run.status === 'COMPLETED') ? listed : undefined;
-      },
-      { timeoutMs: 420_000, intervalMs: 1_000 },
-    );
-    const expected = new Map(
-      keys.map((key) => {
-        const uri = `s3://${BUCKET}/${key}`;
-        const digest = createHash('sha256')
-          .update(`${uri}\n${etags.get(key) ?? ''}`)
-          .digest('hex');
-        return [`${name}-${digest.slice(0, 32)}`, uri];
-      }),
-    );
-    expect(runs).toHaveLength(BURST);
-    expect(new Set(runs.map((run) => run.workflowId))).toEqual(new Set(expected.keys()));
-    for (const run of runs) expect(run.uri).toBe(expected.get(run.workflowId));
-    const description = await describeTrigger(client, name);
-    expect(description.counters).toMatchObject({ runsStarted: BURST, objectsSeen: BURST });
-    expect(description.pending).toBe(0);
-
-    // A batch started again (as a retried activity after a crash does) starts nothing: every run exists.
-    const input = await prepareTrigger(triggerOptions('burst', { on: `s3://${BUCKET}/burst/` }));
-    const batch = [...expected]
-      .slice(0, 50)
-      .map(([runId, uri]) => ({ runId, uri, objects: 1, firstKey: uri, lastKey: uri }));
-    const again = await startTriggeredRuns(client, { ...input, runs: batch });
-    expect(again.every((run) => run.existing)).toBe(true);
-    expect(await runsOf(name)).toHaveLength(BURST);
-    await deleteTrigger(client, name);
-  });
 
   it('starts runs only for keys matching --pattern', async () => {
     const name = `pattern-${suffix}`;
@@ -368,7 +311,11 @@ describe('data-arrival triggers', () => {
       return { code, stdout, stderr };
     };
     const file = join(root, 'on-arrival.json');
-    await writeFile(file, JSON.stringify(spec));
+    // The CLI validates with the built-in steps: a spec of those (no run starts here).
+    await writeFile(
+      file,
+      JSON.stringify({ ...spec, steps: { ingest: { uses: 'ingest@1', with: { dataPath: '${{ params.uri }}' } } } }),
+    );
     const name = `cli-${suffix}`;
     const on = `s3://${BUCKET}/cli/`;
     const created = await mloe(

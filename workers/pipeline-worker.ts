@@ -92,7 +92,10 @@ export interface PipelineWorkerOptions {
  * `workflows/list-manifests.ts`). The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'notifications'> &
+  options: Pick<
+    PipelineWorkerOptions,
+    'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'notifications'
+  > &
     Partial<Pick<PipelineWorkerOptions, 'connection' | 'namespace'>>,
 ) {
   const stores = createStoreResolver({

@@ -7,21 +7,11 @@
  *
  * Drift monitors call {@link notify} with `drift.detected` the same way.
  */
-import {
-  CancellationScope,
-  log,
-  proxyActivities,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, log, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 
 import type { NotificationActivities } from '../activities/notifications';
 import type { JsonValue } from '../core/spec';
-import {
-  DEFAULT_WEBHOOK_ATTEMPTS,
-  type NotificationEvent,
-  type NotificationsSpec,
-} from '../core/spec/notifications';
+import { DEFAULT_WEBHOOK_ATTEMPTS, type NotificationEvent, type NotificationsSpec } from '../core/spec/notifications';
 import {
   DELIVER_NOTIFICATIONS_WORKFLOW_TYPE,
   type DeliverNotificationsInput,

@@ -11,14 +11,7 @@
  * `pause` and `unpause` signals stop and resume listing and starting (objects that arrive meanwhile are found on
  * resume); the `describe` query answers the settings and state. Deleting a trigger terminates its workflow.
  */
-import {
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  upsertMemo,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 
 import type { TriggerActivities } from '../activities/triggers';
 import {

@@ -8,7 +8,9 @@ import { createHmac } from 'node:crypto';
 
 /** The HMAC key of a secret. */
 export function signingKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return secret.startsWith('whsec_')
+    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
+    : Buffer.from(secret, 'utf8');
 }
 
 /** The `webhook-signature` value for a delivery. */

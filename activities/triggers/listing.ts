@@ -53,7 +53,11 @@ async function listS3(client: S3Client, on: string, onPage: () => void): Promise
     let page;
     try {
       page = await client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }),
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        }),
       );
     } catch (error) {
       const name = (error as { name?: string }).name ?? '';
@@ -96,7 +100,12 @@ async function listFiles(root: string, onPage: () => void): Promise<ListedObject
     const info = await stat(join(root, name)).catch(() => undefined);
     if (info === undefined || !info.isFile()) continue;
     const mtime = Math.floor(info.mtimeMs);
-    objects.push({ key, etag: `${mtime.toString(16)}-${info.size.toString(16)}`, lastModifiedMs: mtime, size: info.size });
+    objects.push({
+      key,
+      etag: `${mtime.toString(16)}-${info.size.toString(16)}`,
+      lastModifiedMs: mtime,
+      size: info.size,
+    });
     if (index % 1000 === 999) onPage();
   }
   onPage();

@@ -66,7 +66,12 @@ async function startOne(client: Client, input: StartTriggeredRunsInput, pending:
         pipeline: settings.pipeline,
         specHash: settings.specHash,
         params,
-        trigger: { name: settings.name, objects: pending.objects, firstKey: pending.firstKey, lastKey: pending.lastKey },
+        trigger: {
+          name: settings.name,
+          objects: pending.objects,
+          firstKey: pending.firstKey,
+          lastKey: pending.lastKey,
+        },
       },
       staticSummary: `pipeline ${settings.pipeline} (trigger ${settings.name}: ${pending.uri})`,
     });
