@@ -24,8 +24,17 @@ import {
 let sent = 0;
 
 /**
- * Tells the spec's webhooks that want `event` (none: no command, nothing happens). Never throws: a notification that
- * cannot even be started is logged and dropped.
+ * Whether any webhook of the spec wants `event`. Call {@link notify} only when it does (`if (wants(…)) await
+ * notify(…)`): even an `await` of nothing moves the commands of a workflow task around, and runs of specs without
+ * webhooks must issue exactly the commands they did before notifications existed.
+ */
+export function wants(notifications: NotificationsSpec | undefined, event: NotificationEvent): boolean {
+  return (notifications?.webhooks ?? []).some((webhook) => webhook.events.includes(event));
+}
+
+/**
+ * Tells the spec's webhooks that want `event` (see {@link wants}). Never throws: a notification that cannot even be
+ * started is logged and dropped.
  */
 export async function notify(
   notifications: NotificationsSpec | undefined,

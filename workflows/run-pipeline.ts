@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 
 import { ListManifests } from './list-manifests';
-import { notify, runFailedData } from './notifications';
+import { notify, runFailedData, wants } from './notifications';
 import { PipelineDefinition } from './pipeline-definition';
 import { ApprovalGates } from './promotion';
 import { takeReusedSteps } from './rerun';
@@ -97,7 +97,9 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
         run.failBeforeSteps(describeFailure(error));
         upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.failed }]);
         await recordRunSafely(status, info.firstExecutionRunId);
-        await notify(definition.spec.notifications, 'run.failed', runFailedData(status), mlflowLink(status));
+        if (wants(definition.spec.notifications, 'run.failed')) {
+          await notify(definition.spec.notifications, 'run.failed', runFailedData(status), mlflowLink(status));
+        }
         throw error;
       }
     }
@@ -135,8 +137,10 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   // clients read it from the result, with no query (and no worker) needed.
   if (status.state === 'cancelled') throw new CancelledFailure('pipeline cancelled', [status]);
   if (status.state === 'failed') {
-    // Only for a spec with webhooks for it: runs of other specs issue no more commands than before.
-    await notify(definition.spec.notifications, 'run.failed', runFailedData(status), mlflowLink(status));
+    // Only for a spec with webhooks for it: runs of other specs issue the same commands as before.
+    if (wants(definition.spec.notifications, 'run.failed')) {
+      await notify(definition.spec.notifications, 'run.failed', runFailedData(status), mlflowLink(status));
+    }
     throw ApplicationFailure.create({
       type: 'PIPELINE_STEP_FAILED',
       message: status.error ?? 'a step failed',
