@@ -93,8 +93,13 @@ export function addTriggerCommands(
       .option('--task-queue <name>', 'the task queue of the trigger and its runs (default: MLOE_TASK_QUEUE)'),
   ).action(async (name: string, file: string, flags: CreateFlags) => {
     const maxRuns = flags.maxRunsPerHour === undefined ? undefined : Number(flags.maxRunsPerHour);
-    await withClient(flags, async (client, taskQueue) => {
-      const settings = await api().createTrigger(client, {
+    // Everything is checked before anything is contacted: bad input is reported even with no Temporal to reach.
+    let input: import('../workflows/trigger-types').WatchPrefixInput;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const config = require('../workers/config') as typeof import('../workers/config');
+      const { taskQueue } = config.parseSettings(['taskQueue'], { env, flags }).settings;
+      input = await api().prepareTrigger({
         file,
         name,
         on: flags.on,
@@ -114,6 +119,12 @@ export function addTriggerCommands(
           artifactStore: flags.artifactStore,
         }),
       });
+    } catch (error) {
+      io.stderr(`error: ${(error as Error).message}`);
+      return setExitCode(1);
+    }
+    await withClient(flags, async (client) => {
+      const settings = await api().startTrigger(client, input);
       io.stdout(
         `trigger ${settings.name} created: pipeline ${settings.pipeline} (${settings.specHash}) on ${settings.on}, ` +
           `every ${settings.pollMs} ms; runs get ${settings.uriParam}=<object URI>`,

@@ -179,7 +179,19 @@ export async function prepareTrigger(options: CreateTriggerOptions): Promise<Wat
  * starts its workflow. Answers the settings it runs with.
  */
 export async function createTrigger(client: Client, options: CreateTriggerOptions): Promise<TriggerSettings> {
-  const input = await prepareTrigger(options);
+  return startTrigger(client, await prepareTrigger(options), options.triggerTaskQueue);
+}
+
+/**
+ * Starts the workflow of a trigger {@link prepareTrigger} checked (the CLI checks first, so bad input is reported
+ * even without a Temporal to reach); `TRIGGER_EXISTS` when the name is in use. `taskQueue` is the trigger workflow's,
+ * the runs' by default.
+ */
+export async function startTrigger(
+  client: Client,
+  input: WatchPrefixInput,
+  taskQueue?: string,
+): Promise<TriggerSettings> {
   const { settings } = input;
   const workflowId = triggerWorkflowId(settings.name);
   const exists = (): MloeError =>
@@ -197,7 +209,7 @@ export async function createTrigger(client: Client, options: CreateTriggerOption
   try {
     await client.workflow.start<WatchPrefixWorkflow>(WATCH_PREFIX_WORKFLOW_TYPE, {
       workflowId,
-      taskQueue: options.triggerTaskQueue ?? settings.taskQueue,
+      taskQueue: taskQueue ?? settings.taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -88,8 +88,9 @@ export interface PipelineWorkerOptions {
 /**
  * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
  * stores (with lineage records and OpenLineage events for every execution, and an MLflow run when the worker tracks
- * runs), `recordRun` and `reuseSteps` (a rerun's), and the writers of list manifests (large list inputs,
- * `workflows/list-manifests.ts`). The stores are opened once and kept.
+ * runs), `recordRun` and `reuseSteps` (a rerun's), the writers of list manifests (large list inputs,
+ * `workflows/list-manifests.ts`), promotion's, the triggers' (listing prefixes, starting runs through the worker's own
+ * connection when it is given) and the webhook notifications'. The stores are opened once and kept.
  */
 export function pipelineActivities(
   options: Pick<
