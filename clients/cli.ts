@@ -14,6 +14,7 @@ import type { ListFlags } from './list';
 import { createStartDevCommand, runStartDev, type StartDevIo } from './start-dev';
 import { addMonitorCommands } from './monitor-cli';
 import { addScheduleCommands } from './schedules/commands';
+import { addTriggerCommands } from './trigger-commands';
 
 const processIo: StartDevIo = {
   stdout: (line) => process.stdout.write(`${line}\n`),
@@ -488,6 +489,7 @@ export function buildProgram(
   addModelsCommand(program, io, setExitCode, env);
   addApprovalCommands(program, io, setExitCode, env, connectionConfig, configOf);
   addMonitorCommands(program, io, setExitCode, connectionConfig);
+  addTriggerCommands(program, io, setExitCode, env);
   addServeCommand(program, io, setExitCode, env);
   addCodecServerCommand(program, io, setExitCode, env);
   addScheduleCommands(program, io, setExitCode, connectionConfig);

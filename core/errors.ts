@@ -108,7 +108,15 @@ export type MloeErrorCode =
   /** A step's secret reference cannot be resolved (unset variable, missing file); never retryable. */
   | 'SECRET_NOT_FOUND'
   /** A `file:` secret lies outside the worker's allowed secret roots, or a reference is unusable here. */
-  | 'SECRET_REF_INVALID';
+  | 'SECRET_REF_INVALID'
+  /** A trigger of this name exists already (`mloe trigger delete` it first, or choose another name). */
+  | 'TRIGGER_EXISTS'
+  /** No running trigger has this name. */
+  | 'TRIGGER_NOT_FOUND'
+  /** A trigger could not list its prefix (no such bucket or directory, no permission, a server error). */
+  | 'TRIGGER_LISTING_FAILED'
+  /** A notification webhook names a secret variable the worker does not have (or one it may not read). */
+  | 'WEBHOOK_SECRET_MISSING';
 
 /** Options accepted by {@link MloeError}. */
 export interface MloeErrorOptions {

@@ -21,7 +21,7 @@ import { startPipeline, waitForPipeline, type IdConflictPolicy } from '../client
 import { runSetup } from '../clients/setup';
 import { WORKFLOW_ID_PATTERN, workflowIdProblem } from '../core/run-ids';
 import type { ConnectionConfig } from '../workers/config';
-import { registerSearchAttributes } from '../workers/search-attributes';
+import { MLOE_SEARCH_ATTRIBUTES, registerSearchAttributes } from '../workers/search-attributes';
 import { RUN_PIPELINE_WORKFLOW_TYPE, type RunPipelineWorkflow } from '../workflows/types';
 import { ECHO_STEP } from './fixtures/test-steps';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
@@ -192,7 +192,7 @@ describe('starting runs by id on the dev server', () => {
     // Idempotent: a second setup (or a worker starting) finds them.
     expect(await registerSearchAttributes(worker.env.connection, namespace)).toEqual({
       added: [],
-      present: ['MloePipeline', 'MloeStatus', 'MloeApproval', 'MloeSchedule'],
+      present: [...MLOE_SEARCH_ATTRIBUTES],
     });
     const started = await startPipeline(bare, {
       spec: specOf('bare'),

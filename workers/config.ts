@@ -788,3 +788,38 @@ export function loadIdentityConfig(sources: ConfigSources & { identity?: string 
   }
   return { identity: user, origin: 'os-user' };
 }
+
+/** The environment variables of webhook notifications (docs/notifications.md). */
+export const NOTIFICATION_ENV_VARS = {
+  /** The Temporal Web UI's base URL, for the links in notifications (`http://127.0.0.1:8233`). */
+  temporalUiUrl: 'MLOE_TEMPORAL_UI_URL',
+} as const;
+
+/** What a worker's notification activities read from the environment. */
+export interface NotificationConfig {
+  /** The `MLOE_WEBHOOK_SECRET*` variables (and only those): the secrets specs may name. */
+  secrets: Record<string, string>;
+  temporalUiUrl?: string;
+}
+
+/**
+ * The notification settings of a worker: the webhook secrets (variables named `MLOE_WEBHOOK_SECRET` or
+ * `MLOE_WEBHOOK_SECRET_<NAME>`, never echoed) and the Web UI's address. `CONFIG_INVALID` for a UI address that is
+ * not an http(s) URL.
+ */
+export function loadNotificationConfig(env: ConfigEnv = process.env): NotificationConfig {
+  const secrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (/^MLOE_WEBHOOK_SECRET(_[A-Z0-9_]+)?$/.test(name) && value !== undefined && value !== '') secrets[name] = value;
+  }
+  const ui = env[NOTIFICATION_ENV_VARS.temporalUiUrl];
+  if (ui === undefined || ui === '') return { secrets };
+  const parsed = z.url({ protocol: /^https?$/ }).safeParse(ui);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `${NOTIFICATION_ENV_VARS.temporalUiUrl}=${JSON.stringify(ui)} is not an http(s) URL; fix: use the Web UI's ` +
+        'address, e.g. http://127.0.0.1:8233, or unset it',
+    );
+  }
+  return { secrets, temporalUiUrl: parsed.data };
+}

@@ -3,6 +3,7 @@
  * interpreter and its `foreachBatch` children) and every activity, with `runStep` bound to the worker's step
  * implementations. Starting it registers the search attributes pipelines set (`./search-attributes.ts`).
  */
+import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
@@ -21,7 +22,12 @@ import {
   sharedLineageEmitter,
   type LineageEmitter,
 } from '../activities/lineage';
-import { loadWorkflowBundleConfig, type WorkerConfig, type WorkflowBundleConfig } from './config';
+import {
+  loadNotificationConfig,
+  loadWorkflowBundleConfig,
+  type WorkerConfig,
+  type WorkflowBundleConfig,
+} from './config';
 import { loadWorkflowBundle } from './workflow-bundle';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 import { trackingObserver } from '../activities/steps/tracking-observer';
@@ -37,6 +43,8 @@ import type { WorkerTracing } from './telemetry/tracing';
 import { bundleHasTracing } from './workflow-bundle';
 import { createMonitorActivities } from '../activities/monitoring/activities';
 import type { SecretSources } from '../activities/secrets';
+import { createTriggerActivities } from '../activities/triggers';
+import { createNotificationActivities, type NotificationActivityOptions } from '../activities/notifications';
 
 /** The task queue pipelines run on. */
 export { PIPELINE_TASK_QUEUE };
@@ -89,23 +97,33 @@ export interface PipelineWorkerOptions {
   tracing?: WorkerTracing;
   /** Where steps' secret references are resolved (docs/security.md); none by default. */
   secrets?: SecretSources;
+  /** Webhook notifications: secrets and the Web UI's address; from the environment by default (`workers/config.ts`). */
+  notifications?: NotificationActivityOptions;
 }
 
 /**
  * The activities of a pipeline worker, exactly those its workflows call: `runStep` bound to the worker's steps and
  * stores (with lineage records and OpenLineage events for every execution, and an MLflow run when the worker tracks
- * runs), `recordRun` and `reuseSteps` (a rerun's), and the writers of list manifests (large list inputs,
- * `workflows/list-manifests.ts`), the promotion's registry calls and the drift monitor's (`monitorModel` ticks run on
- * pipeline workers). The stores are opened once and kept.
+ * runs), `recordRun` and `reuseSteps` (a rerun's), the writers of list manifests (large list inputs,
+ * `workflows/list-manifests.ts`), promotion's registry calls, the drift monitor's (`monitorModel` ticks run on
+ * pipeline workers), the triggers' (listing prefixes, starting runs through the worker's own connection when it is
+ * given) and the webhook notifications'. The stores are opened once and kept.
  */
 export function pipelineActivities(
-  options: Pick<PipelineWorkerOptions, 'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'secrets'>,
+  options: Pick<
+    PipelineWorkerOptions,
+    'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'secrets' | 'notifications'
+  > &
+    Partial<Pick<PipelineWorkerOptions, 'connection' | 'namespace'>>,
 ) {
   const stores = createStoreResolver({
     defaultLocation: options.artifactStore?.defaultUri ?? FileArtifactStore.inWorkingDirectory().root,
     ...(options.artifactStore?.s3 === undefined ? {} : { config: { s3: options.artifactStore.s3 } }),
   });
   const emitter = options.lineage ?? sharedLineageEmitter();
+  // Triggers start runs through the worker's own connection (a NativeConnection serves clients too).
+  const { connection, namespace = 'default' } = options;
+  let client: Client | undefined;
   const tracker =
     options.tracking === undefined || options.tracking instanceof MlflowTracker
       ? options.tracking
@@ -136,6 +154,11 @@ export function pipelineActivities(
       ...(tracker === undefined ? {} : { tracker }),
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
     }),
+    ...createTriggerActivities({
+      ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
+      ...(connection === undefined ? {} : { client: () => (client ??= new Client({ connection, namespace })) }),
+    }),
+    ...createNotificationActivities(options.notifications ?? loadNotificationConfig()),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   SCHEDULE_SEARCH_ATTRIBUTE,
   STATUS_SEARCH_ATTRIBUTE,
 } from '../workflows/types';
+import { TRIGGER_SEARCH_ATTRIBUTE } from '../workflows/trigger-types';
 
 /** The search attributes every pipeline run sets, by name. */
 export const MLOE_SEARCH_ATTRIBUTES = [
@@ -22,6 +23,7 @@ export const MLOE_SEARCH_ATTRIBUTES = [
   STATUS_SEARCH_ATTRIBUTE.name,
   APPROVAL_SEARCH_ATTRIBUTE.name,
   SCHEDULE_SEARCH_ATTRIBUTE.name,
+  TRIGGER_SEARCH_ATTRIBUTE.name,
 ] as const;
 
 /** Either connection kind: the client's or the worker's (both expose the OperatorService). */

@@ -6,3 +6,5 @@
 export { runPipeline } from './run-pipeline';
 export { foreachBatch } from './foreach-batch';
 export { monitorModel } from './monitor';
+export { watchPrefix } from './watch-prefix';
+export { deliverNotifications } from './notifications';

@@ -34,6 +34,7 @@ import {
 } from '../core/promotion';
 import { paramsType, type JsonValue, type PromoteSpec } from '../core/spec';
 import { parseDuration } from '../core/spec/units';
+import { notify, wants } from './notifications';
 import type { PipelineDefinition } from './pipeline-definition';
 import type { RunStatus } from './run-status';
 import type { StepRequests } from './step-requests';
@@ -293,6 +294,24 @@ export async function runPromotion(context: PromotionContext, id: string): Promi
   });
   promotion.state = 'promoted';
   if (moved.previousVersion !== undefined) promotion.previousVersion = moved.previousVersion;
+  if (wants(definition.spec.notifications, 'model.promoted')) {
+    await notify(
+      definition.spec.notifications,
+      'model.promoted',
+      {
+        pipeline,
+        workflowId,
+        step: id,
+        model: values.model,
+        version: values.version,
+        alias,
+        previousVersion: moved.previousVersion ?? null,
+        decidedBy: decision.identity,
+        via: decision.via,
+      },
+      mlflowOf(context),
+    );
+  }
   return {
     version: values.version,
     alias,
@@ -336,6 +355,28 @@ async function awaitDecision(
   let decided: ApprovalDecision | undefined;
   try {
     await recordWaiting();
+    // Only for a spec with webhooks for it (no command, no await otherwise); returns once the delivery started.
+    if (wants(context.definition.spec.notifications, 'approval.needed')) {
+      await notify(
+        context.definition.spec.notifications,
+        'approval.needed',
+        {
+          pipeline,
+          workflowId,
+          step: id,
+          model: promotion.model,
+          version: promotion.version,
+          alias: promotion.alias,
+          championVersion: promotion.championVersion ?? null,
+          since: promotion.awaitingSince ?? null,
+          deadline: promotion.deadline ?? null,
+          policies: promotion.policies.map((outcome) => ({ name: outcome.name, passed: outcome.passed })),
+          approve: `mloe approve ${workflowId} --reason "..."`,
+          reject: `mloe reject ${workflowId} --reason "..."`,
+        },
+        mlflowOf(context),
+      );
+    }
     decided = await gates.wait(id, promotion, timeoutMs);
     if (decided === undefined && approval.onTimeout === 'escalate' && approval.webhook !== undefined) {
       promotion.state = 'escalated';
@@ -422,4 +463,10 @@ function promoteInputs(id: string, bound: JsonValue): PromoteInputs {
     champion: numbers('champion', false),
     dataset: dataset !== null && typeof dataset === 'object' && !Array.isArray(dataset) ? dataset : {},
   };
+}
+
+/** The run's MLflow page, for notifications, when it is tracked. */
+function mlflowOf(context: PromotionContext): { mlflowRun?: string } {
+  const link = context.status.status.mlflow;
+  return link === undefined ? {} : { mlflowRun: link.url };
 }

@@ -22,6 +22,7 @@ import {
 } from '@temporalio/workflow';
 
 import { ListManifests } from './list-manifests';
+import { notify, runFailedData, wants } from './notifications';
 import { PipelineDefinition } from './pipeline-definition';
 import { ApprovalGates } from './promotion';
 import { takeReusedSteps } from './rerun';
@@ -99,6 +100,9 @@ export async function runPipeline(startInput: RunPipelineInput): Promise<Pipelin
         run.failBeforeSteps(describeFailure(error));
         upsertSearchAttributes([{ key: STATUS_SEARCH_ATTRIBUTE, value: PIPELINE_STATUS_VALUES.failed }]);
         await recordRunSafely(status, info.firstExecutionRunId);
+        if (wants(definition.spec.notifications, 'run.failed')) {
+          await notify(definition.spec.notifications, 'run.failed', runFailedData(status), mlflowLink(status));
+        }
         throw error;
       }
     }
@@ -136,6 +140,10 @@ export async function runPipeline(startInput: RunPipelineInput): Promise<Pipelin
   // clients read it from the result, with no query (and no worker) needed.
   if (status.state === 'cancelled') throw new CancelledFailure('pipeline cancelled', [status]);
   if (status.state === 'failed') {
+    // Only for a spec with webhooks for it: runs of other specs issue the same commands as before.
+    if (wants(definition.spec.notifications, 'run.failed')) {
+      await notify(definition.spec.notifications, 'run.failed', runFailedData(status), mlflowLink(status));
+    }
     throw ApplicationFailure.create({
       type: 'PIPELINE_STEP_FAILED',
       message: status.error ?? 'a step failed',
@@ -144,4 +152,9 @@ export async function runPipeline(startInput: RunPipelineInput): Promise<Pipelin
     });
   }
   return status;
+}
+
+/** The run's MLflow page, for notifications, when it is tracked. */
+function mlflowLink(status: PipelineRunStatus): { mlflowRun?: string } {
+  return status.mlflow === undefined ? {} : { mlflowRun: status.mlflow.url };
 }

@@ -14,6 +14,7 @@
  * Fields that need more than one value to check (enum `values`, `needs`, references) are checked in `validate.ts`.
  */
 import { z } from 'zod';
+import { notificationsSchema } from './notifications';
 
 import { CPU_HINT, DURATION_HINT, MEMORY_HINT, parseCpu, parseDuration, parseMemory } from './units';
 import { SECRET_ENV_NAME_PATTERN, SECRET_REF_HINT, parseSecretRef } from './secrets';
@@ -442,6 +443,8 @@ export const pipelineSpecSchema = z.strictObject({
   steps: z.record(identifierKey, stepSchema),
   /** What the pipeline hands back, typed; a `pipeline:` step of a parent pipeline exposes them as its outputs. */
   outputs: z.record(identifierKey, pipelineOutputSchema).optional(),
+  /** Webhooks told of the run's events (failure, approval needed, promotion): see docs/notifications.md. */
+  notifications: notificationsSchema.optional(),
 });
 
 /**

@@ -9,7 +9,7 @@
  * `--replace` is given, which is only for histories of a release that was never deployed (docs/versioning.md):
  * without it, only the histories that have no file yet are written (a behaviour added within a release).
  */
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,6 +29,8 @@ import { pipelineStatusQuery, type MonitorModelWorkflow } from '../../workflows/
 import { prepareMonitor } from '../../clients/monitors';
 import { MONITOR_WORKFLOW_TYPE } from '../../core/monitoring/definition';
 import { rerunPipeline } from '../../clients/rerun';
+import { createTrigger, deleteTrigger, describeTrigger } from '../../clients/triggers';
+import { triggerWorkflowId } from '../../workflows/trigger-types';
 import { BUILTIN_STEPS } from '../../core/steps/builtin';
 import { startDevServer } from '../../infra/devserver';
 import packageJson from '../../package.json';
@@ -65,6 +67,8 @@ const IDS = {
   promotionCancelled: `${RELEASE}-run-pipeline-promotion-cancelled`,
   monitor: `${RELEASE}-monitor-tick`,
   housing: `${RELEASE}-housing-price`,
+  notified: `${RELEASE}-run-pipeline-notified`,
+  trigger: triggerWorkflowId(`${RELEASE.replace(/_/g, '-')}-trigger`),
 };
 const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: IDS.completed },
@@ -84,6 +88,11 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   // A drift monitor's tick that sees a drifted batch and starts its episode's retraining run (docs/monitoring.md).
   { set: WORKFLOWS, workflowId: IDS.monitor },
   { set: CODE_FIRST, workflowId: IDS.housing },
+  // A failed run that notifies a webhook (docs/notifications.md), and the child that delivers it.
+  { set: WORKFLOWS, workflowId: IDS.notified },
+  { set: WORKFLOWS, workflowId: `${IDS.notified}-notify-run-failed-1` },
+  // A data-arrival trigger (docs/triggers.md) that found one file and started its run, then was deleted.
+  { set: WORKFLOWS, workflowId: IDS.trigger },
 ];
 
 function fileOf(recording: { set: HistorySet; workflowId: string }): string {
@@ -195,6 +204,37 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
     workflowId: IDS.monitor,
     args: [tick],
   });
+
+  // A failed run with a webhook for run.failed, and its notification child (whose one attempt fails).
+  const notified = await startPipeline(client, pipelineRun('notified.yaml', IDS.notified));
+  await expectFailure(notified.handle.result(), IDS.notified);
+  await client.workflow.getHandle(`${IDS.notified}-notify-run-failed-1`).result();
+
+  // A trigger on a directory holding one file, which it starts a run for (--include-existing), then deleted.
+  const watched = join(directory, 'watched');
+  await mkdir(watched);
+  await writeFile(join(watched, 'data.csv'), 'x\n1\n');
+  const triggerName = IDS.trigger.slice('mloe-trigger-'.length);
+  await createTrigger(client, {
+    file: join(SPECS, 'notified.yaml'),
+    name: triggerName,
+    on: pathToFileURL(watched).href,
+    includeExisting: true,
+    poll: '200ms',
+    taskQueue: taskQueue(WORKFLOWS),
+    descriptors: [...BUILTIN_STEPS, ...TEST_STEPS.map((step) => step.descriptor)],
+    artifactRoot: directory,
+    workingDir: directory,
+  });
+  await pollUntil(
+    `${IDS.trigger} to start its run`,
+    async () => {
+      const description = await describeTrigger(client, triggerName);
+      return description.counters.runsStarted === 1 && description.counters.polls >= 3;
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  await deleteTrigger(client, triggerName);
 
   // The code-first demo.
   await client.workflow.execute(housingPrice, {
