@@ -19,11 +19,19 @@ import { loadTemporalClientSettings } from '../workers/temporal-client-config';
 import { serverAddress } from './devserver/harness';
 import { writeTestPki, type TestPki } from './support/certificates';
 import { suiteTemporaryDirectories } from './temporary-directories';
+import { stopDeployment } from '../activities/ml/steps/deploy-step';
+import { pipelineStatusQuery } from '../workflows/types';
+import { suiteWorkflowBundle } from './pipeline-harness';
+
+/** The demo's model, under a name of this suite's own in the shared MLflow server. */
+const DEMO_MODEL_IN_TEST = `penguins-tls-${process.pid}`;
 
 jest.setTimeout(120_000);
 
 const REPO = resolve(__dirname, '..');
 const BIN = join(REPO, 'bin', 'mloe.js');
+/** The worker image's entrypoint (infra/docker/Dockerfile), run with node as the container runs it. */
+const ENTRYPOINT = join(REPO, 'bin', 'docker-entrypoint.js');
 const temporaryDirectory = suiteTemporaryDirectories('mloe-tls-test-');
 
 /** No config file unless a test writes one: HOME and XDG point at an empty directory. */
@@ -405,8 +413,8 @@ class Child {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv, cwd = REPO) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd, env });
+  constructor(args: string[], env: NodeJS.ProcessEnv, cwd = REPO, program = BIN) {
+    this.child = spawn(process.execPath, [program, ...args], { cwd, env });
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     this.exited = new Promise((resolvePromise) => this.child.once('exit', (code) => resolvePromise(code)));
@@ -440,15 +448,17 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-describe('end to end over mutual TLS: start-dev --tls-*, mloe worker, mloe run of the demo', () => {
+describe('end to end over mutual TLS: start-dev --tls-*, the worker image entrypoint, mloe run of the demo', () => {
   const children: Child[] = [];
+  let artifacts: string | undefined;
   afterAll(async () => {
     for (const child of children) child.kill();
     await Promise.all(children.map((child) => child.exited));
+    if (artifacts !== undefined) await stopDeployment(artifacts, `${DEMO_MODEL_IN_TEST}@champion`);
   });
 
-  it('runs the demo pipeline through a worker connected with mutual TLS', async () => {
-    const artifacts = await temporaryDirectory();
+  it('runs the demo pipeline through a worker container entrypoint connected with mutual TLS', async () => {
+    artifacts = await temporaryDirectory();
     const server = new Child(
       [
         'server',
@@ -474,31 +484,53 @@ describe('end to end over mutual TLS: start-dev --tls-*, mloe worker, mloe run o
       TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKeyPath,
       TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caPath,
     };
+    // The image's settings: a workflow bundle built beforehand, as the Dockerfile builds it.
+    const bundle = join(artifacts, 'workflow-bundle.js');
+    await writeFile(bundle, (await suiteWorkflowBundle()).code);
     const worker = new Child(
-      ['worker'],
+      [],
       childEnv({
         ...tlsEnv,
-        MLOE_ARTIFACT_STORE: `file://${artifacts}`,
+        MLOE_WORKFLOW_BUNDLE: bundle,
+        MLOE_ARTIFACT_STORE: `file://${artifacts}/.mloe/artifacts`,
         MLFLOW_TRACKING_URI: process.env.MLFLOW_TEST_TRACKING_URI ?? '',
       }),
+      artifacts,
+      ENTRYPOINT,
     );
     children.push(worker);
     await worker.waitFor(/pipeline worker ready: address \S+ \(mutual TLS\)/, 180_000);
 
-    const run = new Child(['run', 'pipelines/demo/pipeline.yaml', '--wait', '--no-cache'], childEnv(tlsEnv));
+    // The demo's pipeline (its model under a name of this test's own in the shared MLflow server).
+    const run = new Child(
+      [
+        'run',
+        join(REPO, 'pipelines', 'penguins', 'pipeline.yaml'),
+        '--wait',
+        '-p',
+        `source=${join(REPO, 'node_modules', 'vega-datasets', 'data', 'penguins.json')}`,
+        '-p',
+        `modelName=${DEMO_MODEL_IN_TEST}`,
+      ],
+      childEnv(tlsEnv),
+      artifacts,
+    );
     children.push(run);
     const code = await run.exited;
     expect({ code, completed: /completed/i.test(run.output), output: run.output }).toMatchObject({
       code: 0,
       completed: true,
     });
-    const [, runId] = /(housing-price-\w+)/.exec(run.output) ?? [];
+    expect(run.output).toMatch(/^deploy +completed /m);
+    const [, runId] = /(penguins-\w+)/.exec(run.output) ?? [];
 
-    // The official client over mutual TLS sees the run completed.
+    // The official client over mutual TLS sees the run completed, with its model promoted and served.
     const connected = await connectClient(loadConnectionConfig({ env: { ...noConfigHome, ...tlsEnv } }));
     try {
-      const description = await connected.client.workflow.getHandle(runId ?? '').describe();
-      expect(description.status.name).toBe('COMPLETED');
+      const handle = connected.client.workflow.getHandle(runId ?? '');
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      const status = await handle.query(pipelineStatusQuery);
+      expect(status.steps.find((step) => step.id === 'promote')?.promotion?.state).toBe('promoted');
     } finally {
       await connected.close();
     }
