@@ -8,6 +8,8 @@
  * nothing; a new episode within the cooldown starts nothing. Bad input is refused before anything is created.
  */
 import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -58,11 +60,12 @@ const reportSchema = z
   .loose();
 
 /** The retraining pipeline: train on the batch, evaluate against the champion, register, promote at a manual gate. */
-function retrainSpec(name: string, model: string): Record<string, unknown> {
+function retrainSpec(name: string, model: string, webhook?: string): Record<string, unknown> {
   return {
     apiVersion: 'mloe.dev/v1',
     kind: 'Pipeline',
     metadata: { name },
+    ...(webhook === undefined ? {} : { notifications: { webhooks: [{ url: webhook, events: ['drift.detected'] }] } }),
     params: { data: { type: 'string' } },
     steps: {
       ingest: { uses: 'ingest@2', with: { source: '${{ params.data }}' } },
@@ -137,6 +140,16 @@ describe('drift monitors', () => {
   const pipelineName = `weather-retrain-${suffix}`;
   const monitorName = `weather-${suffix}`;
   const monitors: string[] = [];
+  /** The bodies of the webhook POSTs the retraining pipeline's `drift.detected` webhook received. */
+  const notified: { type?: string; data?: Record<string, unknown> }[] = [];
+  const receiver = createServer((request, response) => {
+    let body = '';
+    request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+    request.on('end', () => {
+      notified.push(JSON.parse(body) as (typeof notified)[number]);
+      response.writeHead(204).end();
+    });
+  });
   /** The retraining run the drifted batch started. */
   let retrainRun = '';
 
@@ -155,7 +168,9 @@ describe('drift monitors', () => {
       `COPY (SELECT * FROM ${weather} WHERE year(date) = 2012 AND dayofyear(date) % 2 = 0 ORDER BY date) TO '${files.holdout}' (FORMAT parquet)`,
       `COPY (SELECT * FROM ${weather} WHERE year(date) = 2015 ORDER BY date) TO '${files.y2015}' (FORMAT parquet)`,
     );
-    await writeFile(files.pipeline, JSON.stringify(retrainSpec(pipelineName, model), null, 2));
+    await new Promise<void>((resolveListen) => receiver.listen(0, '127.0.0.1', resolveListen));
+    const webhook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    await writeFile(files.pipeline, JSON.stringify(retrainSpec(pipelineName, model, webhook), null, 2));
     await copyFile(files.holdout, files.batch);
     const config = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: TRACKING_URI });
     if (config === undefined) throw new Error('MLFLOW_TEST_TRACKING_URI is not set (jest globalSetup publishes it)');
@@ -181,6 +196,7 @@ describe('drift monitors', () => {
       await worker.stop();
     }
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    await new Promise((resolveClose) => receiver.close(resolveClose));
   });
 
   const options = (overrides: Partial<CreateMonitorOptions> = {}): CreateMonitorOptions => ({
@@ -316,6 +332,13 @@ describe('drift monitors', () => {
     expect(gate.promotion?.model).toBe(model);
     const description = await run.describe();
     expect(description.memo).toMatchObject({ monitor: monitorName, driftEpisode: episode, pipeline: pipelineName });
+
+    // The pipeline's webhook heard of it once, with the episode and its run.
+    const heard = await pollUntil('the drift.detected webhook', () =>
+      notified.find((message) => message.type === 'mloe.drift.detected'),
+    );
+    expect(heard.data).toMatchObject({ monitor: monitorName, episode, retrainingRun: runId, observation: 'drifted' });
+    expect(heard.data?.driftedFeatures).toEqual(expect.arrayContaining(['temp_max', 'weather']));
 
     // The same episode ticks again: nothing more starts.
     const again = await tick(monitorName);

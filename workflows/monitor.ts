@@ -7,7 +7,7 @@
  * run's candidate goes through the pipeline's own policies and approval gate.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 
 import type { MonitorActivities } from '../activities/monitoring/activities';
 import { decideTick, type MonitorState } from '../core/monitoring/episodes';
@@ -20,6 +20,7 @@ import {
   type MonitorTickResult,
   type RunPipelineWorkflow,
 } from './types';
+import { notify, wants } from './notifications';
 
 /** State reads and writes: quick, retried through a store's hiccups. */
 const state = proxyActivities<MonitorActivities>({
@@ -33,13 +34,28 @@ const check = proxyActivities<MonitorActivities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
+/** The patch under which a tick that starts a retraining run tells the webhooks of its pipeline that want it. */
+export const DRIFT_NOTIFY_PATCH = 'mloe-drift-notify';
+
 /**
- * Where a "drift detected" notification belongs: called once when a tick decides to start a retraining run. It does
- * nothing yet; whoever adds notifications calls their activity here, behind `patched('mloe-drift-notify')` (it adds
- * commands to ticks that recorded none, see docs/versioning.md).
+ * Sends `drift.detected` to the webhooks of the retraining pipeline's spec that want it (docs/notifications.md), once,
+ * when a tick has started the episode's retraining run. Ticks of pipelines without such a webhook issue no command, and
+ * ticks recorded before the patch replay without one.
  */
-export async function driftDetectedHook(_input: MonitorTickInput, _result: MonitorTickResult): Promise<void> {
-  // Intentionally empty: see the TSDoc.
+export async function driftDetectedHook(input: MonitorTickInput, result: MonitorTickResult): Promise<void> {
+  const notifications = input.retrain.spec.notifications;
+  if (!wants(notifications, 'drift.detected') || !patched(DRIFT_NOTIFY_PATCH)) return;
+  const { definition } = input;
+  await notify(notifications, 'drift.detected', {
+    monitor: definition.name,
+    model: definition.model,
+    observation: result.observation,
+    driftedFeatures: result.driftedFeatures,
+    report: result.report,
+    ...(result.decision.action === 'start'
+      ? { episode: result.decision.episode, retrainingRun: result.decision.workflowId }
+      : {}),
+  });
 }
 
 /** When the episode of a decided state opened (the tick's time when it opened now). */
