@@ -366,7 +366,7 @@ export function buildProgram(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runStatus } = require('./run') as typeof import('./run');
     const config = connectionConfig(options);
-    setExitCode(config === undefined ? 1 : await runStatus(run, config, io));
+    setExitCode(config === undefined ? 1 : await runStatus(run, config, io, env));
   });
 
   withConnectionOptions(

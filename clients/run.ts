@@ -25,6 +25,7 @@ import { connectClient, withConnectedClient } from './connection';
 import { embeddedMlflowOptions, trackingLine } from './embedded-mlflow';
 import { startEmbeddedStack } from './embedded-stack';
 import { pipelineViewUrl } from './ui';
+import { pipelineViewLink } from './view-link';
 import { ensureError } from '../core/errors';
 import {
   cancelPipeline,
@@ -312,10 +313,17 @@ function reportStartError(error: unknown, file: string, io: StartDevIo): number 
 }
 
 /** `mloe status RUN`: prints the run's summary table (against the Temporal of `config`). */
-export async function runStatus(workflowId: string, config: ConnectionConfig, io: StartDevIo): Promise<number> {
+export async function runStatus(
+  workflowId: string,
+  config: ConnectionConfig,
+  io: StartDevIo,
+  env: ConfigEnv = {},
+): Promise<number> {
   return withConnectedClient(config, io, async (client) => {
     const status = await getPipelineStatus(client, workflowId);
     for (const line of formatRunSummary(status)) io.stdout(line);
+    const view = await pipelineViewLink(config, workflowId, env);
+    if (view !== undefined) io.stdout(`pipeline view: ${view}`);
     return status.state === 'failed' || status.state === 'cancelled' ? 1 : 0;
   });
 }
