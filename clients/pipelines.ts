@@ -187,13 +187,27 @@ export async function pipelineRunInput(
 ): Promise<RunPipelineInput> {
   const descriptors = [...(options.descriptors ?? BUILTIN_STEPS)];
   const pipeline = await loadPipelineForRun(options, createStepRegistry(descriptors));
+  return runInputOfLoaded(pipeline, descriptors, options);
+}
+
+/**
+ * The `runPipeline` input of an already validated pipeline (`loadPipelineForRun`'s result) with the run's settings and
+ * metadata: what {@link pipelineRunInput} returns, for callers that load the pipeline themselves (triggers).
+ */
+export async function runInputOfLoaded(
+  pipeline: Awaited<ReturnType<typeof loadPipelineForRun>>,
+  descriptors: StepDescriptor[],
+  options: Partial<PipelineSource> &
+    Pick<
+      StartPipelineOptions,
+      'noCache' | 'artifactStore' | 'artifactRoot' | 'workingDir' | 'foreachBatchSize' | 'listManifestThresholdBytes'
+    >,
+): Promise<RunPipelineInput> {
   const { spec } = pipeline;
-  const params = pipeline.params ?? {};
-  const hash = specHash(spec);
   return {
     spec,
-    params,
-    specHash: hash,
+    params: pipeline.params ?? {},
+    specHash: specHash(spec),
     ...(options.artifactStore === undefined && options.artifactRoot === undefined
       ? {}
       : { artifactStore: runArtifactStore(options) }),

@@ -37,14 +37,7 @@ import {
 } from '../workflows/trigger-types';
 import { PIPELINE_SEARCH_ATTRIBUTE, PIPELINE_TASK_QUEUE, type RunPipelineInput } from '../workflows/types';
 import { queryString } from './list';
-import {
-  loadPipelineForRun,
-  runArtifactStore,
-  runMetadata,
-  specHash,
-  type PipelineSource,
-  type StartPipelineOptions,
-} from './pipelines';
+import { loadPipelineForRun, runInputOfLoaded, type PipelineSource, type StartPipelineOptions } from './pipelines';
 
 /** The default poll interval. */
 export const DEFAULT_TRIGGER_POLL = '1m';
@@ -138,24 +131,8 @@ export async function prepareTrigger(options: CreateTriggerOptions): Promise<Wat
   const { spec } = pipeline;
   const declared = spec.params?.[uriParam]?.type;
   if (declared !== 'string') throw missing(`declares '${uriParam}' as ${declared ?? 'nothing'}, not a string`);
-  const hash = specHash(spec);
   const taskQueue = options.taskQueue ?? PIPELINE_TASK_QUEUE;
-  const run: RunPipelineInput = {
-    spec,
-    params: pipeline.params ?? {},
-    specHash: hash,
-    ...(options.artifactStore === undefined && options.artifactRoot === undefined
-      ? {}
-      : { artifactStore: runArtifactStore(options) }),
-    workingDir: resolve(options.workingDir ?? '.'),
-    metadata: await runMetadata('file' in options ? options.file : undefined),
-    descriptors,
-    specPath: pipeline.specPath,
-    pipelines: Object.fromEntries(
-      Object.entries(pipeline.pipelines).map(([path, sub]) => [path, { spec: sub, specHash: specHash(sub) }]),
-    ),
-    ...(options.noCache === undefined ? {} : { noCache: options.noCache }),
-  };
+  const run: RunPipelineInput = await runInputOfLoaded(pipeline, descriptors, options);
   const settings: TriggerSettings = {
     name,
     on,
@@ -168,7 +145,7 @@ export async function prepareTrigger(options: CreateTriggerOptions): Promise<Wat
     includeExisting: options.includeExisting ?? false,
     settleMs,
     pipeline: spec.metadata.name,
-    specHash: hash,
+    specHash: run.specHash,
     taskQueue,
   };
   return { settings, run };
