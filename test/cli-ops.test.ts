@@ -4,12 +4,11 @@
  * (a pipeline run through it, `mloe list` and `mloe logs` on its runs, SIGINT); `mloe dev --port 0` as a child
  * process (a pipeline run through it, SIGTERM). In-process commands go through `buildProgram`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
@@ -29,11 +28,9 @@ import {
   type ConfigEnv,
 } from '../workers/config';
 import { connect, serverAddress, type TestEnv } from './devserver/harness';
+import { childEnv, MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
-
-const REPO = resolve(__dirname, '..');
-const BIN = join(REPO, 'bin', 'mloe.js');
 
 /** What an in-process command printed and returned. */
 interface CliResult {
@@ -54,69 +51,6 @@ async function runCli(args: string[], env: ConfigEnv): Promise<CliResult> {
   );
   await program.parseAsync(['node', 'mloe', ...args]);
   return result;
-}
-
-/** A `bin/mloe.js` child process, its output collected as it comes. */
-class MloeChild {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-  private readonly listeners = new Set<() => void>();
-
-  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: options.env });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.listeners.forEach((listener) => listener());
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-      this.listeners.forEach((listener) => listener());
-    });
-    this.exited = new Promise((resolvePromise) => {
-      this.child.once('exit', (code, signal) => {
-        this.listeners.forEach((listener) => listener());
-        resolvePromise({ code, signal });
-      });
-    });
-  }
-
-  /** Resolves with the first match of `pattern` in stdout, as soon as it is printed; rejects if the process exits. */
-  waitForStdout(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => done(new Error(`no ${String(pattern)} within ${timeoutMs} ms`)), timeoutMs);
-      const check = (): void => {
-        const match = pattern.exec(this.stdout);
-        if (match !== null) done(undefined, match);
-        else if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          done(new Error(`exited before printing ${String(pattern)}:\n${this.stdout}\n${this.stderr}`));
-        }
-      };
-      const done = (error?: Error, match?: RegExpMatchArray): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        if (error === undefined && match !== undefined) resolvePromise(match);
-        else reject(error ?? new Error('no match'));
-      };
-      this.listeners.add(check);
-      check();
-    });
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-  }
-}
-
-/** An environment for child processes without the variables the tests set themselves. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name))
-      delete env[name];
-  }
-  return { ...env, ...extra };
 }
 
 /** The description of the lineage configuration of an environment without `OPENLINEAGE_*` variables. */
@@ -495,8 +429,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
   });
 
   afterAll(async () => {
-    worker?.kill('SIGKILL');
-    await worker?.exited;
+    await worker?.stop();
     await env?.close();
   });
 
@@ -696,8 +629,7 @@ describe('mloe run without TEMPORAL_ADDRESS, a child process', () => {
       await expect(access(join(directory, 'store', 'sha256'))).resolves.toBeUndefined();
       await expect(access(join(directory, '.mloe'))).rejects.toThrow();
     } finally {
-      run.kill('SIGKILL');
-      await run.exited;
+      await run.stop();
     }
   });
 });
@@ -744,8 +676,7 @@ describe('mloe dev, a child process', () => {
       expect(dev.stderr).toContain('SIGTERM: stopping the worker');
       expect(dev.stderr).toMatch(/stopped\s*$/);
     } finally {
-      dev.kill('SIGKILL');
-      await dev.exited;
+      await dev.stop();
     }
   });
 });

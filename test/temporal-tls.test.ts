@@ -5,7 +5,6 @@
  * end: `mloe server start-dev --tls-*`, `mloe worker` and `mloe run` of the demo pipeline over mutual TLS, as
  * processes. Certificates are made in the test with node-forge.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
@@ -18,6 +17,7 @@ import { loadConnectionConfig, loadWorkerConfig, type ConfigEnv, type SettingFla
 import { loadTemporalClientSettings } from '../workers/temporal-client-config';
 import { serverAddress } from './devserver/harness';
 import { writeTestPki, type TestPki } from './support/certificates';
+import { childEnv, suiteChildren } from './support/mloe-child';
 import { suiteTemporaryDirectories } from './temporary-directories';
 import { stopDeployment } from '../activities/ml/steps/deploy-step';
 import { pipelineStatusQuery } from '../workflows/types';
@@ -29,7 +29,6 @@ const DEMO_MODEL_IN_TEST = `penguins-tls-${process.pid}`;
 jest.setTimeout(120_000);
 
 const REPO = resolve(__dirname, '..');
-const BIN = join(REPO, 'bin', 'mloe.js');
 /** The worker image's entrypoint (infra/docker/Dockerfile), run with node as the container runs it. */
 const ENTRYPOINT = join(REPO, 'bin', 'docker-entrypoint.js');
 const temporaryDirectory = suiteTemporaryDirectories('mloe-tls-test-');
@@ -407,59 +406,16 @@ describe('mloe server start-dev --tls-*', () => {
   });
 });
 
-/** A `bin/mloe.js` child process with its output collected. */
-class Child {
-  output = '';
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv, cwd = REPO, program = BIN) {
-    this.child = spawn(process.execPath, [program, ...args], { cwd, env });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.exited = new Promise((resolvePromise) => this.child.once('exit', (code) => resolvePromise(code)));
-  }
-
-  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = pattern.exec(this.output);
-      if (match !== null) return match;
-      if (this.child.exitCode !== null) throw new Error(`exited before ${String(pattern)}:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`no ${String(pattern)} within ${timeoutMs} ms:\n${this.output}`);
-      await new Promise((resolvePromise) =>
-        this.child.stdout?.once('data', resolvePromise).once('end', resolvePromise),
-      );
-    }
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-  }
-}
-
-/** The environment of child processes: none of the variables tests set, plus `extra`. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...noConfigHome };
-  for (const name of Object.keys(env)) {
-    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name))
-      delete env[name];
-  }
-  return { ...env, ...extra };
-}
-
 describe('end to end over mutual TLS: start-dev --tls-*, the worker image entrypoint, mloe run of the demo', () => {
-  const children: Child[] = [];
+  const start = suiteChildren('SIGTERM');
   let artifacts: string | undefined;
   afterAll(async () => {
-    for (const child of children) child.kill();
-    await Promise.all(children.map((child) => child.exited));
     if (artifacts !== undefined) await stopDeployment(artifacts, `${DEMO_MODEL_IN_TEST}@champion`);
   });
 
   it('runs the demo pipeline through a worker container entrypoint connected with mutual TLS', async () => {
     artifacts = await temporaryDirectory();
-    const server = new Child(
+    const server = start(
       [
         'server',
         'start-dev',
@@ -473,11 +429,10 @@ describe('end to end over mutual TLS: start-dev --tls-*, the worker image entryp
         '--tls-ca',
         pki.caPath,
       ],
-      childEnv({}),
+      { env: childEnv(noConfigHome) },
     );
-    children.push(server);
-    const [, address] = await server.waitFor(/is running at (\S+)\n/);
-    await server.waitFor(/TLS: on, client certificates required \(mutual TLS\)/);
+    const [, address] = await server.waitForOutput(/is running at (\S+)\n/);
+    await server.waitForOutput(/TLS: on, client certificates required \(mutual TLS\)/);
     const tlsEnv = {
       TEMPORAL_ADDRESS: address ?? '',
       TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCertPath,
@@ -487,22 +442,21 @@ describe('end to end over mutual TLS: start-dev --tls-*, the worker image entryp
     // The image's settings: a workflow bundle built beforehand, as the Dockerfile builds it.
     const bundle = join(artifacts, 'workflow-bundle.js');
     await writeFile(bundle, (await suiteWorkflowBundle()).code);
-    const worker = new Child(
-      [],
-      childEnv({
+    const worker = start([], {
+      env: childEnv({
+        ...noConfigHome,
         ...tlsEnv,
         MLOE_WORKFLOW_BUNDLE: bundle,
         MLOE_ARTIFACT_STORE: `file://${artifacts}/.mloe/artifacts`,
         MLFLOW_TRACKING_URI: process.env.MLFLOW_TEST_TRACKING_URI ?? '',
       }),
-      artifacts,
-      ENTRYPOINT,
-    );
-    children.push(worker);
-    await worker.waitFor(/pipeline worker ready: address \S+ \(mutual TLS\)/, 180_000);
+      cwd: artifacts,
+      script: ENTRYPOINT,
+    });
+    await worker.waitForOutput(/pipeline worker ready: address \S+ \(mutual TLS\)/, 180_000);
 
     // The demo's pipeline (its model under a name of this test's own in the shared MLflow server).
-    const run = new Child(
+    const run = start(
       [
         'run',
         join(REPO, 'pipelines', 'penguins', 'pipeline.yaml'),
@@ -512,11 +466,9 @@ describe('end to end over mutual TLS: start-dev --tls-*, the worker image entryp
         '-p',
         `modelName=${DEMO_MODEL_IN_TEST}`,
       ],
-      childEnv(tlsEnv),
-      artifacts,
+      { env: childEnv({ ...noConfigHome, ...tlsEnv }), cwd: artifacts },
     );
-    children.push(run);
-    const code = await run.exited;
+    const { code } = await run.exited;
     expect({ code, completed: /completed/i.test(run.output), output: run.output }).toMatchObject({
       code: 0,
       completed: true,
