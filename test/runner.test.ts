@@ -22,6 +22,7 @@ import {
 } from '../activities/runner';
 import { MloeError } from '../core/errors';
 import { pollUntil } from './support/poll';
+import { rejectionOf } from './support/rejection';
 
 const temporaryDirectories: string[] = [];
 async function temporaryDirectory(): Promise<string> {
@@ -64,18 +65,8 @@ async function setup(overrides: Partial<CommandStepRequest> & Pick<CommandStepRe
   };
 }
 
-/** The error a promise rejects with (fails the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
 async function expectMloeError(promise: Promise<unknown>, code: string): Promise<MloeError> {
-  const error = await rejection(promise);
+  const error = await rejectionOf(promise);
   expect(error).toBeInstanceOf(MloeError);
   expect((error as MloeError).code).toBe(code);
   return error as MloeError;
@@ -372,7 +363,7 @@ describe('runCommandStep', () => {
     for (const pid of pids) expect((await processState(pid))?.pgrp).toBe(leader);
 
     env.cancel();
-    const error = await rejection(running);
+    const error = await rejectionOf(running);
     expect(error).toBeInstanceOf(CancelledFailure);
     for (const pid of pids) {
       const state = await processState(pid);

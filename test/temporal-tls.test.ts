@@ -10,7 +10,6 @@ import { join, resolve } from 'node:path';
 
 import { buildProgram } from '../clients/cli';
 import { connectClient, connectNative } from '../clients/connection';
-import { MloeError } from '../core/errors';
 import { startDevServer, type DevServerHandle } from '../infra/devserver';
 import { parseStartDevArgs } from '../clients/start-dev-config';
 import { loadConnectionConfig, loadWorkerConfig, type ConfigEnv, type SettingFlags } from '../workers/config';
@@ -18,6 +17,7 @@ import { loadTemporalClientSettings } from '../workers/temporal-client-config';
 import { serverAddress } from './devserver/harness';
 import { writeTestPki, type TestPki } from './support/certificates';
 import { childEnv, suiteChildren } from './support/mloe-child';
+import { mloeRejection } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 import { stopDeployment } from '../activities/ml/steps/deploy-step';
 import { pipelineStatusQuery } from '../workflows/types';
@@ -73,16 +73,6 @@ async function clientCall(env: ConfigEnv, flags: SettingFlags = {}): Promise<str
   }
 }
 
-/** The error `promise` rejects with. */
-async function failure(promise: Promise<unknown>): Promise<MloeError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof MloeError)) throw new Error(`expected an MloeError, got ${String(error)}`);
-  return error;
-}
-
 describe('TLS and mutual TLS with the official client and the worker connection', () => {
   it('connects over TLS with the server CA from TEMPORAL_TLS_SERVER_CA_CERT_PATH', async () => {
     await expect(
@@ -110,19 +100,19 @@ describe('TLS and mutual TLS with the official client and the worker connection'
   });
 
   it('a server certificate from an untrusted CA names the CA setting', async () => {
-    const error = await failure(
+    const error = await mloeRejection(
       clientCall({ TEMPORAL_ADDRESS: tlsServer.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCaPath }),
     );
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
     expect(error.message).toContain("the server's certificate is not signed by a CA this client trusts");
     expect(error.message).toContain(`check TEMPORAL_TLS_SERVER_CA_CERT_PATH (${pki.otherCaPath})`);
     // No CA at all: the system's roots do not know the test CA either.
-    const system = await failure(clientCall({ TEMPORAL_ADDRESS: tlsServer.address, TEMPORAL_TLS: 'true' }));
+    const system = await mloeRejection(clientCall({ TEMPORAL_ADDRESS: tlsServer.address, TEMPORAL_TLS: 'true' }));
     expect(system.message).toContain("check the system's trusted CAs");
   });
 
   it('a wrong server name names --tls-server-name and the names the certificate has', async () => {
-    const error = await failure(
+    const error = await mloeRejection(
       clientCall({}, { address: tlsServer.address, tlsCaPath: pki.caPath, tlsServerName: 'temporal.example.com' }),
     );
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
@@ -145,27 +135,27 @@ describe('TLS and mutual TLS with the official client and the worker connection'
       tlsDisableHostVerification: true,
     };
     await expect(clientCall({}, flags)).resolves.toEqual(expect.any(String));
-    const error = await failure(connectNative(loadConnectionConfig({ env: noConfigHome, flags })));
+    const error = await mloeRejection(connectNative(loadConnectionConfig({ env: noConfigHome, flags })));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toContain('workers cannot skip');
     expect(error.message).toContain('set --tls-server-name');
   });
 
   it('an expired server certificate says so', async () => {
-    const error = await failure(clientCall({}, { address: expiredServer.address, tlsCaPath: pki.caPath }));
+    const error = await mloeRejection(clientCall({}, { address: expiredServer.address, tlsCaPath: pki.caPath }));
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
     expect(error.message).toMatch(/the server's certificate expired on .+: the server must renew it/);
   });
 
   it('mutual TLS without a client certificate names the client certificate settings', async () => {
-    const error = await failure(clientCall({}, { address: mtlsServer.address, tlsCaPath: pki.caPath }));
+    const error = await mloeRejection(clientCall({}, { address: mtlsServer.address, tlsCaPath: pki.caPath }));
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
     expect(error.message).toContain('the server requires a client certificate (mutual TLS) and none was given');
     expect(error.message).toContain('--tls-cert-path and --tls-key-path');
   });
 
   it('a client certificate from a CA the server does not trust is refused, naming it', async () => {
-    const error = await failure(
+    const error = await mloeRejection(
       clientCall(
         {},
         {
@@ -211,15 +201,15 @@ describe('TLS and mutual TLS with the official client and the worker connection'
   });
 
   it('plaintext to a TLS server, and TLS to a plaintext server, each say which way to turn', async () => {
-    const plaintext = await failure(clientCall({ TEMPORAL_ADDRESS: tlsServer.address }));
+    const plaintext = await mloeRejection(clientCall({ TEMPORAL_ADDRESS: tlsServer.address }));
     expect(plaintext.code).toBe('TEMPORAL_TLS_FAILED');
     expect(plaintext.message).toContain('the server expects TLS and this client connected in plaintext: turn TLS on');
-    const tls = await failure(clientCall({ TEMPORAL_ADDRESS: serverAddress(), TEMPORAL_TLS: 'true' }));
+    const tls = await mloeRejection(clientCall({ TEMPORAL_ADDRESS: serverAddress(), TEMPORAL_TLS: 'true' }));
     expect(tls.code).toBe('TEMPORAL_TLS_FAILED');
     expect(tls.message).toContain('the server does not speak TLS');
     expect(tls.message).toContain('TLS was turned on by TEMPORAL_TLS=true');
     // The worker connection gets the same diagnosis.
-    const worker = await failure(
+    const worker = await mloeRejection(
       connectNative(loadConnectionConfig({ env: { ...noConfigHome, TEMPORAL_ADDRESS: tlsServer.address } })),
     );
     expect(worker.message).toContain('the server expects TLS');
@@ -251,13 +241,13 @@ describe('API keys', () => {
   });
 
   it('a wrong or missing API key is TEMPORAL_AUTH_FAILED naming where the key came from', async () => {
-    const wrong = await failure(
+    const wrong = await mloeRejection(
       clientCall({}, { address: apiKeyServer.address, apiKey: 'not-the-key', tlsCaPath: pki.caPath }),
     );
     expect(wrong.code).toBe('TEMPORAL_AUTH_FAILED');
     expect(wrong.message).toContain('check the API key from --api-key');
     expect(wrong.message).not.toContain('not-the-key');
-    const missing = await failure(clientCall({}, { address: apiKeyServer.address, tlsCaPath: pki.caPath }));
+    const missing = await mloeRejection(clientCall({}, { address: apiKeyServer.address, tlsCaPath: pki.caPath }));
     expect(missing.code).toBe('TEMPORAL_AUTH_FAILED');
     expect(missing.message).toContain('give an API key (--api-key, TEMPORAL_API_KEY)');
   });
