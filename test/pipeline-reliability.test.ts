@@ -12,11 +12,10 @@ import { CancelledFailure } from '@temporalio/common';
 
 import { liveGroupMembers } from '../activities/runner';
 import { cancelPipeline, getPipelineStatus, startPipeline, type PipelineRun } from '../clients/pipelines';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { processAlive } from './devserver/child-server';
 import { MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
-import { suiteWorkflowBundle } from './pipeline-harness';
+import { stepIn, suiteWorkflowBundle } from './pipeline-harness';
 
 const REPO = resolve(__dirname, '..');
 const WORKER_MAIN = join(__dirname, 'fixtures', 'pipeline-worker-main.ts');
@@ -28,12 +27,6 @@ async function lines(path: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in status`);
-  return step;
 }
 
 /** Sends `signal` to a process group; a group already gone is fine. */

@@ -29,7 +29,7 @@ import { cancelPipeline, startPipeline, waitForPipeline, type StartPipelineOptio
 import { MloeError } from '../core/errors';
 import type { PipelineRunStatus, RunPipelineWorkflow } from '../workflows/types';
 import { FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
+import { type PipelineTestWorker, startPipelineTestWorker, uniqueName } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 
 const REPO = resolve(__dirname, '..');
@@ -106,11 +106,6 @@ const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTAT
 
 function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
   return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
-
-/** A pipeline (and so experiment) name no other run of any suite uses. */
-function uniqueName(base: string): string {
-  return `${base}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
 }
 
 const tagsOf = (run: Run): Record<string, string> => Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));

@@ -29,12 +29,12 @@ import { planRerun, rerunPipeline } from '../clients/rerun';
 import { formatRunSummary } from '../clients/run';
 import { MloeError } from '../core/errors';
 import type { PipelineSpec } from '../core/spec';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
+import type { StepRunStatus } from '../workflows/types';
 import { serverAddress } from './devserver/harness';
 import { pollUntil } from './support/poll';
 import { mloeRejection } from './support/rejection';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker } from './pipeline-harness';
+import { startPipelineTestWorker, stepIn } from './pipeline-harness';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const REPO = resolve(__dirname, '..');
@@ -60,12 +60,6 @@ const steps: StepImplementations = createStepImplementations(
   BUILTIN_IMPLEMENTATIONS.map(counting),
   [ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP].map(counting),
 );
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in the status`);
-  return step;
-}
 
 /** What a function threw; fails the test if it returned. */
 function thrownBy(body: () => unknown): MloeError {
