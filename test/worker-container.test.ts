@@ -13,7 +13,6 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
@@ -23,6 +22,7 @@ import { codecConfigFromEnv, type CodecConfig } from '../workers/codec/config';
 import { serverAddress, uniqueQueue } from './devserver/harness';
 import { suiteWorkflowBundle } from './pipeline-harness';
 import { MloeChild, suiteChildren } from './support/mloe-child';
+import { payloadJson, payloadsOf } from './support/payloads';
 import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
@@ -32,21 +32,6 @@ const REPO = resolve(__dirname, '..');
 const ENTRYPOINT = join(REPO, 'bin', 'docker-entrypoint.js');
 const MARKER = `plaintext-marker-${randomBytes(4).toString('hex')}`;
 const temporaryDirectory = suiteTemporaryDirectories('mloe-container-');
-
-/** Every payload in a history (search attributes and headers aside: Temporal never passes those to codecs). */
-function payloadsOf(value: unknown, found: Payload[] = []): Payload[] {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return found;
-  const record = value as Record<string, unknown>;
-  if (record.metadata !== undefined && record.metadata !== null && record.data instanceof Uint8Array) {
-    found.push(record);
-    return found;
-  }
-  for (const [key, child] of Object.entries(record)) {
-    if (key === 'searchAttributes' || key === 'header') continue;
-    payloadsOf(child, found);
-  }
-  return found;
-}
 
 describe('the worker image entrypoint', () => {
   let workDir: string;
@@ -176,19 +161,10 @@ describe('the worker image entrypoint', () => {
     expect([...encodings]).toEqual([ENCODING_ENCRYPTED]);
 
     codecServer = await startCodecServer({ port: 0, codec: codec.codec, corsOrigins: ['http://localhost:8233'] });
-    const toJson = (payload: Payload) => ({
-      metadata: Object.fromEntries(
-        Object.entries(payload.metadata ?? {}).map(([key, value]) => [
-          key,
-          Buffer.from(value ?? []).toString('base64'),
-        ]),
-      ),
-      data: Buffer.from(payload.data ?? []).toString('base64'),
-    });
     const response = await fetch(`${codecServer.url}/decode`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Origin: 'http://localhost:8233' },
-      body: JSON.stringify({ payloads: payloads.map(toJson) }),
+      body: JSON.stringify({ payloads: payloads.map(payloadJson) }),
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
