@@ -15,31 +15,17 @@ import { FileArtifactStore, putJson } from '../activities/artifacts';
 import { MlflowError, createMlflowClient, mlflowConfig, type MlflowClient } from '../activities/mlflow';
 import { createRunStep, type RunStepResult } from '../activities/steps';
 import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
-import { buildProgram } from '../clients/cli';
 import { describeFailure, parseVersionReference } from '../clients/models';
 import { loadModelsConfig } from '../workers/config';
+import { runMloe, type CliResult } from './support/cli';
 
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 
-/** Runs `mloe <args>` in-process with `env`; its exit code and output lines. */
-async function mloe(
+/** Runs `mloe <args>` in-process with `env` (by default, the jest MLflow server's address). */
+const mloe = (
   args: string[],
   env: Record<string, string> = { MLFLOW_TRACKING_URI: TRACKING_URI },
-): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  let code = 0;
-  const program = buildProgram(
-    { stdout: (line) => stdout.push(line), stderr: (line) => stderr.push(line) },
-    (exitCode) => {
-      code = exitCode;
-    },
-    env,
-  );
-  program.exitOverride();
-  await program.parseAsync(['node', 'mloe', ...args]);
-  return { code, stdout, stderr };
-}
+): Promise<CliResult> => runMloe(args, env);
 
 describe('mloe models', () => {
   let directory: string;
