@@ -30,6 +30,7 @@ import { connect, serverAddress, type TestEnv } from './devserver/harness';
 import { runMloe, type CliResult } from './support/cli';
 import { childEnv, MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
+import { thrownBy } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 /** The description of the lineage configuration of an environment without `OPENLINEAGE_*` variables. */
@@ -56,16 +57,6 @@ function uniqueName(base: string): string {
 }
 
 const SAY_STEP = { run: { command: ['sh', '-c', 'echo hello; echo oops >&2'] } };
-
-/** What a function threw; fails the test if it returned. */
-function thrownBy(body: () => unknown): unknown {
-  try {
-    body();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an exception');
-}
 
 /** A fresh temporary directory, removed after the suite. */
 const temporaryDirectory = suiteTemporaryDirectories('mloe-cli-ops-');

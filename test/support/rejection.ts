@@ -14,6 +14,16 @@ export async function failureOf(body: () => unknown): Promise<unknown> {
   throw new Error('expected a failure');
 }
 
+/** What `body` threw; throws when it returned. */
+export function thrownBy(body: () => unknown): unknown {
+  try {
+    body();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an exception');
+}
+
 /** What `promise` rejected with; throws when it resolved. */
 export function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   return failureOf(() => promise);
