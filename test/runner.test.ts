@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -23,16 +23,9 @@ import {
 import { MloeError } from '../core/errors';
 import { pollUntil } from './support/poll';
 import { rejectionOf } from './support/rejection';
+import { suiteTemporaryDirectories } from './temporary-directories';
 
-const temporaryDirectories: string[] = [];
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'mloe-runner-test-'));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const temporaryDirectory = suiteTemporaryDirectories('mloe-runner-test-');
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
