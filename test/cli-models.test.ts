@@ -5,7 +5,6 @@
  * malformed reference, a server that is down.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,6 +17,7 @@ import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activ
 import { describeFailure, parseVersionReference } from '../clients/models';
 import { loadModelsConfig } from '../workers/config';
 import { runMloe, type CliResult } from './support/cli';
+import { closedPort } from './support/ports';
 
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 
@@ -141,10 +141,7 @@ describe('mloe models', () => {
     expect(malformed.stderr[0]).toContain('expected NAME@ALIAS or NAME/VERSION');
     expect((await mloe(['models', 'alias', 'set', name, 'x', 'latest'])).code).toBe(2);
 
-    const server = createServer();
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((done) => server.close(() => done()));
+    const port = await closedPort();
     const down = await mloe(['models', 'list'], {
       MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`,
       MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,21 +29,12 @@ import { connect, serverAddress, type TestEnv } from './devserver/harness';
 import { runMloe, type CliResult } from './support/cli';
 import { childEnv, MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
+import { closedPort } from './support/ports';
 import { thrownBy } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 /** The description of the lineage configuration of an environment without `OPENLINEAGE_*` variables. */
 const LINEAGE_OFF = 'OpenLineage events off';
-
-/** A port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const address = server.address();
-  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** A pipeline spec with one command step per entry. */
 function commandSpec(name: string, steps: Record<string, unknown>): Record<string, unknown> {
