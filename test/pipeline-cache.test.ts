@@ -26,7 +26,7 @@ import packageJson from '../package.json';
 import { startPipeline, waitForPipeline, type StartPipelineOptions } from '../clients/pipelines';
 import type { RunPipelineWorkflow } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
-import { startPipelineTestWorker, stepIn } from './pipeline-harness';
+import { specOf, startPipelineTestWorker, stepIn } from './pipeline-harness';
 import { replayAll } from './support/replay';
 
 /** Executions of the counting steps, by `step:input`. */
@@ -72,10 +72,6 @@ const CACHE_TEST_STEPS: StepImplementation[] = [
 ];
 
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, CACHE_TEST_STEPS);
-
-function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
 
 /** make-data → summarise, with the row count as a parameter. */
 function chainSpec(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -72,3 +72,8 @@ export function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
 export function uniqueName(base: string): string {
   return `${base}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
 }
+
+/** A spec with the required header (`apiVersion`, `kind`, `metadata.name`) around `body`. */
+export function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
+}

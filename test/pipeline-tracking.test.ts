@@ -28,7 +28,7 @@ import { cancelPipeline, startPipeline, waitForPipeline, type StartPipelineOptio
 import { MloeError } from '../core/errors';
 import type { PipelineRunStatus, RunPipelineWorkflow } from '../workflows/types';
 import { FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
-import { type PipelineTestWorker, startPipelineTestWorker, uniqueName } from './pipeline-harness';
+import { type PipelineTestWorker, specOf, startPipelineTestWorker, uniqueName } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 import { closedPort } from './support/ports';
 
@@ -103,10 +103,6 @@ const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTAT
   FAIL_STEP,
   WAIT_CANCEL_STEP,
 ]);
-
-function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
 
 const tagsOf = (run: Run): Record<string, string> => Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));
 const paramsOf = (run: Run): Record<string, string> => Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));

@@ -35,7 +35,7 @@ import {
 import { pipelineStatusQuery, type PipelineRunStatus, type RunPipelineWorkflow } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker, stepIn, uniqueName } from './pipeline-harness';
+import { specOf, startPipelineTestWorker, stepIn, uniqueName } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 import { replayAll } from './support/replay';
 
@@ -90,11 +90,6 @@ const TEST_STEPS: StepImplementation[] = [
 ];
 
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, TEST_STEPS);
-
-/** A spec with the required header around `body`. */
-function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
 
 describe('runPipeline on the dev server', () => {
   let env: TestEnv;
