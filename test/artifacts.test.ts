@@ -25,6 +25,7 @@ import {
 } from '../activities/artifacts';
 import { MloeError } from '../core/errors';
 import { S3RVER_CREDENTIALS, S3RVER_MAX_KEY_SEGMENT_BYTES, startS3Server, type S3TestServer } from './s3-server';
+import { failureOf } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const MIB = 1024 * 1024;
@@ -38,16 +39,6 @@ function sha256(bytes: Uint8Array | string): string {
 
 function hexOf(ref: { digest: string }): string {
   return ref.digest.slice('sha256:'.length);
-}
-
-/** What a function threw (synchronously) or its promise rejected with. */
-async function failureOf(body: () => unknown): Promise<unknown> {
-  try {
-    await body();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('file store', () => {

@@ -5,7 +5,6 @@
  * malformed reference, a server that is down.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,31 +14,18 @@ import { FileArtifactStore, putJson } from '../activities/artifacts';
 import { MlflowError, createMlflowClient, mlflowConfig, type MlflowClient } from '../activities/mlflow';
 import { createRunStep, type RunStepResult } from '../activities/steps';
 import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
-import { buildProgram } from '../clients/cli';
 import { describeFailure, parseVersionReference } from '../clients/models';
 import { loadModelsConfig } from '../workers/config';
+import { runMloe, type CliResult } from './support/cli';
+import { closedPort } from './support/ports';
 
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 
-/** Runs `mloe <args>` in-process with `env`; its exit code and output lines. */
-async function mloe(
+/** Runs `mloe <args>` in-process with `env` (by default, the jest MLflow server's address). */
+const mloe = (
   args: string[],
   env: Record<string, string> = { MLFLOW_TRACKING_URI: TRACKING_URI },
-): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  let code = 0;
-  const program = buildProgram(
-    { stdout: (line) => stdout.push(line), stderr: (line) => stderr.push(line) },
-    (exitCode) => {
-      code = exitCode;
-    },
-    env,
-  );
-  program.exitOverride();
-  await program.parseAsync(['node', 'mloe', ...args]);
-  return { code, stdout, stderr };
-}
+): Promise<CliResult> => runMloe(args, env);
 
 describe('mloe models', () => {
   let directory: string;
@@ -155,10 +141,7 @@ describe('mloe models', () => {
     expect(malformed.stderr[0]).toContain('expected NAME@ALIAS or NAME/VERSION');
     expect((await mloe(['models', 'alias', 'set', name, 'x', 'latest'])).code).toBe(2);
 
-    const server = createServer();
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((done) => server.close(() => done()));
+    const port = await closedPort();
     const down = await mloe(['models', 'list'], {
       MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`,
       MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',

@@ -4,18 +4,15 @@
  * (a pipeline run through it, `mloe list` and `mloe logs` on its runs, SIGINT); `mloe dev --port 0` as a child
  * process (a pipeline run through it, SIGTERM). In-process commands go through `buildProgram`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
-import { buildProgram } from '../clients/cli';
 import { MloeError } from '../core/errors';
 import { parseListFlags, pipelineListQuery } from '../clients/list';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
@@ -29,108 +26,15 @@ import {
   type ConfigEnv,
 } from '../workers/config';
 import { connect, serverAddress, type TestEnv } from './devserver/harness';
+import { runMloe, type CliResult } from './support/cli';
+import { childEnv, MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
+import { closedPort } from './support/ports';
+import { thrownBy } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
-
-const REPO = resolve(__dirname, '..');
-const BIN = join(REPO, 'bin', 'mloe.js');
-
-/** What an in-process command printed and returned. */
-interface CliResult {
-  code: number;
-  stdout: string[];
-  stderr: string[];
-}
-
-/** Runs `mloe ARGS` in this process with `env` as its environment. */
-async function runCli(args: string[], env: ConfigEnv): Promise<CliResult> {
-  const result: CliResult = { code: 0, stdout: [], stderr: [] };
-  const program = buildProgram(
-    { stdout: (line) => result.stdout.push(line), stderr: (line) => result.stderr.push(line) },
-    (code) => {
-      result.code = code;
-    },
-    env,
-  );
-  await program.parseAsync(['node', 'mloe', ...args]);
-  return result;
-}
-
-/** A `bin/mloe.js` child process, its output collected as it comes. */
-class MloeChild {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-  private readonly listeners = new Set<() => void>();
-
-  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: options.env });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.listeners.forEach((listener) => listener());
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-      this.listeners.forEach((listener) => listener());
-    });
-    this.exited = new Promise((resolvePromise) => {
-      this.child.once('exit', (code, signal) => {
-        this.listeners.forEach((listener) => listener());
-        resolvePromise({ code, signal });
-      });
-    });
-  }
-
-  /** Resolves with the first match of `pattern` in stdout, as soon as it is printed; rejects if the process exits. */
-  waitForStdout(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => done(new Error(`no ${String(pattern)} within ${timeoutMs} ms`)), timeoutMs);
-      const check = (): void => {
-        const match = pattern.exec(this.stdout);
-        if (match !== null) done(undefined, match);
-        else if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          done(new Error(`exited before printing ${String(pattern)}:\n${this.stdout}\n${this.stderr}`));
-        }
-      };
-      const done = (error?: Error, match?: RegExpMatchArray): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        if (error === undefined && match !== undefined) resolvePromise(match);
-        else reject(error ?? new Error('no match'));
-      };
-      this.listeners.add(check);
-      check();
-    });
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-  }
-}
-
-/** An environment for child processes without the variables the tests set themselves. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name))
-      delete env[name];
-  }
-  return { ...env, ...extra };
-}
 
 /** The description of the lineage configuration of an environment without `OPENLINEAGE_*` variables. */
 const LINEAGE_OFF = 'OpenLineage events off';
-
-/** A port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const address = server.address();
-  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** A pipeline spec with one command step per entry. */
 function commandSpec(name: string, steps: Record<string, unknown>): Record<string, unknown> {
@@ -143,16 +47,6 @@ function uniqueName(base: string): string {
 }
 
 const SAY_STEP = { run: { command: ['sh', '-c', 'echo hello; echo oops >&2'] } };
-
-/** What a function threw; fails the test if it returned. */
-function thrownBy(body: () => unknown): unknown {
-  try {
-    body();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an exception');
-}
 
 /** A fresh temporary directory, removed after the suite. */
 const temporaryDirectory = suiteTemporaryDirectories('mloe-cli-ops-');
@@ -382,28 +276,31 @@ describe('commands without a Temporal, or with a bad configuration', () => {
     for (const args of commands) {
       // Only logs reads the S3 settings: a bad one does not stop the others.
       const s3 = args[0] === 'logs' ? {} : { MLOE_S3_ENDPOINT: 'foo', MLOE_WORKER_CONCURRENCY: '0' };
-      const result = await runCli(args, { TEMPORAL_ADDRESS: address, ...s3 });
+      const result = await runMloe(args, { TEMPORAL_ADDRESS: address, ...s3 });
       expect({ args, code: result.code }).toEqual({ args, code: 1 });
       expect(result.stderr.join('\n')).toContain(`no Temporal at ${address}: start one with \`mloe dev\``);
     }
-    const logs = await runCli(['logs', 'pipeline-x-1'], { TEMPORAL_ADDRESS: address, MLOE_S3_ENDPOINT: 'foo' });
+    const logs = await runMloe(['logs', 'pipeline-x-1'], { TEMPORAL_ADDRESS: address, MLOE_S3_ENDPOINT: 'foo' });
     expect(logs.code).toBe(1);
     expect(logs.stderr.join('\n')).toContain('invalid MLOE_S3_ENDPOINT="foo"');
-    const flagged = await runCli(['status', 'pipeline-x-1', '--address', address], {});
+    const flagged = await runMloe(['status', 'pipeline-x-1', '--address', address], {});
     expect(flagged.code).toBe(1);
     expect(flagged.stderr.join('\n')).toContain(`no Temporal at ${address}`);
   });
 
   it('a bad TEMPORAL_ADDRESS, store URI or concurrency is an error naming the variable, before anything starts', async () => {
-    const status = await runCli(['status', 'pipeline-x-1'], { TEMPORAL_ADDRESS: 'grpc://nowhere' });
+    const status = await runMloe(['status', 'pipeline-x-1'], { TEMPORAL_ADDRESS: 'grpc://nowhere' });
     expect(status.code).toBe(1);
     expect(status.stderr.join('\n')).toContain('TEMPORAL_ADDRESS="grpc://nowhere": an address is host:port');
 
-    const worker = await runCli(['worker'], { MLOE_WORKER_CONCURRENCY: 'many', MLOE_ARTIFACT_STORE: 'data/artifacts' });
+    const worker = await runMloe(['worker'], {
+      MLOE_WORKER_CONCURRENCY: 'many',
+      MLOE_ARTIFACT_STORE: 'data/artifacts',
+    });
     expect(worker.code).toBe(1);
     expect(worker.stderr.join('\n')).toMatch(/MLOE_ARTIFACT_STORE="data\/artifacts"[^\n]*\n\s*MLOE_WORKER_CONCURRENCY/);
 
-    const dev = await runCli(['dev', '--port', 'high'], {});
+    const dev = await runMloe(['dev', '--port', 'high'], {});
     expect(dev.code).toBe(1);
     expect(dev.stderr.join('\n')).toContain('--port "high"');
   });
@@ -412,9 +309,9 @@ describe('commands without a Temporal, or with a bad configuration', () => {
     const address = `127.0.0.1:${await closedPort()}`;
     const message =
       'error: invalid OPENLINEAGE__TRANSPORT__TYPE: expected one of http, file, console, noop (got "kafka")';
-    const worker = await runCli(['worker'], { TEMPORAL_ADDRESS: address, OPENLINEAGE__TRANSPORT__TYPE: 'kafka' });
+    const worker = await runMloe(['worker'], { TEMPORAL_ADDRESS: address, OPENLINEAGE__TRANSPORT__TYPE: 'kafka' });
     expect(worker).toEqual({ code: 1, stdout: [], stderr: [message] });
-    const dev = await runCli(['dev', '--port', '0'], { OPENLINEAGE__TRANSPORT__TYPE: 'kafka' });
+    const dev = await runMloe(['dev', '--port', '0'], { OPENLINEAGE__TRANSPORT__TYPE: 'kafka' });
     expect(dev).toEqual({ code: 1, stdout: [], stderr: [message] });
   });
 
@@ -424,13 +321,13 @@ describe('commands without a Temporal, or with a bad configuration', () => {
     await writeFile(spec, JSON.stringify(commandSpec(uniqueName('ops-store'), { say: SAY_STEP })));
     const address = `127.0.0.1:${await closedPort()}`;
     const expected = 'error: unsupported artifact store "bucket": use file:///absolute/dir or s3://bucket[/prefix]';
-    const remote = await runCli(['run', spec, '--artifact-store', 'bucket'], { TEMPORAL_ADDRESS: address });
+    const remote = await runMloe(['run', spec, '--artifact-store', 'bucket'], { TEMPORAL_ADDRESS: address });
     expect(remote).toEqual({ code: 1, stdout: [], stderr: [expected] });
     const startedAt = performance.now();
-    const embedded = await runCli(['run', spec, '--artifact-store', 'bucket'], {});
+    const embedded = await runMloe(['run', spec, '--artifact-store', 'bucket'], {});
     expect(embedded).toEqual({ code: 1, stdout: [], stderr: [expected] });
     expect(performance.now() - startedAt).toBeLessThan(1000); // no server booted, no workflows bundled
-    const badFile = await runCli(['run', spec, '--artifact-store', 'file://host/dir'], { TEMPORAL_ADDRESS: address });
+    const badFile = await runMloe(['run', spec, '--artifact-store', 'file://host/dir'], { TEMPORAL_ADDRESS: address });
     expect(badFile.code).toBe(1);
     expect(badFile.stderr.join('\n')).not.toContain('no Temporal');
   });
@@ -439,22 +336,22 @@ describe('commands without a Temporal, or with a bad configuration', () => {
     const directory = await temporaryDirectory();
     const store = pathToFileURL(join(directory, 'store')).href;
     const env = { TEMPORAL_ADDRESS: 'http://x', TEMPORAL_NAMESPACE: 'a b', MLOE_ARTIFACT_STORE: store };
-    const fromVariable = await runCli(['lineage', 'sha256:deadbeef00'], env);
+    const fromVariable = await runMloe(['lineage', 'sha256:deadbeef00'], env);
     expect(fromVariable.code).toBe(1);
     expect(fromVariable.stderr.join('\n')).toContain(`digest starts with deadbeef00`);
     expect(fromVariable.stderr.join('\n')).toContain(` in ${store}`);
 
-    const badVariable = await runCli(['lineage', 'sha256:deadbeef00'], { MLOE_ARTIFACT_STORE: 'data/store' });
+    const badVariable = await runMloe(['lineage', 'sha256:deadbeef00'], { MLOE_ARTIFACT_STORE: 'data/store' });
     expect(badVariable.code).toBe(1);
     expect(badVariable.stderr.join('\n')).toContain('invalid MLOE_ARTIFACT_STORE="data/store"');
     // --artifact-store wins, so the variable is not read.
-    const flagged = await runCli(['lineage', 'sha256:deadbeef00', '--artifact-store', join(directory, 'other')], {
+    const flagged = await runMloe(['lineage', 'sha256:deadbeef00', '--artifact-store', join(directory, 'other')], {
       MLOE_ARTIFACT_STORE: 'data/store',
     });
     expect(flagged.code).toBe(1);
     expect(flagged.stderr.join('\n')).toContain(` in ${pathToFileURL(join(directory, 'other')).href}`);
 
-    const both = await runCli(['lineage', 'sha256:deadbeef00', '--upstream', '--downstream'], env);
+    const both = await runMloe(['lineage', 'sha256:deadbeef00', '--upstream', '--downstream'], env);
     expect(both).toEqual({
       code: 2,
       stdout: [],
@@ -495,8 +392,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
   });
 
   afterAll(async () => {
-    worker?.kill('SIGKILL');
-    await worker?.exited;
+    await worker?.stop();
     await env?.close();
   });
 
@@ -527,7 +423,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
   it('mloe list filters by pipeline and by status', async () => {
     const rowsOf = (result: CliResult): string[][] => result.stdout.slice(2).map((line) => line.split(/\s{2,}/));
     const byPipeline = await pollUntil(`mloe list --pipeline ${okName} to show its one run`, async () => {
-      const result = await runCli(['list', '--pipeline', okName], serverEnv());
+      const result = await runMloe(['list', '--pipeline', okName], serverEnv());
       return result.stdout.length === 3 ? result : undefined;
     });
     expect(byPipeline.code).toBe(0);
@@ -542,21 +438,21 @@ describe('mloe worker, a child process on the jest dev server', () => {
       ],
     ]);
 
-    const failedOnly = await runCli(['list', '--pipeline', failName, '--status', 'Failed'], serverEnv());
+    const failedOnly = await runMloe(['list', '--pipeline', failName, '--status', 'Failed'], serverEnv());
     expect(rowsOf(failedOnly).map((row) => row.slice(0, 3))).toEqual([[failRun.workflowId, failName, 'Failed']]);
 
-    const failedOk = await runCli(['list', '--pipeline', okName, '--status', 'failed', '--limit', '5'], serverEnv());
+    const failedOk = await runMloe(['list', '--pipeline', okName, '--status', 'failed', '--limit', '5'], serverEnv());
     expect(failedOk).toEqual({
       code: 0,
       stdout: [`no pipeline runs of pipeline ${okName} with status Failed in namespace default at ${serverAddress()}`],
       stderr: [],
     });
 
-    const quoted = await runCli(['list', '--pipeline', `${okName}' OR WorkflowType = 'runPipeline`], serverEnv());
+    const quoted = await runMloe(['list', '--pipeline', `${okName}' OR WorkflowType = 'runPipeline`], serverEnv());
     expect(quoted.code).toBe(0);
     expect(quoted.stdout[0]).toMatch(/^no pipeline runs of pipeline/);
 
-    const badStatus = await runCli(['list', '--status', 'Done'], serverEnv());
+    const badStatus = await runMloe(['list', '--status', 'Done'], serverEnv());
     expect(badStatus.code).toBe(1);
     expect(badStatus.stderr).toEqual([
       'error: invalid --status "Done": expected one of Running, Completed, Failed, Cancelled, Terminated, TimedOut',
@@ -565,7 +461,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
 
   it('mloe list: a terminated run is not Running, and sub-pipeline children are not listed', async () => {
     const listed = async (args: string[]): Promise<string[][]> => {
-      const result = await runCli(['list', ...args], serverEnv());
+      const result = await runMloe(['list', ...args], serverEnv());
       expect(result.code).toBe(0);
       return result.stdout[0]?.startsWith('no pipeline runs') === true
         ? []
@@ -621,18 +517,18 @@ describe('mloe worker, a child process on the jest dev server', () => {
   });
 
   it('mloe logs prints the stored stdout and stderr of each command step under a header, digest-verified', async () => {
-    const all = await runCli(['logs', okRun.workflowId], serverEnv());
+    const all = await runMloe(['logs', okRun.workflowId], serverEnv());
     expect(all).toEqual({
       code: 0,
       stdout: ['==> say: stdout <==', 'hello', '==> say: stderr <==', 'oops'],
       stderr: [],
     });
 
-    const failed = await runCli(['logs', failRun.workflowId, 'after'], serverEnv());
+    const failed = await runMloe(['logs', failRun.workflowId, 'after'], serverEnv());
     expect(failed.code).toBe(0);
     expect(failed.stdout).toEqual([expect.stringMatching(/^==> after: no logs: /)]);
 
-    const unknown = await runCli(['logs', okRun.workflowId, 'nope'], serverEnv());
+    const unknown = await runMloe(['logs', okRun.workflowId, 'nope'], serverEnv());
     expect(unknown).toEqual({
       code: 1,
       stdout: [],
@@ -647,7 +543,7 @@ describe('mloe worker, a child process on the jest dev server', () => {
     expect(await readFile(path, 'utf8')).toBe('hello\n');
     await rm(path, { force: true });
     await writeFile(path, 'HELLO\n');
-    const tampered = await runCli(['logs', okRun.workflowId, 'say'], serverEnv());
+    const tampered = await runMloe(['logs', okRun.workflowId, 'say'], serverEnv());
     expect(tampered.code).toBe(1);
     expect(tampered.stderr.join('\n')).toMatch(/say stdout .*corrupt/);
     expect(tampered.stdout).toContain('==> say: stderr <==');
@@ -696,8 +592,7 @@ describe('mloe run without TEMPORAL_ADDRESS, a child process', () => {
       await expect(access(join(directory, 'store', 'sha256'))).resolves.toBeUndefined();
       await expect(access(join(directory, '.mloe'))).rejects.toThrow();
     } finally {
-      run.kill('SIGKILL');
-      await run.exited;
+      await run.stop();
     }
   });
 });
@@ -733,7 +628,7 @@ describe('mloe dev, a child process', () => {
         expect(mlflowUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
         expect(outcome.status.mlflow?.url).toMatch(new RegExp(`^${mlflowUrl}/api/2\\.0/mlflow/runs/get\\?run_id=`));
         // `mloe list` needs no registration first: `mloe dev` registers the search attributes at start.
-        const listed = await runCli(['list', '--status', 'Completed'], { TEMPORAL_ADDRESS: address });
+        const listed = await runMloe(['list', '--status', 'Completed'], { TEMPORAL_ADDRESS: address });
         expect(listed.stdout.slice(2).map((line) => line.split(/\s+/)[0])).toEqual([run.workflowId]);
       } finally {
         await connection.close();
@@ -744,8 +639,7 @@ describe('mloe dev, a child process', () => {
       expect(dev.stderr).toContain('SIGTERM: stopping the worker');
       expect(dev.stderr).toMatch(/stopped\s*$/);
     } finally {
-      dev.kill('SIGKILL');
-      await dev.exited;
+      await dev.stop();
     }
   });
 });

@@ -11,42 +11,21 @@ import { join, resolve } from 'node:path';
 import { createMlflowClient, mlflowConfig, type MlflowClient } from '../activities/mlflow';
 import { versionByAlias } from '../activities/promotion';
 import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
-import { buildProgram } from '../clients/cli';
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
 import { loadIdentityConfig } from '../workers/config';
 import { pipelineStatusQuery } from '../workflows/types';
 import { promotionSpec, promotionSteps } from './fixtures/promotion';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
+import { runMloe, type CliResult } from './support/cli';
 import { pollUntil } from './support/poll';
 
 const REPO = resolve(__dirname, '..');
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 const ADDRESS = process.env.TEMPORAL_TEST_ADDRESS ?? '';
 
-/** Runs `mloe <args>` in-process with `env`; its exit code and output lines. */
-async function mloe(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  let code = 0;
-  const program = buildProgram(
-    { stdout: (line) => stdout.push(line), stderr: (line) => stderr.push(line) },
-    (exitCode) => {
-      code = exitCode;
-    },
-    { TEMPORAL_ADDRESS: ADDRESS, MLFLOW_TRACKING_URI: TRACKING_URI, ...env },
-  );
-  program.exitOverride();
-  program.configureOutput({ writeErr: (text) => stderr.push(text.trimEnd()), writeOut: () => undefined });
-  try {
-    await program.parseAsync(['node', 'mloe', ...args]);
-  } catch (error) {
-    code = (error as { exitCode?: number }).exitCode ?? 1;
-  }
-  return { code, stdout, stderr };
-}
+/** Runs `mloe <args>` in-process against the jest Temporal and MLflow servers, with `env` besides. */
+const mloe = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
+  runMloe(args, { TEMPORAL_ADDRESS: ADDRESS, MLFLOW_TRACKING_URI: TRACKING_URI, ...env });
 
 describe('mloe approvals, approve, reject, models rollback', () => {
   let worker: PipelineTestWorker;

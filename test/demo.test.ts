@@ -23,6 +23,7 @@ import { evaluateInto, trainInto } from '../activities/training';
 import { MloeError } from '../core/errors';
 import type { JsonValue } from '../core/spec';
 import { HOUSING_DATA, HOUSING_SPEC } from './support/examples';
+import { rejectionOf, thrownBy } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 /** A step's duration in the summary table: `443 ms` below a second, `1.8 s` above (a loaded machine gets there). */
@@ -60,26 +61,6 @@ function runBuiltinStep(root: string, uses: string, inputs: Record<string, JsonV
     workingDir: root,
     noCache: 'the test',
   });
-}
-
-/** What a function threw; fails the test if it returned. */
-function thrownBy(body: () => unknown): unknown {
-  try {
-    body();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an exception');
-}
-
-/** What a promise rejected with; fails the test if it resolved. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** The ApplicationFailure an activity call rejected with, checked to be non-retryable with the given code. */

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
 import { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 import { startEmbeddedStack, type EmbeddedStack } from '../clients/embedded-stack';
@@ -17,6 +16,7 @@ import { ENCODING_ENCRYPTED } from '../workers/codec/aes-gcm-codec';
 import { codecConfigFromEnv } from '../workers/codec/config';
 import { loadWorkflowBundleConfig } from '../workers/config';
 import { createPipelineWorker } from '../workers/pipeline-worker';
+import { payloadJson, payloadsOf } from './support/payloads';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 jest.setTimeout(180_000);
@@ -25,28 +25,6 @@ const MARKER = `ui-marker-${randomBytes(4).toString('hex')}`;
 const temporaryDirectory = suiteTemporaryDirectories('mloe-encryption-ui-');
 
 type PayloadJson = { metadata?: Record<string, string>; data?: string };
-
-function toJson(payload: Payload): PayloadJson {
-  return {
-    metadata: Object.fromEntries(
-      Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value ?? []).toString('base64')]),
-    ),
-    data: Buffer.from(payload.data ?? []).toString('base64'),
-  };
-}
-
-function payloadsOf(value: unknown, found: Payload[] = []): Payload[] {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return found;
-  const record = value as Record<string, unknown>;
-  if (record.metadata !== undefined && record.metadata !== null && record.data instanceof Uint8Array) {
-    found.push(record);
-    return found;
-  }
-  for (const [key, child] of Object.entries(record)) {
-    if (key !== 'searchAttributes' && key !== 'header') payloadsOf(child, found);
-  }
-  return found;
-}
 
 let stack: EmbeddedStack;
 let stopWorker: () => Promise<void> = () => Promise.resolve();
@@ -122,7 +100,7 @@ it('the embedded Web UI decodes an encrypted run through its own codec endpoint'
     expect(response.status).toBe(200);
     return (await response.json()) as { payloads: PayloadJson[] };
   };
-  const decoded = await post('decode', { payloads: payloads.map(toJson) });
+  const decoded = await post('decode', { payloads: payloads.map(payloadJson) });
   const texts = decoded.payloads.map((payload) => Buffer.from(payload.data ?? '', 'base64').toString());
   expect(texts.some((text) => text.includes(MARKER))).toBe(true);
 

@@ -4,10 +4,9 @@
  * required fields, delivery over HTTP to a real local server and to a file, configuration from the environment, and
  * `mloe lineage` output.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 
@@ -49,16 +48,9 @@ import {
 } from '../activities/lineage';
 import { ConfigError, MloeError } from '../core/errors';
 import { runLineage } from '../clients/lineage';
+import { suiteTemporaryDirectories } from './temporary-directories';
 
-const temporaryDirectories: string[] = [];
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'mloe-lineage-test-'));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const temporaryDirectory = suiteTemporaryDirectories('mloe-lineage-test-');
 
 /** A logger that remembers what it was told. */
 function recordingLogger(): LineageLogger & { warnings: string[]; infos: string[] } {

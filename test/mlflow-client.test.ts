@@ -23,6 +23,7 @@ import {
   type MlflowClient,
   type MlflowConfigInput,
 } from '../activities/mlflow';
+import { closedPort } from './support/ports';
 
 /** One request as the server saw it. */
 interface Seen {
@@ -260,7 +261,7 @@ describe('retries', () => {
   it('retries a refused connection until the server is up', async () => {
     const mlflow = new ScriptedServer().reply(ok({ experiment: EXPERIMENT }));
     servers.push(mlflow);
-    const port = await freePort();
+    const port = await closedPort();
     const { client, sleeps } = clientFor(`http://127.0.0.1:${port}`, {}, async () => {
       await mlflow.listen(port);
     });
@@ -270,7 +271,7 @@ describe('retries', () => {
   });
 
   it('fails with CONNECTION_FAILED, retryable, once the retries are spent', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const { client, sleeps } = clientFor(`http://127.0.0.1:${port}`, { retry: { maxRetries: 2 } });
     const error = await caught(client.experiments.get('7'));
     expect(error).toMatchObject({ errorCode: 'CONNECTION_FAILED', retryable: true, attempts: 3 });
@@ -326,15 +327,6 @@ describe('retries', () => {
     expect(puts[1]?.body.equals(Buffer.alloc(70_000, 7))).toBe(true);
   });
 });
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 describe('authentication', () => {
   it('sends MLFLOW_TRACKING_TOKEN as a Bearer token', async () => {

@@ -18,6 +18,7 @@ import { AesGcmPayloadCodec, ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID } fr
 import { codecConfigFromEnv, dataConverterOptions, describeCodec } from '../workers/codec/config';
 import { KeyRing, decodeKeyText, loadKeys } from '../workers/codec/keys';
 import { loadConnectionConfig, loadWorkerConfig } from '../workers/config';
+import { payloadJson } from './support/payloads';
 import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
@@ -181,12 +182,6 @@ describe('codec server (Temporal remote codec contract)', () => {
   const codec = new AesGcmPayloadCodec(ring({ k1: KEY_A }, 'k1'));
   const UI = 'http://localhost:8233';
   const app = createCodecServerApp({ codec, corsOrigins: [UI] });
-  const toJson = (payload: Payload) => ({
-    metadata: Object.fromEntries(
-      Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value ?? []).toString('base64')]),
-    ),
-    data: Buffer.from(payload.data ?? []).toString('base64'),
-  });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     app.request(path, {
       method: 'POST',
@@ -195,7 +190,7 @@ describe('codec server (Temporal remote codec contract)', () => {
     });
 
   it('encodes and decodes proto3-JSON payloads, also under a namespace path segment', async () => {
-    const plain = toJson(payloadOf({ hello: 'codec' }));
+    const plain = payloadJson(payloadOf({ hello: 'codec' }));
     const encoded = await post('/encode', { payloads: [plain] }, { 'X-Namespace': 'default' });
     expect(encoded.status).toBe(200);
     expect(encoded.headers.get('Access-Control-Allow-Origin')).toBe(UI);
@@ -236,7 +231,11 @@ describe('codec server (Temporal remote codec contract)', () => {
     await bad(await post('/decode', { payloads: [{ data: 'not base64!' }] }), 400, /payloads\.0\.data: not base64/);
     await bad(await post('/decode', { payloads: [] }, { 'Content-Type': 'text/plain' }), 415, /application\/json/);
     const wrongKey = await new AesGcmPayloadCodec(ring({ k9: KEY_B }, 'k9')).encode([payloadOf(1)]);
-    await bad(await post('/decode', { payloads: wrongKey.map(toJson) }), 422, /key "k9", which this process does not/);
+    await bad(
+      await post('/decode', { payloads: wrongKey.map(payloadJson) }),
+      422,
+      /key "k9", which this process does not/,
+    );
     await bad(await app.request('/nope', { method: 'POST' }), 404, /POST \/encode and POST \/decode/);
     expect((await app.request('/decode')).status).toBe(405);
   });
@@ -274,7 +273,7 @@ describe('codec server (Temporal remote codec contract)', () => {
       new Request(`${body.Codec.Endpoint}/decode`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default' },
-        body: JSON.stringify({ payloads: [toJson(encoded as Payload)] }),
+        body: JSON.stringify({ payloads: [payloadJson(encoded as Payload)] }),
       }),
     );
     expect(response.status).toBe(200);

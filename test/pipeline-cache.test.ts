@@ -24,9 +24,9 @@ import { runExplain } from '../clients/explain';
 import { runLineage } from '../clients/lineage';
 import packageJson from '../package.json';
 import { startPipeline, waitForPipeline, type StartPipelineOptions } from '../clients/pipelines';
-import type { PipelineRunStatus, RunPipelineWorkflow, StepRunStatus } from '../workflows/types';
+import type { RunPipelineWorkflow } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
-import { startPipelineTestWorker } from './pipeline-harness';
+import { specOf, startPipelineTestWorker, stepIn } from './pipeline-harness';
 import { replayAll } from './support/replay';
 
 /** Executions of the counting steps, by `step:input`. */
@@ -72,16 +72,6 @@ const CACHE_TEST_STEPS: StepImplementation[] = [
 ];
 
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, CACHE_TEST_STEPS);
-
-function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in status`);
-  return step;
-}
 
 /** make-data → summarise, with the row count as a parameter. */
 function chainSpec(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -8,6 +8,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadWorkflowBundleConfig } from '../workers/config';
 import { createPipelineWorker, type PipelineWorkerOptions } from '../workers/pipeline-worker';
 import { cachedWorkflowBundle, type LoadedWorkflowBundle } from '../workers/workflow-bundle';
+import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { connect, quietLogger, runInBackground, type TestEnv } from './devserver/harness';
 
 /** A running suite worker. */
@@ -58,4 +59,21 @@ export async function startPipelineTestWorker(
     await env.close();
     throw error;
   }
+}
+
+/** The status of step `id` in a run's status; throws when the run has no such step. */
+export function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
+  const step = status.steps.find((candidate) => candidate.id === id);
+  if (step === undefined) throw new Error(`no step ${id} in status`);
+  return step;
+}
+
+/** A pipeline (and so MLflow experiment) name no other run of any suite uses. */
+export function uniqueName(base: string): string {
+  return `${base}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** A spec with the required header (`apiVersion`, `kind`, `metadata.name`) around `body`. */
+export function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
 }

@@ -3,7 +3,6 @@
  * command step is replaced and the run completes without re-running finished steps, and a cancelled run leaves no
  * process of its command steps running. Nothing sleeps to synchronise: every wait polls with a deadline.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,22 +12,13 @@ import { CancelledFailure } from '@temporalio/common';
 
 import { liveGroupMembers } from '../activities/runner';
 import { cancelPipeline, getPipelineStatus, startPipeline, type PipelineRun } from '../clients/pipelines';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { processAlive } from './devserver/child-server';
+import { MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
-import { suiteWorkflowBundle } from './pipeline-harness';
+import { stepIn, suiteWorkflowBundle } from './pipeline-harness';
 
 const REPO = resolve(__dirname, '..');
 const WORKER_MAIN = join(__dirname, 'fixtures', 'pipeline-worker-main.ts');
-
-/** A worker child process. */
-interface WorkerProcess {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<void>;
-  hasExited(): boolean;
-  output(): string;
-}
 
 /** Lines of a file (none when it does not exist yet). */
 async function lines(path: string): Promise<string[]> {
@@ -37,12 +27,6 @@ async function lines(path: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in status`);
-  return step;
 }
 
 /** Sends `signal` to a process group; a group already gone is fine. */
@@ -59,7 +43,7 @@ describe('pipeline reliability with the worker in a child process', () => {
   let client: Client;
   let dir: string;
   let bundlePath: string;
-  const workers: WorkerProcess[] = [];
+  const workers: MloeChild[] = [];
   /** Process groups of command steps, killed in afterAll whatever happened. */
   const groups = new Set<number>();
 
@@ -76,16 +60,16 @@ describe('pipeline reliability with the worker in a child process', () => {
 
   afterAll(async () => {
     for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
-    for (const worker of workers) if (!worker.hasExited()) worker.child.kill('SIGKILL');
-    await Promise.all(workers.map((worker) => worker.exited));
+    await Promise.all(workers.map((worker) => worker.stop()));
     await connection?.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   /** Starts a worker child on `taskQueue` and waits for its ready line. */
-  async function startWorker(taskQueue: string): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
-      cwd: REPO,
+  async function startWorker(taskQueue: string): Promise<MloeChild> {
+    const worker = new MloeChild([], {
+      script: WORKER_MAIN,
+      nodeArgs: ['--import', 'tsx'],
       env: {
         ...process.env,
         TSX_TSCONFIG_PATH: join(REPO, 'tsconfig.json'),
@@ -93,34 +77,9 @@ describe('pipeline reliability with the worker in a child process', () => {
         MLOE_WORKER_TASK_QUEUE: taskQueue,
         MLOE_WORKER_BUNDLE: bundlePath,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    if (child.pid === undefined) throw new Error(`could not spawn ${WORKER_MAIN}`);
-    let output = '';
-    let exited = false;
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const worker: WorkerProcess = {
-      child,
-      pid: child.pid,
-      exited: new Promise((resolveExit) =>
-        child.once('exit', () => {
-          exited = true;
-          resolveExit();
-        }),
-      ),
-      hasExited: () => exited,
-      output: () => output,
-    };
     workers.push(worker);
-    await pollUntil(
-      'the worker to be ready',
-      () => {
-        if (exited) throw new Error(`worker exited before it was ready:\n${output}`);
-        return output.includes('worker ready');
-      },
-      { timeoutMs: 60_000 },
-    );
+    await worker.waitForOutput(/worker ready/, 60_000);
     return worker;
   }
 
@@ -174,8 +133,7 @@ describe('pipeline reliability with the worker in a child process', () => {
     groups.add(interrupted);
     expect(stepIn(await getPipelineStatus(client, run.workflowId), 'b').state).toBe('running');
 
-    first.child.kill('SIGKILL');
-    await first.exited;
+    await first.stop('SIGKILL');
     // A SIGKILLed worker cannot stop its command: the step's group outlives it until we kill it.
     expect(await liveGroupMembers(interrupted)).not.toEqual([]);
     signalGroup(interrupted, 'SIGKILL');

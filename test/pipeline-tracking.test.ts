@@ -5,7 +5,6 @@
  * cancelled runs; a retried step logs once; data MLflow would refuse is reported by step and key while the rest is
  * logged; and a tracking server that is down fails the run with a message naming it.
  */
-import { createServer } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,8 +28,9 @@ import { cancelPipeline, startPipeline, waitForPipeline, type StartPipelineOptio
 import { MloeError } from '../core/errors';
 import type { PipelineRunStatus, RunPipelineWorkflow } from '../workflows/types';
 import { FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
+import { type PipelineTestWorker, specOf, startPipelineTestWorker, uniqueName } from './pipeline-harness';
 import { pollUntil } from './support/poll';
+import { closedPort } from './support/ports';
 
 const REPO = resolve(__dirname, '..');
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
@@ -104,29 +104,10 @@ const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTAT
   WAIT_CANCEL_STEP,
 ]);
 
-function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
-
-/** A pipeline (and so experiment) name no other run of any suite uses. */
-function uniqueName(base: string): string {
-  return `${base}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-}
-
 const tagsOf = (run: Run): Record<string, string> => Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));
 const paramsOf = (run: Run): Record<string, string> => Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
 const metricsOf = (run: Run): Record<string, number> =>
   Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
-
-/** A local port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('pipeline runs tracked in MLflow', () => {
   let worker: PipelineTestWorker;

@@ -32,15 +32,10 @@ import {
   type PipelineOutcome,
   type StartPipelineOptions,
 } from '../clients/pipelines';
-import {
-  pipelineStatusQuery,
-  type PipelineRunStatus,
-  type RunPipelineWorkflow,
-  type StepRunStatus,
-} from '../workflows/types';
+import { pipelineStatusQuery, type PipelineRunStatus, type RunPipelineWorkflow } from '../workflows/types';
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker } from './pipeline-harness';
+import { specOf, startPipelineTestWorker, stepIn, uniqueName } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 import { replayAll } from './support/replay';
 
@@ -95,22 +90,6 @@ const TEST_STEPS: StepImplementation[] = [
 ];
 
 const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, TEST_STEPS);
-
-/** A spec with the required header around `body`. */
-function specOf(name: string, body: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'mloe.dev/v1', kind: 'Pipeline', metadata: { name }, ...body };
-}
-
-/** A pipeline name no other run of this suite uses (for visibility queries). */
-function uniqueName(base: string): string {
-  return `${base}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-}
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in status`);
-  return step;
-}
 
 describe('runPipeline on the dev server', () => {
   let env: TestEnv;

@@ -23,7 +23,7 @@ import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pip
 import { pipelineStatusQuery, type PipelineRunStatus, type StepRunStatus } from '../workflows/types';
 import { promotionSpec, promotionSteps as steps } from './fixtures/promotion';
 import { startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
+import { type PipelineTestWorker, startPipelineTestWorker, uniqueName } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 import { replayAll } from './support/replay';
 
@@ -32,10 +32,6 @@ const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 
 const tagsOf = (version: ModelVersion): Record<string, string> =>
   Object.fromEntries(version.tags.map((tag) => [tag.key, tag.value]));
-
-function uniqueName(base: string): string {
-  return `${base}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-}
 
 describe('promotion', () => {
   let worker: PipelineTestWorker;

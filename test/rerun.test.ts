@@ -29,11 +29,12 @@ import { planRerun, rerunPipeline } from '../clients/rerun';
 import { formatRunSummary } from '../clients/run';
 import { MloeError } from '../core/errors';
 import type { PipelineSpec } from '../core/spec';
-import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
+import type { StepRunStatus } from '../workflows/types';
 import { serverAddress } from './devserver/harness';
 import { pollUntil } from './support/poll';
+import { mloeRejection } from './support/rejection';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker } from './pipeline-harness';
+import { startPipelineTestWorker, stepIn } from './pipeline-harness';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const REPO = resolve(__dirname, '..');
@@ -59,22 +60,6 @@ const steps: StepImplementations = createStepImplementations(
   BUILTIN_IMPLEMENTATIONS.map(counting),
   [ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP].map(counting),
 );
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in the status`);
-  return step;
-}
-
-/** What a promise rejected with; fails the test if it resolved. */
-async function rejectionOf(promise: Promise<unknown>): Promise<MloeError> {
-  const error = await promise.then(
-    () => undefined,
-    (failure: unknown) => failure,
-  );
-  if (!(error instanceof MloeError)) throw new Error(`expected an MloeError, got ${String(error)}`);
-  return error;
-}
 
 /** What a function threw; fails the test if it returned. */
 function thrownBy(body: () => unknown): MloeError {
@@ -328,12 +313,14 @@ describe('mloe rerun --from', () => {
   });
 
   it('refuses an unknown run, an unknown step, a run still running and a workflow that is not a pipeline run', async () => {
-    const unknownRun = await rejectionOf(rerunPipeline(client, { workflowId: 'housing-price-nothing', fromStep: 'x' }));
+    const unknownRun = await mloeRejection(
+      rerunPipeline(client, { workflowId: 'housing-price-nothing', fromStep: 'x' }),
+    );
     expect(unknownRun.code).toBe('RUN_NOT_FOUND');
     expect(unknownRun.message).toContain('no run housing-price-nothing in namespace default');
 
     const { run: first } = await demoRun();
-    const unknownStep = await rejectionOf(rerunPipeline(client, { workflowId: first.workflowId, fromStep: 'tune' }));
+    const unknownStep = await mloeRejection(rerunPipeline(client, { workflowId: first.workflowId, fromStep: 'tune' }));
     expect(unknownStep.code).toBe('STEP_NOT_FOUND');
     expect(unknownStep.message).toContain('its steps are ingest, validate, featurize, train, evaluate');
 
@@ -357,10 +344,12 @@ describe('mloe rerun --from', () => {
     await pollUntil(`step slow of ${running.workflowId} to start`, () =>
       startedActivities.has(`${running.workflowId}/slow`),
     );
-    const stillRunning = await rejectionOf(rerunPipeline(client, { workflowId: running.workflowId, fromStep: 'slow' }));
+    const stillRunning = await mloeRejection(
+      rerunPipeline(client, { workflowId: running.workflowId, fromStep: 'slow' }),
+    );
     expect(stillRunning.code).toBe('RUN_NOT_FINISHED');
     expect(stillRunning.message).toContain(`mloe cancel ${running.workflowId}`);
-    const batch = await rejectionOf(
+    const batch = await mloeRejection(
       rerunPipeline(client, { workflowId: `${running.workflowId}-fan-batch-0`, fromStep: 'fan' }),
     );
     expect(described(batch)).toEqual({

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -22,16 +22,10 @@ import {
 } from '../activities/runner';
 import { MloeError } from '../core/errors';
 import { pollUntil } from './support/poll';
+import { rejectionOf } from './support/rejection';
+import { suiteTemporaryDirectories } from './temporary-directories';
 
-const temporaryDirectories: string[] = [];
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'mloe-runner-test-'));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  await Promise.all(temporaryDirectories.map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const temporaryDirectory = suiteTemporaryDirectories('mloe-runner-test-');
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -64,18 +58,8 @@ async function setup(overrides: Partial<CommandStepRequest> & Pick<CommandStepRe
   };
 }
 
-/** The error a promise rejects with (fails the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
 async function expectMloeError(promise: Promise<unknown>, code: string): Promise<MloeError> {
-  const error = await rejection(promise);
+  const error = await rejectionOf(promise);
   expect(error).toBeInstanceOf(MloeError);
   expect((error as MloeError).code).toBe(code);
   return error as MloeError;
@@ -372,7 +356,7 @@ describe('runCommandStep', () => {
     for (const pid of pids) expect((await processState(pid))?.pgrp).toBe(leader);
 
     env.cancel();
-    const error = await rejection(running);
+    const error = await rejectionOf(running);
     expect(error).toBeInstanceOf(CancelledFailure);
     for (const pid of pids) {
       const state = await processState(pid);

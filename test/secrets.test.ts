@@ -7,10 +7,9 @@
  * (params, tags, metrics), the OpenLineage events and the worker's captured output for the values, and finds none, while the step did
  * receive them (it reports their digests).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 
@@ -23,12 +22,11 @@ import { MloeError } from '../core/errors';
 import { parseSecretRef } from '../core/spec/secrets';
 import { runSchema } from '../core/spec';
 import { connect, serverAddress, uniqueQueue, type TestEnv } from './devserver/harness';
+import { childEnv, MloeChild } from './support/mloe-child';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 jest.setTimeout(180_000);
 
-const REPO = resolve(__dirname, '..');
-const BIN = join(REPO, 'bin', 'mloe.js');
 const temporaryDirectory = suiteTemporaryDirectories('mloe-secrets-test-');
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -159,8 +157,7 @@ describe('the secret-leak test', () => {
   let artifacts: string;
   let env: TestEnv;
   let client: Client;
-  let worker: ChildProcess;
-  let workerOutput = '';
+  let worker: MloeChild;
   const workflowIds: string[] = [];
 
   beforeAll(async () => {
@@ -171,14 +168,9 @@ describe('the secret-leak test', () => {
     await writeFile(join(secretsDir, 'db-password'), `${fileSecret}\n`, { mode: 0o600 });
     env = await connect();
     client = env.client;
-    const childEnv: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of Object.keys(childEnv)) {
-      if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/_TEST_/.test(name)) delete childEnv[name];
-    }
-    worker = spawn(process.execPath, [BIN, 'worker', '--task-queue', taskQueue], {
+    worker = new MloeChild(['worker', '--task-queue', taskQueue], {
       cwd: directory,
-      env: {
-        ...childEnv,
+      env: childEnv({
         HOME: directory,
         TEMPORAL_ADDRESS: serverAddress(),
         MY_TOKEN: envSecret,
@@ -189,23 +181,13 @@ describe('the secret-leak test', () => {
         // OpenLineage events to a file inside the artifact directory, searched with it below.
         OPENLINEAGE__TRANSPORT__TYPE: 'file',
         OPENLINEAGE__TRANSPORT__LOG_FILE_PATH: join(directory, 'artifacts', 'openlineage.jsonl'),
-      },
+      }),
     });
-    worker.stdout?.setEncoding('utf8').on('data', (chunk: string) => (workerOutput += chunk));
-    worker.stderr?.setEncoding('utf8').on('data', (chunk: string) => (workerOutput += chunk));
-    const deadline = Date.now() + 90_000;
-    while (!workerOutput.includes('pipeline worker ready')) {
-      if (worker.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start:\n${workerOutput}`);
-      await new Promise((r) => worker.stdout?.once('data', r));
-    }
+    await worker.waitForOutput(/pipeline worker ready/, 90_000);
   });
 
   afterAll(async () => {
-    if (worker?.exitCode === null) {
-      const exited = new Promise((r) => worker.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await worker?.stop('SIGTERM');
     await env?.close();
   });
 
@@ -304,12 +286,12 @@ describe('the secret-leak test', () => {
     const mlflow = JSON.stringify(searched.runs);
 
     expect(stored.find(({ file }) => file.endsWith('openlineage.jsonl'))?.text).toContain('"eventType"');
-    expect(workerOutput).toContain('pipeline worker ready');
+    expect(worker.output).toContain('pipeline worker ready');
     for (const needle of needles) {
       expect(histories.filter((history) => history.includes(needle))).toEqual([]);
       expect(stored.filter(({ text }) => text.includes(needle)).map(({ file }) => file)).toEqual([]);
       expect(mlflow.includes(needle)).toBe(false);
-      expect(workerOutput.includes(needle)).toBe(false);
+      expect(worker.output.includes(needle)).toBe(false);
     }
   });
 });

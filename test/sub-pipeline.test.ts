@@ -43,12 +43,12 @@ import {
   type PipelineTreeResult,
   type SpecIssue,
 } from '../core/spec';
-import type { PipelineRunStatus, RunPipelineWorkflow, StepRunStatus } from '../workflows/types';
+import type { RunPipelineWorkflow } from '../workflows/types';
 import { HEARTBEAT_TIMEOUT_MS, stepActivityOptions } from '../workflows/step-execution';
 import { MAX_CHILD_WORKFLOW_ID_LENGTH, childWorkflowId } from '../workflows/sub-pipeline';
 import { type TestEnv } from './devserver/harness';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, cancelledActivities, startedActivities } from './fixtures/test-steps';
-import { startPipelineTestWorker } from './pipeline-harness';
+import { startPipelineTestWorker, stepIn } from './pipeline-harness';
 import { pollUntil } from './support/poll';
 import { replayAll } from './support/replay';
 
@@ -627,12 +627,6 @@ steps:
     }
   });
 });
-
-function stepIn(status: PipelineRunStatus, id: string): StepRunStatus {
-  const step = status.steps.find((candidate) => candidate.id === id);
-  if (step === undefined) throw new Error(`no step ${id} in status`);
-  return step;
-}
 
 describe('sub-pipelines on the dev server', () => {
   let env: TestEnv;

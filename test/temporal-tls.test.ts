@@ -5,19 +5,19 @@
  * end: `mloe server start-dev --tls-*`, `mloe worker` and `mloe run` of the demo pipeline over mutual TLS, as
  * processes. Certificates are made in the test with node-forge.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { buildProgram } from '../clients/cli';
 import { connectClient, connectNative } from '../clients/connection';
-import { MloeError } from '../core/errors';
 import { startDevServer, type DevServerHandle } from '../infra/devserver';
 import { parseStartDevArgs } from '../clients/start-dev-config';
 import { loadConnectionConfig, loadWorkerConfig, type ConfigEnv, type SettingFlags } from '../workers/config';
 import { loadTemporalClientSettings } from '../workers/temporal-client-config';
 import { serverAddress } from './devserver/harness';
 import { writeTestPki, type TestPki } from './support/certificates';
+import { childEnv, suiteChildren } from './support/mloe-child';
+import { mloeRejection } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 import { stopDeployment } from '../activities/ml/steps/deploy-step';
 import { pipelineStatusQuery } from '../workflows/types';
@@ -29,7 +29,6 @@ const DEMO_MODEL_IN_TEST = `penguins-tls-${process.pid}`;
 jest.setTimeout(120_000);
 
 const REPO = resolve(__dirname, '..');
-const BIN = join(REPO, 'bin', 'mloe.js');
 /** The worker image's entrypoint (infra/docker/Dockerfile), run with node as the container runs it. */
 const ENTRYPOINT = join(REPO, 'bin', 'docker-entrypoint.js');
 const temporaryDirectory = suiteTemporaryDirectories('mloe-tls-test-');
@@ -74,16 +73,6 @@ async function clientCall(env: ConfigEnv, flags: SettingFlags = {}): Promise<str
   }
 }
 
-/** The error `promise` rejects with. */
-async function failure(promise: Promise<unknown>): Promise<MloeError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof MloeError)) throw new Error(`expected an MloeError, got ${String(error)}`);
-  return error;
-}
-
 describe('TLS and mutual TLS with the official client and the worker connection', () => {
   it('connects over TLS with the server CA from TEMPORAL_TLS_SERVER_CA_CERT_PATH', async () => {
     await expect(
@@ -111,19 +100,19 @@ describe('TLS and mutual TLS with the official client and the worker connection'
   });
 
   it('a server certificate from an untrusted CA names the CA setting', async () => {
-    const error = await failure(
+    const error = await mloeRejection(
       clientCall({ TEMPORAL_ADDRESS: tlsServer.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCaPath }),
     );
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
     expect(error.message).toContain("the server's certificate is not signed by a CA this client trusts");
     expect(error.message).toContain(`check TEMPORAL_TLS_SERVER_CA_CERT_PATH (${pki.otherCaPath})`);
     // No CA at all: the system's roots do not know the test CA either.
-    const system = await failure(clientCall({ TEMPORAL_ADDRESS: tlsServer.address, TEMPORAL_TLS: 'true' }));
+    const system = await mloeRejection(clientCall({ TEMPORAL_ADDRESS: tlsServer.address, TEMPORAL_TLS: 'true' }));
     expect(system.message).toContain("check the system's trusted CAs");
   });
 
   it('a wrong server name names --tls-server-name and the names the certificate has', async () => {
-    const error = await failure(
+    const error = await mloeRejection(
       clientCall({}, { address: tlsServer.address, tlsCaPath: pki.caPath, tlsServerName: 'temporal.example.com' }),
     );
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
@@ -146,27 +135,27 @@ describe('TLS and mutual TLS with the official client and the worker connection'
       tlsDisableHostVerification: true,
     };
     await expect(clientCall({}, flags)).resolves.toEqual(expect.any(String));
-    const error = await failure(connectNative(loadConnectionConfig({ env: noConfigHome, flags })));
+    const error = await mloeRejection(connectNative(loadConnectionConfig({ env: noConfigHome, flags })));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toContain('workers cannot skip');
     expect(error.message).toContain('set --tls-server-name');
   });
 
   it('an expired server certificate says so', async () => {
-    const error = await failure(clientCall({}, { address: expiredServer.address, tlsCaPath: pki.caPath }));
+    const error = await mloeRejection(clientCall({}, { address: expiredServer.address, tlsCaPath: pki.caPath }));
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
     expect(error.message).toMatch(/the server's certificate expired on .+: the server must renew it/);
   });
 
   it('mutual TLS without a client certificate names the client certificate settings', async () => {
-    const error = await failure(clientCall({}, { address: mtlsServer.address, tlsCaPath: pki.caPath }));
+    const error = await mloeRejection(clientCall({}, { address: mtlsServer.address, tlsCaPath: pki.caPath }));
     expect(error.code).toBe('TEMPORAL_TLS_FAILED');
     expect(error.message).toContain('the server requires a client certificate (mutual TLS) and none was given');
     expect(error.message).toContain('--tls-cert-path and --tls-key-path');
   });
 
   it('a client certificate from a CA the server does not trust is refused, naming it', async () => {
-    const error = await failure(
+    const error = await mloeRejection(
       clientCall(
         {},
         {
@@ -212,15 +201,15 @@ describe('TLS and mutual TLS with the official client and the worker connection'
   });
 
   it('plaintext to a TLS server, and TLS to a plaintext server, each say which way to turn', async () => {
-    const plaintext = await failure(clientCall({ TEMPORAL_ADDRESS: tlsServer.address }));
+    const plaintext = await mloeRejection(clientCall({ TEMPORAL_ADDRESS: tlsServer.address }));
     expect(plaintext.code).toBe('TEMPORAL_TLS_FAILED');
     expect(plaintext.message).toContain('the server expects TLS and this client connected in plaintext: turn TLS on');
-    const tls = await failure(clientCall({ TEMPORAL_ADDRESS: serverAddress(), TEMPORAL_TLS: 'true' }));
+    const tls = await mloeRejection(clientCall({ TEMPORAL_ADDRESS: serverAddress(), TEMPORAL_TLS: 'true' }));
     expect(tls.code).toBe('TEMPORAL_TLS_FAILED');
     expect(tls.message).toContain('the server does not speak TLS');
     expect(tls.message).toContain('TLS was turned on by TEMPORAL_TLS=true');
     // The worker connection gets the same diagnosis.
-    const worker = await failure(
+    const worker = await mloeRejection(
       connectNative(loadConnectionConfig({ env: { ...noConfigHome, TEMPORAL_ADDRESS: tlsServer.address } })),
     );
     expect(worker.message).toContain('the server expects TLS');
@@ -252,13 +241,13 @@ describe('API keys', () => {
   });
 
   it('a wrong or missing API key is TEMPORAL_AUTH_FAILED naming where the key came from', async () => {
-    const wrong = await failure(
+    const wrong = await mloeRejection(
       clientCall({}, { address: apiKeyServer.address, apiKey: 'not-the-key', tlsCaPath: pki.caPath }),
     );
     expect(wrong.code).toBe('TEMPORAL_AUTH_FAILED');
     expect(wrong.message).toContain('check the API key from --api-key');
     expect(wrong.message).not.toContain('not-the-key');
-    const missing = await failure(clientCall({}, { address: apiKeyServer.address, tlsCaPath: pki.caPath }));
+    const missing = await mloeRejection(clientCall({}, { address: apiKeyServer.address, tlsCaPath: pki.caPath }));
     expect(missing.code).toBe('TEMPORAL_AUTH_FAILED');
     expect(missing.message).toContain('give an API key (--api-key, TEMPORAL_API_KEY)');
   });
@@ -407,59 +396,16 @@ describe('mloe server start-dev --tls-*', () => {
   });
 });
 
-/** A `bin/mloe.js` child process with its output collected. */
-class Child {
-  output = '';
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv, cwd = REPO, program = BIN) {
-    this.child = spawn(process.execPath, [program, ...args], { cwd, env });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.exited = new Promise((resolvePromise) => this.child.once('exit', (code) => resolvePromise(code)));
-  }
-
-  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = pattern.exec(this.output);
-      if (match !== null) return match;
-      if (this.child.exitCode !== null) throw new Error(`exited before ${String(pattern)}:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`no ${String(pattern)} within ${timeoutMs} ms:\n${this.output}`);
-      await new Promise((resolvePromise) =>
-        this.child.stdout?.once('data', resolvePromise).once('end', resolvePromise),
-      );
-    }
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-  }
-}
-
-/** The environment of child processes: none of the variables tests set, plus `extra`. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...noConfigHome };
-  for (const name of Object.keys(env)) {
-    if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name))
-      delete env[name];
-  }
-  return { ...env, ...extra };
-}
-
 describe('end to end over mutual TLS: start-dev --tls-*, the worker image entrypoint, mloe run of the demo', () => {
-  const children: Child[] = [];
+  const start = suiteChildren('SIGTERM');
   let artifacts: string | undefined;
   afterAll(async () => {
-    for (const child of children) child.kill();
-    await Promise.all(children.map((child) => child.exited));
     if (artifacts !== undefined) await stopDeployment(artifacts, `${DEMO_MODEL_IN_TEST}@champion`);
   });
 
   it('runs the demo pipeline through a worker container entrypoint connected with mutual TLS', async () => {
     artifacts = await temporaryDirectory();
-    const server = new Child(
+    const server = start(
       [
         'server',
         'start-dev',
@@ -473,11 +419,10 @@ describe('end to end over mutual TLS: start-dev --tls-*, the worker image entryp
         '--tls-ca',
         pki.caPath,
       ],
-      childEnv({}),
+      { env: childEnv(noConfigHome) },
     );
-    children.push(server);
-    const [, address] = await server.waitFor(/is running at (\S+)\n/);
-    await server.waitFor(/TLS: on, client certificates required \(mutual TLS\)/);
+    const [, address] = await server.waitForOutput(/is running at (\S+)\n/);
+    await server.waitForOutput(/TLS: on, client certificates required \(mutual TLS\)/);
     const tlsEnv = {
       TEMPORAL_ADDRESS: address ?? '',
       TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCertPath,
@@ -487,22 +432,21 @@ describe('end to end over mutual TLS: start-dev --tls-*, the worker image entryp
     // The image's settings: a workflow bundle built beforehand, as the Dockerfile builds it.
     const bundle = join(artifacts, 'workflow-bundle.js');
     await writeFile(bundle, (await suiteWorkflowBundle()).code);
-    const worker = new Child(
-      [],
-      childEnv({
+    const worker = start([], {
+      env: childEnv({
+        ...noConfigHome,
         ...tlsEnv,
         MLOE_WORKFLOW_BUNDLE: bundle,
         MLOE_ARTIFACT_STORE: `file://${artifacts}/.mloe/artifacts`,
         MLFLOW_TRACKING_URI: process.env.MLFLOW_TEST_TRACKING_URI ?? '',
       }),
-      artifacts,
-      ENTRYPOINT,
-    );
-    children.push(worker);
-    await worker.waitFor(/pipeline worker ready: address \S+ \(mutual TLS\)/, 180_000);
+      cwd: artifacts,
+      script: ENTRYPOINT,
+    });
+    await worker.waitForOutput(/pipeline worker ready: address \S+ \(mutual TLS\)/, 180_000);
 
     // The demo's pipeline (its model under a name of this test's own in the shared MLflow server).
-    const run = new Child(
+    const run = start(
       [
         'run',
         join(REPO, 'pipelines', 'penguins', 'pipeline.yaml'),
@@ -512,11 +456,9 @@ describe('end to end over mutual TLS: start-dev --tls-*, the worker image entryp
         '-p',
         `modelName=${DEMO_MODEL_IN_TEST}`,
       ],
-      childEnv(tlsEnv),
-      artifacts,
+      { env: childEnv({ ...noConfigHome, ...tlsEnv }), cwd: artifacts },
     );
-    children.push(run);
-    const code = await run.exited;
+    const { code } = await run.exited;
     expect({ code, completed: /completed/i.test(run.output), output: run.output }).toMatchObject({
       code: 0,
       completed: true,

@@ -3,7 +3,6 @@
  * and serves the UI there (bound to loopback), `--headless` serves none, `--ui-public-path` moves it; the flags
  * resolve as the Temporal CLI's do (UI port = gRPC port + 1000, UI address = --ip).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,8 @@ import { join } from 'node:path';
 import { parseDevFlags } from '../clients/dev';
 import { parseStartDevArgs } from '../clients/start-dev-config';
 import { resolveUiPort } from '../clients/ui';
-import { MLOE_BIN, spawnServer, type ServerProcess } from './devserver/child-server';
+import { spawnServer, type ServerProcess } from './devserver/child-server';
+import { childEnv, MloeChild } from './support/mloe-child';
 import { pollUntil } from './support/poll';
 
 const UI_LINE = /^UI: (http:\/\/\S+)$/m;
@@ -130,31 +130,10 @@ describe('mloe dev', () => {
 
   it('as a child process, prints the UI URL and serves the UI and the pipeline view there', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'mloe-ui-dev-'));
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of Object.keys(env)) {
-      if (/^(TEMPORAL_|MLOE_|OPENLINEAGE_|MLFLOW_)/.test(name) && !/^(TEMPORAL|MLFLOW)_TEST_/.test(name)) {
-        delete env[name];
-      }
-    }
-    const child = spawn(process.execPath, [MLOE_BIN, 'dev', '--port', '0', '--mlflow-port', '0'], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    const dev = new MloeChild(['dev', '--port', '0', '--mlflow-port', '0'], { cwd, env: childEnv({}) });
     try {
-      const url = await pollUntil(
-        'the UI line of mloe dev',
-        () => {
-          if (child.exitCode !== null) throw new Error(`mloe dev exited: ${stderr}`);
-          return stdout.includes('run a pipeline on it') ? UI_LINE.exec(stdout)?.[1] : undefined;
-        },
-        { timeoutMs: 120_000, intervalMs: 100 },
-      );
+      await dev.waitForStdout(/run a pipeline on it/, 120_000);
+      const url = UI_LINE.exec(dev.stdout)?.[1];
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const view = await fetch(`${url}/mloe/pipelines/?namespace=default`);
       expect(view.status).toBe(200);
@@ -166,8 +145,7 @@ describe('mloe dev', () => {
       expect((await fetch(`${url}/mloe/pipeline-view.js`)).headers.get('content-type')).toMatch(/javascript/);
       expect(await (await fetch(`${url}/`)).text()).toContain('__sveltekit_');
     } finally {
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect((await dev.stop('SIGTERM')).code).toBe(0);
       await rm(cwd, { recursive: true, force: true });
     }
   }, 180_000);

@@ -6,16 +6,13 @@
  * history, read raw through the official client without the codec, holds only ciphertext, and the codec server
  * decodes its payloads over HTTP.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 import { startPipeline, waitForPipeline, type PipelineRun } from '../clients/pipelines';
@@ -24,6 +21,8 @@ import { ENCODING_ENCRYPTED } from '../workers/codec/aes-gcm-codec';
 import { codecConfigFromEnv, type CodecConfig } from '../workers/codec/config';
 import { serverAddress, uniqueQueue } from './devserver/harness';
 import { suiteWorkflowBundle } from './pipeline-harness';
+import { MloeChild, suiteChildren } from './support/mloe-child';
+import { payloadJson, payloadsOf } from './support/payloads';
 import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
@@ -34,39 +33,6 @@ const ENTRYPOINT = join(REPO, 'bin', 'docker-entrypoint.js');
 const MARKER = `plaintext-marker-${randomBytes(4).toString('hex')}`;
 const temporaryDirectory = suiteTemporaryDirectories('mloe-container-');
 
-/** A worker process started through the entrypoint, with its output collected. */
-interface EntrypointProcess {
-  child: ChildProcessByStdio<null, Readable, Readable>;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startEntrypoint(env: NodeJS.ProcessEnv, cwd: string, args: string[] = []): EntrypointProcess {
-  const child = spawn(process.execPath, [ENTRYPOINT, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-/** Every payload in a history (search attributes and headers aside: Temporal never passes those to codecs). */
-function payloadsOf(value: unknown, found: Payload[] = []): Payload[] {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return found;
-  const record = value as Record<string, unknown>;
-  if (record.metadata !== undefined && record.metadata !== null && record.data instanceof Uint8Array) {
-    found.push(record);
-    return found;
-  }
-  for (const [key, child] of Object.entries(record)) {
-    if (key === 'searchAttributes' || key === 'header') continue;
-    payloadsOf(child, found);
-  }
-  return found;
-}
-
 describe('the worker image entrypoint', () => {
   let workDir: string;
   let env: NodeJS.ProcessEnv;
@@ -76,7 +42,10 @@ describe('the worker image entrypoint', () => {
   let client: Client;
   let rawClient: Client;
   let run: PipelineRun;
-  const workers: EntrypointProcess[] = [];
+  /** Worker processes started through the entrypoint, SIGKILLed after the suite if still running. */
+  const start = suiteChildren();
+  const startEntrypoint = (environment: NodeJS.ProcessEnv, cwd: string): MloeChild =>
+    start([], { env: environment, cwd, script: ENTRYPOINT });
   let codecServer: CodecServerHandle | undefined;
 
   beforeAll(async () => {
@@ -107,9 +76,6 @@ describe('the worker image entrypoint', () => {
   });
 
   afterAll(async () => {
-    for (const worker of workers) {
-      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-    }
     await codecServer?.close();
     await connection?.close();
   });
@@ -132,13 +98,9 @@ describe('the worker image entrypoint', () => {
       "const fs = require('fs'); const p = require('path'); fs.writeFileSync(p.join(process.env.MLOE_OUTPUTS_DIR, " +
       "'outputs.json'), JSON.stringify({ echoed: process.argv[1] }));";
     const first = startEntrypoint(env, workDir);
-    workers.push(first);
-    await pollUntil('the worker to say it is ready', () => first.stdout().includes('pipeline worker ready'), {
-      timeoutMs: 90_000,
-      intervalMs: 100,
-    });
-    expect(first.stdout()).toContain(`task queue ${taskQueue}`);
-    expect(first.stdout()).toContain('payloads encrypted with key k2 (+1 for decryption)');
+    await first.waitForStdout(/pipeline worker ready/, 90_000);
+    expect(first.stdout).toContain(`task queue ${taskQueue}`);
+    expect(first.stdout).toContain('payloads encrypted with key k2 (+1 for decryption)');
 
     run = await startPipeline(client, {
       taskQueue,
@@ -167,10 +129,9 @@ describe('the worker image entrypoint', () => {
     });
     await pollUntil('the slow step to start', () => existsSync(started), { timeoutMs: 60_000, intervalMs: 100 });
 
-    first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
-    expect(first.stderr()).toContain('SIGTERM: stopping the worker (running steps get 120 s to finish)');
-    expect(first.stderr()).toContain('worker stopped');
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(first.stderr).toContain('SIGTERM: stopping the worker (running steps get 120 s to finish)');
+    expect(first.stderr).toContain('worker stopped');
     // The step ran to its end during the drain: completed, neither cancelled nor failed.
     const history = await rawClient.workflow.getHandle(run.workflowId).fetchHistory();
     const types = (history.events ?? []).map((event) => event.eventType);
@@ -183,13 +144,11 @@ describe('the worker image entrypoint', () => {
 
   it('a second worker finishes the run; its status reads back through the codec', async () => {
     const second = startEntrypoint(env, workDir);
-    workers.push(second);
     const outcome = await waitForPipeline(run.handle, { pollIntervalMs: 200 });
     expect(outcome.error).toBeUndefined();
     const after = outcome.status.steps.find((step) => step.id === 'after');
     expect(after?.outputs).toEqual({ echoed: `${MARKER}-done` });
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
   it('leaves only ciphertext in the history, which the codec server decodes over HTTP', async () => {
@@ -202,19 +161,10 @@ describe('the worker image entrypoint', () => {
     expect([...encodings]).toEqual([ENCODING_ENCRYPTED]);
 
     codecServer = await startCodecServer({ port: 0, codec: codec.codec, corsOrigins: ['http://localhost:8233'] });
-    const toJson = (payload: Payload) => ({
-      metadata: Object.fromEntries(
-        Object.entries(payload.metadata ?? {}).map(([key, value]) => [
-          key,
-          Buffer.from(value ?? []).toString('base64'),
-        ]),
-      ),
-      data: Buffer.from(payload.data ?? []).toString('base64'),
-    });
     const response = await fetch(`${codecServer.url}/decode`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Origin: 'http://localhost:8233' },
-      body: JSON.stringify({ payloads: payloads.map(toJson) }),
+      body: JSON.stringify({ payloads: payloads.map(payloadJson) }),
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
@@ -232,15 +182,13 @@ describe('the worker image entrypoint', () => {
   it('refuses to start a worker without a workflow bundle, saying how to get one', async () => {
     const { MLOE_WORKFLOW_BUNDLE: _unused, ...withoutBundle } = env;
     const entry = startEntrypoint(withoutBundle, workDir);
-    workers.push(entry);
     const distBundle = join(REPO, 'dist', 'workflow-bundle.js');
     if (existsSync(distBundle)) {
       // A checkout with a built bundle runs it: nothing to refuse here.
-      entry.child.kill('SIGTERM');
-      await entry.exited;
+      await entry.stop('SIGTERM');
       return;
     }
-    expect(await entry.exited).toBe(1);
-    expect(entry.stderr()).toMatch(/no workflow bundle: .*dist\/workflow-bundle\.js is missing/);
+    expect(await entry.exited).toEqual({ code: 1, signal: null });
+    expect(entry.stderr).toMatch(/no workflow bundle: .*dist\/workflow-bundle\.js is missing/);
   });
 });

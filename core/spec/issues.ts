@@ -86,6 +86,11 @@ export type SpecIssueCode =
    */
   | 'PROMOTION_CONFLICT';
 
+/** The code of an expression that does not check, by the kind of problem CEL found in it. */
+export function celIssueCode(kind: 'syntax' | 'type' | 'unknown-variable'): SpecIssueCode {
+  return kind === 'syntax' ? 'EXPRESSION_SYNTAX' : kind === 'unknown-variable' ? 'UNKNOWN_VARIABLE' : 'EXPRESSION_TYPE';
+}
+
 /** One problem, ready to print. */
 export interface SpecIssue {
   code: SpecIssueCode;

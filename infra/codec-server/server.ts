@@ -2,10 +2,10 @@
  * The codec server on a Node HTTP server ({@link createCodecServerApp}), bound to loopback unless told otherwise.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import { getRequestListener } from '@hono/node-server';
 
+import { bracketHost, listen } from '../http-listen';
 import { createCodecServerApp, type CodecServerAppOptions } from './app';
 
 export { createCodecServerApp, type CodecRequestInfo, type CodecServerAppOptions } from './app';
@@ -36,15 +36,8 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   const server = createServer((request, response) => {
     void listener(request, response);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const port = await listen(server, options.port, host);
+  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : bracketHost(host);
   return {
     url: `http://${shownHost}:${port}`,
     port,

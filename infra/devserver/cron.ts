@@ -9,7 +9,13 @@
  * Temporal's backoff rule: the next run starts at the first cron time after the scheduled time of the current run that
  * is not before now, and the wait is rounded up to whole seconds. Pure functions of their inputs.
  */
-import { isValidTimezone, nextCalendarTime, type Range, type StructuredCalendar } from './schedules/spec';
+import {
+  CRON_SHORTHANDS,
+  isValidTimezone,
+  nextCalendarTime,
+  type Range,
+  type StructuredCalendar,
+} from './schedules/spec';
 
 /** A parsed workflow cron schedule. */
 export type WorkflowCron =
@@ -33,16 +39,6 @@ const HOUR: FieldBounds = { min: 0, max: 23 };
 const DOM: FieldBounds = { min: 1, max: 31 };
 const MONTH: FieldBounds = { min: 1, max: 12, names: MONTHS };
 const DOW: FieldBounds = { min: 0, max: 6, names: DAYS };
-
-const DESCRIPTORS: Record<string, string> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@midnight': '0 0 * * *',
-  '@hourly': '0 * * * *',
-};
 
 /** Raised for a schedule robfig/cron would not parse; Temporal answers it with `Invalid CronSchedule.`. */
 export class CronError extends Error {
@@ -142,7 +138,7 @@ export function parseWorkflowCron(schedule: string): WorkflowCron {
     return { kind: 'every', everyMs: Math.max(1000, Math.floor(ms / 1000) * 1000) };
   }
   if (spec.startsWith('@')) {
-    const expanded = DESCRIPTORS[spec];
+    const expanded = CRON_SHORTHANDS[spec];
     if (!expanded) throw new CronError(`unrecognized descriptor: ${spec}`);
     spec = expanded;
   }

@@ -4,9 +4,10 @@
  * own; and a small HTTP server for `/metrics` where a server has no HTTP listener of its own (the dev server's gRPC).
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import { bracketHost, listen } from '../http-listen';
 
 /** The Prometheus text format's content type. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -101,17 +102,9 @@ export async function serveMetrics(metrics: RequestMetrics, ip: string, port: nu
           .end(`error: ${error instanceof Error ? error.message : String(error)}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, ip, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
-  const host = ip.includes(':') ? `[${ip}]` : ip;
+  const bound = await listen(server, port, ip);
   return {
-    url: `http://${host}:${bound}/metrics`,
+    url: `http://${bracketHost(ip)}:${bound}/metrics`,
     port: bound,
     close: () =>
       new Promise<void>((resolve) => {

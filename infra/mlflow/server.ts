@@ -3,11 +3,9 @@
  * requests in flight are answered (with `Connection: close`), idle keep-alive connections are closed, then pending
  * commits are written and the database closed.
  */
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import { getRequestListener } from '@hono/node-server';
 
+import { bracketHost, gracefulServer, listen } from '../http-listen';
 import { createMlflowBackend, type MlflowBackend } from './backend';
 import { parseMlflowServerConfig, type MlflowServerOptions } from './config';
 import { createMlflowApp } from './http/app';
@@ -36,10 +34,6 @@ export class MlflowServerStartError extends Error {
   }
 }
 
-function urlHost(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 /**
  * Starts the embedded MLflow tracking server and model registry. Resolves once it accepts connections.
  * Throws {@link MlflowServerStartError} (port in use, ...) or `MlflowConfigError` (bad options).
@@ -54,26 +48,10 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     throw new MlflowServerStartError(cause.message, cause.code, { cause });
   }
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const listener = getRequestListener(createMlflowApp(backend, logError).fetch);
-  const inFlight = new Set<ServerResponse>();
-  let closing = false;
-  const server = createServer((request, response) => {
-    inFlight.add(response);
-    if (closing) response.setHeader('Connection', 'close');
-    response.once('close', () => {
-      inFlight.delete(response);
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
-    void listener(request, response);
-  });
+  const http = gracefulServer(getRequestListener(createMlflowApp(backend, logError).fetch));
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    port = await listen(http.server, config.port, config.host);
   } catch (error) {
     backend.close();
     const cause = error as NodeJS.ErrnoException;
@@ -83,27 +61,11 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
         : `cannot listen on ${config.host}:${config.port}: ${cause.message}`;
     throw new MlflowServerStartError(message, cause.code, { cause });
   }
-  const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${urlHost(config.host)}:${port}`,
+    url: `http://${bracketHost(config.host)}:${port}`,
     port,
     backend,
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        closing = true;
-        for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
-        server.close((error) => {
-          try {
-            backend.close();
-          } catch (closeError) {
-            reject(closeError instanceof Error ? closeError : new Error(String(closeError)));
-            return;
-          }
-          if (error !== undefined) reject(error);
-          else resolve();
-        });
-        server.closeIdleConnections();
-      })),
+    close: () => (closed ??= http.close().finally(() => backend.close())),
   };
 }

@@ -2,11 +2,9 @@
  * The embedded Web UI server: {@link createUiApp} on a Node HTTP server, bound to loopback unless told otherwise,
  * as `temporal server start-dev` serves its UI beside the frontend.
  */
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import { getRequestListener } from '@hono/node-server';
 
+import { bracketHost, gracefulServer, listen } from '../http-listen';
 import { createUiApp, normalizePublicPath, type UiAppOptions } from './app';
 
 export { UiConfigError, normalizePublicPath, type FetchHandler, type UiApi, type UiAppOptions } from './app';
@@ -45,33 +43,17 @@ export class UiServerStartError extends Error {
 export function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return bracketHost(host);
 }
 
 /** Starts the UI server; resolves once it accepts connections. */
 export async function startUiServer(options: UiServerOptions): Promise<UiServerHandle> {
   const host = options.host ?? '127.0.0.1';
   const publicPath = normalizePublicPath(options.publicPath);
-  const listener = getRequestListener(createUiApp(options));
-  const inFlight = new Set<ServerResponse>();
-  let closing = false;
-  const server = createServer((request, response) => {
-    inFlight.add(response);
-    if (closing) response.setHeader('Connection', 'close');
-    response.once('close', () => {
-      inFlight.delete(response);
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
-    void listener(request, response);
-  });
+  const http = gracefulServer(getRequestListener(createUiApp(options)));
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    port = await listen(http.server, options.port, host);
   } catch (error) {
     const cause = error as NodeJS.ErrnoException;
     const message =
@@ -80,17 +62,5 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServerH
         : `cannot serve the UI on ${host}:${options.port}: ${cause.message}`;
     throw new UiServerStartError(message, cause.code, { cause });
   }
-  const port = (server.address() as AddressInfo).port;
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://${urlHost(host)}:${port}${publicPath}`,
-    port,
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        closing = true;
-        for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        server.closeIdleConnections();
-      })),
-  };
+  return { url: `http://${urlHost(host)}:${port}${publicPath}`, port, close: () => http.close() };
 }

@@ -13,6 +13,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { cancelsExternal, continuesThenWaits, quick, waitsForCancel } from './fixtures/cancel-workflows';
 import { assertReplays, bundle, connect, runInBackground, uniqueQueue, type TestEnv } from './harness';
 import { pollUntil } from '../support/poll';
+import { grpcRejection, rejectionOf } from '../support/rejection';
 
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -31,27 +32,6 @@ afterAll(async () => {
   await stopWorker?.();
   await env?.close();
 });
-
-/** The gRPC status code and message a call rejected with (the SDK wraps them in a ServiceError's cause). */
-async function grpcRejection(call: Promise<unknown>): Promise<{ code?: number; details?: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { code?: number; details?: string; cause?: { code?: number; details?: string } };
-    return e.cause?.code !== undefined ? e.cause : e;
-  }
-  throw new Error('the call was expected to fail');
-}
-
-/** The error a promise rejects with. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
 
 async function eventTypes(handle: WorkflowHandle): Promise<number[]> {
   return ((await handle.fetchHistory()).events ?? []).map((e) => Number(e.eventType));

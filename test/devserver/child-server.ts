@@ -2,18 +2,12 @@
  * Helpers for suites that run the dev server as a separate process through the real CLI (`bin/mloe.js server
  * start-dev`): spawn it, wait for its ready line, kill it, and check that no process is left behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 
-/** Absolute path of the `mloe` executable. */
-export const MLOE_BIN = resolve(__dirname, '..', '..', 'bin', 'mloe.js');
+import { MloeChild, type ChildExit } from '../support/mloe-child';
 
-/** How a child process ended. */
-export interface ChildExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export { MLOE_BIN, type ChildExit } from '../support/mloe-child';
 
 /** A `mloe server start-dev` child process. */
 export interface ServerProcess {
@@ -35,70 +29,21 @@ const READY = /is running at (\S+)/;
 
 /** Every server process started by {@link spawnServer} in this test process and not yet seen to exit. */
 const live = new Set<ServerProcess>();
-process.once('exit', () => {
-  for (const server of live) server.child.kill('SIGKILL');
-});
 
 /** Starts `bin/mloe.js server start-dev <args>` (stdin closed, output captured). */
 export function spawnServer(args: readonly string[]): ServerProcess {
-  const child = spawn(process.execPath, [MLOE_BIN, 'server', 'start-dev', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`could not spawn ${MLOE_BIN}`);
-  let stdout = '';
-  let stderr = '';
-  let exit: ChildExit | undefined;
-  const listeners = new Set<() => void>();
-  const notify = (): void => listeners.forEach((l) => l());
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    notify();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    notify();
-  });
-  const exited = new Promise<ChildExit>((resolveExit) => {
-    child.once('exit', (code, signal) => {
-      exit = { code, signal };
-      live.delete(server);
-      resolveExit(exit);
-      notify();
-    });
-  });
+  const mloe = new MloeChild(['server', 'start-dev', ...args]);
   const server: ServerProcess = {
-    child,
-    pid: child.pid,
-    output: () => ({ stdout, stderr }),
-    exited,
-    hasExited: () => exit !== undefined,
-    ready: (timeoutMs = 15_000) =>
-      new Promise<string>((resolveReady, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`mloe did not print its ready line within ${timeoutMs} ms; stderr:\n${stderr}`));
-        }, timeoutMs);
-        const check = (): void => {
-          const match = READY.exec(stdout);
-          if (match) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            resolveReady(match[1]!);
-          } else if (exit) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            reject(new Error(`mloe exited (${JSON.stringify(exit)}) before it was ready; stderr:\n${stderr}`));
-          }
-        };
-        listeners.add(check);
-        check();
-      }),
-    kill: async (signal = 'SIGKILL') => {
-      if (!exit) child.kill(signal);
-      return exited;
-    },
+    child: mloe.child,
+    pid: mloe.pid,
+    output: () => ({ stdout: mloe.stdout, stderr: mloe.stderr }),
+    exited: mloe.exited,
+    hasExited: () => mloe.hasExited(),
+    ready: async (timeoutMs = 15_000) => (await mloe.waitForStdout(READY, timeoutMs))[1] ?? '',
+    kill: (signal) => mloe.stop(signal),
   };
   live.add(server);
+  void mloe.exited.then(() => live.delete(server));
   return server;
 }
 

@@ -16,6 +16,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { badCronParent, collectsSignals, counter, cronParent, outcomes } from './fixtures/cron-workflows';
 import { bundle, connect, uniqueQueue, type TestEnv } from './harness';
 import { pollUntil } from '../support/poll';
+import { grpcRejection } from '../support/rejection';
 import { createMloeTimeSkippingEnv } from './time-skipping-env';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -45,17 +46,6 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined):
 const types = (events: HistoryEvent[]): number[] => events.map((e) => Number(e.eventType));
 const decode = (payloads: temporal.api.common.v1.IPayloads | null | undefined): unknown =>
   payloads?.payloads?.[0]?.data ? JSON.parse(Buffer.from(payloads.payloads[0].data).toString()) : undefined;
-
-/** The gRPC status of a rejected call (the SDK wraps it in a ServiceError's cause). */
-async function rejection(call: Promise<unknown>): Promise<{ code?: number; details?: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { code?: number; details?: string; cause?: { code?: number; details?: string } };
-    return e.cause?.code !== undefined ? e.cause : e;
-  }
-  throw new Error('the call was expected to fail');
-}
 
 /** Every run of a chain, from its first run, following the `newExecutionRunId` of each close event. */
 async function chain(client: TestWorkflowEnvironment['client'], workflowId: string, firstRunId: string) {
@@ -152,12 +142,12 @@ describe('cron schedules on a start (dev server)', () => {
       '@fortnightly',
       'CRON_TZ=Mars/Olympus 0 * * * *',
     ]) {
-      const refused = await rejection(
+      const refused = await grpcRejection(
         dev.client.workflow.start(counter, { taskQueue, workflowId: `cron-${randomUUID()}`, cronSchedule }),
       );
       expect(refused).toMatchObject({ code: INVALID_ARGUMENT, details: 'Invalid CronSchedule.' });
     }
-    const delayed = await rejection(
+    const delayed = await grpcRejection(
       dev.client.workflow.start(counter, {
         taskQueue,
         workflowId: `cron-${randomUUID()}`,
@@ -169,7 +159,7 @@ describe('cron schedules on a start (dev server)', () => {
       code: INVALID_ARGUMENT,
       details: 'CronSchedule and WorkflowStartDelay may not be used together.',
     });
-    const signalled = await rejection(
+    const signalled = await grpcRejection(
       dev.client.workflow.signalWithStart(collectsSignals, {
         taskQueue,
         workflowId: `cron-${randomUUID()}`,

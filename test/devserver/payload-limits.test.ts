@@ -22,6 +22,7 @@ import {
   type OversizedKind,
 } from './fixtures/payload-workflows';
 import { assertReplays, bundle, runInBackground, uniqueQueue } from './harness';
+import { grpcRejection, rejectionOf } from '../support/rejection';
 
 const EventType = temporal.api.enums.v1.EventType;
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
@@ -67,26 +68,6 @@ afterAll(async () => {
 });
 
 const wid = (name: string): string => `${name}-${randomUUID()}`;
-
-/** The gRPC status code and message a call rejected with (the SDK wraps them in a ServiceError's cause). */
-async function grpcRejection(call: Promise<unknown>): Promise<{ code?: number; details?: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { code?: number; details?: string; cause?: { code?: number; details?: string } };
-    return e.cause?.code !== undefined ? e.cause : e;
-  }
-  throw new Error('the call was expected to fail');
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
 
 async function eventsOf(handle: WorkflowHandle): Promise<HistoryEvent[]> {
   return (await handle.fetchHistory()).events ?? [];

@@ -14,6 +14,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { add, collector, continuesOnce, push } from './fixtures/reset-workflows';
 import { bundle, connect, runInBackground, uniqueQueue, type TestEnv } from './harness';
 import { pollUntil } from '../support/poll';
+import { grpcRejection } from '../support/rejection';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -80,17 +81,6 @@ async function reset(
     ...extra,
   });
   return { runId: response.runId ?? '' };
-}
-
-/** The gRPC status of a rejected call (the SDK wraps it in a ServiceError's cause). */
-async function rejection(call: Promise<unknown>): Promise<{ code?: number; details?: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as { code?: number; details?: string; cause?: { code?: number; details?: string } };
-    return e.cause?.code !== undefined ? e.cause : e;
-  }
-  throw new Error('the call was expected to fail');
 }
 
 async function replays(workflowId: string, runId: string): Promise<void> {
@@ -316,18 +306,18 @@ describe('ResetWorkflowExecution', () => {
 
     const outOfRange = 'Workflow task finish ID must be > 1 && <= workflow last event ID.';
     for (const id of [0, 1, last + 1, last + 100]) {
-      expect(await rejection(reset(workflowId, runId, id))).toMatchObject({
+      expect(await grpcRejection(reset(workflowId, runId, id))).toMatchObject({
         code: INVALID_ARGUMENT,
         details: outOfRange,
       });
     }
     const id = Number(afterCompleted?.eventId);
-    expect(await rejection(reset(workflowId, runId, id))).toMatchObject({
+    expect(await grpcRejection(reset(workflowId, runId, id))).toMatchObject({
       code: INVALID_ARGUMENT,
       details: `Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: ${id}`,
     });
     expect(
-      await rejection(
+      await grpcRejection(
         resetRaw({
           namespace: 'default',
           workflowExecution: { workflowId },
@@ -336,10 +326,10 @@ describe('ResetWorkflowExecution', () => {
       ),
     ).toMatchObject({ code: INVALID_ARGUMENT, details: 'RequestId is not set on request.' });
     expect(
-      await rejection(resetRaw({ namespace: 'default', requestId: randomUUID(), workflowTaskFinishEventId: 4 })),
+      await grpcRejection(resetRaw({ namespace: 'default', requestId: randomUUID(), workflowTaskFinishEventId: 4 })),
     ).toMatchObject({ code: INVALID_ARGUMENT, details: 'Execution is not set on request.' });
     expect(
-      await rejection(
+      await grpcRejection(
         resetRaw({
           namespace: 'default',
           requestId: randomUUID(),
@@ -348,7 +338,7 @@ describe('ResetWorkflowExecution', () => {
         }),
       ),
     ).toMatchObject({ code: INVALID_ARGUMENT, details: 'Invalid RunId.' });
-    expect(await rejection(reset(`missing-${randomUUID()}`, '', 4))).toMatchObject({ code: NOT_FOUND });
+    expect(await grpcRejection(reset(`missing-${randomUUID()}`, '', 4))).toMatchObject({ code: NOT_FOUND });
     // Nothing was reset: the run is still the current one, running.
     const description = await env.client.workflow.getHandle(workflowId).describe();
     expect([description.runId, description.status.name]).toEqual([runId, 'RUNNING']);

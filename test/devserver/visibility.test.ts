@@ -18,6 +18,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startDevServer } from '../../infra/devserver';
 import { bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
 import { pollUntil } from '../support/poll';
+import { grpcRejection, grpcStatus } from '../support/rejection';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 const EventType = temporal.api.enums.v1.EventType;
@@ -47,29 +48,13 @@ async function listIds(query: string, pageSize?: number): Promise<string[]> {
   return ids;
 }
 
-/** The gRPC status and message a failing call answered (the SDK wraps it in a ServiceError's cause). */
-function grpcError(err: unknown): { code?: number; details?: string } {
-  const e = err as { code?: number; details?: string; cause?: { code?: number; details?: string } };
-  return e.cause?.code !== undefined ? e.cause : e;
-}
-
-/** The gRPC status and message of a call that must fail. */
-async function rejection(call: Promise<unknown>): Promise<{ code?: number; details?: string }> {
-  try {
-    await call;
-  } catch (err) {
-    return grpcError(err);
-  }
-  throw new Error('the call was expected to fail');
-}
-
 /** The INVALID_ARGUMENT message a query answers (through count, or list with `via: 'list'`). */
 async function queryError(query: string, via: 'count' | 'list' = 'count'): Promise<string> {
   try {
     if (via === 'count') await env.client.workflow.count(query);
     else await listIds(query);
   } catch (err) {
-    const { code, details } = grpcError(err);
+    const { code, details } = grpcStatus(err);
     expect(code).toBe(3);
     return details ?? '';
   }
@@ -341,7 +326,7 @@ describe('search attributes', () => {
     const key = defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
     const taskQueue = uniqueQueue('vis-runtime');
 
-    const undefinedAttribute = await rejection(
+    const undefinedAttribute = await grpcRejection(
       env.client.workflow.start('team', {
         taskQueue,
         workflowId: `rt-${randomUUID()}`,
@@ -444,7 +429,7 @@ describe('search attributes', () => {
 
   it('rejects values that do not fit the attribute type and system attributes on start', async () => {
     const taskQueue = uniqueQueue('vis-bad');
-    const badValue = await rejection(
+    const badValue = await grpcRejection(
       env.client.workflow.start('bad', {
         taskQueue,
         workflowId: `bad-${randomUUID()}`,
@@ -455,7 +440,7 @@ describe('search attributes', () => {
       code: 3,
       details: '[ten] is not a valid value for search attribute CustomIntField of type Int',
     });
-    const system = await rejection(
+    const system = await grpcRejection(
       env.client.workflow.start('bad', {
         taskQueue,
         workflowId: `bad-${randomUUID()}`,

@@ -5,6 +5,7 @@
 import { checkCel, findReferences, parseCel } from '../../expressions/cel';
 import { conditionSource } from '../../expressions/evaluate';
 import { hasTemplate, parseTemplate } from '../../expressions/template';
+import { celIssueCode } from '../issues';
 import { outputReferenceOfAst } from '../output-reference';
 import type { JsonValue } from '../schema';
 import type { PathSegment } from '../source-map';
@@ -165,12 +166,7 @@ export function checkExpression(
     const { problem } = checked;
     const names = Object.keys(variables).join(', ');
     state.report({
-      code:
-        problem.kind === 'syntax'
-          ? 'EXPRESSION_SYNTAX'
-          : problem.kind === 'unknown-variable'
-            ? 'UNKNOWN_VARIABLE'
-            : 'EXPRESSION_TYPE',
+      code: celIssueCode(problem.kind),
       message: `invalid expression: ${problem.message}`,
       hint:
         problem.kind === 'unknown-variable'

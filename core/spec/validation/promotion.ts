@@ -6,6 +6,7 @@
  */
 import { PROMOTE_PORTS, policyRuleProblem, policyVariables } from '../../promotion/policies';
 import { DEFAULT_PREVIOUS_ALIAS, DEFAULT_PROMOTION_ALIAS } from '../../promotion/types';
+import { celIssueCode } from '../issues';
 import { parseOutputReference } from '../output-reference';
 import type { PromoteSpec, StepSpec } from '../schema';
 import type { PathSegment } from '../source-map';
@@ -69,12 +70,7 @@ function checkPolicies(state: ValidationState, promote: PromoteSpec, path: PathS
     const problem = policyRuleProblem(policy.rule, variables);
     if (problem === undefined) return;
     state.report({
-      code:
-        problem.kind === 'syntax'
-          ? 'EXPRESSION_SYNTAX'
-          : problem.kind === 'unknown-variable'
-            ? 'UNKNOWN_VARIABLE'
-            : 'EXPRESSION_TYPE',
+      code: celIssueCode(problem.kind),
       message: `policy '${policy.name}': ${problem.message}`,
       hint:
         'a rule is a CEL condition over candidate.{model, version, metrics}, champion.{exists, model, version, ' +

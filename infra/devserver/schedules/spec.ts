@@ -152,7 +152,8 @@ export function compileCalendarStrings(c: CalendarStrings): StructuredCalendar {
   return out;
 }
 
-const SHORTHANDS: Record<string, string> = {
+/** The cron descriptors robfig/cron (and so Temporal) accepts for a five-field expression: `@daily` is `0 0 * * *`. */
+export const CRON_SHORTHANDS: Readonly<Record<string, string>> = {
   '@yearly': '0 0 1 1 *',
   '@annually': '0 0 1 1 *',
   '@monthly': '0 0 1 * *',
@@ -205,7 +206,7 @@ export function compileCron(cron: string): CompiledCron {
     return { ...result, interval: { everyMs, phaseMs: m[2] ? parseDurationText(m[2]) : 0 } };
   }
   if (text.startsWith('@')) {
-    const expanded = SHORTHANDS[text.toLowerCase()];
+    const expanded = CRON_SHORTHANDS[text.toLowerCase()];
     if (!expanded) throw new SpecError(`unknown cron shorthand "${text}"`);
     text = expanded;
   }
