@@ -10,7 +10,10 @@ import { getRequestListener } from '@hono/node-server';
 
 import { createMlflowBackend, type MlflowBackend } from './backend';
 import { parseMlflowServerConfig, type MlflowServerOptions } from './config';
+import { routeTable } from './http/api';
 import { createMlflowApp } from './http/app';
+import { createJsonFastPath } from './http/fast-path';
+import { mlflowServerMetrics } from './metrics';
 
 /** A running server. */
 export interface MlflowServerHandle {
@@ -54,7 +57,10 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     throw new MlflowServerStartError(cause.message, cause.code, { cause });
   }
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const listener = getRequestListener(createMlflowApp(backend, logError).fetch);
+  const shared = { metrics: mlflowServerMetrics(backend), routes: routeTable(backend) };
+  const listener = getRequestListener(createMlflowApp(backend, logError, shared).fetch);
+  // The JSON endpoints' common requests are answered directly; the rest by hono (`http/fast-path.ts`).
+  const fastPath = createJsonFastPath(backend, shared, logError);
   const inFlight = new Set<ServerResponse>();
   let closing = false;
   const server = createServer((request, response) => {
@@ -64,7 +70,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
       inFlight.delete(response);
       if (closing) setImmediate(() => server.closeIdleConnections());
     });
-    void listener(request, response);
+    if (!fastPath(request, response)) void listener(request, response);
   });
   try {
     await new Promise<void>((resolve, reject) => {
