@@ -218,6 +218,24 @@ describe('the direct path of the JSON endpoints', () => {
     expect(await rawStatus('POST', '/api/2.0/mlflow/experiments/search', oversized)).toBe(DECLINED);
   });
 
+  it('lets a client go that leaves before its body is sent, and keeps serving', async () => {
+    const logged = errors.length;
+    await new Promise<void>((resolve) => {
+      const sent = httpRequest(`${base}/api/2.0/mlflow/experiments/create`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': '100' },
+      });
+      sent.on('error', () => resolve());
+      sent.write('{"name": ');
+      setImmediate(() => {
+        sent.destroy();
+        resolve();
+      });
+    });
+    await same({ method: 'GET', path: '/api/2.0/mlflow/experiments/get?experiment_id=0' });
+    expect(errors.slice(logged)).toEqual([]);
+  });
+
   it('counts what it serves in the request metrics under the route, as hono does', async () => {
     await direct({ method: 'GET', path: '/ajax-api/2.0/mlflow/experiments/get?experiment_id=0' });
     await direct({ method: 'GET', path: '/api/2.0/mlflow/experiments/get?experiment_id=999' });

@@ -46,12 +46,18 @@ function match(request: IncomingMessage, routes: RouteTable): Matched | undefine
   return undefined;
 }
 
+/** The client went away before its body was read: nobody is left to answer. */
+class RequestAborted extends Error {}
+
 /** The request's body as text (UTF-8, a byte order mark dropped, as `Request.text()` reads it). */
 function bodyText(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.once('error', reject);
+    request.once('error', () => reject(new RequestAborted()));
+    request.once('close', () => {
+      if (!request.complete) reject(new RequestAborted());
+    });
     request.once('end', () => resolve(new TextDecoder().decode(Buffer.concat(chunks))));
   });
 }
@@ -85,6 +91,7 @@ export function createJsonFastPath(
       await backend.database.settled();
       text = JSON.stringify(body);
     } catch (error) {
+      if (error instanceof RequestAborted) return;
       await backend.database.settled().catch(() => undefined);
       const failure = failureAnswer(
         error instanceof Error ? error : new Error(String(error)),
