@@ -130,7 +130,8 @@ async function runOnce(
   root: string,
   pids: (number | undefined)[],
 ) {
-  const cpu = (): number => pids.reduce<number>((sum, pid) => sum + (processCpuMs(pid) ?? 0), ownCpuMs());
+  /** CPU time so far of each process: the dev server, the MLflow server (when given), this one. */
+  const cpu = (): number[] => [...pids.map((pid) => processCpuMs(pid) ?? 0), ownCpuMs()];
   const cpuBefore = cpu();
   const started = performance.now();
   const run = await startPipeline(client, {
@@ -143,11 +144,12 @@ async function runOnce(
   });
   const outcome = await waitForPipeline(run.handle);
   const wallMs = performance.now() - started;
-  const cpuMs = cpu() - cpuBefore;
+  const cpuEach = cpu().map((ms, i) => ms - (cpuBefore[i] ?? 0));
+  const cpuMs = cpuEach.reduce((sum, ms) => sum + ms, 0);
   if (outcome.error !== undefined || outcome.status.state !== 'completed') {
     throw new Error(`pipeline on ${taskQueue} ended ${outcome.status.state}: ${outcome.status.error ?? ''}`);
   }
-  return { wallMs, cpuMs, mlflow: outcome.status.mlflow };
+  return { wallMs, cpuMs, cpuEach, mlflow: outcome.status.mlflow };
 }
 
 /** Medians of a scenario's rounds, tracking off and on. */
@@ -156,6 +158,8 @@ interface ScenarioFigures {
   steps: number;
   wall: { off: number[]; on: number[] };
   cpu: { off: number[]; on: number[] };
+  /** Per round, the CPU of each process (dev server, MLflow server, worker and client). */
+  cpuEach: { off: number[][]; on: number[][] };
 }
 
 async function main(): Promise<void> {
@@ -205,6 +209,7 @@ async function main(): Promise<void> {
           steps: CHAIN_STEPS,
           wall: { off: [], on: [] },
           cpu: { off: [], on: [] },
+          cpuEach: { off: [], on: [] },
         },
       },
       {
@@ -214,6 +219,7 @@ async function main(): Promise<void> {
           steps: WORK_STEPS,
           wall: { off: [], on: [] },
           cpu: { off: [], on: [] },
+          cpuEach: { off: [], on: [] },
         },
       },
     ];
@@ -224,9 +230,11 @@ async function main(): Promise<void> {
         const off = await runOnce(client, 'bench-tracking-off', spec, root, pids);
         figures.wall.off.push(off.wallMs);
         figures.cpu.off.push(off.cpuMs);
+        figures.cpuEach.off.push(off.cpuEach);
         const on = await runOnce(client, 'bench-tracking-on', spec, root, pids);
         figures.wall.on.push(on.wallMs);
         figures.cpu.on.push(on.cpuMs);
+        figures.cpuEach.on.push(on.cpuEach);
         if (spec === chain) tracked = on.mlflow;
       }
       process.stdout.write('.');
@@ -254,15 +262,21 @@ async function main(): Promise<void> {
       `cache off, ${DURABLE ? 'durable' : 'in-memory'} servers, median of ${ROUNDS} rounds; CPU = dev server + MLflow server + worker and client; ` +
         `in-process baseline of the noop chain ${baselineMs.toFixed(1)} ms\n`,
     );
-    console.log('| scenario | tracking | wall (ms) | per step (ms) | CPU per step (ms) | on / off | rounds (ms) |');
-    console.log('| -------- | -------- | --------- | ------------- | ----------------- | -------- | ----------- |');
+    console.log(
+      '| scenario | tracking | wall (ms) | per step (ms) | CPU per step (ms) | dev server / MLflow / worker (ms) | on / off | rounds (ms) |',
+    );
+    console.log(
+      '| -------- | -------- | --------- | ------------- | ----------------- | --------------------------------- | -------- | ----------- |',
+    );
     for (const { figures } of scenarios) {
       const off = median(figures.wall.off);
       for (const mode of ['off', 'on'] as const) {
         const wall = median(figures.wall[mode]);
         console.log(
           `| ${figures.name} | ${mode} | ${wall.toFixed(0)} | ${(wall / figures.steps).toFixed(2)} | ` +
-            `${(median(figures.cpu[mode]) / figures.steps).toFixed(2)} | ${mode === 'on' ? (wall / off).toFixed(3) : ''} | ` +
+            `${(median(figures.cpu[mode]) / figures.steps).toFixed(2)} | ` +
+            `${[0, 1, 2].map((i) => (median(figures.cpuEach[mode].map((each) => each[i] ?? 0)) / figures.steps).toFixed(2)).join(' / ')} | ` +
+            `${mode === 'on' ? (wall / off).toFixed(3) : ''} | ` +
             `${figures.wall[mode].map((t) => t.toFixed(0)).join(', ')} |`,
         );
       }

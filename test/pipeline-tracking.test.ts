@@ -433,3 +433,23 @@ describe('pipeline runs tracked in MLflow', () => {
 function stepOutput(status: PipelineRunStatus, stepId: string, port: string): unknown {
   return status.steps.find((step) => step.id === stepId)?.outputs?.[port];
 }
+
+describe("the typed client's createId, which step runs are created with", () => {
+  it('creates the run as create does and answers its id only', async () => {
+    const mlflow = createMlflowClient(mlflowConfig({ trackingUri: TRACKING_URI }));
+    const experiment = await mlflow.experiments.ensure({ name: `create-id-${Date.now()}` });
+    const runId = await mlflow.runs.createId({
+      experimentId: experiment.experimentId,
+      runName: 'step',
+      startTime: 1_700_000_000_000,
+      tags: { 'mloe.execution': 'wf/step' },
+    });
+    expect(runId).toMatch(/^[0-9a-f]{32}$/);
+    const run = await mlflow.runs.get(runId);
+    expect(run.info).toMatchObject({ runName: 'step', status: 'RUNNING', startTime: 1_700_000_000_000 });
+    expect(run.data.tags).toEqual(expect.arrayContaining([{ key: 'mloe.execution', value: 'wf/step' }]));
+    await expect(mlflow.runs.createId({ experimentId: '999999999' })).rejects.toMatchObject({
+      errorCode: 'RESOURCE_DOES_NOT_EXIST',
+    });
+  });
+});

@@ -167,6 +167,17 @@ const datasetInputSchema = z.object({
 
 const runAnswer = z.object({ run: runSchema });
 
+/** Of a created run's answer, only its id (`run_id`, or `run_uuid` from older servers). */
+const runIdAnswer = z
+  .object({
+    run: z.object({
+      info: z
+        .object({ run_id: z.string().min(1).optional(), run_uuid: z.string().min(1).optional() })
+        .refine((info) => info.run_id !== undefined || info.run_uuid !== undefined, 'expected run_id or run_uuid'),
+    }),
+  })
+  .transform((answer) => answer.run.info.run_id ?? answer.run.info.run_uuid ?? '');
+
 /** A metric as MLflow takes it, its timestamp fixed now when not given. */
 function metricToWire(metric: z.output<typeof metricInputSchema>, now: number): WireBatch['metrics'][number] {
   return {
@@ -197,6 +208,21 @@ export class RunsApi {
       tags: tagsToWire(value.tags),
     };
     return (await call(this.#http, R.create, fields, runAnswer)).run;
+  }
+
+  /**
+   * {@link RunsApi.create}, answering the new run's id only: the rest of the answer (the run's tags, its info) is not
+   * validated or kept, which saves a caller that creates a run per step the cost of reading it back.
+   */
+  async createId(input: CreateRunInput): Promise<string> {
+    const value = check(createSchema, input, R.create);
+    const fields = {
+      experiment_id: value.experimentId,
+      run_name: value.runName,
+      start_time: value.startTime ?? this.#now(),
+      tags: tagsToWire(value.tags),
+    };
+    return call(this.#http, R.create, fields, runIdAnswer);
   }
 
   /** The run with its current metrics, params, tags and inputs; `RESOURCE_DOES_NOT_EXIST` if there is none. */

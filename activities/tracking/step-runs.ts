@@ -57,7 +57,7 @@ export async function openStepRun(
   }
   const startTime = startedAt.getTime();
   const name = stepRunName(execution.stepId, execution.index);
-  const created = await tracker.client.runs.create({
+  const runId = await tracker.client.runs.createId({
     experimentId: parent.experimentId,
     runName: name,
     startTime,
@@ -77,7 +77,7 @@ export async function openStepRun(
     },
   });
   return {
-    runId: created.info.runId,
+    runId,
     experimentId: parent.experimentId,
     startTime,
     status: 'RUNNING',

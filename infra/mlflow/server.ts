@@ -8,7 +8,10 @@ import { getRequestListener } from '@hono/node-server';
 import { bracketHost, gracefulServer, listen } from '../http-listen';
 import { createMlflowBackend, type MlflowBackend } from './backend';
 import { parseMlflowServerConfig, type MlflowServerOptions } from './config';
+import { routeTable } from './http/api';
 import { createMlflowApp } from './http/app';
+import { createJsonFastPath } from './http/fast-path';
+import { mlflowServerMetrics } from './metrics';
 
 /** A running server. */
 export interface MlflowServerHandle {
@@ -48,7 +51,11 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     throw new MlflowServerStartError(cause.message, cause.code, { cause });
   }
   const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const http = gracefulServer(getRequestListener(createMlflowApp(backend, logError).fetch));
+  const shared = { metrics: mlflowServerMetrics(backend), routes: routeTable(backend) };
+  const listener = getRequestListener(createMlflowApp(backend, logError, shared).fetch);
+  // The JSON endpoints' common requests are answered directly; the rest by hono (`http/fast-path.ts`).
+  const fastPath = createJsonFastPath(backend, shared, logError);
+  const http = gracefulServer((request, response) => fastPath(request, response) || listener(request, response));
   let port: number;
   try {
     port = await listen(http.server, config.port, config.host);

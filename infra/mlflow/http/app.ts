@@ -11,29 +11,18 @@ import { bodyLimit } from 'hono/body-limit';
 import type { MlflowBackend } from '../backend';
 import { MlflowError } from '../errors';
 import { registerArtifactRoutes } from './artifact-routes';
-import { registryRoutes } from './registry-routes';
+import { API_PREFIXES, MAX_JSON_BODY_BYTES, failureAnswer, routeTable, type RouteTable } from './api';
 import { readRequest } from './request';
-import type { Route } from './routes';
-import { trackingRoutes } from './tracking-routes';
-import { PROMETHEUS_CONTENT_TYPE } from '../../metrics';
+import { PROMETHEUS_CONTENT_TYPE, type RequestMetrics } from '../../metrics';
 import { markUnmatched, mlflowServerMetrics, requestMetricsMiddleware } from '../metrics';
 
-/**
- * The largest JSON request body accepted: 20 MiB. The largest request MLflow's limits allow is a log-inputs carrying
- * one dataset with a maximal profile (16 MiB - 1 characters), schema (1 MiB - 1) and source (64 KiB - 1); 20 MiB
- * admits it with room for JSON escapes, and no valid log-batch comes near it (1,000 items of at most 6,000
- * characters). Anything larger is refused before it is buffered. Artifact uploads are streamed and not limited.
- */
-export const MAX_JSON_BODY_BYTES = 20 * 1024 * 1024;
+export { API_PREFIXES, MAX_JSON_BODY_BYTES } from './api';
 
 /**
  * What `/version` answers, as `mlflow server` answers its own version: the MLflow release whose REST API this
  * server follows, with a PEP 440 local label saying it is mloe's (`2.12.0+mloe`).
  */
 export const MLFLOW_COMPATIBLE_VERSION = '2.12.0+mloe';
-
-/** The prefixes the REST API is served under (the second is what MLflow's web UI calls). */
-export const API_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
 
 function errorBody(c: Context, error: MlflowError, status: number): Response {
   return c.json(error.toJson(), status as 400);
@@ -53,26 +42,32 @@ function methodNotAllowed(c: Context, allowed: readonly string[]): Response {
   return response;
 }
 
+/** What {@link createMlflowApp} shares with the server's other request path (`fast-path.ts`). */
+export interface MlflowAppShared {
+  metrics: RequestMetrics;
+  routes: RouteTable;
+}
+
 /**
  * Builds the application over a backend; `logError` receives failures answered with 500. `/metrics` serves the
- * server's Prometheus metrics (`../metrics.ts`).
+ * server's Prometheus metrics (`../metrics.ts`); `shared` passes the metrics and endpoints when another request path
+ * serves some requests too.
  */
-export function createMlflowApp(backend: MlflowBackend, logError: (line: string) => void): Hono {
+export function createMlflowApp(
+  backend: MlflowBackend,
+  logError: (line: string) => void,
+  shared: MlflowAppShared = { metrics: mlflowServerMetrics(backend), routes: routeTable(backend) },
+): Hono {
   const app = new Hono();
-  const metrics = mlflowServerMetrics(backend);
+  const { metrics } = shared;
   app.use('*', requestMetricsMiddleware(metrics));
   app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
   const settled = (): Promise<void> => backend.database.settled().catch(() => undefined);
 
   app.onError(async (error, c) => {
     await settled();
-    if (error instanceof MlflowError) {
-      if (error.errorCode === 'INTERNAL_ERROR')
-        logError(`MLflow server: ${c.req.method} ${c.req.path}: ${error.message}`);
-      return errorBody(c, error, error.httpStatus);
-    }
-    logError(`MLflow server: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);
-    return errorBody(c, new MlflowError('INTERNAL_ERROR', `Internal server error: ${error.message}`), 500);
+    const { status, body } = failureAnswer(error, { method: c.req.method, path: c.req.path }, logError);
+    return c.json(body, status as 400);
   });
 
   app.notFound((c) => {
@@ -110,13 +105,7 @@ export function createMlflowApp(backend: MlflowBackend, logError: (line: string)
     );
   }
 
-  const byPath = new Map<string, Map<string, Route>>();
-  for (const route of [...trackingRoutes(backend), ...registryRoutes(backend)]) {
-    const methods = byPath.get(route.path) ?? new Map<string, Route>();
-    methods.set(route.method, route);
-    byPath.set(route.path, methods);
-  }
-  for (const [path, methods] of byPath) {
+  for (const [path, methods] of shared.routes) {
     for (const prefix of API_PREFIXES) {
       app.all(`${prefix}/${path}`, async (c) => {
         const route = methods.get(c.req.method);

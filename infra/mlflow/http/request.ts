@@ -169,14 +169,39 @@ export class RequestFields {
   }
 }
 
+/** What {@link parseRequest} reads a request's message from. */
+export interface RawRequest {
+  method: string;
+  /** The query string, without its `?` (GET and HEAD). */
+  query: string;
+  /** The `Content-Type` header, if any. */
+  contentType: string | undefined;
+  /** The body, decoded as UTF-8 (a byte order mark dropped); not read for GET and HEAD. */
+  body: () => string | Promise<string>;
+}
+
 /**
  * Reads a request's message: GET from the query (`repeated` names the repeated fields), other methods from a JSON
  * body. A POST must say `Content-Type: application/json`, as MLflow's server requires.
  */
 export async function readRequest(c: Context, repeated: readonly string[]): Promise<RequestFields> {
-  const method = c.req.method;
+  const { method } = c.req;
+  return parseRequest(
+    {
+      method,
+      query: method === 'GET' || method === 'HEAD' ? new URL(c.req.url).search.slice(1) : '',
+      contentType: c.req.header('content-type'),
+      body: () => c.req.text(),
+    },
+    repeated,
+  );
+}
+
+/** {@link readRequest} over the parts of a request, whichever server read them. */
+export async function parseRequest(request: RawRequest, repeated: readonly string[]): Promise<RequestFields> {
+  const { method } = request;
   if (method === 'GET' || method === 'HEAD') {
-    const params = new URL(c.req.url).searchParams;
+    const params = new URLSearchParams(request.query);
     const raw: Record<string, unknown> = {};
     for (const key of new Set(params.keys())) {
       raw[key] = repeated.includes(key) ? params.getAll(key) : params.get(key);
@@ -184,13 +209,13 @@ export async function readRequest(c: Context, repeated: readonly string[]): Prom
     return new RequestFields(raw);
   }
   if (method === 'POST' || method === 'PUT') {
-    const contentType = c.req.header('content-type');
+    const { contentType } = request;
     if (contentType === undefined) throw invalidParameter('Bad Request. Content-Type header is missing.');
     if (contentType.split(';')[0]!.trim().toLowerCase() !== 'application/json') {
       throw invalidParameter("Bad Request. Content-Type must be one of ['application/json'].");
     }
   }
-  const text = await c.req.text();
+  const text = await request.body();
   if (text.trim() === '') return new RequestFields({});
   let body: unknown;
   try {

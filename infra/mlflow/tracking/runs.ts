@@ -161,6 +161,9 @@ export class RunStore {
     tag: Database.Statement<[string, string], { value: string }>;
     upsertTag: Database.Statement<[string, string, string]>;
     setName: Database.Statement<[string, string]>;
+    insertRun: Database.Statement<[string, number, string, string, number, string]>;
+    setStatus: Database.Statement<[string, string]>;
+    setEndTime: Database.Statement<[number, string]>;
     runsIn: Database.Statement<[string], RunRow>;
     metricsIn: Database.Statement<[string], MetricRow>;
     paramsIn: Database.Statement<[string], KeyValueJson & { run_uuid: string }>;
@@ -188,6 +191,12 @@ export class RunStore {
       tag: db.prepare('SELECT value FROM tags WHERE run_uuid = ? AND key = ?'),
       upsertTag: db.prepare('INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)'),
       setName: db.prepare('UPDATE runs SET name = ? WHERE run_uuid = ?'),
+      insertRun: db.prepare(
+        'INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, ' +
+          "artifact_uri, deleted_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?, NULL)",
+      ),
+      setStatus: db.prepare('UPDATE runs SET status = ? WHERE run_uuid = ?'),
+      setEndTime: db.prepare('UPDATE runs SET end_time = ? WHERE run_uuid = ?'),
       runsIn: db.prepare('SELECT * FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?))'),
       metricsIn: db.prepare('SELECT * FROM latest_metrics WHERE run_uuid IN (SELECT value FROM json_each(?))'),
       paramsIn: db.prepare(
@@ -218,19 +227,14 @@ export class RunStore {
     return this.database.write(() => {
       const experiment = this.experiments.activeForNewRun(options.experimentId);
       const name = options.runName || nameTag || randomRunName();
-      this.db
-        .prepare(
-          'INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, ' +
-            "artifact_uri, deleted_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?, NULL)",
-        )
-        .run(
-          runUuid,
-          experiment.experimentId,
-          name,
-          options.userId,
-          options.startTime ?? this.now(),
-          appendToUriPath(experiment.artifactLocation, runUuid, 'artifacts'),
-        );
+      this.statements.insertRun.run(
+        runUuid,
+        experiment.experimentId,
+        name,
+        options.userId,
+        options.startTime ?? this.now(),
+        appendToUriPath(experiment.artifactLocation, runUuid, 'artifacts'),
+      );
       for (const tag of options.tags) this.statements.upsertTag.run(runUuid, tag.key, tag.value);
       if (nameTag === undefined || nameTag === '') this.statements.upsertTag.run(runUuid, RUN_NAME_TAG, name);
       return this.get(runUuid);
@@ -254,10 +258,10 @@ export class RunStore {
     return this.database.write(() => {
       const row = this.activeRow(runId);
       if (changes.status !== undefined) {
-        this.db.prepare('UPDATE runs SET status = ? WHERE run_uuid = ?').run(changes.status, row.run_uuid);
+        this.statements.setStatus.run(changes.status, row.run_uuid);
       }
       if (changes.endTime !== undefined) {
-        this.db.prepare('UPDATE runs SET end_time = ? WHERE run_uuid = ?').run(changes.endTime, row.run_uuid);
+        this.statements.setEndTime.run(changes.endTime, row.run_uuid);
       }
       if (changes.runName !== undefined && changes.runName !== '') this.rename(row.run_uuid, changes.runName);
       return infoJson(this.row(runId));
