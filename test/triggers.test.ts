@@ -169,7 +169,7 @@ describe('data-arrival triggers', () => {
     const cases: [Partial<CreateTriggerOptions> & { on: string }, string, RegExp][] = [
       [{ on: 'http://example.com/data/' }, 'PATH_INVALID', /--on must be s3:\/\/bucket\/prefix\//],
       [{ on: 's3://Bad_Bucket/x/' }, 'PATH_INVALID', /invalid S3 bucket name/],
-      [{ on, pattern: 'data/[abc' }, 'CONFIG_INVALID', /'\[' has no closing '\]'/],
+      [{ on, pattern: 'data/[abc' }, 'CONFIG_INVALID', /invalid --pattern "data\/\[abc": Missing closing: "\]"/],
       [{ on, pattern: 'a**/b' }, 'CONFIG_INVALID', /'\*\*' must be a whole path segment/],
       [{ on, poll: 'soon' }, 'CONFIG_INVALID', /--poll "soon" is not a duration/],
       [{ on, debounce: '-1s' }, 'CONFIG_INVALID', /--debounce "-1s" is not a duration/],
