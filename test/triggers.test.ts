@@ -4,10 +4,10 @@
  * makes one run of a burst; a `file://` directory works as well; pause, unpause and delete; and bad input is refused
  * before anything starts. The 1,000-object burst is in triggers-burst.test.ts, crashes and restarts in
  * triggers-crash.test.ts; the setup they share is test/support/triggers-harness.ts. */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 
@@ -108,11 +108,21 @@ describe('data-arrival triggers', () => {
     await deleteTrigger(client, name);
   });
 
-  it('makes one run of a burst within the debounce window', async () => {
+  it('makes one run of a burst within the debounce window, with a manifest of its objects', async () => {
     const name = `grouped-${suffix}`;
-    await create('grouped', { on: `s3://${BUCKET}/grouped/`, debounce: '3s' });
+    await create('grouped', {
+      on: `s3://${BUCKET}/grouped/`,
+      debounce: '3s',
+      objectsParam: 'objects',
+      spec: { ...spec, params: { ...spec.params, objects: { type: 'string' } } },
+    });
     await describeWhen(name, 'the baseline listing', (d) => d.counters.polls >= 1);
-    await Promise.all(Array.from({ length: 10 }, (_, i) => put(`grouped/${i}.json`)));
+    const etags = new Map<string, string>();
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, i) =>
+        etags.set(`s3://${BUCKET}/grouped/${i}.json`, await put(`grouped/${i}.json`)),
+      ),
+    );
     const [run] = await pollUntil(
       'the burst run',
       async () => {
@@ -124,6 +134,24 @@ describe('data-arrival triggers', () => {
     await pollsLater(name);
     expect(await runsOf(name)).toHaveLength(1);
     expect(run).toMatchObject({ uri: `s3://${BUCKET}/grouped/`, objects: 10 });
+    // The run's `objects` parameter is the URI of a manifest in its artifact store listing all ten objects.
+    expect(run?.objectsManifest).toMatch(/^file:\/\/.*\/sha256\//);
+    const manifest = JSON.parse(await readFile(fileURLToPath(run?.objectsManifest ?? ''), 'utf8')) as {
+      kind: string;
+      count: number;
+      trigger: string;
+      on: string;
+      objects: { uri: string; etag: string; size: number; lastModified: string }[];
+    };
+    expect(manifest).toMatchObject({ kind: 'mloe.dev/trigger-objects', count: 10, trigger: name });
+    expect(manifest.on).toBe(`s3://${BUCKET}/grouped/`);
+    expect(manifest.objects.map((object) => object.uri)).toEqual([...etags.keys()].sort());
+    for (const object of manifest.objects) {
+      expect(object.etag).toBe(etags.get(object.uri));
+      expect(object.size).toBe(object.uri.slice(`s3://${BUCKET}/`.length).length);
+      expect(Date.parse(object.lastModified)).not.toBeNaN();
+    }
+    expect((await describeTrigger(client, name)).lastRuns[0]?.manifest).toBe(run?.objectsManifest);
     await deleteTrigger(client, name);
   });
 
@@ -176,6 +204,13 @@ describe('data-arrival triggers', () => {
       [{ on, maxRunsPerHour: 0 }, 'CONFIG_INVALID', /--max-runs-per-hour must be a whole number/],
       [{ on, marker: 'a/_SUCCESS' }, 'CONFIG_INVALID', /--marker must be an object name/],
       [{ on, uriParam: 'path' }, 'CONFIG_INVALID', /declares no parameter 'path'/],
+      [{ on, objectsParam: 'objects' }, 'CONFIG_INVALID', /--objects-param needs --debounce/],
+      [{ on, debounce: '1s', objectsParam: 'uri' }, 'CONFIG_INVALID', /must name different parameters/],
+      [
+        { on, debounce: '1s', objectsParam: 'objects' },
+        'CONFIG_INVALID',
+        /declares no parameter 'objects'.*--objects-param/,
+      ],
       [{ on, spec: { ...spec, steps: { note: { uses: 'nope@1' } } } }, 'SPEC_INVALID', /nope/],
     ];
     for (const [options, code, message] of cases) {
