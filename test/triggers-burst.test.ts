@@ -2,7 +2,8 @@
  * A burst of 1,000 objects on an S3-compatible server (s3rver) starts exactly 1,000 runs of a trivial pipeline, one
  * per object, with ids derived from each object's URI and ETag, although the worker is replaced in the middle; and a
  * batch of starts repeated (as a retried activity repeats it after a crash) starts nothing. The other trigger
- * behaviours are in triggers.test.ts; this suite is on its own because it is the heaviest.
+ * behaviours are in triggers.test.ts, a SIGKILLed worker and a restarted server in triggers-crash.test.ts; this suite
+ * is on its own because it is heavy.
  */
 import { createHash } from 'node:crypto';
 
