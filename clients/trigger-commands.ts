@@ -19,6 +19,7 @@ interface CreateFlags extends SettingFlags {
   maxRunsPerHour?: string;
   param?: string[];
   uriParam?: string;
+  objectsParam?: string;
   includeExisting?: boolean;
   settle?: string;
   cache: boolean;
@@ -85,6 +86,10 @@ export function addTriggerCommands(
         (value: string, previous: string[] = []) => [...previous, value],
       )
       .option('--uri-param <name>', 'the string parameter that gets the object URI (default uri)')
+      .option(
+        '--objects-param <name>',
+        "with --debounce: the string parameter that gets the URI of the run's object manifest (a JSON list of its objects)",
+      )
       .option('--include-existing', 'objects already there start runs too (default: only new ones)')
       .option('--settle <duration>', 'how late an object may appear behind newer ones and still count (default 5m)')
       .option('--no-cache', 'runs run every step even if a cached result exists')
@@ -113,6 +118,7 @@ export function addTriggerCommands(
           maxRunsPerHour: maxRuns,
           paramTexts: flags.param,
           uriParam: flags.uriParam,
+          objectsParam: flags.objectsParam,
           includeExisting: flags.includeExisting,
           settle: flags.settle,
           artifactRoot: flags.artifactRoot,
@@ -127,7 +133,8 @@ export function addTriggerCommands(
       const settings = await api().startTrigger(client, input);
       io.stdout(
         `trigger ${settings.name} created: pipeline ${settings.pipeline} (${settings.specHash}) on ${settings.on}, ` +
-          `every ${settings.pollMs} ms; runs get ${settings.uriParam}=<object URI>`,
+          `every ${settings.pollMs} ms; runs get ${settings.uriParam}=<object URI>` +
+          (settings.objectsParam === undefined ? '' : `, ${settings.objectsParam}=<object manifest URI>`),
       );
       return 0;
     });

@@ -72,6 +72,11 @@ export type CreateTriggerOptions = PipelineSource &
     maxRunsPerHour?: number;
     /** The pipeline parameter that gets the object's URI; {@link DEFAULT_URI_PARAM} by default. */
     uriParam?: string;
+    /**
+     * With `debounce`: the pipeline parameter (a string) that gets the URI of the run's object manifest, a JSON
+     * artifact listing every object the run covers (docs/triggers.md).
+     */
+    objectsParam?: string;
     /** Objects present at creation start runs too. */
     includeExisting?: boolean;
     /** See `TriggerSettings.settleMs`; {@link DEFAULT_TRIGGER_SETTLE} by default. */
@@ -109,28 +114,48 @@ export async function prepareTrigger(options: CreateTriggerOptions): Promise<Wat
     throw new ConfigError(`--max-runs-per-hour must be a whole number from 1 to ${MAX_RUNS_PER_HOUR}, got ${max}`);
   }
   const uriParam = options.uriParam ?? DEFAULT_URI_PARAM;
+  const { objectsParam } = options;
+  if (objectsParam !== undefined && debounceMs === undefined) {
+    throw new ConfigError(
+      '--objects-param needs --debounce: only a debounced run covers several objects (without it, each run gets its ' +
+        `object's URI in --uri-param)`,
+    );
+  }
+  if (objectsParam !== undefined && objectsParam === uriParam) {
+    throw new ConfigError(`--objects-param and --uri-param must name different parameters, both are '${uriParam}'`);
+  }
   const descriptors = [...(options.descriptors ?? BUILTIN_STEPS)];
   const registry = createStepRegistry(descriptors);
   const source = pipelineSource(options);
   const paramTexts = options.paramTexts ?? [];
-  const missing = (what: string): ConfigError =>
-    new ConfigError(
-      `the pipeline ${what}: each run gets the object's URI in it. Declare ` +
-        `'params: { ${uriParam}: { type: string } }' in the spec, or name another string parameter with --uri-param`,
-    );
-  // The location stands in for the URI while the pipeline is validated.
+  const missing = (what: string, param = uriParam): ConfigError =>
+    param === uriParam
+      ? new ConfigError(
+          `the pipeline ${what}: each run gets the object's URI in it. Declare ` +
+            `'params: { ${uriParam}: { type: string } }' in the spec, or name another string parameter with --uri-param`,
+        )
+      : new ConfigError(
+          `the pipeline ${what}: each debounced run gets the URI of its object manifest in it. Declare ` +
+            `'params: { ${param}: { type: string } }' in the spec, or name another string parameter with --objects-param`,
+        );
+  // The location stands in for the URIs while the pipeline is validated.
+  const stand = { [uriParam]: on, ...(objectsParam === undefined ? {} : { [objectsParam]: on }) };
   const pipeline = await loadPipelineForRun(
-    { ...source, paramTexts, params: { ...options.params, [uriParam]: on } },
+    { ...source, paramTexts, params: { ...options.params, ...stand } },
     registry,
   ).catch((error: unknown) => {
-    const undeclared =
-      error instanceof SpecInvalidError &&
-      error.issues.some((issue) => issue.code === 'UNKNOWN_PARAM_VALUE' && issue.path === `params.${uriParam}`);
-    throw undeclared ? missing(`declares no parameter '${uriParam}'`) : error;
+    const undeclared = [uriParam, ...(objectsParam === undefined ? [] : [objectsParam])].find(
+      (param) =>
+        error instanceof SpecInvalidError &&
+        error.issues.some((issue) => issue.code === 'UNKNOWN_PARAM_VALUE' && issue.path === `params.${param}`),
+    );
+    throw undeclared === undefined ? error : missing(`declares no parameter '${undeclared}'`, undeclared);
   });
   const { spec } = pipeline;
-  const declared = spec.params?.[uriParam]?.type;
-  if (declared !== 'string') throw missing(`declares '${uriParam}' as ${declared ?? 'nothing'}, not a string`);
+  for (const param of [uriParam, ...(objectsParam === undefined ? [] : [objectsParam])]) {
+    const declared = spec.params?.[param]?.type;
+    if (declared !== 'string') throw missing(`declares '${param}' as ${declared ?? 'nothing'}, not a string`, param);
+  }
   const taskQueue = options.taskQueue ?? PIPELINE_TASK_QUEUE;
   const run: RunPipelineInput = await runInputOfLoaded(pipeline, descriptors, options);
   const settings: TriggerSettings = {
@@ -142,6 +167,7 @@ export async function prepareTrigger(options: CreateTriggerOptions): Promise<Wat
     ...(debounceMs === undefined ? {} : { debounceMs }),
     ...(max === undefined ? {} : { maxRunsPerHour: max }),
     uriParam,
+    ...(objectsParam === undefined ? {} : { objectsParam }),
     includeExisting: options.includeExisting ?? false,
     settleMs,
     pipeline: spec.metadata.name,

@@ -1,21 +1,17 @@
 /**
- * Data-arrival triggers against an S3-compatible server (s3rver) with real workers on the jest dev server: a burst of
- * 1,000 objects starts exactly 1,000 runs, one per object, with ids derived from each object's URI and ETag, even when
- * the worker is replaced in the middle; a pattern filters keys; partitions start a run once their marker appears;
- * `maxRunsPerHour` holds runs back; a debounce window makes one run of a burst; a `file://` directory works as well;
- * pause, unpause and delete; and bad input is refused before anything starts.
- */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+ * Data-arrival triggers against an S3-compatible server (s3rver) with real workers on the jest dev server: a pattern
+ * filters keys; partitions start a run once their marker appears; `maxRunsPerHour` holds runs back; a debounce window
+ * makes one run of a burst; a `file://` directory works as well; pause, unpause and delete; and bad input is refused
+ * before anything starts. The 1,000-object burst is in triggers-burst.test.ts, crashes and restarts in
+ * triggers-crash.test.ts; the setup they share is test/support/triggers-harness.ts. */
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 
-import { parseS3StoreConfig, s3ClientConfig } from '../activities/artifacts';
 import { buildProgram } from '../clients/cli';
-import { BUILTIN_IMPLEMENTATIONS, createStepImplementations, type StepImplementations } from '../activities/steps';
 import {
   createTrigger,
   deleteTrigger,
@@ -26,131 +22,39 @@ import {
   type CreateTriggerOptions,
 } from '../clients/triggers';
 import { triggerWorkflowId, type TriggerDescription } from '../workflows/trigger-types';
-import { connect, serverAddress, type TestEnv } from './devserver/harness';
-import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import { serverAddress } from './devserver/harness';
 import { pollUntil } from './support/poll';
+import {
+  TRIGGER_BUCKET as BUCKET,
+  startTriggerSuite,
+  triggerSpec as spec,
+  type TriggerSuite,
+  type TriggeredRun,
+} from './support/triggers-harness';
 
 jest.setTimeout(600_000);
 
-const BUCKET = 'incoming';
-
-/** The lightest pipeline there is: one step that hands its URI back. */
-const steps: StepImplementations = createStepImplementations(BUILTIN_IMPLEMENTATIONS, [
-  {
-    descriptor: {
-      name: 'note',
-      version: '1',
-      inputs: { uri: { type: 'string' } },
-      outputs: { uri: { type: 'string' } },
-    },
-    async run(inputs) {
-      return { outputs: { uri: typeof inputs.uri === 'string' ? inputs.uri : '' } };
-    },
-  },
-]);
-
-const spec = {
-  apiVersion: 'mloe.dev/v1',
-  kind: 'Pipeline',
-  metadata: { name: 'on-arrival' },
-  params: { uri: { type: 'string' } },
-  steps: { note: { uses: 'note@1', with: { uri: '${{ params.uri }}' } } },
-};
-
-interface TriggeredRun {
-  workflowId: string;
-  status: string;
-  uri: string;
-  objects: number;
-}
-
 describe('data-arrival triggers', () => {
-  let s3: S3TestServer;
-  let raw: S3Client;
-  let worker: PipelineTestWorker | undefined;
-  let env: TestEnv;
+  let suite: TriggerSuite;
   let client: Client;
   let root: string;
-  const taskQueue = `mloe-triggers-${process.pid}-${Date.now()}`;
-  const suffix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-  const s3Settings = (): { endpoint: string; credentials: typeof S3RVER_CREDENTIALS } => ({
-    endpoint: s3.endpoint,
-    credentials: S3RVER_CREDENTIALS,
-  });
-  const startWorker = (): Promise<PipelineTestWorker> =>
-    startPipelineTestWorker({
-      taskQueue,
-      steps,
-      maxConcurrentActivityTaskExecutions: 200,
-      // A restart as `mloe worker` does one on SIGTERM: running activities may finish first.
-      shutdownGraceTimeMs: 10_000,
-      artifactStore: { s3: s3Settings() },
-    });
+  let taskQueue: string;
+  let suffix: string;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'mloe-triggers-'));
-    s3 = await startS3Server({ buckets: [BUCKET] });
-    raw = new S3Client(s3ClientConfig(parseS3StoreConfig(s3Settings())));
-    env = await connect();
-    client = env.client;
-    worker = await startWorker();
+    suite = await startTriggerSuite();
+    ({ client, root, taskQueue, suffix } = suite);
   });
 
   afterAll(async () => {
-    await worker?.stop();
-    await env?.close();
-    raw?.destroy();
-    await s3?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
+    await suite?.stop();
   });
 
-  const triggerOptions = (
-    name: string,
-    options: Partial<CreateTriggerOptions> & { on: string },
-  ): CreateTriggerOptions => ({
-    spec,
-    name: `${name}-${suffix}`,
-    poll: '300ms',
-    taskQueue,
-    artifactRoot: root,
-    workingDir: root,
-    descriptors: steps.descriptors,
-    noCache: true,
-    ...options,
-  });
-  const create = (name: string, options: Partial<CreateTriggerOptions> & { on: string }) =>
-    createTrigger(client, triggerOptions(name, options));
-
-  const put = async (key: string, body: string | Uint8Array = key): Promise<string> => {
-    const answer = await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-    return (answer.ETag ?? '').replace(/"/g, '');
-  };
-
-  const runsOf = async (trigger: string): Promise<TriggeredRun[]> => {
-    const runs: TriggeredRun[] = [];
-    const query = `WorkflowType = 'runPipeline' AND MloeTrigger = '${trigger}'`;
-    for await (const execution of client.workflow.list({ query, pageSize: 1000 })) {
-      const memo = execution.memo as { params?: { uri?: string }; trigger?: { objects?: number } } | undefined;
-      runs.push({
-        workflowId: execution.workflowId,
-        status: execution.status.name,
-        uri: memo?.params?.uri ?? '',
-        objects: memo?.trigger?.objects ?? 0,
-      });
-    }
-    return runs;
-  };
-
-  const describeWhen = (name: string, what: string, check: (d: TriggerDescription) => boolean, timeoutMs = 60_000) =>
-    pollUntil(
-      what,
-      async () => {
-        const description = await describeTrigger(client, name);
-        return check(description) ? description : undefined;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
+  const create = (name: string, options: Partial<CreateTriggerOptions> & { on: string }) => suite.create(name, options);
+  const put = (key: string, body?: string | Uint8Array): Promise<string> => suite.put(key, body);
+  const runsOf = (trigger: string): Promise<TriggeredRun[]> => suite.runsOf(trigger);
+  const describeWhen = (name: string, what: string, check: (d: TriggerDescription) => boolean, timeoutMs?: number) =>
+    suite.describeWhen(name, what, check, timeoutMs);
 
   /** Waits until the trigger has listed `polls` more times: whatever was there has been seen. */
   const pollsLater = async (name: string, polls = 2): Promise<void> => {
@@ -204,11 +108,21 @@ describe('data-arrival triggers', () => {
     await deleteTrigger(client, name);
   });
 
-  it('makes one run of a burst within the debounce window', async () => {
+  it('makes one run of a burst within the debounce window, with a manifest of its objects', async () => {
     const name = `grouped-${suffix}`;
-    await create('grouped', { on: `s3://${BUCKET}/grouped/`, debounce: '3s' });
+    await create('grouped', {
+      on: `s3://${BUCKET}/grouped/`,
+      debounce: '3s',
+      objectsParam: 'objects',
+      spec: { ...spec, params: { ...spec.params, objects: { type: 'string' } } },
+    });
     await describeWhen(name, 'the baseline listing', (d) => d.counters.polls >= 1);
-    await Promise.all(Array.from({ length: 10 }, (_, i) => put(`grouped/${i}.json`)));
+    const etags = new Map<string, string>();
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, i) =>
+        etags.set(`s3://${BUCKET}/grouped/${i}.json`, await put(`grouped/${i}.json`)),
+      ),
+    );
     const [run] = await pollUntil(
       'the burst run',
       async () => {
@@ -220,6 +134,24 @@ describe('data-arrival triggers', () => {
     await pollsLater(name);
     expect(await runsOf(name)).toHaveLength(1);
     expect(run).toMatchObject({ uri: `s3://${BUCKET}/grouped/`, objects: 10 });
+    // The run's `objects` parameter is the URI of a manifest in its artifact store listing all ten objects.
+    expect(run?.objectsManifest).toMatch(/^file:\/\/.*\/sha256\//);
+    const manifest = JSON.parse(await readFile(fileURLToPath(run?.objectsManifest ?? ''), 'utf8')) as {
+      kind: string;
+      count: number;
+      trigger: string;
+      on: string;
+      objects: { uri: string; etag: string; size: number; lastModified: string }[];
+    };
+    expect(manifest).toMatchObject({ kind: 'mloe.dev/trigger-objects', count: 10, trigger: name });
+    expect(manifest.on).toBe(`s3://${BUCKET}/grouped/`);
+    expect(manifest.objects.map((object) => object.uri)).toEqual([...etags.keys()].sort());
+    for (const object of manifest.objects) {
+      expect(object.etag).toBe(etags.get(object.uri));
+      expect(object.size).toBe(object.uri.slice(`s3://${BUCKET}/`.length).length);
+      expect(Date.parse(object.lastModified)).not.toBeNaN();
+    }
+    expect((await describeTrigger(client, name)).lastRuns[0]?.manifest).toBe(run?.objectsManifest);
     await deleteTrigger(client, name);
   });
 
@@ -265,13 +197,20 @@ describe('data-arrival triggers', () => {
     const cases: [Partial<CreateTriggerOptions> & { on: string }, string, RegExp][] = [
       [{ on: 'http://example.com/data/' }, 'PATH_INVALID', /--on must be s3:\/\/bucket\/prefix\//],
       [{ on: 's3://Bad_Bucket/x/' }, 'PATH_INVALID', /invalid S3 bucket name/],
-      [{ on, pattern: 'data/[abc' }, 'CONFIG_INVALID', /'\[' has no closing '\]'/],
+      [{ on, pattern: 'data/[abc' }, 'CONFIG_INVALID', /invalid --pattern "data\/\[abc": Missing closing: "\]"/],
       [{ on, pattern: 'a**/b' }, 'CONFIG_INVALID', /'\*\*' must be a whole path segment/],
       [{ on, poll: 'soon' }, 'CONFIG_INVALID', /--poll "soon" is not a duration/],
       [{ on, debounce: '-1s' }, 'CONFIG_INVALID', /--debounce "-1s" is not a duration/],
       [{ on, maxRunsPerHour: 0 }, 'CONFIG_INVALID', /--max-runs-per-hour must be a whole number/],
       [{ on, marker: 'a/_SUCCESS' }, 'CONFIG_INVALID', /--marker must be an object name/],
       [{ on, uriParam: 'path' }, 'CONFIG_INVALID', /declares no parameter 'path'/],
+      [{ on, objectsParam: 'objects' }, 'CONFIG_INVALID', /--objects-param needs --debounce/],
+      [{ on, debounce: '1s', objectsParam: 'uri' }, 'CONFIG_INVALID', /must name different parameters/],
+      [
+        { on, debounce: '1s', objectsParam: 'objects' },
+        'CONFIG_INVALID',
+        /declares no parameter 'objects'.*--objects-param/,
+      ],
       [{ on, spec: { ...spec, steps: { note: { uses: 'nope@1' } } } }, 'SPEC_INVALID', /nope/],
     ];
     for (const [options, code, message] of cases) {

@@ -155,6 +155,7 @@ export function pipelineActivities(
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
     }),
     ...createTriggerActivities({
+      stores,
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
       ...(connection === undefined ? {} : { client: () => (client ??= new Client({ connection, namespace })) }),
     }),

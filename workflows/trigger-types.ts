@@ -49,6 +49,11 @@ export interface TriggerSettings {
   maxRunsPerHour?: number;
   /** The pipeline parameter that receives the object's (or partition's) URI. */
   uriParam: string;
+  /**
+   * With `debounceMs`: the pipeline parameter that receives the URI of the run's object manifest (a JSON artifact
+   * listing every object the run covers, {@link TriggerObjectManifest}).
+   */
+  objectsParam?: string;
   /** Objects present when the trigger is created start runs too (by default, only objects that arrive later). */
   includeExisting: boolean;
   /**
@@ -106,6 +111,8 @@ export interface PendingRun {
   /** First and last object of the group (keys), for the memo. */
   firstKey: string;
   lastKey: string;
+  /** The URI of the group's object manifest (debounced runs of a trigger with `objectsParam`). */
+  manifest?: string;
 }
 
 /** A run the trigger started. */
@@ -116,6 +123,8 @@ export interface StartedRun {
   startedAt: string;
   /** True when a run with this id existed already (a replayed start): nothing new started. */
   existing: boolean;
+  /** The URI of its object manifest, if it has one. */
+  manifest?: string;
 }
 
 /** Counters of a trigger's life, across continue-as-new. */
@@ -135,7 +144,13 @@ export interface WatchState {
   note?: string;
   pending: PendingRun[];
   /** The debounce group being formed. */
-  group?: { objects: FoundObject[]; firstSeenMs: number; lastSeenMs: number };
+  group?: {
+    objects: FoundObject[];
+    firstSeenMs: number;
+    lastSeenMs: number;
+    /** Writing its manifest failed: the group closes no sooner than this (workflow time, ms). */
+    retryAtMs?: number;
+  };
   /** Start times (ms, workflow time) of the runs of the last hour, for `maxRunsPerHour`. */
   recentStarts: number[];
   counters: TriggerCounters;
@@ -201,9 +216,61 @@ export interface ListNewObjectsResult {
   listed: number;
 }
 
-/** The parameters of a run of `uri`: the pinned ones with the URI parameter set. */
-export function runParams(run: RunPipelineInput, uriParam: string, uri: string): Record<string, JsonValue> {
-  return { ...run.params, [uriParam]: uri };
+/**
+ * The parameters of a run of `uri`: the pinned ones with the URI parameter set, and the objects parameter when the
+ * run has an object manifest.
+ */
+export function runParams(
+  run: RunPipelineInput,
+  uriParam: string,
+  uri: string,
+  objects?: { param: string; manifest: string },
+): Record<string, JsonValue> {
+  return { ...run.params, [uriParam]: uri, ...(objects === undefined ? {} : { [objects.param]: objects.manifest }) };
+}
+
+/** The `kind` of a trigger's object manifest. */
+export const TRIGGER_OBJECTS_KIND = 'mloe.dev/trigger-objects';
+
+/** One object of a manifest (a partition's marker, in partition mode: `uri` is then the partition's). */
+export interface TriggerManifestObject {
+  uri: string;
+  etag: string;
+  size: number;
+  /** `LastModified` (ISO 8601). */
+  lastModified: string;
+}
+
+/**
+ * The object manifest of a debounced run: a JSON artifact (content-addressed, in the run's artifact store) listing
+ * the objects the run covers, in key order. The run gets its URI in the trigger's `objectsParam`.
+ */
+export interface TriggerObjectManifest {
+  kind: typeof TRIGGER_OBJECTS_KIND;
+  version: 1;
+  trigger: string;
+  /** The watched location. */
+  on: string;
+  count: number;
+  objects: TriggerManifestObject[];
+}
+
+/** Input of the `writeObjectManifest` activity. */
+export interface WriteObjectManifestInput {
+  /** The run's artifact store; the worker's default when absent. */
+  artifactStore?: string;
+  trigger: string;
+  on: string;
+  /** In key order; `lastModifiedMs` since the epoch (the activity writes ISO 8601). */
+  objects: Pick<FoundObject, 'uri' | 'etag' | 'size' | 'lastModifiedMs'>[];
+}
+
+/** What `writeObjectManifest` answers: where the manifest is. */
+export interface WrittenObjectManifest {
+  uri: string;
+  /** `sha256:<hex>` of its bytes. */
+  digest: string;
+  count: number;
 }
 
 /** Input of the `startTriggeredRuns` activity: the runs to start, and what every run starts from. */

@@ -8,10 +8,22 @@
  * one run ever. The trigger continues-as-new well before its history grows large, carrying its cursor, its queue and
  * its counters.
  *
+ * With `objectsParam`, a debounced run also gets the URI of its object manifest (a JSON artifact listing the objects
+ * it covers), written by the `writeObjectManifest` activity when its group closes: behind
+ * `patched('mloe-trigger-object-manifest')`, since that is a command older code did not issue.
+ *
  * `pause` and `unpause` signals stop and resume listing and starting (objects that arrive meanwhile are found on
  * resume); the `describe` query answers the settings and state. Deleting a trigger terminates its workflow.
  */
-import { condition, continueAsNew, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 
 import type { TriggerActivities } from '../activities/triggers';
 import {
@@ -42,6 +54,15 @@ const starting = proxyActivities<TriggerActivities>({
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
+
+/** Writing a debounced run's object manifest: retried a few times, then the group is closed again a poll later. */
+const manifests = proxyActivities<TriggerActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/** The patch under which a debounced run's group writes an object manifest (a command older code did not issue). */
+export const OBJECT_MANIFEST_PATCH = 'mloe-trigger-object-manifest';
 
 const HOUR_MS = 3_600_000;
 /** Objects one listing hands over at most (the rest come with the next one). */
@@ -90,7 +111,7 @@ export async function watchPrefix(input: WatchPrefixInput): Promise<TriggerDescr
       await poll(input, state);
       nextPollMs = workflowNow() + settings.pollMs;
     }
-    closeGroupWhenDue(input, state, workflowNow());
+    await closeGroupWhenDue(input, state, workflowNow());
     if (!state.paused) await startDue(input, state);
     if (memoPaused !== state.paused) {
       memoPaused = state.paused;
@@ -154,8 +175,12 @@ function pendingOf(object: FoundObject): PendingRun {
   return { runId: object.runId, uri: object.uri, objects: 1, firstKey: object.key, lastKey: object.key };
 }
 
-/** Closes the debounce group once quiet for the window (or full, or old): one run for all of it. */
-function closeGroupWhenDue({ settings }: WatchPrefixInput, state: WatchState, now: number): void {
+/**
+ * Closes the debounce group once quiet for the window (or full, or old): one run for all of it, with its object
+ * manifest when the trigger has `objectsParam`. A manifest that cannot be written keeps the group, closed again a
+ * poll interval later (the error is in `describe`).
+ */
+async function closeGroupWhenDue({ settings, run }: WatchPrefixInput, state: WatchState, now: number): Promise<void> {
   const group = state.group;
   const debounceMs = settings.debounceMs;
   if (group === undefined || debounceMs === undefined) return;
@@ -163,12 +188,33 @@ function closeGroupWhenDue({ settings }: WatchPrefixInput, state: WatchState, no
     now - group.lastSeenMs >= debounceMs ||
     now - group.firstSeenMs >= MAX_GROUP_WINDOWS * debounceMs ||
     group.objects.length >= MAX_GROUP_OBJECTS;
-  if (!due) return;
+  if (!due || (group.retryAtMs !== undefined && now < group.retryAtMs)) return;
   const objects = [...group.objects].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const first = objects[0];
   const last = objects[objects.length - 1];
+  if (first === undefined || last === undefined) {
+    delete state.group;
+    return;
+  }
+  let manifest: string | undefined;
+  if (settings.objectsParam !== undefined && patched(OBJECT_MANIFEST_PATCH)) {
+    try {
+      const written = await manifests.writeObjectManifest({
+        ...(run.artifactStore === undefined ? {} : { artifactStore: run.artifactStore }),
+        trigger: settings.name,
+        on: settings.on,
+        objects: objects.map(({ uri, etag, size, lastModifiedMs }) => ({ uri, etag, size, lastModifiedMs })),
+      });
+      manifest = written.uri;
+    } catch (error) {
+      state.lastError = `${new Date().toISOString()}: writing the object manifest of ${objects.length} objects: ${
+        error instanceof Error ? error.message : String(error)
+      }`;
+      group.retryAtMs = workflowNow() + settings.pollMs;
+      return;
+    }
+  }
   delete state.group;
-  if (first === undefined || last === undefined) return;
   // The group's run takes the id of its first object's run: each object is in one group only.
   state.pending.push({
     runId: first.runId,
@@ -176,6 +222,7 @@ function closeGroupWhenDue({ settings }: WatchPrefixInput, state: WatchState, no
     objects: objects.length,
     firstKey: first.key,
     lastKey: last.key,
+    ...(manifest === undefined ? {} : { manifest }),
   });
 }
 
@@ -214,9 +261,12 @@ function nextWakeMs({ settings }: WatchPrefixInput, state: WatchState, nextPollM
   const times = [state.pending.length < MAX_PENDING ? nextPollMs : Number.POSITIVE_INFINITY];
   if (state.group !== undefined && settings.debounceMs !== undefined) {
     times.push(
-      Math.min(
-        state.group.lastSeenMs + settings.debounceMs,
-        state.group.firstSeenMs + MAX_GROUP_WINDOWS * settings.debounceMs,
+      Math.max(
+        Math.min(
+          state.group.lastSeenMs + settings.debounceMs,
+          state.group.firstSeenMs + MAX_GROUP_WINDOWS * settings.debounceMs,
+        ),
+        state.group.retryAtMs ?? Number.NEGATIVE_INFINITY,
       ),
     );
   }

@@ -1,11 +1,14 @@
 /**
  * The activities of data-arrival triggers (`workflows/watch-prefix.ts`): `listNewObjects` lists the watched location
  * and answers the objects new since the cursor. It only reads, so it is idempotent: a retried listing answers the
- * same objects (or more), and the workflow decides what starts.
+ * same objects (or more), and the workflow decides what starts. `startTriggeredRuns` starts runs, each once ever;
+ * `writeObjectManifest` writes a debounced run's object manifest, content-addressed (so idempotent too).
  */
 import { Context } from '@temporalio/activity';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
+
+import type { ArtifactStore } from '../artifacts';
 
 import { parseS3StoreConfig, type S3StoreConfigInput } from '../artifacts/config';
 import { s3ClientConfig } from '../artifacts/s3-store';
@@ -16,8 +19,11 @@ import type {
   ListNewObjectsResult,
   StartTriggeredRunsInput,
   StartedRun,
+  WriteObjectManifestInput,
+  WrittenObjectManifest,
 } from '../../workflows/trigger-types';
 import { createObjectLister, newObjects, type ObjectLister } from './listing';
+import { writeObjectManifest } from './manifest';
 import { startTriggeredRuns } from './start-runs';
 
 export { compileGlob, type GlobMatcher } from '../../core/triggers/glob';
@@ -29,6 +35,8 @@ export interface TriggerActivities {
   listNewObjects(input: ListNewObjectsInput): Promise<ListNewObjectsResult>;
   /** Starts runs (each once ever: a run that exists is left alone and reported `existing`). */
   startTriggeredRuns(input: StartTriggeredRunsInput): Promise<StartedRun[]>;
+  /** Writes a debounced run's object manifest to the run's artifact store; answers its URI (content-addressed). */
+  writeObjectManifest(input: WriteObjectManifestInput): Promise<WrittenObjectManifest>;
 }
 
 /** Options of {@link createTriggerActivities}. */
@@ -39,6 +47,8 @@ export interface TriggerActivityOptions {
   lister?: ObjectLister;
   /** The Temporal client runs are started with (the worker's own connection and namespace). */
   client?: () => Client;
+  /** Opens the artifact store at a location (the worker's default when absent), for object manifests. */
+  stores?: (location?: string) => ArtifactStore;
 }
 
 /** The trigger activities of a worker; one S3 client, made on first use and kept. */
@@ -63,6 +73,13 @@ export function createTriggerActivities(options: TriggerActivityOptions = {}): T
         }
         const context = Context.current();
         return startTriggeredRuns(options.client(), input, () => context.heartbeat());
+      }),
+    writeObjectManifest: (input) =>
+      withFailureMapping(async () => {
+        if (options.stores === undefined) {
+          throw new MloeError('INTERNAL', 'this worker was created without artifact stores: it cannot write manifests');
+        }
+        return writeObjectManifest(options.stores, input);
       }),
   };
 }

@@ -48,7 +48,11 @@ export async function startTriggeredRuns(
 
 async function startOne(client: Client, input: StartTriggeredRunsInput, pending: PendingRun): Promise<StartedRun> {
   const { settings, run } = input;
-  const params = runParams(run, settings.uriParam, pending.uri);
+  const objects =
+    pending.manifest === undefined || settings.objectsParam === undefined
+      ? undefined
+      : { param: settings.objectsParam, manifest: pending.manifest };
+  const params = runParams(run, settings.uriParam, pending.uri, objects);
   const startedAt = new Date().toISOString();
   try {
     await client.workflow.start<RunPipelineWorkflow>(RUN_PIPELINE_WORKFLOW_TYPE, {
@@ -75,11 +79,20 @@ async function startOne(client: Client, input: StartTriggeredRunsInput, pending:
       },
       staticSummary: `pipeline ${settings.pipeline} (trigger ${settings.name}: ${pending.uri})`,
     });
-    return { runId: pending.runId, uri: pending.uri, startedAt, existing: false };
+    return { ...startedOf(pending, startedAt), existing: false };
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      return { runId: pending.runId, uri: pending.uri, startedAt, existing: true };
+      return { ...startedOf(pending, startedAt), existing: true };
     }
     throw error;
   }
+}
+
+function startedOf(pending: PendingRun, startedAt: string): Omit<StartedRun, 'existing'> {
+  return {
+    runId: pending.runId,
+    uri: pending.uri,
+    startedAt,
+    ...(pending.manifest === undefined ? {} : { manifest: pending.manifest }),
+  };
 }

@@ -40,6 +40,7 @@ import { runInBackground } from '../devserver/harness';
 import { pollUntil } from '../support/poll';
 import { ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP, startedActivities } from '../fixtures/test-steps';
 import { suiteWorkflowBundle } from '../pipeline-harness';
+import { DEBOUNCED_TRIGGER_ID, runDebouncedTrigger } from './debounced-trigger';
 import { HISTORY_SETS, historyDirectory, type HistorySet } from './sets';
 
 const TEST_STEPS = [ECHO_STEP, FAIL_STEP, WAIT_CANCEL_STEP];
@@ -69,6 +70,7 @@ const IDS = {
   housing: `${RELEASE}-housing-price`,
   notified: `${RELEASE}-run-pipeline-notified`,
   trigger: triggerWorkflowId(`${RELEASE.replace(/_/g, '-')}-trigger`),
+  debouncedTrigger: DEBOUNCED_TRIGGER_ID,
 };
 const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: IDS.completed },
@@ -93,6 +95,9 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: `${IDS.notified}-notify-run-failed-1` },
   // A data-arrival trigger (docs/triggers.md) that found one file and started its run, then was deleted.
   { set: WORKFLOWS, workflowId: IDS.trigger },
+  // A debounced trigger with --objects-param: one run for two files, with its object manifest (behind
+  // patched('mloe-trigger-object-manifest')), then deleted.
+  { set: WORKFLOWS, workflowId: IDS.debouncedTrigger },
 ];
 
 function fileOf(recording: { set: HistorySet; workflowId: string }): string {
@@ -235,6 +240,9 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
     { timeoutMs: 60_000, intervalMs: 100 },
   );
   await deleteTrigger(client, triggerName);
+
+  // A debounced trigger with --objects-param: one run for two files, with its object manifest.
+  await runDebouncedTrigger(client, taskQueue(WORKFLOWS), directory);
 
   // The code-first demo.
   await client.workflow.execute(housingPrice, {
