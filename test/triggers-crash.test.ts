@@ -37,7 +37,7 @@ jest.setTimeout(1_200_000);
 const REPO = resolve(__dirname, '..');
 const WORKER_MAIN = join(__dirname, 'support', 'triggers-worker-main.ts');
 /** Objects in all, in three waves of about a third. */
-const OBJECTS = 1_000;
+const OBJECTS = 300;
 const WAVE = Math.floor(OBJECTS / 3);
 
 /** A worker child process. */
