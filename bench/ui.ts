@@ -126,7 +126,10 @@ async function loadPage(
 }
 
 /** Runs the long-history workflow with a real worker until its history has about `events` events. */
-async function runLongHistory(address: string, events: number): Promise<{ runId: string; length: number; result: string }> {
+async function runLongHistory(
+  address: string,
+  events: number,
+): Promise<{ runId: string; length: number; result: string }> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('./ui-workflows'),
@@ -222,7 +225,11 @@ export async function benchUi(): Promise<UiFigures> {
     // Rendered: the event table shows rows and the result, which is in the history's last event, is shown.
     const historyReady = async (page: Page): Promise<void> => {
       await page.getByTestId(EVENT_ROW).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-      await page.getByText(long.result).filter({ visible: true }).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+      await page
+        .getByText(long.result)
+        .filter({ visible: true })
+        .first()
+        .waitFor({ state: 'visible', timeout: TIMEOUT_MS });
     };
     const samples = (): Record<string, number[]> => ({});
     const list = samples();
@@ -249,7 +256,11 @@ export async function benchUi(): Promise<UiFigures> {
         add(history, `${kind}Rows`, load.rows);
         add(history, `${kind}Done`, load.result);
         add(history, `${kind}Data`, load.calls[load.calls.length - 1]?.end);
-        add(history, 'serverInPage', load.calls.reduce((sum, call) => sum + call.ttfb, 0));
+        add(
+          history,
+          'serverInPage',
+          load.calls.reduce((sum, call) => sum + call.ttfb, 0),
+        );
         if (r === 0 && kind === 'cold') console.log(`ui: the history page fetched ${load.calls.length} pages`);
       }
       uiListQuery = listCalls[0] ?? '';

@@ -10,6 +10,7 @@ import type { PayloadCodec } from '@temporalio/common';
 
 import type { DevServerHandle } from '../infra/devserver';
 import type { UiApi, UiServerHandle } from '../infra/ui/server';
+import type { PipelineViewBackend } from '../infra/ui/pipeline-view-api';
 import { ConfigError, MloeError, ensureError } from '../core/errors';
 
 /** How far the UI's default port is from the gRPC port (Temporal CLI: 7233 → 8233). */
@@ -35,6 +36,8 @@ export interface EmbeddedUiOptions {
    * unless `codecEndpoint` names another), so the UI shows decrypted payloads.
    */
   codec?: PayloadCodec;
+  /** The MLflow tracking server the pipeline view finds step runs in (the embedded one, or MLFLOW_TRACKING_URI). */
+  mlflowTrackingUri?: string;
 }
 
 /**
@@ -79,6 +82,16 @@ export function uiLine(url: string): string {
   return `UI: ${url}`;
 }
 
+/** The pipeline view's backend (step runs in MLflow, artifact lineage). */
+function pipelineViewBackendFor(options: EmbeddedUiOptions): PipelineViewBackend {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const backend = require('./pipeline-view-backend') as typeof import('./pipeline-view-backend');
+  return backend.pipelineViewBackend({
+    ip: options.ip,
+    ...(options.mlflowTrackingUri === undefined ? {} : { mlflowTrackingUri: options.mlflowTrackingUri }),
+  });
+}
+
 /** The codec server mounted on the embedded UI (same origin: no CORS needed). */
 function embeddedCodecServer(codec: PayloadCodec): { fetch: (request: Request) => Response | Promise<Response> } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -105,6 +118,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
       api,
       settings: options.codecEndpoint === undefined ? {} : { codecEndpoint: options.codecEndpoint },
       ...(options.codec === undefined ? {} : { codec: embeddedCodecServer(options.codec) }),
+      pipelineView: pipelineViewBackendFor(options),
     });
   } catch (error) {
     if (error instanceof MloeError) throw error;
