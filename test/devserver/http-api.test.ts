@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { dirname } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Hono } from 'hono';
 import Long from 'long';
@@ -41,6 +42,21 @@ const taskQueue = `http-api-${randomUUID()}`;
 let completed: WorkflowHandleWithFirstExecutionRunId<typeof workflows.httpQuick>;
 let running: WorkflowHandleWithFirstExecutionRunId<typeof workflows.httpGreeter>;
 const scheduleId = `http-api-schedule-${randomUUID()}`;
+
+/**
+ * `historyFromJSON` of `@temporalio/common` (protobufjs' proto3 JSON reader on the History type, unknown fields
+ * ignored), run with the protobufjs copy `@temporalio/proto` uses. In this install `@temporalio/common` and
+ * `@temporalio/proto` each nest their own protobufjs 8 (the root has 7 for other packages), so `historyFromJSON`
+ * itself throws "type must be a Type" on any input: its reader and the History type come from different copies.
+ */
+function historyFromJson(json: unknown): { events?: { eventType?: unknown }[] | null } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const protojson = require(
+    require.resolve('protobufjs/ext/protojson', { paths: [dirname(require.resolve('@temporalio/proto'))] }),
+  ) as { fromJson(type: unknown, json: unknown, options: { ignoreUnknownFields: boolean }): unknown };
+  const type = protoRoot.lookupType('temporal.api.history.v1.History');
+  return protojson.fromJson(type, json, { ignoreUnknownFields: true }) as { events?: { eventType?: unknown }[] };
+}
 
 beforeAll(async () => {
   server = await startDevServer({ port: 0, httpPort: 0 });
@@ -253,6 +269,40 @@ describe('the same answer over HTTP and gRPC', () => {
     events.forEach((event, i) => expectSame('temporal.api.history.v1.HistoryEvent', event, grpc[i]!));
     const missing = await ui.request(`http://localhost/api/v1/namespaces/${NS}/workflows/nope/run/nope/history.json`);
     expect(missing.status).toBe(404);
+  });
+
+  it("the raw history download is what the SDK's history JSON reader and Worker.runReplayHistory take (the UI's Download)", async () => {
+    const response = await ui.request(
+      `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/run/${completed.firstExecutionRunId}/history.json`,
+    );
+    expect(response.headers.get('content-type')).toContain('application/json');
+    const events = (await response.json()) as Record<string, unknown>[];
+    // Proto3 JSON as Temporal's gateway writes it: int64 as strings, enums by their full names, payloads in full
+    // form (base64 metadata and data), timestamps in RFC 3339.
+    const started = events[0]!;
+    expect(started.eventId).toBe('1');
+    expect(started.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+    expect(started.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    const attributes = started.workflowExecutionStartedEventAttributes as {
+      input: { payloads: unknown[] };
+      taskQueue: { kind: string };
+    };
+    expect(attributes.input.payloads[0]).toEqual({
+      metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+      data: Buffer.from('21').toString('base64'),
+    });
+    expect(attributes.taskQueue.kind).toBe('TASK_QUEUE_KIND_NORMAL');
+    expect(events[events.length - 1]!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    // The SDK's reader takes the events (wrapped as `{ events }`, the shape of `temporal workflow show --output json`)
+    // and the replay runs them with the workflow's code without a nondeterminism error.
+    const history = historyFromJson({ events });
+    expect(history.events).toHaveLength(events.length);
+    expect(Number(history.events![0]!.eventType)).toBe(1);
+    await Worker.runReplayHistory(
+      { workflowBundle: await bundle(require.resolve('./fixtures/http-api-workflows')) },
+      history,
+      completed.workflowId,
+    );
   });
 
   it('query', async () => {
