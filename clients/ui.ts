@@ -16,6 +16,12 @@ import { ConfigError, MloeError, ensureError } from '../core/errors';
 /** How far the UI's default port is from the gRPC port (Temporal CLI: 7233 → 8233). */
 export const UI_PORT_OFFSET = 1000;
 
+/**
+ * The history page size the UI's requests get (they ask for none): the Web UI reworks the whole history after each
+ * page, so a long history shows sooner in few large pages (measured in docs/benchmarks.md, the UI section).
+ */
+export const UI_HISTORY_PAGE_SIZE = 10_000;
+
 /** mloe's own pages served with the UI (the pipeline view), under `/mloe/`. */
 export const MLOE_PAGES_DIR = resolve(__dirname, '..', 'infra', 'ui', 'pipeline-view');
 
@@ -68,7 +74,11 @@ export function uiApiFor(devServer: DevServerHandle, uiIp: string): UiApi {
   const http = require('../infra/devserver/http') as typeof import('../infra/devserver/http');
   return http.createTemporalHttpApi(
     { rpc: devServer.rpc },
-    { settings: false, security: { allowedHosts: http.defaultAllowedHosts(uiIp) } },
+    {
+      settings: false,
+      security: { allowedHosts: http.defaultAllowedHosts(uiIp) },
+      historyPageSize: UI_HISTORY_PAGE_SIZE,
+    },
   );
 }
 

@@ -258,6 +258,28 @@ describe('the same answer over HTTP and gRPC', () => {
     });
   });
 
+  it('history requests without a page size get historyPageSize (the UI asks for none); a given size stands', async () => {
+    const paged = createTemporalHttpApi({ rpc: server.rpc }, { historyPageSize: 2 });
+    const path = `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/history`;
+    const page = async (query: string): Promise<{ events: number; next: boolean }> => {
+      const response = await paged.request(`${path}?${query}`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { history: { events: unknown[] }; nextPageToken?: string };
+      return { events: body.history.events.length, next: Boolean(body.nextPageToken) };
+    };
+    const total = (await completed.fetchHistory()).events?.length ?? 0;
+    expect(total).toBeGreaterThan(3);
+    expect(await page('')).toEqual({ events: 2, next: true });
+    expect(await page('maximumPageSize=3')).toEqual({ events: 3, next: true });
+    const reverse = await paged.request(
+      `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/history-reverse`,
+    );
+    expect(((await reverse.json()) as { history: { events: unknown[] } }).history.events).toHaveLength(2);
+    // Without the option, the server's own default (all of this short history).
+    const plain = await ui.request(`${path}`);
+    expect(((await plain.json()) as { history: { events: unknown[] } }).history.events).toHaveLength(total);
+  });
+
   it('the raw history download is every event of the run', async () => {
     const response = await ui.request(
       `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/run/${completed.firstExecutionRunId}/history.json`,
