@@ -113,13 +113,13 @@ async function loadPage(
       throw err;
     });
     // A string for the same reason as MARKS_SCRIPT (and the bench is compiled without the DOM's types).
-    return (await page.evaluate(`(() => {
+    return await page.evaluate<PageLoad>(`(() => {
       const pattern = new RegExp(${JSON.stringify(callPattern.source)});
       const calls = performance.getEntriesByType('resource')
         .filter((e) => pattern.test(new URL(e.name).pathname))
         .map((e) => ({ end: e.responseEnd, ttfb: e.responseStart - e.requestStart }));
       return { rows: window.__mloeMarks.rows, result: window.__mloeMarks.result, calls };
-    })()`)) as PageLoad;
+    })()`);
   } finally {
     await page.close();
   }

@@ -93,7 +93,9 @@ describe('step runs in MLflow', () => {
       'http://127.0.0.1/mloe/api/step-runs?experimentId=no-such-experiment&workflowId=x',
     );
     expect(answer.status).toBe(502);
-    expect(((await answer.json()) as { message: string }).message).toMatch(/cannot search MLflow for the step runs: MLflow runs\/search answered HTTP 404/);
+    expect(((await answer.json()) as { message: string }).message).toMatch(
+      /cannot search MLflow for the step runs: MLflow runs\/search answered HTTP 404/,
+    );
   });
 });
 

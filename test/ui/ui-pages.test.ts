@@ -187,9 +187,11 @@ describe('the Temporal Web UI on the embedded dev server', () => {
       expect.arrayContaining([{ key: 'mloe.execution', value: `${demo.workflowId}/train` }]),
     );
     // Every step of the completed run has its own run, none shared.
-    const runIds = await page
-      .locator('[data-testid=step-mlflow-link]')
-      .evaluateAll((links) => links.map((link) => link.getAttribute('data-run-id')));
+    const links = page.locator('[data-testid=step-mlflow-link]');
+    const runIds: (string | null)[] = [];
+    for (let index = 0; index < (await links.count()); index += 1) {
+      runIds.push(await links.nth(index).getAttribute('data-run-id'));
+    }
     expect(runIds.length).toBeGreaterThanOrEqual(5);
     expect(new Set(runIds).size).toBe(runIds.length);
     // The train step's model artifact links to its lineage, which names the step that produced it.
