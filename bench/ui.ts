@@ -4,18 +4,19 @@
  * A durable dev server (SQLite file, port 0) with the UI is filled with 100,000 closed workflows through its own
  * handlers in process (`bench/ui-seed.ts` says why and what they leave), and one workflow whose history has about
  * 10,000 events is run by a real SDK worker (`bench/ui-workflows.ts`: batches of 16 small activities until the history
- * is that long, so the page shows what pipeline runs have: activity events with their payloads). Then, in Debian's headless Chromium driven by playwright-core:
+ * is that long, so the page shows what pipeline runs have: activity events with their payloads). Then, in Debian's
+ * headless Chromium driven by playwright-core, each page is loaded in a fresh browser context (cold) and again in the
+ * same context (warm: the UI's assets cached), timed in the page's own clock from navigation start:
  *
- * - the workflow list page (`/namespaces/default/workflows`): from navigation until its first rows are visible,
- *   in a fresh browser context (nothing cached) and again in the same context (the UI's assets cached, as for a
- *   person who has the UI open), beside the ListWorkflowExecutions call of the UI's own page size and query through
- *   the official `@temporalio/client` connection over gRPC;
- * - the 10,000-event history page: from navigation until the event table shows rows and every page of the history
- *   has been received, beside GetWorkflowExecutionHistory (all pages) over gRPC.
+ * - the workflow list page (`/namespaces/default/workflows`): until its first rows are in the page, and when its
+ *   list call's data arrived; beside ListWorkflowExecutions with the UI's own page size and query through the
+ *   official `@temporalio/client` connection over gRPC, and through the HTTP API alone;
+ * - the 10,000-event history page: until the event table has rows and the workflow's result, which is in the last
+ *   event, is shown; beside GetWorkflowExecutionHistory (every page) over gRPC and over the HTTP API.
  *
- * Medians and p99 over `BENCH_UI_REPEATS` (default 5) browser loads and 20 gRPC calls, and the ratio browser / gRPC.
- * `BENCH_UI_CLOSED` (default 100,000) and `BENCH_UI_EVENTS` (default 10,000) change the sizes. Targets: first list
- * data ≤ 300 ms, history rendered ≤ 2 s.
+ * Medians and p99 over `BENCH_UI_REPEATS` (default 5) page loads and 20 API calls, the server time of the page's calls
+ * (time to first byte) and the ratio rendered / gRPC. `BENCH_UI_CLOSED` (default 100,000) and `BENCH_UI_EVENTS`
+ * (default 10,000) change the sizes. Targets: first list data ≤ 300 ms, history rendered ≤ 2 s.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
