@@ -141,6 +141,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         : await startEmbeddedUi(server, {
             ...options.ui,
             ...(options.codec === undefined ? {} : { codec: options.codec.codec }),
+            ...(embedded.mlflowUrl === undefined ? {} : { mlflowTrackingUri: embedded.mlflowUrl }),
           });
     if (ui !== undefined) closers.push(() => ui.close());
     const connection = await Connection.connect({ address: server.address });

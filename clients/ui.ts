@@ -10,10 +10,17 @@ import type { PayloadCodec } from '@temporalio/common';
 
 import type { DevServerHandle } from '../infra/devserver';
 import type { UiApi, UiServerHandle } from '../infra/ui/server';
+import type { PipelineViewBackend } from '../infra/ui/pipeline-view-api';
 import { ConfigError, MloeError, ensureError } from '../core/errors';
 
 /** How far the UI's default port is from the gRPC port (Temporal CLI: 7233 → 8233). */
 export const UI_PORT_OFFSET = 1000;
+
+/**
+ * The history page size the UI's requests get (they ask for none): the Web UI reworks the whole history after each
+ * page, so a long history shows sooner in few large pages (measured in docs/benchmarks.md, the UI section).
+ */
+export const UI_HISTORY_PAGE_SIZE = 10_000;
 
 /** mloe's own pages served with the UI (the pipeline view), under `/mloe/`. */
 export const MLOE_PAGES_DIR = resolve(__dirname, '..', 'infra', 'ui', 'pipeline-view');
@@ -35,6 +42,8 @@ export interface EmbeddedUiOptions {
    * unless `codecEndpoint` names another), so the UI shows decrypted payloads.
    */
   codec?: PayloadCodec;
+  /** The MLflow tracking server the pipeline view finds step runs in (the embedded one, or MLFLOW_TRACKING_URI). */
+  mlflowTrackingUri?: string;
 }
 
 /**
@@ -65,7 +74,11 @@ export function uiApiFor(devServer: DevServerHandle, uiIp: string): UiApi {
   const http = require('../infra/devserver/http') as typeof import('../infra/devserver/http');
   return http.createTemporalHttpApi(
     { rpc: devServer.rpc },
-    { settings: false, security: { allowedHosts: http.defaultAllowedHosts(uiIp) } },
+    {
+      settings: false,
+      security: { allowedHosts: http.defaultAllowedHosts(uiIp) },
+      historyPageSize: UI_HISTORY_PAGE_SIZE,
+    },
   );
 }
 
@@ -77,6 +90,16 @@ export function pipelineViewUrl(uiUrl: string, namespace: string, workflowId: st
 /** The line printed after the ready line, in the Temporal CLI's words (`UI: http://localhost:8233`). */
 export function uiLine(url: string): string {
   return `UI: ${url}`;
+}
+
+/** The pipeline view's backend (step runs in MLflow, artifact lineage). */
+function pipelineViewBackendFor(options: EmbeddedUiOptions): PipelineViewBackend {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const backend = require('./pipeline-view-backend') as typeof import('./pipeline-view-backend');
+  return backend.pipelineViewBackend({
+    ip: options.ip,
+    ...(options.mlflowTrackingUri === undefined ? {} : { mlflowTrackingUri: options.mlflowTrackingUri }),
+  });
 }
 
 /** The codec server mounted on the embedded UI (same origin: no CORS needed). */
@@ -105,6 +128,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
       api,
       settings: options.codecEndpoint === undefined ? {} : { codecEndpoint: options.codecEndpoint },
       ...(options.codec === undefined ? {} : { codec: embeddedCodecServer(options.codec) }),
+      pipelineView: pipelineViewBackendFor(options),
     });
   } catch (error) {
     if (error instanceof MloeError) throw error;

@@ -14,6 +14,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { getMimeType } from 'hono/utils/mime';
 
 import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetEntry, type UiAssetsManifest } from './manifest';
+import { pipelineViewApi, type PipelineViewBackend } from './pipeline-view-api';
 import { uiSettingsDocument, type UiSettingsOptions } from './settings';
 
 /** A fetch handler: a hono app's `fetch`, or any `(Request) => Response`. */
@@ -39,6 +40,8 @@ export interface UiAppOptions {
    * then points at it unless `settings.codecEndpoint` names another.
    */
   codec?: UiApi;
+  /** The pipeline view's backend (`/mloe/api/`: step runs in MLflow, artifact lineage); 404s without it. */
+  pipelineView?: PipelineViewBackend;
 }
 
 /** Where {@link UiAppOptions.codec} is served, under the public path. */
@@ -183,6 +186,8 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     }
     return api(c.req.raw);
   });
+
+  app.route('/', pipelineViewApi(options.pipelineView ?? {}));
 
   if (options.mloePagesDir !== undefined) {
     const pagesDir = options.mloePagesDir;

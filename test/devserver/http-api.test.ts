@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { dirname } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Hono } from 'hono';
 import Long from 'long';
@@ -41,6 +42,21 @@ const taskQueue = `http-api-${randomUUID()}`;
 let completed: WorkflowHandleWithFirstExecutionRunId<typeof workflows.httpQuick>;
 let running: WorkflowHandleWithFirstExecutionRunId<typeof workflows.httpGreeter>;
 const scheduleId = `http-api-schedule-${randomUUID()}`;
+
+/**
+ * `historyFromJSON` of `@temporalio/common` (protobufjs' proto3 JSON reader on the History type, unknown fields
+ * ignored), run with the protobufjs copy `@temporalio/proto` uses. In this install `@temporalio/common` and
+ * `@temporalio/proto` each nest their own protobufjs 8 (the root has 7 for other packages), so `historyFromJSON`
+ * itself throws "type must be a Type" on any input: its reader and the History type come from different copies.
+ */
+function historyFromJson(json: unknown): { events?: { eventType?: unknown }[] | null } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const protojson = require(
+    require.resolve('protobufjs/ext/protojson', { paths: [dirname(require.resolve('@temporalio/proto'))] }),
+  ) as { fromJson(type: unknown, json: unknown, options: { ignoreUnknownFields: boolean }): unknown };
+  const type = protoRoot.lookupType('temporal.api.history.v1.History');
+  return protojson.fromJson(type, json, { ignoreUnknownFields: true }) as { events?: { eventType?: unknown }[] };
+}
 
 beforeAll(async () => {
   server = await startDevServer({ port: 0, httpPort: 0 });
@@ -242,6 +258,28 @@ describe('the same answer over HTTP and gRPC', () => {
     });
   });
 
+  it('history requests without a page size get historyPageSize (the UI asks for none); a given size stands', async () => {
+    const paged = createTemporalHttpApi({ rpc: server.rpc }, { historyPageSize: 2 });
+    const path = `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/history`;
+    const page = async (query: string): Promise<{ events: number; next: boolean }> => {
+      const response = await paged.request(`${path}?${query}`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { history: { events: unknown[] }; nextPageToken?: string };
+      return { events: body.history.events.length, next: Boolean(body.nextPageToken) };
+    };
+    const total = (await completed.fetchHistory()).events?.length ?? 0;
+    expect(total).toBeGreaterThan(3);
+    expect(await page('')).toEqual({ events: 2, next: true });
+    expect(await page('maximumPageSize=3')).toEqual({ events: 3, next: true });
+    const reverse = await paged.request(
+      `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/history-reverse`,
+    );
+    expect(((await reverse.json()) as { history: { events: unknown[] } }).history.events).toHaveLength(2);
+    // Without the option, the server's own default (all of this short history).
+    const plain = await ui.request(`${path}`);
+    expect(((await plain.json()) as { history: { events: unknown[] } }).history.events).toHaveLength(total);
+  });
+
   it('the raw history download is every event of the run', async () => {
     const response = await ui.request(
       `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/run/${completed.firstExecutionRunId}/history.json`,
@@ -253,6 +291,40 @@ describe('the same answer over HTTP and gRPC', () => {
     events.forEach((event, i) => expectSame('temporal.api.history.v1.HistoryEvent', event, grpc[i]!));
     const missing = await ui.request(`http://localhost/api/v1/namespaces/${NS}/workflows/nope/run/nope/history.json`);
     expect(missing.status).toBe(404);
+  });
+
+  it("the raw history download is what the SDK's history JSON reader and Worker.runReplayHistory take (the UI's Download)", async () => {
+    const response = await ui.request(
+      `http://localhost/api/v1/namespaces/${NS}/workflows/${enc(completed.workflowId)}/run/${completed.firstExecutionRunId}/history.json`,
+    );
+    expect(response.headers.get('content-type')).toContain('application/json');
+    const events = (await response.json()) as Record<string, unknown>[];
+    // Proto3 JSON as Temporal's gateway writes it: int64 as strings, enums by their full names, payloads in full
+    // form (base64 metadata and data), timestamps in RFC 3339.
+    const started = events[0]!;
+    expect(started.eventId).toBe('1');
+    expect(started.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+    expect(started.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    const attributes = started.workflowExecutionStartedEventAttributes as {
+      input: { payloads: unknown[] };
+      taskQueue: { kind: string };
+    };
+    expect(attributes.input.payloads[0]).toEqual({
+      metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+      data: Buffer.from('21').toString('base64'),
+    });
+    expect(attributes.taskQueue.kind).toBe('TASK_QUEUE_KIND_NORMAL');
+    expect(events[events.length - 1]!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    // The SDK's reader takes the events (wrapped as `{ events }`, the shape of `temporal workflow show --output json`)
+    // and the replay runs them with the workflow's code without a nondeterminism error.
+    const history = historyFromJson({ events });
+    expect(history.events).toHaveLength(events.length);
+    expect(Number(history.events![0]!.eventType)).toBe(1);
+    await Worker.runReplayHistory(
+      { workflowBundle: await bundle(require.resolve('./fixtures/http-api-workflows')) },
+      history,
+      completed.workflowId,
+    );
   });
 
   it('query', async () => {

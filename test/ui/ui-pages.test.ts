@@ -158,6 +158,55 @@ describe('the Temporal Web UI on the embedded dev server', () => {
     await page.context().close();
   });
 
+  it('links each step to its MLflow run and each artifact to its lineage', async () => {
+    const { page, errors } = await open(`/mloe/pipelines/?namespace=default&run=${demo.workflowId}`);
+    const trainLink = page.locator('tr[data-step=train] [data-testid=step-mlflow-link]');
+    await trainLink.waitFor({ timeout: 30_000 });
+    // The run MLflow has for the train step's execution, found here by its tag through MLflow's REST API.
+    const status = await demo.handle.query<{ mlflow?: { experimentId: string } }>('status');
+    expect(status.mlflow?.experimentId).toBeDefined();
+    const search = await fetch(`${stack.mlflowUrl ?? ''}/api/2.0/mlflow/runs/search`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        experiment_ids: [status.mlflow?.experimentId],
+        filter: `tags.\`mloe.execution\` = '${demo.workflowId}/train'`,
+      }),
+    });
+    expect(search.ok).toBe(true);
+    const found = ((await search.json()) as { runs?: { info: { run_id: string } }[] }).runs ?? [];
+    expect(found).toHaveLength(1);
+    const trainRunId = found[0]!.info.run_id;
+    expect(await trainLink.getAttribute('data-run-id')).toBe(trainRunId);
+    const href = (await trainLink.getAttribute('href')) ?? '';
+    expect(href.startsWith(stack.mlflowUrl ?? '-')).toBe(true);
+    expect(href).toContain(encodeURIComponent(trainRunId));
+    // The link answers: the embedded MLflow has no UI, so it is the run's REST answer, tagged with the step.
+    const run = (await (await fetch(href)).json()) as { run: { data: { tags: { key: string; value: string }[] } } };
+    expect(run.run.data.tags).toEqual(
+      expect.arrayContaining([{ key: 'mloe.execution', value: `${demo.workflowId}/train` }]),
+    );
+    // Every step of the completed run has its own run, none shared.
+    const links = page.locator('[data-testid=step-mlflow-link]');
+    const runIds: (string | null)[] = [];
+    for (let index = 0; index < (await links.count()); index += 1) {
+      runIds.push(await links.nth(index).getAttribute('data-run-id'));
+    }
+    expect(runIds.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(runIds).size).toBe(runIds.length);
+    // The train step's model artifact links to its lineage, which names the step that produced it.
+    const lineageLink = page.locator('tr[data-step=train] [data-testid=lineage-link]').first();
+    const lineageHref = (await lineageLink.getAttribute('href')) ?? '';
+    expect(lineageHref).toContain('/mloe/api/lineage?artifact=');
+    const lineage = await page.request.get(new URL(lineageHref, ui).href);
+    expect(lineage.status()).toBe(200);
+    const text = JSON.stringify(await lineage.json());
+    expect(text).toContain(demo.workflowId);
+    expect(text).toContain('"train"');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('refuses a terminate from another origin (no CSRF token) and takes it from the UI', async () => {
     const described = await pollUntil('the schedule', () => stack.client.schedule.getHandle(SCHEDULE_ID).describe());
     expect(described.state.paused).toBe(true);

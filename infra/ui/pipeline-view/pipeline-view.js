@@ -168,7 +168,8 @@ function outputCell(outputs) {
       if (isArtifact(value)) {
         return (
           `<div><b>${escapeHtml(name)}</b>: <span class="mono" title="${escapeHtml(value.uri)}">${escapeHtml(value.uri)}</span>` +
-          ` <span class="mono muted">${escapeHtml(value.digest)}</span> (${escapeHtml(value.type ?? '')}, ${value.size} B)</div>`
+          ` <span class="mono muted">${escapeHtml(value.digest)}</span> (${escapeHtml(value.type ?? '')}, ${value.size} B)` +
+          ` <a data-testid="lineage-link" href="${escapeHtml(lineageLink(value.uri))}">lineage</a></div>`
         );
       }
       const text = JSON.stringify(value);
@@ -191,6 +192,64 @@ function metricsCell(metrics) {
 
 function temporalRunLink(namespace, workflowId, runId) {
   return `${basePath()}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
+}
+
+/** An artifact's lineage (`mloe lineage <uri> --json`), from the view's backend. */
+function lineageLink(uri) {
+  return `${basePath()}/mloe/api/lineage?${new URLSearchParams({ artifact: uri }).toString()}`;
+}
+
+/**
+ * The link to another MLflow run in the same style as the pipeline run's (the MLflow UI's run page, or the REST
+ * answer of a server without a UI): the pipeline run's link with the run id swapped.
+ */
+export function mlflowRunLink(pipelineLink, runId) {
+  const at = pipelineLink.url.lastIndexOf(encodeURIComponent(pipelineLink.runId));
+  if (at < 0) return undefined;
+  return (
+    pipelineLink.url.slice(0, at) +
+    encodeURIComponent(runId) +
+    pipelineLink.url.slice(at + encodeURIComponent(pipelineLink.runId).length)
+  );
+}
+
+/**
+ * The MLflow runs of the run's steps (step id → runs, iterations by index), from the view's backend, which finds them
+ * in MLflow by their tags; none when the run is not tracked or the server has no MLflow to search.
+ */
+async function stepRuns(status) {
+  if (!status.mlflow?.experimentId) return new Map();
+  const query = new URLSearchParams({ experimentId: status.mlflow.experimentId, workflowId: status.workflowId });
+  try {
+    const response = await fetch(`${basePath()}/mloe/api/step-runs?${query.toString()}`, {
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    if (!response.ok) return new Map();
+    const byStep = new Map();
+    for (const run of (await response.json()).runs ?? []) {
+      const url = mlflowRunLink(status.mlflow, run.runId);
+      if (url !== undefined)
+        (byStep.get(run.stepId) ?? byStep.set(run.stepId, []).get(run.stepId)).push({ ...run, url });
+    }
+    return byStep;
+  } catch {
+    return new Map();
+  }
+}
+
+function stepRunsCell(runs) {
+  if (runs === undefined || runs.length === 0) return '<span class="muted">–</span>';
+  const sorted = [...runs].sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
+  const shown = sorted
+    .slice(0, 10)
+    .map(
+      (run) =>
+        `<div><a data-testid="step-mlflow-link" data-run-id="${escapeHtml(run.runId)}" href="${escapeHtml(run.url)}">` +
+        `${run.index === undefined ? 'MLflow run' : `item ${run.index}`}</a></div>`,
+    );
+  if (sorted.length > shown.length) shown.push(`<div class="muted">and ${sorted.length - shown.length} more</div>`);
+  return shown.join('');
 }
 
 function viewLink(params) {
@@ -250,7 +309,7 @@ function runSummary(status, info, namespace) {
   return `<div class="summary">${rows.map(([name, value]) => `<div class="muted">${name}</div><div>${value}</div>`).join('')}</div>`;
 }
 
-function stepsTable(status, namespace) {
+function stepsTable(status, namespace, runsByStep = new Map()) {
   const rows = status.steps.map((step) => {
     const extra = [];
     if (step.foreach) {
@@ -275,22 +334,24 @@ function stepsTable(status, namespace) {
       `<td><b>${escapeHtml(step.id)}</b><div class="muted mono">${escapeHtml(step.uses)}</div></td>` +
       `<td>${stateBadge(step.state)}</td><td>${escapeHtml(formatDuration(step.durationMs))}</td>` +
       `<td>${step.attempts}</td><td data-cache="${escapeHtml(step.cache)}">${escapeHtml(step.cache)}${reasons}</td>` +
-      `<td>${outputCell(step.outputs)}${extra.join('')}</td><td>${metricsCell(step.metrics)}</td></tr>`
+      `<td>${outputCell(step.outputs)}${extra.join('')}</td><td>${metricsCell(step.metrics)}</td>` +
+      `<td>${stepRunsCell(runsByStep.get(step.id))}</td></tr>`
     );
   });
   return (
     `<table data-testid="steps"><thead><tr><th>Step</th><th>State</th><th>Duration</th><th>Attempts</th><th>Cache</th>` +
-    `<th>Outputs</th><th>Metrics</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+    `<th>Outputs</th><th>Metrics</th><th>MLflow</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
   );
 }
 
 async function showRun(app, namespace, workflowId) {
   const [status, info] = await Promise.all([queryStatus(namespace, workflowId), describeRun(namespace, workflowId)]);
+  const runsByStep = await stepRuns(status);
   document.title = `${status.pipeline} ${status.state} | mloe`;
   app.innerHTML =
     `<h1 data-testid="run-title">${escapeHtml(status.pipeline)} · ${escapeHtml(status.workflowId)}</h1>` +
     runSummary(status, info, namespace) +
-    `<h2>DAG</h2>${dagSvg(status.steps)}<h2>Steps</h2>${stepsTable(status, namespace)}`;
+    `<h2>DAG</h2>${dagSvg(status.steps)}<h2>Steps</h2>${stepsTable(status, namespace, runsByStep)}`;
   return status.state === 'running';
 }
 

@@ -1,0 +1,364 @@
+/**
+ * `npm run bench:ui` (issue 12): the Temporal Web UI on the embedded dev server with 100,000 closed workflows.
+ *
+ * A durable dev server (SQLite file, port 0) with the UI is filled with 100,000 closed workflows through its own
+ * handlers in process (`bench/ui-seed.ts` says why and what they leave), and one workflow whose history has about
+ * 10,000 events is run by a real SDK worker (`bench/ui-workflows.ts`: batches of 16 small activities until the history
+ * is that long, so the page shows what pipeline runs have: activity events with their payloads). Then, in Debian's
+ * headless Chromium driven by playwright-core, each page is loaded in a fresh browser context (cold) and again in the
+ * same context (warm: the UI's assets cached), timed in the page's own clock from navigation start:
+ *
+ * - the workflow list page (`/namespaces/default/workflows`): until its first rows are in the page, and when its
+ *   list call's data arrived; beside ListWorkflowExecutions with the UI's own page size and query through the
+ *   official `@temporalio/client` connection over gRPC, and through the HTTP API alone;
+ * - the 10,000-event history page: until the event table has rows and the workflow's result, which is in the last
+ *   event, is shown; beside GetWorkflowExecutionHistory (every page) over gRPC and over the HTTP API.
+ *
+ * Medians and p99 over `BENCH_UI_REPEATS` (default 5) page loads and 20 API calls, the server time of the page's calls
+ * (time to first byte) and the ratio rendered / gRPC. `BENCH_UI_CLOSED` (default 100,000) and `BENCH_UI_EVENTS`
+ * (default 10,000) change the sizes. Targets: first list data ≤ 300 ms, history rendered ≤ 2 s.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+import { startEmbeddedUi } from '../clients/ui';
+import { startDevServer } from '../infra/devserver';
+import * as activities from './ui-activities';
+import { seedClosedWorkflows } from './ui-seed';
+
+const CLOSED = Number(process.env.BENCH_UI_CLOSED ?? 100_000);
+const EVENTS = Number(process.env.BENCH_UI_EVENTS ?? 10_000);
+const REPEATS = Number(process.env.BENCH_UI_REPEATS ?? 5);
+const GRPC_REPEATS = 20;
+const NAMESPACE = 'default';
+const TASK_QUEUE = 'ui-bench';
+const LONG_ID = 'ui-bench-long-history';
+const CHROMIUM = process.env.MLOE_CHROMIUM ?? '/usr/bin/chromium';
+const LIST_ROW = 'workflows-summary-configurable-table-row';
+const EVENT_ROW = 'event-summary-row';
+const TIMEOUT_MS = 180_000;
+
+/** Median and p99 of samples, in ms. */
+interface Stats {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { p50: at(50), p99: at(99), n: sorted.length };
+}
+
+async function timeGrpc(times: number, fn: () => Promise<unknown>): Promise<Stats> {
+  await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  return stats(samples);
+}
+
+/**
+ * Marks, in the page's own clock (ms since navigation started), when the first list or event rows entered the DOM
+ * and when the workflow's result (in the completion event, the last event of the history) was shown. A string: the
+ * bench runs under tsx, whose compiled functions would not survive serialisation into the page.
+ */
+const MARKS_SCRIPT = `(() => {
+  const marks = (window.__mloeMarks = {});
+  const rows = '[data-testid="${LIST_ROW}"],[data-testid="${EVENT_ROW}"]';
+  const result = "//*[contains(text(), 'collected ')]";
+  // Checked once per frame (what a person can see changes no faster), cheaply enough not to slow the page down.
+  const check = () => {
+    if (marks.rows === undefined && document.querySelector(rows)) marks.rows = performance.now();
+    if (
+      marks.result === undefined &&
+      document.evaluate(result, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue
+    )
+      marks.result = performance.now();
+    if (marks.result === undefined) requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+})();`;
+
+/** What one page load measured, in ms since navigation started (the page's own clock). */
+interface PageLoad {
+  /** First rows in the DOM. */
+  rows: number;
+  /** The result shown (history page only). */
+  result: number | undefined;
+  /** The API calls whose path matches, each with its end and its time to first byte (server time). */
+  calls: { end: number; ttfb: number }[];
+}
+
+async function loadPage(
+  context: BrowserContext,
+  url: string,
+  ready: (page: Page) => Promise<unknown>,
+  callPattern: RegExp,
+): Promise<PageLoad> {
+  const page = await context.newPage();
+  try {
+    await page.goto(url, { waitUntil: 'commit', timeout: TIMEOUT_MS });
+    await ready(page).catch(async (err: unknown) => {
+      await page.screenshot({ path: join(tmpdir(), 'mloe-ui-bench-failed.png') });
+      console.log(await page.evaluate('document.body.innerText.slice(0, 3000)'));
+      throw err;
+    });
+    // A string for the same reason as MARKS_SCRIPT (and the bench is compiled without the DOM's types).
+    return await page.evaluate<PageLoad>(`(() => {
+      const pattern = new RegExp(${JSON.stringify(callPattern.source)});
+      const calls = performance.getEntriesByType('resource')
+        .filter((e) => pattern.test(new URL(e.name).pathname))
+        .map((e) => ({ end: e.responseEnd, ttfb: e.responseStart - e.requestStart }));
+      return { rows: window.__mloeMarks.rows, result: window.__mloeMarks.result, calls };
+    })()`);
+  } finally {
+    await page.close();
+  }
+}
+
+/** Runs the long-history workflow with a real worker until its history has about `events` events. */
+async function runLongHistory(
+  address: string,
+  events: number,
+): Promise<{ runId: string; length: number; result: string }> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./ui-workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle,
+    activities,
+  });
+  try {
+    return await worker.runUntil(async () => {
+      const handle = await client.workflow.start('collectReadings', {
+        taskQueue: TASK_QUEUE,
+        workflowId: LONG_ID,
+        args: [events],
+      });
+      const result = (await handle.result()) as string;
+      const described = await handle.describe();
+      return {
+        runId: described.runId,
+        length: Number(described.raw.workflowExecutionInfo?.historyLength ?? 0),
+        result,
+      };
+    });
+  } finally {
+    await nativeConnection.close();
+    await connection.close();
+  }
+}
+
+/** Figures of one run. */
+export interface UiFigures {
+  closed: number;
+  historyEvents: number;
+  seedMs: number;
+  uiPageSize: number;
+  list: Record<'grpc' | 'http' | 'coldData' | 'coldRows' | 'warmData' | 'warmRows' | 'serverInPage', Stats>;
+  history: Record<
+    'grpc' | 'http' | 'coldData' | 'coldRows' | 'coldDone' | 'warmData' | 'warmRows' | 'warmDone' | 'serverInPage',
+    Stats
+  >;
+}
+
+const fmt = (s: Stats): string => `${s.p50.toFixed(0)} / ${s.p99.toFixed(0)}`;
+const LIST_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows$/;
+const HISTORY_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows\/[^/]+\/history(-reverse)?$/;
+
+/** Every page of a history through the HTTP API as the UI asks for it; resolves with the page count. */
+async function httpHistory(url: string): Promise<number> {
+  let token = '';
+  let pages = 0;
+  do {
+    const page = await fetch(`${url}${token ? `&next_page_token=${encodeURIComponent(token)}` : ''}`);
+    if (!page.ok) throw new Error(`${url}: HTTP ${page.status}`);
+    token = ((await page.json()) as { nextPageToken?: string }).nextPageToken ?? '';
+    pages++;
+  } while (token);
+  return pages;
+}
+
+/** Runs the benchmark and prints its table. */
+export async function benchUi(): Promise<UiFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'mloe-ui-bench-'));
+  const server = await startDevServer({ port: 0, dbFilename: join(dir, 'dev.sqlite'), logLevel: 'error' });
+  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0 });
+  let browser: Browser | undefined;
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    console.log(`ui: seeding ${CLOSED} closed workflows through the dev server's handlers (durable SQLite)`);
+    const seedMs = await seedClosedWorkflows(server.rpc, {
+      namespace: NAMESPACE,
+      count: CLOSED,
+      progress: (done) => console.log(`  ${done} closed`),
+    });
+    console.log(`ui: seeded in ${(seedMs / 1000).toFixed(1)} s; running the ${EVENTS}-event workflow with a worker`);
+    const long = await runLongHistory(server.address, EVENTS);
+    console.log(`ui: history of ${long.length} events (${long.result})`);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    });
+    const listUrl = `${ui.url}/namespaces/${NAMESPACE}/workflows`;
+    const historyUrl = `${ui.url}/namespaces/${NAMESPACE}/workflows/${LONG_ID}/${long.runId}/history`;
+    const listReady = (page: Page): Promise<unknown> =>
+      page.getByTestId(LIST_ROW).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+    // Rendered: the event table shows rows and the result, which is in the history's last event, is shown.
+    const historyReady = async (page: Page): Promise<void> => {
+      await page.getByTestId(EVENT_ROW).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+      await page
+        .getByText(long.result)
+        .filter({ visible: true })
+        .first()
+        .waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+    };
+    const samples = (): Record<string, number[]> => ({});
+    const list = samples();
+    const history = samples();
+    const add = (into: Record<string, number[]>, key: string, value: number | undefined): void => {
+      if (value !== undefined) (into[key] ??= []).push(value);
+    };
+    let uiListQuery = '';
+    for (let r = 0; r < REPEATS; r++) {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      await context.addInitScript(MARKS_SCRIPT);
+      const listCalls: string[] = [];
+      context.on('request', (q) => {
+        if (LIST_CALL.test(new URL(q.url()).pathname)) listCalls.push(q.url());
+      });
+      for (const kind of ['cold', 'warm']) {
+        const load = await loadPage(context, listUrl, listReady, LIST_CALL);
+        add(list, `${kind}Rows`, load.rows);
+        add(list, `${kind}Data`, load.calls[0]?.end);
+        add(list, 'serverInPage', load.calls[0]?.ttfb);
+      }
+      for (const kind of ['cold', 'warm']) {
+        const load = await loadPage(context, historyUrl, historyReady, HISTORY_CALL);
+        add(history, `${kind}Rows`, load.rows);
+        add(history, `${kind}Done`, load.result);
+        add(history, `${kind}Data`, load.calls[load.calls.length - 1]?.end);
+        add(
+          history,
+          'serverInPage',
+          load.calls.reduce((sum, call) => sum + call.ttfb, 0),
+        );
+        if (r === 0 && kind === 'cold') console.log(`ui: the history page fetched ${load.calls.length} pages`);
+      }
+      uiListQuery = listCalls[0] ?? '';
+      await context.close();
+    }
+    const listParams = new URL(uiListQuery).searchParams;
+    const uiPageSize = Number(listParams.get('pageSize') ?? 0);
+    const query = listParams.get('query') ?? '';
+    const listGrpc = await timeGrpc(GRPC_REPEATS, () =>
+      connection.workflowService.listWorkflowExecutions({ namespace: NAMESPACE, pageSize: uiPageSize, query }),
+    );
+    const listHttp = await timeGrpc(GRPC_REPEATS, async () => {
+      const response = await fetch(uiListQuery);
+      if ((((await response.json()) as { executions?: unknown[] }).executions?.length ?? 0) === 0)
+        throw new Error('the HTTP list answered no executions');
+    });
+    const historyGrpc = await timeGrpc(GRPC_REPEATS, async () => {
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const page = await connection.workflowService.getWorkflowExecutionHistory({
+          namespace: NAMESPACE,
+          execution: { workflowId: LONG_ID, runId: long.runId },
+          ...(nextPageToken?.length ? { nextPageToken } : {}),
+        });
+        nextPageToken = page.nextPageToken ?? undefined;
+      } while (nextPageToken?.length);
+    });
+    const historyApi = `${ui.url}/api/v1/namespaces/${NAMESPACE}/workflows/${LONG_ID}/history?execution.runId=${long.runId}`;
+    const historyHttp = await timeGrpc(GRPC_REPEATS, () => httpHistory(historyApi));
+
+    const stat = (from: Record<string, number[]>, key: string): Stats => stats(from[key] ?? [NaN]);
+    const figures: UiFigures = {
+      closed: CLOSED,
+      historyEvents: long.length,
+      seedMs,
+      uiPageSize,
+      list: {
+        grpc: listGrpc,
+        http: listHttp,
+        coldData: stat(list, 'coldData'),
+        coldRows: stat(list, 'coldRows'),
+        warmData: stat(list, 'warmData'),
+        warmRows: stat(list, 'warmRows'),
+        serverInPage: stat(list, 'serverInPage'),
+      },
+      history: {
+        grpc: historyGrpc,
+        http: historyHttp,
+        coldData: stat(history, 'coldData'),
+        coldRows: stat(history, 'coldRows'),
+        coldDone: stat(history, 'coldDone'),
+        warmData: stat(history, 'warmData'),
+        warmRows: stat(history, 'warmRows'),
+        warmDone: stat(history, 'warmDone'),
+        serverInPage: stat(history, 'serverInPage'),
+      },
+    };
+    const [l1, l5, l15] = loadavg();
+    console.log(
+      `ui: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+        `load average ${l1!.toFixed(2)} ${l5!.toFixed(2)} ${l15!.toFixed(2)}; ${CLOSED} closed workflows ` +
+        `(seeded in ${(seedMs / 1000).toFixed(0)} s), history of ${long.length} events; p50 / p99 ms over ` +
+        `${REPEATS} page loads (cold: new browser context; warm: the UI's assets cached) and ${GRPC_REPEATS} API calls`,
+    );
+    const { list: l, history: h } = figures;
+    console.log(
+      '| page | gRPC (ms) | HTTP API (ms) | server time in the page (ms) | data in the page, cold / warm (ms) | ' +
+        'rendered, cold / warm (ms) | warm rendered / gRPC | target (ms) |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log(
+      `| list: first rows (page of ${uiPageSize}) | ${fmt(l.grpc)} | ${fmt(l.http)} | ${fmt(l.serverInPage)} | ` +
+        `${fmt(l.coldData)}, ${fmt(l.warmData)} | ${fmt(l.coldRows)}, ${fmt(l.warmRows)} | ` +
+        `${(l.warmRows.p50 / l.grpc.p50).toFixed(0)} | 300 |`,
+    );
+    console.log(
+      `| history: ${long.length} events (all pages) | ${fmt(h.grpc)} | ${fmt(h.http)} | ${fmt(h.serverInPage)} | ` +
+        `${fmt(h.coldData)}, ${fmt(h.warmData)} | ${fmt(h.coldDone)}, ${fmt(h.warmDone)} | ` +
+        `${(h.warmDone.p50 / h.grpc.p50).toFixed(0)} | 2000 |`,
+    );
+    console.log(
+      `ui: history page, first event rows: cold ${fmt(h.coldRows)}, warm ${fmt(h.warmRows)} ms ` +
+        `(before the rest of the history has arrived)`,
+    );
+    return figures;
+  } finally {
+    await browser?.close();
+    await connection.close();
+    await ui.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  benchUi().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
