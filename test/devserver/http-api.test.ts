@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { dirname } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Hono } from 'hono';
 import Long from 'long';
@@ -42,21 +42,6 @@ const taskQueue = `http-api-${randomUUID()}`;
 let completed: WorkflowHandleWithFirstExecutionRunId<typeof workflows.httpQuick>;
 let running: WorkflowHandleWithFirstExecutionRunId<typeof workflows.httpGreeter>;
 const scheduleId = `http-api-schedule-${randomUUID()}`;
-
-/**
- * `historyFromJSON` of `@temporalio/common` (protobufjs' proto3 JSON reader on the History type, unknown fields
- * ignored), run with the protobufjs copy `@temporalio/proto` uses. In this install `@temporalio/common` and
- * `@temporalio/proto` each nest their own protobufjs 8 (the root has 7 for other packages), so `historyFromJSON`
- * itself throws "type must be a Type" on any input: its reader and the History type come from different copies.
- */
-function historyFromJson(json: unknown): { events?: { eventType?: unknown }[] | null } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const protojson = require(
-    require.resolve('protobufjs/ext/protojson', { paths: [dirname(require.resolve('@temporalio/proto'))] }),
-  ) as { fromJson(type: unknown, json: unknown, options: { ignoreUnknownFields: boolean }): unknown };
-  const type = protoRoot.lookupType('temporal.api.history.v1.History');
-  return protojson.fromJson(type, json, { ignoreUnknownFields: true }) as { events?: { eventType?: unknown }[] };
-}
 
 beforeAll(async () => {
   server = await startDevServer({ port: 0, httpPort: 0 });
@@ -317,12 +302,13 @@ describe('the same answer over HTTP and gRPC', () => {
     expect(events[events.length - 1]!.eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
     // The SDK's reader takes the events (wrapped as `{ events }`, the shape of `temporal workflow show --output json`)
     // and the replay runs them with the workflow's code without a nondeterminism error.
-    const history = historyFromJson({ events });
+    const history = historyFromJSON({ events });
     expect(history.events).toHaveLength(events.length);
     expect(Number(history.events![0]!.eventType)).toBe(1);
+    // The downloaded JSON as it is, as a replay test of a history downloaded from the UI passes it.
     await Worker.runReplayHistory(
       { workflowBundle: await bundle(require.resolve('./fixtures/http-api-workflows')) },
-      history,
+      { events },
       completed.workflowId,
     );
   });
