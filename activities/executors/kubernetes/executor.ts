@@ -34,7 +34,17 @@ import {
   type KubernetesExecutorConfigInput,
 } from './config';
 import { MAIN_CONTAINER, STAGE_OUT_CONTAINER, buildJob } from './manifest';
-import { ATTEMPT_LABEL, EXECUTION_LABEL, MANAGED_BY, MANAGED_BY_LABEL, executionHash, jobName } from './names';
+import type { ManagedJob } from '../sweep';
+import {
+  ATTEMPT_LABEL,
+  EXECUTION_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  TEMPORAL_NAMESPACE_ANNOTATION,
+  WORKFLOW_ANNOTATION,
+  executionHash,
+  jobName,
+} from './names';
 import { describePhase, jobOutcome } from './status';
 import { JobWatcher } from './watcher';
 
@@ -71,6 +81,32 @@ function isFailed(job: V1Job): boolean {
   return (
     job.status?.conditions?.some((condition) => condition.type === 'Failed' && condition.status === 'True') ?? false
   );
+}
+
+/** Whether a job has finished (its `Complete` or `Failed` condition is true). */
+function isFinished(job: V1Job): boolean {
+  return (
+    job.status?.conditions?.some(
+      (condition) => (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True',
+    ) ?? false
+  );
+}
+
+/** A job as the orphan sweep sees it. */
+function managedJob(job: V1Job, namespace: string): ManagedJob {
+  const annotations = job.metadata?.annotations ?? {};
+  const workflowId = annotations[WORKFLOW_ANNOTATION];
+  const temporalNamespace = annotations[TEMPORAL_NAMESPACE_ANNOTATION];
+  const name = job.metadata?.name ?? '';
+  return {
+    executor: 'kubernetes',
+    id: name,
+    name,
+    where: job.metadata?.namespace ?? namespace,
+    ...(workflowId === undefined ? {} : { workflowId }),
+    ...(temporalNamespace === undefined ? {} : { temporalNamespace }),
+    status: (job.status?.active ?? 0) > 0 ? 'Running' : 'Pending',
+  };
 }
 
 /** Follows the main container's log into a file. */
@@ -366,6 +402,41 @@ export class KubernetesExecutor implements CommandExecutor {
       watcher.forget(name);
     }
     throw ensureError(signal.reason);
+  }
+
+  /**
+   * The unfinished jobs mloe manages, for the orphan sweep: cluster-wide when the worker may list jobs in all
+   * namespaces, else (403) in the default namespace and those this executor has used, with a warning.
+   */
+  async listManagedJobs(warn: (message: string) => void): Promise<ManagedJob[]> {
+    const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+    let jobs: { job: V1Job; namespace: string }[];
+    try {
+      const listed = await this.batch.listJobForAllNamespaces({ labelSelector });
+      jobs = listed.items.map((job) => ({ job, namespace: job.metadata?.namespace ?? '' }));
+    } catch (error) {
+      if (!hasCode(error, 403)) throw apiError('listing the jobs mloe manages', error);
+      const namespaces = [...new Set([this.defaultNamespace, ...this.watchers.keys()])];
+      warn(
+        `may not list jobs in all namespaces (403); sweeping ${namespaces.join(', ')} only (grant list on jobs ` +
+          'cluster-wide to sweep every namespace)',
+      );
+      jobs = [];
+      for (const namespace of namespaces) {
+        const listed = await this.batch.listNamespacedJob({ namespace, labelSelector }).catch((cause: unknown) => {
+          throw apiError(`listing the jobs mloe manages in namespace ${namespace}`, cause);
+        });
+        jobs.push(...listed.items.map((job) => ({ job, namespace })));
+      }
+    }
+    return jobs
+      .filter(({ job }) => !isFinished(job) && job.metadata?.deletionTimestamp === undefined)
+      .map(({ job, namespace }) => managedJob(job, namespace));
+  }
+
+  /** Deletes a job of the sweep with its pods (`Foreground`); one already gone is fine. */
+  async removeJob(job: ManagedJob): Promise<void> {
+    await this.deleteJob(job.where, job.id, 'Foreground');
   }
 
   async close(): Promise<void> {
