@@ -4,18 +4,16 @@
  * task queue (`taskQueue: <gpu queue>`), served by a second worker started with the Kubernetes executor, while the
  * light steps stay on the first. Cancelling the run deletes the step's job. Contract tests: see docs/executors.md.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { BatchExecutor, KubernetesExecutor } from '../activities/executors';
 import { HOUSING_DATA } from './support/examples';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { startBatchTestServer, type BatchTestServer } from '../infra/aws-batch/server';
-import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
+import type { BatchTestServer } from '../infra/aws-batch/server';
+import type { KubernetesTestServer } from '../infra/kubernetes';
 import type { TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import { startExecutorTestbed, type ExecutorTestbed } from './support/executors-testbed';
 import { pollUntil } from './support/poll';
 
 const BUCKET = 'mloe-kube-pipeline';
@@ -61,52 +59,33 @@ function spec(executor: 'local' | 'kubernetes' | 'batch', gpuQueue: string, comm
 }
 
 describe('a pipeline step on the Kubernetes executor', () => {
-  let s3: S3TestServer;
+  let bed: ExecutorTestbed;
   let kube: KubernetesTestServer;
+  let batchServer: BatchTestServer;
   let light: { env: TestEnv; stop: () => Promise<void> };
   let heavy: { env: TestEnv; stop: () => Promise<void> };
-  let executor: KubernetesExecutor;
-  let batchServer: BatchTestServer;
-  let batchExecutor: BatchExecutor;
   let directory: string;
   const taskQueue = `mloe-kube-test-${process.pid}-${Date.now()}`;
   const gpuQueue = `${taskQueue}-gpu`;
   const storeUri = `s3://${BUCKET}/runs`;
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'mloe-kube-pipeline-'));
-    [s3, kube, batchServer] = await Promise.all([
-      startS3Server({ buckets: [BUCKET] }),
-      startKubernetesTestServer(),
-      startBatchTestServer(),
-    ]);
-    batchExecutor = new BatchExecutor({
-      region: 'us-east-1',
-      endpoint: batchServer.url,
-      logsEndpoint: batchServer.url,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      pollIntervalMs: 50,
-    });
-    const settings = { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS };
-    executor = new KubernetesExecutor({ kubeconfig: kube.kubeconfig(), pollIntervalMs: 50 });
+    bed = await startExecutorTestbed({ bucket: BUCKET, kubernetes: true, batch: true });
+    [kube, batchServer, directory] = [bed.kube!, bed.batch!, bed.directory];
+    await bed.registerJobDefinition('mloe-step', 'python:3.12-slim');
     // The light worker has no remote executor; the heavy one runs the queue the train step names.
-    light = await startPipelineTestWorker({ taskQueue, artifactStore: { s3: settings } });
+    light = await startPipelineTestWorker({ taskQueue, artifactStore: { s3: bed.s3Settings } });
     heavy = await startPipelineTestWorker({
       taskQueue: gpuQueue,
-      artifactStore: { s3: settings },
-      executors: { kubernetes: executor, batch: batchExecutor },
+      artifactStore: { s3: bed.s3Settings },
+      executors: { kubernetes: bed.kubernetesExecutor(), batch: bed.batchExecutor() },
     });
   });
 
   afterAll(async () => {
     await heavy?.stop();
     await light?.stop();
-    await executor?.close();
-    await batchExecutor?.close();
-    await batchServer?.close();
-    await kube?.close();
-    await s3?.stop();
-    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    await bed?.close();
   });
 
   async function run(body: ReturnType<typeof spec>) {
