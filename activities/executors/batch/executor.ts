@@ -36,7 +36,6 @@ import { ConfigError, MloeError, ensureError } from '../../../core/errors';
 import { parseCpu, parseMemory, type ResourcesSpec } from '../../../core/spec';
 import type { CommandStepResult } from '../../runner';
 import { checkRequest } from '../../runner/contract';
-import { storeLog } from '../../runner/io';
 import { isWorkerShutdown, type CommandExecutor, type ExecutionContext, type RemoteCommandRequest } from '../contract';
 import {
   jobName,
@@ -48,7 +47,8 @@ import {
   executionHash,
 } from '../kubernetes/names';
 import type { ManagedJob } from '../sweep';
-import { collectStaged, planStaging, readStagedManifest, removeStaging, requireS3Store } from '../staging';
+import { pause } from '../pause';
+import { planStaging, removeStaging, requireS3Store, stagedStepResult, waitForStagedManifest } from '../staging';
 
 /** The Batch executor's settings. */
 export const batchExecutorConfigSchema = z.strictObject({
@@ -243,17 +243,7 @@ export class BatchExecutor implements CommandExecutor {
         context.progress({ executor: 'batch', job: name, where: jobQueue, phase: status, createdByAttempt });
       }
       if (status === 'SUCCEEDED' || status === 'FAILED') break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.config.pollIntervalMs);
-        context.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await pause(this.config.pollIntervalMs, context.signal);
     }
     const directory = await mkdtemp(join(tmpdir(), 'mloe-batch-log-'));
     try {
@@ -263,31 +253,18 @@ export class BatchExecutor implements CommandExecutor {
         const text = await readFile(logPath, 'utf8');
         throw batchFailure(job, label, text.replace(/\s+$/, '').split('\n').slice(-LOG_TAIL_LINES).join('\n'));
       }
-      let manifest = await readStagedManifest(store, name);
-      const deadline = performance.now() + this.config.manifestWaitMs;
-      while (manifest === undefined && performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(this.config.pollIntervalMs, 500)));
-        manifest = await readStagedManifest(store, name);
-      }
-      if (manifest === undefined) {
+      const manifest = await waitForStagedManifest(store, name, {
+        waitMs: this.config.manifestWaitMs,
+        intervalMs: Math.min(this.config.pollIntervalMs, 500),
+      });
+      if (manifest === undefined || manifest === 'cancelled') {
         throw new MloeError(
           'STEP_STAGING_FAILED',
           `step ${label}: job ${name} succeeded but its outputs were not uploaded (no manifest)`,
           { retryable: true },
         );
       }
-      const collected = await collectStaged(store, request, name, manifest);
-      const logRef = await storeLog(logPath, 'stdout', store, {
-        stepId: request.stepId,
-        workflowId: request.workflowId,
-      });
-      await removeStaging(store, request, name);
-      return {
-        ...collected,
-        logs: { stdout: logRef, stderr: logRef },
-        exitCode: 0,
-        durationMs: Math.round(performance.now() - started),
-      };
+      return await stagedStepResult(store, request, name, manifest, { path: logPath, startedAt: started });
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

@@ -25,9 +25,9 @@ import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, Log, type V1Job } from
 import { MloeError, ensureError } from '../../../core/errors';
 import type { CommandStepResult } from '../../runner';
 import { checkRequest } from '../../runner/contract';
-import { storeLog } from '../../runner/io';
 import { isWorkerShutdown, type CommandExecutor, type ExecutionContext, type RemoteCommandRequest } from '../contract';
-import { collectStaged, planStaging, readStagedManifest, removeStaging, requireS3Store } from '../staging';
+import { pause } from '../pause';
+import { planStaging, removeStaging, requireS3Store, stagedStepResult, waitForStagedManifest } from '../staging';
 import {
   parseKubernetesExecutorConfig,
   type KubernetesExecutorConfig,
@@ -138,22 +138,6 @@ class LogFollower {
   }
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
-
 /** Runs command steps as Kubernetes Jobs. */
 export class KubernetesExecutor implements CommandExecutor {
   readonly kind = 'kubernetes' as const;
@@ -262,17 +246,9 @@ export class KubernetesExecutor implements CommandExecutor {
       const manifest = await this.waitForManifest(store, name, namespace, label, watcher, context.signal);
       if (manifest === 'cancelled')
         return await this.cancelled(context.signal, namespace, name, watcher, store, request);
-      const collected = await collectStaged(store, request, name, manifest);
-      const provenance = { stepId: request.stepId, workflowId: request.workflowId };
-      const logRef = await storeLog(logPath, 'stdout', store, provenance);
-      await removeStaging(store, request, name);
+      const result = await stagedStepResult(store, request, name, manifest, { path: logPath, startedAt: started });
       watcher.forget(name);
-      return {
-        ...collected,
-        logs: { stdout: logRef, stderr: logRef },
-        exitCode: 0,
-        durationMs: Math.round(performance.now() - started),
-      };
+      return result;
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
@@ -355,14 +331,12 @@ export class KubernetesExecutor implements CommandExecutor {
     watcher: JobWatcher,
     signal: AbortSignal,
   ): Promise<string[] | 'cancelled'> {
-    const deadline = performance.now() + this.config.manifestWaitMs;
-    for (;;) {
-      const manifest = await readStagedManifest(store, name);
-      if (manifest !== undefined) return manifest;
-      if (signal.aborted) return 'cancelled';
-      if (performance.now() >= deadline) break;
-      await pause(this.config.pollIntervalMs, signal);
-    }
+    const manifest = await waitForStagedManifest(store, name, {
+      waitMs: this.config.manifestWaitMs,
+      intervalMs: this.config.pollIntervalMs,
+      signal,
+    });
+    if (manifest !== undefined) return manifest;
     const pod = watcher.lastPod(name).pod?.metadata?.name;
     let tail = '';
     if (pod !== undefined) {
