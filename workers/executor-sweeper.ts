@@ -18,6 +18,7 @@ import {
   type SweptJob,
 } from '../activities/executors/sweep';
 import { ensureError } from '../core/errors';
+import { startPeriodic } from './periodic';
 
 /** How often the worker sweeps by default: a terminated run's job is gone within this. */
 export const EXECUTOR_SWEEP_INTERVAL_MS = 60_000;
@@ -70,27 +71,12 @@ export function startExecutorSweeper(options: ExecutorSweeperOptions): ExecutorS
   const describe = runStateOf(new Client({ connection: options.connection, namespace }));
   const sources = sweepSources(options.executors);
   const once = (): Promise<SweptJob[]> => sweepOrphanJobs(sources, { namespace, describe, warn: report });
-  let running: Promise<SweptJob[]> = Promise.resolve([]);
-  const sweep = (): Promise<SweptJob[]> => {
-    running = running.then(once, once);
-    return running;
-  };
-  const sweepAndReport = (): void => {
-    sweep().then(
-      (swept) => {
-        for (const job of swept) if (job.action !== 'kept') report(describeSweptJob(job));
-      },
-      (error: unknown) => report(`sweeping the jobs of closed runs failed: ${ensureError(error).message}`),
-    );
-  };
-  sweepAndReport();
-  const timer = setInterval(sweepAndReport, options.intervalMs ?? EXECUTOR_SWEEP_INTERVAL_MS);
-  timer.unref();
-  return {
-    sweep,
-    stop: async () => {
-      clearInterval(timer);
-      await running.catch(() => undefined);
+  const periodic = startPeriodic(once, {
+    intervalMs: options.intervalMs ?? EXECUTOR_SWEEP_INTERVAL_MS,
+    onResult: (swept) => {
+      for (const job of swept) if (job.action !== 'kept') report(describeSweptJob(job));
     },
-  };
+    onError: (error) => report(`sweeping the jobs of closed runs failed: ${ensureError(error).message}`),
+  });
+  return { sweep: periodic.runNow, stop: periodic.stop };
 }
