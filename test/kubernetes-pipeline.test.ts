@@ -17,6 +17,8 @@ import { startExecutorTestbed, type ExecutorTestbed } from './support/executors-
 import { pollUntil } from './support/poll';
 
 const BUCKET = 'mloe-kube-pipeline';
+const DB_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf';
+const DB_PASSWORD = 'correct-horse-battery-staple';
 jest.setTimeout(240_000);
 
 /** A least-squares fit of price on sqft, in plain Python: the model as JSON, rmse as a metric. */
@@ -70,7 +72,11 @@ describe('a pipeline step on the Kubernetes executor', () => {
   const storeUri = `s3://${BUCKET}/runs`;
 
   beforeAll(async () => {
-    bed = await startExecutorTestbed({ bucket: BUCKET, kubernetes: true, batch: true });
+    bed = await startExecutorTestbed({
+      bucket: BUCKET,
+      kubernetes: true,
+      batch: { secretValues: new Map([[DB_SECRET_ARN, DB_PASSWORD]]) },
+    });
     [kube, batchServer, directory] = [bed.kube!, bed.batch!, bed.directory];
     await bed.registerJobDefinition('mloe-step', 'python:3.12-slim');
     // The light worker has no remote executor; the heavy one runs the queue the train step names.
@@ -135,6 +141,45 @@ describe('a pipeline step on the Kubernetes executor', () => {
     );
     expect(train(remote.outcome)?.metrics).toEqual(train(local.outcome)?.metrics);
     expect([...batchServer.submitted.values()]).toEqual([1]);
+  });
+
+  it('gives a batch step the aws-sm: secret its job definition declares; refuses an env: one before submitting', async () => {
+    const definition = await bed.registerJobDefinition('mloe-secret', 'python:3.12-slim', [
+      { name: 'DB_PASSWORD', valueFrom: DB_SECRET_ARN },
+    ]);
+    // The step proves it has the value by its length only: nothing secret in outputs or logs.
+    const program = [
+      'import json, os',
+      'out = os.environ["MLOE_OUTPUTS_DIR"]',
+      'open(out + "/model", "w").write("m")',
+      'json.dump({"rows": len(os.environ["DB_PASSWORD"])}, open(out + "/outputs.json", "w"))',
+    ].join('\n');
+    const withSecret = (secretRef: string) => {
+      const body = spec('batch', gpuQueue, ['python3', '-c', program]);
+      return {
+        ...body,
+        steps: {
+          ...body.steps,
+          train: {
+            ...body.steps.train,
+            batch: { jobQueue: 'gpu', jobDefinition: definition },
+            run: { ...body.steps.train.run, secrets: { DB_PASSWORD: { secretRef } } },
+          },
+        },
+      };
+    };
+    const submitted = batchServer.submitBodies.length;
+    const remote = await run(withSecret(`aws-sm:${DB_SECRET_ARN}`) as never);
+    expect(remote.outcome.error).toBeUndefined();
+    const train = remote.outcome.status.steps.find((step) => step.id === 'train');
+    expect(train?.outputs?.rows).toBe(DB_PASSWORD.length);
+    expect(batchServer.submitBodies.slice(submitted).join('')).not.toContain(DB_PASSWORD);
+
+    const refused = await run(withSecret('env:DB_PASSWORD') as never);
+    expect(refused.outcome.error).toBeDefined();
+    const refusedTrain = refused.outcome.status.steps.find((step) => step.id === 'train');
+    expect(refusedTrain?.error).toMatch(/secrets\.DB_PASSWORD: steps on the batch executor take AWS secrets only/);
+    expect(batchServer.submitBodies).toHaveLength(submitted + 1);
   });
 
   it('cancelling the run deletes the running job and its pods', async () => {
