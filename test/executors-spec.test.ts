@@ -198,8 +198,12 @@ describe('AWS secret references of Batch steps', () => {
   });
 
   test('the worker never resolves them for a local step', async () => {
-    await expect(
-      resolveStepSecrets('train', { DB_PASSWORD: { secretRef: `aws-sm:${ARN}` } }, { env: {}, fileRoots: [] }),
-    ).rejects.toMatchObject({ code: 'SECRET_REF_INVALID', message: expect.stringMatching(/executor: batch/) });
+    const refused = resolveStepSecrets(
+      'train',
+      { DB_PASSWORD: { secretRef: `aws-sm:${ARN}` } },
+      { env: {}, fileRoots: [] },
+    );
+    await expect(refused).rejects.toMatchObject({ code: 'SECRET_REF_INVALID' });
+    await expect(refused).rejects.toThrow(/only for steps with `executor: batch`/);
   });
 });

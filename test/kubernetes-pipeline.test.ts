@@ -169,13 +169,13 @@ describe('a pipeline step on the Kubernetes executor', () => {
       };
     };
     const submitted = batchServer.submitBodies.length;
-    const remote = await run(withSecret(`aws-sm:${DB_SECRET_ARN}`) as never);
+    const remote = await run(withSecret(`aws-sm:${DB_SECRET_ARN}`));
     expect(remote.outcome.error).toBeUndefined();
     const train = remote.outcome.status.steps.find((step) => step.id === 'train');
     expect(train?.outputs?.rows).toBe(DB_PASSWORD.length);
     expect(batchServer.submitBodies.slice(submitted).join('')).not.toContain(DB_PASSWORD);
 
-    const refused = await run(withSecret('env:DB_PASSWORD') as never);
+    const refused = await run(withSecret('env:DB_PASSWORD'));
     expect(refused.outcome.error).toBeDefined();
     const refusedTrain = refused.outcome.status.steps.find((step) => step.id === 'train');
     expect(refusedTrain?.error).toMatch(/secrets\.DB_PASSWORD: steps on the batch executor take AWS secrets only/);
