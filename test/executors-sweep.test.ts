@@ -10,8 +10,9 @@ import { join } from 'node:path';
 
 import { BatchV1Api, KubeConfig } from '@kubernetes/client-node';
 
-import { sweepOrphanJobs, type SweptJob } from '../activities/executors';
+import { KubernetesExecutor, sweepOrphanJobs, type SweptJob } from '../activities/executors';
 import { startPipeline, type PipelineRun } from '../clients/pipelines';
+import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
 import { startExecutorSweeper, runStateOf, sweepSources } from '../workers/executor-sweeper';
 import { connect, serverAddress, type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker, type PipelineTestWorker } from './pipeline-harness';
@@ -116,6 +117,22 @@ describe('the orphan job sweep', () => {
     await bed?.close();
   });
 
+  /** The environment of an `mloe` process that reaches the test servers like the worker's executors. */
+  const mloeEnv = (): NodeJS.ProcessEnv =>
+    childEnv({
+      TEMPORAL_ADDRESS: serverAddress(),
+      MLOE_EXECUTORS: 'kubernetes,batch',
+      KUBECONFIG: kubeconfigPath,
+      MLOE_BATCH_ENDPOINT: bed.batch!.url,
+      MLOE_CLOUDWATCH_LOGS_ENDPOINT: bed.batch!.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      ...(process.env.MLOE_BUNDLE_CACHE_DIR === undefined
+        ? {}
+        : { MLOE_BUNDLE_CACHE_DIR: process.env.MLOE_BUNDLE_CACHE_DIR }),
+    });
+
   test('a dry run lists the jobs of closed runs and keeps the rest, removing nothing', async () => {
     const swept = await sweepOrphanJobs(
       sweepSources({ kubernetes: bed.kubernetesExecutor(), batch: bed.batchExecutor() }),
@@ -198,16 +215,7 @@ describe('the orphan job sweep', () => {
 
   test('mloe executors sweep: --dry-run lists, then a sweep removes the job of a run terminated since', async () => {
     await env.client.workflow.getHandle(run.runningKube).terminate('test: terminated for the CLI sweep');
-    const cliEnv = childEnv({
-      TEMPORAL_ADDRESS: serverAddress(),
-      MLOE_EXECUTORS: 'kubernetes,batch',
-      KUBECONFIG: kubeconfigPath,
-      MLOE_BATCH_ENDPOINT: bed.batch!.url,
-      MLOE_CLOUDWATCH_LOGS_ENDPOINT: bed.batch!.url,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-    });
+    const cliEnv = mloeEnv();
     const job = kubeJob(run.runningKube)!.metadata.name;
     const dry = new MloeChild(['executors', 'sweep', '--dry-run'], { cwd: bed.directory, env: cliEnv });
     expect((await dry.exited).code).toBe(0);
@@ -224,5 +232,85 @@ describe('the orphan job sweep', () => {
     expect(sweep.stdout).toMatch(/^1 job\(s\) removed, \d+ kept$/m);
     await pollUntil('the job deleted', () => kubeJob(run.runningKube) === undefined);
     expect(batchJob(run.runningBatch)?.status).toBe('RUNNING');
+  });
+
+  test('mloe worker --executor batch sweeps as it starts: the job of a run terminated while no worker ran goes', async () => {
+    await env.client.workflow.getHandle(run.runningBatch).terminate('test: terminated before a worker starts');
+    const worker = new MloeChild(['worker', '--executor', 'batch', '--task-queue', `${taskQueue}-idle`], {
+      cwd: bed.directory,
+      env: mloeEnv(),
+    });
+    try {
+      const line = new RegExp(
+        `\\[mloe executors\\] removed batch job \\S+ \\(queue ${QUEUE}, RUNNING\\) of run ${run.runningBatch}: its run is TERMINATED`,
+      );
+      await pollUntil('the sweep line', () => line.test(worker.stderr), { timeoutMs: 120_000, intervalMs: 200 });
+      expect(batchJob(run.runningBatch)?.status).toBe('FAILED');
+    } finally {
+      worker.kill('SIGTERM');
+      await worker.exited;
+    }
+  });
+});
+
+describe("the sweep's view of a cluster it may not list cluster-wide", () => {
+  let kube: KubernetesTestServer;
+
+  beforeAll(async () => {
+    kube = await startKubernetesTestServer({ forbidClusterWideLists: true });
+  });
+
+  afterAll(async () => {
+    await kube?.close();
+  });
+
+  test('lists unfinished mloe jobs of its own namespaces only, after a warning naming them', async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(kube.kubeconfig('ml'));
+    const api = kubeConfig.makeApiClient(BatchV1Api);
+    const create = (namespace: string, name: string, image: string, managed = true) =>
+      api.createNamespacedJob({
+        namespace,
+        body: {
+          metadata: {
+            name,
+            labels: managed ? { 'app.kubernetes.io/managed-by': 'mloe' } : {},
+            annotations: { 'mloe.dev/workflow-id': `run-${name}`, 'mloe.dev/temporal-namespace': 'default' },
+          },
+          spec: {
+            backoffLimit: 0,
+            template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image }] } },
+          },
+        },
+      });
+    await create('ml', 'mloe-running', 'mloe-test/hang');
+    await create('ml', 'mloe-done', 'mloe-test/succeed');
+    await create('ml', 'not-ours', 'mloe-test/hang', false);
+    await create('elsewhere', 'mloe-elsewhere', 'mloe-test/hang');
+    await pollUntil('the finished job complete', async () => {
+      const job = await api.readNamespacedJob({ namespace: 'ml', name: 'mloe-done' });
+      return job.status?.conditions?.some((condition) => condition.type === 'Complete');
+    });
+    const executor = new KubernetesExecutor({ kubeconfig: kube.kubeconfig('ml') });
+    try {
+      const warnings: string[] = [];
+      const jobs = await executor.listManagedJobs((message) => warnings.push(message));
+      expect(jobs).toEqual([
+        {
+          executor: 'kubernetes',
+          id: 'mloe-running',
+          name: 'mloe-running',
+          where: 'ml',
+          workflowId: 'run-mloe-running',
+          temporalNamespace: 'default',
+          status: expect.stringMatching(/^(Running|Pending)$/),
+        },
+      ]);
+      expect(warnings).toEqual([
+        expect.stringMatching(/may not list jobs in all namespaces \(403\); sweeping ml only/),
+      ]);
+    } finally {
+      await executor.close();
+    }
   });
 });

@@ -18,6 +18,11 @@ export interface KubernetesTestServerOptions {
   port?: number;
   /** 127.0.0.1 by default. */
   host?: string;
+  /**
+   * Answer lists across all namespaces with 403 Forbidden, as for a service account whose Role grants namespaced
+   * access only (the RBAC check is all the server plays: it authenticates nobody).
+   */
+  forbidClusterWideLists?: boolean;
 }
 
 /** A running test server. */
@@ -112,6 +117,20 @@ export async function startKubernetesTestServer(
     const method = request.method ?? 'GET';
     if (match[1] === undefined) {
       // Across all namespaces only lists and watches exist.
+      if (name === undefined && match[4] === undefined && method === 'GET' && options.forbidClusterWideLists === true) {
+        const group = resource === 'jobs' ? '"batch"' : '""';
+        send(
+          response,
+          403,
+          statusFailure(
+            403,
+            'Forbidden',
+            `${resource}${resource === 'jobs' ? '.batch' : ''} is forbidden: User "system:serviceaccount:mloe:worker" cannot list resource "${resource}" in API group ${group} at the cluster scope`,
+            { group: resource === 'jobs' ? 'batch' : '', kind: resource },
+          ),
+        );
+        return;
+      }
       if (name === undefined && match[4] === undefined && method === 'GET') {
         return list(request, response, url, resource, undefined);
       }
