@@ -295,7 +295,7 @@ describe("the sweep's view of a cluster it may not list cluster-wide", () => {
     try {
       const warnings: string[] = [];
       const jobs = await executor.listManagedJobs((message) => warnings.push(message));
-      expect(jobs).toEqual([
+      expect(jobs.map(({ status: _status, ...job }) => job)).toEqual([
         {
           executor: 'kubernetes',
           id: 'mloe-running',
@@ -303,9 +303,9 @@ describe("the sweep's view of a cluster it may not list cluster-wide", () => {
           where: 'ml',
           workflowId: 'run-mloe-running',
           temporalNamespace: 'default',
-          status: expect.stringMatching(/^(Running|Pending)$/),
         },
       ]);
+      expect(jobs[0]?.status).toMatch(/^(Running|Pending)$/);
       expect(warnings).toEqual([
         expect.stringMatching(/may not list jobs in all namespaces \(403\); sweeping ml only/),
       ]);
