@@ -493,6 +493,7 @@ export function buildProgram(
   addServeCommand(program, io, setExitCode, env);
   addCodecServerCommand(program, io, setExitCode, env);
   addScheduleCommands(program, io, setExitCode, connectionConfig);
+  addExecutorCommands(program, io, setExitCode, env);
 
   return program;
 }
@@ -722,6 +723,34 @@ function addApprovalCommands(
       );
     });
   }
+}
+
+/** `mloe executors sweep`: the orphan job sweep of remote executors, for operators (docs/executors.md). */
+function addExecutorCommands(
+  program: Command,
+  io: StartDevIo,
+  setExitCode: (code: number) => void,
+  env: ConfigEnv,
+): void {
+  const executors = program.command('executors').description('Remote executors: Kubernetes Jobs, AWS Batch jobs');
+  withConnectionOptions(
+    executors
+      .command('sweep')
+      .description(
+        'Remove the unfinished Kubernetes Jobs and AWS Batch jobs mloe created for runs of this namespace that have ' +
+          'closed (terminated, timed out), as `mloe worker --executor ...` does every minute; jobs of running runs ' +
+          'and of other namespaces are kept (see docs/executors.md)',
+      )
+      .option('--dry-run', 'list the jobs that would be removed, remove nothing')
+      .option(
+        '--executor <kinds>',
+        'the executors to sweep: kubernetes, batch (comma-separated; default: MLOE_EXECUTORS)',
+      ),
+  ).action(async (options: SettingFlags & { dryRun?: boolean }) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runExecutorsSweep } = require('./executors') as typeof import('./executors');
+    setExitCode(await runExecutorsSweep(options, env, io));
+  });
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 import { describeCodec } from '../workers/codec/config';
 import { createPipelineWorker, pipelineWorkerOptions } from '../workers/pipeline-worker';
 import { startTrackingSweeper } from '../workers/tracking-sweeper';
+import { EXECUTOR_SWEEP_LOG_PREFIX, startExecutorSweeper } from '../workers/executor-sweeper';
 import { connectNative } from './connection';
 import { describeSecurity } from '../workers/temporal-client-config';
 import { ensureError } from '../core/errors';
@@ -83,12 +84,11 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
     telemetry = await installWorkerTelemetry(config.telemetry ?? DEFAULT_TELEMETRY);
     if (telemetry.metricsServer !== undefined) io.stdout(`metrics at ${telemetry.metricsServer.url}`);
     connection = await connectNative(config);
-    const worker = await createPipelineWorker(
-      pipelineWorkerOptions(connection, config, {
-        shutdownGraceTimeMs: config.shutdownGraceMs,
-        ...(telemetry.tracing === undefined ? {} : { tracing: telemetry.tracing }),
-      }),
-    );
+    const workerOptions = pipelineWorkerOptions(connection, config, {
+      shutdownGraceTimeMs: config.shutdownGraceMs,
+      ...(telemetry.tracing === undefined ? {} : { tracing: telemetry.tracing }),
+    });
+    const worker = await createPipelineWorker(workerOptions);
     io.stdout(workerReadyLine(config));
     const sweeper =
       config.tracking === undefined
@@ -99,6 +99,16 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
             tracking: config.tracking,
             report: (message) => io.stderr(`[mloe tracking] ${message}`),
           });
+    // Jobs of runs that closed while no worker watched them (docs/executors.md, "Cancellation and clean-up").
+    const executorSweeper =
+      workerOptions.executors === undefined || Object.keys(workerOptions.executors).length === 0
+        ? undefined
+        : startExecutorSweeper({
+            connection,
+            namespace: config.namespace,
+            executors: workerOptions.executors,
+            report: (message) => io.stderr(`${EXECUTOR_SWEEP_LOG_PREFIX} ${message}`),
+          });
     try {
       await worker.runUntil(async () => {
         const signal = await stop;
@@ -106,6 +116,7 @@ export async function runWorkerCommand(io: StartDevIo, options: WorkerCommandOpt
       });
     } finally {
       await sweeper?.stop();
+      await executorSweeper?.stop();
     }
     io.stderr('worker stopped');
     return 0;

@@ -2,9 +2,14 @@
  * Worker configuration of remote executors: `--executor` / `MLOE_EXECUTORS` and the Kubernetes settings, parsed once
  * with zod; bad values name the variable or flag and the fix.
  */
-import { parseKubernetesExecutorConfig } from '../activities/executors';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { parseKubernetesExecutorConfig, type BatchExecutor, type KubernetesExecutor } from '../activities/executors';
 import { MloeError } from '../core/errors';
 import { loadWorkerConfig } from '../workers/config';
+import { workerExecutors } from '../workers/pipeline-worker';
 
 describe('remote executor settings of a worker', () => {
   test('--executor kubernetes gives the worker a Kubernetes executor with its namespace and staging image', () => {
@@ -25,6 +30,36 @@ describe('remote executor settings of a worker', () => {
         cwd: '/tmp',
       }).executors,
     ).toEqual({ kubernetes: {}, batch: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566' } });
+  });
+
+  test("the worker's executors write its Temporal namespace on their jobs, for the orphan sweep", async () => {
+    const config = loadWorkerConfig({
+      env: { TEMPORAL_NAMESPACE: 'team-a', AWS_REGION: 'eu-west-1' },
+      flags: { executor: 'kubernetes,batch' },
+      cwd: '/tmp',
+    });
+    const kubeconfig = [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{ name: c, cluster: { server: "http://127.0.0.1:1" } }]',
+      'users: [{ name: u, user: {} }]',
+      'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+      'current-context: x',
+    ].join('\n');
+    const previous = process.env.KUBECONFIG;
+    const directory = await mkdtemp(join(tmpdir(), 'mloe-executors-config-'));
+    try {
+      process.env.KUBECONFIG = join(directory, 'config');
+      await writeFile(process.env.KUBECONFIG, kubeconfig);
+      const executors = workerExecutors(config);
+      expect((executors.kubernetes as KubernetesExecutor).config.temporalNamespace).toBe('team-a');
+      expect((executors.batch as BatchExecutor).config.temporalNamespace).toBe('team-a');
+      await Promise.all(Object.values(executors).map((executor) => executor.close()));
+    } finally {
+      if (previous === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = previous;
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   test('bad values name the setting and the fix', () => {

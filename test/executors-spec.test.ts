@@ -12,6 +12,8 @@ import {
   type PipelineSpec,
   type SpecIssue,
 } from '../core/spec';
+import { resolveStepSecrets } from '../activities/secrets';
+import { parseSecretRef } from '../core/spec/secrets';
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { stepActivityOptions } from '../workflows/step-execution';
 
@@ -164,5 +166,44 @@ describe('executor settings in a spec', () => {
     expect(stepTaskQueue(ok.defaults, ok.steps.report!)).toBe('mloe-remote');
     expect(stepActivityOptions(ok, ok.steps.train!).taskQueue).toBe('mloe-gpu');
     expect(stepActivityOptions(spec({}) as never, { run: { command: ['x'] } }).taskQueue).toBeUndefined();
+  });
+});
+
+describe('AWS secret references of Batch steps', () => {
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf';
+
+  test('aws-sm: takes a Secrets Manager ARN, ssm: a parameter name or ARN', () => {
+    expect(parseSecretRef(`aws-sm:${ARN}`)).toEqual({ kind: 'aws-sm', valueFrom: ARN });
+    expect(parseSecretRef('ssm:/ml/wandb-api-key')).toEqual({ kind: 'ssm', valueFrom: '/ml/wandb-api-key' });
+    const ssmArn = 'arn:aws:ssm:eu-west-1:123456789012:parameter/ml/wandb-api-key';
+    expect(parseSecretRef(`ssm:${ssmArn}`)).toEqual({ kind: 'ssm', valueFrom: ssmArn });
+    expect(parseSecretRef('aws-sm:prod/db')).toMatch(/is not a Secrets Manager secret ARN/);
+    expect(parseSecretRef('ssm:has spaces')).toMatch(/is not an SSM parameter name/);
+  });
+
+  test('a batch step with them validates; a bad one names the field', () => {
+    const step = {
+      ...train,
+      executor: 'batch',
+      batch: { jobQueue: 'gpu', jobDefinition: 'trainer:7' },
+      run: { ...train.run, secrets: { DB_PASSWORD: { secretRef: `aws-sm:${ARN}` } } },
+    };
+    expect(valid(spec({ train: step })).steps.train?.run?.secrets).toEqual({
+      DB_PASSWORD: { secretRef: `aws-sm:${ARN}` },
+    });
+    const bad = { ...step, run: { ...step.run, secrets: { DB_PASSWORD: { secretRef: 'aws-sm:db' } } } };
+    expect(issues(spec({ train: bad }))).toEqual([
+      expect.objectContaining({ path: 'steps.train.run.secrets.DB_PASSWORD.secretRef' }),
+    ]);
+  });
+
+  test('the worker never resolves them for a local step', async () => {
+    const refused = resolveStepSecrets(
+      'train',
+      { DB_PASSWORD: { secretRef: `aws-sm:${ARN}` } },
+      { env: {}, fileRoots: [] },
+    );
+    await expect(refused).rejects.toMatchObject({ code: 'SECRET_REF_INVALID' });
+    await expect(refused).rejects.toThrow(/only for steps with `executor: batch`/);
   });
 });

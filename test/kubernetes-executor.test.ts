@@ -5,60 +5,40 @@
  * pipeline-level tests are in kubernetes-pipeline.test.ts.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { V1Job } from '@kubernetes/client-node';
 import { CancelledFailure } from '@temporalio/common';
 
-import { S3ArtifactStore, type ArtifactRef } from '../activities/artifacts';
-import {
-  KubernetesExecutor,
-  jobName,
-  type ExecutionContext,
-  type RemoteCommandRequest,
-  type RemoteProgress,
-} from '../activities/executors';
+import type { ArtifactRef } from '../activities/artifacts';
+import { KubernetesExecutor, jobName, type RemoteCommandRequest } from '../activities/executors';
 import { MloeError } from '../core/errors';
-import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import type { KubernetesTestServer } from '../infra/kubernetes';
+import { executionContext, readAll, startExecutorTestbed, type ExecutorTestbed } from './support/executors-testbed';
 import { pollUntil } from './support/poll';
 
 const BUCKET = 'mloe-kube';
 jest.setTimeout(120_000);
 
 describe('the Kubernetes Job executor', () => {
-  let s3: S3TestServer;
+  let bed: ExecutorTestbed;
   let kube: KubernetesTestServer;
-  let store: S3ArtifactStore;
   let executor: KubernetesExecutor;
-  let directory: string;
-  let data: ArtifactRef;
   let counter = 0;
 
   beforeAll(async () => {
-    [s3, kube] = await Promise.all([startS3Server({ buckets: [BUCKET] }), startKubernetesTestServer()]);
-    store = new S3ArtifactStore({
-      bucket: BUCKET,
-      prefix: 'team',
-      config: { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS },
-    });
+    bed = await startExecutorTestbed({ bucket: BUCKET, kubernetes: true });
+    kube = bed.kube!;
     executor = newExecutor();
-    directory = await mkdtemp(join(tmpdir(), 'mloe-kube-exec-'));
-    data = await store.put(Buffer.from('1\n2\n3\n'), { type: 'dataset' });
   });
 
   afterAll(async () => {
-    await executor?.close();
-    await kube?.close();
-    await store?.close();
-    await s3?.stop();
-    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    await bed?.close();
   });
 
   function newExecutor(): KubernetesExecutor {
-    return new KubernetesExecutor({ kubeconfig: kube.kubeconfig('ml'), manifestWaitMs: 10_000, pollIntervalMs: 50 });
+    return bed.kubernetesExecutor({ kubeconfig: kube.kubeconfig('ml'), manifestWaitMs: 10_000 });
   }
 
   /** A request with its own workflow id (jobs never collide between tests). */
@@ -73,26 +53,21 @@ describe('the Kubernetes Job executor', () => {
       workflowId: `kube-test-${process.pid}-${counter}`,
       command,
       params: { factor: 2 },
-      inputs: { data, label: 'price' },
+      inputs: { data: bed.data, label: 'price' },
       outputs: { lines: { type: 'file' }, rows: { type: 'integer' } },
-      artifactRoot: store.rootUri,
+      artifactRoot: bed.store.rootUri,
       image,
       placement: { executor: 'kubernetes' },
       ...extra,
     };
   }
 
-  function context(attempt = 1, signal = new AbortController().signal, timeoutMs?: number) {
-    const reports: RemoteProgress[] = [];
-    const value: ExecutionContext = {
+  const context = (attempt = 1, signal?: AbortSignal, timeoutMs?: number) =>
+    executionContext(bed.store, {
       attempt,
-      signal,
-      store,
-      progress: (progress) => reports.push(progress),
+      ...(signal === undefined ? {} : { signal }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    };
-    return { value, reports };
-  }
+    });
 
   const SUCCESS = [
     'sh',
@@ -128,8 +103,8 @@ describe('the Kubernetes Job executor', () => {
     expect(result.outputs.rows).toBe(3);
     expect(result.metrics).toEqual({ loss: 0.25 });
     const lines = result.outputs.lines as ArtifactRef;
-    expect((await readAll(await store.get(lines))).toString()).toBe('3\n');
-    const log = (await readAll(await store.get(result.logs.stdout as ArtifactRef))).toString();
+    expect((await readAll(await bed.store.get(lines))).toString()).toBe('3\n');
+    const log = (await readAll(await bed.store.get(result.logs.stdout as ArtifactRef))).toString();
     expect(log).toBe('trained in /mloe/work on train\n'.replace('/mloe/work', log.split(' ')[2] ?? ''));
     expect(log).toMatch(/^trained in \S+ on train\n$/);
 
@@ -141,7 +116,10 @@ describe('the Kubernetes Job executor', () => {
     const job = kube.store.get('jobs', 'ml', name);
     const spec = job?.spec as unknown as V1Job['spec'] & object;
     expect(job?.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'mloe', 'mloe.dev/attempt': '1' });
-    expect(job?.metadata.annotations?.['mloe.dev/workflow-id']).toBe(req.workflowId);
+    expect(job?.metadata.annotations).toMatchObject({
+      'mloe.dev/workflow-id': req.workflowId,
+      'mloe.dev/temporal-namespace': 'default',
+    });
     expect(spec.backoffLimit).toBe(0);
     expect(spec.ttlSecondsAfterFinished).toBe(3600);
     expect(spec.activeDeadlineSeconds).toBe(300);
@@ -199,8 +177,8 @@ describe('the Kubernetes Job executor', () => {
   });
 
   test('an input whose bytes do not match its digest fails the staging, before the command runs', async () => {
-    const forged: ArtifactRef = { ...data, digest: `sha256:${'0'.repeat(64)}` };
-    const marker = join(directory, 'ran');
+    const forged: ArtifactRef = { ...bed.data, digest: `sha256:${'0'.repeat(64)}` };
+    const marker = join(bed.directory, 'ran');
     const error = await failure(request(['sh', '-c', `touch ${marker}`], 'busybox', { inputs: { data: forged } }));
     expect(error.code).toBe('STEP_STAGING_FAILED');
     expect(existsSync(marker)).toBe(false);
@@ -224,7 +202,7 @@ describe('the Kubernetes Job executor', () => {
   });
 
   test('a worker that dies mid-job leaves it running, and the next attempt on a new worker attaches: one job', async () => {
-    const gate = join(directory, 'gate');
+    const gate = join(bed.directory, 'gate');
     const req = request([
       'sh',
       '-c',
@@ -244,17 +222,13 @@ describe('the Kubernetes Job executor', () => {
 
     // A new worker process: its own client and watches. Temporal retries the activity as attempt 2.
     const second = newExecutor();
-    try {
-      const { value, reports } = context(2);
-      const resumed = second.run(req, value);
-      await pollUntil('the retry attached', () => reports.length > 0);
-      await writeFile(gate, '');
-      const result = await resumed;
-      expect(result.outputs.rows).toBe(7);
-      expect(reports[0]).toMatchObject({ job: name, createdByAttempt: 1 });
-    } finally {
-      await second.close();
-    }
+    const { value, reports } = context(2);
+    const resumed = second.run(req, value);
+    await pollUntil('the retry attached', () => reports.length > 0);
+    await writeFile(gate, '');
+    const result = await resumed;
+    expect(result.outputs.rows).toBe(7);
+    expect(reports[0]).toMatchObject({ job: name, createdByAttempt: 1 });
     const created = [...kube.stats.jobsCreated.keys()].filter(
       (key) => key.includes(name.slice(0, 20)) && key.endsWith(name.slice(-10)),
     );
@@ -271,7 +245,7 @@ describe('the Kubernetes Job executor', () => {
   });
 
   test('a retry after a failed job gets a new job', async () => {
-    const marker = join(directory, `failed-once-${counter}`);
+    const marker = join(bed.directory, `failed-once-${counter}`);
     const req = request([
       'sh',
       '-c',
@@ -311,13 +285,7 @@ describe('the Kubernetes Job executor', () => {
 
   async function stagedKeys(): Promise<string[]> {
     const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-    const listed = await store.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'team/staging/' }));
+    const listed = await bed.store.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'team/staging/' }));
     return (listed.Contents ?? []).map((object) => object.Key ?? '');
   }
 });
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}

@@ -4,21 +4,21 @@
  * task queue (`taskQueue: <gpu queue>`), served by a second worker started with the Kubernetes executor, while the
  * light steps stay on the first. Cancelling the run deletes the step's job. Contract tests: see docs/executors.md.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { BatchExecutor, KubernetesExecutor } from '../activities/executors';
 import { HOUSING_DATA } from './support/examples';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { startBatchTestServer, type BatchTestServer } from '../infra/aws-batch/server';
-import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
+import type { BatchTestServer } from '../infra/aws-batch/server';
+import type { KubernetesTestServer } from '../infra/kubernetes';
 import type { TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import { startExecutorTestbed, type ExecutorTestbed } from './support/executors-testbed';
 import { pollUntil } from './support/poll';
 
 const BUCKET = 'mloe-kube-pipeline';
+const DB_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf';
+const DB_PASSWORD = 'correct-horse-battery-staple';
 jest.setTimeout(240_000);
 
 /** A least-squares fit of price on sqft, in plain Python: the model as JSON, rmse as a metric. */
@@ -61,52 +61,37 @@ function spec(executor: 'local' | 'kubernetes' | 'batch', gpuQueue: string, comm
 }
 
 describe('a pipeline step on the Kubernetes executor', () => {
-  let s3: S3TestServer;
+  let bed: ExecutorTestbed;
   let kube: KubernetesTestServer;
+  let batchServer: BatchTestServer;
   let light: { env: TestEnv; stop: () => Promise<void> };
   let heavy: { env: TestEnv; stop: () => Promise<void> };
-  let executor: KubernetesExecutor;
-  let batchServer: BatchTestServer;
-  let batchExecutor: BatchExecutor;
   let directory: string;
   const taskQueue = `mloe-kube-test-${process.pid}-${Date.now()}`;
   const gpuQueue = `${taskQueue}-gpu`;
   const storeUri = `s3://${BUCKET}/runs`;
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'mloe-kube-pipeline-'));
-    [s3, kube, batchServer] = await Promise.all([
-      startS3Server({ buckets: [BUCKET] }),
-      startKubernetesTestServer(),
-      startBatchTestServer(),
-    ]);
-    batchExecutor = new BatchExecutor({
-      region: 'us-east-1',
-      endpoint: batchServer.url,
-      logsEndpoint: batchServer.url,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      pollIntervalMs: 50,
+    bed = await startExecutorTestbed({
+      bucket: BUCKET,
+      kubernetes: true,
+      batch: { secretValues: new Map([[DB_SECRET_ARN, DB_PASSWORD]]) },
     });
-    const settings = { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS };
-    executor = new KubernetesExecutor({ kubeconfig: kube.kubeconfig(), pollIntervalMs: 50 });
+    [kube, batchServer, directory] = [bed.kube!, bed.batch!, bed.directory];
+    await bed.registerJobDefinition('mloe-step', 'python:3.12-slim');
     // The light worker has no remote executor; the heavy one runs the queue the train step names.
-    light = await startPipelineTestWorker({ taskQueue, artifactStore: { s3: settings } });
+    light = await startPipelineTestWorker({ taskQueue, artifactStore: { s3: bed.s3Settings } });
     heavy = await startPipelineTestWorker({
       taskQueue: gpuQueue,
-      artifactStore: { s3: settings },
-      executors: { kubernetes: executor, batch: batchExecutor },
+      artifactStore: { s3: bed.s3Settings },
+      executors: { kubernetes: bed.kubernetesExecutor(), batch: bed.batchExecutor() },
     });
   });
 
   afterAll(async () => {
     await heavy?.stop();
     await light?.stop();
-    await executor?.close();
-    await batchExecutor?.close();
-    await batchServer?.close();
-    await kube?.close();
-    await s3?.stop();
-    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    await bed?.close();
   });
 
   async function run(body: ReturnType<typeof spec>) {
@@ -156,6 +141,45 @@ describe('a pipeline step on the Kubernetes executor', () => {
     );
     expect(train(remote.outcome)?.metrics).toEqual(train(local.outcome)?.metrics);
     expect([...batchServer.submitted.values()]).toEqual([1]);
+  });
+
+  it('gives a batch step the aws-sm: secret its job definition declares; refuses an env: one before submitting', async () => {
+    const definition = await bed.registerJobDefinition('mloe-secret', 'python:3.12-slim', [
+      { name: 'DB_PASSWORD', valueFrom: DB_SECRET_ARN },
+    ]);
+    // The step proves it has the value by its length only: nothing secret in outputs or logs.
+    const program = [
+      'import json, os',
+      'out = os.environ["MLOE_OUTPUTS_DIR"]',
+      'open(out + "/model", "w").write("m")',
+      'json.dump({"rows": len(os.environ["DB_PASSWORD"])}, open(out + "/outputs.json", "w"))',
+    ].join('\n');
+    const withSecret = (secretRef: string) => {
+      const body = spec('batch', gpuQueue, ['python3', '-c', program]);
+      return {
+        ...body,
+        steps: {
+          ...body.steps,
+          train: {
+            ...body.steps.train,
+            batch: { jobQueue: 'gpu', jobDefinition: definition },
+            run: { ...body.steps.train.run, secrets: { DB_PASSWORD: { secretRef } } },
+          },
+        },
+      };
+    };
+    const submitted = batchServer.submitBodies.length;
+    const remote = await run(withSecret(`aws-sm:${DB_SECRET_ARN}`));
+    expect(remote.outcome.error).toBeUndefined();
+    const train = remote.outcome.status.steps.find((step) => step.id === 'train');
+    expect(train?.outputs?.rows).toBe(DB_PASSWORD.length);
+    expect(batchServer.submitBodies.slice(submitted).join('')).not.toContain(DB_PASSWORD);
+
+    const refused = await run(withSecret('env:DB_PASSWORD'));
+    expect(refused.outcome.error).toBeDefined();
+    const refusedTrain = refused.outcome.status.steps.find((step) => step.id === 'train');
+    expect(refusedTrain?.error).toMatch(/secrets\.DB_PASSWORD: steps on the batch executor take AWS secrets only/);
+    expect(batchServer.submitBodies).toHaveLength(submitted + 1);
   });
 
   it('cancelling the run deletes the running job and its pods', async () => {

@@ -5,17 +5,16 @@
  * docs/executors.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
-import { KubernetesExecutor } from '../activities/executors';
 import { HOUSING_DATA } from './support/examples';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
-import { startKubernetesTestServer, type KubernetesTestServer } from '../infra/kubernetes';
+import type { KubernetesTestServer } from '../infra/kubernetes';
 import { serverAddress, type TestEnv } from './devserver/harness';
 import { startPipelineTestWorker } from './pipeline-harness';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import { S3RVER_CREDENTIALS, type S3TestServer } from './s3-server';
+import { startExecutorTestbed, type ExecutorTestbed } from './support/executors-testbed';
 import { pollUntil } from './support/poll';
 
 const BUCKET = 'mloe-kube-crash';
@@ -23,11 +22,11 @@ const BIN = resolve(__dirname, '..', 'bin', 'mloe.js');
 jest.setTimeout(300_000);
 
 describe('a worker killed while its Kubernetes step runs', () => {
+  let bed: ExecutorTestbed;
   let s3: S3TestServer;
   let kube: KubernetesTestServer;
   let light: { env: TestEnv; stop: () => Promise<void> };
   let second: { env: TestEnv; stop: () => Promise<void> } | undefined;
-  let executor: KubernetesExecutor | undefined;
   let child: ChildProcess | undefined;
   let directory: string;
   const taskQueue = `mloe-kube-crash-${process.pid}-${Date.now()}`;
@@ -35,22 +34,16 @@ describe('a worker killed while its Kubernetes step runs', () => {
   const storeUri = `s3://${BUCKET}/runs`;
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'mloe-kube-crash-'));
-    [s3, kube] = await Promise.all([startS3Server({ buckets: [BUCKET] }), startKubernetesTestServer()]);
-    light = await startPipelineTestWorker({
-      taskQueue,
-      artifactStore: { s3: { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS } },
-    });
+    bed = await startExecutorTestbed({ bucket: BUCKET, kubernetes: true });
+    [s3, kube, directory] = [bed.s3, bed.kube!, bed.directory];
+    light = await startPipelineTestWorker({ taskQueue, artifactStore: { s3: bed.s3Settings } });
   });
 
   afterAll(async () => {
     child?.kill('SIGKILL');
     await second?.stop();
     await light?.stop();
-    await executor?.close();
-    await kube?.close();
-    await s3?.stop();
-    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    await bed?.close();
   });
 
   it('re-attaches the retry to the running job: one job, the step completes on attempt 2', async () => {
@@ -125,11 +118,10 @@ describe('a worker killed while its Kubernetes step runs', () => {
     await new Promise((resolvePromise) => worker.once('exit', resolvePromise));
 
     // A new worker for the queue; attempt 2 starts there once attempt 1's heartbeat timed out.
-    executor = new KubernetesExecutor({ kubeconfig: kube.kubeconfig(), pollIntervalMs: 50 });
     second = await startPipelineTestWorker({
       taskQueue: gpuQueue,
-      artifactStore: { s3: { endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS } },
-      executors: { kubernetes: executor },
+      artifactStore: { s3: bed.s3Settings },
+      executors: { kubernetes: bed.kubernetesExecutor() },
     });
     await pollUntil(
       'attempt 2 running',

@@ -189,9 +189,17 @@ export function pipelineWorkerOptions(
   };
 }
 
-/** The remote executors a worker's configuration names, created (they connect on first use). */
-export function workerExecutors(config: Pick<WorkerConfig, 'executors'>): Executors {
-  const { kubernetes, batch } = config.executors ?? {};
+/**
+ * The remote executors a worker's configuration names, created (they connect on first use). Their jobs carry the
+ * worker's Temporal namespace, for the orphan sweep (`workers/executor-sweeper.ts`).
+ */
+export function workerExecutors(
+  config: Pick<WorkerConfig, 'executors'> & Partial<Pick<WorkerConfig, 'namespace'>>,
+): Executors {
+  const { kubernetes: kubernetesSettings, batch: batchSettings } = config.executors ?? {};
+  const temporal = config.namespace === undefined ? {} : { temporalNamespace: config.namespace };
+  const kubernetes = kubernetesSettings === undefined ? undefined : { ...kubernetesSettings, ...temporal };
+  const batch = batchSettings === undefined ? undefined : { ...batchSettings, ...temporal };
   if (kubernetes === undefined && batch === undefined) return {};
   // Loaded only by workers that run remote steps (the Kubernetes client and the AWS SDK clients are large).
   const { KubernetesExecutor, BatchExecutor } =

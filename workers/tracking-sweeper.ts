@@ -15,6 +15,7 @@ import {
   type WorkflowOutcome,
 } from '../activities/tracking';
 import { ensureError } from '../core/errors';
+import { startPeriodic } from './periodic';
 
 /** How often the sweep runs by default: terminated runs show as ended in MLflow within this. */
 export const TRACKING_SWEEP_INTERVAL_MS = 60_000;
@@ -60,34 +61,16 @@ export function startTrackingSweeper(options: TrackingSweeperOptions): TrackingS
       throw error;
     }
   };
-  let running: Promise<SettledClosedRun[]> = Promise.resolve([]);
-  const sweep = (): Promise<SettledClosedRun[]> => {
-    running = running.then(
-      () => settleRunsOfClosedWorkflows(tracker, namespace, describe),
-      () => settleRunsOfClosedWorkflows(tracker, namespace, describe),
-    );
-    return running;
-  };
-  const sweepAndReport = (): void => {
-    sweep().then(
-      (settled) => {
-        for (const run of settled) {
-          report(
-            `ended MLflow run ${run.runId} of ${run.workflowId} as ${run.status}: its workflow is ${run.temporalStatus}`,
-          );
-        }
-      },
-      (error: unknown) => report(`sweeping runs of closed workflows failed: ${ensureError(error).message}`),
-    );
-  };
-  sweepAndReport();
-  const timer = setInterval(sweepAndReport, options.intervalMs ?? TRACKING_SWEEP_INTERVAL_MS);
-  timer.unref();
-  return {
-    sweep,
-    stop: async () => {
-      clearInterval(timer);
-      await running.catch(() => undefined);
+  const periodic = startPeriodic(() => settleRunsOfClosedWorkflows(tracker, namespace, describe), {
+    intervalMs: options.intervalMs ?? TRACKING_SWEEP_INTERVAL_MS,
+    onResult: (settled) => {
+      for (const run of settled) {
+        report(
+          `ended MLflow run ${run.runId} of ${run.workflowId} as ${run.status}: its workflow is ${run.temporalStatus}`,
+        );
+      }
     },
-  };
+    onError: (error) => report(`sweeping runs of closed workflows failed: ${ensureError(error).message}`),
+  });
+  return { sweep: periodic.runNow, stop: periodic.stop };
 }

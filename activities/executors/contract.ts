@@ -7,6 +7,7 @@
 import type { ExecutorKind, StepPlacement } from '../../core/spec';
 import type { ArtifactStore } from '../artifacts';
 import type { CommandStepRequest, CommandStepResult } from '../runner';
+import type { OrphanJobSource } from './sweep';
 
 /** A command step as a remote executor takes it. */
 export interface RemoteCommandRequest extends CommandStepRequest {
@@ -19,6 +20,12 @@ export interface RemoteCommandRequest extends CommandStepRequest {
    * Kubernetes executor maps each to a `secretKeyRef`, so the value never passes through the worker.
    */
   secretKeyRefs?: Record<string, { secret: string; key: string }>;
+  /**
+   * Environment variables filled from AWS Secrets Manager or the SSM Parameter Store (`run.secrets` with `aws-sm:` or
+   * `ssm:` references): the Batch executor checks that the job definition declares each under that name with that
+   * `valueFrom` (Batch takes secrets from the job definition only), so the value never passes through the worker.
+   */
+  awsSecrets?: Record<string, { kind: 'aws-sm' | 'ssm'; valueFrom: string }>;
   /** Resources and executor settings, `defaults` applied. */
   placement: StepPlacement;
 }
@@ -52,8 +59,8 @@ export interface ExecutionContext {
   store: ArtifactStore;
 }
 
-/** A remote executor: Kubernetes Jobs, AWS Batch. */
-export interface CommandExecutor {
+/** A remote executor: Kubernetes Jobs, AWS Batch; the orphan sweep (`./sweep.ts`) lists and removes its jobs. */
+export interface CommandExecutor extends OrphanJobSource {
   readonly kind: Exclude<ExecutorKind, 'local'>;
   /** Runs the command to completion; rejects with an `MloeError` whose `retryable` says what a retry could do. */
   run(request: RemoteCommandRequest, context: ExecutionContext): Promise<CommandStepResult>;

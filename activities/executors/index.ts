@@ -31,3 +31,12 @@ export {
 
 /** The remote executors a worker has, by kind. */
 export type Executors = Partial<Record<'kubernetes' | 'batch', import('./contract').CommandExecutor>>;
+export {
+  sweepOrphanJobs,
+  describeSweptJob,
+  type ManagedJob,
+  type OrphanJobSource,
+  type RunState,
+  type SweptJob,
+  type SweepOptions,
+} from './sweep';

@@ -25,9 +25,10 @@ import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand } fr
 import { MloeError } from '../../core/errors';
 import { digestHex, parseArtifactRef, S3ArtifactStore, type ArtifactStore } from '../artifacts';
 import { parseS3Uri } from '../artifacts/keys';
-import type { CommandStepRequest } from '../runner';
-import { collectOutputs, readMetrics } from '../runner/io';
+import type { CommandStepRequest, CommandStepResult } from '../runner';
+import { collectOutputs, readMetrics, storeLog } from '../runner/io';
 import { isArtifactType } from '../runner/contract';
+import { pause } from './pause';
 import { presignS3Url } from './presign';
 
 /** The shared volume's mount path in every container of a remote step. */
@@ -223,6 +224,48 @@ export async function readStagedManifest(store: S3ArtifactStore, job: string): P
       cause: error,
     });
   }
+}
+
+/**
+ * Waits up to `waitMs` for a finished job's manifest (a job can finish a moment before its last upload is visible):
+ * the manifest, `undefined` when it never came, `'cancelled'` when `signal` aborted first.
+ */
+export async function waitForStagedManifest(
+  store: S3ArtifactStore,
+  job: string,
+  options: { waitMs: number; intervalMs: number; signal?: AbortSignal },
+): Promise<string[] | undefined | 'cancelled'> {
+  const deadline = performance.now() + options.waitMs;
+  for (;;) {
+    const manifest = await readStagedManifest(store, job);
+    if (manifest !== undefined) return manifest;
+    if (options.signal?.aborted === true) return 'cancelled';
+    if (performance.now() >= deadline) return undefined;
+    await pause(options.intervalMs, options.signal);
+  }
+}
+
+/**
+ * The result of a remote job that succeeded, as the local runner would give it: its staged outputs collected
+ * ({@link collectStaged}), the container log at `logPath` stored as the step's stdout and stderr (one stream: the
+ * platform keeps them interleaved), and the staging area removed.
+ */
+export async function stagedStepResult(
+  store: S3ArtifactStore,
+  request: CommandStepRequest,
+  job: string,
+  manifest: readonly string[],
+  log: { path: string; startedAt: number },
+): Promise<CommandStepResult> {
+  const collected = await collectStaged(store, request, job, manifest);
+  const logRef = await storeLog(log.path, 'stdout', store, { stepId: request.stepId, workflowId: request.workflowId });
+  await removeStaging(store, request, job);
+  return {
+    ...collected,
+    logs: { stdout: logRef, stderr: logRef },
+    exitCode: 0,
+    durationMs: Math.round(performance.now() - log.startedAt),
+  };
 }
 
 /**

@@ -111,6 +111,12 @@ export async function resolveStepSecrets(
           `step ${stepId}: secrets.${name} (k8s:${ref.secret}/${ref.key}): Kubernetes secrets are only for steps with ` +
             '`executor: kubernetes`; use env: or file: for steps on the worker',
         );
+      case 'aws-sm':
+      case 'ssm':
+        throw refInvalid(
+          `step ${stepId}: secrets.${name} (${ref.kind}:${ref.valueFrom}): AWS secrets are only for steps with ` +
+            '`executor: batch` (their job definition declares them); use env: or file: for steps on the worker',
+        );
     }
     redactor.add(value);
     values[name] = value;

@@ -27,7 +27,7 @@ import {
 } from '../cache/key';
 import { toApplicationFailure } from '../failures';
 import type { MlflowTracker } from '../tracking';
-import type { Executors, RemoteProgress } from '../executors';
+import type { Executors, RemoteCommandRequest, RemoteProgress } from '../executors';
 import { parseStepSecrets, processRedactor, resolveStepSecrets, type SecretSources } from '../secrets';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
 import { expandListManifests } from './list-manifests';
@@ -421,7 +421,7 @@ async function dispatchRemote(
       { retryable: false },
     );
   }
-  const secretKeyRefs = remoteSecretRefs(request, kind);
+  const secretRefs = remoteSecretRefs(request, kind);
   if (request.run.image === undefined) {
     throw new MloeError(
       'STEP_COMMAND_INVALID',
@@ -445,7 +445,7 @@ async function dispatchRemote(
       artifactRoot: context.store.rootUri,
       image: request.run.image,
       placement: request.placement,
-      ...(secretKeyRefs === undefined ? {} : { secretKeyRefs }),
+      ...secretRefs,
     },
     {
       attempt: context.attempt,
@@ -464,32 +464,36 @@ async function dispatchRemote(
 }
 
 /**
- * The `secretKeyRef`s of a remote step's secrets: on the Kubernetes executor, `k8s:` references become environment
- * variables the kubelet fills from the Secret (the value never passes through the worker). Other references, and any
- * secret on other executors, are `SECRET_REF_INVALID`: resolving them on the worker would put the value into the job
- * definition.
+ * A remote step's secrets by reference, never resolved on the worker: on the Kubernetes executor `k8s:` references
+ * become `secretKeyRef` variables the kubelet fills from the Secret; on the Batch executor `aws-sm:` and `ssm:`
+ * references must be declared in the job definition (the executor checks). Other references are `SECRET_REF_INVALID`:
+ * resolving them on the worker would put the value into the job's description.
  */
 function remoteSecretRefs(
   request: RunStepRequest & { run: NonNullable<RunStepRequest['run']> },
   kind: 'kubernetes' | 'batch',
-): Record<string, { secret: string; key: string }> | undefined {
-  if (request.run.secrets === undefined) return undefined;
-  const refs: Record<string, { secret: string; key: string }> = {};
+): Pick<RemoteCommandRequest, 'secretKeyRefs' | 'awsSecrets'> {
+  if (request.run.secrets === undefined) return {};
+  const secretKeyRefs: NonNullable<RemoteCommandRequest['secretKeyRefs']> = {};
+  const awsSecrets: NonNullable<RemoteCommandRequest['awsSecrets']> = {};
   for (const [name, ref] of parseStepSecrets(request.stepId, request.run.secrets)) {
-    if (ref.kind !== 'k8s' || kind !== 'kubernetes') {
+    if (kind === 'kubernetes' && ref.kind === 'k8s') secretKeyRefs[name] = { secret: ref.secret, key: ref.key };
+    else if (kind === 'batch' && (ref.kind === 'aws-sm' || ref.kind === 'ssm'))
+      awsSecrets[name] = { kind: ref.kind, valueFrom: ref.valueFrom };
+    else {
       throw new MloeError(
         'SECRET_REF_INVALID',
         `step ${request.stepId}: secrets.${name}: ${
           kind === 'kubernetes'
             ? 'steps on the kubernetes executor take Kubernetes secrets only (k8s:secret-name/key)'
-            : `the ${kind} executor takes no secrets yet; run the step on the worker or on kubernetes`
+            : 'steps on the batch executor take AWS secrets only (aws-sm:<secret ARN> or ssm:<parameter>), declared ' +
+              "in the job definition's secrets: a value resolved on the worker would be in the job's description"
         }`,
         { retryable: false },
       );
     }
-    refs[name] = { secret: ref.secret, key: ref.key };
   }
-  return refs;
+  return kind === 'kubernetes' ? { secretKeyRefs } : { awsSecrets };
 }
 
 async function dispatch(

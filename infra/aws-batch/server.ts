@@ -1,6 +1,8 @@
 /**
  * The AWS Batch test server: the subset of the Batch REST-JSON API the Batch executor uses (`SubmitJob`,
- * `DescribeJobs`, `ListJobs` with the `JOB_NAME` filter, `TerminateJob`) and CloudWatch Logs' `GetLogEvents` (JSON
+ * `DescribeJobs`, `ListJobs` by status or with the `JOB_NAME` filter, `TerminateJob`, `DescribeJobQueues`,
+ * `RegisterJobDefinition` and `DescribeJobDefinitions`: a job runs its definition's image, and gets the definition's
+ * `secrets` from a map that plays Secrets Manager and the SSM Parameter Store) and CloudWatch Logs' `GetLogEvents` (JSON
  * 1.1, `X-Amz-Target: Logs_20140328.GetLogEvents`), on 127.0.0.1, with job states, status reasons and error shapes as
  * the API references give them (`ClientException` 400 with `x-amzn-ErrorType`). Jobs run their container command as a
  * local process (`/mloe` mapped to a temporary directory in the environment and arguments), or play a scripted outcome
@@ -34,6 +36,8 @@ export interface BatchJob {
     image: string;
     command: string[];
     environment: { name: string; value: string }[];
+    /** The definition's secrets: names and where their values are, never the values. */
+    secrets?: { name: string; valueFrom: string }[];
     resourceRequirements: { type: string; value: string }[];
     exitCode?: number;
     reason?: string;
@@ -41,10 +45,40 @@ export interface BatchJob {
   };
 }
 
+/** A registered job definition revision, in the shape of Batch's `JobDefinition` (container jobs only). */
+export interface BatchJobDefinition {
+  jobDefinitionName: string;
+  jobDefinitionArn: string;
+  revision: number;
+  status: 'ACTIVE' | 'INACTIVE';
+  type: 'container';
+  containerProperties: {
+    image: string;
+    command?: string[];
+    secrets?: { name: string; valueFrom: string }[];
+    [field: string]: unknown;
+  };
+}
+
+/** Options of {@link startBatchTestServer}. */
+export interface BatchTestServerOptions {
+  /**
+   * The values behind `secrets[].valueFrom` (Secrets Manager ARNs, SSM parameter names or ARNs), as the ECS agent
+   * would fetch them; a job whose definition names one missing here fails to start (`ResourceInitializationError`).
+   */
+  secretValues?: ReadonlyMap<string, string>;
+  /** Job queues `DescribeJobQueues` lists besides those jobs were submitted to. */
+  jobQueues?: readonly string[];
+}
+
 /** A running test server. */
 export interface BatchTestServer {
   url: string;
   jobs: Map<string, BatchJob>;
+  /** Registered job definitions, by name: every revision, oldest first. */
+  jobDefinitions: Map<string, BatchJobDefinition[]>;
+  /** The bodies of every SubmitJob call, as sent (tests check that no secret value is among them). */
+  submitBodies: string[];
   /** SubmitJob calls that created a job, by job name. */
   submitted: Map<string, number>;
   close(): Promise<void>;
@@ -73,9 +107,24 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   return text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
+/** The revision a `SubmitJob` or `DescribeJobDefinitions` names: `name`, `name:revision` or an ARN. */
+function findDefinition(
+  definitions: Map<string, BatchJobDefinition[]>,
+  reference: string,
+): BatchJobDefinition | undefined {
+  const short = reference.startsWith('arn:') ? reference.slice(reference.indexOf('/') + 1) : reference;
+  const [name = '', revision] = short.split(':');
+  const revisions = definitions.get(name) ?? [];
+  if (revision === undefined) return revisions.filter((item) => item.status === 'ACTIVE').at(-1);
+  return revisions.find((item) => String(item.revision) === revision);
+}
+
 /** Starts the server. */
-export async function startBatchTestServer(): Promise<BatchTestServer> {
+export async function startBatchTestServer(options: BatchTestServerOptions = {}): Promise<BatchTestServer> {
   const jobs = new Map<string, BatchJob>();
+  const jobDefinitions = new Map<string, BatchJobDefinition[]>();
+  const submitBodies: string[] = [];
+  const queues = new Set(options.jobQueues ?? []);
   const submitted = new Map<string, number>();
   const logs = new Map<string, { timestamp: number; message: string; ingestionTime: number }[]>();
   const processes = new Map<string, ChildProcess>();
@@ -117,6 +166,15 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
           });
           return;
         }
+        const missing = (job.container.secrets ?? []).find((secret) => !options.secretValues?.has(secret.valueFrom));
+        if (missing !== undefined) {
+          finish(job, 'FAILED', {
+            statusReason:
+              'ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval ' +
+              `failed: unable to retrieve secret from asm: ResourceNotFoundException: ${missing.valueFrom}`,
+          });
+          return;
+        }
         job.status = 'RUNNING';
         job.startedAt = Date.now();
         job.container.logStreamName = `${job.jobDefinition.split(':')[0]}/default/${job.jobId}`;
@@ -147,6 +205,8 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
       text === '/mloe' || text.startsWith('/mloe/') ? directory + text.slice('/mloe'.length) : text;
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
     for (const variable of job.container.environment) env[variable.name] = map(variable.value);
+    for (const secret of job.container.secrets ?? [])
+      env[secret.name] = options.secretValues?.get(secret.valueFrom) ?? '';
     const [command = '', ...args] = job.container.command.map(map);
     const child = spawn(command, args, { env, cwd: directory, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     processes.set(job.jobId, child);
@@ -191,6 +251,7 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
     let body: Record<string, unknown>;
     try {
       body = await readJson(request);
+      if (request.url === '/v1/submitjob') submitBodies.push(JSON.stringify(body));
     } catch {
       clientError(response, 'ClientException', 'the request body is not valid JSON');
       return;
@@ -223,8 +284,18 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
           clientError(response, 'ClientException', 'Job timeout must be at least 60 seconds');
           return;
         }
+        const definition = findDefinition(jobDefinitions, body.jobDefinition);
+        if (definition === undefined) {
+          clientError(
+            response,
+            'ClientException',
+            `Job definition ${body.jobDefinition} does not exist or is INACTIVE`,
+          );
+          return;
+        }
         const overrides = (body.containerOverrides ?? {}) as Partial<BatchJob['container']>;
         const jobId = randomUUID();
+        queues.add(body.jobQueue);
         const job: BatchJob = {
           jobArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job/${jobId}`,
           jobId,
@@ -236,8 +307,11 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
           ...(body.tags === undefined ? {} : { tags: body.tags as Record<string, string> }),
           ...(timeout === undefined ? {} : { timeout }),
           container: {
-            image: `image-of-${body.jobDefinition}`,
-            command: overrides.command ?? [],
+            image: definition.containerProperties.image,
+            ...(definition.containerProperties.secrets === undefined
+              ? {}
+              : { secrets: definition.containerProperties.secrets }),
+            command: overrides.command ?? definition.containerProperties.command ?? [],
             environment: overrides.environment ?? [],
             resourceRequirements: overrides.resourceRequirements ?? [],
           },
@@ -268,9 +342,71 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
             (body.jobQueue === undefined || job.jobQueue === body.jobQueue) &&
             (byName === undefined ||
               (byName.endsWith('*') ? job.jobName.startsWith(byName.slice(0, -1)) : job.jobName === byName)) &&
-            (byName !== undefined || body.jobStatus === undefined || job.status === body.jobStatus),
+            // Without a filter, one status: RUNNING unless jobStatus names another (as the API reference says).
+            (byName !== undefined || job.status === (body.jobStatus ?? 'RUNNING')),
         );
         send(response, { jobSummaryList: list.map(summary) });
+        return;
+      }
+      case '/v1/describejobqueues': {
+        send(response, {
+          jobQueues: [...queues].sort().map((name) => ({
+            jobQueueName: name,
+            jobQueueArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job-queue/${name}`,
+            state: 'ENABLED',
+            status: 'VALID',
+            priority: 1,
+            computeEnvironmentOrder: [],
+          })),
+        });
+        return;
+      }
+      case '/v1/registerjobdefinition': {
+        const name = typeof body.jobDefinitionName === 'string' ? body.jobDefinitionName : '';
+        const container = body.containerProperties as BatchJobDefinition['containerProperties'] | undefined;
+        if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(name) || body.type !== 'container') {
+          clientError(
+            response,
+            'ClientException',
+            'jobDefinitionName (a valid name) and type "container" are required',
+          );
+          return;
+        }
+        if (typeof container?.image !== 'string') {
+          clientError(response, 'ClientException', 'containerProperties.image is required');
+          return;
+        }
+        const revisions = jobDefinitions.get(name) ?? [];
+        const revision = revisions.length + 1;
+        const definition: BatchJobDefinition = {
+          jobDefinitionName: name,
+          jobDefinitionArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job-definition/${name}:${revision}`,
+          revision,
+          status: 'ACTIVE',
+          type: 'container',
+          containerProperties: container,
+        };
+        jobDefinitions.set(name, [...revisions, definition]);
+        send(response, { jobDefinitionName: name, jobDefinitionArn: definition.jobDefinitionArn, revision });
+        return;
+      }
+      case '/v1/describejobdefinitions': {
+        const references = Array.isArray(body.jobDefinitions) ? (body.jobDefinitions as string[]) : undefined;
+        let found: BatchJobDefinition[];
+        if (references !== undefined) {
+          found = references
+            .map((reference) => findDefinition(jobDefinitions, reference))
+            .filter((definition) => definition !== undefined);
+        } else {
+          const name = typeof body.jobDefinitionName === 'string' ? body.jobDefinitionName : undefined;
+          found = [...jobDefinitions.values()]
+            .flat()
+            .filter((definition) => name === undefined || definition.jobDefinitionName === name);
+        }
+        const status = typeof body.status === 'string' ? body.status : undefined;
+        send(response, {
+          jobDefinitions: found.filter((definition) => status === undefined || definition.status === status),
+        });
         return;
       }
       case '/v1/terminatejob': {
@@ -307,6 +443,8 @@ export async function startBatchTestServer(): Promise<BatchTestServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     jobs,
+    jobDefinitions,
+    submitBodies,
     submitted,
     async close() {
       timers.forEach(clearTimeout);

@@ -46,6 +46,41 @@ const podSpecOf = (
   terminationGracePeriodSeconds?: number;
 } => pod.spec as never;
 
+/** How a scripted scenario that runs ends: the pod's phase and reason, its condition, the main container's end. */
+interface ScriptedEnding {
+  phase: 'Succeeded' | 'Failed';
+  reason?: string;
+  message?: string;
+  disruption?: { reason: string; message: string };
+  terminated: { exitCode: number; reason: string; message?: string };
+}
+
+/** The endings of the scenarios that run before they end. */
+const SCRIPTED_ENDINGS: Readonly<Record<string, ScriptedEnding>> = {
+  succeed: { phase: 'Succeeded', terminated: { exitCode: 0, reason: 'Completed' } },
+  oom: { phase: 'Failed', terminated: { exitCode: 137, reason: 'OOMKilled' } },
+  evicted: {
+    phase: 'Failed',
+    reason: 'Evicted',
+    message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 51Mi. ',
+    disruption: { reason: 'TerminationByKubelet', message: 'The node was low on resource: memory.' },
+    terminated: {
+      exitCode: 137,
+      reason: 'ContainerStatusUnknown',
+      message: 'The container could not be located when the pod was terminated',
+    },
+  },
+  'node-lost': {
+    phase: 'Failed',
+    disruption: { reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' },
+    terminated: {
+      exitCode: 137,
+      reason: 'ContainerStatusUnknown',
+      message: 'The container could not be located when the pod was deleted. The container used to be Running',
+    },
+  },
+};
+
 /** The simulated control plane and node. */
 export class SimulatedCluster {
   readonly stats: ClusterStats = { jobsCreated: new Map(), jobConflicts: 0, podsCreated: 0 };
@@ -238,77 +273,26 @@ export class SimulatedCluster {
         const duration = Number(pod.metadata.annotations?.['mloe.dev/test-duration-ms'] ?? 20);
         this.later(state, Number.isFinite(duration) ? duration : 20, () => {
           endAll();
-          if (scenario === 'succeed') {
-            this.setPod(pod, (status) => {
-              status.phase = 'Succeeded';
-              SimulatedCluster.setContainer(
-                status,
-                'containerStatuses',
-                main?.name ?? '',
-                { terminated: { exitCode: 0, reason: 'Completed', startedAt: started, finishedAt: now() } },
-                { ready: false },
-              );
-            });
-          } else if (scenario === 'oom') {
-            this.setPod(pod, (status) => {
-              status.phase = 'Failed';
-              SimulatedCluster.setContainer(
-                status,
-                'containerStatuses',
-                main?.name ?? '',
-                { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: started, finishedAt: now() } },
-                { ready: false },
-              );
-            });
-          } else if (scenario === 'evicted') {
-            this.setPod(pod, (status) => {
-              status.phase = 'Failed';
-              status.reason = 'Evicted';
-              status.message = 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 51Mi. ';
+          const ending = SCRIPTED_ENDINGS[scenario];
+          if (ending === undefined) return;
+          this.setPod(pod, (status) => {
+            status.phase = ending.phase;
+            if (ending.reason !== undefined) [status.reason, status.message] = [ending.reason, ending.message];
+            if (ending.disruption !== undefined) {
               status.conditions = [
                 ...((status.conditions as object[]) ?? []),
-                {
-                  type: 'DisruptionTarget',
-                  status: 'True',
-                  reason: 'TerminationByKubelet',
-                  message: 'The node was low on resource: memory.',
-                  lastTransitionTime: now(),
-                },
+                { type: 'DisruptionTarget', status: 'True', ...ending.disruption, lastTransitionTime: now() },
               ];
-              SimulatedCluster.setContainer(status, 'containerStatuses', main?.name ?? '', {
-                terminated: {
-                  exitCode: 137,
-                  reason: 'ContainerStatusUnknown',
-                  message: 'The container could not be located when the pod was terminated',
-                  startedAt: started,
-                  finishedAt: now(),
-                },
-              });
-            });
-          } else {
-            this.setPod(pod, (status) => {
-              status.phase = 'Failed';
-              status.conditions = [
-                ...((status.conditions as object[]) ?? []),
-                {
-                  type: 'DisruptionTarget',
-                  status: 'True',
-                  reason: 'DeletionByTaintManager',
-                  message: 'Taint manager: deleting due to NoExecute taint',
-                  lastTransitionTime: now(),
-                },
-              ];
-              SimulatedCluster.setContainer(status, 'containerStatuses', main?.name ?? '', {
-                terminated: {
-                  exitCode: 137,
-                  reason: 'ContainerStatusUnknown',
-                  message:
-                    'The container could not be located when the pod was deleted. The container used to be Running',
-                  startedAt: started,
-                  finishedAt: now(),
-                },
-              });
-            });
+            }
+            SimulatedCluster.setContainer(
+              status,
+              'containerStatuses',
+              main?.name ?? '',
+              { terminated: { ...ending.terminated, startedAt: started, finishedAt: now() } },
+              ending.phase === 'Succeeded' || ending.terminated.reason === 'OOMKilled' ? { ready: false } : {},
+            );
+          });
+          if (scenario === 'node-lost') {
             this.later(state, 20, () => void this.removePod(pod.metadata.namespace, pod.metadata.name));
           }
         });

@@ -18,6 +18,11 @@ export interface KubernetesTestServerOptions {
   port?: number;
   /** 127.0.0.1 by default. */
   host?: string;
+  /**
+   * Answer lists across all namespaces with 403 Forbidden, as for a service account whose Role grants namespaced
+   * access only (the RBAC check is all the server plays: it authenticates nobody).
+   */
+  forbidClusterWideLists?: boolean;
 }
 
 /** A running test server. */
@@ -84,7 +89,8 @@ async function readBody(request: IncomingMessage, limit = 3 * 1024 * 1024): Prom
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const ROUTE = /^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([a-z0-9-]+)\/(jobs|pods)(?:\/([^/]+))?(?:\/(log))?$/;
+/** A namespaced path, or a cluster-wide list or watch (`/apis/batch/v1/jobs`, no namespace and no name). */
+const ROUTE = /^\/(?:apis\/batch\/v1|api\/v1)(?:\/namespaces\/([a-z0-9-]+))?\/(jobs|pods)(?:\/([^/]+))?(?:\/(log))?$/;
 
 /** Starts the server and its simulated cluster. */
 export async function startKubernetesTestServer(
@@ -107,9 +113,31 @@ export async function startKubernetesTestServer(
       send(response, 404, statusFailure(404, 'NotFound', 'the server could not find the requested resource'));
       return;
     }
-    const namespace = match[1] ?? 'default';
     const name = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
     const method = request.method ?? 'GET';
+    if (match[1] === undefined) {
+      // Across all namespaces only lists and watches exist.
+      if (name === undefined && match[4] === undefined && method === 'GET' && options.forbidClusterWideLists === true) {
+        const group = resource === 'jobs' ? '"batch"' : '""';
+        send(
+          response,
+          403,
+          statusFailure(
+            403,
+            'Forbidden',
+            `${resource}${resource === 'jobs' ? '.batch' : ''} is forbidden: User "system:serviceaccount:mloe:worker" cannot list resource "${resource}" in API group ${group} at the cluster scope`,
+            { group: resource === 'jobs' ? 'batch' : '', kind: resource },
+          ),
+        );
+        return;
+      }
+      if (name === undefined && match[4] === undefined && method === 'GET') {
+        return list(request, response, url, resource, undefined);
+      }
+      send(response, 404, statusFailure(404, 'NotFound', 'the server could not find the requested resource'));
+      return;
+    }
+    const namespace = match[1];
 
     if (match[4] === 'log') {
       if (resource !== 'pods' || name === undefined || method !== 'GET') {
@@ -219,7 +247,7 @@ export async function startKubernetesTestServer(
     response: ServerResponse,
     url: URL,
     resource: Resource,
-    namespace: string,
+    namespace: string | undefined,
   ): void {
     let selector;
     try {
@@ -241,7 +269,7 @@ export async function startKubernetesTestServer(
     }
     const from = url.searchParams.get('resourceVersion');
     const matches = (object: KubeObject): boolean =>
-      object.metadata.namespace === namespace && selector(object.metadata.labels);
+      (namespace === undefined || object.metadata.namespace === namespace) && selector(object.metadata.labels);
     response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     response.flushHeaders();
     const write = (event: unknown): void => {

@@ -18,11 +18,15 @@ import { join } from 'node:path';
 
 import {
   BatchClient,
+  DescribeJobDefinitionsCommand,
+  DescribeJobQueuesCommand,
   DescribeJobsCommand,
   ListJobsCommand,
   SubmitJobCommand,
   TerminateJobCommand,
+  type JobDefinition,
   type JobDetail,
+  type JobStatus,
   type ResourceRequirement,
 } from '@aws-sdk/client-batch';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -32,17 +36,19 @@ import { ConfigError, MloeError, ensureError } from '../../../core/errors';
 import { parseCpu, parseMemory, type ResourcesSpec } from '../../../core/spec';
 import type { CommandStepResult } from '../../runner';
 import { checkRequest } from '../../runner/contract';
-import { storeLog } from '../../runner/io';
 import { isWorkerShutdown, type CommandExecutor, type ExecutionContext, type RemoteCommandRequest } from '../contract';
 import {
   jobName,
   MANAGED_BY,
   MANAGED_BY_LABEL,
   EXECUTION_LABEL,
+  TEMPORAL_NAMESPACE_ANNOTATION,
   WORKFLOW_ANNOTATION,
   executionHash,
 } from '../kubernetes/names';
-import { collectStaged, planStaging, readStagedManifest, removeStaging, requireS3Store } from '../staging';
+import type { ManagedJob } from '../sweep';
+import { pause } from '../pause';
+import { planStaging, removeStaging, requireS3Store, stagedStepResult, waitForStagedManifest } from '../staging';
 
 /** The Batch executor's settings. */
 export const batchExecutorConfigSchema = z.strictObject({
@@ -62,11 +68,19 @@ export const batchExecutorConfigSchema = z.strictObject({
   /** Between two DescribeJobs calls, in ms. */
   pollIntervalMs: z.int().min(10).default(5_000),
   manifestWaitMs: z.int().min(0).default(30_000),
+  /** The Temporal namespace of the worker's runs, tagged on every job for the orphan sweep (`../sweep.ts`). */
+  temporalNamespace: z.string().min(1).default('default'),
+  /** The job queues the orphan sweep looks in; every queue of the region (`DescribeJobQueues`) when absent. */
+  sweepJobQueues: z.array(z.string().min(1)).optional(),
 });
 export type BatchExecutorConfigInput = z.input<typeof batchExecutorConfigSchema>;
 export type BatchExecutorConfig = z.output<typeof batchExecutorConfigSchema>;
 
 const LOG_TAIL_LINES = 20;
+/** The statuses of a Batch job that has not finished (`ListJobs` lists one status per call). */
+const UNFINISHED: readonly JobStatus[] = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING'];
+/** `DescribeJobs` takes at most this many ids. */
+const DESCRIBE_BATCH = 100;
 /** Batch refuses attempt timeouts under a minute. */
 const MIN_TIMEOUT_SECONDS = 60;
 
@@ -106,6 +120,14 @@ export function batchFailure(job: JobDetail, step: string, tail: string): MloeEr
       { retryable: false },
     );
   }
+  if (/ResourceInitializationError/.test(status) && /secret/i.test(status)) {
+    return new MloeError(
+      'SECRET_NOT_FOUND',
+      `step ${step}: job ${name} could not get the secrets of job definition ${job.jobDefinition ?? ''} (${status}); ` +
+        "check that each exists and that the job definition's executionRoleArn may read it",
+      { retryable: false },
+    );
+  }
   if (/OutOfMemoryError/.test(reason)) {
     return new MloeError(
       'STEP_OUT_OF_MEMORY',
@@ -133,6 +155,17 @@ export function batchFailure(job: JobDetail, step: string, tail: string): MloeEr
     `step ${step}: job ${name} failed${code === undefined ? '' : `, the command exited with code ${code}`} (${status || 'no reason'}); ${logTail}`,
     { retryable: true },
   );
+}
+
+/** The name of an SSM parameter from its name or ARN, without the leading `/`. */
+function ssmName(reference: string): string {
+  const arn = /^arn:[^:]+:ssm:[^:]*:[^:]*:parameter\/(.*)$/.exec(reference);
+  return (arn?.[1] ?? reference).replace(/^\/+/, '');
+}
+
+/** Whether a job definition's `valueFrom` is the secret a step's reference names. */
+function sameSecret(ref: { kind: 'aws-sm' | 'ssm'; valueFrom: string }, valueFrom: string): boolean {
+  return ref.kind === 'ssm' ? ssmName(ref.valueFrom) === ssmName(valueFrom) : ref.valueFrom === valueFrom;
 }
 
 /** Runs command steps as AWS Batch jobs. */
@@ -210,17 +243,7 @@ export class BatchExecutor implements CommandExecutor {
         context.progress({ executor: 'batch', job: name, where: jobQueue, phase: status, createdByAttempt });
       }
       if (status === 'SUCCEEDED' || status === 'FAILED') break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.config.pollIntervalMs);
-        context.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await pause(this.config.pollIntervalMs, context.signal);
     }
     const directory = await mkdtemp(join(tmpdir(), 'mloe-batch-log-'));
     try {
@@ -230,31 +253,18 @@ export class BatchExecutor implements CommandExecutor {
         const text = await readFile(logPath, 'utf8');
         throw batchFailure(job, label, text.replace(/\s+$/, '').split('\n').slice(-LOG_TAIL_LINES).join('\n'));
       }
-      let manifest = await readStagedManifest(store, name);
-      const deadline = performance.now() + this.config.manifestWaitMs;
-      while (manifest === undefined && performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(this.config.pollIntervalMs, 500)));
-        manifest = await readStagedManifest(store, name);
-      }
-      if (manifest === undefined) {
+      const manifest = await waitForStagedManifest(store, name, {
+        waitMs: this.config.manifestWaitMs,
+        intervalMs: Math.min(this.config.pollIntervalMs, 500),
+      });
+      if (manifest === undefined || manifest === 'cancelled') {
         throw new MloeError(
           'STEP_STAGING_FAILED',
           `step ${label}: job ${name} succeeded but its outputs were not uploaded (no manifest)`,
           { retryable: true },
         );
       }
-      const collected = await collectStaged(store, request, name, manifest);
-      const logRef = await storeLog(logPath, 'stdout', store, {
-        stepId: request.stepId,
-        workflowId: request.workflowId,
-      });
-      await removeStaging(store, request, name);
-      return {
-        ...collected,
-        logs: { stdout: logRef, stderr: logRef },
-        exitCode: 0,
-        durationMs: Math.round(performance.now() - started),
-      };
+      return await stagedStepResult(store, request, name, manifest, { path: logPath, startedAt: started });
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
@@ -288,6 +298,7 @@ export class BatchExecutor implements CommandExecutor {
       phase: 'Submitting',
       createdByAttempt: context.attempt,
     });
+    await this.checkJobDefinition(request, jobDefinition);
     const expires = context.timeoutMs === undefined ? 24 * 3600 : context.timeoutMs / 1000 + 3600;
     const staging = await planStaging(store, request, name, expires);
     const wrapper = [
@@ -317,6 +328,7 @@ export class BatchExecutor implements CommandExecutor {
             [MANAGED_BY_LABEL]: MANAGED_BY,
             [EXECUTION_LABEL]: executionHash(request),
             [WORKFLOW_ANNOTATION]: request.workflowId.slice(0, 256),
+            [TEMPORAL_NAMESPACE_ANNOTATION]: this.config.temporalNamespace.slice(0, 256),
           },
           propagateTags: true,
           ...(context.timeoutMs === undefined
@@ -332,6 +344,76 @@ export class BatchExecutor implements CommandExecutor {
     if (submitted.jobId === undefined)
       throw new MloeError('EXECUTOR_FAILED', `AWS Batch: SubmitJob returned no job id for ${name}`);
     return { jobId: submitted.jobId, name, createdByAttempt: context.attempt };
+  }
+
+  /**
+   * Checks, before submitting, what Batch cannot take per job: the image (the job definition's; the cache key reads
+   * `run.image`, so they must be equal) and the secrets (the job definition's `secrets`; each `aws-sm:`/`ssm:`
+   * reference of the step must be declared there under the same name). Non-retryable errors say what to change.
+   */
+  private async checkJobDefinition(request: RemoteCommandRequest, jobDefinition: string): Promise<void> {
+    const definition = await this.describeJobDefinition(jobDefinition);
+    const invalid = (message: string): MloeError =>
+      new MloeError('STEP_COMMAND_INVALID', `step ${request.stepId}: ${message}`, { retryable: false });
+    if (definition === undefined) {
+      throw invalid(
+        `job definition ${jobDefinition} (batch.jobDefinition) does not exist or is not ACTIVE in this region; ` +
+          'register it or name an ACTIVE one',
+      );
+    }
+    const label = `${definition.jobDefinitionName ?? jobDefinition}:${definition.revision ?? '?'}`;
+    const container = definition.containerProperties;
+    if (container?.image === undefined) {
+      throw invalid(
+        `job definition ${label} has no containerProperties (a multi-node, ECS or EKS job definition); the batch ` +
+          'executor submits single-container jobs',
+      );
+    }
+    if (container.image !== request.image) {
+      throw invalid(
+        `run.image is ${request.image} but job definition ${label} runs ${container.image}, and Batch cannot override ` +
+          `a job's image (mloe's cache key reads run.image): set run.image to ${container.image}, or register a ` +
+          `revision of ${definition.jobDefinitionName ?? jobDefinition} with image ${request.image} and name it in ` +
+          'batch.jobDefinition',
+      );
+    }
+    for (const [name, ref] of Object.entries(request.awsSecrets ?? {})) {
+      const declared = (container.secrets ?? []).find((secret) => secret.name === name);
+      if (declared === undefined || !sameSecret(ref, declared.valueFrom ?? '')) {
+        throw new MloeError(
+          'SECRET_REF_INVALID',
+          `step ${request.stepId}: secrets.${name} (${ref.kind}:${ref.valueFrom}): job definition ${label} ` +
+            (declared === undefined
+              ? `declares no secret ${name}`
+              : `declares ${name} from ${declared.valueFrom ?? '(nothing)'}`) +
+            `; Batch takes secrets from the job definition only: add { "name": "${name}", "valueFrom": ` +
+            `"${ref.valueFrom}" } to its containerProperties.secrets (a new revision) and name that revision`,
+          { retryable: false },
+        );
+      }
+    }
+  }
+
+  /** The revision SubmitJob would use: the one named (`name:revision`, ARN), else the latest ACTIVE one. */
+  private async describeJobDefinition(reference: string): Promise<JobDefinition | undefined> {
+    const pinned = reference.startsWith('arn:') || /:\d+$/.test(reference);
+    const found: JobDefinition[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.batch
+        .send(
+          new DescribeJobDefinitionsCommand({
+            ...(pinned ? { jobDefinitions: [reference] } : { jobDefinitionName: reference, status: 'ACTIVE' }),
+            ...(nextToken === undefined ? {} : { nextToken }),
+          }),
+        )
+        .catch((error: unknown) => {
+          throw awsError(`describing job definition ${reference}`, error);
+        });
+      found.push(...(page.jobDefinitions ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    return found.sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0))[0];
   }
 
   /** The job's CloudWatch log stream as text ('' when it has none or it is gone). */
@@ -361,6 +443,81 @@ export class BatchExecutor implements CommandExecutor {
       token = answer.nextForwardToken;
     }
     return lines.map((line) => `${line}\n`).join('');
+  }
+
+  /**
+   * The unfinished jobs mloe submitted, for the orphan sweep: in each job queue (the configured ones, else every queue
+   * `DescribeJobQueues` lists), `ListJobs` by unfinished status, jobs named `mloe-…`, their tags from `DescribeJobs`.
+   */
+  async listManagedJobs(): Promise<ManagedJob[]> {
+    const queues = this.config.sweepJobQueues ?? (await this.jobQueues());
+    const ids: string[] = [];
+    for (const jobQueue of queues) {
+      for (const jobStatus of UNFINISHED) {
+        let nextToken: string | undefined;
+        do {
+          const listed = await this.batch
+            .send(new ListJobsCommand({ jobQueue, jobStatus, ...(nextToken === undefined ? {} : { nextToken }) }))
+            .catch((error: unknown) => {
+              throw awsError(`listing ${jobStatus} jobs of queue ${jobQueue}`, error);
+            });
+          for (const summary of listed.jobSummaryList ?? []) {
+            if (summary.jobId !== undefined && summary.jobName?.startsWith('mloe-') === true) ids.push(summary.jobId);
+          }
+          nextToken = listed.nextToken;
+        } while (nextToken !== undefined);
+      }
+    }
+    const jobs: ManagedJob[] = [];
+    for (let start = 0; start < ids.length; start += DESCRIBE_BATCH) {
+      const described = await this.batch
+        .send(new DescribeJobsCommand({ jobs: ids.slice(start, start + DESCRIBE_BATCH) }))
+        .catch((error: unknown) => {
+          throw awsError('describing the jobs mloe submitted', error);
+        });
+      for (const job of described.jobs ?? []) {
+        const tags = job.tags ?? {};
+        if (tags[MANAGED_BY_LABEL] !== MANAGED_BY || job.jobId === undefined) continue;
+        if (job.status === 'SUCCEEDED' || job.status === 'FAILED') continue;
+        const workflowId = tags[WORKFLOW_ANNOTATION];
+        const temporalNamespace = tags[TEMPORAL_NAMESPACE_ANNOTATION];
+        jobs.push({
+          executor: 'batch',
+          id: job.jobId,
+          name: job.jobName ?? job.jobId,
+          where: job.jobQueue ?? '',
+          ...(workflowId === undefined ? {} : { workflowId }),
+          ...(temporalNamespace === undefined ? {} : { temporalNamespace }),
+          status: job.status ?? 'SUBMITTED',
+        });
+      }
+    }
+    return jobs;
+  }
+
+  /** Every job queue of the region, by name. */
+  private async jobQueues(): Promise<string[]> {
+    const names: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.batch
+        .send(new DescribeJobQueuesCommand(nextToken === undefined ? {} : { nextToken }))
+        .catch((error: unknown) => {
+          throw awsError('listing the job queues', error);
+        });
+      for (const queue of page.jobQueues ?? []) if (queue.jobQueueName !== undefined) names.push(queue.jobQueueName);
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    return names;
+  }
+
+  /** Terminates a job of the sweep, with the reason; one already finished is fine. */
+  async removeJob(job: ManagedJob, reason: string): Promise<void> {
+    await this.batch
+      .send(new TerminateJobCommand({ jobId: job.id, reason: `Terminated by mloe's orphan sweep: ${reason}` }))
+      .catch((error: unknown) => {
+        throw awsError(`terminating job ${job.name}`, error);
+      });
   }
 
   close(): Promise<void> {

@@ -23,6 +23,8 @@ export const kubernetesExecutorConfigSchema = z.strictObject({
     .max(63)
     .optional(),
   stagingImage: z.string().min(1).default(DEFAULT_STAGING_IMAGE),
+  /** The Temporal namespace of the worker's runs, written on every job for the orphan sweep (`../sweep.ts`). */
+  temporalNamespace: z.string().min(1).default('default'),
   /** `ttlSecondsAfterFinished` of every job: the TTL controller deletes finished jobs (and pods) after it. */
   ttlSecondsAfterFinished: z.int().min(0).default(3600),
   /** The pod's `terminationGracePeriodSeconds`: how long the stage-out container has to upload outputs. */

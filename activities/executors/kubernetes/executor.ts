@@ -25,16 +25,26 @@ import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, Log, type V1Job } from
 import { MloeError, ensureError } from '../../../core/errors';
 import type { CommandStepResult } from '../../runner';
 import { checkRequest } from '../../runner/contract';
-import { storeLog } from '../../runner/io';
 import { isWorkerShutdown, type CommandExecutor, type ExecutionContext, type RemoteCommandRequest } from '../contract';
-import { collectStaged, planStaging, readStagedManifest, removeStaging, requireS3Store } from '../staging';
+import { pause } from '../pause';
+import { planStaging, removeStaging, requireS3Store, stagedStepResult, waitForStagedManifest } from '../staging';
 import {
   parseKubernetesExecutorConfig,
   type KubernetesExecutorConfig,
   type KubernetesExecutorConfigInput,
 } from './config';
 import { MAIN_CONTAINER, STAGE_OUT_CONTAINER, buildJob } from './manifest';
-import { ATTEMPT_LABEL, EXECUTION_LABEL, MANAGED_BY, MANAGED_BY_LABEL, executionHash, jobName } from './names';
+import type { ManagedJob } from '../sweep';
+import {
+  ATTEMPT_LABEL,
+  EXECUTION_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  TEMPORAL_NAMESPACE_ANNOTATION,
+  WORKFLOW_ANNOTATION,
+  executionHash,
+  jobName,
+} from './names';
 import { describePhase, jobOutcome } from './status';
 import { JobWatcher } from './watcher';
 
@@ -73,6 +83,32 @@ function isFailed(job: V1Job): boolean {
   );
 }
 
+/** Whether a job has finished (its `Complete` or `Failed` condition is true). */
+function isFinished(job: V1Job): boolean {
+  return (
+    job.status?.conditions?.some(
+      (condition) => (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True',
+    ) ?? false
+  );
+}
+
+/** A job as the orphan sweep sees it. */
+function managedJob(job: V1Job, namespace: string): ManagedJob {
+  const annotations = job.metadata?.annotations ?? {};
+  const workflowId = annotations[WORKFLOW_ANNOTATION];
+  const temporalNamespace = annotations[TEMPORAL_NAMESPACE_ANNOTATION];
+  const name = job.metadata?.name ?? '';
+  return {
+    executor: 'kubernetes',
+    id: name,
+    name,
+    where: job.metadata?.namespace ?? namespace,
+    ...(workflowId === undefined ? {} : { workflowId }),
+    ...(temporalNamespace === undefined ? {} : { temporalNamespace }),
+    status: (job.status?.active ?? 0) > 0 ? 'Running' : 'Pending',
+  };
+}
+
 /** Follows the main container's log into a file. */
 class LogFollower {
   readonly done: Promise<void>;
@@ -100,22 +136,6 @@ class LogFollower {
     const text = await readFile(this.path, 'utf8').catch(() => '');
     return text.replace(/\s+$/, '').split('\n').slice(-LOG_TAIL_LINES).join('\n');
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /** Runs command steps as Kubernetes Jobs. */
@@ -226,17 +246,9 @@ export class KubernetesExecutor implements CommandExecutor {
       const manifest = await this.waitForManifest(store, name, namespace, label, watcher, context.signal);
       if (manifest === 'cancelled')
         return await this.cancelled(context.signal, namespace, name, watcher, store, request);
-      const collected = await collectStaged(store, request, name, manifest);
-      const provenance = { stepId: request.stepId, workflowId: request.workflowId };
-      const logRef = await storeLog(logPath, 'stdout', store, provenance);
-      await removeStaging(store, request, name);
+      const result = await stagedStepResult(store, request, name, manifest, { path: logPath, startedAt: started });
       watcher.forget(name);
-      return {
-        ...collected,
-        logs: { stdout: logRef, stderr: logRef },
-        exitCode: 0,
-        durationMs: Math.round(performance.now() - started),
-      };
+      return result;
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
@@ -319,14 +331,12 @@ export class KubernetesExecutor implements CommandExecutor {
     watcher: JobWatcher,
     signal: AbortSignal,
   ): Promise<string[] | 'cancelled'> {
-    const deadline = performance.now() + this.config.manifestWaitMs;
-    for (;;) {
-      const manifest = await readStagedManifest(store, name);
-      if (manifest !== undefined) return manifest;
-      if (signal.aborted) return 'cancelled';
-      if (performance.now() >= deadline) break;
-      await pause(this.config.pollIntervalMs, signal);
-    }
+    const manifest = await waitForStagedManifest(store, name, {
+      waitMs: this.config.manifestWaitMs,
+      intervalMs: this.config.pollIntervalMs,
+      signal,
+    });
+    if (manifest !== undefined) return manifest;
     const pod = watcher.lastPod(name).pod?.metadata?.name;
     let tail = '';
     if (pod !== undefined) {
@@ -366,6 +376,41 @@ export class KubernetesExecutor implements CommandExecutor {
       watcher.forget(name);
     }
     throw ensureError(signal.reason);
+  }
+
+  /**
+   * The unfinished jobs mloe manages, for the orphan sweep: cluster-wide when the worker may list jobs in all
+   * namespaces, else (403) in the default namespace and those this executor has used, with a warning.
+   */
+  async listManagedJobs(warn: (message: string) => void): Promise<ManagedJob[]> {
+    const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+    let jobs: { job: V1Job; namespace: string }[];
+    try {
+      const listed = await this.batch.listJobForAllNamespaces({ labelSelector });
+      jobs = listed.items.map((job) => ({ job, namespace: job.metadata?.namespace ?? '' }));
+    } catch (error) {
+      if (!hasCode(error, 403)) throw apiError('listing the jobs mloe manages', error);
+      const namespaces = [...new Set([this.defaultNamespace, ...this.watchers.keys()])];
+      warn(
+        `may not list jobs in all namespaces (403); sweeping ${namespaces.join(', ')} only (grant list on jobs ` +
+          'cluster-wide to sweep every namespace)',
+      );
+      jobs = [];
+      for (const namespace of namespaces) {
+        const listed = await this.batch.listNamespacedJob({ namespace, labelSelector }).catch((cause: unknown) => {
+          throw apiError(`listing the jobs mloe manages in namespace ${namespace}`, cause);
+        });
+        jobs.push(...listed.items.map((job) => ({ job, namespace })));
+      }
+    }
+    return jobs
+      .filter(({ job }) => !isFinished(job) && job.metadata?.deletionTimestamp === undefined)
+      .map(({ job, namespace }) => managedJob(job, namespace));
+  }
+
+  /** Deletes a job of the sweep with its pods (`Foreground`); one already gone is fine. */
+  async removeJob(job: ManagedJob): Promise<void> {
+    await this.deleteJob(job.where, job.id, 'Foreground');
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,7 @@ import {
   MANAGED_BY_LABEL,
   STEP_ANNOTATION,
   STEP_LABEL,
+  TEMPORAL_NAMESPACE_ANNOTATION,
   WORKFLOW_ANNOTATION,
   executionHash,
   labelValue,
@@ -71,6 +72,7 @@ export function buildJob(parts: JobParts): V1Job {
   };
   const annotations = {
     [WORKFLOW_ANNOTATION]: request.workflowId,
+    [TEMPORAL_NAMESPACE_ANNOTATION]: config.temporalNamespace,
     [STEP_ANNOTATION]: request.index === undefined ? request.stepId : `${request.stepId}[${request.index}]`,
   };
   const mount = [{ name: VOLUME, mountPath: STAGE_ROOT }];

@@ -18,6 +18,11 @@ export const ATTEMPT_LABEL = 'mloe.dev/attempt';
 export const STEP_LABEL = 'mloe.dev/step';
 /** The run's workflow id in full (annotations have no length limit worth worrying about). */
 export const WORKFLOW_ANNOTATION = 'mloe.dev/workflow-id';
+/**
+ * The Temporal namespace of the run: the orphan sweep (`../sweep.ts`) only ever touches jobs of the namespace it asks
+ * Temporal about, so workers of several namespaces can share a cluster.
+ */
+export const TEMPORAL_NAMESPACE_ANNOTATION = 'mloe.dev/temporal-namespace';
 /** The step id in full (with the `foreach` index). */
 export const STEP_ANNOTATION = 'mloe.dev/step-id';
 /** The label the Job controller puts on its pods. */

@@ -7,7 +7,7 @@
  */
 import type { V1ContainerStatus, V1Job, V1Pod } from '@kubernetes/client-node';
 
-import { MloeError } from '../../../core/errors';
+import { MloeError, type MloeErrorCode } from '../../../core/errors';
 import { MAIN_CONTAINER, STAGE_IN_CONTAINER } from './manifest';
 
 /** Waiting reasons that will not clear by themselves: the pod can never start. */
@@ -19,6 +19,16 @@ export type JobOutcome =
   | { state: 'running'; phase: string }
   | { state: 'succeeded' }
   | { state: 'failed'; error: (logTail: string) => MloeError; deleteJob: boolean };
+
+/** A failed outcome: the step error (from the log's tail), whether a retry could help, whether to delete the job. */
+function failure(
+  code: MloeErrorCode,
+  message: (tail: string) => string,
+  retryable: boolean,
+  deleteJob = false,
+): JobOutcome {
+  return { state: 'failed', deleteJob, error: (tail) => new MloeError(code, message(tail), { retryable }) };
+}
 
 function condition(job: V1Job, type: string): { reason?: string; message?: string } | undefined {
   return job.status?.conditions?.find((item) => item.type === type && item.status === 'True');
@@ -54,31 +64,24 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
   const waiting = main?.state?.waiting;
   if (waiting?.reason !== undefined && IMAGE_PULL_REASONS.has(waiting.reason)) {
     const image = main?.image ?? '';
-    return {
-      state: 'failed',
-      deleteJob: true,
-      error: () =>
-        new MloeError(
-          'STEP_IMAGE_PULL_FAILED',
-          `step ${step}: the image ${JSON.stringify(image)} cannot be pulled (${waiting.reason}: ${waiting.message ?? 'no message'}); ` +
-            'check its name and tag, and that the namespace has an imagePullSecret for its registry (job ' +
-            name +
-            ')',
-          { retryable: false },
-        ),
-    };
+    return failure(
+      'STEP_IMAGE_PULL_FAILED',
+      () =>
+        `step ${step}: the image ${JSON.stringify(image)} cannot be pulled (${waiting.reason}: ${waiting.message ?? 'no message'}); ` +
+        'check its name and tag, and that the namespace has an imagePullSecret for its registry (job ' +
+        name +
+        ')',
+      false,
+      true,
+    );
   }
   if (waiting?.reason !== undefined && CONFIG_REASONS.has(waiting.reason)) {
-    return {
-      state: 'failed',
-      deleteJob: true,
-      error: () =>
-        new MloeError(
-          'STEP_COMMAND_INVALID',
-          `step ${step}: the container cannot be created (${waiting.reason}: ${waiting.message ?? ''}) (job ${name})`,
-          { retryable: false },
-        ),
-    };
+    return failure(
+      'STEP_COMMAND_INVALID',
+      () => `step ${step}: the container cannot be created (${waiting.reason}: ${waiting.message ?? ''}) (job ${name})`,
+      false,
+      true,
+    );
   }
   const failed = condition(job, 'Failed');
   if (condition(job, 'Complete')) return { state: 'succeeded' };
@@ -87,102 +90,70 @@ export function jobOutcome(job: V1Job, pod: V1Pod | undefined, step: string, pod
     return { state: 'running', phase: describePhase(job, pod) };
   }
   if (failed.reason === 'DeadlineExceeded') {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: (tail) =>
-        new MloeError(
-          'STEP_DEADLINE_EXCEEDED',
-          `step ${step}: job ${name} ran longer than its deadline (activeDeadlineSeconds ${job.spec?.activeDeadlineSeconds ?? '?'}, the step's timeout); ${tailOf(tail)}`,
-          { retryable: true },
-        ),
-    };
+    return failure(
+      'STEP_DEADLINE_EXCEEDED',
+      (tail) =>
+        `step ${step}: job ${name} ran longer than its deadline (activeDeadlineSeconds ${job.spec?.activeDeadlineSeconds ?? '?'}, the step's timeout); ${tailOf(tail)}`,
+      true,
+    );
   }
   const terminated = main?.state?.terminated;
   if (terminated?.reason === 'OOMKilled') {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: (tail) =>
-        new MloeError(
-          'STEP_OUT_OF_MEMORY',
-          `step ${step}: the container was killed for exceeding its memory limit (OOMKilled, exit code ${terminated.exitCode}); raise resources.memory (job ${name}); ${tailOf(tail)}`,
-          { retryable: false },
-        ),
-    };
+    return failure(
+      'STEP_OUT_OF_MEMORY',
+      (tail) =>
+        `step ${step}: the container was killed for exceeding its memory limit (OOMKilled, exit code ${terminated.exitCode}); raise resources.memory (job ${name}); ${tailOf(tail)}`,
+      false,
+    );
   }
   if (pod?.status?.reason === 'Evicted') {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: () =>
-        new MloeError(
-          'STEP_INFRASTRUCTURE_FAILED',
-          `step ${step}: the pod of job ${name} was evicted: ${pod.status?.message ?? 'no message'}; a retry runs it again`,
-          { retryable: true },
-        ),
-    };
+    return failure(
+      'STEP_INFRASTRUCTURE_FAILED',
+      () =>
+        `step ${step}: the pod of job ${name} was evicted: ${pod.status?.message ?? 'no message'}; a retry runs it again`,
+      true,
+    );
   }
   const disruption = pod?.status?.conditions?.find(
     (item) => item.type === 'DisruptionTarget' && item.status === 'True',
   );
   if (disruption !== undefined || (pod === undefined && podGone) || terminated?.reason === 'ContainerStatusUnknown') {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: () =>
-        new MloeError(
-          'STEP_INFRASTRUCTURE_FAILED',
-          `step ${step}: the pod of job ${name} was lost with its node${disruption === undefined ? '' : ` (${disruption.reason ?? ''}: ${disruption.message ?? ''})`}; a retry runs it again`,
-          { retryable: true },
-        ),
-    };
+    return failure(
+      'STEP_INFRASTRUCTURE_FAILED',
+      () =>
+        `step ${step}: the pod of job ${name} was lost with its node${disruption === undefined ? '' : ` (${disruption.reason ?? ''}: ${disruption.message ?? ''})`}; a retry runs it again`,
+      true,
+    );
   }
   const stageIn = container(pod, STAGE_IN_CONTAINER, true)?.state?.terminated;
   if (stageIn !== undefined && stageIn.exitCode !== 0) {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: (tail) =>
-        new MloeError(
-          'STEP_STAGING_FAILED',
-          `step ${step}: fetching the inputs failed (container ${STAGE_IN_CONTAINER} exited with code ${stageIn.exitCode}: a URL expired, the store is unreachable from the cluster, or an input does not match its digest) (job ${name}); ${tailOf(tail)}`,
-          { retryable: true },
-        ),
-    };
+    return failure(
+      'STEP_STAGING_FAILED',
+      (tail) =>
+        `step ${step}: fetching the inputs failed (container ${STAGE_IN_CONTAINER} exited with code ${stageIn.exitCode}: a URL expired, the store is unreachable from the cluster, or an input does not match its digest) (job ${name}); ${tailOf(tail)}`,
+      true,
+    );
   }
   if (terminated?.reason === 'StartError') {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: () =>
-        new MloeError(
-          'STEP_COMMAND_NOT_FOUND',
-          `step ${step}: the command cannot be started in the image (${terminated.message ?? 'StartError'}) (job ${name})`,
-          { retryable: false },
-        ),
-    };
+    return failure(
+      'STEP_COMMAND_NOT_FOUND',
+      () =>
+        `step ${step}: the command cannot be started in the image (${terminated.message ?? 'StartError'}) (job ${name})`,
+      false,
+    );
   }
   if (terminated !== undefined) {
-    return {
-      state: 'failed',
-      deleteJob: false,
-      error: (tail) =>
-        new MloeError(
-          'STEP_COMMAND_FAILED',
-          `step ${step}: the command exited with code ${terminated.exitCode}${terminated.signal ? ` (signal ${terminated.signal})` : ''} in job ${name}; ${tailOf(tail)}`,
-          { retryable: true },
-        ),
-    };
+    return failure(
+      'STEP_COMMAND_FAILED',
+      (tail) =>
+        `step ${step}: the command exited with code ${terminated.exitCode}${terminated.signal ? ` (signal ${terminated.signal})` : ''} in job ${name}; ${tailOf(tail)}`,
+      true,
+    );
   }
-  return {
-    state: 'failed',
-    deleteJob: false,
-    error: (tail) =>
-      new MloeError(
-        'STEP_COMMAND_FAILED',
-        `step ${step}: job ${name} failed (${failed.reason ?? 'no reason'}: ${failed.message ?? ''}); ${tailOf(tail)}`,
-        { retryable: true },
-      ),
-  };
+  return failure(
+    'STEP_COMMAND_FAILED',
+    (tail) =>
+      `step ${step}: job ${name} failed (${failed.reason ?? 'no reason'}: ${failed.message ?? ''}); ${tailOf(tail)}`,
+    true,
+  );
 }
