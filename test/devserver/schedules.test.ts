@@ -257,6 +257,39 @@ describe('schedules through @temporalio/client', () => {
     await expect(describe_(id)).rejects.toThrow(/not found/i);
   });
 
+  test('a patch sent again with its request id (a retried call) is applied once', async () => {
+    const { id, workflowId } = await create('blocker');
+    const patch = (requestId: string, at?: Date): Promise<unknown> =>
+      client.workflowService.patchSchedule({
+        namespace: 'default',
+        scheduleId: id,
+        requestId,
+        patch: {
+          triggerImmediately: {
+            overlapPolicy: temporal.api.enums.v1.ScheduleOverlapPolicy.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+            ...(at === undefined ? {} : { scheduledTime: { seconds: Long.fromNumber(at.getTime() / 1000) } }),
+          },
+        },
+      });
+    await patch('patch-1');
+    const first = await describeUntil('a running action', id, (x) => x.info.runningActions.length === 1);
+    await releaseRunning(first);
+    await describeUntil('no running action', id, (x) => x.info.runningActions.length === 0);
+    // Sent again once the run it started has closed (a start of the same id would be allowed again): a retry must not
+    // trigger a second time.
+    await patch('patch-1');
+    expect((await describe_(id)).info.numActionsTaken).toBe(1);
+    // A new request is a new trigger.
+    const at = new Date('2026-02-01T00:00:00Z');
+    await patch('patch-2', at);
+    const second = await describeUntil('a second action', id, (x) => x.info.numActionsTaken === 2);
+    expect(second.info.runningActions.map((a) => a.workflow.workflowId)).toEqual([
+      `${workflowId}-${rfc3339Seconds(at.getTime())}`,
+    ]);
+    await releaseRunning(second);
+    await client.schedule.getHandle(id).delete();
+  });
+
   test('trigger starts <workflowId>-<RFC3339> with schedule search attributes; recent actions follow its status', async () => {
     const { id, workflowId } = await create('blocker');
     const handle = client.schedule.getHandle(id);

@@ -85,7 +85,16 @@ export interface ScheduleRecord {
   continuedFailure?: Failure | undefined;
   /** Whether a cancel was already requested for the running workflows (CANCEL_OTHER). */
   cancelRequested: boolean;
+  /**
+   * The request ids of the latest patches applied (at most {@link PATCH_REQUEST_IDS_KEPT}): a patch sent again with
+   * one of them (a client retrying a call whose answer it lost) is not applied twice, as Temporal's scheduler dedups
+   * the signal a patch becomes. Absent in records stored before it was kept.
+   */
+  patchRequestIds?: string[];
 }
+
+/** How many patch request ids a schedule keeps to recognise a patch sent again. */
+export const PATCH_REQUEST_IDS_KEPT = 100;
 
 const key = (namespace: string, id: string): string => `${namespace}\u0000${id}`;
 

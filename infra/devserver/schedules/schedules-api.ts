@@ -11,7 +11,13 @@ import { isReservedName, typedSearchAttributes, validateSearchAttributes } from 
 import { visibilityFor } from '../visibility/visibility-store';
 import { validateId } from '../api/validate';
 import { assertBlobSize } from '../api/payload-limits';
-import { encodeConflictToken, schedulerFor, type ScheduleProto, type ScheduleRecord } from './scheduler';
+import {
+  PATCH_REQUEST_IDS_KEPT,
+  encodeConflictToken,
+  schedulerFor,
+  type ScheduleProto,
+  type ScheduleRecord,
+} from './scheduler';
 import {
   SpecError,
   canonicalizeSpec,
@@ -241,7 +247,14 @@ export function patchSchedule(
   req: Loose<temporal.api.workflowservice.v1.IPatchScheduleRequest>,
 ): object {
   const rec = getRecord(engine, req);
-  applyPatch(engine, rec, req.patch, req.requestId ?? String(engine.now()));
+  const requestId = req.requestId ?? '';
+  // The same patch sent again (a retried call) was applied already: triggering or backfilling twice would start its
+  // runs twice.
+  if (requestId !== '' && rec.patchRequestIds?.includes(requestId)) return {};
+  applyPatch(engine, rec, req.patch, requestId || String(engine.now()));
+  if (requestId !== '') {
+    rec.patchRequestIds = [...(rec.patchRequestIds ?? []), requestId].slice(-PATCH_REQUEST_IDS_KEPT);
+  }
   schedulerFor(engine).process(rec);
   return {};
 }
