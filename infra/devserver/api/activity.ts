@@ -334,7 +334,14 @@ export function heartbeatActivity(
   return { cancelRequested: a.cancelRequested, activityPaused: false, activityReset: false };
 }
 
-/** The RequestCancelActivityTask command. Returns true when the activity was cancelled at once (not started). */
+/**
+ * The RequestCancelActivityTask command. Returns true when the activity was cancelled at once (not started).
+ *
+ * As on Temporal, the ActivityTaskCancelRequested event is written even when the activity has already closed (its
+ * result arrived while the workflow task ran, so its events are buffered, or it is in history): the worker issued
+ * the command, and on replay its activity state machine expects the event in that place. Without it, a replay
+ * (a worker that no longer caches the run) fails with "Activity machine does not handle this event".
+ */
 export function cancelActivityByCommand(
   engine: Engine,
   run: RunRecord,
@@ -342,12 +349,12 @@ export function cancelActivityByCommand(
   wftCompletedId: number,
   identity: string,
 ): boolean {
-  const a = run.state.activities[String(scheduledEventId)];
-  if (!a) return false; // already closed; its result is in history or buffered
   const requested = engine.append(run, EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED, {
     scheduledEventId,
     workflowTaskCompletedEventId: wftCompletedId,
   });
+  const a = run.state.activities[String(scheduledEventId)];
+  if (!a) return false; // already closed: the request is recorded, nothing else happens
   a.cancelRequested = true;
   a.cancelRequestedEventId = Number(requested.eventId);
   if (a.startedTime === 0) {

@@ -109,16 +109,36 @@ const startTimer: Apply = (engine, run, cmd, ctx) => {
 const cancelTimer: Apply = (engine, run, cmd, ctx) => {
   const timerId = cmd.cancelTimerCommandAttributes?.timerId ?? '';
   const timer = run.state.timers[timerId];
-  if (!timer) return; // already fired (the fire event is buffered): Temporal ignores the cancel
+  let startedEventId = timer?.startedEventId;
+  if (!timer) {
+    // Fired while the workflow task ran: as Temporal does, the buffered fire event is dropped and the cancel
+    // recorded, so the history shows what the worker did (a replay expects TimerCanceled for its CancelTimer).
+    startedEventId = dropBufferedTimerFired(engine, run, timerId);
+    if (startedEventId === undefined) return;
+  }
   delete run.state.timers[timerId];
   engine.clearDeadline(run, `timer:${timerId}`);
   engine.append(run, EventType.EVENT_TYPE_TIMER_CANCELED, {
     timerId,
-    startedEventId: timer.startedEventId,
+    startedEventId,
     workflowTaskCompletedEventId: ctx.completedEventId,
     identity: ctx.identity,
   });
 };
+
+/** Removes a timer's buffered TimerFired event; returns its started event id, or undefined when none is buffered. */
+function dropBufferedTimerFired(engine: Engine, run: RunRecord, timerId: string): number | undefined {
+  const index = run.state.buffered.findIndex(
+    (event) =>
+      Number(event.eventType) === EventType.EVENT_TYPE_TIMER_FIRED &&
+      engine.attributes<{ timerId?: string }>(event).timerId === timerId,
+  );
+  const fired = run.state.buffered[index];
+  if (fired === undefined) return undefined;
+  run.state.buffered.splice(index, 1);
+  engine.markDirty(run);
+  return Number(engine.attributes<{ startedEventId?: number | string }>(fired).startedEventId ?? 0);
+}
 
 const recordMarker: Apply = (engine, run, cmd, ctx) => {
   const a = cmd.recordMarkerCommandAttributes!;
