@@ -160,7 +160,8 @@ describe('a drift monitor with time skipping', () => {
     );
 
     // An episode is named by the time of its first drifted tick, to the second: the hour.
-    const [first, second, third] = [6, 10, 14].map((tick) => episodeId(new Date(midnight + tick * HOUR)));
+    const episodeAt = (tick: number): string => episodeId(new Date(midnight + tick * HOUR));
+    const [first, second, third] = [episodeAt(6), episodeAt(10), episodeAt(14)];
     const run = (name: string): string => retrainWorkflowId(monitorName, name);
     // The monitor's state keeps the runs it started, with their ticks' start times; a cooldown counts from those.
     const started = (await describeMonitor(env.client, monitorName)).state?.runs ?? [];
