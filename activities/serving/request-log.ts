@@ -16,6 +16,8 @@ export interface RequestLogOptions {
   flushRows?: number;
   /** Draws in [0, 1): `Math.random` unless given (tests). */
   random?: () => number;
+  /** The time a row is logged at, in ms since the epoch: `Date.now` unless given (tests under simulated time). */
+  now?: () => number;
   warn?: (message: string) => void;
 }
 
@@ -47,7 +49,7 @@ export class RequestLog {
     predictions: readonly unknown[],
   ): void {
     if ((this.#options.random ?? Math.random)() >= this.#options.sampleRate) return;
-    const time = new Date().toISOString();
+    const time = new Date((this.#options.now ?? Date.now)()).toISOString();
     rows.forEach((input, index) => {
       const entry: LoggedPrediction = {
         time,
