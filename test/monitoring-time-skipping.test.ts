@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 
 import { storeForUri, type ArtifactStore } from '../activities/artifacts';
 import { BUILTIN_IMPLEMENTATIONS, createStepImplementations } from '../activities/steps';
@@ -30,10 +31,10 @@ import { servingInputsOf, writeWeatherSplits } from './support/monitoring-weathe
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /**
- * Not a whole number of intervals: a tick starts a millisecond or so after its scheduled time, and the cooldown counts
- * from when the last run's tick started, so a cooldown of exactly six intervals could end just after the sixth tick.
+ * Six intervals exactly: a tick starts a millisecond or so after its scheduled time, and counts from its scheduled time
+ * (`mloe-monitor-scheduled-time`), so the cooldown ends on the sixth tick, not a millisecond after it.
  */
-const COOLDOWN = 5.5 * HOUR;
+const COOLDOWN = 6 * HOUR;
 const MAX_RUNS_PER_DAY = 2;
 
 const steps = createStepImplementations(BUILTIN_IMPLEMENTATIONS);
@@ -108,7 +109,7 @@ describe('a drift monitor with time skipping', () => {
       every: '1h',
       psi: 0.2,
       ks: 0.01,
-      cooldown: '5h30m',
+      cooldown: '6h',
       maxRunsPerDay: MAX_RUNS_PER_DAY,
       workingDir: directory,
       taskQueue,
@@ -166,6 +167,10 @@ describe('a drift monitor with time skipping', () => {
     // The monitor's state keeps the runs it started, with their ticks' start times; a cooldown counts from those.
     const started = (await describeMonitor(env.client, monitorName)).state?.runs ?? [];
     expect(started.map((entry) => entry.workflowId)).toEqual([run(first), run(second), run(third)]);
+    // Counted from the ticks' scheduled times, on the hour: 06:00 and 12:00.
+    expect(started.map((entry) => entry.startedAt)).toEqual(
+      [6, 12, 24].map((hour) => new Date(midnight + hour * HOUR).toISOString()),
+    );
     const untilCooldown = (index: number): string =>
       new Date(Date.parse(started[index]?.startedAt ?? '') + COOLDOWN).toISOString();
     const expected: RetrainDecision[] = [
@@ -176,7 +181,7 @@ describe('a drift monitor with time skipping', () => {
       { action: 'none', reason: 'already-retrained', episode: first },
       { action: 'none', reason: 'already-retrained', episode: first },
       { action: 'none', reason: 'stable' },
-      // 10:00, 11:00: a new episode within the cooldown of the 06:00 run (until 11:30); 12:00: it is over.
+      // 10:00, 11:00: a new episode within the cooldown of the 06:00 run (until 12:00); 12:00: it is over.
       { action: 'suppressed', reason: 'cooldown', episode: second, until: untilCooldown(0) },
       { action: 'suppressed', reason: 'cooldown', episode: second, until: untilCooldown(0) },
       { action: 'start', episode: second, workflowId: run(second) },
@@ -211,5 +216,18 @@ describe('a drift monitor with time skipping', () => {
     expect(runs.map((found) => found.workflowId)).toEqual([run(first), run(second), run(third)]);
     expect(runs.map((found) => found.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
     expect(runs.filter((found) => Math.floor(found.start / DAY) === midnight / DAY)).toHaveLength(MAX_RUNS_PER_DAY);
+
+    // The ticks counted from their scheduled times under the patch, and replay as they ran (the one that started a
+    // run, one held by the cooldown, one by the cap).
+    const { code } = await suiteWorkflowBundle();
+    for (const tick of [6, 10, 18]) {
+      const handle = env.client.workflow.getHandle(
+        `${monitorScheduleId(monitorName)}-${rfc3339(midnight + tick * HOUR)}`,
+      );
+      const history = await handle.fetchHistory();
+      const markers = (history.events ?? []).filter((event) => event.markerRecordedEventAttributes);
+      expect(markers).toHaveLength(1);
+      await Worker.runReplayHistory({ workflowBundle: { code } }, history, handle.workflowId);
+    }
   }, 240_000);
 });

@@ -21,6 +21,7 @@ import {
   type RunPipelineWorkflow,
 } from './types';
 import { notify, wants } from './notifications';
+import { scheduledStartTime } from './scheduled-run';
 
 /** State reads and writes: quick, retried through a store's hiccups. */
 const state = proxyActivities<MonitorActivities>({
@@ -33,6 +34,27 @@ const check = proxyActivities<MonitorActivities>({
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
+
+/** The patch under which a tick on time counts from its scheduled time (see {@link tickTime}). */
+export const MONITOR_SCHEDULED_TIME_PATCH = 'mloe-monitor-scheduled-time';
+
+/** How late a tick may start and still count from its scheduled time. */
+const ON_TIME_MS = 60_000;
+
+/**
+ * The time a tick counts from (its cooldowns, its caps, the serving logs it reads): its scheduled time when a schedule
+ * started it at most a minute late, so that a cooldown of six hours on an hourly monitor ends exactly on the sixth tick
+ * rather than a millisecond after it; when it started, for a tick started later than that (catch-up, backfill) or not
+ * by a schedule, and for ticks recorded before the patch.
+ */
+function tickTime(): Date {
+  const started = workflowInfo().runStartTime;
+  const scheduled = scheduledStartTime();
+  if (scheduled === undefined) return started;
+  const late = started.getTime() - scheduled.getTime();
+  if (late < 0 || late > ON_TIME_MS) return started;
+  return patched(MONITOR_SCHEDULED_TIME_PATCH) ? scheduled : started;
+}
 
 /** The patch under which a tick that starts a retraining run tells the webhooks of its pipeline that want it. */
 export const DRIFT_NOTIFY_PATCH = 'mloe-drift-notify';
@@ -67,7 +89,7 @@ function openedAt(decided: MonitorState, at: Date): string {
 export async function monitorModel(input: MonitorTickInput): Promise<MonitorTickResult> {
   const { definition, retrain } = input;
   const info = workflowInfo();
-  const at = info.runStartTime;
+  const at = tickTime();
   const store = { artifactStore: definition.artifactStore, name: definition.name };
   const before = await state.loadMonitorState(store);
   const result = await check.checkDrift({

@@ -24,8 +24,14 @@ export function rfc3339Seconds(time: Date): string {
 export function withScheduledTime(input: RunPipelineInput): RunPipelineInput {
   const name = input.schedule?.scheduledTimeParam;
   if (name === undefined) return input;
+  const time = scheduledStartTime();
+  if (time === undefined) return input;
+  return { ...input, params: { ...input.params, [name]: rfc3339Seconds(time) } };
+}
+
+/** The run's scheduled time when a schedule started it (`TemporalScheduledStartTime`), undefined otherwise. */
+export function scheduledStartTime(): Date | undefined {
   const value: unknown = workflowInfo().typedSearchAttributes.get(SCHEDULED_START_TIME);
   const time = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
-  if (time === undefined || Number.isNaN(time.getTime())) return input;
-  return { ...input, params: { ...input.params, [name]: rfc3339Seconds(time) } };
+  return time === undefined || Number.isNaN(time.getTime()) ? undefined : time;
 }

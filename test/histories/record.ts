@@ -67,6 +67,7 @@ const IDS = {
   promotion: `${RELEASE}-run-pipeline-promotion`,
   promotionCancelled: `${RELEASE}-run-pipeline-promotion-cancelled`,
   monitor: `${RELEASE}-monitor-tick`,
+  monitorScheduled: `${RELEASE}-monitor-tick-scheduled`,
   housing: `${RELEASE}-housing-price`,
   notified: `${RELEASE}-run-pipeline-notified`,
   trigger: triggerWorkflowId(`${RELEASE.replace(/_/g, '-')}-trigger`),
@@ -89,6 +90,9 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   { set: WORKFLOWS, workflowId: IDS.promotionCancelled },
   // A drift monitor's tick that sees a drifted batch and starts its episode's retraining run (docs/monitoring.md).
   { set: WORKFLOWS, workflowId: IDS.monitor },
+  // The same tick started by its schedule, counting from its scheduled time (behind
+  // patched('mloe-monitor-scheduled-time')); a schedule appends the time to the id, see `startedAs`.
+  { set: WORKFLOWS, workflowId: IDS.monitorScheduled },
   { set: CODE_FIRST, workflowId: IDS.housing },
   // A failed run that notifies a webhook (docs/notifications.md), and the child that delivers it.
   { set: WORKFLOWS, workflowId: IDS.notified },
@@ -99,6 +103,9 @@ const RECORDINGS: readonly { set: HistorySet; workflowId: string }[] = [
   // patched('mloe-trigger-object-manifest')), then deleted.
   { set: WORKFLOWS, workflowId: IDS.debouncedTrigger },
 ];
+
+/** The workflow id a recording's execution got, when not the one it is recorded as (a schedule appends its time). */
+const startedAs = new Map<string, string>();
 
 function fileOf(recording: { set: HistorySet; workflowId: string }): string {
   return join(historyDirectory(recording.set), `${recording.workflowId}.json`);
@@ -209,6 +216,27 @@ async function runExecutions(client: Client, taskQueue: (set: HistorySet) => str
     workflowId: IDS.monitor,
     args: [tick],
   });
+  // The same tick, started by a schedule (triggered now): it counts from its scheduled time. The episode has its run
+  // already, so this tick starts none.
+  const schedule = await client.schedule.create({
+    scheduleId: IDS.monitorScheduled,
+    spec: { calendars: [{ year: 2099, month: 'JANUARY', dayOfMonth: 1 }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: MONITOR_WORKFLOW_TYPE,
+      workflowId: IDS.monitorScheduled,
+      taskQueue: taskQueue(WORKFLOWS),
+      args: [tick],
+    },
+  });
+  await schedule.trigger();
+  const scheduledTick = await pollUntil(`the scheduled tick of ${IDS.monitorScheduled}`, async () => {
+    const { info } = await schedule.describe();
+    return info.recentActions[0]?.action.workflow.workflowId;
+  });
+  await client.workflow.getHandle(scheduledTick).result();
+  await schedule.delete();
+  startedAs.set(IDS.monitorScheduled, scheduledTick);
 
   // A failed run with a webhook for run.failed, and its notification child (whose one attempt fails).
   const notified = await startPipeline(client, pipelineRun('notified.yaml', IDS.notified));
@@ -291,7 +319,8 @@ async function main(): Promise<void> {
     await runExecutions(client, taskQueue, directory);
     for (const recording of writing) {
       const file = fileOf(recording);
-      const history = await client.workflow.getHandle(recording.workflowId).fetchHistory();
+      const workflowId = startedAs.get(recording.workflowId) ?? recording.workflowId;
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
       const json = JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON());
       const options = (await prettier.resolveConfig(file)) ?? {};
       await writeFile(file, await prettier.format(json, { ...options, filepath: file }));
