@@ -165,26 +165,27 @@ export async function startPipeline(client: Client, options: StartPipelineOption
   return startPipelineRun(client, await pipelineRunInput(options), options);
 }
 
+/** What the `runPipeline` input of a run is made from: the spec's source and the run's settings. */
+export type PipelineRunInputOptions = PipelineSource &
+  Pick<
+    StartPipelineOptions,
+    | 'params'
+    | 'paramTexts'
+    | 'noCache'
+    | 'artifactStore'
+    | 'artifactRoot'
+    | 'workingDir'
+    | 'descriptors'
+    | 'foreachBatchSize'
+    | 'listManifestThresholdBytes'
+  >;
+
 /**
  * The `runPipeline` input of a run of a pipeline: the spec and every sub-pipeline validated with the parameter
  * values (`SPEC_INVALID` otherwise), hashed, with the run's settings and metadata. What {@link startPipeline} starts,
  * and what a schedule's action carries (`clients/schedules/`).
  */
-export async function pipelineRunInput(
-  options: PipelineSource &
-    Pick<
-      StartPipelineOptions,
-      | 'params'
-      | 'paramTexts'
-      | 'noCache'
-      | 'artifactStore'
-      | 'artifactRoot'
-      | 'workingDir'
-      | 'descriptors'
-      | 'foreachBatchSize'
-      | 'listManifestThresholdBytes'
-    >,
-): Promise<RunPipelineInput> {
+export async function pipelineRunInput(options: PipelineRunInputOptions): Promise<RunPipelineInput> {
   const descriptors = [...(options.descriptors ?? BUILTIN_STEPS)];
   const pipeline = await loadPipelineForRun(options, createStepRegistry(descriptors));
   return runInputOfLoaded(pipeline, descriptors, options);

@@ -27,7 +27,12 @@ import {
   SCHEDULE_SEARCH_ATTRIBUTE,
   type RunPipelineInput,
 } from '../../workflows/types';
-import { pipelineRunInput, pipelineRunStartFields, type PipelineSource, type StartPipelineOptions } from '../pipelines';
+import {
+  pipelineRunInput,
+  pipelineRunStartFields,
+  type PipelineRunInputOptions,
+  type StartPipelineOptions,
+} from '../pipelines';
 import { loadPipelineFileTree, loadPipelineObjectTree } from '../spec-files';
 import { overlapPolicyName, parseOverlapPolicy, schedulePolicies, type SchedulePolicyOptions } from './policies';
 import { diffSpecs, type SpecChange } from './spec-diff';
@@ -43,20 +48,8 @@ export const DEFAULT_SCHEDULED_TIME_PARAM = 'scheduledTime';
 export const SCHEDULE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 
 /** The run settings a schedule pins with its spec (what `mloe run` takes, less the run id). */
-export type ScheduledRunSettings = PipelineSource &
-  Pick<
-    StartPipelineOptions,
-    | 'params'
-    | 'paramTexts'
-    | 'noCache'
-    | 'artifactStore'
-    | 'artifactRoot'
-    | 'workingDir'
-    | 'taskQueue'
-    | 'descriptors'
-    | 'foreachBatchSize'
-    | 'listManifestThresholdBytes'
-  > & {
+export type ScheduledRunSettings = PipelineRunInputOptions &
+  Pick<StartPipelineOptions, 'taskQueue'> & {
     /**
      * The `string` parameter each run gets its scheduled time in (RFC 3339, UTC, e.g. `2026-01-01T00:00:00Z`);
      * `scheduledTime` when the spec declares a parameter of that name, none otherwise.
