@@ -6,8 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { MLOE_TAGS } from '../activities/tracking/names';
-import { STEP_RUN_TAGS, mlflowStepRuns, pipelineViewApi } from '../infra/ui/pipeline-view-api';
+import { mlflowConfig } from '../activities/mlflow';
+import { mlflowStepRuns } from '../clients/pipeline-view-backend';
+import { pipelineViewApi } from '../infra/ui/pipeline-view-api';
 
 const trackingUri = (): string => {
   const uri = process.env.MLFLOW_TEST_TRACKING_URI;
@@ -36,18 +37,6 @@ async function createRun(experimentId: string, tags: Record<string, string>, sta
   return created.run.info.run_id;
 }
 
-describe('the tag names', () => {
-  it('are the ones tracking writes on step runs', () => {
-    expect(STEP_RUN_TAGS).toEqual({
-      kind: MLOE_TAGS.kind,
-      workflowId: MLOE_TAGS.workflowId,
-      execution: MLOE_TAGS.execution,
-      stepId: MLOE_TAGS.stepId,
-      index: MLOE_TAGS.index,
-    });
-  });
-});
-
 describe('step runs in MLflow', () => {
   it("finds each step execution's run of one pipeline run, iterations with their index, the latest of duplicates", async () => {
     const experimentId = (
@@ -70,7 +59,11 @@ describe('step runs in MLflow', () => {
     await createRun(experimentId, { 'mloe.kind': 'pipeline', 'mloe.workflowId': workflowId }, now);
     await createRun(experimentId, { ...step('train'), 'mloe.workflowId': `other-${workflowId}` }, now);
 
-    const runs = await mlflowStepRuns(trackingUri())(experimentId, workflowId, new AbortController().signal);
+    const runs = await mlflowStepRuns(mlflowConfig({ trackingUri: trackingUri() }))(
+      experimentId,
+      workflowId,
+      new AbortController().signal,
+    );
     expect(runs).toEqual([
       { execution: `${workflowId}/sweep/0`, stepId: 'sweep', index: 0, runId: sweep0, experimentId },
       { execution: `${workflowId}/sweep/1`, stepId: 'sweep', index: 1, runId: sweep1Later, experimentId },
@@ -78,7 +71,7 @@ describe('step runs in MLflow', () => {
     ]);
 
     // Through the route, as the view asks for them.
-    const app = pipelineViewApi({ stepRuns: mlflowStepRuns(trackingUri()) });
+    const app = pipelineViewApi({ stepRuns: mlflowStepRuns(mlflowConfig({ trackingUri: trackingUri() })) });
     const answer = await app.request(
       `http://127.0.0.1/mloe/api/step-runs?experimentId=${experimentId}&workflowId=${encodeURIComponent(workflowId)}`,
     );
@@ -88,13 +81,15 @@ describe('step runs in MLflow', () => {
 
   it('answers 502 naming MLflow when the search fails', async () => {
     // A real server answering 404: a path it does not serve.
-    const app = pipelineViewApi({ stepRuns: mlflowStepRuns(`${trackingUri()}/no-such-prefix`) });
+    const app = pipelineViewApi({
+      stepRuns: mlflowStepRuns(mlflowConfig({ trackingUri: `${trackingUri()}/no-such-prefix` })),
+    });
     const answer = await app.request(
       'http://127.0.0.1/mloe/api/step-runs?experimentId=no-such-experiment&workflowId=x',
     );
     expect(answer.status).toBe(502);
     expect(((await answer.json()) as { message: string }).message).toMatch(
-      /cannot search MLflow for the step runs: MLflow runs\/search answered HTTP 404/,
+      /cannot search MLflow for the step runs: MLflow POST \/api\/2.0\/mlflow\/runs\/search failed with ENDPOINT_NOT_FOUND \(HTTP 404\)/,
     );
   });
 });
