@@ -494,6 +494,7 @@ export function buildProgram(
   addCodecServerCommand(program, io, setExitCode, env);
   addScheduleCommands(program, io, setExitCode, connectionConfig);
   addExecutorCommands(program, io, setExitCode, env);
+  addStepCommands(program, io, setExitCode, env);
 
   return program;
 }
@@ -751,6 +752,24 @@ function addExecutorCommands(
     const { runExecutorsSweep } = require('./executors') as typeof import('./executors');
     setExitCode(await runExecutorsSweep(options, env, io));
   });
+}
+
+/** `mloe step exec`: a built-in step under the command-step contract, the command of remote `uses:` steps. */
+function addStepCommands(program: Command, io: StartDevIo, setExitCode: (code: number) => void, env: ConfigEnv): void {
+  const step = program.command('step').description('Run steps outside the worker');
+  step
+    .command('exec')
+    .description(
+      'Run built-in step NAME@VERSION under the command-step contract: inputs from $MLOE_INPUTS_FILE, outputs, ' +
+        'outputs.json and metrics.json into $MLOE_OUTPUTS_DIR (the container command of a uses: step on the ' +
+        'kubernetes or batch executor; see docs/executors.md)',
+    )
+    .argument('<step>', 'the built-in step, exactly name@version, e.g. train@2')
+    .action(async (ref: string) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runStepExec } = require('./step-exec') as typeof import('./step-exec');
+      setExitCode(await runStepExec(ref, env, io));
+    });
 }
 
 /**

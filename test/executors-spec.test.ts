@@ -71,13 +71,13 @@ describe('executor settings in a spec', () => {
     valid(spec({ train: { ...train, executor: 'batch' } }, { batch: { jobQueue: 'gpu', jobDefinition: 'mloe:3' } }));
   });
 
-  test('a registered step cannot run remotely; defaults.executor does not apply to it', () => {
+  test('a registered step that reads the worker host cannot run remotely; defaults.executor does not apply to it', () => {
     expect(issues(spec({ ingest: { uses: 'ingest@1', executor: 'kubernetes', with: { dataPath: 'x.csv' } } }))).toEqual(
       [
         {
           code: 'INVALID_STEP',
           path: 'steps.ingest.executor',
-          message: "step 'ingest' is not a 'run' step, so it cannot use the kubernetes executor",
+          message: "step 'ingest' (ingest@1) cannot run on the kubernetes executor: it runs on the worker",
         },
       ],
     );

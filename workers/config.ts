@@ -19,6 +19,7 @@ import { lineageConfigFromEnv, type LineageConfig } from '../activities/lineage/
 import { MLFLOW_ENV, mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/config';
 import { trackingConfigFromEnv, type TrackingConfig } from '../activities/tracking/config';
 import { DEFAULT_SECRET_FILE_ROOTS } from '../activities/secrets/resolve';
+import { DEFAULT_BUILTIN_STEP_IMAGE, type BuiltinStepSettings } from '../activities/steps/remote-builtin';
 import { ConfigError, ensureError } from '../core/errors';
 import { PIPELINE_TASK_QUEUE } from '../workflows/types';
 import { codecConfigFromEnv, type CodecConfig } from './codec/config';
@@ -72,6 +73,15 @@ export const ENV_VARS = {
   shutdownGrace: 'MLOE_WORKER_SHUTDOWN_GRACE_SECONDS',
   /** Directories `file:` secret references may name files under (`:`-separated); /run/secrets, /var/run/secrets. */
   secretFileRoots: 'MLOE_SECRET_FILE_ROOTS',
+  /**
+   * The image built-in (`uses:`) steps run in on a remote executor unless the step names one (`mloe step exec` on its
+   * PATH); the published mloe image of this version by default.
+   */
+  builtinStepImage: 'MLOE_BUILTIN_STEP_IMAGE',
+  /** The Batch job queue of built-in steps whose spec names none. */
+  builtinBatchJobQueue: 'MLOE_BUILTIN_BATCH_JOB_QUEUE',
+  /** The Batch job definition (its image: the built-in step image) of built-in steps whose spec names none. */
+  builtinBatchJobDefinition: 'MLOE_BUILTIN_BATCH_JOB_DEFINITION',
 } as const;
 
 /** A setting this module resolves. */
@@ -166,7 +176,30 @@ const FIXES: Record<SettingName, { use: string; unset: string }> = {
     use: 'use absolute directories separated by ":", e.g. /run/secrets:/etc/mloe/secrets',
     unset: 'unset it for /run/secrets and /var/run/secrets',
   },
+  builtinStepImage: {
+    use: 'use an image reference with a tag or digest, e.g. ghcr.io/mloe/mloe-worker:0.1.0',
+    unset: `unset it for ${DEFAULT_BUILTIN_STEP_IMAGE}`,
+  },
+  builtinBatchJobQueue: { use: 'use a job queue name or ARN', unset: "unset it to require the step's batch.jobQueue" },
+  builtinBatchJobDefinition: {
+    use: 'use a job definition name[:revision] or ARN',
+    unset: "unset it to require the step's batch.jobDefinition",
+  },
 };
+
+/**
+ * A container image reference as the distribution spec writes it: `[host[:port]/]path[:tag][@sha256:digest]`, the
+ * path lowercase, with a tag or a digest (an image without one means `latest`, which moves under running steps).
+ */
+const imageReferenceSchema = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/,
+    'not an image reference',
+  )
+  .refine((image) => /:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@|$)|@sha256:/.test(image.replace(/^[^/]*\//, '')), {
+    message: 'the image has neither a tag nor a digest (it would mean :latest)',
+  });
 
 /** `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults to 7233. */
 const addressSchema = z.string().transform((text, context) => {
@@ -295,6 +328,9 @@ export const settingsSchema = z.object({
         .min(1, 'empty'),
     )
     .optional(),
+  builtinStepImage: imageReferenceSchema.default(DEFAULT_BUILTIN_STEP_IMAGE),
+  builtinBatchJobQueue: z.string().min(1).regex(/^\S+$/, 'a job queue has no whitespace').optional(),
+  builtinBatchJobDefinition: z.string().min(1).regex(/^\S+$/, 'a job definition has no whitespace').optional(),
 });
 
 /** Every setting, parsed. */
@@ -359,6 +395,11 @@ export interface WorkerConfig extends ConnectionConfig {
   workflowBundle: WorkflowBundleConfig;
   /** Remote executors (`--executor`, `MLOE_EXECUTORS`): absent, the worker runs steps locally only. */
   executors?: WorkerExecutorsConfig;
+  /**
+   * Built-in steps on remote executors (`MLOE_BUILTIN_STEP_IMAGE`, `MLOE_BUILTIN_BATCH_JOB_QUEUE`,
+   * `MLOE_BUILTIN_BATCH_JOB_DEFINITION`); present with {@link WorkerConfig.executors}.
+   */
+  builtinSteps?: BuiltinStepSettings;
   /** How long running steps get to finish when the worker stops, in ms (`MLOE_WORKER_SHUTDOWN_GRACE_SECONDS`). */
   shutdownGraceMs: number;
   /**
@@ -680,6 +721,7 @@ export function loadWorkerConfig(sources: ConfigSources = {}, options: { address
     ...(tracking.config === undefined ? {} : { tracking: tracking.config }),
     workflowBundle: workflowBundleConfigOf(settings, origins, sources.cwd),
     ...executorsOf(settings),
+    ...builtinStepsOf(settings),
     shutdownGraceMs: settings.shutdownGrace * 1000,
     ...codec,
     ...(isDefaultTelemetry(telemetry) ? {} : { telemetry }),
@@ -705,6 +747,18 @@ function executorsOf(settings: Settings): { executors?: WorkerExecutorsConfig } 
     };
   }
   return Object.keys(executors).length === 0 ? {} : { executors };
+}
+
+/** The settings of built-in steps on remote executors, for a worker that has any remote executor. */
+function builtinStepsOf(settings: Settings): { builtinSteps?: BuiltinStepSettings } {
+  if ((settings.executor ?? []).every((kind) => kind === 'local')) return {};
+  const batch = {
+    ...(settings.builtinBatchJobQueue === undefined ? {} : { jobQueue: settings.builtinBatchJobQueue }),
+    ...(settings.builtinBatchJobDefinition === undefined ? {} : { jobDefinition: settings.builtinBatchJobDefinition }),
+  };
+  return {
+    builtinSteps: { image: settings.builtinStepImage, ...(Object.keys(batch).length === 0 ? {} : { batch }) },
+  };
 }
 
 /** Where `mloe dev` serves MLflow unless told otherwise (MLflow's own default port). */

@@ -31,6 +31,7 @@ import {
 import { loadWorkflowBundle } from './workflow-bundle';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 import { trackingObserver } from '../activities/steps/tracking-observer';
+import type { BuiltinStepSettings } from '../activities/steps/remote-builtin';
 import { MlflowTracker, trackPipelineRun, type TrackingConfig } from '../activities/tracking';
 import { ensureError } from '../core/errors';
 import { createPromotionActivities } from '../activities/promotion';
@@ -90,6 +91,8 @@ export interface PipelineWorkerOptions {
   warn?: (message: string) => void;
   /** Remote executors of `run:` steps (`executor: kubernetes`); none by default (docs/executors.md). */
   executors?: Executors;
+  /** The image (and Batch defaults) of built-in steps on remote executors; the published mloe image by default. */
+  builtinSteps?: BuiltinStepSettings;
   /**
    * OpenTelemetry tracing (`workers/telemetry/tracing.ts`): its activity interceptors and workflow span sink, and a
    * workflow bundle with the tracing interceptors. Absent, no spans (docs/telemetry.md).
@@ -112,7 +115,7 @@ export interface PipelineWorkerOptions {
 export function pipelineActivities(
   options: Pick<
     PipelineWorkerOptions,
-    'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'secrets' | 'notifications'
+    'steps' | 'artifactStore' | 'lineage' | 'tracking' | 'executors' | 'secrets' | 'notifications' | 'builtinSteps'
   > &
     Partial<Pick<PipelineWorkerOptions, 'connection' | 'namespace'>>,
 ) {
@@ -139,6 +142,7 @@ export function pipelineActivities(
       ...(options.artifactStore?.s3 === undefined ? {} : { s3: options.artifactStore.s3 }),
       ...(options.executors === undefined ? {} : { executors: options.executors }),
       ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+      ...(options.builtinSteps === undefined ? {} : { builtinSteps: options.builtinSteps }),
     }),
     ...createLineageActivities({
       emitter,
@@ -183,6 +187,7 @@ export function pipelineWorkerOptions(
     ...(config.tracking === undefined ? {} : { tracking: config.tracking }),
     bundle: config.workflowBundle,
     ...(config.executors === undefined ? {} : { executors: workerExecutors(config) }),
+    ...(config.builtinSteps === undefined ? {} : { builtinSteps: config.builtinSteps }),
     ...(config.codec === undefined ? {} : { codec: config.codec }),
     secrets: config.secrets,
     ...extra,

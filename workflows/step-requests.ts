@@ -91,7 +91,18 @@ export class StepRequests {
     };
     // A registered step knows its outputs and sees only its inputs: no parameters (they are not in its cache key, and
     // a large parameter would otherwise be copied into every `foreach` iteration's request).
-    if (step.run === undefined) return { ...request, params: {}, outputs: {}, uses: definition.uses(id) };
+    if (step.run === undefined) {
+      // A `uses:` step that names a remote executor (a built-in run as `mloe step exec`) carries its placement;
+      // every other one's request stays as it was.
+      const placement = stepPlacement(definition.spec.defaults, step);
+      return {
+        ...request,
+        params: {},
+        outputs: {},
+        uses: definition.uses(id),
+        ...(placement.executor === 'local' ? {} : { placement }),
+      };
+    }
     let runBindings: ExpressionBindings = {
       ...(runBase ?? {}),
       inputs: { type: runBase?.inputs?.type ?? 'dyn', value: inputs },

@@ -13,7 +13,7 @@ import type { CacheKeyParts } from './key';
 const keyPartSchema = z.object({ digest: z.string(), preview: z.string().optional() });
 
 const partsSchema = z.object({
-  definition: z.object({ ref: z.string(), digest: z.string() }),
+  definition: z.object({ ref: z.string(), digest: z.string(), image: z.string().optional() }),
   inputs: z.record(z.string(), keyPartSchema),
   params: z.record(z.string(), keyPartSchema),
   files: z.record(z.string(), keyPartSchema),

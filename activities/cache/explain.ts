@@ -9,6 +9,11 @@ export function explainKeyChange(previous: CacheKeyParts, current: CacheKeyParts
   const reasons: string[] = [];
   if (previous.definition.ref !== current.definition.ref) {
     reasons.push(`step changed from ${previous.definition.ref} to ${current.definition.ref}`);
+  } else if (previous.definition.image !== current.definition.image) {
+    const where = (image: string | undefined) => image ?? 'the worker';
+    reasons.push(
+      `${current.definition.ref} runs in ${where(current.definition.image)} (was ${where(previous.definition.image)})`,
+    );
   } else if (previous.definition.digest !== current.definition.digest) {
     reasons.push(
       current.definition.ref === 'run'

@@ -22,8 +22,12 @@ export interface KeyPart {
 
 /** What a cache key is computed from. */
 export interface CacheKeyParts {
-  /** What runs: `name@version` (or `run`) and the digest of the implementation or command. */
-  definition: { ref: string; digest: string };
+  /**
+   * What runs: `name@version` (or `run`) and the digest of the implementation or command; for a built-in step on a
+   * remote executor, also the image it runs in (in the digest too; absent for steps on the worker, whose keys it
+   * leaves as they were).
+   */
+  definition: { ref: string; digest: string; image?: string | undefined };
   /** Each input port's value. */
   inputs: Record<string, KeyPart>;
   /** The run's parameters, for command steps; empty for registered steps (they only see their inputs). */

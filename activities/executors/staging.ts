@@ -292,7 +292,9 @@ export async function collectStaged(
       await pipeline(object.Body, createWriteStream(join(outputsDir, name), { flags: 'wx' }));
     }
     const provenance = { stepId: request.stepId, workflowId: request.workflowId };
-    const outputs = await collectOutputs(request.outputs, outputsDir, store, provenance);
+    const outputs = await collectOutputs(request.outputs, outputsDir, store, provenance, {
+      builtin: request.builtinStep !== undefined,
+    });
     const metrics = await readMetrics(outputsDir, request.stepId);
     return { outputs, ...(metrics === undefined ? {} : { metrics }) };
   } finally {

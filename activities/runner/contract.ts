@@ -26,7 +26,20 @@ export interface CommandStepRequest {
   outputs: Record<string, { type: string }>;
   /** The artifact store root (`file:///…`, `s3://…` or an absolute path) that outputs and logs are stored in. */
   artifactRoot: string;
+  /**
+   * Set (to `name@version`) when the command is `mloe step exec` of that built-in step: `outputs.json` then lists the
+   * artifact outputs the step produced, with their types and metadata, under {@link BUILTIN_ARTIFACTS_KEY}, and
+   * declared outputs it did not produce are left out (a built-in step's optional outputs), so the stored references
+   * are those the step would have stored on the worker.
+   */
+  builtinStep?: string;
 }
+
+/**
+ * The key of `outputs.json` under which `mloe step exec` lists a built-in step's artifact outputs: output name →
+ * `{ type, metadata }` (not an identifier, so no declared output can have it).
+ */
+export const BUILTIN_ARTIFACTS_KEY = 'mloe.artifacts';
 
 /** Names of inputs and outputs become file names: identifiers only, so they can never traverse or hide. */
 const PORT_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;

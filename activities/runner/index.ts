@@ -19,7 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SecretRedactor } from '../secrets';
 
 export type { CommandStepRequest } from './contract';
-export { INHERITED_ENV_NAMES, RESERVED_ENV_PREFIX } from './contract';
+export { BUILTIN_ARTIFACTS_KEY, INHERITED_ENV_NAMES, RESERVED_ENV_PREFIX } from './contract';
 export { liveGroupMembers, processState } from './process';
 
 /** What a command step produced. */
@@ -187,7 +187,9 @@ export async function runCommandStep(
     };
     if (outcome.exitCode !== 0) throw commandFailed(request, outcome, logs.stderr);
 
-    const outputs = await collectOutputs(request.outputs, paths.outputsDir, store, provenance);
+    const outputs = await collectOutputs(request.outputs, paths.outputsDir, store, provenance, {
+      builtin: request.builtinStep !== undefined,
+    });
     const metrics = await readMetrics(paths.outputsDir, request.stepId);
     return {
       outputs,

@@ -9,8 +9,19 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 import { MloeError } from '../../core/errors';
-import { parseArtifactRef, storeForUri, type ArtifactRef, type ArtifactStore, type ArtifactType } from '../artifacts';
-import { isArtifactType } from './contract';
+import { z } from 'zod';
+
+import {
+  artifactMetadataSchema,
+  artifactTypeSchema,
+  parseArtifactRef,
+  storeForUri,
+  type ArtifactMetadata,
+  type ArtifactRef,
+  type ArtifactStore,
+  type ArtifactType,
+} from '../artifacts';
+import { BUILTIN_ARTIFACTS_KEY, isArtifactType } from './contract';
 
 /** `outputs.json` and `metrics.json` travel in Temporal payloads: anything bigger belongs in an artifact. */
 export const MAX_JSON_FILE_BYTES = 1024 * 1024;
@@ -73,18 +84,27 @@ export interface StepProvenance {
   workflowId: string;
 }
 
+/** What `mloe step exec` lists under {@link BUILTIN_ARTIFACTS_KEY}: each artifact output's type and metadata. */
+const builtinArtifactsSchema = z.record(
+  z.string(),
+  z.strictObject({ type: artifactTypeSchema, metadata: artifactMetadataSchema }),
+);
+
 /**
  * Stores each declared artifact output (`outputs/<name>`, a regular file, not a link) and returns the references
- * together with the declared scalar outputs read from `outputs.json`.
+ * together with the declared scalar outputs read from `outputs.json`. With `builtin` (the outputs of `mloe step
+ * exec`), see {@link collectBuiltinOutputs}.
  */
 export async function collectOutputs(
   declared: Record<string, { type: string }>,
   outputsDir: string,
   store: ArtifactStore,
   provenance: StepProvenance,
+  options: { builtin?: boolean } = {},
 ): Promise<Record<string, unknown>> {
   const collected: Record<string, unknown> = {};
   const values = await readJsonObject(join(outputsDir, 'outputs.json'), 'outputs.json');
+  if (options.builtin === true) return collectBuiltinOutputs(declared, outputsDir, store, provenance, values);
 
   for (const [name, port] of Object.entries(declared)) {
     if (isArtifactType(port.type)) {
@@ -112,6 +132,65 @@ export async function collectOutputs(
   return collected;
 }
 
+/**
+ * The outputs of a built-in step run by `mloe step exec`: the artifact outputs `outputs.json` lists under
+ * {@link BUILTIN_ARTIFACTS_KEY} are stored with the type and metadata the step gave them (so the references equal
+ * those the worker would store), every other key must be a declared scalar output, and declared outputs the step did
+ * not produce are left out, as the worker leaves them out.
+ */
+async function collectBuiltinOutputs(
+  declared: Record<string, { type: string }>,
+  outputsDir: string,
+  store: ArtifactStore,
+  provenance: StepProvenance,
+  values: Record<string, unknown> | undefined,
+): Promise<Record<string, unknown>> {
+  if (values === undefined) {
+    throw new MloeError(
+      'STEP_OUTPUT_MISSING',
+      `step ${provenance.stepId} (mloe step exec) wrote no $MLOE_OUTPUTS_DIR/outputs.json`,
+    );
+  }
+  const { [BUILTIN_ARTIFACTS_KEY]: listed, ...scalars } = values;
+  const artifacts = builtinArtifactsSchema.safeParse(listed ?? {});
+  if (!artifacts.success) {
+    throw new MloeError(
+      'STEP_OUTPUT_INVALID',
+      `step ${provenance.stepId}: "${BUILTIN_ARTIFACTS_KEY}" in outputs.json: ${z.prettifyError(artifacts.error)}`,
+    );
+  }
+  const collected: Record<string, unknown> = {};
+  for (const [name, artifact] of Object.entries(artifacts.data)) {
+    if (!isArtifactType(declared[name]?.type ?? '')) {
+      throw new MloeError(
+        'STEP_OUTPUT_INVALID',
+        `step ${provenance.stepId} listed "${name}" as an artifact output in outputs.json, which it does not declare as one`,
+      );
+    }
+    collected[name] = await storeOutputFile(
+      join(outputsDir, name),
+      name,
+      artifact.type,
+      store,
+      provenance,
+      artifact.metadata,
+    );
+  }
+  for (const [name, value] of Object.entries(scalars)) {
+    const port = declared[name];
+    if (port === undefined || isArtifactType(port.type)) {
+      throw new MloeError(
+        'STEP_OUTPUT_INVALID',
+        `step ${provenance.stepId} wrote "${name}" to outputs.json, which is not a declared ${
+          port === undefined ? '' : 'scalar '
+        }output`,
+      );
+    }
+    collected[name] = checkScalar(value, port.type, name, provenance.stepId);
+  }
+  return collected;
+}
+
 /** Stores one output file; `STEP_OUTPUT_MISSING` when it is absent, `STEP_OUTPUT_INVALID` when not a regular file. */
 async function storeOutputFile(
   path: string,
@@ -119,6 +198,7 @@ async function storeOutputFile(
   type: ArtifactType,
   store: ArtifactStore,
   provenance: StepProvenance,
+  metadata?: ArtifactMetadata,
 ): Promise<ArtifactRef> {
   let handle;
   try {
@@ -143,7 +223,7 @@ async function storeOutputFile(
     }
     return await store.put(handle.createReadStream({ autoClose: false }), {
       type,
-      metadata: { stepId: provenance.stepId, workflowId: provenance.workflowId, output: name },
+      metadata: metadata ?? { stepId: provenance.stepId, workflowId: provenance.workflowId, output: name },
     });
   } finally {
     await handle.close();

@@ -25,11 +25,13 @@ import {
   inputParts,
   type CacheKeyParts,
 } from '../cache/key';
+import { valueDigest } from '../cache/digests';
 import { toApplicationFailure } from '../failures';
 import type { MlflowTracker } from '../tracking';
 import type { Executors, RemoteCommandRequest, RemoteProgress } from '../executors';
 import { parseStepSecrets, processRedactor, resolveStepSecrets, type SecretSources } from '../secrets';
 import { BUILTIN_IMPLEMENTATIONS } from './builtin';
+import { builtinImageOf, isRemoteBuiltin, runBuiltinRemotely, type BuiltinStepSettings } from './remote-builtin';
 import { expandListManifests } from './list-manifests';
 import {
   createStepImplementations,
@@ -105,6 +107,11 @@ export interface RunStepOptions {
    * step with an `env:` or `file:` secret fails with `SECRET_NOT_FOUND`.
    */
   secrets?: SecretSources;
+  /**
+   * The image (and Batch queue and job definition) of built-in steps on a remote executor that name none
+   * (`MLOE_BUILTIN_*`); the published mloe image of this version by default.
+   */
+  builtinSteps?: BuiltinStepSettings;
 }
 
 /**
@@ -193,6 +200,7 @@ export function createRunStep(
           {
             executors: options.executors ?? {},
             ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+            ...(options.builtinSteps === undefined ? {} : { builtinSteps: options.builtinSteps }),
             progress: (next) => {
               progress = next;
               context.heartbeat(next);
@@ -272,7 +280,7 @@ async function execute(
   }
 
   const store = context.store;
-  const parts = await keyParts(implementation, request, context);
+  const parts = await keyParts(implementation, request, context, remote.builtinSteps);
   const key = cacheKeyOf(parts);
   const entry = await readCacheEntry(store, key);
   let reasons: string[];
@@ -337,8 +345,23 @@ async function keyParts(
   implementation: ReturnType<StepImplementations['get']>,
   request: RunStepRequest,
   context: StepContext,
+  builtinSteps: BuiltinStepSettings | undefined,
 ): Promise<CacheKeyParts> {
   const files = await fileDigestsOf(implementation, request, context);
+  if (implementation !== undefined && isRemoteBuiltin(request)) {
+    // On a remote executor the image's code runs: the image joins the definition (where it runs does not).
+    const image = builtinImageOf(request, builtinSteps);
+    return {
+      definition: {
+        ref: request.uses,
+        digest: valueDigest({ code: definitionDigest(implementation), image }),
+        image,
+      },
+      inputs: inputParts(request.inputs),
+      params: {},
+      files,
+    };
+  }
   if (implementation !== undefined) {
     return {
       definition: { ref: request.uses ?? '', digest: definitionDigest(implementation) },
@@ -386,6 +409,8 @@ interface RemoteDispatch {
   executors: Executors;
   /** Where secret references are resolved; none configured when absent. */
   secrets?: SecretSources;
+  /** The worker's settings for built-in steps on remote executors. */
+  builtinSteps?: BuiltinStepSettings;
   progress: (progress: RemoteProgress) => void;
   previous?: RemoteProgress;
   timeoutMs?: number;
@@ -502,6 +527,9 @@ async function dispatch(
   context: StepContext,
   remote: RemoteDispatch,
 ): Promise<StepOutput & { logs?: StepLogs }> {
+  if (implementation !== undefined && isRemoteBuiltin(request)) {
+    return runBuiltinRemotely(implementation, request, context, remote.executors, remote, remote.builtinSteps);
+  }
   if (implementation !== undefined) return implementation.run(request.inputs, context);
   if (request.run !== undefined && request.placement !== undefined && request.placement.executor !== 'local') {
     return dispatchRemote({ ...request, run: request.run, placement: request.placement }, context, remote);

@@ -387,6 +387,14 @@ export const stepSchema = z.strictObject({
   batch: batchSettingsSchema.optional(),
   /** The task queue of the step's activity (`defaults.taskQueue`, else the run's): heavy steps on their own workers. */
   taskQueue: stepTaskQueueSchema.optional(),
+  /**
+   * The image a `uses:` step runs in on a remote executor (`mloe step exec` must be on its PATH); absent, the
+   * worker's built-in step image (`MLOE_BUILTIN_STEP_IMAGE`). A `run:` step names its image in `run.image`.
+   */
+  image: hinted(
+    z.string().min(1).regex(/^\S+$/),
+    "an image reference without whitespace, e.g. 'ghcr.io/mloe/mloe-worker:0.1.0'",
+  ).optional(),
   /** When true, a failure of this step does not fail the pipeline; steps that need it are skipped. */
   continueOnFailure: z.boolean().optional(),
 });

@@ -2,6 +2,7 @@
  * Executor settings: a remote executor (`kubernetes`, `batch`) only on `run:` steps, with an image, and with every
  * setting the chosen executor needs (a Batch job queue and job definition), named by field path before anything starts.
  */
+import { CONTAINER_BUILTIN_STEPS, runsInContainer } from '../../steps/remote';
 import { stepPlacement } from '../executors';
 import type { StepSpec } from '../schema';
 import type { PathSegment } from '../source-map';
@@ -9,6 +10,22 @@ import type { ValidationState } from './state';
 
 /** Checks one step's executor and the settings it needs. */
 export function checkExecutor(state: ValidationState, id: string, step: StepSpec, path: PathSegment[]): void {
+  if (step.image !== undefined && step.uses === undefined) {
+    state.report({
+      code: 'INVALID_STEP',
+      message: `step '${id}' has 'image', which only a registered ('uses') step takes`,
+      hint:
+        step.run === undefined
+          ? "remove 'image'"
+          : "move it into the step's run: `run: { image: ..., command: [...] }`",
+      path: [...path, 'image'],
+      at: 'key',
+    });
+  }
+  if (step.run === undefined && step.uses !== undefined && step.pipeline === undefined && step.promote === undefined) {
+    checkBuiltinExecutor(state, id, step, step.uses, path);
+    return;
+  }
   if (step.run === undefined) {
     if (step.executor !== undefined && step.executor !== 'local') {
       state.report({
@@ -61,6 +78,54 @@ export function checkExecutor(state: ValidationState, id: string, step: StepSpec
     state.report({
       code: 'INVALID_VALUE',
       message: `step '${id}' runs on the kubernetes executor${from}, so its batch settings would be ignored`,
+      hint: "remove 'batch', or set 'executor: batch'",
+      path: [...path, 'batch'],
+      at: 'key',
+    });
+  }
+}
+
+/**
+ * A `uses:` step on a remote executor: only built-in steps that run in a container (`core/steps/remote.ts`), as
+ * `mloe step exec`. Its image defaults to the worker's built-in step image, and on Batch its job queue and job
+ * definition may come from the worker's settings (`MLOE_BUILTIN_BATCH_JOB_QUEUE`, `MLOE_BUILTIN_BATCH_JOB_DEFINITION`),
+ * which the spec cannot see: a worker without them fails the step before submitting anything.
+ */
+function checkBuiltinExecutor(
+  state: ValidationState,
+  id: string,
+  step: StepSpec,
+  uses: string,
+  path: PathSegment[],
+): void {
+  const placement = stepPlacement(state.defaults, step);
+  if (placement.executor === 'local') return;
+  const resolved = state.registry.resolve(uses);
+  // An unknown step is reported at `uses` already.
+  if (!resolved.ok) return;
+  const ref = `${resolved.descriptor.name}@${resolved.descriptor.version}`;
+  if (!runsInContainer(ref)) {
+    state.report({
+      code: 'INVALID_STEP',
+      message: `step '${id}' (${ref}) cannot run on the ${placement.executor} executor: it runs on the worker`,
+      hint: `remove 'executor'; built-in steps that run remotely (as 'mloe step exec'): ${CONTAINER_BUILTIN_STEPS.join(', ')}`,
+      path: [...path, 'executor'],
+      at: 'key',
+    });
+  }
+  if (placement.executor === 'batch' && step.kubernetes !== undefined) {
+    state.report({
+      code: 'INVALID_VALUE',
+      message: `step '${id}' runs on the batch executor, so its kubernetes settings would be ignored`,
+      hint: "remove 'kubernetes', or set 'executor: kubernetes'",
+      path: [...path, 'kubernetes'],
+      at: 'key',
+    });
+  }
+  if (placement.executor === 'kubernetes' && step.batch !== undefined) {
+    state.report({
+      code: 'INVALID_VALUE',
+      message: `step '${id}' runs on the kubernetes executor, so its batch settings would be ignored`,
       hint: "remove 'batch', or set 'executor: batch'",
       path: [...path, 'batch'],
       at: 'key',
