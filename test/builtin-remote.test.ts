@@ -16,6 +16,7 @@ import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 
 import { getText, parseArtifactRef, S3ArtifactStore } from '../activities/artifacts';
+import { createMlflowClient, mlflowConfig, type Run } from '../activities/mlflow';
 import { stopDeployment } from '../activities/ml/steps/deploy-step';
 import { DEFAULT_BUILTIN_STEP_IMAGE } from '../activities/steps/remote-builtin';
 import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
@@ -23,7 +24,12 @@ import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import type { PipelineRunStatus, StepRunStatus } from '../workflows/types';
 import { startPipelineTestWorker, stepIn, type PipelineTestWorker } from './pipeline-harness';
 import { S3RVER_CREDENTIALS } from './s3-server';
-import { BATCH_TEST_REGION, batchTestCredentials, startExecutorTestbed, type ExecutorTestbed } from './support/executors-testbed';
+import {
+  BATCH_TEST_REGION,
+  batchTestCredentials,
+  startExecutorTestbed,
+  type ExecutorTestbed,
+} from './support/executors-testbed';
 
 const REPO = resolve(__dirname, '..');
 const BUCKET = 'mloe-builtin-remote';
@@ -56,8 +62,7 @@ describe('the demo pipeline with its train step on a remote executor', () => {
   const savedEnv = new Map<string, string | undefined>();
   const taskQueue = `mloe-builtin-remote-${process.pid}-${Date.now()}`;
   const modelName = `penguins-remote-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  const runs: Partial<Record<'local' | 'kubernetes' | 'batch', { workflowId: string; status: PipelineRunStatus }>> =
-    {};
+  const runs: Partial<Record<'local' | 'kubernetes' | 'batch', { workflowId: string; status: PipelineRunStatus }>> = {};
 
   beforeAll(async () => {
     // The image's `mloe`: this checkout's CLI, first on the PATH the simulated kubelet and Batch jobs inherit.
@@ -128,6 +133,26 @@ describe('the demo pipeline with its train step on a remote executor', () => {
     }
   }
 
+  /** The MLflow run of a run's train step (found by its execution tag), its metrics and params by key. */
+  async function trackedTrain(workflowId: string) {
+    const mlflow = createMlflowClient(mlflowConfig({ trackingUri: TRACKING_URI }));
+    const experiment = await mlflow.experiments.getByName('penguins');
+    const found: Run[] = [];
+    for await (const run of mlflow.runs.searchAll({
+      experimentIds: [experiment.experimentId],
+      filter: `tags.\`mloe.execution\` = '${workflowId}/train'`,
+    })) {
+      found.push(run);
+    }
+    expect(found).toHaveLength(1);
+    const data = found[0]?.data;
+    return {
+      metrics: Object.fromEntries((data?.metrics ?? []).map((metric) => [metric.key, metric.value])),
+      params: Object.fromEntries((data?.params ?? []).map((param) => [param.key, param.value])),
+      status: found[0]?.info.status,
+    };
+  }
+
   /** The train step's outputs as the same content: artifacts by digest, type and metadata, values as they are. */
   function sameContent(outputs: StepRunStatus['outputs']): Record<string, unknown> {
     return Object.fromEntries(
@@ -159,6 +184,16 @@ describe('the demo pipeline with its train step on a remote executor', () => {
     expect(remote.train.cache).toBe('miss');
     // Only train left the worker: the other steps ran there (no logs), as in the baseline.
     expect(stepIn(remote.status, 'features').logs).toBeUndefined();
+
+    // Tracked in MLflow as on the worker: the same metrics and params on the step's run.
+    const [trackedLocal, trackedRemote] = [
+      await trackedTrain(runs.local!.workflowId),
+      await trackedTrain(remote.workflowId),
+    ];
+    expect(trackedRemote.status).toBe('FINISHED');
+    expect(trackedRemote.metrics).toEqual(trackedLocal.metrics);
+    expect(Object.keys(trackedRemote.metrics).length).toBeGreaterThan(0);
+    expect(trackedRemote.params).toEqual(trackedLocal.params);
 
     // The Job, through the API: the mloe image, `mloe step exec train@2`, this run's.
     const kubeConfig = new KubeConfig();
