@@ -209,10 +209,10 @@ export async function runStepExec(ref: string, env: ConfigEnv, io: StartDevIo): 
   const onTerm = (): void => controller.abort(new Error('SIGTERM'));
   process.once('SIGTERM', onTerm);
   try {
+    // The step first: an unknown one is the mistake whatever the environment.
+    implementationOf(ref, BUILTIN_STEP_IMPLEMENTATIONS);
     const contract = stepContractFromEnv(env);
-    io.stdout(
-      `mloe step exec ${ref}: step ${contract.MLOE_STEP_ID ?? '?'} of run ${contract.MLOE_WORKFLOW_ID ?? '?'}`,
-    );
+    io.stdout(`mloe step exec ${ref}: step ${contract.MLOE_STEP_ID ?? '?'} of run ${contract.MLOE_WORKFLOW_ID ?? '?'}`);
     const summary = await execBuiltinStep(ref, contract, { signal: controller.signal });
     for (const [name, artifact] of Object.entries(summary.artifacts)) {
       io.stdout(`  output ${name}: ${artifact.type} ${shortDigest(artifact.digest)} (${artifact.size} bytes)`);
