@@ -127,7 +127,7 @@ async function readInputs(contract: StepContract, store: StagedInputStore): Prom
         );
       }
       await store.stage(name, ref.data, path);
-      inputs[name] = ref.data as JsonValue;
+      inputs[name] = ref.data;
     } else {
       inputs[name] = value as JsonValue;
     }

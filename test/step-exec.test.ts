@@ -22,6 +22,7 @@ import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { loadWorkerConfig } from '../workers/config';
 import { runMloe } from './support/cli';
 import { HOUSING_DATA } from './support/examples';
+import { thrownBy } from './support/rejection';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
 const REPO = resolve(__dirname, '..');
@@ -256,14 +257,13 @@ describe('built-in steps on remote executors in a spec', () => {
       builtinStep: 'train@2',
       outputs: { model: { type: 'model' }, metrics: { type: 'metrics' }, trainRows: { type: 'integer' } },
     });
-    expect(() => builtinCommandRequest(implementation, request, 's3://b/p')).toThrow(
-      expect.objectContaining({
-        code: 'CONFIG_INVALID',
-        message:
-          'step train (train@2) runs on the batch executor without batch.jobQueue: set it on the step or in ' +
-          'defaults, or start the worker with MLOE_BUILTIN_BATCH_JOB_QUEUE (docs/executors.md)',
-      }),
-    );
+    expect(thrownBy(() => builtinCommandRequest(implementation, request, 's3://b/p'))).toMatchObject({
+      code: 'CONFIG_INVALID',
+      retryable: false,
+      message:
+        'step train (train@2) runs on the batch executor without batch.jobQueue: set it on the step or in ' +
+        'defaults, or start the worker with MLOE_BUILTIN_BATCH_JOB_QUEUE (docs/executors.md)',
+    });
   });
 
   test('worker settings: the published image by default, an image without a tag refused', () => {
