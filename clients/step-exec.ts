@@ -19,6 +19,7 @@ import { artifactRefSchema, FileArtifactStore, shortDigest, type ArtifactRef } f
 import { BUILTIN_ARTIFACTS_KEY } from '../activities/runner/contract';
 import { BUILTIN_STEP_IMPLEMENTATIONS } from '../activities/steps/run-step';
 import type { StepContext, StepImplementations } from '../activities/steps/registry';
+import { stepExecFailureLine } from '../activities/steps/remote-builtin';
 import { StagedInputStore } from '../activities/steps/staged-inputs-store';
 import { MloeError, ensureError } from '../core/errors';
 import type { JsonValue } from '../core/spec';
@@ -232,6 +233,8 @@ export async function runStepExec(ref: string, env: ConfigEnv, io: StartDevIo): 
     const error = ensureError(unknown);
     const code = error instanceof MloeError ? error.code : 'INTERNAL';
     io.stderr(`error: ${code}: ${error.message}`);
+    // Read back by the worker from the job's log tail: the step's code, and whether a retry could help.
+    io.stderr(stepExecFailureLine(code, !(error instanceof MloeError) || error.retryable));
     return error instanceof MloeError && (code === 'CONFIG_INVALID' || code === 'STEP_COMMAND_INVALID') ? 2 : 1;
   } finally {
     process.removeListener('SIGTERM', onTerm);

@@ -228,6 +228,31 @@ describe('the demo pipeline with its train step on a remote executor', () => {
     expect(stepLog).toMatch(/^mloe step exec train@2: done in \d+\.\d s$/m);
   });
 
+  it('a train step that fails for good in its Job fails with its own code and is not retried: one Job', async () => {
+    const spec = (await penguins('kubernetes')) as { steps: Record<string, { with?: Record<string, unknown> }> };
+    spec.steps.train!.with = { ...spec.steps.train!.with, hyperparameters: { treez: 10 } };
+    const started = await startPipeline(worker.env.client, {
+      spec,
+      params: { source: join(REPO, 'node_modules', 'vega-datasets', 'data', 'penguins.json'), modelName },
+      artifactStore: `s3://${BUCKET}/runs-kubernetes`,
+      workingDir: directory,
+      taskQueue,
+    });
+    const outcome = await waitForPipeline(started.handle, { pollIntervalMs: 200 });
+    expect(outcome.error).toBeDefined();
+    const train = stepIn(outcome.status, 'train');
+    expect(train.state).toBe('failed');
+    // The step's own error, as on the worker (CONFIG_INVALID is final): not retried, though the policy allows 3.
+    expect(train.error).toMatch(
+      /^CONFIG_INVALID: step train: the command exited with code 2 in job mloe-train-a1-[0-9a-f]+; last lines of its log:\n[^]*^error: CONFIG_INVALID: train@2 \(random-forest\): hyperparameters: Unrecognized key: "treez"/m,
+    );
+    expect(train.attempts).toBe(1);
+    const jobs = bed.kube!.store.list('jobs', 'default', (labels) => labels?.['mloe.dev/step'] === 'train');
+    expect(
+      jobs.filter((job) => job.metadata.annotations?.['mloe.dev/workflow-id'] === started.workflowId),
+    ).toHaveLength(1);
+  });
+
   it('runs train as an AWS Batch job with only the executor changed (queue and definition from the worker)', async () => {
     const local = stepIn(runs.local!.status, 'train');
     const remote = await run('batch');

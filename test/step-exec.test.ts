@@ -108,18 +108,20 @@ describe('mloe step exec', () => {
     const env = await contract({});
     const unknown = await runMloe(['step', 'exec', 'nope@1'], env);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.join('\n')).toBe(
+    expect(unknown.stderr[0]).toBe(
       'error: CONFIG_INVALID: there is no built-in step "nope@1": mloe step exec runs validate@1, featurize@1, ' +
         'train@1, evaluate@1, validate@2, split@1, features@1, train@2 (name@version, exactly)',
     );
     const unversioned = await runMloe(['step', 'exec', 'train'], env);
-    expect(unversioned.stderr.join('\n')).toMatch(/^error: CONFIG_INVALID: there is no built-in step "train"/);
+    expect(unversioned.stderr[0]).toMatch(/^error: CONFIG_INVALID: there is no built-in step "train"/);
     const workerOnly = await runMloe(['step', 'exec', 'register@1'], env);
     expect(workerOnly.code).toBe(2);
-    expect(workerOnly.stderr.join('\n')).toMatch(
+    expect(workerOnly.stderr[0]).toMatch(
       /^error: CONFIG_INVALID: the built-in step "register@1" runs on the worker only: mloe step exec runs validate@1/,
     );
     expect(workerOnly.stdout).toEqual([]);
+    // The last line, which the worker reads back from a job's log: the code, and that a retry cannot help.
+    expect(workerOnly.stderr.at(-1)).toBe('mloe step exec: failed with CONFIG_INVALID (not retryable)');
   });
 
   it('names the contract variables and files that are missing, with STEP_COMMAND_INVALID', async () => {
@@ -127,7 +129,7 @@ describe('mloe step exec', () => {
     const { MLOE_INPUTS_FILE: _inputs, MLOE_OUTPUTS_DIR: _outputs, ...partial } = env;
     const missing = await runMloe(['step', 'exec', 'validate@1'], { ...partial, MLOE_WORK_DIR: 'relative' });
     expect(missing.code).toBe(2);
-    expect(missing.stderr.join('\n')).toBe(
+    expect(missing.stderr[0]).toBe(
       "error: STEP_COMMAND_INVALID: mloe step exec runs inside a command step, whose runner sets the contract's " +
         'variables: MLOE_INPUTS_FILE is not set; MLOE_OUTPUTS_DIR is not set; MLOE_WORK_DIR is not an absolute path ' +
         '(docs/command-steps.md)',
@@ -137,13 +139,13 @@ describe('mloe step exec', () => {
       MLOE_INPUTS_FILE: join(env.MLOE_WORK_DIR!, 'absent.json'),
     });
     expect(noFile.code).toBe(2);
-    expect(noFile.stderr.join('\n')).toBe(
+    expect(noFile.stderr[0]).toBe(
       `error: STEP_COMMAND_INVALID: MLOE_INPUTS_FILE names ${join(env.MLOE_WORK_DIR!, 'absent.json')}, which cannot ` +
         'be read (ENOENT): the stage-in step writes it before the command starts',
     );
     await writeFile(env.MLOE_PARAMS_FILE!, '[1]');
     const badParams = await runMloe(['step', 'exec', 'validate@1'], env);
-    expect(badParams.stderr.join('\n')).toBe(
+    expect(badParams.stderr[0]).toBe(
       `error: STEP_COMMAND_INVALID: MLOE_PARAMS_FILE (${env.MLOE_PARAMS_FILE!}) must hold a JSON object`,
     );
   });
@@ -154,7 +156,7 @@ describe('mloe step exec', () => {
     const absent = await contract({ dataset: { ...dataset, path: '/nonexistent/dataset' }, columns: COLUMNS });
     const notFound = await runMloe(['step', 'exec', 'validate@1'], absent);
     expect(notFound.code).toBe(1);
-    expect(notFound.stderr.join('\n')).toBe(
+    expect(notFound.stderr[0]).toBe(
       'error: ARTIFACT_NOT_FOUND: input dataset: the staged file /nonexistent/dataset is missing (inputs.json names ' +
         'it; the stage-in step did not write it)',
     );
@@ -166,7 +168,7 @@ describe('mloe step exec', () => {
       await contract({ dataset: { ...dataset, path: tampered }, columns: COLUMNS }),
     );
     expect(corrupt.code).toBe(1);
-    expect(corrupt.stderr.join('\n')).toMatch(
+    expect(corrupt.stderr[0]).toMatch(
       new RegExp(
         `^error: ARTIFACT_CORRUPT: input dataset: the staged file ${tampered} is sha256:[0-9a-f]{64} \\(17 bytes\\), expected ${dataset.digest}`,
       ),
@@ -175,7 +177,9 @@ describe('mloe step exec', () => {
     const wrongColumns = await contract({ dataset: { ...dataset, path }, columns: ['sqft'] });
     const failed = await runMloe(['step', 'exec', 'validate@1'], wrongColumns);
     expect(failed.code).toBe(1);
-    expect(failed.stderr.join('\n')).toMatch(/^error: DATA_INVALID: /);
+    expect(failed.stderr[0]).toMatch(/^error: DATA_INVALID: /);
+    expect(failed.stderr).toHaveLength(2);
+    expect(failed.stderr[1]).toBe('mloe step exec: failed with DATA_INVALID (not retryable)');
   });
 });
 

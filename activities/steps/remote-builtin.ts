@@ -6,7 +6,7 @@
  * when it runs on the worker; the cache key adds the image (the code that ran is the image's).
  */
 import packageJson from '../../package.json';
-import { MloeError } from '../../core/errors';
+import { MloeError, type MloeErrorCode } from '../../core/errors';
 import type { JsonValue, StepPlacement } from '../../core/spec';
 import type { ExecutionContext, Executors, RemoteCommandRequest } from '../executors';
 import type { StepContext, StepImplementation, StepOutput } from './registry';
@@ -22,6 +22,31 @@ export const DEFAULT_BUILTIN_STEP_IMAGE = `ghcr.io/mloe/mloe-worker:${packageJso
 /** The command a remote built-in step runs (`mloe` is on the image's PATH). */
 export function builtinStepCommand(ref: string): string[] {
   return ['mloe', 'step', 'exec', ref];
+}
+
+/**
+ * The last line `mloe step exec` prints when the step fails: its error code and whether a retry could help, which
+ * the worker reads back from the job's log tail (see {@link stepExecFailure}).
+ */
+export function stepExecFailureLine(code: string, retryable: boolean): string {
+  return `mloe step exec: failed with ${code} (${retryable ? 'retryable' : 'not retryable'})`;
+}
+
+/**
+ * The step's own error from a failed job: a `STEP_COMMAND_FAILED` whose log tail ends with
+ * {@link stepExecFailureLine} becomes an error with the step's code and retryability (the message keeps the tail), so
+ * a step that fails for good (`DATA_INVALID`, `CONFIG_INVALID`) is not retried, as on the worker. Anything else is
+ * returned as it is.
+ */
+export function stepExecFailure(error: unknown): unknown {
+  if (!(error instanceof MloeError) || error.code !== 'STEP_COMMAND_FAILED') return error;
+  const matches = [
+    ...error.message.matchAll(/mloe step exec: failed with ([A-Z][A-Z_]{1,63}) \((not retryable|retryable)\)/g),
+  ];
+  const last = matches.at(-1);
+  if (last === undefined) return error;
+  // The code comes from this version's `mloe step exec`, which prints `MloeError` codes only.
+  return new MloeError(last[1] as MloeErrorCode, error.message, { retryable: last[2] === 'retryable', cause: error });
 }
 
 /** The worker's settings for remote built-in steps (`MLOE_BUILTIN_*`, workers/config.ts). */
@@ -121,14 +146,18 @@ export async function runBuiltinRemotely(
       { retryable: false },
     );
   }
-  const result = await executor.run(builtinCommandRequest(implementation, request, context.store.rootUri, settings), {
-    attempt: context.attempt,
-    signal: context.signal,
-    store: context.store,
-    progress: execution.progress,
-    ...(execution.previous === undefined ? {} : { previous: execution.previous }),
-    ...(execution.timeoutMs === undefined ? {} : { timeoutMs: execution.timeoutMs }),
-  });
+  const result = await executor
+    .run(builtinCommandRequest(implementation, request, context.store.rootUri, settings), {
+      attempt: context.attempt,
+      signal: context.signal,
+      store: context.store,
+      progress: execution.progress,
+      ...(execution.previous === undefined ? {} : { previous: execution.previous }),
+      ...(execution.timeoutMs === undefined ? {} : { timeoutMs: execution.timeoutMs }),
+    })
+    .catch((error: unknown) => {
+      throw stepExecFailure(error);
+    });
   return {
     outputs: result.outputs as Record<string, JsonValue>,
     ...(result.metrics === undefined ? {} : { metrics: result.metrics }),
