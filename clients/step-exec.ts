@@ -200,21 +200,19 @@ export async function execBuiltinStep(
 }
 
 /**
- * `mloe step exec`: runs the step and prints what it wrote (the step's log); exit code 0 when it succeeded, 1 when
- * the step failed, 2 when it cannot run here (an unknown step, a missing contract variable), with `error: CODE:
- * message` on stderr. SIGTERM (the kubelet stopping the container) cancels the step.
+ * `mloe step exec`: runs the step and prints what it wrote (the step's log); exit code 0 when it succeeded, else
+ * `error: CODE: message` and {@link stepExecFailureLine} on stderr and exit code 2 for `CONFIG_INVALID` and
+ * `STEP_COMMAND_INVALID` (an unknown step, a missing contract variable, refused inputs), 1 for anything else. SIGTERM (the kubelet stopping the container) ends the process at once, as Node's default does:
+ * nothing it wrote is collected from a cancelled job.
  */
 export async function runStepExec(ref: string, env: ConfigEnv, io: StartDevIo): Promise<number> {
   const started = performance.now();
-  const controller = new AbortController();
-  const onTerm = (): void => controller.abort(new Error('SIGTERM'));
-  process.once('SIGTERM', onTerm);
   try {
     // The step first: an unknown one is the mistake whatever the environment.
     implementationOf(ref, BUILTIN_STEP_IMPLEMENTATIONS);
     const contract = stepContractFromEnv(env);
     io.stdout(`mloe step exec ${ref}: step ${contract.MLOE_STEP_ID ?? '?'} of run ${contract.MLOE_WORKFLOW_ID ?? '?'}`);
-    const summary = await execBuiltinStep(ref, contract, { signal: controller.signal });
+    const summary = await execBuiltinStep(ref, contract);
     for (const [name, artifact] of Object.entries(summary.artifacts)) {
       io.stdout(`  output ${name}: ${artifact.type} ${shortDigest(artifact.digest)} (${artifact.size} bytes)`);
     }
@@ -236,7 +234,5 @@ export async function runStepExec(ref: string, env: ConfigEnv, io: StartDevIo): 
     // Read back by the worker from the job's log tail: the step's code, and whether a retry could help.
     io.stderr(stepExecFailureLine(code, !(error instanceof MloeError) || error.retryable));
     return error instanceof MloeError && (code === 'CONFIG_INVALID' || code === 'STEP_COMMAND_INVALID') ? 2 : 1;
-  } finally {
-    process.removeListener('SIGTERM', onTerm);
   }
 }
