@@ -164,6 +164,8 @@ describe(`the mloe-worker Helm chart (rendered, checked against Kubernetes ${KUB
       MLOE_METRICS_ADDRESS: '0.0.0.0:9464',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
       MLOE_STAGING_IMAGE: 'registry.local/curl:8',
+      // Built-in steps on its executors run `mloe step exec` in the worker's own image.
+      MLOE_BUILTIN_STEP_IMAGE: 'ghcr.io/mloe/mloe-worker:0.1.0',
     });
     // Shared defaults fill what a worker does not override.
     expect(at(gpu, 'spec', 'template', 'spec', 'containers', 0, 'resources')).toEqual({
@@ -290,6 +292,8 @@ describe('the worker image (infra/docker/Dockerfile)', () => {
     expect(dockerfile).toMatch(/RUN npm ci --omit=dev/);
     expect(dockerfile).toContain('COPY --from=build /app/dist/workflow-bundle.js ./dist/workflow-bundle.js');
     expect(dockerfile).toContain('MLOE_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js');
+    // `mloe` on PATH: the command of built-in steps on remote executors (`mloe step exec`).
+    expect(dockerfile).toContain('RUN ln -s /app/bin/mloe.js /usr/local/bin/mloe');
   });
 
   it('runs as a non-root user under tini, starting bin/docker-entrypoint.js', () => {
