@@ -157,8 +157,12 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
             }),
           }
         : {}),
-      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+      // One tracking configuration for the worker and the pipeline view: the user's, or the embedded server's.
+      tracking: ({ mlflowUrl }) => {
         config = withEmbeddedTracking(config, env, mlflowUrl);
+        return config.tracking;
+      },
+      createWorker: (connection, workflowBundle) => {
         if (config.tracking !== undefined) {
           sweeper = startTrackingSweeper({
             connection,

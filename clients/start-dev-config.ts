@@ -16,6 +16,7 @@ import {
   type StartDevServerOptions,
 } from './start-dev';
 import { resolveUiPort, type EmbeddedUiOptions } from './ui';
+import { loadTrackingConfig, type ConfigEnv } from '../workers/config';
 
 const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_TYPES)[number]>(
   SEARCH_ATTRIBUTE_TYPES.map((type) => [type.toLowerCase(), type]),
@@ -136,9 +137,14 @@ function tlsOf(flags: {
 
 /**
  * Validates what commander parsed for `start-dev` into a {@link StartDevConfig}.
- * `extraArgs` are the arguments commander did not recognise; they become warnings, not errors.
+ * `extraArgs` are the arguments commander did not recognise; they become warnings, not errors. `env` (`process.env`)
+ * gives the pipeline view its MLflow ({@link pipelineViewMlflow}).
  */
-export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string[]): StartDevConfig {
+export function resolveStartDevConfig(
+  flags: unknown,
+  extraArgs: readonly string[],
+  env: ConfigEnv = {},
+): StartDevConfig {
   const parsed = startDevFlagsSchema.safeParse(flags);
   if (!parsed.success) {
     throw new ConfigError(`invalid start-dev flags:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
@@ -180,21 +186,41 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
           ...(flagValues.uiAssetPath === undefined ? {} : { assetPath: flagValues.uiAssetPath }),
         };
   if (ui !== undefined) resolveUiPort(flagValues.port, ui.port);
+  const warnings = extraArgs.length === 0 ? [] : [`ignoring unrecognised start-dev arguments: ${extraArgs.join(' ')}`];
+  if (ui !== undefined) {
+    const mlflow = pipelineViewMlflow(env);
+    if (mlflow.warning !== undefined) warnings.push(mlflow.warning);
+    if (mlflow.config !== undefined) ui.mlflow = mlflow.config;
+  }
 
   return {
     server,
     ...(ui === undefined ? {} : { ui }),
     dynamicConfig: Object.fromEntries(flagValues.dynamicConfigValue),
     logFormat: flagValues.logFormat,
-    warnings: extraArgs.length === 0 ? [] : [`ignoring unrecognised start-dev arguments: ${extraArgs.join(' ')}`],
+    warnings,
   };
 }
 
 /**
- * Parses the arguments that follow `server start-dev`, exactly as the Temporal SDK passes them after those two words.
- * Pure: no output, no exit; throws {@link ConfigError} on invalid input.
+ * The MLflow the pipeline view finds step runs in: the one workers started with the same environment track to
+ * (`MLFLOW_TRACKING_URI` and its credentials, read as `mloe worker` reads them), none when it is unset. A bad setting
+ * is a warning, not a failure: this server is a drop-in for Temporal's, and MLflow is only the view's extra.
  */
-export function parseStartDevArgs(argv: readonly string[]): StartDevConfig {
+function pipelineViewMlflow(env: ConfigEnv): { config?: EmbeddedUiOptions['mlflow']; warning?: string } {
+  try {
+    const tracking = loadTrackingConfig({ env });
+    return tracking === undefined ? {} : { config: tracking.mlflow };
+  } catch (error) {
+    return { warning: `the pipeline view shows no MLflow step runs: ${ensureError(error).message}` };
+  }
+}
+
+/**
+ * Parses the arguments that follow `server start-dev`, exactly as the Temporal SDK passes them after those two words.
+ * Pure: no output, no exit; throws {@link ConfigError} on invalid input. `env` as in {@link resolveStartDevConfig}.
+ */
+export function parseStartDevArgs(argv: readonly string[], env: ConfigEnv = {}): StartDevConfig {
   const command = createStartDevCommand()
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
@@ -203,5 +229,5 @@ export function parseStartDevArgs(argv: readonly string[]): StartDevConfig {
   } catch (error) {
     throw new ConfigError(ensureError(error).message, { cause: error });
   }
-  return resolveStartDevConfig(command.opts(), command.args);
+  return resolveStartDevConfig(command.opts(), command.args, env);
 }
