@@ -247,7 +247,7 @@ describe('the pipeline view with a user-set MLflow that requires credentials', (
     expect(dev.output).not.toContain(basic('alice', PASSWORD).slice('Basic '.length));
   }, 60_000);
 
-  it('mloe server start-dev reads the same variables: a token finds the runs, a wrong password says so', async () => {
+  it('mloe server start-dev reads the same variables: a token or URI credentials find the runs, a wrong password says so', async () => {
     const startDev = async (extra: Record<string, string>): Promise<MloeChild> => {
       const child = children(['server', 'start-dev', '--port', '0'], {
         cwd,
@@ -264,6 +264,18 @@ describe('the pipeline view with a user-set MLflow that requires credentials', (
     expect(found.text).not.toContain(TOKEN);
     await withToken.stop('SIGTERM');
     expect(withToken.output).not.toContain(TOKEN);
+
+    // Credentials in the URI, as MLflow's clients also take them.
+    const inUri = children(['server', 'start-dev', '--port', '0'], {
+      cwd,
+      env: childEnv({ MLFLOW_TRACKING_URI: proxy.url.replace('http://', `http://alice:${PASSWORD}@`) }),
+    });
+    await inUri.waitForStdout(UI_LINE, 60_000);
+    const fromUri = await stepRunsAnswer(UI_LINE.exec(inUri.stdout)?.[1] ?? '', experimentId, workflowId);
+    expect(fromUri.status).toBe(200);
+    expect((JSON.parse(fromUri.text) as { runs: StepRunLink[] }).runs).toEqual(runs);
+    await inUri.stop('SIGTERM');
+    expect(inUri.output).not.toContain(PASSWORD);
 
     const wrong = await startDev({ MLFLOW_TRACKING_USERNAME: 'alice', MLFLOW_TRACKING_PASSWORD: WRONG_PASSWORD });
     const wrongUi = UI_LINE.exec(wrong.stdout)?.[1] ?? '';
