@@ -12,19 +12,9 @@ import { z } from 'zod';
 import type { MlflowHttpClient } from './http';
 import { LOG_BATCH_LIMITS, splitLogBatch, type LogBatchLimits, type WireBatch } from './log-batch';
 import { allPages } from './paging';
-import { call, check, endpoint } from './rest';
+import { call, callPage, check, endpoint } from './rest';
 import type { Metric, Page, Run, RunInfo, RunStatus, TagsInput, ViewType } from './types';
-import {
-  compact,
-  doubleToWire,
-  emptySchema,
-  inputs,
-  metricSchema,
-  pageTokenSchema,
-  runInfoSchema,
-  runSchema,
-  tagsToWire,
-} from './wire';
+import { compact, doubleToWire, emptySchema, inputs, metricSchema, runInfoSchema, runSchema, tagsToWire } from './wire';
 
 /** The run endpoints. */
 export const RUN_ENDPOINTS = {
@@ -267,13 +257,7 @@ export class RunsApi {
       order_by: value.orderBy,
       page_token: value.pageToken,
     };
-    const answer = await call(
-      this.#http,
-      R.search,
-      fields,
-      z.object({ runs: z.array(runSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.runs, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, R.search, fields, 'runs', runSchema);
   }
 
   /** Every run matching `input`, page after page. */
@@ -351,13 +335,7 @@ export class RunsApi {
   ): Promise<Page<Metric>> {
     check(z.tuple([inputs.id, inputs.text]), [runId, key], R.metricHistory);
     const fields = { run_id: runId, metric_key: key, max_results: options.maxResults, page_token: options.pageToken };
-    const answer = await call(
-      this.#http,
-      R.metricHistory,
-      fields,
-      z.object({ metrics: z.array(metricSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.metrics, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, R.metricHistory, fields, 'metrics', metricSchema);
   }
 
   /** Every logged value of a metric, following page tokens (`pageSize` per request when given). */
