@@ -190,14 +190,7 @@ export class RunsApi {
 
   /** Creates a run (status `RUNNING`) in an active experiment. */
   async create(input: CreateRunInput): Promise<Run> {
-    const value = check(createSchema, input, R.create);
-    const fields = {
-      experiment_id: value.experimentId,
-      run_name: value.runName,
-      start_time: value.startTime ?? this.#now(),
-      tags: tagsToWire(value.tags),
-    };
-    return (await call(this.#http, R.create, fields, runAnswer)).run;
+    return (await call(this.#http, R.create, this.#createFields(input), runAnswer)).run;
   }
 
   /**
@@ -205,14 +198,18 @@ export class RunsApi {
    * validated or kept, which saves a caller that creates a run per step the cost of reading it back.
    */
   async createId(input: CreateRunInput): Promise<string> {
+    return call(this.#http, R.create, this.#createFields(input), runIdAnswer);
+  }
+
+  /** The checked fields of a `runs/create` request; the start time is now unless given. */
+  #createFields(input: CreateRunInput): Record<string, unknown> {
     const value = check(createSchema, input, R.create);
-    const fields = {
+    return {
       experiment_id: value.experimentId,
       run_name: value.runName,
       start_time: value.startTime ?? this.#now(),
       tags: tagsToWire(value.tags),
     };
-    return call(this.#http, R.create, fields, runIdAnswer);
   }
 
   /** The run with its current metrics, params, tags and inputs; `RESOURCE_DOES_NOT_EXIST` if there is none. */
