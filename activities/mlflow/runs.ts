@@ -13,7 +13,7 @@ import type { MlflowHttpClient } from './http';
 import { LOG_BATCH_LIMITS, splitLogBatch, type LogBatchLimits, type WireBatch } from './log-batch';
 import { allPages } from './paging';
 import { call, callPage, check, endpoint } from './rest';
-import type { Metric, Page, Run, RunInfo, RunStatus, TagsInput, ViewType } from './types';
+import type { Dataset, Metric, Page, Run, RunInfo, RunStatus, TagsInput, ViewType } from './types';
 import { compact, doubleToWire, emptySchema, inputs, metricSchema, runInfoSchema, runSchema, tagsToWire } from './wire';
 
 /** The run endpoints. */
@@ -96,14 +96,7 @@ export interface LogBatchOptions {
 
 /** A dataset input of {@link RunsApi.logInputs}. */
 export interface DatasetInputInput {
-  dataset: {
-    name: string;
-    digest: string;
-    sourceType: string;
-    source: string;
-    schema?: string;
-    profile?: string;
-  };
+  dataset: Dataset;
   /** E.g. `{ 'mlflow.data.context': 'training' }`. */
   tags?: TagsInput;
 }
