@@ -22,11 +22,21 @@ const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_
   SEARCH_ATTRIBUTE_TYPES.map((type) => [type.toLowerCase(), type]),
 );
 
-const portSchema = z
+/** A port flag's text (`--port`, `--ui-port`, ...; also `mloe dev`'s): 0 to 65535, 0 picking a free port. */
+export const portSchema = z
   .string()
   .regex(/^\d+$/, 'expected a port number')
   .transform(Number)
-  .pipe(z.number().int().min(0).max(65535));
+  .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'));
+
+/** `--ui-public-path` (also `mloe dev`'s): a URL path such as `/temporal`, without `..`. */
+export const uiPublicPathSchema = z
+  .string()
+  .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
+  .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..');
+
+/** `--ui-codec-endpoint` (also `mloe dev`'s): the http(s) URL of a remote payload codec. */
+export const uiCodecEndpointSchema = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 const keyValueSchema = z
   .string()
@@ -65,13 +75,9 @@ const startDevFlagsSchema = z.object({
   headless: z.boolean().optional(),
   uiPort: portSchema.optional(),
   uiIp: z.string().min(1).optional(),
-  uiPublicPath: z
-    .string()
-    .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
-    .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..')
-    .optional(),
+  uiPublicPath: uiPublicPathSchema.optional(),
   uiAssetPath: z.string().min(1).optional(),
-  uiCodecEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  uiCodecEndpoint: uiCodecEndpointSchema.optional(),
   httpPort: portSchema.optional(),
   httpCorsOrigins: z
     .string()
