@@ -29,15 +29,12 @@ import type { StepContext } from '../activities/steps';
 import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
 import type { JsonValue } from '../core/spec';
 import { startMlflowServer } from '../infra/mlflow';
+import { percentile } from './stats';
 
 const TRAIN_ROWS = Number(process.env.BENCH_ML_ROWS ?? 100_000);
 const TEST_ROWS = Math.round(TRAIN_ROWS / 5);
 const SINGLE_REQUESTS = Number(process.env.BENCH_ML_SINGLE ?? 2000);
 const BATCH_REQUESTS = Number(process.env.BENCH_ML_BATCHES ?? 50);
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 function summary(samples: number[], rowsPer: number): { p50: number; p99: number; rowsPerSecond: number } {
   const total = samples.reduce((a, b) => a + b, 0);

@@ -32,6 +32,7 @@ import { createStepImplementations, type StepImplementation } from '../activitie
 import { pipeline, type PipelineBuilder } from '../core/builder';
 import { NOOP_STEP, chainSpec, ownCpuMs, processCpuMs, runInProcess } from './pipeline-support';
 import { startServerProcess } from './server-process';
+import { median } from './stats';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const WORK_STEPS = positiveInt('BENCH_WORK_STEPS', 50);
@@ -79,11 +80,6 @@ function workChainSpec(length: number): PipelineSpec {
     });
   }
   return builder.build({ registry: STEPS.registry });
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 /** `mloe mlflow server` on a free port, as a process of its own. */

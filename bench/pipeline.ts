@@ -40,6 +40,7 @@ import {
   processCpuMs,
   runInProcess,
 } from './pipeline-support';
+import { median } from './stats';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const FANOUT_STEPS = positiveInt('BENCH_FANOUT_STEPS', 2000);
@@ -106,11 +107,6 @@ function specOf(scenario: Scenario): PipelineSpec {
     case 'distinct':
       return distinctSpec(FANOUT_STEPS);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 /** The baseline's wall time (ms): the median of a few in-process runs of the DAG. */

@@ -12,6 +12,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { createMlflowBackend, parseMlflowServerConfig, type MlflowBackend } from '../infra/mlflow';
+import { percentile } from './stats';
 
 const RUNS = Number(process.env.BENCH_REGISTRY_RUNS ?? 10_000);
 const ITERATIONS = Number(process.env.BENCH_REGISTRY_ITERATIONS ?? 50);
@@ -24,10 +25,6 @@ interface Figure {
   where: 'HTTP' | 'in-process';
   median: number;
   p99: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function time(operation: string, where: Figure['where'], run: (i: number) => Promise<unknown>): Promise<Figure> {
