@@ -33,6 +33,7 @@ import { pipeline, type PipelineBuilder } from '../core/builder';
 import { NOOP_STEP, chainSpec, ownCpuMs, processCpuMs, runInProcess } from './pipeline-support';
 import { startServerProcess } from './server-process';
 import { median } from './stats';
+import { positiveInt } from './knobs';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const WORK_STEPS = positiveInt('BENCH_WORK_STEPS', 50);
@@ -41,14 +42,6 @@ const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
 const DURABLE = (process.env.BENCH_MODES ?? 'durable') !== 'memory';
 /** Tracking on may cost at most this much more wall time than tracking off. */
 const TARGET_RATIO = 1.2;
-
-function positiveInt(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got '${text}'`);
-  return value;
-}
 
 /** `spin@1`: burns `ms` of CPU (a step that computes something), returns its seed. */
 const SPIN_STEP: StepImplementation = {

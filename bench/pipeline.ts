@@ -41,6 +41,7 @@ import {
   runInProcess,
 } from './pipeline-support';
 import { median } from './stats';
+import { positiveInt } from './knobs';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const FANOUT_STEPS = positiveInt('BENCH_FANOUT_STEPS', 2000);
@@ -77,14 +78,6 @@ interface Figures {
   cacheDecisions: string;
   /** Size of the run's final status (the workflow's result and `status` query answer), in bytes of JSON. */
   statusBytes: number;
-}
-
-function positiveInt(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got '${text}'`);
-  return value;
 }
 
 function listKnob<T extends string>(name: string, allowed: readonly T[], fallback: readonly T[]): T[] {
