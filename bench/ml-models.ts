@@ -26,10 +26,11 @@ import { runFeatures } from '../activities/ml/steps/features-step';
 import { runTrain } from '../activities/ml/steps/train-step';
 import { registerModel } from '../activities/steps/register';
 import type { StepContext } from '../activities/steps';
-import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
+import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import type { JsonValue } from '../core/spec';
 import { startMlflowServer } from '../infra/mlflow';
 import { percentile } from './stats';
+import { trackRunningPipeline } from '../test/support/ml-fixtures';
 
 const TRAIN_ROWS = Number(process.env.BENCH_ML_ROWS ?? 100_000);
 const TEST_ROWS = Math.round(TRAIN_ROWS / 5);
@@ -171,19 +172,7 @@ async function main(): Promise<void> {
     }
 
     // 2. Serving.
-    await trackPipelineRun(
-      tracker,
-      {
-        pipeline: 'bench-ml',
-        workflowId: 'bench-ml',
-        specHash: 'sha256:00',
-        state: 'running',
-        params: {},
-        startedAt: new Date().toISOString(),
-        steps: [],
-      },
-      { temporalRunId: 'r', firstExecutionRunId: 'r', namespace: 'default' },
-    );
+    await trackRunningPipeline(tracker, 'bench-ml', 'bench-ml');
     const testRows = await withDuckDb(async ({ connection }) =>
       (await connection.runAndReadAll(`SELECT * FROM read_parquet('${paths.test}') LIMIT 1000`))
         .getRowObjectsJS()
