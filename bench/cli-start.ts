@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { runRun } from '../clients/run';
 import { writeFileAtomic } from '../workers/bundle-cache';
 import { buildWorkflowBundle, cachedWorkflowBundle } from '../workers/workflow-bundle';
+import { positiveInt } from './knobs';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'mloe.js');
@@ -30,12 +31,6 @@ interface Sample {
   firstStep?: number;
   ready?: number;
   exit?: number;
-}
-
-function positiveInt(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'mloe-bench-cli-'));

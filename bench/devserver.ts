@@ -12,6 +12,7 @@ import * as activities from './devserver-activities';
 import { benchSchedules } from './schedules';
 import { startServerProcess } from './server-process';
 import { benchVisibility } from './visibility';
+import { percentile } from './stats';
 
 const SEQUENTIAL_STEPS = Number(process.env.BENCH_SEQUENTIAL_STEPS ?? 500);
 const HELLO_TOTAL = Number(process.env.BENCH_HELLO_TOTAL ?? 1000);
@@ -26,10 +27,6 @@ interface Figures {
   helloPerSecond: number;
   fanOutSeconds: number;
   baselineStepMs: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function runMode(

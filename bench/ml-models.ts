@@ -26,18 +26,16 @@ import { runFeatures } from '../activities/ml/steps/features-step';
 import { runTrain } from '../activities/ml/steps/train-step';
 import { registerModel } from '../activities/steps/register';
 import type { StepContext } from '../activities/steps';
-import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
+import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import type { JsonValue } from '../core/spec';
 import { startMlflowServer } from '../infra/mlflow';
+import { percentile } from './stats';
+import { trackRunningPipeline } from '../test/support/ml-fixtures';
 
 const TRAIN_ROWS = Number(process.env.BENCH_ML_ROWS ?? 100_000);
 const TEST_ROWS = Math.round(TRAIN_ROWS / 5);
 const SINGLE_REQUESTS = Number(process.env.BENCH_ML_SINGLE ?? 2000);
 const BATCH_REQUESTS = Number(process.env.BENCH_ML_BATCHES ?? 50);
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 function summary(samples: number[], rowsPer: number): { p50: number; p99: number; rowsPerSecond: number } {
   const total = samples.reduce((a, b) => a + b, 0);
@@ -174,19 +172,7 @@ async function main(): Promise<void> {
     }
 
     // 2. Serving.
-    await trackPipelineRun(
-      tracker,
-      {
-        pipeline: 'bench-ml',
-        workflowId: 'bench-ml',
-        specHash: 'sha256:00',
-        state: 'running',
-        params: {},
-        startedAt: new Date().toISOString(),
-        steps: [],
-      },
-      { temporalRunId: 'r', firstExecutionRunId: 'r', namespace: 'default' },
-    );
+    await trackRunningPipeline(tracker, 'bench-ml', 'bench-ml');
     const testRows = await withDuckDb(async ({ connection }) =>
       (await connection.runAndReadAll(`SELECT * FROM read_parquet('${paths.test}') LIMIT 1000`))
         .getRowObjectsJS()

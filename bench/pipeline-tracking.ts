@@ -13,10 +13,9 @@
  * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_WORK_STEPS` (50), `BENCH_WORK_MS` (25), `BENCH_ROUNDS` (5), `BENCH_MODES`
  * (durable, or memory for both servers).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -31,7 +30,9 @@ import { cachedWorkflowBundle } from '../workers/workflow-bundle';
 import { createStepImplementations, type StepImplementation } from '../activities/steps';
 import { pipeline, type PipelineBuilder } from '../core/builder';
 import { NOOP_STEP, chainSpec, ownCpuMs, processCpuMs, runInProcess } from './pipeline-support';
-import { startServerProcess } from './server-process';
+import { startMlflowServerProcess, startServerProcess } from './server-process';
+import { median } from './stats';
+import { positiveInt } from './knobs';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const WORK_STEPS = positiveInt('BENCH_WORK_STEPS', 50);
@@ -40,14 +41,6 @@ const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
 const DURABLE = (process.env.BENCH_MODES ?? 'durable') !== 'memory';
 /** Tracking on may cost at most this much more wall time than tracking off. */
 const TARGET_RATIO = 1.2;
-
-function positiveInt(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got '${text}'`);
-  return value;
-}
 
 /** `spin@1`: burns `ms` of CPU (a step that computes something), returns its seed. */
 const SPIN_STEP: StepImplementation = {
@@ -79,44 +72,6 @@ function workChainSpec(length: number): PipelineSpec {
     });
   }
   return builder.build({ registry: STEPS.registry });
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
-/** `mloe mlflow server` on a free port, as a process of its own. */
-async function startMlflowProcess(backendStoreUri: string | undefined, artifacts: string) {
-  const args = [
-    resolve(__dirname, '../bin/mloe.js'),
-    'mlflow',
-    'server',
-    '--port',
-    '0',
-    '--artifacts-destination',
-    artifacts,
-    ...(backendStoreUri === undefined ? [] : ['--backend-store-uri', backendStoreUri]),
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /is running at (\S+)/.exec(out);
-      if (match?.[1] !== undefined) ok(match[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`MLflow server exited with ${code}: ${out}`)));
-  });
-  return {
-    url,
-    pid: child.pid,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /**
@@ -168,17 +123,17 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   const { code } = await cachedWorkflowBundle({ cacheDir: loadWorkflowBundleConfig({ env: process.env }).cacheDir });
   const server = await startServerProcess(DURABLE ? join(scratch, 'temporal.db') : undefined);
-  const mlflowServer = await startMlflowProcess(
-    DURABLE ? `sqlite:///${join(scratch, 'mlflow.db')}` : undefined,
-    join(scratch, 'mlartifacts'),
-  );
+  const mlflowServer = await startMlflowServerProcess({
+    ...(DURABLE ? { backendStoreUri: `sqlite:///${join(scratch, 'mlflow.db')}` } : {}),
+    artifacts: join(scratch, 'mlartifacts'),
+  });
   const connection = await Connection.connect({ address: server.address });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const workers: Worker[] = [];
   const running: Promise<void>[] = [];
   try {
     const client = new Client({ connection });
-    const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: mlflowServer.url });
+    const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: mlflowServer.at });
     if (tracking === undefined) throw new Error('no tracking configuration');
     const make = (taskQueue: string, tracked: boolean) =>
       createPipelineWorker({
@@ -200,7 +155,7 @@ async function main(): Promise<void> {
       await runOnce(client, queue, chainSpec(20), warm, []);
       await runOnce(client, queue, workChainSpec(2), warm, []);
     }
-    const pids = [server.child.pid, mlflowServer.pid];
+    const pids = [server.child.pid, mlflowServer.child.pid];
     const scenarios: { spec: PipelineSpec; figures: ScenarioFigures }[] = [
       {
         spec: chain,
@@ -241,7 +196,7 @@ async function main(): Promise<void> {
     }
     // What the last tracked chain left in MLflow: one nested run per step, finished.
     if (tracked === undefined) throw new Error('the tracked runs have no MLflow run');
-    const mlflow = createMlflowClient(mlflowConfig({ trackingUri: mlflowServer.url }));
+    const mlflow = createMlflowClient(mlflowConfig({ trackingUri: mlflowServer.at }));
     let nested = 0;
     for await (const stepRun of mlflow.runs.searchAll({
       experimentIds: [tracked.experimentId],

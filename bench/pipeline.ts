@@ -40,6 +40,8 @@ import {
   processCpuMs,
   runInProcess,
 } from './pipeline-support';
+import { median } from './stats';
+import { positiveInt } from './knobs';
 
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const FANOUT_STEPS = positiveInt('BENCH_FANOUT_STEPS', 2000);
@@ -78,14 +80,6 @@ interface Figures {
   statusBytes: number;
 }
 
-function positiveInt(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got '${text}'`);
-  return value;
-}
-
 function listKnob<T extends string>(name: string, allowed: readonly T[], fallback: readonly T[]): T[] {
   const text = process.env[name];
   if (text === undefined || text === '') return [...fallback];
@@ -106,11 +100,6 @@ function specOf(scenario: Scenario): PipelineSpec {
     case 'distinct':
       return distinctSpec(FANOUT_STEPS);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 /** The baseline's wall time (ms): the median of a few in-process runs of the DAG. */

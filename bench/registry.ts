@@ -6,12 +6,13 @@
  * in-process on the store in this process. Prints a table and writes nothing else; copy the figures into
  * docs/benchmarks.md with the machine they ran on.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { createMlflowBackend, parseMlflowServerConfig, type MlflowBackend } from '../infra/mlflow';
+import { percentile } from './stats';
+import { startMlflowServerProcess } from './server-process';
 
 const RUNS = Number(process.env.BENCH_REGISTRY_RUNS ?? 10_000);
 const ITERATIONS = Number(process.env.BENCH_REGISTRY_ITERATIONS ?? 50);
@@ -24,10 +25,6 @@ interface Figure {
   where: 'HTTP' | 'in-process';
   median: number;
   p99: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function time(operation: string, where: Figure['where'], run: (i: number) => Promise<unknown>): Promise<Figure> {
@@ -157,42 +154,6 @@ async function overHttp(url: string, experimentId: string, runId: string): Promi
   ];
 }
 
-/** `mloe mlflow server` on the database file, in its own process; resolves with its URL and a stopper. */
-async function startServerProcess(dbFile: string, artifacts: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      resolve(__dirname, '../bin/mloe.js'),
-      'mlflow',
-      'server',
-      '--port',
-      '0',
-      '--backend-store-uri',
-      `sqlite:///${dbFile}`,
-      '--artifacts-destination',
-      artifacts,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /is running at (\S+)/.exec(out);
-      if (match?.[1] !== undefined) ok(match[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`mloe mlflow server exited with ${code}: ${out}`)));
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'mloe-bench-registry-'));
   try {
@@ -206,10 +167,10 @@ async function main(): Promise<void> {
     const local = await inProcess(backend, experimentId, runId);
     backend.close();
 
-    const server = await startServerProcess(dbFile, artifacts);
+    const server = await startMlflowServerProcess({ backendStoreUri: `sqlite:///${dbFile}`, artifacts });
     let remote: Figure[];
     try {
-      remote = await overHttp(server.url, experimentId, runId);
+      remote = await overHttp(server.at, experimentId, runId);
     } finally {
       await server.stop();
     }

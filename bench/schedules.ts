@@ -20,6 +20,7 @@ import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 
 import { createPipelineSchedule, preparePipelineSchedule } from '../clients/schedules/schedules';
 import { registerSearchAttributes } from '../workers/search-attributes';
+import { percentile } from './stats';
 
 const SCHEDULES = Number(process.env.BENCH_SCHEDULES ?? 100);
 const WINDOW_MS = Number(process.env.BENCH_SCHEDULE_WINDOW_MS ?? 10_000);
@@ -31,10 +32,6 @@ export interface ScheduleFigures {
   p50: number;
   p99: number;
   max: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 /** Runs the benchmark against a fresh in-memory server process. */

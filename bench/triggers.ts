@@ -17,6 +17,7 @@ import { createTrigger } from '../clients/triggers';
 import { createPipelineWorker } from '../workers/pipeline-worker';
 import { BENCH_STEPS } from './pipeline-support';
 import { startServerProcess } from './server-process';
+import { percentile } from './stats';
 
 const TRIGGERS = Number(process.env.BENCH_TRIGGERS ?? 100);
 const POLL_MS = Number(process.env.BENCH_TRIGGER_POLL_MS ?? 2_000);
@@ -37,10 +38,6 @@ async function idleShare(serverPid: number, ms: number): Promise<{ server: numbe
   const server = (await cpuSeconds(serverPid)) - server0;
   const worker = process.cpuUsage(worker0);
   return { server: server / (ms / 1000), worker: (worker.user + worker.system) / 1e6 / (ms / 1000) };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** Figures of one run. */

@@ -104,7 +104,7 @@ export function buildProgram(
       // Loaded here rather than at the top so that `--help` does not pay for zod (see bin/mloe.js on `require`).
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { resolveStartDevConfig } = require('./start-dev-config') as typeof import('./start-dev-config');
-      setExitCode(await runStartDev(resolveStartDevConfig(command.opts(), command.args), io));
+      setExitCode(await runStartDev(resolveStartDevConfig(command.opts(), command.args, env), io));
     }),
   );
   // `mloe mlflow server`: declared in mlflow-server.ts (commander only; the server loads when the command runs).

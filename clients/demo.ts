@@ -138,15 +138,18 @@ export async function runDemo(io: StartDevIo, options: DemoOptions = {}): Promis
       ...(tracking === undefined
         ? { mlflow: embeddedMlflowOptions({ port: 0, dbFilename: mlflowState, artifactsParent: artifactRoot }) }
         : {}),
-      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+      // One tracking configuration for the worker and the pipeline view: the user's, or the embedded server's.
+      tracking: ({ mlflowUrl }) => {
         if (tracking === undefined && mlflowUrl !== undefined) tracking = embeddedTrackingConfig(env, mlflowUrl);
-        return createPipelineWorker({
+        return tracking;
+      },
+      createWorker: (connection, workflowBundle, embedded) =>
+        createPipelineWorker({
           connection,
           workflowBundle,
-          ...(tracking === undefined ? {} : { tracking }),
+          ...(embedded.tracking === undefined ? {} : { tracking: embedded.tracking }),
           ...(tracing === undefined ? {} : { tracing }),
-        });
-      },
+        }),
     });
     io.stdout(`[${elapsed()}] dev server running at ${stack.address}`);
     if (stack.uiUrl !== undefined) {

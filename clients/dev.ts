@@ -23,6 +23,7 @@ import { DEFAULT_TELEMETRY, installWorkerTelemetry, type WorkerTelemetry } from 
 import { DEFAULT_NAMESPACE, nextShutdownSignal, readyLine, type StartDevIo } from './start-dev';
 import { WORKER_SHUTDOWN_GRACE_MS, workerReadyLine } from './worker';
 import { uiLine, type EmbeddedUiOptions } from './ui';
+import { portSchema, uiCodecEndpointSchema, uiPublicPathSchema } from './start-dev-config';
 
 /** The flags of `mloe dev` as commander hands them over. */
 export interface DevFlags {
@@ -44,34 +45,15 @@ export interface DevFlags {
 }
 
 const devFlagsSchema = z.object({
-  port: z
-    .string()
-    .regex(/^\d+$/, 'expected a port number')
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
-    .default(7233),
+  port: portSchema.default(7233),
   ip: z.string().min(1, 'expected an IP address').default('127.0.0.1'),
   dbFilename: z.string().min(1, 'expected a file name').optional(),
-  mlflowPort: z
-    .string()
-    .regex(/^\d+$/, 'expected a port number')
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
-    .default(DEFAULT_MLFLOW_PORT),
+  mlflowPort: portSchema.default(DEFAULT_MLFLOW_PORT),
   headless: z.boolean().optional(),
-  uiPort: z
-    .string()
-    .regex(/^\d+$/, 'expected a port number')
-    .transform(Number)
-    .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'))
-    .optional(),
+  uiPort: portSchema.optional(),
   uiIp: z.string().min(1, 'expected an IP address').optional(),
-  uiPublicPath: z
-    .string()
-    .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
-    .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..')
-    .optional(),
-  uiCodecEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  uiPublicPath: uiPublicPathSchema.optional(),
+  uiCodecEndpoint: uiCodecEndpointSchema.optional(),
 });
 
 /** The Web UI options of `mloe dev`'s flags (bound like the server unless `--ui-ip` says otherwise). */
@@ -157,8 +139,12 @@ export async function runDevCommand(io: StartDevIo, options: DevCommandOptions =
             }),
           }
         : {}),
-      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+      // One tracking configuration for the worker and the pipeline view: the user's, or the embedded server's.
+      tracking: ({ mlflowUrl }) => {
         config = withEmbeddedTracking(config, env, mlflowUrl);
+        return config.tracking;
+      },
+      createWorker: (connection, workflowBundle) => {
         if (config.tracking !== undefined) {
           sweeper = startTrackingSweeper({
             connection,

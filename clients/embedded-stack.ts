@@ -10,6 +10,7 @@ import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/
 
 import type { DevServerOptions } from '../infra/devserver';
 import type { MlflowServerOptions } from '../infra/mlflow';
+import type { TrackingConfig } from '../activities/tracking/config';
 import type { WorkflowBundleConfig } from '../workers/config';
 import { loadWorkflowBundle } from '../workers/workflow-bundle';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../workflows/types';
@@ -49,13 +50,21 @@ export interface EmbeddedStackOptions {
   /** Payload encryption: the stack's client encrypts with it, and the UI serves it as its codec endpoint. */
   codec?: CodecConfig;
   /**
+   * Where the worker tracks runs, given the embedded MLflow server's URL when one was started (e.g. through
+   * `withEmbeddedTracking`); `undefined`: tracking is off. Called once, after the servers start and before the UI
+   * and the worker do: the pipeline view finds step runs in exactly this MLflow, with its credentials, and
+   * `createWorker` gets it as `embedded.tracking`. Absent: tracking is off.
+   */
+  tracking?: (embedded: { mlflowUrl?: string }) => TrackingConfig | undefined;
+  /**
    * Creates (but does not run) the worker, on the stack's worker connection, running `workflowBundle`;
-   * `embedded.mlflowUrl` is the embedded MLflow server's URL when one was started.
+   * `embedded.mlflowUrl` is the embedded MLflow server's URL when one was started, `embedded.tracking` what
+   * {@link EmbeddedStackOptions.tracking} resolved to.
    */
   createWorker: (
     connection: NativeConnection,
     workflowBundle: WorkflowBundle,
-    embedded: { mlflowUrl?: string },
+    embedded: { mlflowUrl?: string; tracking?: TrackingConfig },
   ) => Promise<Worker>;
 }
 
@@ -135,20 +144,23 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     if (mlflowServer.status === 'rejected') throw ensureError(mlflowServer.reason);
     const server = devServer.value;
     const embedded = mlflowServer.value === undefined ? {} : { mlflowUrl: mlflowServer.value.url };
+    const tracking = options.tracking?.(embedded);
     const ui =
       options.ui === undefined
         ? undefined
         : await startEmbeddedUi(server, {
             ...options.ui,
             ...(options.codec === undefined ? {} : { codec: options.codec.codec }),
-            ...(embedded.mlflowUrl === undefined ? {} : { mlflowTrackingUri: embedded.mlflowUrl }),
+            ...(tracking === undefined ? {} : { mlflow: tracking.mlflow }),
           });
     if (ui !== undefined) closers.push(() => ui.close());
     const connection = await Connection.connect({ address: server.address });
     closers.push(() => connection.close());
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     closers.push(() => nativeConnection.close());
-    const worker = workflowBundle.then((bundle) => options.createWorker(nativeConnection, bundle, embedded));
+    const worker = workflowBundle.then((bundle) =>
+      options.createWorker(nativeConnection, bundle, { ...embedded, ...(tracking === undefined ? {} : { tracking }) }),
+    );
     worker.catch(() => undefined); // reported to whoever awaits `worker`, not as an unhandled rejection
     // A created worker holds its connection until it has run: let a worker that never ran go first.
     closers.push(async () => {

@@ -3,8 +3,10 @@
  * tracking server the stack tracks to, and an artifact's lineage read from the artifact store its URI names (the
  * records `mloe lineage` reads). Loaded only when a UI starts.
  */
-import { createMlflowClient, mlflowConfig, type MlflowConfig } from '../activities/mlflow';
+import { MLFLOW_ENV, createMlflowClient, isMlflowError, type MlflowConfig } from '../activities/mlflow';
+import { activityMlflowConfig } from '../activities/tracking/config';
 import { MLOE_TAGS, tagEquals } from '../activities/tracking/names';
+import { MloeError, ensureError } from '../core/errors';
 import { defaultAllowedHosts } from '../infra/devserver/http/security';
 import type { PipelineViewBackend, StepRunLink } from '../infra/ui/pipeline-view-api';
 
@@ -29,7 +31,9 @@ export async function artifactLineage(artifactUri: string): Promise<unknown> {
 /**
  * Finds the MLflow runs of a pipeline run's steps with the typed client (`runs/search`, every page): runs in the
  * experiment tagged as steps of the workflow (`mloe.kind`, `mloe.workflowId`), one per step execution
- * (`mloe.execution`; should an execution have several, the latest started wins), in execution order.
+ * (`mloe.execution`; should an execution have several, the latest started wins), in execution order. A failed search
+ * is an `MLFLOW_REQUEST_FAILED` error naming the server (never its credentials) and, when the server refused them,
+ * the variables that hold them.
  */
 export function mlflowStepRuns(config: MlflowConfig): NonNullable<PipelineViewBackend['stepRuns']> {
   const client = createMlflowClient(config);
@@ -39,36 +43,61 @@ export function mlflowStepRuns(config: MlflowConfig): NonNullable<PipelineViewBa
       experimentIds: [experimentId],
       filter: `${tagEquals(MLOE_TAGS.kind, 'step')} and ${tagEquals(MLOE_TAGS.workflowId, workflowId)}`,
     });
-    for await (const run of runs) {
-      const tags = new Map(run.data.tags.map((tag) => [tag.key, tag.value]));
-      const execution = tags.get(MLOE_TAGS.execution);
-      const stepId = tags.get(MLOE_TAGS.stepId);
-      if (!execution || !stepId) continue;
-      const index = tags.get(MLOE_TAGS.index);
-      const started = run.info.startTime ?? 0;
-      const known = latest.get(execution);
-      if (known && known.started >= started) continue;
-      latest.set(execution, {
-        started,
-        link: {
-          execution,
-          stepId,
-          ...(index === undefined || index === '' ? {} : { index: Number(index) }),
-          runId: run.info.runId,
-          experimentId: run.info.experimentId || experimentId,
-        },
-      });
+    try {
+      for await (const run of runs) {
+        const tags = new Map(run.data.tags.map((tag) => [tag.key, tag.value]));
+        const execution = tags.get(MLOE_TAGS.execution);
+        const stepId = tags.get(MLOE_TAGS.stepId);
+        if (!execution || !stepId) continue;
+        const index = tags.get(MLOE_TAGS.index);
+        const started = run.info.startTime ?? 0;
+        const known = latest.get(execution);
+        if (known && known.started >= started) continue;
+        latest.set(execution, {
+          started,
+          link: {
+            execution,
+            stepId,
+            ...(index === undefined || index === '' ? {} : { index: Number(index) }),
+            runId: run.info.runId,
+            experimentId: run.info.experimentId || experimentId,
+          },
+        });
+      }
+    } catch (error) {
+      throw searchFailure(config, error);
     }
     return [...latest.values()].map((entry) => entry.link).sort((a, b) => a.execution.localeCompare(b.execution));
   };
 }
 
-/** The backend for a UI bound to `ip`, finding step runs in `mlflowTrackingUri` when one is given. */
-export function pipelineViewBackend(options: { ip: string; mlflowTrackingUri?: string }): PipelineViewBackend {
+/** A failed step run search as the view shows it: the server, what it answered, and what to check. */
+function searchFailure(config: MlflowConfig, error: unknown): MloeError {
+  const cause = ensureError(error);
+  const refused = isMlflowError(error, 'UNAUTHENTICATED') || isMlflowError(error, 'PERMISSION_DENIED');
+  const { auth } = config;
+  const fix = !refused
+    ? ''
+    : auth.type === 'none'
+      ? `; the server wants credentials: set ${MLFLOW_ENV.token}, or ${MLFLOW_ENV.username} and ${MLFLOW_ENV.password}, where mloe runs`
+      : `; the server refused ${auth.type === 'bearer' ? `the token of ${MLFLOW_ENV.token}` : `the password of ${auth.username} (${MLFLOW_ENV.password}, or the one in ${MLFLOW_ENV.trackingUri})`}: check it where mloe runs`;
+  return new MloeError(
+    'MLFLOW_REQUEST_FAILED',
+    `MLflow tracking server ${config.trackingUri}: ${cause.message}${fix}`,
+    {
+      cause,
+    },
+  );
+}
+
+/**
+ * The backend for a UI bound to `ip`, finding step runs in `mlflow` when given: the MLflow configuration the worker
+ * tracks with (`TrackingConfig.mlflow`, credentials included), with the retries and timeout activities use, so that
+ * a server that is down answers the view within seconds.
+ */
+export function pipelineViewBackend(options: { ip: string; mlflow?: MlflowConfig }): PipelineViewBackend {
   return {
-    ...(options.mlflowTrackingUri === undefined
-      ? {}
-      : { stepRuns: mlflowStepRuns(mlflowConfig({ trackingUri: options.mlflowTrackingUri })) }),
+    ...(options.mlflow === undefined ? {} : { stepRuns: mlflowStepRuns(activityMlflowConfig(options.mlflow)) }),
     artifactLineage,
     allowedHosts: defaultAllowedHosts(options.ip),
   };

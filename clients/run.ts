@@ -130,10 +130,13 @@ export async function runRun(file: string, options: RunCommandOptions, io: Start
       ...(worker.tracking === undefined
         ? { mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: process.cwd() }) }
         : {}),
-      createWorker: (connection, workflowBundle, { mlflowUrl }) => {
+      // One tracking configuration for the worker and the pipeline view: the user's, or the embedded server's.
+      tracking: ({ mlflowUrl }) => {
         worker = withEmbeddedTracking(worker, options.env ?? {}, mlflowUrl);
-        return createPipelineWorker({ ...pipelineWorkerOptions(connection, worker), workflowBundle });
+        return worker.tracking;
       },
+      createWorker: (connection, workflowBundle) =>
+        createPipelineWorker({ ...pipelineWorkerOptions(connection, worker), workflowBundle }),
     });
     cleanups.push(() => stack.close());
     io.stdout(`[${elapsed()}] dev server running at ${stack.address} (set TEMPORAL_ADDRESS to use another)`);

@@ -16,16 +16,27 @@ import {
   type StartDevServerOptions,
 } from './start-dev';
 import { resolveUiPort, type EmbeddedUiOptions } from './ui';
+import { loadTrackingConfig, type ConfigEnv } from '../workers/config';
 
 const searchAttributeTypeByLowerName = new Map<string, (typeof SEARCH_ATTRIBUTE_TYPES)[number]>(
   SEARCH_ATTRIBUTE_TYPES.map((type) => [type.toLowerCase(), type]),
 );
 
-const portSchema = z
+/** A port flag's text (`--port`, `--ui-port`, ...; also `mloe dev`'s): 0 to 65535, 0 picking a free port. */
+export const portSchema = z
   .string()
   .regex(/^\d+$/, 'expected a port number')
   .transform(Number)
-  .pipe(z.number().int().min(0).max(65535));
+  .pipe(z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'));
+
+/** `--ui-public-path` (also `mloe dev`'s): a URL path such as `/temporal`, without `..`. */
+export const uiPublicPathSchema = z
+  .string()
+  .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
+  .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..');
+
+/** `--ui-codec-endpoint` (also `mloe dev`'s): the http(s) URL of a remote payload codec. */
+export const uiCodecEndpointSchema = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 const keyValueSchema = z
   .string()
@@ -64,13 +75,9 @@ const startDevFlagsSchema = z.object({
   headless: z.boolean().optional(),
   uiPort: portSchema.optional(),
   uiIp: z.string().min(1).optional(),
-  uiPublicPath: z
-    .string()
-    .regex(/^\/?([A-Za-z0-9._~-]+\/?)*$/, 'expected a URL path such as /temporal')
-    .refine((path) => !path.split('/').includes('..'), 'a public path cannot contain ..')
-    .optional(),
+  uiPublicPath: uiPublicPathSchema.optional(),
   uiAssetPath: z.string().min(1).optional(),
-  uiCodecEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  uiCodecEndpoint: uiCodecEndpointSchema.optional(),
   httpPort: portSchema.optional(),
   httpCorsOrigins: z
     .string()
@@ -136,9 +143,14 @@ function tlsOf(flags: {
 
 /**
  * Validates what commander parsed for `start-dev` into a {@link StartDevConfig}.
- * `extraArgs` are the arguments commander did not recognise; they become warnings, not errors.
+ * `extraArgs` are the arguments commander did not recognise; they become warnings, not errors. `env` (`process.env`)
+ * gives the pipeline view its MLflow ({@link pipelineViewMlflow}).
  */
-export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string[]): StartDevConfig {
+export function resolveStartDevConfig(
+  flags: unknown,
+  extraArgs: readonly string[],
+  env: ConfigEnv = {},
+): StartDevConfig {
   const parsed = startDevFlagsSchema.safeParse(flags);
   if (!parsed.success) {
     throw new ConfigError(`invalid start-dev flags:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
@@ -180,21 +192,41 @@ export function resolveStartDevConfig(flags: unknown, extraArgs: readonly string
           ...(flagValues.uiAssetPath === undefined ? {} : { assetPath: flagValues.uiAssetPath }),
         };
   if (ui !== undefined) resolveUiPort(flagValues.port, ui.port);
+  const warnings = extraArgs.length === 0 ? [] : [`ignoring unrecognised start-dev arguments: ${extraArgs.join(' ')}`];
+  if (ui !== undefined) {
+    const mlflow = pipelineViewMlflow(env);
+    if (mlflow.warning !== undefined) warnings.push(mlflow.warning);
+    if (mlflow.config !== undefined) ui.mlflow = mlflow.config;
+  }
 
   return {
     server,
     ...(ui === undefined ? {} : { ui }),
     dynamicConfig: Object.fromEntries(flagValues.dynamicConfigValue),
     logFormat: flagValues.logFormat,
-    warnings: extraArgs.length === 0 ? [] : [`ignoring unrecognised start-dev arguments: ${extraArgs.join(' ')}`],
+    warnings,
   };
 }
 
 /**
- * Parses the arguments that follow `server start-dev`, exactly as the Temporal SDK passes them after those two words.
- * Pure: no output, no exit; throws {@link ConfigError} on invalid input.
+ * The MLflow the pipeline view finds step runs in: the one workers started with the same environment track to
+ * (`MLFLOW_TRACKING_URI` and its credentials, read as `mloe worker` reads them), none when it is unset. A bad setting
+ * is a warning, not a failure: this server is a drop-in for Temporal's, and MLflow is only the view's extra.
  */
-export function parseStartDevArgs(argv: readonly string[]): StartDevConfig {
+function pipelineViewMlflow(env: ConfigEnv): { config?: EmbeddedUiOptions['mlflow']; warning?: string } {
+  try {
+    const tracking = loadTrackingConfig({ env });
+    return tracking === undefined ? {} : { config: tracking.mlflow };
+  } catch (error) {
+    return { warning: `the pipeline view shows no MLflow step runs: ${ensureError(error).message}` };
+  }
+}
+
+/**
+ * Parses the arguments that follow `server start-dev`, exactly as the Temporal SDK passes them after those two words.
+ * Pure: no output, no exit; throws {@link ConfigError} on invalid input. `env` as in {@link resolveStartDevConfig}.
+ */
+export function parseStartDevArgs(argv: readonly string[], env: ConfigEnv = {}): StartDevConfig {
   const command = createStartDevCommand()
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
@@ -203,5 +235,5 @@ export function parseStartDevArgs(argv: readonly string[]): StartDevConfig {
   } catch (error) {
     throw new ConfigError(ensureError(error).message, { cause: error });
   }
-  return resolveStartDevConfig(command.opts(), command.args);
+  return resolveStartDevConfig(command.opts(), command.args, env);
 }

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 
 import type { PayloadCodec } from '@temporalio/common';
 
+import type { MlflowConfig } from '../activities/mlflow/config';
 import type { DevServerHandle } from '../infra/devserver';
 import type { UiApi, UiServerHandle } from '../infra/ui/server';
 import type { PipelineViewBackend } from '../infra/ui/pipeline-view-api';
@@ -42,8 +43,11 @@ export interface EmbeddedUiOptions {
    * unless `codecEndpoint` names another), so the UI shows decrypted payloads.
    */
   codec?: PayloadCodec;
-  /** The MLflow tracking server the pipeline view finds step runs in (the embedded one, or MLFLOW_TRACKING_URI). */
-  mlflowTrackingUri?: string;
+  /**
+   * The MLflow the pipeline view finds step runs in: the worker's (`TrackingConfig.mlflow`, the embedded server or
+   * `MLFLOW_TRACKING_URI` with its credentials), kept on the server; the browser only gets links. None: no step runs.
+   */
+  mlflow?: MlflowConfig;
 }
 
 /**
@@ -98,7 +102,7 @@ function pipelineViewBackendFor(options: EmbeddedUiOptions): PipelineViewBackend
   const backend = require('./pipeline-view-backend') as typeof import('./pipeline-view-backend');
   return backend.pipelineViewBackend({
     ip: options.ip,
-    ...(options.mlflowTrackingUri === undefined ? {} : { mlflowTrackingUri: options.mlflowTrackingUri }),
+    ...(options.mlflow === undefined ? {} : { mlflow: options.mlflow }),
   });
 }
 

@@ -1,7 +1,8 @@
 /**
- * What the embedded HTTP servers (the Web UI, the MLflow server, the codec server, `/metrics`) share about their
- * socket: binding a host and port (0 picks a free one) with the listen error passed on as it came, so each server
- * can say in its own words that its port is in use (`EADDRINUSE`); closing gracefully; and the host as a URL shows it.
+ * What the embedded HTTP servers (the Web UI, the MLflow server, the codec server, `/metrics`, the dev server's HTTP
+ * API) share about their socket: binding a host and port (0 picks a free one) with the listen error passed on as it
+ * came, so each server can say in its own words that its port is in use (`EADDRINUSE`); closing gracefully; and the
+ * host as a URL shows it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,9 +34,20 @@ export interface GracefulServer {
   close(): Promise<void>;
 }
 
+/** Options of {@link gracefulServer}. */
+export interface GracefulServerOptions {
+  /**
+   * What `close` does with the requests in flight: `answer` (the default) lets them finish, with `Connection: close`;
+   * `end` ends them at once (destroys their sockets), for a server whose requests may wait long (long polls) on
+   * something that stops only after the server has closed.
+   */
+  inFlight?: 'answer' | 'end';
+}
+
 /** A Node HTTP server for `handle` (e.g. `@hono/node-server`'s request listener) that closes gracefully. */
 export function gracefulServer(
   handle: (request: IncomingMessage, response: ServerResponse) => unknown,
+  options: GracefulServerOptions = {},
 ): GracefulServer {
   const inFlight = new Set<ServerResponse>();
   let closing = false;
@@ -57,6 +69,7 @@ export function gracefulServer(
         for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
         server.close((error) => (error === undefined ? resolve() : reject(error)));
         server.closeIdleConnections();
+        if (options.inFlight === 'end') for (const response of inFlight) response.destroy();
       })),
   };
 }

@@ -13,11 +13,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { FileArtifactStore, putJson } from '../activities/artifacts';
 import { MlflowError, createMlflowClient, mlflowConfig, type MlflowClient } from '../activities/mlflow';
 import { createRunStep, type RunStepResult } from '../activities/steps';
-import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
+import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import { describeFailure, parseVersionReference } from '../clients/models';
 import { loadModelsConfig } from '../workers/config';
 import { runMloe, type CliResult } from './support/cli';
 import { closedPort } from './support/ports';
+import { trackRunningPipeline } from './support/ml-fixtures';
 
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 
@@ -42,19 +43,7 @@ describe('mloe models', () => {
     const runStep = createRunStep(undefined, { stores: () => store, tracking: tracker, warn: () => undefined });
     // Two versions registered by two pipeline runs, as register@1 registers them.
     for (const workflowId of [`${name}-a`, `${name}-b`]) {
-      await trackPipelineRun(
-        tracker,
-        {
-          pipeline: name,
-          workflowId,
-          specHash: 'sha256:00',
-          state: 'running',
-          params: {},
-          startedAt: new Date().toISOString(),
-          steps: [],
-        },
-        { temporalRunId: 'r', firstExecutionRunId: 'r', namespace: 'default' },
-      );
+      await trackRunningPipeline(tracker, name, workflowId);
       const model = await putJson(store, { workflowId }, { type: 'model' });
       const result: RunStepResult = await new MockActivityEnvironment().run(runStep, {
         stepId: 'register',

@@ -25,9 +25,9 @@ import { runTrain } from '../activities/ml/steps/train-step';
 import { startModelServer, type ModelServer } from '../activities/serving/server';
 import { registerModel } from '../activities/steps/register';
 import { buildProgram } from '../clients/cli';
-import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv } from '../activities/tracking';
+import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import type { JsonValue } from '../core/spec';
-import { penguinFiles, putDataset, stepContext } from './support/ml-fixtures';
+import { penguinFiles, putDataset, stepContext, trackRunningPipeline } from './support/ml-fixtures';
 import { pollUntil } from './support/poll';
 import { suiteTemporaryDirectories } from './temporary-directories';
 
@@ -53,19 +53,7 @@ describe('evaluate@2, mloe serve and deploy@1 against an MLflow registry', () =>
     tracker = new MlflowTracker(config, { warn: () => undefined });
     mlflow = createMlflowClient(mlflowConfig({ trackingUri: TRACKING_URI }));
     const context = stepContext(store, directory, tracker);
-    await trackPipelineRun(
-      tracker,
-      {
-        pipeline: context.pipeline ?? '',
-        workflowId: context.workflowId,
-        specHash: 'sha256:00',
-        state: 'running',
-        params: {},
-        startedAt: new Date().toISOString(),
-        steps: [],
-      },
-      { temporalRunId: 'r', firstExecutionRunId: 'r', namespace: 'default' },
-    );
+    await trackRunningPipeline(tracker, context.pipeline ?? '', context.workflowId);
     const files = await penguinFiles(directory);
     testRows = files.testRows;
     test = await putDataset(store, files.test);

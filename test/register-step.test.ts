@@ -29,9 +29,10 @@ import {
 } from '../activities/artifacts';
 import { createMlflowClient, mlflowConfig, type MlflowClient, type ModelVersion } from '../activities/mlflow';
 import { createRunStep, type RunStepRequest, type RunStepResult } from '../activities/steps';
-import { MlflowTracker, trackPipelineRun, trackingConfigFromEnv, type MlflowRunLink } from '../activities/tracking';
+import { MlflowTracker, trackingConfigFromEnv, type MlflowRunLink } from '../activities/tracking';
 import type { JsonValue } from '../core/spec';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-server';
+import { trackRunningPipeline } from './support/ml-fixtures';
 
 const TRACKING_URI = process.env.MLFLOW_TEST_TRACKING_URI ?? '';
 const BUCKET = 'models';
@@ -59,12 +60,7 @@ describe('register@1', () => {
 
   /** A pipeline run as `recordRun` tracks its start. */
   async function pipelineRun(workflowId: string, pipeline: string): Promise<MlflowRunLink> {
-    const startedAt = new Date().toISOString();
-    return trackPipelineRun(
-      tracker,
-      { pipeline, workflowId, specHash: 'sha256:00', state: 'running', params: {}, startedAt, steps: [] },
-      { temporalRunId: `${workflowId}-run`, firstExecutionRunId: `${workflowId}-run`, namespace: 'default' },
-    );
+    return trackRunningPipeline(tracker, pipeline, workflowId, `${workflowId}-run`);
   }
 
   /** Runs the step as the worker does, as attempt `attempt`. */

@@ -89,7 +89,7 @@ describe('step runs in MLflow', () => {
     );
     expect(answer.status).toBe(502);
     expect(((await answer.json()) as { message: string }).message).toMatch(
-      /cannot search MLflow for the step runs: MLflow POST \/api\/2.0\/mlflow\/runs\/search failed with ENDPOINT_NOT_FOUND \(HTTP 404\)/,
+      /cannot search MLflow for the step runs: MLflow tracking server http:\/\/\S+\/no-such-prefix: MLflow POST \/api\/2.0\/mlflow\/runs\/search failed with ENDPOINT_NOT_FOUND \(HTTP 404\)/,
     );
   });
 });

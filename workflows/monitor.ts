@@ -11,6 +11,7 @@ import { ParentClosePolicy, patched, proxyActivities, startChild, workflowInfo }
 
 import type { MonitorActivities } from '../activities/monitoring/activities';
 import { decideTick, type MonitorState } from '../core/monitoring/episodes';
+import { QUICK_STORE_CALL, backoffRetry } from './activity-options';
 import {
   PIPELINE_SEARCH_ATTRIBUTE,
   PIPELINE_STATUS_VALUES,
@@ -24,15 +25,12 @@ import { notify, wants } from './notifications';
 import { scheduledStartTime } from './scheduled-run';
 
 /** State reads and writes: quick, retried through a store's hiccups. */
-const state = proxyActivities<MonitorActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const state = proxyActivities<MonitorActivities>(QUICK_STORE_CALL);
 
 /** The check reads both datasets: give it time, and retry a few times. */
 const check = proxyActivities<MonitorActivities>({
   startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: backoffRetry({ initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 }),
 });
 
 /** The patch under which a tick on time counts from its scheduled time (see {@link tickTime}). */

@@ -12,6 +12,7 @@ import { CancellationScope, log, proxyActivities, startChild, workflowInfo } fro
 import type { NotificationActivities } from '../activities/notifications';
 import type { JsonValue } from '../core/spec';
 import { DEFAULT_WEBHOOK_ATTEMPTS, type NotificationEvent, type NotificationsSpec } from '../core/spec/notifications';
+import { backoffRetry } from './activity-options';
 import {
   DELIVER_NOTIFICATIONS_WORKFLOW_TYPE,
   type DeliverNotificationsInput,
@@ -90,12 +91,7 @@ export async function deliverNotifications(input: DeliverNotificationsInput): Pr
     input.targets.map(async (target, index): Promise<DeliveryOutcome> => {
       const activities = proxyActivities<NotificationActivities>({
         startToCloseTimeout: '30 seconds',
-        retry: {
-          initialInterval: '1 second',
-          backoffCoefficient: 2,
-          maximumInterval: '5 minutes',
-          maximumAttempts: target.maxAttempts,
-        },
+        retry: backoffRetry({ maximumInterval: '5 minutes', maximumAttempts: target.maxAttempts }),
       });
       try {
         const { status } = await activities.deliverWebhook({

@@ -37,6 +37,7 @@ import { parseDuration } from '../core/spec/units';
 import { notify, wants } from './notifications';
 import type { PipelineDefinition } from './pipeline-definition';
 import type { RunStatus } from './run-status';
+import { QUICK_STORE_CALL, backoffRetry } from './activity-options';
 import type { StepRequests } from './step-requests';
 import {
   APPROVAL_MEMO_KEY,
@@ -48,15 +49,12 @@ import {
 } from './types';
 
 /** The registry activities: quick calls, retried through an MLflow server's restarts. */
-const registry = proxyActivities<PromotionActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const registry = proxyActivities<PromotionActivities>(QUICK_STORE_CALL);
 
 /** The escalation webhook: a few attempts, then the gate goes on waiting (or times out) without it. */
 const webhook = proxyActivities<PromotionActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 },
+  retry: backoffRetry({ maximumInterval: '10 seconds', maximumAttempts: 5 }),
 });
 
 /** The longest identity and reason an update may carry. */

@@ -26,6 +26,7 @@ import {
 } from '@temporalio/workflow';
 
 import type { TriggerActivities } from '../activities/triggers';
+import { backoffRetry } from './activity-options';
 import {
   MAX_RECENT_RUNS,
   TRIGGER_MEMO_KEY,
@@ -45,20 +46,20 @@ import {
 const listing = proxyActivities<TriggerActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
+  retry: backoffRetry({ maximumAttempts: 3 }),
 });
 
 /** Starting runs: a batch retried through a worker's crash; its starts are idempotent. */
 const starting = proxyActivities<TriggerActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  retry: backoffRetry({ maximumAttempts: 5 }),
 });
 
 /** Writing a debounced run's object manifest: retried a few times, then the group is closed again a poll later. */
 const manifests = proxyActivities<TriggerActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  retry: backoffRetry({ maximumAttempts: 5 }),
 });
 
 /** The patch under which a debounced run's group writes an object manifest (a command older code did not issue). */

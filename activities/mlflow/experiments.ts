@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { isMlflowError, MlflowError } from './errors';
 import type { MlflowHttpClient } from './http';
 import { allPages } from './paging';
-import { call, check, endpoint } from './rest';
+import { call, callPage, check, endpoint } from './rest';
 import type { Experiment, Page, TagsInput, ViewType } from './types';
-import { compact, emptySchema, experimentSchema, inputs, pageTokenSchema, tagsToWire } from './wire';
+import { compact, emptySchema, experimentSchema, inputs, tagsToWire } from './wire';
 
 /** The experiment endpoints. */
 export const EXPERIMENT_ENDPOINTS = {
@@ -129,13 +129,7 @@ export class ExperimentsApi {
       page_token: value.pageToken,
       view_type: value.viewType,
     };
-    const answer = await call(
-      this.#http,
-      E.search,
-      fields,
-      z.object({ experiments: z.array(experimentSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.experiments, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, E.search, fields, 'experiments', experimentSchema);
   }
 
   /** Every experiment matching `input`, page after page. */

@@ -11,9 +11,9 @@ import { MlflowError } from './errors';
 import type { MlflowHttpClient } from './http';
 import { allPages } from './paging';
 import { versionInput, type VersionInput } from './registered-models';
-import { call, check, endpoint } from './rest';
+import { call, callPage, check, endpoint } from './rest';
 import type { ModelStage, ModelVersion, Page, TagsInput } from './types';
-import { compact, emptySchema, inputs, modelVersionSchema, pageTokenSchema, tagsToWire } from './wire';
+import { compact, emptySchema, inputs, modelVersionSchema, tagsToWire } from './wire';
 
 /** The model version endpoints. */
 export const MODEL_VERSION_ENDPOINTS = {
@@ -144,13 +144,7 @@ export class ModelVersionsApi {
       order_by: value.orderBy,
       page_token: value.pageToken,
     };
-    const answer = await call(
-      this.#http,
-      V.search,
-      fields,
-      z.object({ model_versions: z.array(modelVersionSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.model_versions, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, V.search, fields, 'model_versions', modelVersionSchema);
   }
 
   /** Every version matching `input`, page after page. */

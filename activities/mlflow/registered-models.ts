@@ -9,17 +9,9 @@ import { z } from 'zod';
 
 import type { MlflowHttpClient } from './http';
 import { allPages } from './paging';
-import { call, check, endpoint } from './rest';
+import { call, callPage, check, endpoint } from './rest';
 import type { ModelVersion, Page, RegisteredModel, TagsInput } from './types';
-import {
-  compact,
-  emptySchema,
-  inputs,
-  modelVersionSchema,
-  pageTokenSchema,
-  registeredModelSchema,
-  tagsToWire,
-} from './wire';
+import { compact, emptySchema, inputs, modelVersionSchema, registeredModelSchema, tagsToWire } from './wire';
 
 /** The registered model endpoints. */
 export const REGISTERED_MODEL_ENDPOINTS = {
@@ -122,13 +114,7 @@ export class RegisteredModelsApi {
       order_by: value.orderBy,
       page_token: value.pageToken,
     };
-    const answer = await call(
-      this.#http,
-      M.search,
-      fields,
-      z.object({ registered_models: z.array(registeredModelSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.registered_models, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, M.search, fields, 'registered_models', registeredModelSchema);
   }
 
   /** Every registered model matching `input`, page after page. */

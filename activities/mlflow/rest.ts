@@ -3,10 +3,11 @@
  * query string (repeated keys for lists), every other method sends them as a JSON body (DELETE included), as
  * MLflow's Python client does.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 
 import type { HttpMethod, MlflowHttpClient, MlflowService, QueryValue } from './http';
-import { checkInput } from './wire';
+import type { Page } from './types';
+import { checkInput, compact, pageTokenSchema } from './wire';
 
 /** Where MLflow's tracking and registry endpoints live. */
 export const MLFLOW_API = '/api/2.0/mlflow';
@@ -48,6 +49,32 @@ export async function call<T>(
       : { method: target.method, path: target.path, service: target.service, body: { kind: 'json', value: defined } },
     schema,
   );
+}
+
+/**
+ * Calls a paged endpoint (a search, a metric's history) with `fields` and answers one page: the items MLflow lists
+ * under `key` (`runs`, `experiments`, ...; none when the answer leaves the list out, as proto3 JSON does for an empty
+ * one), each validated with `item`, and the next page's token, absent on the last page.
+ */
+export async function callPage<T>(
+  http: MlflowHttpClient,
+  target: Endpoint,
+  fields: Readonly<Record<string, unknown>>,
+  key: string,
+  item: z.ZodType<T>,
+): Promise<Page<T>> {
+  const schema = z
+    .object({ [key]: z.array(item).default([]), next_page_token: pageTokenSchema })
+    .transform((answer): Page<T> => {
+      // Both checked by the schema; the narrowing only tells the type checker which is which.
+      const items = answer[key];
+      const token = answer.next_page_token;
+      return compact({
+        items: Array.isArray(items) ? items : [],
+        nextPageToken: typeof token === 'string' ? token : undefined,
+      });
+    });
+  return call(http, target, fields, schema);
 }
 
 /** {@link checkInput} naming `target`. */

@@ -12,19 +12,9 @@ import { z } from 'zod';
 import type { MlflowHttpClient } from './http';
 import { LOG_BATCH_LIMITS, splitLogBatch, type LogBatchLimits, type WireBatch } from './log-batch';
 import { allPages } from './paging';
-import { call, check, endpoint } from './rest';
-import type { Metric, Page, Run, RunInfo, RunStatus, TagsInput, ViewType } from './types';
-import {
-  compact,
-  doubleToWire,
-  emptySchema,
-  inputs,
-  metricSchema,
-  pageTokenSchema,
-  runInfoSchema,
-  runSchema,
-  tagsToWire,
-} from './wire';
+import { call, callPage, check, endpoint } from './rest';
+import type { Dataset, Metric, Page, Run, RunInfo, RunStatus, TagsInput, ViewType } from './types';
+import { compact, doubleToWire, emptySchema, inputs, metricSchema, runInfoSchema, runSchema, tagsToWire } from './wire';
 
 /** The run endpoints. */
 export const RUN_ENDPOINTS = {
@@ -106,14 +96,7 @@ export interface LogBatchOptions {
 
 /** A dataset input of {@link RunsApi.logInputs}. */
 export interface DatasetInputInput {
-  dataset: {
-    name: string;
-    digest: string;
-    sourceType: string;
-    source: string;
-    schema?: string;
-    profile?: string;
-  };
+  dataset: Dataset;
   /** E.g. `{ 'mlflow.data.context': 'training' }`. */
   tags?: TagsInput;
 }
@@ -200,14 +183,7 @@ export class RunsApi {
 
   /** Creates a run (status `RUNNING`) in an active experiment. */
   async create(input: CreateRunInput): Promise<Run> {
-    const value = check(createSchema, input, R.create);
-    const fields = {
-      experiment_id: value.experimentId,
-      run_name: value.runName,
-      start_time: value.startTime ?? this.#now(),
-      tags: tagsToWire(value.tags),
-    };
-    return (await call(this.#http, R.create, fields, runAnswer)).run;
+    return (await call(this.#http, R.create, this.#createFields(input), runAnswer)).run;
   }
 
   /**
@@ -215,14 +191,18 @@ export class RunsApi {
    * validated or kept, which saves a caller that creates a run per step the cost of reading it back.
    */
   async createId(input: CreateRunInput): Promise<string> {
+    return call(this.#http, R.create, this.#createFields(input), runIdAnswer);
+  }
+
+  /** The checked fields of a `runs/create` request; the start time is now unless given. */
+  #createFields(input: CreateRunInput): Record<string, unknown> {
     const value = check(createSchema, input, R.create);
-    const fields = {
+    return {
       experiment_id: value.experimentId,
       run_name: value.runName,
       start_time: value.startTime ?? this.#now(),
       tags: tagsToWire(value.tags),
     };
-    return call(this.#http, R.create, fields, runIdAnswer);
   }
 
   /** The run with its current metrics, params, tags and inputs; `RESOURCE_DOES_NOT_EXIST` if there is none. */
@@ -267,13 +247,7 @@ export class RunsApi {
       order_by: value.orderBy,
       page_token: value.pageToken,
     };
-    const answer = await call(
-      this.#http,
-      R.search,
-      fields,
-      z.object({ runs: z.array(runSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.runs, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, R.search, fields, 'runs', runSchema);
   }
 
   /** Every run matching `input`, page after page. */
@@ -351,13 +325,7 @@ export class RunsApi {
   ): Promise<Page<Metric>> {
     check(z.tuple([inputs.id, inputs.text]), [runId, key], R.metricHistory);
     const fields = { run_id: runId, metric_key: key, max_results: options.maxResults, page_token: options.pageToken };
-    const answer = await call(
-      this.#http,
-      R.metricHistory,
-      fields,
-      z.object({ metrics: z.array(metricSchema).default([]), next_page_token: pageTokenSchema }),
-    );
-    return compact({ items: answer.metrics, nextPageToken: answer.next_page_token });
+    return callPage(this.#http, R.metricHistory, fields, 'metrics', metricSchema);
   }
 
   /** Every logged value of a metric, following page tokens (`pageSize` per request when given). */

@@ -59,6 +59,42 @@ export interface ActivityState {
   cancelRequestedEventId: number;
 }
 
+/** What scheduling an activity decides: an {@link ActivityState} without its attempt's progress. */
+export type ActivitySchedule = Pick<
+  ActivityState,
+  | 'scheduledEventId'
+  | 'activityId'
+  | 'activityType'
+  | 'taskQueue'
+  | 'scheduleToCloseMs'
+  | 'scheduleToStartMs'
+  | 'startToCloseMs'
+  | 'heartbeatMs'
+  | 'retryPolicy'
+>;
+
+/**
+ * A pending activity scheduled at `now`: first attempt, not started, not backing off, no heartbeat, no cancel request.
+ * What a ScheduleActivityTask command leaves, and what a reset schedules anew from the event.
+ */
+export function scheduledActivityState(schedule: ActivitySchedule, now: number): ActivityState {
+  return {
+    ...schedule,
+    attempt: 1,
+    seq: 0,
+    scheduledTime: now,
+    currentAttemptScheduledTime: now,
+    startedTime: 0,
+    startedIdentity: '',
+    startedRequestId: '',
+    backoffUntil: 0,
+    lastHeartbeatTime: 0,
+    lastWorkerIdentity: '',
+    cancelRequested: false,
+    cancelRequestedEventId: 0,
+  };
+}
+
 /** A child workflow the run initiated. */
 export interface ChildState {
   initiatedEventId: number;

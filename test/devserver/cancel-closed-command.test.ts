@@ -6,17 +6,14 @@
  * timeout) failed it with "Activity machine does not handle this event" (test/promotion-replay.test.ts). Driven over
  * the raw WorkflowService, so the task is held open for as long as the test needs.
  */
-import { randomUUID } from 'node:crypto';
-
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
 
-import { connect, type TestEnv } from './harness';
+import { connect, rawRun, type RawRun, type TestEnv } from './harness';
 
 const CommandType = temporal.api.enums.v1.CommandType;
 const EventType = temporal.api.enums.v1.EventType;
-type PollResponse = temporal.api.workflowservice.v1.IPollWorkflowTaskQueueResponse;
 
 let env: TestEnv;
 
@@ -27,43 +24,14 @@ afterAll(async () => {
   await env?.close();
 });
 
-/** A run on a queue of its own, driven by hand: start, poll its tasks, signal it, read its history. */
-function rawRun() {
-  const svc = env.connection.workflowService;
-  const taskQueue = `cancel-closed-${randomUUID()}`;
-  const workflowId = `cancel-closed-${randomUUID()}`;
-  const execution = { workflowId };
+/** A run on a queue of its own, driven by hand (start, poll its tasks, signal it), and what its history ends with. */
+function rawRunWithHistory(): RawRun & { afterLastCompletedTask(): Promise<string[]> } {
+  const run = rawRun(env.connection.workflowService, 'cancel-closed');
   return {
-    svc,
-    taskQueue,
-    start: () =>
-      svc.startWorkflowExecution({
-        namespace: 'default',
-        workflowId,
-        workflowType: { name: 'raw' },
-        taskQueue: { name: taskQueue },
-        requestId: workflowId,
-      }),
-    pollTask: (): Promise<PollResponse> =>
-      svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw-worker' }),
-    complete: (task: PollResponse, commands: temporal.api.command.v1.ICommand[]) =>
-      svc.respondWorkflowTaskCompleted({
-        namespace: 'default',
-        taskToken: task.taskToken ?? null,
-        identity: 'raw-worker',
-        commands,
-      }),
-    signal: () =>
-      svc.signalWorkflowExecution({
-        namespace: 'default',
-        workflowExecution: execution,
-        signalName: 'go',
-        identity: 'test',
-        requestId: randomUUID(),
-      }),
+    ...run,
     /** The event types after the last WorkflowTaskCompleted, in order. */
     afterLastCompletedTask: async (): Promise<string[]> => {
-      const { history } = await svc.getWorkflowExecutionHistory({ namespace: 'default', execution });
+      const { history } = await run.svc.getWorkflowExecutionHistory({ namespace: 'default', execution: run.execution });
       const events = history?.events ?? [];
       let last = -1;
       events.forEach((event, index) => {
@@ -71,13 +39,11 @@ function rawRun() {
       });
       return events.slice(last + 1).map((event) => EventType[event.eventType ?? 0] ?? '');
     },
-    terminate: () =>
-      svc.terminateWorkflowExecution({ namespace: 'default', workflowExecution: execution, reason: 'test done' }),
   };
 }
 
 it('records the cancel of an activity whose result arrived while the cancelling task ran', async () => {
-  const run = rawRun();
+  const run = rawRunWithHistory();
   await run.start();
   const first = await run.pollTask();
   await run.complete(first, [
@@ -122,7 +88,7 @@ it('records the cancel of an activity whose result arrived while the cancelling 
 });
 
 it('records the cancel of a timer that fired while the cancelling task ran, and drops the fire', async () => {
-  const run = rawRun();
+  const run = rawRunWithHistory();
   await run.start();
   const first = await run.pollTask();
   const fireAfterMs = 300;

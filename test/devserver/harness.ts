@@ -1,9 +1,11 @@
 /**
  * Shared helpers for the dev server scenario suites: connect the official client and worker to the server that
- * jest's globalSetup started, run a worker around a test body, and replay every history the server wrote.
+ * jest's globalSetup started, run a worker around a test body, replay every history the server wrote, and drive a
+ * run by hand over the raw WorkflowService.
  */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import {
   NativeConnection,
   Worker,
@@ -106,5 +108,70 @@ export function runInBackground(worker: Worker): () => Promise<void> {
   return async () => {
     worker.shutdown();
     await running;
+  };
+}
+
+/** A workflow task as the raw WorkflowService hands it out. */
+export type WorkflowTaskPoll = temporal.api.workflowservice.v1.IPollWorkflowTaskQueueResponse;
+
+/** The identity of the "worker" a {@link RawRun} plays. */
+export const RAW_WORKER = 'raw-worker';
+
+/** A run driven by hand over the raw WorkflowService, on a task queue of its own: see {@link rawRun}. */
+export interface RawRun {
+  svc: Connection['workflowService'];
+  workflowId: string;
+  taskQueue: string;
+  execution: { workflowId: string };
+  /** Starts the run (workflow type `raw`; no worker knows it). */
+  start(): Promise<unknown>;
+  /** Takes the queue's next workflow task, as worker {@link RAW_WORKER}. */
+  pollTask(): Promise<WorkflowTaskPoll>;
+  /** Completes `task` with `commands`. */
+  complete(task: WorkflowTaskPoll, commands: temporal.api.command.v1.ICommand[]): Promise<unknown>;
+  /** Signals the run (`go` unless named). */
+  signal(name?: string): Promise<unknown>;
+  /** Terminates the run. */
+  terminate(): Promise<unknown>;
+}
+
+/**
+ * A run the test drives itself (a "worker" that takes tasks and answers them as the test says), so that a task can be
+ * held open for as long as the test needs. Its ids start with `prefix`.
+ */
+export function rawRun(svc: Connection['workflowService'], prefix: string, namespace = 'default'): RawRun {
+  const taskQueue = `${prefix}-${randomUUID()}`;
+  const workflowId = `${prefix}-${randomUUID()}`;
+  const execution = { workflowId };
+  return {
+    svc,
+    workflowId,
+    taskQueue,
+    execution,
+    start: () =>
+      svc.startWorkflowExecution({
+        namespace,
+        workflowId,
+        workflowType: { name: 'raw' },
+        taskQueue: { name: taskQueue },
+        requestId: workflowId,
+      }),
+    pollTask: () => svc.pollWorkflowTaskQueue({ namespace, taskQueue: { name: taskQueue }, identity: RAW_WORKER }),
+    complete: (task, commands) =>
+      svc.respondWorkflowTaskCompleted({
+        namespace,
+        taskToken: task.taskToken ?? null,
+        identity: RAW_WORKER,
+        commands,
+      }),
+    signal: (name = 'go') =>
+      svc.signalWorkflowExecution({
+        namespace,
+        workflowExecution: execution,
+        signalName: name,
+        identity: 'test',
+        requestId: randomUUID(),
+      }),
+    terminate: () => svc.terminateWorkflowExecution({ namespace, workflowExecution: execution, reason: 'test done' }),
   };
 }

@@ -4,13 +4,13 @@
  * query timeout. Driven over the raw WorkflowService (a "worker" that takes the task and never answers), on a dev
  * server of this file's own with a short redelivery delay.
  */
-import { randomUUID } from 'node:crypto';
 
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
 import { startDevServer, type DevServerHandle } from '../../infra/devserver';
+import { rawRun, type WorkflowTaskPoll } from './harness';
 
 const CommandType = temporal.api.enums.v1.CommandType;
 const QueryResultType = temporal.api.enums.v1.QueryResultType;
@@ -29,29 +29,17 @@ afterAll(async () => {
 });
 
 it('hands an unanswered query task out again; the first copy can no longer be answered', async () => {
-  const svc = connection.workflowService;
-  const taskQueue = `query-redelivery-${randomUUID()}`;
-  const workflowId = `closed-${randomUUID()}`;
-  await svc.startWorkflowExecution({
-    namespace: 'default',
-    workflowId,
-    workflowType: { name: 'anything' },
-    taskQueue: { name: taskQueue },
-    requestId: workflowId,
-  });
-  const poll = (): Promise<temporal.api.workflowservice.v1.IPollWorkflowTaskQueueResponse> =>
-    svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw-worker' });
+  const run = rawRun(connection.workflowService, 'query-redelivery');
+  const { svc, workflowId } = run;
+  await run.start();
+  const poll = (): Promise<WorkflowTaskPoll> => run.pollTask();
   const first = await poll();
-  await svc.respondWorkflowTaskCompleted({
-    namespace: 'default',
-    taskToken: first.taskToken ?? null,
-    commands: [
-      {
-        commandType: CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-        completeWorkflowExecutionCommandAttributes: {},
-      },
-    ],
-  });
+  await run.complete(first, [
+    {
+      commandType: CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+      completeWorkflowExecutionCommandAttributes: {},
+    },
+  ]);
 
   // The run is closed: the query goes out as a query task of its own.
   const answer = client.workflow.getHandle(workflowId).query<string>('status');

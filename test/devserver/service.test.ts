@@ -7,7 +7,16 @@ import Long from 'long';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as activities from './fixtures/activities';
-import { assertReplays, bundle, connect, uniqueQueue, withWorker, type TestEnv } from './harness';
+import {
+  assertReplays,
+  bundle,
+  connect,
+  rawRun,
+  uniqueQueue,
+  withWorker,
+  type TestEnv,
+  type WorkflowTaskPoll,
+} from './harness';
 import { pollUntil } from '../support/poll';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -216,18 +225,10 @@ describe('workflow task failures', () => {
   });
 
   it('answers a completion that closes the run over unseen events with INVALID_ARGUMENT "UnhandledCommand"', async () => {
-    const svc = env.connection.workflowService;
-    const taskQueue = uniqueQueue('unhandled');
-    const workflowId = uniqueQueue('unhandled');
-    await svc.startWorkflowExecution({
-      namespace: 'default',
-      workflowId,
-      workflowType: { name: 'anything' },
-      taskQueue: { name: taskQueue },
-      requestId: workflowId,
-    });
-    const poll = (): Promise<temporal.api.workflowservice.v1.IPollWorkflowTaskQueueResponse> =>
-      svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw-test' });
+    const run = rawRun(env.connection.workflowService, 'unhandled');
+    const { svc, taskQueue, workflowId } = run;
+    await run.start();
+    const poll = (): Promise<WorkflowTaskPoll> => run.pollTask();
     const first = await poll();
     // A signal arrives while the task is in flight; the completion then tries to continue as new without seeing it.
     await svc.signalWorkflowExecution({
@@ -243,16 +244,10 @@ describe('workflow task failures', () => {
         taskQueue: { name: taskQueue },
       },
     };
-    const refusal = await svc
-      .respondWorkflowTaskCompleted({
-        namespace: 'default',
-        taskToken: first.taskToken ?? null,
-        commands: [continueAsNew],
-      })
-      .then(
-        () => undefined,
-        (err: { code?: number; details?: string }) => err,
-      );
+    const refusal = await run.complete(first, [continueAsNew]).then(
+      () => undefined,
+      (err: { code?: number; details?: string }) => err,
+    );
     expect(refusal).toMatchObject({ code: 3, details: 'UnhandledCommand' });
 
     // The run stays open; the failed task and the signal are in history, and the next task carries both.
@@ -272,11 +267,7 @@ describe('workflow task failures', () => {
       temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
     );
     expect(failed?.workflowTaskFailedEventAttributes?.failure?.message).toBe('UnhandledCommand');
-    await svc.respondWorkflowTaskCompleted({
-      namespace: 'default',
-      taskToken: second.taskToken ?? null,
-      commands: [continueAsNew],
-    });
+    await run.complete(second, [continueAsNew]);
     const described = await svc.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } });
     expect(described.workflowExecutionInfo?.execution?.runId).not.toBe(first.workflowExecution?.runId);
     await svc.terminateWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } });

@@ -1,6 +1,7 @@
 /**
  * Fixtures of the model-step tests: Parquet files written with DuckDB, the penguins data split 80/20 per species
- * (seeded), artifacts for them, and a step context for calling step implementations directly.
+ * (seeded), artifacts for them, a step context for calling step implementations directly, and the tracked pipeline
+ * run their steps' MLflow runs and model versions hang off.
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { ArtifactRef, ArtifactStore } from '../../activities/artifacts';
 import { seededRandom } from '../../activities/ml/models/random';
 import type { StepContext } from '../../activities/steps';
-import type { MlflowTracker } from '../../activities/tracking';
+import { trackPipelineRun, type MlflowRunLink, type MlflowTracker } from '../../activities/tracking';
 
 /** Runs SQL statements in a fresh in-memory DuckDB. */
 export async function duck(...statements: string[]): Promise<Record<string, unknown>[][]> {
@@ -113,4 +114,29 @@ export function stepContext(
     pipeline: 'ml-test',
     ...(tracking === undefined ? {} : { tracking }),
   };
+}
+
+/**
+ * A running pipeline run, tracked as `recordRun` tracks its start (no steps yet, a placeholder spec hash): the MLflow
+ * run that step runs and registered model versions of `workflowId` hang off. Its Temporal run id is `temporalRunId`.
+ */
+export function trackRunningPipeline(
+  tracker: MlflowTracker,
+  pipeline: string,
+  workflowId: string,
+  temporalRunId = 'r',
+): Promise<MlflowRunLink> {
+  return trackPipelineRun(
+    tracker,
+    {
+      pipeline,
+      workflowId,
+      specHash: 'sha256:00',
+      state: 'running',
+      params: {},
+      startedAt: new Date().toISOString(),
+      steps: [],
+    },
+    { temporalRunId, firstExecutionRunId: temporalRunId, namespace: 'default' },
+  );
 }

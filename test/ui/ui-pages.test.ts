@@ -37,12 +37,9 @@ beforeAll(async () => {
     ui: { ip: '127.0.0.1', port: 0 },
     // Tracked in an embedded MLflow server, as `npm run demo` runs it (the demo's register step needs a registry).
     mlflow: embeddedMlflowOptions({ port: 0, artifactsParent: artifactRoot }),
-    createWorker: (connection, workflowBundle, { mlflowUrl }) =>
-      createPipelineWorker({
-        connection,
-        workflowBundle,
-        ...(mlflowUrl === undefined ? {} : { tracking: embeddedTrackingConfig(process.env, mlflowUrl) }),
-      }),
+    tracking: ({ mlflowUrl }) => (mlflowUrl === undefined ? undefined : embeddedTrackingConfig(process.env, mlflowUrl)),
+    createWorker: (connection, workflowBundle, { tracking }) =>
+      createPipelineWorker({ connection, workflowBundle, ...(tracking === undefined ? {} : { tracking }) }),
   });
   ui = stack.uiUrl ?? '';
   let release: () => void = () => undefined;

@@ -6,7 +6,7 @@
 import type { Engine, RunRecord } from '../engine';
 import { CommandType, EventType, durationToMs, enums, type Command } from '../proto';
 import { withActivityDefaults } from '../retry';
-import type { ActivityState } from '../state';
+import { scheduledActivityState, type ActivityState } from '../state';
 import { cancelActivityByCommand, enqueueActivity } from './activity';
 import { deriveActivityTimeouts, type ActivityTimeouts } from './activity-timeouts';
 import { applyCloseCommand, isCloseCommand } from './close-commands';
@@ -55,30 +55,20 @@ const scheduleActivity: Apply = (engine, run, cmd, ctx) => {
     useWorkflowBuildId: a.useWorkflowBuildId || undefined,
     priority: a.priority ?? undefined,
   });
-  const now = engine.now();
-  const activity: ActivityState = {
-    scheduledEventId: Number(ev.eventId),
-    activityId: a.activityId!,
-    activityType: a.activityType!.name!,
-    taskQueue,
-    attempt: 1,
-    seq: 0,
-    scheduledTime: now,
-    currentAttemptScheduledTime: now,
-    startedTime: 0,
-    startedIdentity: '',
-    startedRequestId: '',
-    backoffUntil: 0,
-    scheduleToCloseMs: t.scheduleToClose,
-    scheduleToStartMs: t.scheduleToStart,
-    startToCloseMs: t.startToClose,
-    heartbeatMs: t.heartbeat,
-    retryPolicy,
-    lastHeartbeatTime: 0,
-    lastWorkerIdentity: '',
-    cancelRequested: false,
-    cancelRequestedEventId: 0,
-  };
+  const activity = scheduledActivityState(
+    {
+      scheduledEventId: Number(ev.eventId),
+      activityId: a.activityId!,
+      activityType: a.activityType!.name!,
+      taskQueue,
+      scheduleToCloseMs: t.scheduleToClose,
+      scheduleToStartMs: t.scheduleToStart,
+      startToCloseMs: t.startToClose,
+      heartbeatMs: t.heartbeat,
+      retryPolicy,
+    },
+    engine.now(),
+  );
   s.activities[String(activity.scheduledEventId)] = activity;
   // Eager execution: the worker reserved a slot and gets the task in the completion response (no poll).
   if (a.requestEagerExecution && taskQueue === s.taskQueue && ctx.eagerActivities.length < MAX_EAGER_ACTIVITIES) {

@@ -17,7 +17,7 @@ import {
   type SearchAttributes,
 } from '../proto';
 import { withActivityDefaults } from '../retry';
-import { freshRunBookkeeping, type ActivityState, type RunState } from '../state';
+import { freshRunBookkeeping, scheduledActivityState, type ActivityState, type RunState } from '../state';
 import { MAX_RESET_POINTS, resetPointsFromProto } from './reset-points';
 
 /** A run rebuilt from events: its state and the started events of its activities still pending. */
@@ -296,29 +296,20 @@ function applyEvent(engine: Engine, s: RunState, event: HistoryEvent, started: M
 /** The pending activity an ActivityTaskScheduled event leaves, scheduled anew now (as Temporal's reset does). */
 function scheduledActivity(a: Attrs, scheduledEventId: number, now: number): ActivityState {
   const ms = (key: string): number => durationToMs(a[key] as Duration | undefined);
-  return {
-    scheduledEventId,
-    activityId: str(a['activityId']),
-    activityType: String((a['activityType'] as { name?: string } | undefined)?.name ?? ''),
-    taskQueue: String((a['taskQueue'] as { name?: string } | undefined)?.name ?? ''),
-    attempt: 1,
-    seq: 0,
-    scheduledTime: now,
-    currentAttemptScheduledTime: now,
-    startedTime: 0,
-    startedIdentity: '',
-    startedRequestId: '',
-    backoffUntil: 0,
-    scheduleToCloseMs: ms('scheduleToCloseTimeout'),
-    scheduleToStartMs: ms('scheduleToStartTimeout'),
-    startToCloseMs: ms('startToCloseTimeout'),
-    heartbeatMs: ms('heartbeatTimeout'),
-    retryPolicy: withActivityDefaults(a['retryPolicy'] as RetryPolicy | undefined),
-    lastHeartbeatTime: 0,
-    lastWorkerIdentity: '',
-    cancelRequested: false,
-    cancelRequestedEventId: 0,
-  };
+  return scheduledActivityState(
+    {
+      scheduledEventId,
+      activityId: str(a['activityId']),
+      activityType: String((a['activityType'] as { name?: string } | undefined)?.name ?? ''),
+      taskQueue: String((a['taskQueue'] as { name?: string } | undefined)?.name ?? ''),
+      scheduleToCloseMs: ms('scheduleToCloseTimeout'),
+      scheduleToStartMs: ms('scheduleToStartTimeout'),
+      startToCloseMs: ms('startToCloseTimeout'),
+      heartbeatMs: ms('heartbeatTimeout'),
+      retryPolicy: withActivityDefaults(a['retryPolicy'] as RetryPolicy | undefined),
+    },
+    now,
+  );
 }
 
 /** The reset point a replayed workflow task completion adds (its run is the rebuilt one, as in Temporal). */

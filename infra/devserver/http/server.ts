@@ -3,11 +3,9 @@
  * dev server runs it: the annotated routes with and without the `/api/v1` prefix, payload shorthand on, bound to the
  * gRPC service's address (loopback by default).
  */
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import { getRequestListener } from '@hono/node-server';
 
+import { bracketHost, gracefulServer, listen } from '../../http-listen';
 import type { RpcInvoker } from '../invoker';
 import { createTemporalHttpApi } from './app';
 import { defaultAllowedHosts } from './security';
@@ -43,36 +41,19 @@ export async function startHttpApiServer(rpc: RpcInvoker, options: HttpApiServer
       security: { corsOrigins: options.corsOrigins ?? [], allowedHosts: defaultAllowedHosts(ip) },
     },
   );
-  const listener = getRequestListener(app.fetch);
-  const inFlight = new Set<ServerResponse>();
-  const server = createServer((request, response) => {
-    inFlight.add(response);
-    response.once('close', () => inFlight.delete(response));
-    void listener(request, response);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new Error(
-          err.code === 'EADDRINUSE'
-            ? `HTTP API port ${options.port} on ${ip} is in use: choose another --http-port`
-            : `cannot listen on ${ip}:${options.port} for the HTTP API: ${err.message}`,
-          { cause: err },
-        ),
-      ),
+  // Long polls wait on the engine, which stops after this server: end them rather than wait for their answers.
+  const http = gracefulServer(getRequestListener(app.fetch), { inFlight: 'end' });
+  let port: number;
+  try {
+    port = await listen(http.server, options.port, ip);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    throw new Error(
+      err.code === 'EADDRINUSE'
+        ? `HTTP API port ${options.port} on ${ip} is in use: choose another --http-port`
+        : `cannot listen on ${ip}:${options.port} for the HTTP API: ${err.message}`,
+      { cause: error },
     );
-    server.listen(options.port, ip, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  let closed: Promise<void> | undefined;
-  return {
-    address: `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
-    port,
-    close: () =>
-      (closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        for (const response of inFlight) response.destroy();
-      })),
-  };
+  }
+  return { address: `${bracketHost(ip)}:${port}`, port, close: () => http.close() };
 }

@@ -211,34 +211,21 @@ export function compileCron(cron: string): CompiledCron {
     text = expanded;
   }
   const fields = text.split(/\s+/);
-  let strings: CalendarStrings;
-  if (fields.length === 5) {
-    const [minute, hour, dayOfMonth, month, dayOfWeek] = fields as [string, string, string, string, string];
-    strings = { second: '0', minute, hour, dayOfMonth, month, dayOfWeek, year: '*' };
-  } else if (fields.length === 6) {
-    const [minute, hour, dayOfMonth, month, dayOfWeek, year] = fields as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    strings = { second: '0', minute, hour, dayOfMonth, month, dayOfWeek, year };
-  } else if (fields.length === 7) {
-    const [second, minute, hour, dayOfMonth, month, dayOfWeek, year] = fields as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    strings = { second, minute, hour, dayOfMonth, month, dayOfWeek, year };
-  } else {
+  if (fields.length < 5 || fields.length > 7) {
     throw new SpecError(`cron string "${cron}" must have 5, 6 or 7 fields`);
   }
+  // 5 fields: minute to day of week (second 0, any year); 6: and the year; 7: the second first.
+  const all = [...(fields.length === 7 ? [] : ['0']), ...fields, ...(fields.length === 5 ? ['*'] : [])];
+  const [second, minute, hour, dayOfMonth, month, dayOfWeek, year] = all as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const strings: CalendarStrings = { second, minute, hour, dayOfMonth, month, dayOfWeek, year };
   const calendar = compileCalendarStrings(strings);
   if (comment) calendar.comment = comment;
   return { ...result, calendar };

@@ -214,27 +214,32 @@ export function mlflowRunLink(pipelineLink, runId) {
 }
 
 /**
- * The MLflow runs of the run's steps (step id → runs, iterations by index), from the view's backend, which finds them
- * in MLflow by their tags; none when the run is not tracked or the server has no MLflow to search.
+ * The MLflow runs of the run's steps (`byStep`: step id → runs, iterations by index), from the view's backend, which
+ * finds them in MLflow by their tags; none when the run is not tracked or the server has no MLflow to search (404),
+ * and `error` saying why when the search failed (e.g. the tracking server refused mloe's credentials).
  */
 async function stepRuns(status) {
-  if (!status.mlflow?.experimentId) return new Map();
+  if (!status.mlflow?.experimentId) return { byStep: new Map() };
   const query = new URLSearchParams({ experimentId: status.mlflow.experimentId, workflowId: status.workflowId });
   try {
     const response = await fetch(`${basePath()}/mloe/api/step-runs?${query.toString()}`, {
       headers: { Accept: 'application/json' },
       credentials: 'same-origin',
     });
-    if (!response.ok) return new Map();
+    if (response.status === 404) return { byStep: new Map() };
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({}));
+      return { byStep: new Map(), error: answer.message ?? `HTTP ${response.status}` };
+    }
     const byStep = new Map();
     for (const run of (await response.json()).runs ?? []) {
       const url = mlflowRunLink(status.mlflow, run.runId);
       if (url !== undefined)
         (byStep.get(run.stepId) ?? byStep.set(run.stepId, []).get(run.stepId)).push({ ...run, url });
     }
-    return byStep;
-  } catch {
-    return new Map();
+    return { byStep };
+  } catch (error) {
+    return { byStep: new Map(), error: String(error?.message ?? error) };
   }
 }
 
@@ -346,12 +351,16 @@ function stepsTable(status, namespace, runsByStep = new Map()) {
 
 async function showRun(app, namespace, workflowId) {
   const [status, info] = await Promise.all([queryStatus(namespace, workflowId), describeRun(namespace, workflowId)]);
-  const runsByStep = await stepRuns(status);
+  const runs = await stepRuns(status);
   document.title = `${status.pipeline} ${status.state} | mloe`;
   app.innerHTML =
     `<h1 data-testid="run-title">${escapeHtml(status.pipeline)} · ${escapeHtml(status.workflowId)}</h1>` +
     runSummary(status, info, namespace) +
-    `<h2>DAG</h2>${dagSvg(status.steps)}<h2>Steps</h2>${stepsTable(status, namespace, runsByStep)}`;
+    `<h2>DAG</h2>${dagSvg(status.steps)}<h2>Steps</h2>` +
+    (runs.error === undefined
+      ? ''
+      : `<p class="error" data-testid="step-runs-error">No MLflow links: ${escapeHtml(runs.error)}</p>`) +
+    stepsTable(status, namespace, runs.byStep);
   return status.state === 'running';
 }
 
