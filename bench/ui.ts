@@ -37,10 +37,14 @@ const REPEATS = Number(process.env.BENCH_UI_REPEATS ?? 5);
 const GRPC_REPEATS = 20;
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-bench';
-const LONG_ID = 'ui-bench-long-history';
-const CHROMIUM = process.env.MLOE_CHROMIUM ?? '/usr/bin/chromium';
-const LIST_ROW = 'workflows-summary-configurable-table-row';
-const EVENT_ROW = 'event-summary-row';
+/** The long-history workflow's id. */
+export const LONG_ID = 'ui-bench-long-history';
+/** The Chromium binary. */
+export const CHROMIUM = process.env.MLOE_CHROMIUM ?? '/usr/bin/chromium';
+/** The test id of a workflow list row. */
+export const LIST_ROW = 'workflows-summary-configurable-table-row';
+/** The test id of an event row of the history table. */
+export const EVENT_ROW = 'event-summary-row';
 const TIMEOUT_MS = 180_000;
 
 /** Median and p99 of samples, in ms. */
@@ -72,7 +76,7 @@ async function timeGrpc(times: number, fn: () => Promise<unknown>): Promise<Stat
  * and when the workflow's result (in the completion event, the last event of the history) was shown. A string: the
  * bench runs under tsx, whose compiled functions would not survive serialisation into the page.
  */
-const MARKS_SCRIPT = `(() => {
+export const MARKS_SCRIPT = `(() => {
   const marks = (window.__mloeMarks = {});
   const rows = '[data-testid="${LIST_ROW}"],[data-testid="${EVENT_ROW}"]';
   const result = "//*[contains(text(), 'collected ')]";
@@ -127,7 +131,7 @@ async function loadPage(
 }
 
 /** Runs the long-history workflow with a real worker until its history has about `events` events. */
-async function runLongHistory(
+export async function runLongHistory(
   address: string,
   events: number,
 ): Promise<{ runId: string; length: number; result: string }> {
@@ -180,8 +184,10 @@ export interface UiFigures {
 }
 
 const fmt = (s: Stats): string => `${s.p50.toFixed(0)} / ${s.p99.toFixed(0)}`;
-const LIST_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows$/;
-const HISTORY_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows\/[^/]+\/history(-reverse)?$/;
+/** The UI's list call. */
+export const LIST_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows$/;
+/** The UI's history calls. */
+export const HISTORY_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows\/[^/]+\/history(-reverse)?$/;
 
 /** Every page of a history through the HTTP API as the UI asks for it; resolves with the page count. */
 async function httpHistory(url: string): Promise<number> {

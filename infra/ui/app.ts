@@ -13,9 +13,11 @@ import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { getMimeType } from 'hono/utils/mime';
 
-import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetEntry, type UiAssetsManifest } from './manifest';
+import { compressResponse } from './compression';
+import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetsManifest } from './manifest';
 import { pipelineViewApi, type PipelineViewBackend } from './pipeline-view-api';
 import { uiSettingsDocument, type UiSettingsOptions } from './settings';
+import { StaticFiles, type StaticAnswer } from './static-files';
 
 /** A fetch handler: a hono app's `fetch`, or any `(Request) => Response`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -78,22 +80,32 @@ export function normalizePublicPath(value: string | undefined): string {
   return withSlash;
 }
 
-interface StaticFile {
-  entry: UiAssetEntry;
-  contentType: string;
+/** Hashed build files may be kept for a year; others (favicon) for an hour; index.html is revalidated each time. */
+function cacheControlOf(path: string): string {
+  return path.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600';
 }
 
 /**
- * The files to serve: the manifest's for the committed assets (no hashing at start), the folder's own for other
- * assets (`--ui-asset-path`).
+ * The files to serve, from memory: the manifest's for the committed assets (no hashing at start), the folder's own
+ * for other assets (`--ui-asset-path`); `index.html` is served as {@link indexHtmlFor} rewrites it.
  */
-function loadAssetIndex(assetsDir: string, manifest: UiAssetsManifest): Map<string, StaticFile> {
+function loadStaticFiles(assetsDir: string, manifest: UiAssetsManifest, indexHtml: string): StaticFiles {
   const files = resolve(assetsDir) === UI_ASSETS_DIR ? manifest.files : describeAssets(assetsDir);
-  const index = new Map<string, StaticFile>();
+  const served = new StaticFiles(assetsDir);
   for (const entry of files) {
-    index.set(entry.path, { entry, contentType: getMimeType(entry.path) ?? 'application/octet-stream' });
+    if (entry.path === 'index.html') continue;
+    served.add(entry.path, {
+      contentType: getMimeType(entry.path) ?? 'application/octet-stream',
+      sha256: entry.sha256,
+      cacheControl: cacheControlOf(entry.path),
+    });
   }
-  return index;
+  served.add('index.html', {
+    contentType: 'text/html; charset=UTF-8',
+    cacheControl: 'no-cache',
+    bytes: Buffer.from(indexHtml, 'utf8'),
+  });
+  return served;
 }
 
 /** Rewrites the built index.html for a public path, as Temporal's ui-server does (base and asset URLs). */
@@ -139,8 +151,7 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
   const publicPath = normalizePublicPath(options.publicPath);
   const assetsDir = options.assetsDir ?? UI_ASSETS_DIR;
   const manifest = readUiManifest();
-  const assets = loadAssetIndex(assetsDir, manifest);
-  const indexHtml = indexHtmlFor(assetsDir, publicPath);
+  const assets = loadStaticFiles(assetsDir, manifest, indexHtmlFor(assetsDir, publicPath));
   const settings = uiSettingsDocument({ ...options.settings, version: manifest.temporalUiVersion });
   const api = options.api === undefined ? undefined : apiFetch(options.api);
   const cookiePath = publicPath === '' ? '/' : publicPath;
@@ -184,7 +195,7 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     if (api === undefined) {
       return c.json(grpcErrorBody(12, 'the HTTP API is not served by this UI server'), 501);
     }
-    return api(c.req.raw);
+    return compressResponse(await api(c.req.raw), c.req.header('Accept-Encoding'));
   });
 
   app.route('/', pipelineViewApi(options.pipelineView ?? {}));
@@ -202,29 +213,24 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     });
   }
 
-  app.get('*', (c) => {
+  app.get('*', async (c) => {
     let path: string;
     try {
       path = decodeURIComponent(c.req.path).replace(/^\/+/, '');
     } catch {
       return c.text('bad request: the path has a malformed %-escape', 400);
     }
-    const file = path === '' || path === 'index.html' ? undefined : assets.get(path);
-    if (file !== undefined) {
-      if (c.req.header('If-None-Match') === `"${file.entry.sha256}"`) return c.body(null, 304);
-      c.header('Content-Type', file.contentType);
-      c.header('ETag', `"${file.entry.sha256}"`);
-      c.header(
-        'Cache-Control',
-        path.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600',
-      );
-      return c.body(readFileSync(join(assetsDir, file.entry.path)));
-    }
+    const request = {
+      method: c.req.method,
+      acceptEncoding: c.req.header('Accept-Encoding'),
+      ifNoneMatch: c.req.header('If-None-Match'),
+    };
+    const file = path === '' || path === 'index.html' ? undefined : await assets.answer(path, request);
+    if (file !== undefined) return send(c, file);
     if (path.startsWith('_app/')) return c.text('not found', 404);
     ensureCsrfCookie(c, cookiePath);
-    c.header('Cache-Control', 'no-cache');
     c.header('Content-Security-Policy', "frame-src 'self'; frame-ancestors 'self'");
-    return c.html(indexHtml);
+    return send(c, (await assets.answer('index.html', request))!);
   });
 
   // Only the API takes other methods.
@@ -248,6 +254,14 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     }
     return app.fetch(new Request(url, init));
   };
+}
+
+/** Sends a static file's answer through hono (so the security headers are added to it). */
+function send(c: Context, answer: StaticAnswer): Response {
+  for (const [name, value] of Object.entries(answer.headers)) c.header(name, value);
+  if (answer.status === 304 || answer.body === null) return c.body(null, answer.status);
+  // Buffers from fs and zlib are never backed by a SharedArrayBuffer.
+  return c.body(answer.body as Uint8Array<ArrayBuffer>, 200);
 }
 
 /** Serves one file of mloe's own pages (the pipeline view), `index.html` for a folder; 404 otherwise. */
