@@ -2,12 +2,14 @@
  * The Web UI server's content coding and revalidation over real HTTP (node:http, which neither adds an
  * Accept-Encoding header nor decodes answers, so the test sees the bytes on the wire): the committed assets in
  * brotli or gzip as the request accepts, byte-identical once decoded; ETags per coding and 304s for any current
- * one; index.html revalidated; images left alone; API answers compressed as they stream, small ones not.
+ * one; index.html revalidated; images left alone; API answers compressed as they stream, small ones not; nothing
+ * compressed for loopback clients unless asked.
  */
 import { createHash } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 
+import { isLoopback } from '../infra/ui/app';
 import { negotiateCoding } from '../infra/ui/compression';
 import { readUiManifest } from '../infra/ui/manifest';
 import { startUiServer, type UiServerHandle } from '../infra/ui/server';
@@ -75,7 +77,8 @@ describe('negotiateCoding', () => {
 describe('the Web UI server: compression and revalidation', () => {
   let server: UiServerHandle;
   beforeAll(async () => {
-    server = await startUiServer({ port: 0, api });
+    // Loopback clients get answers uncompressed by default; this server compresses them as for any client.
+    server = await startUiServer({ port: 0, api, compressLoopback: true });
   });
   afterAll(() => server.close());
 
@@ -174,5 +177,31 @@ describe('the Web UI server: compression and revalidation', () => {
     const encoded = await raw(`${server.url}/api/v1/encoded`, { 'Accept-Encoding': 'br' });
     expect(encoded.headers['content-encoding']).toBe('identity-ish');
     expect(encoded.body.toString('utf8')).toBe('already encoded');
+  });
+});
+
+describe('the Web UI server: loopback clients', () => {
+  let server: UiServerHandle;
+  beforeAll(async () => {
+    server = await startUiServer({ port: 0, api });
+  });
+  afterAll(() => server.close());
+
+  it('answers loopback clients uncompressed by default, assets and API alike, still saying Vary', async () => {
+    const answer = await raw(`${server.url}/api/v1/big`, { 'Accept-Encoding': 'br, gzip' });
+    expect(answer.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(answer.body.toString('utf8'))).toEqual(BIG);
+    const asset = await raw(`${server.url}/${script.path}`, { 'Accept-Encoding': 'br, gzip' });
+    expect(asset.headers['content-encoding']).toBeUndefined();
+    expect(asset.headers.vary).toBe('Accept-Encoding');
+    expect(asset.headers.etag).toBe(`"${script.sha256}"`);
+    expect(sha256(asset.body)).toBe(script.sha256);
+  });
+
+  it('tells loopback peers from others', () => {
+    for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(isLoopback(address)).toBe(true);
+    for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '192.168.1.2', 'fe80::1', undefined]) {
+      expect(isLoopback(address)).toBe(false);
+    }
   });
 });

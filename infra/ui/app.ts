@@ -22,6 +22,17 @@ import { StaticFiles, type StaticAnswer } from './static-files';
 /** A fetch handler: a hono app's `fetch`, or any `(Request) => Response`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+/**
+ * What `@hono/node-server` passes a handler beside the request: the Node request, whose socket says who is
+ * asking. Absent when the app is called in process.
+ */
+export interface NodeBindings {
+  incoming?: { socket: { remoteAddress?: string | undefined } };
+}
+
+/** The UI server's handler: a fetch handler that also takes the Node bindings of the request. */
+export type UiFetchHandler = (request: Request, env?: NodeBindings) => Promise<Response>;
+
 /** Temporal's HTTP API to serve under `/api/v1/`: a hono app (anything with `fetch`) or a fetch handler. */
 export type UiApi = FetchHandler | { fetch: FetchHandler };
 
@@ -44,6 +55,12 @@ export interface UiAppOptions {
   codec?: UiApi;
   /** The pipeline view's backend (`/mloe/api/`: step runs in MLflow, artifact lineage); 404s without it. */
   pipelineView?: PipelineViewBackend;
+  /**
+   * Compress assets and API answers for clients on loopback too. Default false: on loopback the bytes cost nothing
+   * while decompressing costs the browser CPU on the machine the server shares (measured in docs/benchmarks.md, the
+   * UI section); other clients, and calls in process, get them compressed when they accept it.
+   */
+  compressLoopback?: boolean;
 }
 
 /** Where {@link UiAppOptions.codec} is served, under the public path. */
@@ -147,7 +164,7 @@ function ensureCsrfCookie(c: Context, cookiePath: string): void {
  * Builds the UI server's request handler. Requests outside the public path are redirected into it (308), as
  * Temporal's ui-server does; inside, the prefix is stripped before routing.
  */
-export function createUiApp(options: UiAppOptions = {}): FetchHandler {
+export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
   const publicPath = normalizePublicPath(options.publicPath);
   const assetsDir = options.assetsDir ?? UI_ASSETS_DIR;
   const manifest = readUiManifest();
@@ -156,7 +173,7 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
   const api = options.api === undefined ? undefined : apiFetch(options.api);
   const cookiePath = publicPath === '' ? '/' : publicPath;
 
-  const app = new Hono();
+  const app = new Hono<{ Bindings: NodeBindings }>();
 
   app.use('*', async (c, next) => {
     await next();
@@ -164,6 +181,10 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     c.header('Referrer-Policy', 'same-origin');
     c.header('X-Frame-Options', 'SAMEORIGIN');
   });
+
+  /** Whether to answer this request compressed when it accepts it (see {@link UiAppOptions.compressLoopback}). */
+  const compress = (c: Context<{ Bindings: NodeBindings }>): boolean =>
+    options.compressLoopback === true || !isLoopback(c.env?.incoming?.socket.remoteAddress);
 
   const codec = options.codec === undefined ? undefined : apiFetch(options.codec);
   const codecOnOwnOrigin = codec !== undefined && options.settings?.codecEndpoint === undefined;
@@ -195,7 +216,8 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     if (api === undefined) {
       return c.json(grpcErrorBody(12, 'the HTTP API is not served by this UI server'), 501);
     }
-    return compressResponse(await api(c.req.raw), c.req.header('Accept-Encoding'));
+    const answer = await api(c.req.raw);
+    return compress(c) ? compressResponse(answer, c.req.header('Accept-Encoding')) : answer;
   });
 
   app.route('/', pipelineViewApi(options.pipelineView ?? {}));
@@ -222,7 +244,7 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     }
     const request = {
       method: c.req.method,
-      acceptEncoding: c.req.header('Accept-Encoding'),
+      acceptEncoding: compress(c) ? c.req.header('Accept-Encoding') : undefined,
       ifNoneMatch: c.req.header('If-None-Match'),
     };
     const file = path === '' || path === 'index.html' ? undefined : await assets.answer(path, request);
@@ -236,8 +258,8 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
   // Only the API takes other methods.
   app.all('*', (c) => c.text('method not allowed: the UI serves GET and HEAD', 405, { Allow: 'GET, HEAD' }));
 
-  return async (request: Request): Promise<Response> => {
-    if (publicPath === '') return app.fetch(request);
+  return async (request: Request, env?: NodeBindings): Promise<Response> => {
+    if (publicPath === '') return app.fetch(request, env);
     const url = new URL(request.url);
     if (url.pathname !== publicPath && !url.pathname.startsWith(`${publicPath}/`)) {
       return new Response(null, { status: 308, headers: { Location: `${publicPath}${url.pathname}${url.search}` } });
@@ -252,8 +274,14 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
       init.body = request.body;
       init.duplex = 'half';
     }
-    return app.fetch(new Request(url, init));
+    return app.fetch(new Request(url, init), env);
   };
+}
+
+/** Whether a peer address is loopback (127.0.0.0/8, ::1, or IPv4 loopback mapped into IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
 }
 
 /** Sends a static file's answer through hono (so the security headers are added to it). */

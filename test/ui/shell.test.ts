@@ -40,7 +40,8 @@ describe.each([
 ])('the Web UI in Chromium, %s', (name, publicPath) => {
   let server: UiServerHandle;
   beforeAll(async () => {
-    server = await startUiServer({ port: 0, publicPath, api: frameApi });
+    // Compressed as for a remote browser (loopback clients get plain answers by default), so Chromium decodes them.
+    server = await startUiServer({ port: 0, publicPath, api: frameApi, compressLoopback: true });
   });
   afterAll(() => server.close());
 
