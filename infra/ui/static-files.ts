@@ -57,11 +57,6 @@ export class StaticFiles {
     this.files.set(path, { ...info, path, encoded: new Map() });
   }
 
-  /** Whether `path` is a registered file. */
-  has(path: string): boolean {
-    return this.files.has(path);
-  }
-
   /** The answer for `path` (`undefined` when it is not a file here). */
   async answer(path: string, request: StaticRequest): Promise<StaticAnswer | undefined> {
     const entry = this.files.get(path);
