@@ -18,7 +18,7 @@
  * (time to first byte) and the ratio rendered / gRPC. `BENCH_UI_CLOSED` (default 100,000) and `BENCH_UI_EVENTS`
  * (default 10,000) change the sizes. Targets: first list data ≤ 300 ms, history rendered ≤ 2 s.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,13 +34,19 @@ import { seedClosedWorkflows } from './ui-seed';
 const CLOSED = Number(process.env.BENCH_UI_CLOSED ?? 100_000);
 const EVENTS = Number(process.env.BENCH_UI_EVENTS ?? 10_000);
 const REPEATS = Number(process.env.BENCH_UI_REPEATS ?? 5);
+/** A SQLite file to keep: seeded on the first run, reused by later ones (so a rerun takes minutes less). */
+const KEEP_DB = process.env.BENCH_UI_DB;
 const GRPC_REPEATS = 20;
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-bench';
-const LONG_ID = 'ui-bench-long-history';
-const CHROMIUM = process.env.MLOE_CHROMIUM ?? '/usr/bin/chromium';
-const LIST_ROW = 'workflows-summary-configurable-table-row';
-const EVENT_ROW = 'event-summary-row';
+/** The long-history workflow's id. */
+export const LONG_ID = 'ui-bench-long-history';
+/** The Chromium binary. */
+export const CHROMIUM = process.env.MLOE_CHROMIUM ?? '/usr/bin/chromium';
+/** The test id of a workflow list row. */
+export const LIST_ROW = 'workflows-summary-configurable-table-row';
+/** The test id of an event row of the history table. */
+export const EVENT_ROW = 'event-summary-row';
 const TIMEOUT_MS = 180_000;
 
 /** Median and p99 of samples, in ms. */
@@ -72,7 +78,7 @@ async function timeGrpc(times: number, fn: () => Promise<unknown>): Promise<Stat
  * and when the workflow's result (in the completion event, the last event of the history) was shown. A string: the
  * bench runs under tsx, whose compiled functions would not survive serialisation into the page.
  */
-const MARKS_SCRIPT = `(() => {
+export const MARKS_SCRIPT = `(() => {
   const marks = (window.__mloeMarks = {});
   const rows = '[data-testid="${LIST_ROW}"],[data-testid="${EVENT_ROW}"]';
   const result = "//*[contains(text(), 'collected ')]";
@@ -126,8 +132,41 @@ async function loadPage(
   }
 }
 
+/**
+ * Clicks the side navigation's Workflows link of a page the UI has loaded and marks, in the page's clock, the click
+ * and the first list row in the DOM (checked once per frame, as {@link MARKS_SCRIPT} does).
+ */
+const IN_APP_SCRIPT = `(() => {
+  const mark = (window.__mloeInApp = {});
+  const link = [...document.querySelectorAll('a')].find((a) => a.getAttribute('href')?.endsWith('/workflows'));
+  if (!link) throw new Error('no Workflows link in the side navigation');
+  const check = () => {
+    if (document.querySelector('[data-testid="${LIST_ROW}"]')) mark.rows = performance.now();
+    else requestAnimationFrame(check);
+  };
+  mark.start = performance.now();
+  link.click();
+  requestAnimationFrame(check);
+})();`;
+
+/**
+ * The list page reached inside the app, as a person who has the UI open gets to it: the schedules page is loaded
+ * and settled, then its Workflows link clicked; resolves with the ms from the click to the first rows in the DOM.
+ */
+async function inAppList(context: BrowserContext, schedulesUrl: string): Promise<number> {
+  const page = await context.newPage();
+  try {
+    await page.goto(schedulesUrl, { waitUntil: 'networkidle', timeout: TIMEOUT_MS });
+    await page.evaluate(IN_APP_SCRIPT);
+    await page.getByTestId(LIST_ROW).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+    return await page.evaluate<number>('window.__mloeInApp.rows - window.__mloeInApp.start');
+  } finally {
+    await page.close();
+  }
+}
+
 /** Runs the long-history workflow with a real worker until its history has about `events` events. */
-async function runLongHistory(
+export async function runLongHistory(
   address: string,
   events: number,
 ): Promise<{ runId: string; length: number; result: string }> {
@@ -166,13 +205,31 @@ async function runLongHistory(
   }
 }
 
+/** The long-history workflow of a database an earlier run seeded: its run, length and result. */
+async function describeLongHistory(connection: Connection): Promise<{ runId: string; length: number; result: string }> {
+  const described = await connection.workflowService.describeWorkflowExecution({
+    namespace: NAMESPACE,
+    execution: { workflowId: LONG_ID },
+  });
+  const info = described.workflowExecutionInfo;
+  const runId = info?.execution?.runId ?? '';
+  const history = await connection.workflowService.getWorkflowExecutionHistoryReverse({
+    namespace: NAMESPACE,
+    execution: { workflowId: LONG_ID, runId },
+    maximumPageSize: 1,
+  });
+  const payload = history.history?.events?.[0]?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+  const result = payload?.data ? (JSON.parse(Buffer.from(payload.data).toString('utf8')) as string) : '';
+  return { runId, length: Number(info?.historyLength ?? 0), result };
+}
+
 /** Figures of one run. */
 export interface UiFigures {
   closed: number;
   historyEvents: number;
   seedMs: number;
   uiPageSize: number;
-  list: Record<'grpc' | 'http' | 'coldData' | 'coldRows' | 'warmData' | 'warmRows' | 'serverInPage', Stats>;
+  list: Record<'grpc' | 'http' | 'coldData' | 'coldRows' | 'warmData' | 'warmRows' | 'serverInPage' | 'inApp', Stats>;
   history: Record<
     'grpc' | 'http' | 'coldData' | 'coldRows' | 'coldDone' | 'warmData' | 'warmRows' | 'warmDone' | 'serverInPage',
     Stats
@@ -180,8 +237,10 @@ export interface UiFigures {
 }
 
 const fmt = (s: Stats): string => `${s.p50.toFixed(0)} / ${s.p99.toFixed(0)}`;
-const LIST_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows$/;
-const HISTORY_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows\/[^/]+\/history(-reverse)?$/;
+/** The UI's list call. */
+export const LIST_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows$/;
+/** The UI's history calls. */
+export const HISTORY_CALL = /\/api\/v1\/namespaces\/[^/]+\/workflows\/[^/]+\/history(-reverse)?$/;
 
 /** Every page of a history through the HTTP API as the UI asks for it; resolves with the page count. */
 async function httpHistory(url: string): Promise<number> {
@@ -199,19 +258,28 @@ async function httpHistory(url: string): Promise<number> {
 /** Runs the benchmark and prints its table. */
 export async function benchUi(): Promise<UiFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'mloe-ui-bench-'));
-  const server = await startDevServer({ port: 0, dbFilename: join(dir, 'dev.sqlite'), logLevel: 'error' });
+  const dbFilename = KEEP_DB ?? join(dir, 'dev.sqlite');
+  const reuse = KEEP_DB !== undefined && existsSync(KEEP_DB);
+  const server = await startDevServer({ port: 0, dbFilename, logLevel: 'error' });
   const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0 });
   let browser: Browser | undefined;
   const connection = await Connection.connect({ address: server.address });
   try {
-    console.log(`ui: seeding ${CLOSED} closed workflows through the dev server's handlers (durable SQLite)`);
-    const seedMs = await seedClosedWorkflows(server.rpc, {
-      namespace: NAMESPACE,
-      count: CLOSED,
-      progress: (done) => console.log(`  ${done} closed`),
-    });
-    console.log(`ui: seeded in ${(seedMs / 1000).toFixed(1)} s; running the ${EVENTS}-event workflow with a worker`);
-    const long = await runLongHistory(server.address, EVENTS);
+    let seedMs = 0;
+    let long: { runId: string; length: number; result: string };
+    if (reuse) {
+      long = await describeLongHistory(connection);
+      console.log(`ui: reusing ${KEEP_DB} (BENCH_UI_DB), seeded by an earlier run`);
+    } else {
+      console.log(`ui: seeding ${CLOSED} closed workflows through the dev server's handlers (durable SQLite)`);
+      seedMs = await seedClosedWorkflows(server.rpc, {
+        namespace: NAMESPACE,
+        count: CLOSED,
+        progress: (done) => console.log(`  ${done} closed`),
+      });
+      console.log(`ui: seeded in ${(seedMs / 1000).toFixed(1)} s; running the ${EVENTS}-event workflow with a worker`);
+      long = await runLongHistory(server.address, EVENTS);
+    }
     console.log(`ui: history of ${long.length} events (${long.result})`);
 
     browser = await chromium.launch({
@@ -252,6 +320,7 @@ export async function benchUi(): Promise<UiFigures> {
         add(list, `${kind}Data`, load.calls[0]?.end);
         add(list, 'serverInPage', load.calls[0]?.ttfb);
       }
+      add(list, 'inApp', await inAppList(context, `${ui.url}/namespaces/${NAMESPACE}/schedules`));
       for (const kind of ['cold', 'warm']) {
         const load = await loadPage(context, historyUrl, historyReady, HISTORY_CALL);
         add(history, `${kind}Rows`, load.rows);
@@ -306,6 +375,7 @@ export async function benchUi(): Promise<UiFigures> {
         warmData: stat(list, 'warmData'),
         warmRows: stat(list, 'warmRows'),
         serverInPage: stat(list, 'serverInPage'),
+        inApp: stat(list, 'inApp'),
       },
       history: {
         grpc: historyGrpc,
@@ -341,6 +411,10 @@ export async function benchUi(): Promise<UiFigures> {
       `| history: ${long.length} events (all pages) | ${fmt(h.grpc)} | ${fmt(h.http)} | ${fmt(h.serverInPage)} | ` +
         `${fmt(h.coldData)}, ${fmt(h.warmData)} | ${fmt(h.coldDone)}, ${fmt(h.warmDone)} | ` +
         `${(h.warmDone.p50 / h.grpc.p50).toFixed(0)} | 2000 |`,
+    );
+    console.log(
+      `ui: list reached inside the app (the Workflows link clicked on the loaded schedules page), click to first ` +
+        `rows: ${fmt(l.inApp)} ms`,
     );
     console.log(
       `ui: history page, first event rows: cold ${fmt(h.coldRows)}, warm ${fmt(h.warmRows)} ms ` +

@@ -13,12 +13,25 @@ import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { getMimeType } from 'hono/utils/mime';
 
-import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetEntry, type UiAssetsManifest } from './manifest';
+import { compressResponse } from './compression';
+import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetsManifest } from './manifest';
 import { pipelineViewApi, type PipelineViewBackend } from './pipeline-view-api';
 import { uiSettingsDocument, type UiSettingsOptions } from './settings';
+import { StaticFiles, type StaticAnswer } from './static-files';
 
 /** A fetch handler: a hono app's `fetch`, or any `(Request) => Response`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * What `@hono/node-server` passes a handler beside the request: the Node request, whose socket says who is
+ * asking. Absent when the app is called in process.
+ */
+export interface NodeBindings {
+  incoming?: { socket: { remoteAddress?: string | undefined } };
+}
+
+/** The UI server's handler: a fetch handler that also takes the Node bindings of the request. */
+export type UiFetchHandler = (request: Request, env?: NodeBindings) => Promise<Response>;
 
 /** Temporal's HTTP API to serve under `/api/v1/`: a hono app (anything with `fetch`) or a fetch handler. */
 export type UiApi = FetchHandler | { fetch: FetchHandler };
@@ -42,6 +55,12 @@ export interface UiAppOptions {
   codec?: UiApi;
   /** The pipeline view's backend (`/mloe/api/`: step runs in MLflow, artifact lineage); 404s without it. */
   pipelineView?: PipelineViewBackend;
+  /**
+   * Compress assets and API answers for clients on loopback too. Default false: on loopback the bytes cost nothing
+   * while decompressing costs the browser CPU on the machine the server shares (measured in docs/benchmarks.md, the
+   * UI section); other clients, and calls in process, get them compressed when they accept it.
+   */
+  compressLoopback?: boolean;
 }
 
 /** Where {@link UiAppOptions.codec} is served, under the public path. */
@@ -78,22 +97,32 @@ export function normalizePublicPath(value: string | undefined): string {
   return withSlash;
 }
 
-interface StaticFile {
-  entry: UiAssetEntry;
-  contentType: string;
+/** Hashed build files may be kept for a year; others (favicon) for an hour; index.html is revalidated each time. */
+function cacheControlOf(path: string): string {
+  return path.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600';
 }
 
 /**
- * The files to serve: the manifest's for the committed assets (no hashing at start), the folder's own for other
- * assets (`--ui-asset-path`).
+ * The files to serve, from memory: the manifest's for the committed assets (no hashing at start), the folder's own
+ * for other assets (`--ui-asset-path`); `index.html` is served as {@link indexHtmlFor} rewrites it.
  */
-function loadAssetIndex(assetsDir: string, manifest: UiAssetsManifest): Map<string, StaticFile> {
+function loadStaticFiles(assetsDir: string, manifest: UiAssetsManifest, indexHtml: string): StaticFiles {
   const files = resolve(assetsDir) === UI_ASSETS_DIR ? manifest.files : describeAssets(assetsDir);
-  const index = new Map<string, StaticFile>();
+  const served = new StaticFiles(assetsDir);
   for (const entry of files) {
-    index.set(entry.path, { entry, contentType: getMimeType(entry.path) ?? 'application/octet-stream' });
+    if (entry.path === 'index.html') continue;
+    served.add(entry.path, {
+      contentType: getMimeType(entry.path) ?? 'application/octet-stream',
+      sha256: entry.sha256,
+      cacheControl: cacheControlOf(entry.path),
+    });
   }
-  return index;
+  served.add('index.html', {
+    contentType: 'text/html; charset=UTF-8',
+    cacheControl: 'no-cache',
+    bytes: Buffer.from(indexHtml, 'utf8'),
+  });
+  return served;
 }
 
 /** Rewrites the built index.html for a public path, as Temporal's ui-server does (base and asset URLs). */
@@ -135,17 +164,16 @@ function ensureCsrfCookie(c: Context, cookiePath: string): void {
  * Builds the UI server's request handler. Requests outside the public path are redirected into it (308), as
  * Temporal's ui-server does; inside, the prefix is stripped before routing.
  */
-export function createUiApp(options: UiAppOptions = {}): FetchHandler {
+export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
   const publicPath = normalizePublicPath(options.publicPath);
   const assetsDir = options.assetsDir ?? UI_ASSETS_DIR;
   const manifest = readUiManifest();
-  const assets = loadAssetIndex(assetsDir, manifest);
-  const indexHtml = indexHtmlFor(assetsDir, publicPath);
+  const assets = loadStaticFiles(assetsDir, manifest, indexHtmlFor(assetsDir, publicPath));
   const settings = uiSettingsDocument({ ...options.settings, version: manifest.temporalUiVersion });
   const api = options.api === undefined ? undefined : apiFetch(options.api);
   const cookiePath = publicPath === '' ? '/' : publicPath;
 
-  const app = new Hono();
+  const app = new Hono<{ Bindings: NodeBindings }>();
 
   app.use('*', async (c, next) => {
     await next();
@@ -153,6 +181,10 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     c.header('Referrer-Policy', 'same-origin');
     c.header('X-Frame-Options', 'SAMEORIGIN');
   });
+
+  /** Whether to answer this request compressed when it accepts it (see {@link UiAppOptions.compressLoopback}). */
+  const compress = (c: Context<{ Bindings: NodeBindings }>): boolean =>
+    options.compressLoopback === true || !isLoopback(c.env?.incoming?.socket.remoteAddress);
 
   const codec = options.codec === undefined ? undefined : apiFetch(options.codec);
   const codecOnOwnOrigin = codec !== undefined && options.settings?.codecEndpoint === undefined;
@@ -184,7 +216,8 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     if (api === undefined) {
       return c.json(grpcErrorBody(12, 'the HTTP API is not served by this UI server'), 501);
     }
-    return api(c.req.raw);
+    const answer = await api(c.req.raw);
+    return compress(c) ? compressResponse(answer, c.req.header('Accept-Encoding')) : answer;
   });
 
   app.route('/', pipelineViewApi(options.pipelineView ?? {}));
@@ -202,36 +235,31 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
     });
   }
 
-  app.get('*', (c) => {
+  app.get('*', async (c) => {
     let path: string;
     try {
       path = decodeURIComponent(c.req.path).replace(/^\/+/, '');
     } catch {
       return c.text('bad request: the path has a malformed %-escape', 400);
     }
-    const file = path === '' || path === 'index.html' ? undefined : assets.get(path);
-    if (file !== undefined) {
-      if (c.req.header('If-None-Match') === `"${file.entry.sha256}"`) return c.body(null, 304);
-      c.header('Content-Type', file.contentType);
-      c.header('ETag', `"${file.entry.sha256}"`);
-      c.header(
-        'Cache-Control',
-        path.startsWith(IMMUTABLE_PREFIX) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600',
-      );
-      return c.body(readFileSync(join(assetsDir, file.entry.path)));
-    }
+    const request = {
+      method: c.req.method,
+      acceptEncoding: compress(c) ? c.req.header('Accept-Encoding') : undefined,
+      ifNoneMatch: c.req.header('If-None-Match'),
+    };
+    const file = path === '' || path === 'index.html' ? undefined : await assets.answer(path, request);
+    if (file !== undefined) return send(c, file);
     if (path.startsWith('_app/')) return c.text('not found', 404);
     ensureCsrfCookie(c, cookiePath);
-    c.header('Cache-Control', 'no-cache');
     c.header('Content-Security-Policy', "frame-src 'self'; frame-ancestors 'self'");
-    return c.html(indexHtml);
+    return send(c, (await assets.answer('index.html', request))!);
   });
 
   // Only the API takes other methods.
   app.all('*', (c) => c.text('method not allowed: the UI serves GET and HEAD', 405, { Allow: 'GET, HEAD' }));
 
-  return async (request: Request): Promise<Response> => {
-    if (publicPath === '') return app.fetch(request);
+  return async (request: Request, env?: NodeBindings): Promise<Response> => {
+    if (publicPath === '') return app.fetch(request, env);
     const url = new URL(request.url);
     if (url.pathname !== publicPath && !url.pathname.startsWith(`${publicPath}/`)) {
       return new Response(null, { status: 308, headers: { Location: `${publicPath}${url.pathname}${url.search}` } });
@@ -246,8 +274,22 @@ export function createUiApp(options: UiAppOptions = {}): FetchHandler {
       init.body = request.body;
       init.duplex = 'half';
     }
-    return app.fetch(new Request(url, init));
+    return app.fetch(new Request(url, init), env);
   };
+}
+
+/** Whether a peer address is loopback (127.0.0.0/8, ::1, or IPv4 loopback mapped into IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
+}
+
+/** Sends a static file's answer through hono (so the security headers are added to it). */
+function send(c: Context, answer: StaticAnswer): Response {
+  for (const [name, value] of Object.entries(answer.headers)) c.header(name, value);
+  if (answer.status === 304 || answer.body === null) return c.body(null, answer.status);
+  // Buffers from fs and zlib are never backed by a SharedArrayBuffer.
+  return c.body(answer.body as Uint8Array<ArrayBuffer>, 200);
 }
 
 /** Serves one file of mloe's own pages (the pipeline view), `index.html` for a folder; 404 otherwise. */

@@ -40,7 +40,8 @@ describe.each([
 ])('the Web UI in Chromium, %s', (name, publicPath) => {
   let server: UiServerHandle;
   beforeAll(async () => {
-    server = await startUiServer({ port: 0, publicPath, api: frameApi });
+    // Compressed as for a remote browser (loopback clients get plain answers by default), so Chromium decodes them.
+    server = await startUiServer({ port: 0, publicPath, api: frameApi, compressLoopback: true });
   });
   afterAll(() => server.close());
 
@@ -61,6 +62,37 @@ describe.each([
     await harness.screenshot(page, `shell-namespaces${publicPath.replaceAll('/', '-')}`);
     expect(failed).toEqual([]);
     expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('gets its scripts brotli-compressed, and on its next visit takes the hashed ones from its cache, not the server', async () => {
+    const { page } = await harness.open();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    const seen: { url: string; encoding: string | undefined; cached: boolean }[] = [];
+    // Answers from the memory cache are announced apart from those of the disk cache.
+    const fromMemory = new Set<string>();
+    cdp.on('Network.requestServedFromCache', (event) => fromMemory.add(event.requestId));
+    cdp.on('Network.responseReceived', (event) => {
+      seen.push({
+        url: event.response.url,
+        encoding: event.response.headers['content-encoding'],
+        cached: event.response.fromDiskCache === true || fromMemory.has(event.requestId),
+      });
+    });
+    await page.goto(`${server.url}/namespaces`);
+    await page.getByTestId('namespace-list').getByText('ml-team').waitFor({ timeout: 30_000 });
+    const immutable = (url: string): boolean => new URL(url).pathname.includes('/_app/immutable/');
+    const firstScripts = seen.filter((r) => immutable(r.url) && r.url.endsWith('.js'));
+    expect(firstScripts.length).toBeGreaterThan(10);
+    // Files under 1 KiB go uncompressed; the large ones come in brotli.
+    expect(firstScripts.filter((r) => r.encoding === 'br').length).toBeGreaterThan(firstScripts.length / 2);
+    seen.length = 0;
+    await page.goto(`${server.url}/namespaces`);
+    await page.getByTestId('namespace-list').getByText('ml-team').waitFor({ timeout: 30_000 });
+    const reloaded = seen.filter((r) => immutable(r.url));
+    expect(reloaded.length).toBeGreaterThan(10);
+    expect(reloaded.filter((r) => !r.cached)).toEqual([]);
     await page.context().close();
   });
 
