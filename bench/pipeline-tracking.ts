@@ -11,7 +11,8 @@
  * A missed target is reported, not fatal; a failed run exits non-zero.
  *
  * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_WORK_STEPS` (50), `BENCH_WORK_MS` (25), `BENCH_ROUNDS` (5), `BENCH_MODES`
- * (durable, or memory for both servers).
+ * (durable, or memory for both servers), `BENCH_SERVER_NODE_FLAGS` and `BENCH_MLFLOW_NODE_FLAGS` (flags for the dev
+ * server's and the MLflow server's Node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -89,6 +90,7 @@ function median(values: readonly number[]): number {
 /** `mloe mlflow server` on a free port, as a process of its own. */
 async function startMlflowProcess(backendStoreUri: string | undefined, artifacts: string) {
   const args = [
+    ...(process.env.BENCH_MLFLOW_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     resolve(__dirname, '../bin/mloe.js'),
     'mlflow',
     'server',
