@@ -136,15 +136,17 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
     failsStep: true,
     async started(request, _store, startedAt) {
       try {
-        // What earlier steps of the run left to write on this worker is written first: a failure fails this step.
-        await tracker.barrier(request.workflowId);
         const parent = await parentOf(request);
-        if (parent === undefined || !hasOwnRun(request)) return;
-        const info = activityInfo();
-        const run = openStepRun(tracker, parent, executionOf(request, info), startedAt, info?.attempt ?? 1);
-        // Opened while the step runs; a failure surfaces when the step finishes.
-        run.catch(() => undefined);
-        opened.set(request, run);
+        if (parent !== undefined && hasOwnRun(request)) {
+          const info = activityInfo();
+          const run = openStepRun(tracker, parent, executionOf(request, info), startedAt, info?.attempt ?? 1);
+          // Opened while the step runs; a failure surfaces when the step finishes.
+          run.catch(() => undefined);
+          opened.set(request, run);
+        }
+        // What earlier steps of the run left to write on this worker is written before the step starts (while its run
+        // is opened): a failure fails this step.
+        await tracker.barrier(request.workflowId);
       } catch (error) {
         throw tracker.failure(error, `tracking ${label(request)}`);
       }
