@@ -132,7 +132,11 @@ class BufferedResponse extends Response {
       clone(this: BufferedResponse) {
         if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
         const buffer = this.#buffer === null ? null : Buffer.from(this.#buffer);
-        return new BufferedResponse(buffer, { status: this.status, statusText: this.statusText, headers: this.headers });
+        return new BufferedResponse(buffer, {
+          status: this.status,
+          statusText: this.statusText,
+          headers: this.headers,
+        });
       },
     };
     Object.defineProperties(BufferedResponse.prototype, {

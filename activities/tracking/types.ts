@@ -61,7 +61,6 @@ export interface ScheduledStep {
  * tracks runs creates the step's MLflow run while Temporal dispatches the activity. Sinks issue no commands and are
  * not called on replay. (A type alias: the SDK's `Sinks` is a record type, which interfaces do not satisfy.)
  */
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
 export type StepTrackingSinks = {
   mloeTracking: {
     stepScheduled(step: ScheduledStep): void;
