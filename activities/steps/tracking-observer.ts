@@ -5,8 +5,9 @@
  * {@link MAX_TRACKED_ITERATIONS} iterations get runs of their own (`step[3]`); every iteration's metrics reach the
  * pipeline run as `<step>.<key>` at step = the iteration.
  *
- * The run is created while the step runs; its data is logged before the step completes (a completed step has its data
- * in MLflow); only its end status is written behind the step, while the workflow schedules the next one (the next
+ * The run is created while the step is dispatched (the worker that scheduled it prepared it, `prepared-runs.ts`) or
+ * while it runs; its data is logged before the step completes (a completed step has its data in MLflow); only its end
+ * status is written behind the step, while the workflow schedules the next one (the next
  * execution of the run on this worker, and the run's end, wait for it; the run's end also settles an end a stopped
  * worker lost). Unlike lineage, tracking fails the step when the tracking server cannot be reached (`failsStep`): the
  * step is retried under its retry policy, and the run fails with a message naming the server, rather than completing
