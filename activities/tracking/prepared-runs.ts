@@ -11,8 +11,6 @@
  * (the step went to another worker, or never started) is withdrawn (deleted) after {@link PREPARED_RUN_TTL_MS}; the
  * pipeline run's end deletes those still there, and settles those an attempt took but never wrote to.
  */
-import type { TrackedRun } from './tracker';
-
 /** How long a preparation waits for its step before it is withdrawn. */
 export const PREPARED_RUN_TTL_MS = 60_000;
 
@@ -23,7 +21,8 @@ const MAX_PREPARED_RUNS = 1_000;
 export interface PreparedRun {
   /** The run's id, once created (rejects when the creation failed: the attempt then creates its own). */
   runId: Promise<string>;
-  parent: TrackedRun;
+  /** The pipeline run it is nested under. */
+  parent: { runId: string };
   /** Its start time (ms since the epoch): when the step was scheduled. */
   startTime: number;
 }
