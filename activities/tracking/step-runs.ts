@@ -65,13 +65,14 @@ function stepRunTags(
 
 /**
  * Creates the run of a step the workflow just scheduled, for its first attempt on this worker to take (see
- * `prepared-runs.ts`). Only a step whose pipeline run this worker knows is prepared (no search is made for it); the
- * creation is not waited for, and its failure only means the attempt creates the run itself.
+ * `prepared-runs.ts`), unless the tracker was made not to. Only a step whose pipeline run this worker knows is
+ * prepared (no search is made for it); the creation is not waited for, and its failure only means the attempt creates
+ * the run itself.
  */
 export function prepareStepRun(tracker: MlflowTracker, step: ScheduledStep, scheduledAt: Date): void {
   const parent = tracker.knownPipelineRun(step.workflowId);
   const key = executionKey(step.workflowId, step.stepId, step.index);
-  if (parent === undefined || tracker.prepared.refuses(key)) return;
+  if (!tracker.preparesStepRuns || parent === undefined || tracker.prepared.refuses(key)) return;
   const startTime = scheduledAt.getTime();
   const runId = tracker.client.runs.createId({
     experimentId: parent.experimentId,

@@ -46,6 +46,11 @@ export interface MlflowTrackerOptions {
   warn?: (message: string) => void;
   /** How long a step run prepared ahead of its step waits for it before it is withdrawn (`prepared-runs.ts`). */
   preparedRunTtlMs?: number;
+  /**
+   * Whether step runs are prepared while their steps are dispatched (`prepared-runs.ts`); true unless false. Off,
+   * each first attempt creates its run (benchmarks compare both).
+   */
+  prepareStepRuns?: boolean;
 }
 
 /** Pipeline runs remembered per worker; the oldest are forgotten first (a forgotten one is searched for again). */
@@ -65,6 +70,8 @@ export class MlflowTracker {
   readonly #behind = new Map<string, WorkflowWrites>();
   /** Step runs created before their steps were dispatched, waiting for their first attempt. */
   readonly prepared: PreparedRuns;
+  /** Whether this tracker prepares step runs (see {@link MlflowTrackerOptions.prepareStepRuns}). */
+  readonly preparesStepRuns: boolean;
 
   constructor(config: TrackingConfig, options: MlflowTrackerOptions = {}) {
     this.config = config;
@@ -76,6 +83,7 @@ export class MlflowTracker {
     this.prepared = new PreparedRuns(async (runId) => {
       await this.client.runs.delete(runId);
     }, options.preparedRunTtlMs);
+    this.preparesStepRuns = options.prepareStepRuns ?? true;
   }
 
   /** Reports a problem with tracked data (it was left out; the rest was logged). */
