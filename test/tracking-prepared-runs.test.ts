@@ -1,13 +1,14 @@
 /**
  * Step runs prepared while their step is dispatched (`activities/tracking/prepared-runs.ts`), against the jest MLflow
  * server (`MLFLOW_TEST_TRACKING_URI`) through the typed client: the first attempt takes the prepared run, which
- * becomes the execution's run with its first write; a retry finds it; a later attempt never takes a preparation; a
+ * becomes the execution's run with its first write (or early, when the step runs a while); a retry finds it; a later attempt never takes a preparation; a
  * preparation no attempt takes is withdrawn; the pipeline run's end deletes a preparation its execution no longer
  * needs and settles one an attempt took but never wrote to; and a worker that tracks nothing ignores the sink.
  */
 import { createMlflowClient, mlflowConfig, type MlflowClient, type Run } from '../activities/mlflow';
 import {
   MlflowTracker,
+  claimWhileRunning,
   completeStepRun,
   executionKey,
   failStepRun,
@@ -167,6 +168,26 @@ describe('step runs prepared while the step is dispatched', () => {
     expect(all.map((child) => child.info.runId)).toEqual([first.runId]);
     expect(tagsOf(all[0] as Run)).toMatchObject({ 'mloe.attempt': '2', 'mloe.error': 'boom', 'mloe.logged': '2' });
     expect(await mlflow.runs.metricHistory(first.runId, 'score')).toHaveLength(1);
+  });
+
+  it('a step that runs a while claims its prepared run early: a retry after its attempt stopped finds the run', async () => {
+    const { tracker, run, link, parent } = await pipelineRun();
+    prepareStepRun(
+      tracker,
+      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'long', uses: 'noop@1' },
+      new Date(),
+    );
+    const first = await openStepRun(tracker, parent, execution(run, 'long'), new Date(), 1);
+    expect(first.prepared).toBe(true);
+    claimWhileRunning(tracker, first, 20);
+    const key = executionKey(run.workflowId, 'long');
+    await pollUntil('the prepared run to be claimed', async () =>
+      tagsOf(await mlflow.runs.get(first.runId))['mloe.execution'] === key ? true : undefined,
+    );
+    // The attempt stopped without writing (a crash): the retry finds its run instead of creating another.
+    const second = await openStepRun(tracker, parent, execution(run, 'long'), new Date(), 2);
+    expect(second.runId).toBe(first.runId);
+    expect((await children(link)).map((child) => child.info.runId)).toEqual([first.runId]);
   });
 
   it('a later attempt never takes a preparation: it is withdrawn, and the attempt creates the run', async () => {

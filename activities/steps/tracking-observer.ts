@@ -19,6 +19,7 @@ import { Context, type Info } from '@temporalio/activity';
 
 import { artifactRefsIn } from '../artifacts';
 import {
+  claimWhileRunning,
   completeStepRun,
   failStepRun,
   logToPipelineRun,
@@ -35,6 +36,9 @@ import type { RunStepRequest } from './types';
 
 /** Iterations of a `foreach` step with an MLflow run of their own: indexes 0 to 99. */
 export const MAX_TRACKED_ITERATIONS = 100;
+
+/** How long a step runs before a prepared run it took is tagged as its execution's (`claimWhileRunning`). */
+const CLAIM_AFTER_MS = 1_000;
 
 /** The running activity's info, when there is one. */
 function activityInfo(): Info | undefined {
@@ -75,6 +79,8 @@ function isFinalAttempt(nonRetryable: boolean | undefined, attempt: number, info
 export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
   /** The run each execution opened, by its request (the same object from start to finish). */
   const opened = new WeakMap<RunStepRequest, Promise<StepRun>>();
+  /** Cancels the claim of a prepared run a running execution took, by its request. */
+  const claims = new WeakMap<RunStepRequest, () => void>();
   const label = (request: RunStepRequest): string =>
     `step ${stepRunName(request.stepId, request.index)} of ${request.workflowId}`;
 
@@ -142,7 +148,9 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
           const info = activityInfo();
           const run = openStepRun(tracker, parent, executionOf(request, info), startedAt, info?.attempt ?? 1);
           // Opened while the step runs; a failure surfaces when the step finishes.
-          run.catch(() => undefined);
+          run
+            .then((taken) => claims.set(request, claimWhileRunning(tracker, taken, CLAIM_AFTER_MS)))
+            .catch(() => undefined);
           opened.set(request, run);
         }
         // What earlier steps of the run left to write on this worker is written before the step starts (while its run
@@ -156,8 +164,13 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
       const run = opened.get(report.request);
       opened.delete(report.request);
       try {
-        if (run !== undefined) await finish(report, await run);
-        else if (report.outcome.ok && !hasOwnRun(report.request)) await finishUntracked(report);
+        if (run !== undefined) {
+          const taken = await run;
+          // After the run is open (its claim is set up then): the step's own write claims it now.
+          claims.get(report.request)?.();
+          claims.delete(report.request);
+          await finish(report, taken);
+        } else if (report.outcome.ok && !hasOwnRun(report.request)) await finishUntracked(report);
       } catch (error) {
         throw tracker.failure(error, `tracking ${label(report.request)}`);
       }

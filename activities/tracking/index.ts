@@ -43,6 +43,7 @@ export {
 } from './names';
 export { trackPipelineRun } from './pipeline-runs';
 export {
+  claimWhileRunning,
   completeStepRun,
   failStepRun,
   logToPipelineRun,

@@ -269,6 +269,23 @@ export async function logToPipelineRun(
   });
 }
 
+/**
+ * A prepared run taken by an attempt becomes the execution's run (`mloe.execution`) with the attempt's first write,
+ * which for a step that runs a while is this tag, set `afterMs` after the step started: a retry after the attempt
+ * stopped (a crash, a heartbeat timeout) then finds the run as it would have found one the attempt created, and a
+ * step shorter than that makes no extra call. Returns the cancel of a claim not yet made (the step ended first).
+ */
+export function claimWhileRunning(tracker: MlflowTracker, run: StepRun, afterMs: number): () => void {
+  const [claim] = claimTags(run);
+  if (claim === undefined) return () => undefined;
+  const timer = setTimeout(() => {
+    // A failure here is harmless: the attempt's first write carries the tag too.
+    tracker.client.runs.setTag(run.runId, claim.key, claim.value).catch(() => undefined);
+  }, afterMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
 /** `mloe.execution` for a prepared run's first write, which makes it the execution's run (nothing otherwise). */
 function claimTags(run: StepRun): KeyValue[] {
   if (run.prepared !== true) return [];
