@@ -11,7 +11,9 @@
  * A missed target is reported, not fatal; a failed run exits non-zero.
  *
  * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_WORK_STEPS` (50), `BENCH_WORK_MS` (25), `BENCH_ROUNDS` (5), `BENCH_MODES`
- * (durable, or memory for both servers).
+ * (durable, or memory for both servers), `BENCH_PREPARE` (`both`: also tracking on without step runs prepared while
+ * the steps are dispatched), `BENCH_SERVER_NODE_FLAGS` and `BENCH_MLFLOW_NODE_FLAGS` (flags for the dev
+ * server's and the MLflow server's Node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -21,7 +23,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 
 import { createMlflowClient, mlflowConfig } from '../activities/mlflow';
-import { trackingConfigFromEnv } from '../activities/tracking';
+import { MlflowTracker, trackingConfigFromEnv } from '../activities/tracking';
 import { startPipeline, waitForPipeline } from '../clients/pipelines';
 import type { PipelineSpec } from '../core/spec';
 import { loadWorkflowBundleConfig } from '../workers/config';
@@ -39,6 +41,8 @@ const WORK_STEPS = positiveInt('BENCH_WORK_STEPS', 50);
 const WORK_MS = positiveInt('BENCH_WORK_MS', 25);
 const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
 const DURABLE = (process.env.BENCH_MODES ?? 'durable') !== 'memory';
+/** `both` adds a third series: tracking on, with step runs created by their attempts instead of prepared. */
+const UNPREPARED = process.env.BENCH_PREPARE === 'both';
 /** Tracking on may cost at most this much more wall time than tracking off. */
 const TARGET_RATIO = 1.2;
 
@@ -107,14 +111,28 @@ async function runOnce(
   return { wallMs, cpuMs, cpuEach, mlflow: outcome.status.mlflow };
 }
 
-/** Medians of a scenario's rounds, tracking off and on. */
+/** A series: tracking off, on, or on without prepared step runs. */
+type Mode = 'off' | 'on' | 'unprepared';
+
+/** Medians of a scenario's rounds, per series. */
 interface ScenarioFigures {
   name: string;
   steps: number;
-  wall: { off: number[]; on: number[] };
-  cpu: { off: number[]; on: number[] };
+  wall: Record<Mode, number[]>;
+  cpu: Record<Mode, number[]>;
   /** Per round, the CPU of each process (dev server, MLflow server, worker and client). */
-  cpuEach: { off: number[][]; on: number[][] };
+  cpuEach: Record<Mode, number[][]>;
+}
+
+/** Empty figures of a scenario. */
+function figuresOf(name: string, steps: number): ScenarioFigures {
+  return {
+    name,
+    steps,
+    wall: { off: [], on: [], unprepared: [] },
+    cpu: { off: [], on: [], unprepared: [] },
+    cpuEach: { off: [], on: [], unprepared: [] },
+  };
 }
 
 async function main(): Promise<void> {
@@ -135,15 +153,21 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     const tracking = trackingConfigFromEnv({ MLFLOW_TRACKING_URI: mlflowServer.at });
     if (tracking === undefined) throw new Error('no tracking configuration');
-    const make = (taskQueue: string, tracked: boolean) =>
+    const queues: Record<Mode, string> = {
+      off: 'bench-tracking-off',
+      on: 'bench-tracking-on',
+      unprepared: 'bench-tracking-unprepared',
+    };
+    const modes: Mode[] = UNPREPARED ? ['off', 'on', 'unprepared'] : ['off', 'on'];
+    const make = (mode: Mode) =>
       createPipelineWorker({
         connection: nativeConnection,
-        taskQueue,
+        taskQueue: queues[mode],
         workflowBundle: { code },
         steps: STEPS,
-        ...(tracked ? { tracking } : {}),
+        ...(mode === 'off' ? {} : { tracking: new MlflowTracker(tracking, { prepareStepRuns: mode === 'on' }) }),
       });
-    workers.push(await make('bench-tracking-off', false), await make('bench-tracking-on', true));
+    for (const mode of modes) workers.push(await make(mode));
     for (const worker of workers) running.push(worker.run());
     const chain = chainSpec(CHAIN_STEPS);
     const baselineStarted = performance.now();
@@ -151,46 +175,29 @@ async function main(): Promise<void> {
     const baselineMs = performance.now() - baselineStarted;
     // Warm-up: JIT, connections, the workflow sandbox, the MLflow experiments.
     const warm = mkdtempSync(join(scratch, 'warm-'));
-    for (const queue of ['bench-tracking-off', 'bench-tracking-on']) {
+    for (const queue of modes.map((mode) => queues[mode])) {
       await runOnce(client, queue, chainSpec(20), warm, []);
       await runOnce(client, queue, workChainSpec(2), warm, []);
     }
     const pids = [server.child.pid, mlflowServer.child.pid];
     const scenarios: { spec: PipelineSpec; figures: ScenarioFigures }[] = [
-      {
-        spec: chain,
-        figures: {
-          name: `chain of ${CHAIN_STEPS} noop steps`,
-          steps: CHAIN_STEPS,
-          wall: { off: [], on: [] },
-          cpu: { off: [], on: [] },
-          cpuEach: { off: [], on: [] },
-        },
-      },
+      { spec: chain, figures: figuresOf(`chain of ${CHAIN_STEPS} noop steps`, CHAIN_STEPS) },
       {
         spec: workChainSpec(WORK_STEPS),
-        figures: {
-          name: `chain of ${WORK_STEPS} steps of ${WORK_MS} ms CPU`,
-          steps: WORK_STEPS,
-          wall: { off: [], on: [] },
-          cpu: { off: [], on: [] },
-          cpuEach: { off: [], on: [] },
-        },
+        figures: figuresOf(`chain of ${WORK_STEPS} steps of ${WORK_MS} ms CPU`, WORK_STEPS),
       },
     ];
     let tracked: { runId: string; experimentId: string } | undefined;
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const { spec, figures } of scenarios) {
         const root = mkdtempSync(join(scratch, `round-${round}-`));
-        const off = await runOnce(client, 'bench-tracking-off', spec, root, pids);
-        figures.wall.off.push(off.wallMs);
-        figures.cpu.off.push(off.cpuMs);
-        figures.cpuEach.off.push(off.cpuEach);
-        const on = await runOnce(client, 'bench-tracking-on', spec, root, pids);
-        figures.wall.on.push(on.wallMs);
-        figures.cpu.on.push(on.cpuMs);
-        figures.cpuEach.on.push(on.cpuEach);
-        if (spec === chain) tracked = on.mlflow;
+        for (const mode of modes) {
+          const measured = await runOnce(client, queues[mode], spec, root, pids);
+          figures.wall[mode].push(measured.wallMs);
+          figures.cpu[mode].push(measured.cpuMs);
+          figures.cpuEach[mode].push(measured.cpuEach);
+          if (spec === chain && mode === 'on') tracked = measured.mlflow;
+        }
       }
       process.stdout.write('.');
     }
@@ -225,13 +232,13 @@ async function main(): Promise<void> {
     );
     for (const { figures } of scenarios) {
       const off = median(figures.wall.off);
-      for (const mode of ['off', 'on'] as const) {
+      for (const mode of modes) {
         const wall = median(figures.wall[mode]);
         console.log(
-          `| ${figures.name} | ${mode} | ${wall.toFixed(0)} | ${(wall / figures.steps).toFixed(2)} | ` +
+          `| ${figures.name} | ${mode === 'unprepared' ? 'on, runs not prepared' : mode} | ${wall.toFixed(0)} | ${(wall / figures.steps).toFixed(2)} | ` +
             `${(median(figures.cpu[mode]) / figures.steps).toFixed(2)} | ` +
             `${[0, 1, 2].map((i) => (median(figures.cpuEach[mode].map((each) => each[i] ?? 0)) / figures.steps).toFixed(2)).join(' / ')} | ` +
-            `${mode === 'on' ? (wall / off).toFixed(3) : ''} | ` +
+            `${mode === 'off' ? '' : (wall / off).toFixed(3)} | ` +
             `${figures.wall[mode].map((t) => t.toFixed(0)).join(', ')} |`,
         );
       }

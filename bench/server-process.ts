@@ -80,7 +80,8 @@ export async function startServerProcess(
 
 /**
  * `mloe mlflow server` on a free port, in its own process: in memory, or in the store of `backendStoreUri`
- * (`sqlite:///…`), its proxied artifacts in `artifacts`. `at` is its URL.
+ * (`sqlite:///…`), its proxied artifacts in `artifacts`. `at` is its URL. `BENCH_MLFLOW_NODE_FLAGS` passes flags to its
+ * Node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 export function startMlflowServerProcess(options: {
   backendStoreUri?: string;
@@ -97,5 +98,6 @@ export function startMlflowServerProcess(options: {
       ...(options.backendStoreUri === undefined ? [] : ['--backend-store-uri', options.backendStoreUri]),
     ],
     'mloe mlflow server',
+    process.env.BENCH_MLFLOW_NODE_FLAGS?.split(' ').filter(Boolean) ?? [],
   );
 }

@@ -31,9 +31,9 @@ export async function artifactLineage(artifactUri: string): Promise<unknown> {
 /**
  * Finds the MLflow runs of a pipeline run's steps with the typed client (`runs/search`, every page): runs in the
  * experiment tagged as steps of the workflow (`mloe.kind`, `mloe.workflowId`), one per step execution
- * (`mloe.execution`; should an execution have several, the latest started wins), in execution order. A failed search
- * is an `MLFLOW_REQUEST_FAILED` error naming the server (never its credentials) and, when the server refused them,
- * the variables that hold them.
+ * (`mloe.execution`, or `mloe.prepared` for a run prepared for a step that has not written to it yet; should an
+ * execution have several, the latest started wins), in execution order. A failed search is an `MLFLOW_REQUEST_FAILED`
+ * error naming the server (never its credentials) and, when the server refused them, the variables that hold them.
  */
 export function mlflowStepRuns(config: MlflowConfig): NonNullable<PipelineViewBackend['stepRuns']> {
   const client = createMlflowClient(config);
@@ -46,7 +46,8 @@ export function mlflowStepRuns(config: MlflowConfig): NonNullable<PipelineViewBa
     try {
       for await (const run of runs) {
         const tags = new Map(run.data.tags.map((tag) => [tag.key, tag.value]));
-        const execution = tags.get(MLOE_TAGS.execution);
+        // A run prepared for a step that is still running has its execution in `mloe.prepared` until its first write.
+        const execution = tags.get(MLOE_TAGS.execution) ?? tags.get(MLOE_TAGS.prepared);
         const stepId = tags.get(MLOE_TAGS.stepId);
         if (!execution || !stepId) continue;
         const index = tags.get(MLOE_TAGS.index);

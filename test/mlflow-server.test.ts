@@ -255,6 +255,29 @@ describe('runs', () => {
     expect(tagsOf(await getRun(run.info.run_id))['mlflow.runName']).toBe('renamed');
   });
 
+  it('answers a created run exactly as runs/get reads it back (the answer is built, not read): tags in key order, the last of a repeated key', async () => {
+    for (const body of [
+      {
+        experiment_id: experimentId,
+        start_time: 1_700_000_000_000,
+        tags: [
+          { key: 'z', value: '1' },
+          { key: 'mloe.kind', value: 'step' },
+          { key: 'a', value: 'first' },
+          { key: 'é', value: 'accent' },
+          { key: 'a', value: 'second' },
+          { key: 'mlflow.runName', value: 'from-tag' },
+          { key: 'B', value: 'upper' },
+        ],
+      },
+      { experiment_id: experimentId, run_name: 'named', user_id: 'bob' },
+      { experiment_id: experimentId },
+    ]) {
+      const { run } = await rest.ok<{ run: Run }>('POST', 'runs/create', body);
+      expect(run).toEqual(await getRun(run.info.run_id));
+    }
+  });
+
   it('names unnamed runs, and refuses a run name that contradicts the mlflow.runName tag', async () => {
     const runId = await rest.run(experimentId);
     expect((await getRun(runId)).info.run_name).toMatch(/^[a-z]+-[a-z]+-\d{1,3}$/);

@@ -243,6 +243,8 @@ describe('pipeline runs tracked in MLflow', () => {
       'mloe.stepId': 'fit',
       'mloe.uses': 'history@1',
       'mloe.execution': `${workflowId}/fit`,
+      // Created while the step was dispatched (the workflow's sink), taken by its first attempt.
+      'mloe.prepared': `${workflowId}/fit`,
       'mloe.attempt': '1',
       'mloe.cache': 'miss',
       'mloe.output.model': (stepOutput(status, 'fit', 'model') as { digest: string }).digest,

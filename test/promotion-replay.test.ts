@@ -27,6 +27,7 @@ import { startPipeline, waitForPipeline, type PipelineRun, type StartPipelineOpt
 import { BUILTIN_STEPS } from '../core/steps/builtin';
 import { pipelineActivities } from '../workers/pipeline-worker';
 import { registerSearchAttributes } from '../workers/search-attributes';
+import { trackingSinks } from '../workers/tracking-sinks';
 import { pipelineStatusQuery, type PipelineRunStatus } from '../workflows/types';
 import { connect, runInBackground, type TestEnv } from './devserver/harness';
 import { promotionSpec, promotionSteps } from './fixtures/promotion';
@@ -88,6 +89,7 @@ describe('promotion gates replay on every workflow task (maxCachedWorkflows: 0)'
         taskQueue,
         workflowBundle: { code },
         activities: pipelineActivities({ steps, tracking: tracker }),
+        sinks: trackingSinks(tracker),
         maxCachedWorkflows: 0,
       });
     stops.push(runInBackground(await uncached(promotionQueue, promotionSteps)));

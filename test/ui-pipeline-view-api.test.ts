@@ -55,6 +55,9 @@ describe('step runs in MLflow', () => {
     const sweep0 = await createRun(experimentId, step('sweep', 0), now);
     await createRun(experimentId, step('sweep', 1), now - 1000);
     const sweep1Later = await createRun(experimentId, step('sweep', 1), now);
+    // A run prepared for a step still running: its execution is in mloe.prepared until the step writes to it.
+    const { 'mloe.execution': evalExecution, ...evalTags } = step('eval');
+    const evaluate = await createRun(experimentId, { ...evalTags, 'mloe.prepared': evalExecution ?? '' }, now);
     // Not the run's steps: the pipeline run itself, and another pipeline run's step.
     await createRun(experimentId, { 'mloe.kind': 'pipeline', 'mloe.workflowId': workflowId }, now);
     await createRun(experimentId, { ...step('train'), 'mloe.workflowId': `other-${workflowId}` }, now);
@@ -65,6 +68,7 @@ describe('step runs in MLflow', () => {
       new AbortController().signal,
     );
     expect(runs).toEqual([
+      { execution: `${workflowId}/eval`, stepId: 'eval', runId: evaluate, experimentId },
       { execution: `${workflowId}/sweep/0`, stepId: 'sweep', index: 0, runId: sweep0, experimentId },
       { execution: `${workflowId}/sweep/1`, stepId: 'sweep', index: 1, runId: sweep1Later, experimentId },
       { execution: `${workflowId}/train`, stepId: 'train', runId: train, experimentId },

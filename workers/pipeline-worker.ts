@@ -32,6 +32,7 @@ import { loadWorkflowBundle } from './workflow-bundle';
 import { lineageObserver } from '../activities/steps/lineage-observer';
 import { trackingObserver } from '../activities/steps/tracking-observer';
 import type { BuiltinStepSettings } from '../activities/steps/remote-builtin';
+import { trackingSinks } from './tracking-sinks';
 import { MlflowTracker, trackPipelineRun, type TrackingConfig } from '../activities/tracking';
 import { ensureError } from '../core/errors';
 import { createPromotionActivities } from '../activities/promotion';
@@ -233,14 +234,19 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
         'build the bundle with `npm run build:workflows -- --tracing`',
     );
   }
+  // One tracker for the steps and for the sink that prepares their runs (workers/tracking-sinks.ts).
+  const tracker =
+    options.tracking === undefined || options.tracking instanceof MlflowTracker
+      ? options.tracking
+      : new MlflowTracker(options.tracking);
   return Worker.create({
     connection: options.connection,
     taskQueue: options.taskQueue ?? PIPELINE_TASK_QUEUE,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     workflowBundle,
-    activities: pipelineActivities(options),
+    activities: pipelineActivities({ ...options, ...(tracker === undefined ? {} : { tracking: tracker }) }),
     interceptors: { activity: [...(options.tracing?.activityInterceptors ?? []), stepLogAttributes] },
-    ...(options.tracing === undefined ? {} : { sinks: options.tracing.sinks }),
+    sinks: { ...options.tracing?.sinks, ...trackingSinks(tracker) },
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '1 second',
     ...(options.maxConcurrentActivityTaskExecutions === undefined

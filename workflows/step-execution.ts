@@ -12,6 +12,8 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxySinks,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
@@ -26,6 +28,7 @@ import {
   type StepSpec,
 } from '../core/spec';
 import type { RunStepRequest, RunStepResult, StepFailureDetails } from '../activities/steps';
+import type { StepTrackingSinks } from '../activities/tracking/types';
 
 /** The activities the interpreter calls: only `runStep`, whatever the step. */
 interface StepActivities {
@@ -112,7 +115,13 @@ export class ActivitySlots {
   }
 }
 
-/** Runs one step execution: `runStep` with the step's options, the label as activity id and UI summary. */
+const { mloeTracking } = proxySinks<StepTrackingSinks>();
+
+/**
+ * Runs one step execution: `runStep` with the step's options, the label as activity id and UI summary. A step on the
+ * workflow's own task queue is announced to the worker as it is scheduled (a sink: no command, not on replay), so
+ * that a worker tracking runs in MLflow creates the step's run while the activity is dispatched.
+ */
 export function executeStep(
   request: RunStepRequest,
   options: StepActivityOptions,
@@ -120,7 +129,18 @@ export function executeStep(
 ): Promise<RunStepResult> {
   const label = executionLabel(request);
   const { runStep } = proxyActivities<StepActivities>({ ...options, activityId: label, summary: label });
-  return slots.use(() => runStep(request));
+  return slots.use(() => {
+    if (options.taskQueue === undefined && !workflowInfo().unsafe.isReplaying) {
+      mloeTracking.stepScheduled({
+        workflowId: request.workflowId,
+        pipeline: request.pipeline,
+        stepId: request.stepId,
+        ...(request.index === undefined ? {} : { index: request.index }),
+        uses: request.uses ?? 'run',
+      });
+    }
+    return runStep(request);
+  });
 }
 
 /** How one execution ended, as data (it crosses from a batch child to its parent). */

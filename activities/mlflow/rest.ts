@@ -63,6 +63,17 @@ export async function callPage<T>(
   key: string,
   item: z.ZodType<T>,
 ): Promise<Page<T>> {
+  return call(http, target, fields, pageSchema(key, item));
+}
+
+/** Page schemas by item schema and list key: zod compiles a schema on its first use, so each is built once. */
+const pageSchemas = new WeakMap<z.ZodType, Map<string, z.ZodType>>();
+
+function pageSchema<T>(key: string, item: z.ZodType<T>): z.ZodType<Page<T>> {
+  const byKey = pageSchemas.get(item) ?? new Map<string, z.ZodType>();
+  pageSchemas.set(item, byKey);
+  const known = byKey.get(key);
+  if (known !== undefined) return known as z.ZodType<Page<T>>;
   const schema = z
     .object({ [key]: z.array(item).default([]), next_page_token: pageTokenSchema })
     .transform((answer): Page<T> => {
@@ -74,7 +85,8 @@ export async function callPage<T>(
         nextPageToken: typeof token === 'string' ? token : undefined,
       });
     });
-  return call(http, target, fields, schema);
+  byKey.set(key, schema);
+  return schema;
 }
 
 /** {@link checkInput} naming `target`. */

@@ -150,6 +150,12 @@ const datasetInputSchema = z.object({
 
 const runAnswer = z.object({ run: runSchema });
 
+// Schemas are built once: zod compiles a schema on its first use, which costs far more than a parse.
+const runInfoAnswer = z.object({ run_info: runInfoSchema });
+const idKeyValue = z.tuple([inputs.id, inputs.text, inputs.text]);
+const idKey = z.tuple([inputs.id, inputs.text]);
+const datasetInputsSchema = z.array(datasetInputSchema);
+
 /** Of a created run's answer, only its id (`run_id`, or `run_uuid` from older servers). */
 const runIdAnswer = z
   .object({
@@ -216,7 +222,7 @@ export class RunsApi {
     check(inputs.id, runId, R.update);
     const value = check(updateSchema, input, R.update);
     const fields = { run_id: runId, status: value.status, end_time: value.endTime, run_name: value.runName };
-    return (await call(this.#http, R.update, fields, z.object({ run_info: runInfoSchema }))).run_info;
+    return (await call(this.#http, R.update, fields, runInfoAnswer)).run_info;
   }
 
   /** Ends a run: `FINISHED` (or the status given) at `endTime` (now unless given). */
@@ -264,19 +270,19 @@ export class RunsApi {
 
   /** Logs a param; `INVALID_PARAMETER_VALUE` if the key already has another value. */
   async logParam(runId: string, key: string, value: string): Promise<void> {
-    check(z.tuple([inputs.id, inputs.text, inputs.text]), [runId, key, value], R.logParam);
+    check(idKeyValue, [runId, key, value], R.logParam);
     await call(this.#http, R.logParam, { run_id: runId, key, value }, emptySchema);
   }
 
   /** Sets (or overwrites) a tag. */
   async setTag(runId: string, key: string, value: string): Promise<void> {
-    check(z.tuple([inputs.id, inputs.text, inputs.text]), [runId, key, value], R.setTag);
+    check(idKeyValue, [runId, key, value], R.setTag);
     await call(this.#http, R.setTag, { run_id: runId, key, value }, emptySchema);
   }
 
   /** Deletes a tag; `RESOURCE_DOES_NOT_EXIST` if the run has no such tag. */
   async deleteTag(runId: string, key: string): Promise<void> {
-    check(z.tuple([inputs.id, inputs.text]), [runId, key], R.deleteTag);
+    check(idKey, [runId, key], R.deleteTag);
     await call(this.#http, R.deleteTag, { run_id: runId, key }, emptySchema);
   }
 
@@ -302,7 +308,7 @@ export class RunsApi {
   /** Records the datasets a run used, with their digests and input tags. */
   async logInputs(runId: string, datasets: readonly DatasetInputInput[]): Promise<void> {
     check(inputs.id, runId, R.logInputs);
-    const value = check(z.array(datasetInputSchema), datasets, R.logInputs);
+    const value = check(datasetInputsSchema, datasets, R.logInputs);
     const wire = value.map((input) => ({
       tags: tagsToWire(input.tags) ?? [],
       dataset: compact({
@@ -323,7 +329,7 @@ export class RunsApi {
     key: string,
     options: { maxResults?: number; pageToken?: string } = {},
   ): Promise<Page<Metric>> {
-    check(z.tuple([inputs.id, inputs.text]), [runId, key], R.metricHistory);
+    check(idKey, [runId, key], R.metricHistory);
     const fields = { run_id: runId, metric_key: key, max_results: options.maxResults, page_token: options.pageToken };
     return callPage(this.#http, R.metricHistory, fields, 'metrics', metricSchema);
   }

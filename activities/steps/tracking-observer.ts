@@ -5,8 +5,9 @@
  * {@link MAX_TRACKED_ITERATIONS} iterations get runs of their own (`step[3]`); every iteration's metrics reach the
  * pipeline run as `<step>.<key>` at step = the iteration.
  *
- * The run is created while the step runs; its data is logged before the step completes (a completed step has its data
- * in MLflow); only its end status is written behind the step, while the workflow schedules the next one (the next
+ * The run is created while the step is dispatched (the worker that scheduled it prepared it, `prepared-runs.ts`) or
+ * while it runs; its data is logged before the step completes (a completed step has its data in MLflow); only its end
+ * status is written behind the step, while the workflow schedules the next one (the next
  * execution of the run on this worker, and the run's end, wait for it; the run's end also settles an end a stopped
  * worker lost). Unlike lineage, tracking fails the step when the tracking server cannot be reached (`failsStep`): the
  * step is retried under its retry policy, and the run fails with a message naming the server, rather than completing
@@ -18,6 +19,7 @@ import { Context, type Info } from '@temporalio/activity';
 
 import { artifactRefsIn } from '../artifacts';
 import {
+  claimWhileRunning,
   completeStepRun,
   failStepRun,
   logToPipelineRun,
@@ -34,6 +36,9 @@ import type { RunStepRequest } from './types';
 
 /** Iterations of a `foreach` step with an MLflow run of their own: indexes 0 to 99. */
 export const MAX_TRACKED_ITERATIONS = 100;
+
+/** How long a step runs before a prepared run it took is tagged as its execution's (`claimWhileRunning`). */
+const CLAIM_AFTER_MS = 1_000;
 
 /** The running activity's info, when there is one. */
 function activityInfo(): Info | undefined {
@@ -74,6 +79,8 @@ function isFinalAttempt(nonRetryable: boolean | undefined, attempt: number, info
 export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
   /** The run each execution opened, by its request (the same object from start to finish). */
   const opened = new WeakMap<RunStepRequest, Promise<StepRun>>();
+  /** Cancels the claim of a prepared run a running execution took, by its request. */
+  const claims = new WeakMap<RunStepRequest, () => void>();
   const label = (request: RunStepRequest): string =>
     `step ${stepRunName(request.stepId, request.index)} of ${request.workflowId}`;
 
@@ -136,15 +143,19 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
     failsStep: true,
     async started(request, _store, startedAt) {
       try {
-        // What earlier steps of the run left to write on this worker is written first: a failure fails this step.
-        await tracker.barrier(request.workflowId);
         const parent = await parentOf(request);
-        if (parent === undefined || !hasOwnRun(request)) return;
-        const info = activityInfo();
-        const run = openStepRun(tracker, parent, executionOf(request, info), startedAt, info?.attempt ?? 1);
-        // Opened while the step runs; a failure surfaces when the step finishes.
-        run.catch(() => undefined);
-        opened.set(request, run);
+        if (parent !== undefined && hasOwnRun(request)) {
+          const info = activityInfo();
+          const run = openStepRun(tracker, parent, executionOf(request, info), startedAt, info?.attempt ?? 1);
+          // Opened while the step runs; a failure surfaces when the step finishes.
+          run
+            .then((taken) => claims.set(request, claimWhileRunning(tracker, taken, CLAIM_AFTER_MS)))
+            .catch(() => undefined);
+          opened.set(request, run);
+        }
+        // What earlier steps of the run left to write on this worker is written before the step starts (while its run
+        // is opened): a failure fails this step.
+        await tracker.barrier(request.workflowId);
       } catch (error) {
         throw tracker.failure(error, `tracking ${label(request)}`);
       }
@@ -153,8 +164,13 @@ export function trackingObserver(tracker: MlflowTracker): ExecutionObserver {
       const run = opened.get(report.request);
       opened.delete(report.request);
       try {
-        if (run !== undefined) await finish(report, await run);
-        else if (report.outcome.ok && !hasOwnRun(report.request)) await finishUntracked(report);
+        if (run !== undefined) {
+          const taken = await run;
+          // After the run is open (its claim is set up then): the step's own write claims it now.
+          claims.get(report.request)?.();
+          claims.delete(report.request);
+          await finish(report, taken);
+        } else if (report.outcome.ok && !hasOwnRun(report.request)) await finishUntracked(report);
       } catch (error) {
         throw tracker.failure(error, `tracking ${label(report.request)}`);
       }

@@ -43,14 +43,24 @@ export {
 } from './names';
 export { trackPipelineRun } from './pipeline-runs';
 export {
+  claimWhileRunning,
   completeStepRun,
   failStepRun,
   logToPipelineRun,
   openStepRun,
+  prepareStepRun,
   type StepExecution,
   type StepRun,
   type StepRunData,
 } from './step-runs';
 export { MlflowTracker, trackedRun, type MlflowTrackerOptions, type TrackedRun } from './tracker';
-export type { MlflowRunLink, TemporalIdentity, TrackedPipelineRun, TrackedState } from './types';
+export type {
+  MlflowRunLink,
+  ScheduledStep,
+  StepTrackingSinks,
+  TemporalIdentity,
+  TrackedPipelineRun,
+  TrackedState,
+} from './types';
+export { PREPARED_RUN_TTL_MS, PreparedRuns, type PreparedRun } from './prepared-runs';
 export { settleRunsOfClosedWorkflows, type SettledClosedRun, type WorkflowOutcome } from './closed-runs';

@@ -43,6 +43,11 @@ export const MLOE_TAGS = {
   uses: 'mloe.uses',
   /** `<workflowId>/<stepId>[/<index>]`: one step execution, the key runs and model versions are found by. */
   execution: 'mloe.execution',
+  /**
+   * On a step run created before its step was dispatched (`prepared-runs.ts`): the execution it was made for. Such a
+   * run gets `mloe.execution` with the first data an attempt writes to it.
+   */
+  prepared: 'mloe.prepared',
   /** The attempt whose data the run holds. */
   attempt: 'mloe.attempt',
   /** The attempt that logged a step run's data, set last: a later attempt logs nothing again. */

@@ -66,9 +66,14 @@ function headersOf(
   body: string | Uint8Array | null | undefined,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
-  new Headers(given).forEach((value, key) => {
-    headers[key] = value;
-  });
+  if (given === undefined || given instanceof Headers || Array.isArray(given)) {
+    new Headers(given).forEach((value, key) => {
+      headers[key] = value;
+    });
+  } else {
+    // A plain record (what the MLflow client passes): copied as it is, without a `Headers` in between.
+    for (const [key, value] of Object.entries(given as Record<string, string>)) headers[key.toLowerCase()] = value;
+  }
   if (body !== undefined && body !== null) {
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
   }
@@ -84,5 +89,84 @@ function responseOf(answer: IncomingMessage, body: Buffer): Response {
   }
   const status = answer.statusCode ?? 500;
   const empty = status === 204 || status === 205 || status === 304;
-  return new Response(empty ? null : body, { status, statusText: answer.statusMessage ?? '', headers });
+  return new BufferedResponse(empty ? null : body, { status, statusText: answer.statusMessage ?? '', headers });
+}
+
+/**
+ * A `Response` whose body is already in memory. Its text, JSON and bytes are read from the buffer directly; Node's
+ * own `Response` would put the buffer in a `ReadableStream` and read it back through a reader, which costs more than
+ * the rest of a small JSON call on the worker. The stream (`body`) is made only when asked for (a streamed download).
+ * Reading the body twice fails, as it does on any `Response`.
+ */
+class BufferedResponse extends Response {
+  readonly #buffer: Buffer | null;
+  /** The stream-backed `Response` made when `body` was asked for; reads go through it from then on. */
+  #streamed: Response | undefined;
+  #used = false;
+
+  constructor(buffer: Buffer | null, init: ResponseInit) {
+    super(null, init);
+    this.#buffer = buffer;
+  }
+
+  // The readers replace `Response`'s on the prototype: the DOM typings declare them as properties, which a class
+  // cannot override with methods.
+  static {
+    const readers: Record<string, (this: BufferedResponse) => unknown> = {
+      text(this: BufferedResponse) {
+        return this.#take().then((bytes) => bytes.toString('utf8'));
+      },
+      json(this: BufferedResponse) {
+        return this.#take().then((bytes) => JSON.parse(bytes.toString('utf8')) as unknown);
+      },
+      arrayBuffer(this: BufferedResponse) {
+        return this.#take().then((bytes) => {
+          const copy = new ArrayBuffer(bytes.byteLength);
+          new Uint8Array(copy).set(bytes);
+          return copy;
+        });
+      },
+      blob(this: BufferedResponse) {
+        return this.#take().then((bytes) => new Blob([bytes], { type: this.headers.get('content-type') ?? '' }));
+      },
+      clone(this: BufferedResponse) {
+        if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
+        const buffer = this.#buffer === null ? null : Buffer.from(this.#buffer);
+        return new BufferedResponse(buffer, {
+          status: this.status,
+          statusText: this.statusText,
+          headers: this.headers,
+        });
+      },
+    };
+    Object.defineProperties(BufferedResponse.prototype, {
+      ...Object.fromEntries(Object.entries(readers).map(([name, value]) => [name, { value, configurable: true }])),
+      body: {
+        get(this: BufferedResponse) {
+          return this.#body();
+        },
+        configurable: true,
+      },
+      bodyUsed: {
+        get(this: BufferedResponse) {
+          return this.#used || (this.#streamed?.bodyUsed ?? false);
+        },
+        configurable: true,
+      },
+    });
+  }
+
+  #body(): ReadableStream<Uint8Array> | null {
+    if (this.#buffer === null) return null;
+    this.#streamed ??= new Response(this.#used ? null : this.#buffer);
+    return this.#streamed.body;
+  }
+
+  /** The body's bytes, once. */
+  #take(): Promise<Buffer> {
+    if (this.#streamed !== undefined) return this.#streamed.arrayBuffer().then((bytes) => Buffer.from(bytes));
+    if (this.#used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    this.#used = true;
+    return Promise.resolve(this.#buffer ?? Buffer.alloc(0));
+  }
 }

@@ -135,7 +135,11 @@ function settledStatus(state: TrackedState | undefined): RunStatus {
   }
 }
 
-/** Ends every step run still `RUNNING` under a pipeline run that ended, with its step's state and end time. */
+/**
+ * Ends every step run still `RUNNING` under a pipeline run that ended, with its step's state and end time. A run
+ * prepared for a step and never written to (`prepared-runs.ts`) is deleted when its execution has another run or its
+ * step never ran, and otherwise settled like the others (and given `mloe.execution`).
+ */
 async function settleStepRuns(tracker: MlflowTracker, parent: TrackedRun, run: TrackedPipelineRun): Promise<void> {
   const steps = new Map(run.steps.map((step) => [step.id, step]));
   const running = [];
@@ -148,10 +152,19 @@ async function settleStepRuns(tracker: MlflowTracker, parent: TrackedRun, run: T
   const fallbackEnd = Date.parse(run.finishedAt ?? '') || Date.now();
   for (let start = 0; start < running.length; start += SETTLE_CONCURRENCY) {
     await Promise.all(
-      running.slice(start, start + SETTLE_CONCURRENCY).map((stepRun) => {
+      running.slice(start, start + SETTLE_CONCURRENCY).map(async (stepRun) => {
         const tags = Object.fromEntries(stepRun.data.tags.map((tag) => [tag.key, tag.value]));
         const stepId = tags[MLOE_TAGS.stepId];
         const step = stepId === undefined ? undefined : steps.get(stepId);
+        const prepared = tags[MLOE_TAGS.execution] === undefined ? tags[MLOE_TAGS.prepared] : undefined;
+        if (prepared !== undefined) {
+          const ran = step !== undefined && step.state !== 'pending' && step.state !== 'skipped';
+          const other = ran
+            ? await tracker.findRun(parent.experimentId, tagEquals(MLOE_TAGS.execution, prepared))
+            : undefined;
+          if (!ran || other !== undefined) return tracker.client.runs.delete(stepRun.info.runId);
+          await tracker.client.runs.setTag(stepRun.info.runId, MLOE_TAGS.execution, prepared);
+        }
         const state = run.state === 'cancelled' && step?.state !== 'completed' ? 'cancelled' : step?.state;
         const endTime = Date.parse(step?.finishedAt ?? '') || fallbackEnd;
         const update = tracker.client.runs.update(stepRun.info.runId, { status: settledStatus(state), endTime });

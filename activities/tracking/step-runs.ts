@@ -3,7 +3,8 @@
  * (`train`, or `sweep[3]` for an iteration of a `foreach` step), tagged with the execution it is
  * (`mloe.execution = <workflowId>/<stepId>[/<index>]`).
  *
- * Idempotent under retries: a first attempt creates the run; a later attempt finds it by `mloe.execution` instead.
+ * Idempotent under retries: a first attempt creates the run (or takes the one its worker prepared while the step was
+ * dispatched, `prepared-runs.ts`); a later attempt finds it by `mloe.execution` instead.
  * The data of a successful attempt (params, metrics, tags) ends with the `mloe.logged` marker, and a later attempt
  * that finds the marker logs nothing again: a retry after a lost result never logs twice. Metric points carry the
  * run's start time as their timestamp unless the step gave one, so a batch resent after a partial failure holds
@@ -16,6 +17,7 @@ import { paramText, tagValue, type KeyValue } from './limits';
 import { latestPoints, type MetricPoint } from './metrics';
 import { MLFLOW_TAGS, MLOE_TAGS, executionKey, stepRunName, tagEquals } from './names';
 import type { MlflowTracker, TrackedRun } from './tracker';
+import type { ScheduledStep } from './types';
 
 /** Which step execution a run is. */
 export interface StepExecution {
@@ -35,6 +37,50 @@ export interface StepRun extends TrackedRun {
   execution: StepExecution;
   /** An earlier attempt logged the execution's data (the `mloe.logged` tag): it is not logged again. */
   logged: boolean;
+  /** A prepared run this attempt took: its first write adds `mloe.execution`, which makes it the execution's run. */
+  prepared?: boolean;
+}
+
+/** The tags a step run is created with, `mloe.execution` aside. */
+function stepRunTags(
+  tracker: MlflowTracker,
+  parent: TrackedRun,
+  execution: Pick<StepExecution, 'workflowId' | 'stepId' | 'index' | 'uses'>,
+  attempt: number,
+): Record<string, string> {
+  return {
+    // MLflow sets `mlflow.runName` from the run's name; the Temporal ids and the pipeline are on the parent.
+    [MLFLOW_TAGS.parentRunId]: parent.runId,
+    [MLFLOW_TAGS.user]: tracker.user,
+    [MLFLOW_TAGS.sourceName]: execution.uses,
+    [MLFLOW_TAGS.sourceType]: 'JOB',
+    [MLOE_TAGS.kind]: 'step',
+    [MLOE_TAGS.workflowId]: execution.workflowId,
+    [MLOE_TAGS.stepId]: execution.stepId,
+    ...(execution.index === undefined ? {} : { [MLOE_TAGS.index]: String(execution.index) }),
+    [MLOE_TAGS.uses]: execution.uses,
+    [MLOE_TAGS.attempt]: String(attempt),
+  };
+}
+
+/**
+ * Creates the run of a step the workflow just scheduled, for its first attempt on this worker to take (see
+ * `prepared-runs.ts`), unless the tracker was made not to. Only a step whose pipeline run this worker knows is
+ * prepared (no search is made for it); the creation is not waited for, and its failure only means the attempt creates
+ * the run itself.
+ */
+export function prepareStepRun(tracker: MlflowTracker, step: ScheduledStep, scheduledAt: Date): void {
+  const parent = tracker.knownPipelineRun(step.workflowId);
+  const key = executionKey(step.workflowId, step.stepId, step.index);
+  if (!tracker.preparesStepRuns || parent === undefined || tracker.prepared.refuses(key)) return;
+  const startTime = scheduledAt.getTime();
+  const runId = tracker.client.runs.createId({
+    experimentId: parent.experimentId,
+    runName: stepRunName(step.stepId, step.index),
+    startTime,
+    tags: { ...stepRunTags(tracker, parent, step, 1), [MLOE_TAGS.prepared]: key },
+  });
+  tracker.prepared.hold(key, { runId, parent, startTime });
 }
 
 /**
@@ -50,9 +96,22 @@ export async function openStepRun(
 ): Promise<StepRun> {
   const key = executionKey(execution.workflowId, execution.stepId, execution.index);
   if (attempt > 1) {
+    // A preparation is for a first attempt only: a later one finds the run an earlier attempt wrote to.
+    tracker.prepared.withdraw(key);
     const found = await tracker.findRun(parent.experimentId, tagEquals(MLOE_TAGS.execution, key));
     if (found !== undefined) {
       return { ...found, parent, execution, logged: found.tags?.[MLOE_TAGS.logged] !== undefined };
+    }
+  } else {
+    const prepared = tracker.prepared.take(key);
+    if (prepared !== undefined && prepared.parent.runId !== parent.runId) tracker.prepared.discard(prepared);
+    else if (prepared !== undefined) {
+      const runId = await prepared.runId.catch(() => undefined);
+      if (runId !== undefined) {
+        const { startTime } = prepared;
+        const { experimentId } = parent;
+        return { runId, experimentId, startTime, status: 'RUNNING', parent, execution, logged: false, prepared: true };
+      }
     }
   }
   const startTime = startedAt.getTime();
@@ -61,20 +120,7 @@ export async function openStepRun(
     experimentId: parent.experimentId,
     runName: name,
     startTime,
-    tags: {
-      // MLflow sets `mlflow.runName` from the run's name; the Temporal ids and the pipeline are on the parent.
-      [MLFLOW_TAGS.parentRunId]: parent.runId,
-      [MLFLOW_TAGS.user]: tracker.user,
-      [MLFLOW_TAGS.sourceName]: execution.uses,
-      [MLFLOW_TAGS.sourceType]: 'JOB',
-      [MLOE_TAGS.kind]: 'step',
-      [MLOE_TAGS.workflowId]: execution.workflowId,
-      [MLOE_TAGS.stepId]: execution.stepId,
-      ...(execution.index === undefined ? {} : { [MLOE_TAGS.index]: String(execution.index) }),
-      [MLOE_TAGS.uses]: execution.uses,
-      [MLOE_TAGS.execution]: key,
-      [MLOE_TAGS.attempt]: String(attempt),
-    },
+    tags: { ...stepRunTags(tracker, parent, execution, attempt), [MLOE_TAGS.execution]: key },
   });
   return {
     runId,
@@ -142,6 +188,7 @@ export async function completeStepRun(tracker: MlflowTracker, run: StepRun, data
     return;
   }
   const tags: KeyValue[] = [
+    ...claimTags(run),
     { key: MLOE_TAGS.attempt, value: String(data.attempt) },
     { key: MLOE_TAGS.cache, value: data.cache },
     ...digestTags(MLOE_TAGS.output, data.outputArtifacts),
@@ -189,6 +236,7 @@ export async function failStepRun(
   await Promise.all([
     tracker.logChecked(run.runId, {
       tags: [
+        ...claimTags(run),
         { key: MLOE_TAGS.attempt, value: String(failure.attempt) },
         { key: MLOE_TAGS.error, value: tagValue(failure.error) },
       ],
@@ -219,6 +267,30 @@ export async function logToPipelineRun(
       timestamp: run.startTime,
     })),
   });
+}
+
+/**
+ * A prepared run taken by an attempt becomes the execution's run (`mloe.execution`) with the attempt's first write,
+ * which for a step that runs a while is this tag, set `afterMs` after the step started: a retry after the attempt
+ * stopped (a crash, a heartbeat timeout) then finds the run as it would have found one the attempt created, and a
+ * step shorter than that makes no extra call. Returns the cancel of a claim not yet made (the step ended first).
+ */
+export function claimWhileRunning(tracker: MlflowTracker, run: StepRun, afterMs: number): () => void {
+  const [claim] = claimTags(run);
+  if (claim === undefined) return () => undefined;
+  const timer = setTimeout(() => {
+    // A failure here is harmless: the attempt's first write carries the tag too.
+    tracker.client.runs.setTag(run.runId, claim.key, claim.value).catch(() => undefined);
+  }, afterMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/** `mloe.execution` for a prepared run's first write, which makes it the execution's run (nothing otherwise). */
+function claimTags(run: StepRun): KeyValue[] {
+  if (run.prepared !== true) return [];
+  const { workflowId, stepId, index } = run.execution;
+  return [{ key: MLOE_TAGS.execution, value: executionKey(workflowId, stepId, index) }];
 }
 
 /** A step's scalar inputs as params (artifact references are tags and datasets instead). */

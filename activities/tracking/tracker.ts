@@ -22,6 +22,7 @@ import { activityMlflowConfig, type TrackingConfig } from './config';
 import { checkBatch, tagValue, type KeyValue } from './limits';
 import { createNodeFetch } from './node-fetch';
 import { MLOE_TAGS, runLink, tagEquals } from './names';
+import { PreparedRuns } from './prepared-runs';
 import type { MlflowRunLink } from './types';
 
 /** A run this tracker knows: enough to log to it, nest under it and link to it. */
@@ -43,6 +44,13 @@ export interface MlflowTrackerOptions {
   client?: MlflowClient;
   /** Where problems with the data (refused keys, non-finite values) are reported; `console.warn` by default. */
   warn?: (message: string) => void;
+  /** How long a step run prepared ahead of its step waits for it before it is withdrawn (`prepared-runs.ts`). */
+  preparedRunTtlMs?: number;
+  /**
+   * Whether step runs are prepared while their steps are dispatched (`prepared-runs.ts`); true unless false. Off,
+   * each first attempt creates its run (benchmarks compare both).
+   */
+  prepareStepRuns?: boolean;
 }
 
 /** Pipeline runs remembered per worker; the oldest are forgotten first (a forgotten one is searched for again). */
@@ -60,6 +68,10 @@ export class MlflowTracker {
   readonly #experiments = new Map<string, Promise<string>>();
   readonly #pipelineRuns = new Map<string, TrackedRun>();
   readonly #behind = new Map<string, WorkflowWrites>();
+  /** Step runs created before their steps were dispatched, waiting for their first attempt. */
+  readonly prepared: PreparedRuns;
+  /** Whether this tracker prepares step runs (see {@link MlflowTrackerOptions.prepareStepRuns}). */
+  readonly preparesStepRuns: boolean;
 
   constructor(config: TrackingConfig, options: MlflowTrackerOptions = {}) {
     this.config = config;
@@ -68,6 +80,10 @@ export class MlflowTracker {
     this.serverUrl = config.mlflow.trackingUri;
     this.user = osUser();
     this.#warn = options.warn ?? ((message) => console.warn(`[mloe tracking] ${message}`));
+    this.prepared = new PreparedRuns(async (runId) => {
+      await this.client.runs.delete(runId);
+    }, options.preparedRunTtlMs);
+    this.preparesStepRuns = options.prepareStepRuns ?? true;
   }
 
   /** Reports a problem with tracked data (it was left out; the rest was logged). */
@@ -162,6 +178,11 @@ export class MlflowTracker {
       const oldest = this.#pipelineRuns.keys().next();
       if (oldest.done !== true) this.#pipelineRuns.delete(oldest.value);
     }
+  }
+
+  /** The MLflow run of a pipeline run as this worker knows it, without asking the server. */
+  knownPipelineRun(workflowId: string): TrackedRun | undefined {
+    return this.#pipelineRuns.get(workflowId);
   }
 
   /** The MLflow run of a pipeline run (by its workflow id), or undefined when there is none (yet). */

@@ -45,3 +45,24 @@ export interface TemporalIdentity {
   firstExecutionRunId: string;
   namespace: string;
 }
+
+/** A step execution the workflow just scheduled on its own task queue: what its run is prepared from. */
+export interface ScheduledStep {
+  workflowId: string;
+  pipeline: string;
+  stepId: string;
+  index?: number;
+  /** `name@version`, or `run` for a command step. */
+  uses: string;
+}
+
+/**
+ * The sink a pipeline workflow tells its worker through that it scheduled a step (`prepared-runs.ts`): a worker that
+ * tracks runs creates the step's MLflow run while Temporal dispatches the activity. Sinks issue no commands and are
+ * not called on replay. (A type alias: the SDK's `Sinks` is a record type, which interfaces do not satisfy.)
+ */
+export type StepTrackingSinks = {
+  mloeTracking: {
+    stepScheduled(step: ScheduledStep): void;
+  };
+};

@@ -227,17 +227,39 @@ export class RunStore {
     return this.database.write(() => {
       const experiment = this.experiments.activeForNewRun(options.experimentId);
       const name = options.runName || nameTag || randomRunName();
+      const row: RunRow = {
+        run_uuid: runUuid,
+        experiment_id: experiment.experimentId,
+        name,
+        user_id: options.userId,
+        status: 'RUNNING',
+        start_time: options.startTime ?? this.now(),
+        end_time: null,
+        lifecycle_stage: 'active',
+        artifact_uri: appendToUriPath(experiment.artifactLocation, runUuid, 'artifacts'),
+      };
       this.statements.insertRun.run(
         runUuid,
         experiment.experimentId,
         name,
-        options.userId,
-        options.startTime ?? this.now(),
-        appendToUriPath(experiment.artifactLocation, runUuid, 'artifacts'),
+        row.user_id,
+        row.start_time,
+        row.artifact_uri,
       );
-      for (const tag of options.tags) this.statements.upsertTag.run(runUuid, tag.key, tag.value);
-      if (nameTag === undefined || nameTag === '') this.statements.upsertTag.run(runUuid, RUN_NAME_TAG, name);
-      return this.get(runUuid);
+      const tags = new Map<string, string>();
+      for (const tag of options.tags) {
+        this.statements.upsertTag.run(runUuid, tag.key, tag.value);
+        tags.set(tag.key, tag.value);
+      }
+      if (nameTag === undefined || nameTag === '') {
+        this.statements.upsertTag.run(runUuid, RUN_NAME_TAG, name);
+        tags.set(RUN_NAME_TAG, name);
+      }
+      // The new run as `get` would read it back (its tags in key order, as SQLite keeps them), without reading it.
+      const data = [...tags]
+        .map(([key, value]) => ({ key, value }))
+        .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+      return { info: infoJson(row), data: { tags: data }, inputs: {} };
     });
   }
 
