@@ -14,6 +14,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { getMimeType } from 'hono/utils/mime';
 
 import { compressResponse } from './compression';
+import { withFormatterCache } from './formatter-cache';
 import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetsManifest } from './manifest';
 import { pipelineViewApi, type PipelineViewBackend } from './pipeline-view-api';
 import { uiSettingsDocument, type UiSettingsOptions } from './settings';
@@ -125,9 +126,12 @@ function loadStaticFiles(assetsDir: string, manifest: UiAssetsManifest, indexHtm
   return served;
 }
 
-/** Rewrites the built index.html for a public path, as Temporal's ui-server does (base and asset URLs). */
+/**
+ * The built index.html with the formatter cache ({@link withFormatterCache}), rewritten for a public path as Temporal's
+ * ui-server does (base and asset URLs).
+ */
 function indexHtmlFor(assetsDir: string, publicPath: string): string {
-  const html = readFileSync(join(assetsDir, 'index.html'), 'utf8');
+  const html = withFormatterCache(readFileSync(join(assetsDir, 'index.html'), 'utf8'));
   if (publicPath === '') return html;
   return html
     .replaceAll('base: ""', `base: ${JSON.stringify(publicPath)}`)

@@ -96,6 +96,56 @@ describe.each([
     await page.context().close();
   });
 
+  it('shares one Intl.DateTimeFormat per (locales, options) in the page, and formats as before', async () => {
+    const { page, errors } = await harness.open();
+    await page.goto(`${server.url}/namespaces`);
+    await page.getByTestId('namespace-list').getByText('ml-team').waitFor({ timeout: 30_000 });
+    const facts = await page.evaluate(() => {
+      const epoch = new Date(Date.UTC(2026, 11, 7, 13, 5, 9));
+      const utc = { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'medium' } as const;
+      const a = new Intl.DateTimeFormat('en-US', utc);
+      class Labelled extends Intl.DateTimeFormat {}
+      const locale = new Intl.Locale('en-US');
+      return {
+        sameForSameArguments:
+          a === new Intl.DateTimeFormat('en-US', { timeStyle: 'medium', dateStyle: 'medium', timeZone: 'UTC' }),
+        sameWithoutNew: a === Intl.DateTimeFormat('en-US', utc),
+        otherForOtherOptions: a !== new Intl.DateTimeFormat('en-US', { ...utc, timeZone: 'Asia/Tokyo' }),
+        otherForOtherLocale: a !== new Intl.DateTimeFormat('de-DE', utc),
+        formatted: a.format(epoch).replace(/\s/g, ' '),
+        tokyo: new Intl.DateTimeFormat('en-US', { ...utc, timeZone: 'Asia/Tokyo' }).format(epoch).replace(/\s/g, ' '),
+        instance: a instanceof Intl.DateTimeFormat,
+        supported: Intl.DateTimeFormat.supportedLocalesOf(['en-US']),
+        subclass: new Labelled('en-US') instanceof Labelled,
+        // A locale object cannot be keyed exactly: each call gets its own formatter.
+        notShared: new Intl.DateTimeFormat(locale) !== new Intl.DateTimeFormat(locale),
+        badOptionStillThrows: (() => {
+          try {
+            new Intl.DateTimeFormat('en-US', { timeZone: 'Not/AZone' });
+            return false;
+          } catch (error) {
+            return error instanceof RangeError;
+          }
+        })(),
+      };
+    });
+    expect(facts).toEqual({
+      sameForSameArguments: true,
+      sameWithoutNew: true,
+      otherForOtherOptions: true,
+      otherForOtherLocale: true,
+      formatted: 'Dec 7, 2026, 1:05:09 PM',
+      tokyo: 'Dec 7, 2026, 10:05:09 PM',
+      instance: true,
+      supported: ['en-US'],
+      subclass: true,
+      notShared: true,
+      badOptionStillThrows: true,
+    });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('redirects / to the default namespace’s workflows client-side', async () => {
     const { page } = await harness.open();
     await page.goto(`${server.url}/`);
