@@ -166,6 +166,13 @@ describe('the demo pipeline with its train step on a remote executor', () => {
     );
   }
 
+  /** The same model bytes, output types, metadata and values, and the same metrics, wherever train ran. */
+  function expectSameTraining(remote: StepRunStatus, local: StepRunStatus): void {
+    expect(parseArtifactRef(remote.outputs?.model).digest).toBe(parseArtifactRef(local.outputs?.model).digest);
+    expect(sameContent(remote.outputs)).toEqual(sameContent(local.outputs));
+    expect(remote.metrics).toEqual(local.metrics);
+  }
+
   it('trains on the worker first: the baseline', async () => {
     const local = await run('local');
     expect(local.status.state).toBe('completed');
@@ -177,10 +184,7 @@ describe('the demo pipeline with its train step on a remote executor', () => {
     const local = stepIn(runs.local!.status, 'train');
     const remote = await run('kubernetes');
     console.log(`[builtin-remote] train@2 as a Kubernetes Job: ${remote.train.durationMs ?? NaN} ms`);
-    // The same bytes, types, metadata and values wherever it ran; the same metrics.
-    expect(parseArtifactRef(remote.train.outputs?.model).digest).toBe(parseArtifactRef(local.outputs?.model).digest);
-    expect(sameContent(remote.train.outputs)).toEqual(sameContent(local.outputs));
-    expect(remote.train.metrics).toEqual(local.metrics);
+    expectSameTraining(remote.train, local);
     expect(remote.train.cache).toBe('miss');
     // Only train left the worker: the other steps ran there (no logs), as in the baseline.
     expect(stepIn(remote.status, 'features').logs).toBeUndefined();
@@ -257,9 +261,7 @@ describe('the demo pipeline with its train step on a remote executor', () => {
     const local = stepIn(runs.local!.status, 'train');
     const remote = await run('batch');
     console.log(`[builtin-remote] train@2 as a Batch job: ${remote.train.durationMs ?? NaN} ms`);
-    expect(parseArtifactRef(remote.train.outputs?.model).digest).toBe(parseArtifactRef(local.outputs?.model).digest);
-    expect(sameContent(remote.train.outputs)).toEqual(sameContent(local.outputs));
-    expect(remote.train.metrics).toEqual(local.metrics);
+    expectSameTraining(remote.train, local);
 
     // The job, through the Batch API: the worker's queue, `mloe step exec train@2` in the wrapper, succeeded.
     const client = new BatchClient({

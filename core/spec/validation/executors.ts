@@ -65,24 +65,7 @@ export function checkExecutor(state: ValidationState, id: string, step: StepSpec
       });
     }
   }
-  if (placement.executor === 'batch' && step.kubernetes !== undefined) {
-    state.report({
-      code: 'INVALID_VALUE',
-      message: `step '${id}' runs on the batch executor${from}, so its kubernetes settings would be ignored`,
-      hint: "remove 'kubernetes', or set 'executor: kubernetes'",
-      path: [...path, 'kubernetes'],
-      at: 'key',
-    });
-  }
-  if (placement.executor === 'kubernetes' && step.batch !== undefined) {
-    state.report({
-      code: 'INVALID_VALUE',
-      message: `step '${id}' runs on the kubernetes executor${from}, so its batch settings would be ignored`,
-      hint: "remove 'batch', or set 'executor: batch'",
-      path: [...path, 'batch'],
-      at: 'key',
-    });
-  }
+  checkIgnoredSettings(state, id, step, placement.executor, from, path);
 }
 
 /**
@@ -113,22 +96,25 @@ function checkBuiltinExecutor(
       at: 'key',
     });
   }
-  if (placement.executor === 'batch' && step.kubernetes !== undefined) {
-    state.report({
-      code: 'INVALID_VALUE',
-      message: `step '${id}' runs on the batch executor, so its kubernetes settings would be ignored`,
-      hint: "remove 'kubernetes', or set 'executor: kubernetes'",
-      path: [...path, 'kubernetes'],
-      at: 'key',
-    });
-  }
-  if (placement.executor === 'kubernetes' && step.batch !== undefined) {
-    state.report({
-      code: 'INVALID_VALUE',
-      message: `step '${id}' runs on the kubernetes executor, so its batch settings would be ignored`,
-      hint: "remove 'batch', or set 'executor: batch'",
-      path: [...path, 'batch'],
-      at: 'key',
-    });
-  }
+  checkIgnoredSettings(state, id, step, placement.executor, '', path);
+}
+
+/** The other remote executor's settings on a step would be ignored: reported at them. `from` says where the executor came from. */
+function checkIgnoredSettings(
+  state: ValidationState,
+  id: string,
+  step: StepSpec,
+  executor: 'kubernetes' | 'batch',
+  from: string,
+  path: PathSegment[],
+): void {
+  const other = executor === 'batch' ? 'kubernetes' : 'batch';
+  if (step[other] === undefined) return;
+  state.report({
+    code: 'INVALID_VALUE',
+    message: `step '${id}' runs on the ${executor} executor${from}, so its ${other} settings would be ignored`,
+    hint: `remove '${other}', or set 'executor: ${other}'`,
+    path: [...path, other],
+    at: 'key',
+  });
 }
