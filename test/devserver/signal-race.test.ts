@@ -39,7 +39,7 @@ afterAll(() => env?.close());
 
 const RECORDS = 80;
 const WINDOW = 4;
-const REPEATS = 8;
+const REPEATS = 4;
 
 describe('a signal racing a task that continues as new', () => {
   it(`is handled by the next run, on a cached worker, ${REPEATS} times over`, async () => {
