@@ -687,7 +687,7 @@ describe.each(WORKER_MODES)('activities and timers ($name)', ({ maxCachedWorkflo
     // 1,000 on a caching worker; a worker without a cache replays the whole history on every task, so its cost grows
     // with the square of the fan-out, and 300 take it through the same paths (pages of history, batched results).
     const fanOut = maxCachedWorkflows === 0 ? 300 : 1000;
-    it(`fans out ${fanOut} activities and gathers every result`, async () => {
+    it(`fans out ${fanOut.toLocaleString('en-US')} activities and gathers every result`, async () => {
       const n = fanOut;
       const handle = await env.client.workflow.start<typeof workflows.fanOut>('fanOut', {
         taskQueue,
