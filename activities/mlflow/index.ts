@@ -54,13 +54,7 @@ export {
   type SearchRunsInput,
   type UpdateRunInput,
 } from './runs';
-export {
-  LOG_BATCH_LIMITS,
-  logBatchBytesAtMost,
-  splitLogBatch,
-  type LogBatchLimits,
-  type WireBatch,
-} from './log-batch';
+export { LOG_BATCH_LIMITS, logBatchBytesAtMost, splitLogBatch, type LogBatchLimits, type WireBatch } from './log-batch';
 export {
   ARTIFACT_PROXY,
   ArtifactsApi,

@@ -241,9 +241,7 @@ export async function failStepRun(
         { key: MLOE_TAGS.error, value: tagValue(failure.error) },
       ],
     }),
-    failure.final
-      ? tracker.client.runs.setStatus(run.runId, status, failure.finishedAt.getTime())
-      : undefined,
+    failure.final ? tracker.client.runs.setStatus(run.runId, status, failure.finishedAt.getTime()) : undefined,
   ]);
 }
 

@@ -76,8 +76,7 @@ export class MlflowTracker {
 
   constructor(config: TrackingConfig, options: MlflowTrackerOptions = {}) {
     this.config = config;
-    this.client =
-      options.client ?? createMlflowClient(activityMlflowConfig(config.mlflow), nodeHttpHooks());
+    this.client = options.client ?? createMlflowClient(activityMlflowConfig(config.mlflow), nodeHttpHooks());
     this.serverUrl = config.mlflow.trackingUri;
     this.user = osUser();
     this.#warn = options.warn ?? ((message) => console.warn(`[mloe tracking] ${message}`));
