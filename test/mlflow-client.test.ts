@@ -704,7 +704,7 @@ describe('the log-batch size bound', () => {
         tags: Array.from({ length: random(5) }, () => ({ key: text(20), value: text(200) })),
         metrics: Array.from({ length: random(5) }, () => ({
           key: text(20),
-          value: random(2) === 0 ? -1.2345678901234567e-300 : 'NaN',
+          value: random(2) === 0 ? -2.2250738585072014e-308 : 'NaN',
           timestamp: Number.MAX_SAFE_INTEGER,
           step: -Number.MAX_SAFE_INTEGER,
         })),

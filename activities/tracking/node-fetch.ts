@@ -243,7 +243,13 @@ function sendJson(agents: NodeAgents, origins: Map<string, Origin>, given: Trans
   return new Promise<HttpAnswer>((resolve, reject) => {
     let settled = false;
     let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.destroy();
+      settle(undefined);
+    }, timeoutMs);
+    // The request keeps the process alive while it is open; its clock must not on its own.
+    timer.unref();
     const settle = (error: unknown, answer?: HttpAnswer): void => {
       if (settled) return;
       settled = true;
@@ -277,13 +283,6 @@ function sendJson(agents: NodeAgents, origins: Map<string, Origin>, given: Trans
       });
     };
     const request = target === undefined ? send(given.url, options, onAnswer) : send(options, onAnswer);
-    timer = setTimeout(() => {
-      timedOut = true;
-      request.destroy();
-      settle(undefined);
-    }, timeoutMs);
-    // The request keeps the process alive while it is open; its clock must not on its own.
-    timer.unref();
     request.on('error', (error) => settle(error));
     request.end(given.body);
   });
