@@ -27,6 +27,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 
 import { createMlflowClient, mlflowConfig, type HttpHooks } from '../activities/mlflow';
@@ -341,7 +342,7 @@ async function main(): Promise<void> {
       const history = await lastChain[mode]?.fetchHistory();
       const events = new Map<string, number>();
       for (const event of history?.events ?? []) {
-        const type = String(event.eventType ?? 'unknown').replace('EVENT_TYPE_', '');
+        const type = (temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? 'UNKNOWN').replace('EVENT_TYPE_', '');
         events.set(type, (events.get(type) ?? 0) + 1);
       }
       const perStep = (n: number): string => (n / stepsRun).toFixed(2);
