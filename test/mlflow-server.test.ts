@@ -278,6 +278,23 @@ describe('runs', () => {
     }
   });
 
+  it('answers an update exactly as runs/get reads the run back (the answer is built, not read): status, end time, both', async () => {
+    const runId = await rest.run(experimentId);
+    for (const change of [
+      { status: 'KILLED' },
+      { end_time: 1_700_000_002_000 },
+      { status: 'FINISHED', end_time: 1_700_000_003_000 },
+      {},
+    ]) {
+      const { run_info } = await rest.ok<{ run_info: Run['info'] }>('POST', 'runs/update', {
+        run_id: runId,
+        ...change,
+      });
+      expect(run_info).toEqual((await getRun(runId)).info);
+    }
+    expect((await getRun(runId)).info).toMatchObject({ status: 'FINISHED', end_time: 1_700_000_003_000 });
+  });
+
   it('names unnamed runs, and refuses a run name that contradicts the mlflow.runName tag', async () => {
     const runId = await rest.run(experimentId);
     expect((await getRun(runId)).info.run_name).toMatch(/^[a-z]+-[a-z]+-\d{1,3}$/);

@@ -1,5 +1,6 @@
 /**
- * The MLflow client's transport: one request over Node's `fetch` with a deadline per attempt, authentication,
+ * The MLflow client's transport: one request over Node's `fetch` (or, for JSON calls, a lean {@link JsonTransport}
+ * when one is given) with a deadline per attempt, authentication,
  * bounded retries with exponential backoff and jitter (429, 5xx but 501/505, connection failures and timeouts only;
  * never another 4xx), `Retry-After` honoured, and every answer turned into a zod-validated value or an
  * {@link MlflowError}.
@@ -54,6 +55,42 @@ export interface HttpRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * What a JSON call reads of an answer. A WHATWG `Response` has it, and so does the answer of a {@link JsonTransport},
+ * which need not build one.
+ */
+export interface HttpAnswer {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  /** The whole body as text (read once). */
+  text(): Promise<string>;
+}
+
+/** One request of a JSON call, as a {@link JsonTransport} sends it. */
+export interface TransportRequest {
+  url: string;
+  method: HttpMethod;
+  headers: Record<string, string>;
+  /** The JSON text, if the call has a body. */
+  body: string | undefined;
+  /** The attempt's deadline, from sending to the end of the answer. */
+  timeoutMs: number;
+  /** The caller's abort, if any. */
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * A transport for small JSON calls (every call but artifact transfers): sends a request and answers with its whole
+ * body, without the WHATWG `Request`/`Response`/`AbortController` machinery `fetch` needs, which on a busy worker
+ * costs more than the call itself. It rejects as `fetch` does: a `TypeError('fetch failed')` with the network error
+ * as `cause` (its `code`, e.g. `ECONNREFUSED`), an `AbortError` when `signal` aborts, and a `TimeoutError`
+ * (`DOMException`) when `timeoutMs` passes first.
+ */
+export interface JsonTransport {
+  send(request: TransportRequest): Promise<HttpAnswer>;
+}
+
 /** Test seams: the wait between attempts and the randomness of the jitter. */
 export interface HttpHooks {
   /** Waits `ms` milliseconds (or rejects when `signal` aborts); tests pass a recorder that returns at once. */
@@ -62,6 +99,8 @@ export interface HttpHooks {
   random?: () => number;
   /** The `fetch` to use; Node's global one unless given. */
   fetch?: typeof fetch;
+  /** The transport of JSON calls; they go through {@link HttpHooks.fetch} unless given. */
+  transport?: JsonTransport;
 }
 
 const USER_AGENT = 'mloe-mlflow-client/0.1';
@@ -124,11 +163,11 @@ function queryString(query: Readonly<Record<string, QueryValue>> | undefined): s
   return text === '' ? '' : `?${text}`;
 }
 
-/** Why a `fetch` rejected: the caller's abort, our deadline, or the network. */
+/** Why a `fetch` (or a transport) rejected: the caller's abort, our deadline, or the network. */
 function transportFailure(
   error: unknown,
   signal: AbortSignal | undefined,
-  deadline: Deadline,
+  deadline: { expired: boolean; ms: number },
 ): { errorCode: MlflowErrorCode; retryable: boolean; detail: string } {
   if (signal?.aborted === true) return { errorCode: 'ABORTED', retryable: false, detail: 'aborted by the caller' };
   if (deadline.expired) {
@@ -222,8 +261,8 @@ function watched(
 
 /** How an attempt's deadline and answer are handled. */
 type Reading<T> =
-  /** Read the answer within a total deadline. */
-  | { deadline: 'total'; read: (response: Response, attempts: number) => Promise<T> }
+  /** Read the answer within a total deadline (through the JSON transport when there is one). */
+  | { deadline: 'total'; read: (response: HttpAnswer, attempts: number) => Promise<T> }
   /** Read the answer with an idle deadline (restarted by every chunk); `read` gets a watched body. */
   | { deadline: 'idle'; read: (response: Response, attempts: number) => Promise<T> }
   /** Hand the answer over unread; its body keeps the idle deadline until it ends. */
@@ -324,7 +363,20 @@ export class MlflowHttpClient {
     const request: HttpRequest =
       given.signal === undefined && this.#signal !== undefined ? { ...given, signal: this.#signal } : given;
     const policy = this.config.retry;
+    const transport = this.#hooks.transport;
+    const lean =
+      transport !== undefined &&
+      reading.deadline === 'total' &&
+      (request.body === undefined || request.body.kind === 'json');
     for (let attempt = 1; ; attempt += 1) {
+      if (lean) {
+        const outcome = await this.#leanAttempt(transport, request, reading, attempt);
+        if (outcome.done) return outcome.value;
+        const { failure, retryAfter } = outcome;
+        if (!failure.retryable || attempt > policy.maxRetries) throw failure;
+        await this.#wait(request, attempt, retryAfter);
+        continue;
+      }
       const deadline = new Deadline(this.config.timeoutMs);
       const signal =
         request.signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, request.signal]);
@@ -364,19 +416,76 @@ export class MlflowHttpClient {
         if (!handedOver) deadline.clear();
       }
       if (!failure.retryable || attempt > policy.maxRetries || !canResend(request)) throw failure;
-      try {
-        await this.#sleep(backoffDelayMs(policy, attempt, this.#random, retryAfter), request.signal);
-      } catch (error) {
-        throw this.#failure(request, attempt, 'ABORTED', false, 'aborted by the caller while waiting to retry', error);
-      }
+      await this.#wait(request, attempt, retryAfter);
     }
+  }
+
+  /** Waits before retry number `attempt` (the backoff, or a longer `Retry-After`), unless the caller aborts. */
+  async #wait(request: HttpRequest, attempt: number, retryAfter: number | undefined): Promise<void> {
+    try {
+      await this.#sleep(backoffDelayMs(this.config.retry, attempt, this.#random, retryAfter), request.signal);
+    } catch (error) {
+      throw this.#failure(request, attempt, 'ABORTED', false, 'aborted by the caller while waiting to retry', error);
+    }
+  }
+
+  /**
+   * One attempt of a JSON call through the transport, which keeps the deadline itself: the value read, or the
+   * failure (and the wait a `Retry-After` asks for) to retry or throw.
+   */
+  async #leanAttempt<T>(
+    transport: JsonTransport,
+    request: HttpRequest,
+    reading: Extract<Reading<T>, { deadline: 'total' }>,
+    attempt: number,
+  ): Promise<{ done: true; value: T } | { done: false; failure: MlflowError; retryAfter: number | undefined }> {
+    const timeoutMs = this.config.timeoutMs;
+    const given = request.body;
+    const body = given?.kind === 'json' ? JSON.stringify(given.value) : undefined;
+    const headers = this.#headers(body === undefined ? undefined : 'application/json');
+    let answer: HttpAnswer;
+    try {
+      answer = await transport.send({
+        url: this.#url(request),
+        method: request.method,
+        headers,
+        body,
+        timeoutMs,
+        signal: request.signal,
+      });
+    } catch (error) {
+      // Duck-typed, like `transportFailure`: the error may come from another realm (jest, vm contexts).
+      const expired =
+        typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'TimeoutError';
+      const { errorCode, retryable, detail } = transportFailure(error, request.signal, { expired, ms: timeoutMs });
+      return {
+        done: false,
+        failure: this.#failure(request, attempt, errorCode, retryable, detail, error),
+        retryAfter: undefined,
+      };
+    }
+    if (answer.ok) return { done: true, value: await reading.read(answer, attempt) };
+    const failure = await this.#httpFailure(request, answer, attempt);
+    return { done: false, failure, retryAfter: retryAfterMs(answer.headers.get('retry-after')) };
+  }
+
+  /** The headers of every request: the client's name, JSON accepted, credentials, and the body's type if any. */
+  #headers(contentType: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = { 'User-Agent': USER_AGENT, Accept: 'application/json' };
+    const auth = authorization(this.config);
+    if (auth !== undefined) headers.Authorization = auth;
+    if (contentType !== undefined) headers['Content-Type'] = contentType;
+    return headers;
+  }
+
+  /** The URL a request goes to. */
+  #url(request: HttpRequest): string {
+    return `${request.baseUrl ?? this.baseUrl(request.service)}${request.path}${queryString(request.query)}`;
   }
 
   /** One `fetch`; `progress` is called for every chunk of a streamed request body that goes out. */
   async #attempt(request: HttpRequest, signal: AbortSignal, progress: (() => void) | undefined): Promise<Response> {
-    const headers: Record<string, string> = { 'User-Agent': USER_AGENT, Accept: 'application/json' };
-    const auth = authorization(this.config);
-    if (auth !== undefined) headers.Authorization = auth;
+    const headers = this.#headers(undefined);
     const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers, signal };
     const given = request.body;
     if (given?.kind === 'json') {
@@ -392,12 +501,11 @@ export class MlflowHttpClient {
       init.body = progress === undefined ? stream : watched(stream, progress, () => undefined);
       init.duplex = 'half';
     }
-    const url = `${request.baseUrl ?? this.baseUrl(request.service)}${request.path}${queryString(request.query)}`;
-    return this.#fetch(url, init);
+    return this.#fetch(this.#url(request), init);
   }
 
   /** The error of a non-2xx answer: MLflow's `error_code` when the body carries one, else the status's code. */
-  async #httpFailure(request: HttpRequest, response: Response, attempts: number): Promise<MlflowError> {
+  async #httpFailure(request: HttpRequest, response: HttpAnswer, attempts: number): Promise<MlflowError> {
     let text = '';
     try {
       text = await response.text();

@@ -27,7 +27,16 @@ export {
   type MlflowErrorCode,
   type MlflowServerErrorCode,
 } from './errors';
-export { MlflowHttpClient, backoffDelayMs, retryAfterMs, type HttpHooks, type HttpRequest } from './http';
+export {
+  MlflowHttpClient,
+  backoffDelayMs,
+  retryAfterMs,
+  type HttpAnswer,
+  type HttpHooks,
+  type HttpRequest,
+  type JsonTransport,
+  type TransportRequest,
+} from './http';
 export {
   ExperimentsApi,
   EXPERIMENT_ENDPOINTS,
@@ -45,7 +54,7 @@ export {
   type SearchRunsInput,
   type UpdateRunInput,
 } from './runs';
-export { LOG_BATCH_LIMITS, splitLogBatch, type LogBatchLimits, type WireBatch } from './log-batch';
+export { LOG_BATCH_LIMITS, logBatchBytesAtMost, splitLogBatch, type LogBatchLimits, type WireBatch } from './log-batch';
 export {
   ARTIFACT_PROXY,
   ArtifactsApi,

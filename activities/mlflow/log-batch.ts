@@ -45,11 +45,53 @@ function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8') + 1;
 }
 
+/** An item of a batch as {@link logBatchBytesAtMost} measures it: a key and a string or numeric value. */
+interface SizedItem {
+  key: string;
+  value: string | number;
+}
+
+/**
+ * An upper bound of the JSON size (bytes) of a `log-batch` body holding these items, without serialising it: a
+ * UTF-16 code unit of a key or value takes at most 6 bytes of JSON (`\u001f`; UTF-8 takes at most 3), and an item's
+ * punctuation, field names, number, timestamp and step at most 100.
+ */
+export function logBatchBytesAtMost(batch: {
+  metrics: readonly SizedItem[];
+  params: readonly SizedItem[];
+  tags: readonly SizedItem[];
+}): number {
+  let units = 0;
+  let items = 0;
+  for (const list of [batch.metrics, batch.params, batch.tags]) {
+    for (const item of list) {
+      units += item.key.length + (typeof item.value === 'string' ? item.value.length : 0);
+      items += 1;
+    }
+  }
+  return ENVELOPE_BYTES + 6 * units + 100 * items;
+}
+
+/** Whether a batch is one request within `limits` by its counts and {@link logBatchBytesAtMost}. */
+function fitsAsIs(batch: WireBatch, limits: LogBatchLimits): boolean {
+  const { metrics, params, tags } = batch;
+  return (
+    metrics.length <= limits.metrics &&
+    params.length <= limits.params &&
+    tags.length <= limits.tags &&
+    metrics.length + params.length + tags.length <= limits.total &&
+    logBatchBytesAtMost(batch) <= limits.bytes
+  );
+}
+
 /**
  * Splits a batch into requests within `limits`, filling each request with params, then tags, then metrics. An
  * empty batch needs no request. A single item larger than the byte limit goes alone (the server then refuses it).
+ * A batch that surely fits (the usual step's) is one request as it is, without measuring each item.
  */
 export function splitLogBatch(batch: WireBatch, limits: LogBatchLimits = LOG_BATCH_LIMITS): WireBatch[] {
+  if (batch.metrics.length + batch.params.length + batch.tags.length === 0) return [];
+  if (fitsAsIs(batch, limits)) return [batch];
   const chunks: WireBatch[] = [];
   const next = { params: 0, tags: 0, metrics: 0 };
   const remaining = (): boolean =>

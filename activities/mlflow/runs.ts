@@ -152,6 +152,8 @@ const runAnswer = z.object({ run: runSchema });
 
 // Schemas are built once: zod compiles a schema on its first use, which costs far more than a parse.
 const runInfoAnswer = z.object({ run_info: runInfoSchema });
+/** Of an update's answer, only that it is one (an object); what it holds is what the request set. */
+const updatedAnswer = z.object({}).transform(() => undefined);
 const idKeyValue = z.tuple([inputs.id, inputs.text, inputs.text]);
 const idKey = z.tuple([inputs.id, inputs.text]);
 const datasetInputsSchema = z.array(datasetInputSchema);
@@ -223,6 +225,16 @@ export class RunsApi {
     const value = check(updateSchema, input, R.update);
     const fields = { run_id: runId, status: value.status, end_time: value.endTime, run_name: value.runName };
     return (await call(this.#http, R.update, fields, runInfoAnswer)).run_info;
+  }
+
+  /**
+   * Sets a run's status and end time, like {@link RunsApi.update} but reading nothing of the answer (the run's info,
+   * which the caller knows): what a tracker writes at the end of every step.
+   */
+  async setStatus(runId: string, status: RunStatus, endTime: number): Promise<void> {
+    check(inputs.id, runId, R.update);
+    const value = check(updateSchema, { status, endTime }, R.update);
+    await call(this.#http, R.update, { run_id: runId, status: value.status, end_time: value.endTime }, updatedAnswer);
   }
 
   /** Ends a run: `FINISHED` (or the status given) at `endTime` (now unless given). */

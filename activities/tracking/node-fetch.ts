@@ -1,6 +1,6 @@
 /**
- * A `fetch` for the MLflow client over `node:http`/`node:https` with keep-alive agents, for the calls tracking makes
- * on every step. Node's own `fetch` (undici, in Node 20) spends about 1 ms of CPU per request on a small JSON call,
+ * A `fetch` and a JSON transport for the MLflow client over `node:http`/`node:https` with keep-alive agents, for the
+ * calls tracking makes on every step. Node's own `fetch` (undici, in Node 20) spends about 1 ms of CPU per request on a small JSON call,
  * three times what `node:http` does; a tracked step makes about three such calls, and on a busy worker that CPU is
  * what tracking costs (docs/benchmarks.md, "MLflow tracking"). Requests with a streamed body (artifact uploads) and
  * anything but `http:`/`https:` go to Node's `fetch` unchanged.
@@ -8,19 +8,43 @@
  * What the client relies on is kept: the answer is a WHATWG `Response` (status, headers, body), an abort signal aborts
  * the request, and a network failure rejects like Node's `fetch` does (`TypeError('fetch failed')` with the socket
  * error, and its code such as `ECONNREFUSED`, as `cause`).
+ *
+ * The JSON transport (`createNodeTransport`, the client's `transport` hook) goes further for the small JSON calls
+ * every step makes: no `Response`, `Headers` or `AbortController` per call, the deadline a timer that destroys the
+ * request, the answer's text read from its buffer. In the `bench:tracking` chain a step's tracking code runs warm,
+ * not hot (a few hundred calls, mostly in V8's baseline tier), so every object and listener a call makes costs
+ * several times what a micro-benchmark shows.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+import type { HttpAnswer, JsonTransport, TransportRequest } from '../mlflow';
 
 /** Sockets kept open per server (a worker runs up to this many steps' calls at once without queueing). */
 const MAX_SOCKETS = 64;
 
-/** A `fetch` over `node:http` (see the module doc); its agents keep connections for the life of the process. */
-export function createNodeFetch(): typeof fetch {
-  const agents = {
+/** The MLflow client's `fetch` and `transport` hooks over `node:http`, sharing one pair of agents. */
+export function nodeHttpHooks(): { fetch: typeof fetch; transport: JsonTransport } {
+  const agents = createNodeAgents();
+  return { fetch: createNodeFetch(agents), transport: createNodeTransport(agents) };
+}
+
+/** Keep-alive agents for `http:` and `https:`, shared by a fetch and a transport. */
+export interface NodeAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** Agents that keep connections for the life of the process. */
+export function createNodeAgents(): NodeAgents {
+  return {
     http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
     https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
   };
+}
+
+/** A `fetch` over `node:http` (see the module doc). */
+export function createNodeFetch(agents: NodeAgents = createNodeAgents()): typeof fetch {
   return (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const body = init?.body;
@@ -168,5 +192,123 @@ class BufferedResponse extends Response {
     if (this.#used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
     this.#used = true;
     return Promise.resolve(this.#buffer ?? Buffer.alloc(0));
+  }
+}
+
+/**
+ * The MLflow client's JSON transport over `node:http`/`node:https` (see the module doc); an `https:` URL goes through
+ * `node:https`, anything else through `node:http`.
+ */
+export function createNodeTransport(agents: NodeAgents = createNodeAgents()): JsonTransport {
+  const origins = new Map<string, Origin>();
+  return {
+    send: (request) => sendJson(agents, origins, request),
+  };
+}
+
+/** A server's address as `node:http` takes it, parsed once per origin. */
+interface Origin {
+  secure: boolean;
+  hostname: string;
+  port: number;
+}
+
+/**
+ * Where a request goes, without parsing its whole URL again for every request: the origin (parsed once) and the
+ * path with its query. A path with characters `node:http` would refuse unescaped gives undefined (the URL is then
+ * handed to `node:http` whole, which escapes them).
+ */
+function targetOf(origins: Map<string, Origin>, url: string): { origin: Origin; path: string } | undefined {
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  const path = slash < 0 ? '/' : url.slice(slash);
+  if (!/^[\x21-\x7e]*$/.test(path)) return undefined;
+  const key = slash < 0 ? url : url.slice(0, slash);
+  let origin = origins.get(key);
+  if (origin === undefined) {
+    const parsed = new URL(key);
+    const secure = parsed.protocol === 'https:';
+    origin = {
+      secure,
+      // `[::1]` → `::1`, as `node:http` wants an IPv6 host.
+      hostname: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port),
+    };
+    origins.set(key, origin);
+  }
+  return { origin, path };
+}
+
+function sendJson(agents: NodeAgents, origins: Map<string, Origin>, given: TransportRequest): Promise<HttpAnswer> {
+  const { signal, timeoutMs } = given;
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    let settled = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.destroy();
+      settle(undefined);
+    }, timeoutMs);
+    // The request keeps the process alive while it is open; its clock must not on its own.
+    timer.unref();
+    const settle = (error: unknown, answer?: HttpAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (answer !== undefined) resolve(answer);
+      else if (timedOut) reject(new DOMException('MLflow request timed out', 'TimeoutError'));
+      else if (signal?.aborted === true) reject(new DOMException('This operation was aborted', 'AbortError'));
+      else reject(new TypeError('fetch failed', { cause: error }));
+    };
+    const target = targetOf(origins, given.url);
+    const secure = target === undefined ? given.url.startsWith('https:') : target.origin.secure;
+    const headers = given.headers;
+    if (given.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(given.body));
+    const options: RequestOptions = {
+      method: given.method,
+      headers,
+      agent: secure ? agents.https : agents.http,
+      ...(target === undefined
+        ? {}
+        : { hostname: target.origin.hostname, port: target.origin.port, path: target.path }),
+      ...(signal === undefined ? {} : { signal }),
+    };
+    const send = secure ? httpsRequest : httpRequest;
+    const onAnswer = (answer: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.on('error', (error) => settle(error));
+      answer.on('end', () => {
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+        settle(undefined, new NodeAnswer(answer, body.toString('utf8')));
+      });
+    };
+    const request = target === undefined ? send(given.url, options, onAnswer) : send(options, onAnswer);
+    request.on('error', (error) => settle(error));
+    request.end(given.body);
+  });
+}
+
+/** A complete `node:http` answer, as the MLflow client reads JSON answers. */
+class NodeAnswer implements HttpAnswer {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly #text: string;
+
+  constructor(answer: IncomingMessage, text: string) {
+    this.status = answer.statusCode ?? 500;
+    this.ok = this.status >= 200 && this.status < 300;
+    const raw = answer.headers;
+    this.headers = {
+      get: (name) => {
+        const value = raw[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    };
+    this.#text = text;
+  }
+
+  text(): Promise<string> {
+    return Promise.resolve(this.#text);
   }
 }

@@ -166,7 +166,7 @@ export async function completeStepRun(tracker: MlflowTracker, run: StepRun, data
   // it): the data and its marker are what must be there when the step completes; a lost end is settled by the run's.
   const finish = (): void =>
     tracker.writeBehind(execution.workflowId, `ending the MLflow run of ${label}`, async () => {
-      await tracker.client.runs.update(run.runId, { status: 'FINISHED', endTime: data.finishedAt.getTime() });
+      await tracker.client.runs.setStatus(run.runId, 'FINISHED', data.finishedAt.getTime());
     });
   const datasets = data.inputArtifacts.filter(({ ref }) => ref.type === 'dataset');
   const logDatasets = (): Promise<unknown>[] =>
@@ -241,9 +241,7 @@ export async function failStepRun(
         { key: MLOE_TAGS.error, value: tagValue(failure.error) },
       ],
     }),
-    failure.final
-      ? tracker.client.runs.update(run.runId, { status, endTime: failure.finishedAt.getTime() })
-      : undefined,
+    failure.final ? tracker.client.runs.setStatus(run.runId, status, failure.finishedAt.getTime()) : undefined,
   ]);
 }
 

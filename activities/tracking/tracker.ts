@@ -12,6 +12,7 @@ import { MloeError, ensureError } from '../../core/errors';
 import {
   LOG_BATCH_LIMITS,
   createMlflowClient,
+  logBatchBytesAtMost,
   isMlflowError,
   type MlflowClient,
   type MetricInput,
@@ -20,7 +21,7 @@ import {
 } from '../mlflow';
 import { activityMlflowConfig, type TrackingConfig } from './config';
 import { checkBatch, tagValue, type KeyValue } from './limits';
-import { createNodeFetch } from './node-fetch';
+import { nodeHttpHooks } from './node-fetch';
 import { MLOE_TAGS, runLink, tagEquals } from './names';
 import { PreparedRuns } from './prepared-runs';
 import type { MlflowRunLink } from './types';
@@ -75,8 +76,7 @@ export class MlflowTracker {
 
   constructor(config: TrackingConfig, options: MlflowTrackerOptions = {}) {
     this.config = config;
-    this.client =
-      options.client ?? createMlflowClient(activityMlflowConfig(config.mlflow), { fetch: createNodeFetch() });
+    this.client = options.client ?? createMlflowClient(activityMlflowConfig(config.mlflow), nodeHttpHooks());
     this.serverUrl = config.mlflow.trackingUri;
     this.user = osUser();
     this.#warn = options.warn ?? ((message) => console.warn(`[mloe tracking] ${message}`));
@@ -226,7 +226,7 @@ export class MlflowTracker {
     if (metrics.length + params.length + tags.length === 0 && marker === undefined) return checked.problems;
     // The marker says the data is all there: in the same request when it fits in one (MLflow writes a log-batch
     // in one transaction), else after the last one.
-    const oneRequest = fitsOneRequest({ metrics, params, tags });
+    const oneRequest = fitsOneRequest({ metrics, params, tags: marker === undefined ? tags : [...tags, marker] });
     try {
       const withMarker = marker !== undefined && oneRequest ? [...tags, marker] : tags;
       await this.client.runs.logBatch(runId, { metrics, params, tags: withMarker });
@@ -294,7 +294,7 @@ interface WorkflowWrites {
   failed: { what: string; write: () => Promise<void>; error: unknown }[];
 }
 
-/** Whether a batch and one more tag go to MLflow in one `log-batch` request (its count and size limits). */
+/** Whether a batch (the marker among its tags) goes to MLflow in one `log-batch` request (its count and size limits). */
 function fitsOneRequest(batch: {
   metrics: readonly MetricInput[];
   params: readonly KeyValue[];
@@ -303,14 +303,14 @@ function fitsOneRequest(batch: {
   const limits = LOG_BATCH_LIMITS;
   const metrics = batch.metrics.length;
   const params = batch.params.length;
-  const tags = batch.tags.length + 1;
+  const tags = batch.tags.length;
   const counts =
     metrics <= limits.metrics &&
     params <= limits.params &&
     tags <= limits.tags &&
     metrics + params + tags <= limits.total;
-  // A generous bound on the JSON (a metric's number and timestamps included); the client splits at `limits.bytes`.
-  return counts && JSON.stringify(batch).length + 100 * (metrics + 1) < limits.bytes * 0.9;
+  // An upper bound of the JSON, not the JSON itself: the client serialises the batch once, to send it.
+  return counts && logBatchBytesAtMost(batch) <= limits.bytes;
 }
 
 /** What this tracker keeps of a run it found. */

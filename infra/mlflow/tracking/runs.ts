@@ -162,8 +162,8 @@ export class RunStore {
     upsertTag: Database.Statement<[string, string, string]>;
     setName: Database.Statement<[string, string]>;
     insertRun: Database.Statement<[string, number, string, string, number, string]>;
-    setStatus: Database.Statement<[string, string]>;
-    setEndTime: Database.Statement<[number, string]>;
+    /** Sets the status and the end time, each unless null. */
+    setStatusAndEnd: Database.Statement<[string | null, number | null, string]>;
     runsIn: Database.Statement<[string], RunRow>;
     metricsIn: Database.Statement<[string], MetricRow>;
     paramsIn: Database.Statement<[string], KeyValueJson & { run_uuid: string }>;
@@ -195,8 +195,9 @@ export class RunStore {
         'INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, ' +
           "artifact_uri, deleted_time) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?, NULL)",
       ),
-      setStatus: db.prepare('UPDATE runs SET status = ? WHERE run_uuid = ?'),
-      setEndTime: db.prepare('UPDATE runs SET end_time = ? WHERE run_uuid = ?'),
+      setStatusAndEnd: db.prepare(
+        'UPDATE runs SET status = coalesce(?, status), end_time = coalesce(?, end_time) WHERE run_uuid = ?',
+      ),
       runsIn: db.prepare('SELECT * FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?))'),
       metricsIn: db.prepare('SELECT * FROM latest_metrics WHERE run_uuid IN (SELECT value FROM json_each(?))'),
       paramsIn: db.prepare(
@@ -279,14 +280,16 @@ export class RunStore {
   update(runId: string, changes: UpdateRunOptions): Promise<RunInfoJson> {
     return this.database.write(() => {
       const row = this.activeRow(runId);
-      if (changes.status !== undefined) {
-        this.statements.setStatus.run(changes.status, row.run_uuid);
+      const { status, endTime, runName } = changes;
+      if (status !== undefined || endTime !== undefined) {
+        this.statements.setStatusAndEnd.run(status ?? null, endTime ?? null, row.run_uuid);
       }
-      if (changes.endTime !== undefined) {
-        this.statements.setEndTime.run(changes.endTime, row.run_uuid);
+      if (runName !== undefined && runName !== '') {
+        this.rename(row.run_uuid, runName);
+        return infoJson(this.row(runId));
       }
-      if (changes.runName !== undefined && changes.runName !== '') this.rename(row.run_uuid, changes.runName);
-      return infoJson(this.row(runId));
+      // The row as it now is, without reading it back (one statement less on every step's end).
+      return infoJson({ ...row, status: status ?? row.status, end_time: endTime ?? row.end_time });
     });
   }
 
