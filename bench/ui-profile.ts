@@ -7,6 +7,8 @@
  *
  * `BENCH_UI_DB` names a SQLite file to keep between runs: seeded on the first run (`BENCH_UI_CLOSED` workflows and
  * the `BENCH_UI_EVENTS`-event history), reused after, so profiling a change takes seconds instead of minutes.
+ * `BENCH_UI_ASSETS` serves other built assets (a build without the patches, or one with hidden source maps).
+ * `BENCH_UI_OUT` names the folder for the traces and CPU profiles (default: the system's temporary folder).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,10 @@ const NAMESPACE = 'default';
 const TIMEOUT_MS = 180_000;
 /** Main-thread tasks at least this long are long tasks (the Long Tasks API's threshold). */
 const LONG_TASK_MS = 50;
+/** Other built UI assets to serve (`--ui-asset-path`), e.g. a build without the patches, to compare. */
+const ASSETS = process.env.BENCH_UI_ASSETS;
+/** Where the traces and CPU profiles go. */
+const OUT = process.env.BENCH_UI_OUT ?? tmpdir();
 
 /** One request as the network domain saw it, in ms since navigation. */
 interface NetRequest {
@@ -242,7 +248,7 @@ async function main(): Promise<void> {
   const dbFilename = keep ?? join(dir!, 'dev.sqlite');
   const fresh = !existsSync(dbFilename);
   const server = await startDevServer({ port: 0, dbFilename, logLevel: 'error' });
-  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0 });
+  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0, ...(ASSETS ? { assetPath: ASSETS } : {}) });
   const connection = await Connection.connect({ address: server.address });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -276,12 +282,11 @@ async function main(): Promise<void> {
       await page.getByText(result).filter({ visible: true }).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
     };
     console.log(
-      `ui-profile: history of ${String(described.workflowExecutionInfo?.historyLength)} events; ` +
-        `traces in ${tmpdir()}`,
+      `ui-profile: history of ${String(described.workflowExecutionInfo?.historyLength)} events; ` + `traces in ${OUT}`,
     );
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.addInitScript(MARKS_SCRIPT);
-    const out = (name: string): string => join(tmpdir(), `mloe-ui-${name}.trace.json`);
+    const out = (name: string): string => join(OUT, `mloe-ui-${name}.trace.json`);
     await profilePage(context, 'list, cold', listUrl, listReady, LIST_CALL, out('list-cold'));
     await profilePage(context, 'list, warm', listUrl, listReady, LIST_CALL, out('list-warm'));
     await profilePage(context, 'history, warm', historyUrl, historyReady, HISTORY_CALL, out('history-warm'));

@@ -16,7 +16,9 @@
  *
  * Medians and p99 over `BENCH_UI_REPEATS` (default 5) page loads and 20 API calls, the server time of the page's calls
  * (time to first byte) and the ratio rendered / gRPC. `BENCH_UI_CLOSED` (default 100,000) and `BENCH_UI_EVENTS`
- * (default 10,000) change the sizes. Targets: first list data ≤ 300 ms, history rendered ≤ 2 s.
+ * (default 10,000) change the sizes; `BENCH_UI_DB` keeps the seeded database for the next run; `BENCH_UI_ASSETS`
+ * serves other built assets (e.g. a build without the patches of `infra/ui/build/patches/`). Targets: first list data
+ * ≤ 300 ms, history rendered ≤ 2 s.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -36,6 +38,8 @@ const EVENTS = Number(process.env.BENCH_UI_EVENTS ?? 10_000);
 const REPEATS = Number(process.env.BENCH_UI_REPEATS ?? 5);
 /** A SQLite file to keep: seeded on the first run, reused by later ones (so a rerun takes minutes less). */
 const KEEP_DB = process.env.BENCH_UI_DB;
+/** Other built UI assets to serve (`--ui-asset-path`), e.g. a build without the patches, to compare. */
+const ASSETS = process.env.BENCH_UI_ASSETS;
 const GRPC_REPEATS = 20;
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-bench';
@@ -261,7 +265,7 @@ export async function benchUi(): Promise<UiFigures> {
   const dbFilename = KEEP_DB ?? join(dir, 'dev.sqlite');
   const reuse = KEEP_DB !== undefined && existsSync(KEEP_DB);
   const server = await startDevServer({ port: 0, dbFilename, logLevel: 'error' });
-  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0 });
+  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0, ...(ASSETS ? { assetPath: ASSETS } : {}) });
   let browser: Browser | undefined;
   const connection = await Connection.connect({ address: server.address });
   try {

@@ -3,7 +3,9 @@
  * ui-server vendors its UI. Installs the build-only package `infra/ui/build/` (`npm ci`: exactly its lockfile),
  * builds the SvelteKit shell with adapter-static, replaces `infra/ui/assets/` with the output and writes
  * `infra/ui/assets-manifest.json` (the pinned version, a hash of the build inputs, every file with its sha256).
- * The root package never installs the build dependencies; only this script does.
+ * Between the install and the build, `patch-package` (a dev dependency of the build package) applies our patches to
+ * the pinned `@temporalio/ui` (`infra/ui/build/patches/`, one per concern, each saying what and why; they are build
+ * inputs, hashed into the manifest). The root package never installs the build dependencies; only this script does.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +15,10 @@ import {
   UI_ASSETS_DIR,
   UI_BUILD_DIR,
   UI_MANIFEST_FILE,
+  UI_PATCHES_DIR_NAME,
   describeAssets,
   hashBuildInputs,
+  listUiPatches,
   pinnedTemporalUiVersion,
   type UiAssetsManifest,
 } from './manifest';
@@ -39,6 +43,9 @@ function main(): void {
   const skipInstall = process.argv.includes('--skip-install');
   const inputsSha256 = hashBuildInputs();
   if (!skipInstall) run('npm', ['ci', '--no-audit', '--no-fund', '--include=dev']);
+  // Applies each patch in order; a patch that no longer applies (a new pin) fails the build. Already applied (after
+  // --skip-install) is fine: patch-package recognises it.
+  run('npx', ['--no-install', 'patch-package', '--error-on-fail', '--patch-dir', UI_PATCHES_DIR_NAME]);
   rmSync(join(UI_BUILD_DIR, 'out'), { recursive: true, force: true });
   // SvelteKit's version name goes into the files: the inputs' hash keeps the build reproducible.
   run('npm', ['run', 'build'], { MLOE_UI_BUILD_ID: inputsSha256.slice(0, 16) });
@@ -57,6 +64,7 @@ function main(): void {
         installedVersion(name),
       ]),
     ),
+    patches: listUiPatches(),
     files,
   };
   if (manifest.builtWith['@temporalio/ui'] !== manifest.temporalUiVersion) {

@@ -5,7 +5,7 @@
  * Temporal's ui-server checks in the UI it embeds.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 
 /** The folder of the committed, built assets served by the UI server. */
@@ -13,6 +13,12 @@ export const UI_ASSETS_DIR = resolve(__dirname, 'assets');
 
 /** The build-only package (the SvelteKit shell around `@temporalio/ui`), installed only by `npm run build:ui`. */
 export const UI_BUILD_DIR = resolve(__dirname, 'build');
+
+/**
+ * The folder (inside {@link UI_BUILD_DIR}) of the patches `npm run build:ui` applies to the pinned `@temporalio/ui`
+ * with patch-package before building; its files are build inputs like the shell's.
+ */
+export const UI_PATCHES_DIR_NAME = 'patches';
 
 /** Where the manifest lives: beside the assets, not among them, so it is never served. */
 export const UI_MANIFEST_FILE = resolve(__dirname, 'assets-manifest.json');
@@ -26,6 +32,14 @@ export interface UiAssetEntry {
   sha256: string;
 }
 
+/** One patch applied to the pinned `@temporalio/ui` (a file of {@link UI_PATCHES_DIR_NAME}). */
+export interface UiPatchEntry {
+  /** The patch file's name (patch-package's `<package>+<version>+<order>+<concern>.patch`). */
+  name: string;
+  /** Hex sha256 of the patch file. */
+  sha256: string;
+}
+
 /** What `npm run build:ui` records about a build. */
 export interface UiAssetsManifest {
   /** The `@temporalio/ui` version the assets were built from (the exact pin in `infra/ui/build/package.json`). */
@@ -34,6 +48,8 @@ export interface UiAssetsManifest {
   inputsSha256: string;
   /** Versions of the tools of the build, for the record. */
   builtWith: Record<string, string>;
+  /** The patches applied to `@temporalio/ui` before the build ({@link listUiPatches}), in the order applied. */
+  patches?: UiPatchEntry[];
   files: UiAssetEntry[];
 }
 
@@ -60,8 +76,9 @@ export function sha256(bytes: Uint8Array | string): string {
 }
 
 /**
- * The files that determine the build: the shell's package.json and lockfile, its configuration and its sources
- * (relative to {@link UI_BUILD_DIR}); never node_modules or build output.
+ * The files that determine the build: the shell's package.json and lockfile, its configuration, its sources and the
+ * patches to `@temporalio/ui` ({@link UI_PATCHES_DIR_NAME}), relative to {@link UI_BUILD_DIR}; never node_modules or
+ * build output.
  */
 export function buildInputFiles(buildDir: string = UI_BUILD_DIR): string[] {
   return listFiles(buildDir, new Set(['node_modules', 'out', '.svelte-kit']));
@@ -106,4 +123,13 @@ export function pinnedTemporalUiVersion(buildDir: string = UI_BUILD_DIR): string
   const version = pkg.devDependencies?.['@temporalio/ui'];
   if (version === undefined) throw new Error(`${buildDir}/package.json does not depend on @temporalio/ui`);
   return version;
+}
+
+/** The patches of {@link UI_PATCHES_DIR_NAME} with their sha256, in the order patch-package applies them (by name). */
+export function listUiPatches(buildDir: string = UI_BUILD_DIR): UiPatchEntry[] {
+  const dir = join(buildDir, UI_PATCHES_DIR_NAME);
+  if (!existsSync(dir)) return [];
+  return listFiles(dir)
+    .filter((name) => name.endsWith('.patch'))
+    .map((name) => ({ name, sha256: sha256(readFileSync(join(dir, name))) }));
 }

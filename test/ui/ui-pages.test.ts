@@ -112,6 +112,42 @@ describe('the Temporal Web UI on the embedded dev server', () => {
     await page.context().close();
   });
 
+  it('shows event times in UTC by default and in the time zone chosen from the top bar (patched date formatting)', async () => {
+    // The history's last event (the first row: the UI lists events newest first), as the server has it.
+    const history = await stack.client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: 'default',
+      execution: { workflowId: demo.workflowId, runId },
+      maximumPageSize: 1,
+    });
+    const eventTime = history.history?.events?.[0]?.eventTime;
+    const ms = Number(eventTime?.seconds ?? 0) * 1000 + Math.floor((eventTime?.nanos ?? 0) / 1e6);
+    expect(ms).toBeGreaterThan(0);
+    // The UI's format, 'yyyy-MM-dd z HH:mm:ss.SS' (z: the zone's short name), from the UTC fields of the time
+    // shifted by the zone's offset.
+    const shown = (offsetHours: number, zone: string): string => {
+      const d = new Date(ms + offsetHours * 3_600_000);
+      const pad = (n: number): string => String(n).padStart(2, '0');
+      return (
+        `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${zone} ` +
+        `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(Math.floor(d.getUTCMilliseconds() / 10))}`
+      );
+    };
+    const { page, errors } = await open(`/namespaces/default/workflows/${demo.workflowId}/${runId}/history`);
+    const rows = page.getByTestId('event-summary-row');
+    const time = (text: string) => rows.getByText(text).filter({ visible: true });
+    await time(shown(0, 'UTC')).first().waitFor({ timeout: 30_000 });
+    // The time zone menu renders its zones when it opens (patch 004), and choosing one reformats the times.
+    const tokyo = page.getByText('Japan Standard Time (GMT+9)');
+    expect(await tokyo.count()).toBe(0);
+    await page.getByTestId('timezones-menu-button').click();
+    await tokyo.first().waitFor({ timeout: 30_000 });
+    await tokyo.first().click();
+    await time(shown(9, 'GMT+9')).first().waitFor({ timeout: 30_000 });
+    expect(await time(shown(0, 'UTC')).count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('answers the status query on the queries tab', async () => {
     const { page, errors } = await open(`/namespaces/default/workflows/${demo.workflowId}/${runId}/query`);
     await page.getByText('housing', { exact: false }).first().waitFor({ timeout: 30_000 });
