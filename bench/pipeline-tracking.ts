@@ -5,12 +5,12 @@
  * server`, its own process, SQLite); two workers in this process differ only in tracking. With tracking on, every step
  * is a nested MLflow run (created when it starts, its param and tags logged and its status set when it ends) under
  * the pipeline's run. A second chain, of 50 `spin@1` steps that each burn `BENCH_WORK_MS` (25) ms of CPU, shows the
- * same cost beside steps that do something. Figures are medians over `BENCH_ROUNDS` (5) rounds, wall time and the
+ * same cost beside steps that do something. Figures are medians over `BENCH_ROUNDS` (11) rounds, wall time and the
  * CPU time of all three processes (dev server, MLflow server, worker and client); the target is the no-op chain with
  * tracking on within 20% of tracking off. Prints a table; copy it into docs/benchmarks.md with the machine it ran on.
  * A missed target is reported, not fatal; a failed run exits non-zero.
  *
- * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_WORK_STEPS` (50), `BENCH_WORK_MS` (25), `BENCH_ROUNDS` (5), `BENCH_MODES`
+ * Knobs: `BENCH_CHAIN_STEPS` (200), `BENCH_WORK_STEPS` (50), `BENCH_WORK_MS` (25), `BENCH_ROUNDS` (11), `BENCH_MODES`
  * (durable, or memory for both servers), `BENCH_PREPARE` (`both`: also tracking on without step runs prepared while
  * the steps are dispatched), `BENCH_SERIES` (e.g. `on`: only that series, to profile it alone with
  * `node --cpu-prof` or `perf record`), `BENCH_SERVER_NODE_FLAGS` and `BENCH_MLFLOW_NODE_FLAGS` (flags for the dev
@@ -49,7 +49,11 @@ import { positiveInt } from './knobs';
 const CHAIN_STEPS = positiveInt('BENCH_CHAIN_STEPS', 200);
 const WORK_STEPS = positiveInt('BENCH_WORK_STEPS', 50);
 const WORK_MS = positiveInt('BENCH_WORK_MS', 25);
-const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
+/**
+ * 11: on two shared cores single rounds of one series spread by 30% and more, and a median of 5 moved the ratio by
+ * about ±0.1 from run to run (docs/benchmarks.md).
+ */
+const ROUNDS = positiveInt('BENCH_ROUNDS', 11);
 const DURABLE = (process.env.BENCH_MODES ?? 'durable') !== 'memory';
 /** `both` adds a third series: tracking on, with step runs created by their attempts instead of prepared. */
 const UNPREPARED = process.env.BENCH_PREPARE === 'both';
