@@ -100,10 +100,16 @@ describe('data-arrival triggers', () => {
     await create('capped', { on: `s3://${BUCKET}/capped/`, maxRunsPerHour: 3 });
     await describeWhen(name, 'the baseline listing', (d) => d.counters.polls >= 1);
     await Promise.all([1, 2, 3, 4, 5].map((i) => put(`capped/${i}.csv`)));
-    const description = await describeWhen(name, 'three runs and two waiting', (d) => d.counters.objectsSeen >= 5);
+    // Seen in one poll; the runs are started after it, by an activity: wait for both.
+    await describeWhen(
+      name,
+      'three runs and two waiting',
+      (d) => d.counters.objectsSeen >= 5 && d.counters.runsStarted >= 3,
+    );
     await pollsLater(name);
-    expect(await describeTrigger(client, name)).toMatchObject({ pending: 2, runsLastHour: 3 });
-    expect(description.counters.runsStarted).toBe(3);
+    const later = await describeTrigger(client, name);
+    expect(later).toMatchObject({ pending: 2, runsLastHour: 3 });
+    expect(later.counters.runsStarted).toBe(3);
     expect(await runsOf(name)).toHaveLength(3);
     await deleteTrigger(client, name);
   });
