@@ -66,6 +66,17 @@ describe('step runs prepared while the step is dispatched', () => {
     return { tracker, run, link, parent };
   }
 
+  /** Announces a `noop@1` step of `run` as the workflow's sink does (of another workflow when `workflowId` says). */
+  function prepareNoop(
+    tracker: MlflowTracker,
+    run: TrackedPipelineRun,
+    stepId: string,
+    at: Date = new Date(),
+    workflowId: string = run.workflowId,
+  ): void {
+    prepareStepRun(tracker, { workflowId, pipeline: run.pipeline, stepId, uses: 'noop@1' }, at);
+  }
+
   function execution(run: TrackedPipelineRun, stepId: string): StepExecution {
     return {
       workflowId: run.workflowId,
@@ -113,11 +124,7 @@ describe('step runs prepared while the step is dispatched', () => {
 
   it('the first attempt takes the prepared run, which its data makes the execution’s run; nothing else is created', async () => {
     const { tracker, run, link, parent } = await pipelineRun();
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'a', uses: 'noop@1' },
-      new Date(1_700_000_000_000),
-    );
+    prepareNoop(tracker, run, 'a', new Date(1_700_000_000_000));
     const prepared = await preparedId(tracker, parent, run, 'a');
     // Before an attempt writes to it, a retry's search (by mloe.execution) does not find it.
     const key = executionKey(run.workflowId, 'a');
@@ -151,11 +158,7 @@ describe('step runs prepared while the step is dispatched', () => {
 
   it('a retry finds the prepared run its first attempt failed in (the failure wrote mloe.execution)', async () => {
     const { tracker, run, link, parent } = await pipelineRun();
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'b', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'b');
     const first = await openStepRun(tracker, parent, execution(run, 'b'), new Date(), 1);
     expect(first.prepared).toBe(true);
     await failStepRun(tracker, first, { attempt: 1, error: 'boom', final: false, finishedAt: new Date() });
@@ -172,11 +175,7 @@ describe('step runs prepared while the step is dispatched', () => {
 
   it('a step that runs a while claims its prepared run early: a retry after its attempt stopped finds the run', async () => {
     const { tracker, run, link, parent } = await pipelineRun();
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'long', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'long');
     const first = await openStepRun(tracker, parent, execution(run, 'long'), new Date(), 1);
     expect(first.prepared).toBe(true);
     claimWhileRunning(tracker, first, 20);
@@ -192,11 +191,7 @@ describe('step runs prepared while the step is dispatched', () => {
 
   it('a later attempt never takes a preparation: it is withdrawn, and the attempt creates the run', async () => {
     const { tracker, run, link, parent } = await pipelineRun();
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'c', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'c');
     const prepared = await preparedId(tracker, parent, run, 'c');
     const opened = await openStepRun(tracker, parent, execution(run, 'c'), new Date(), 2);
     expect(opened.runId).not.toBe(prepared);
@@ -212,11 +207,7 @@ describe('step runs prepared while the step is dispatched', () => {
 
   it('a preparation no attempt takes is withdrawn (deleted) after its time', async () => {
     const { tracker, run, link, parent } = await pipelineRun({ preparedRunTtlMs: 50 });
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'd', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'd');
     const prepared = await preparedId(tracker, parent, run, 'd');
     await pollUntil(
       'the preparation to be deleted',
@@ -231,40 +222,24 @@ describe('step runs prepared while the step is dispatched', () => {
 
   it('nothing is prepared for a pipeline run the worker does not know (no search is made for it)', async () => {
     const { tracker, run } = await pipelineRun();
-    prepareStepRun(
-      tracker,
-      { workflowId: `${run.workflowId}-other`, pipeline: run.pipeline, stepId: 'e', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'e', new Date(), `${run.workflowId}-other`);
     expect(tracker.prepared.size).toBe(0);
   });
 
   it("the run's end deletes a preparation its execution does not need and settles one an attempt took but never wrote to", async () => {
     const { tracker, run, link, parent } = await pipelineRun();
     // `done`: prepared here, but the step ran on another worker, which created and finished its own run.
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'done', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'done');
     const orphan = await preparedId(tracker, parent, run, 'done');
     const elsewhere = new MlflowTracker(config, { warn: () => undefined });
     const theirs = await openStepRun(elsewhere, parent, execution(run, 'done'), new Date(), 1);
     await completeStepRun(elsewhere, theirs, success(1));
     await elsewhere.flush();
     // `cut`: taken by its attempt, which stopped before writing anything (a crash, a cancellation).
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'cut', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'cut');
     const cut = await openStepRun(tracker, parent, execution(run, 'cut'), new Date(), 1);
     // `never`: scheduled, never started.
-    prepareStepRun(
-      tracker,
-      { workflowId: run.workflowId, pipeline: run.pipeline, stepId: 'never', uses: 'noop@1' },
-      new Date(),
-    );
+    prepareNoop(tracker, run, 'never');
     const never = await preparedId(tracker, parent, run, 'never');
 
     const finishedAt = new Date().toISOString();
