@@ -4,7 +4,8 @@
  * against an embedded dev server. Checks what the patches to `@temporalio/ui` (infra/ui/build/patches/) could break:
  * every event is listed once paged to the end, the compact view lists every activity, the reset dialog offers every
  * workflow task once it opens (patch 005 renders its options only then), durations read as before (patch 006
- * formats each distinct one once) and the graph beside the table still nests overlapping activities (patch 007).
+ * formats each distinct one once), the graph beside the table still nests overlapping activities (patch 007) and a
+ * running workflow's action dialogs open, work and close (patch 008 mounts them only while open).
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -15,11 +16,14 @@ import { startEmbeddedUi } from '../../clients/ui';
 import { startDevServer, type DevServerHandle } from '../../infra/devserver';
 import type { UiServerHandle } from '../../infra/ui/server';
 import { bundle } from '../devserver/harness';
+import { pollUntil } from '../support/poll';
 import { launchBrowser, type BrowserHarness, type WatchedPage } from './harness';
 
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-history-pages';
 const WORKFLOW_ID = 'ui-history-pages-long';
+/** A run that stays open (no worker polls its task queue), for the actions of a running workflow. */
+const RUNNING_ID = 'ui-history-pages-running';
 /** About four pages of the event table (100 rows a page). */
 const EVENTS = 400;
 const ROW = '[data-testid=event-summary-row]';
@@ -32,6 +36,7 @@ let runId: string;
 let eventIds: string[];
 let activityCount: number;
 let resetEventIds: string[];
+let runningRunId: string;
 
 beforeAll(async () => {
   server = await startDevServer({ port: 0, logLevel: 'error' });
@@ -67,6 +72,12 @@ beforeAll(async () => {
       EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
     ]);
     resetEventIds = events.filter((e) => resetTypes.has(e.eventType!)).map((e) => String(e.eventId));
+    const running = await client.workflow.start('collectReadings', {
+      taskQueue: `${TASK_QUEUE}-unpolled`,
+      workflowId: RUNNING_ID,
+      args: [EVENTS],
+    });
+    runningRunId = running.firstExecutionRunId;
   } finally {
     await nativeConnection.close();
     await connection.close();
@@ -89,12 +100,19 @@ async function openHistory(): Promise<WatchedPage> {
   return watched;
 }
 
-/** The event ids of the rows on the table's current page, once it shows `expectedFirst` (or any rows). */
-async function rowIds(page: Page): Promise<string[]> {
-  return page.locator(ROW).evaluateAll((rows) => rows.map((row) => row.getAttribute('data-eventid') ?? ''));
+/** `attribute` of every element `selector` matches, in document order (run in the page; tests have no DOM types). */
+function attributes(page: Page, selector: string, attribute: string): Promise<string[]> {
+  return page.evaluate<string[]>(
+    `Array.from(document.querySelectorAll(${JSON.stringify(selector)}), (e) => e.getAttribute(${JSON.stringify(attribute)}) ?? '')`,
+  );
 }
 
-/** Pages through the table with its Next Page button, collecting each page's row ids (`texts`: each row's text). */
+/** The event ids of the rows on the table's current page. */
+function rowIds(page: Page): Promise<string[]> {
+  return attributes(page, ROW, 'data-eventid');
+}
+
+/** Pages through the table with its Next Page button, collecting what `read` finds on each page. */
 async function everyPage(page: Page, read: (page: Page) => Promise<string[]>): Promise<string[][]> {
   const pages: string[][] = [await read(page)];
   const next = page.getByRole('button', { name: 'Next Page' }).first();
@@ -103,8 +121,8 @@ async function everyPage(page: Page, read: (page: Page) => Promise<string[]>): P
     await next.click();
     // The next page is shown when the first row is another event.
     await page.waitForFunction(
-      ([selector, first]) => document.querySelector(selector)?.getAttribute('data-eventid') !== first,
-      [ROW, before[0]] as const,
+      `document.querySelector(${JSON.stringify(ROW)})?.getAttribute('data-eventid') !== ${JSON.stringify(before[0])}`,
+      undefined,
       { timeout: 30_000 },
     );
     pages.push(await read(page));
@@ -135,8 +153,7 @@ describe('a history longer than a page, in the Temporal Web UI', () => {
     const { page, errors } = await openHistory();
     await page.getByTestId('compact').click();
     await page.locator(ROW).filter({ hasText: 'recordReading' }).first().waitFor({ timeout: 30_000 });
-    const readRows = (p: Page): Promise<string[]> =>
-      p.locator(ROW).evaluateAll((rows) => rows.map((row) => row.textContent ?? ''));
+    const readRows = (p: Page): Promise<string[]> => p.locator(ROW).allTextContents();
     const rows = (await everyPage(page, readRows)).flat();
     expect(rows.filter((text) => text.includes('recordReading')).length).toBe(activityCount);
     expect(errors).toEqual([]);
@@ -188,10 +205,48 @@ describe('a history longer than a page, in the Temporal Web UI', () => {
   it('nests overlapping activities in the graph beside the table', async () => {
     const { page, errors } = await openHistory();
     // The dots' horizontal places are the rows' nesting levels: batches of 16 concurrent activities nest deeply.
-    const circles = page.locator('[data-testid=event-summary-table] svg g[role=button] circle');
-    await circles.first().waitFor({ timeout: 30_000 });
-    const xs = await circles.evaluateAll((all) => all.map((c) => c.getAttribute('cx')));
+    const circles = '[data-testid=event-summary-table] svg g[role=button] circle';
+    await page.locator(circles).first().waitFor({ timeout: 30_000 });
+    const xs = await attributes(page, circles, 'cx');
     expect(new Set(xs).size).toBeGreaterThanOrEqual(8);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("opens a running workflow's signal and terminate dialogs from its actions menu, and terminates it", async () => {
+    const { page, errors } = await harness.open();
+    await page.goto(`${ui.url}/namespaces/${NAMESPACE}/workflows/${RUNNING_ID}/${runningRunId}/history`);
+    const menuButton = page.locator('#workflow-actions-menu-button').filter({ visible: true });
+    await menuButton.waitFor({ timeout: 60_000 });
+    // The dialogs are mounted when opened (patch 008): none on the page before.
+    expect(await page.locator('[data-testid=signal-confirmation-modal]').count()).toBe(0);
+    expect(await page.locator('[data-testid=terminate-confirmation-modal]').count()).toBe(0);
+    await menuButton.click();
+    await page.getByTestId('signal-button').filter({ visible: true }).click();
+    const signal = page.getByRole('dialog', { name: 'Send a Signal' });
+    await signal.waitFor({ timeout: 30_000 });
+    // Its payload editor (CodeMirror) is there to type into.
+    await signal.locator('.cm-content').first().waitFor({ timeout: 30_000 });
+    await signal.getByText('Cancel', { exact: true }).click();
+    await signal.waitFor({ state: 'hidden', timeout: 30_000 });
+    await menuButton.click();
+    await page.getByTestId('terminate-button').filter({ visible: true }).click();
+    const terminate = page.getByRole('dialog', { name: 'Terminate Workflow' });
+    await terminate.waitFor({ timeout: 30_000 });
+    await terminate.locator('#workflow-termination-reason').fill('terminated from the UI test');
+    await terminate.getByTestId('confirm-modal-button').click();
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const handle = new Client({ connection, namespace: NAMESPACE }).workflow.getHandle(RUNNING_ID);
+      await pollUntil(
+        'the run terminated',
+        async () => ((await handle.describe()).status.name === 'TERMINATED' ? true : undefined),
+        { timeoutMs: 30_000 },
+      );
+    } finally {
+      await connection.close();
+    }
+    await page.getByText('Terminated').first().waitFor({ timeout: 30_000 });
     expect(errors).toEqual([]);
     await page.context().close();
   });
