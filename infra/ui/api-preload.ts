@@ -47,6 +47,10 @@ const SCRIPT = `(function (base, windowMs) {
   var entries = Object.create(null);
   var ALLOWED_INIT = { method: 1, headers: 1, credentials: 1, signal: 1 };
   var ALLOWED_HEADERS = { 'caller-type': 1, 'x-csrf-token': 1 };
+  // The shell's tabs of a workflow run (infra/ui/build/src/routes/.../[run]/), all inside the run's layout.
+  var RUN_TABS = {
+    history: 1, 'pending-activities': 1, 'call-stack': 1, query: 1, metadata: 1, workers: 1, relationships: 1
+  };
   var CLOSED = {
     WORKFLOW_EXECUTION_STATUS_COMPLETED: 1, WORKFLOW_EXECUTION_STATUS_FAILED: 1,
     WORKFLOW_EXECUTION_STATUS_CANCELED: 1, WORKFLOW_EXECUTION_STATUS_TERMINATED: 1,
@@ -96,7 +100,8 @@ const SCRIPT = `(function (base, windowMs) {
     if (s.length === 3) return { kind: 'list', namespace: s[2], search: '' };
     if (s[3] !== 'workflows') return undefined;
     if (s.length === 4) return { kind: 'list', namespace: s[2], search: location.search };
-    if (s.length >= 6 && s[4] && s[5]) return { kind: 'run', namespace: s[2], workflowId: s[4], runId: s[5] };
+    if (s.length < 6 || s.length > 7 || !s[4] || !s[5] || (s.length === 7 && RUN_TABS[s[6]] !== 1)) return undefined;
+    return { kind: 'run', namespace: s[2], workflowId: s[4], runId: s[5] };
     return undefined;
   }
   function keyOf(route) {
@@ -203,18 +208,18 @@ const SCRIPT = `(function (base, windowMs) {
   function plain(init) {
     if (init === undefined || init === null) return true;
     if (typeof init !== 'object') return false;
-    for (var name in init) if (!ALLOWED_INIT[name] && init[name] !== undefined) return false;
+    for (var name in init) if (ALLOWED_INIT[name] !== 1 && init[name] !== undefined) return false;
     if (init.method !== undefined && String(init.method).toUpperCase() !== 'GET') return false;
     if (init.credentials !== undefined && init.credentials !== 'include' && init.credentials !== 'same-origin') return false;
     var h = init.headers;
     if (h === undefined || h === null) return true;
     if (typeof Headers === 'function' && h instanceof Headers) {
       var ok = true;
-      h.forEach(function (value, header) { if (!ALLOWED_HEADERS[header.toLowerCase()]) ok = false; });
+      h.forEach(function (value, header) { if (ALLOWED_HEADERS[header.toLowerCase()] !== 1) ok = false; });
       return ok;
     }
     if (typeof h !== 'object' || Array.isArray(h)) return false;
-    for (var header in h) if (!ALLOWED_HEADERS[header.toLowerCase()]) return false;
+    for (var header in h) if (ALLOWED_HEADERS[header.toLowerCase()] !== 1) return false;
     return true;
   }
   function drop() {
