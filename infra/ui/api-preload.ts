@@ -225,9 +225,19 @@ const SCRIPT = `(function (base, windowMs) {
   function drop() {
     entries = Object.create(null);
   }
+  // The route of the page the preloads are for (null until known: the root waits for the default namespace), and
+  // whether the page has been on it; once it has left it, everything unused is dropped.
+  var home = null;
+  var wasHome = false;
+  function leftHome() {
+    if (home === null) return false;
+    if (keyOf(routeOf(location.pathname)) === home) wasHome = true;
+    else if (wasHome) return true;
+    return false;
+  }
   // The entry for the UI's request, taken out (each answer is handed out once); undefined when none fits.
   function claim(input, init) {
-    if (expired()) {
+    if (expired() || leftHome()) {
       drop();
       return undefined;
     }
@@ -288,9 +298,15 @@ const SCRIPT = `(function (base, windowMs) {
     if (here && (here.join('/') === '' || here.join('/') === '/')) {
       // The root: the UI redirects to the default namespace's workflow list (without the URL's query).
       json(settings).then(function (s) {
-        if (s) list({ kind: 'list', namespace: s.DefaultNamespace || 'default', search: '' }, clusterInfo);
+        if (!s) return;
+        var target = { kind: 'list', namespace: s.DefaultNamespace || 'default', search: '' };
+        home = keyOf(target);
+        list(target, clusterInfo);
       }).then(null, ignore);
-    } else if (route && route.kind === 'list') {
+      return;
+    }
+    home = keyOf(route);
+    if (route && route.kind === 'list') {
       list(route, clusterInfo);
     } else if (route && route.kind === 'run') {
       run(route);

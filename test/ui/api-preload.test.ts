@@ -136,6 +136,22 @@ describe.each([
     await page.context().close();
   });
 
+  it('preloads the default namespace’s list for the root, which the UI redirects there', async () => {
+    const { page, errors } = await harness.open();
+    await page.goto(`${ui.url}/`);
+    await page.waitForURL(`${ui.url}/namespaces/default/workflows`, { timeout: UI_TIMEOUT_MS });
+    await page.getByTestId(LIST_ROW).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    const started = await allUsed(page);
+    const list = [
+      `${api}namespaces/default/workflow-count?query=GROUP+BY+ExecutionStatus`,
+      `${api}namespaces/default/workflows?pageSize=100&nextPageToken=`,
+    ];
+    expect(started).toEqual(expect.arrayContaining(list));
+    expect(serverCounts(list, publicPath)).toEqual([1, 1]);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('builds the list’s URLs from per-page, query and the persisted hideChildWorkflows as the UI does', async () => {
     const { page, errors } = await harness.open();
     // What the UI persisted from an earlier visit: hide child workflows (stored by its persistStore as JSON).
@@ -317,6 +333,21 @@ describe('the API preload’s fetch wrapper, on a page of the UI’s origin that
       server('/api/v1/system-info'),
       server('/api/v1/namespaces'),
     ]).toEqual([2, 1, 2, 1]);
+    await page.context().close();
+  });
+
+  it('drops what was not used once the page has left the route it was preloaded for', async () => {
+    const page = await probe(60_000);
+    // A string: the test is compiled without the DOM's types (history).
+    const statuses = await page.evaluate<number[]>(`(async () => {
+      const used = (await fetch('/api/v1/system-info?')).status;
+      history.pushState(null, '', '/namespaces/default/workflows');
+      const after = (await fetch('/api/v1/settings?')).status;
+      return [used, after];
+    })()`);
+    expect(statuses).toEqual([200, 200]);
+    expect(serverCounts([`${ui.url}/api/v1/system-info?`, `${ui.url}/api/v1/settings?`], '')).toEqual([1, 2]);
+    expect((await preloadMarks(page)).used.map((url) => new URL(url).pathname)).toEqual(['/api/v1/system-info']);
     await page.context().close();
   });
 
