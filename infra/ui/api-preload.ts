@@ -23,9 +23,9 @@
  * no header but the UI's `Caller-Type` and `X-CSRF-TOKEN`); a long poll that waits (the history of a running
  * workflow, asked with `waitNewEvent=true`, is never preloaded; a closed run's history never changes); hand out data
  * older than its window (the first {@link API_PRELOAD_WINDOW_MS} ms after navigation, and only while the page is
- * still on the route it was preloaded for; after the window everything unused is dropped); hand out an answer twice,
- * or one that failed (a network error or a non-2xx status: the UI's fetch then goes to the server itself and shows
- * its own error). A URL the UI builds differently from the preload's is simply never matched: the cost of a wrong
+ * still on the route it was preloaded for; after the window, or once the page has left that route, everything unused
+ * is dropped); hand out an answer twice, or one that failed (a network error or a non-2xx status: the UI's fetch
+ * then goes to the server itself and shows its own error). A URL the UI builds differently from the preload's is simply never matched: the cost of a wrong
  * guess is one wasted request, never wrong data. A fetch whose signal is aborted while it waits for the preloaded
  * answer rejects as the real fetch would.
  *
