@@ -9,6 +9,7 @@
  * the `BENCH_UI_EVENTS`-event history), reused after, so profiling a change takes seconds instead of minutes.
  * `BENCH_UI_ASSETS` serves other built assets (a build without the patches, or one with hidden source maps).
  * `BENCH_UI_OUT` names the folder for the traces and CPU profiles (default: the system's temporary folder).
+ * `BENCH_UI_PRELOAD=0` serves the UI without the API preload (`infra/ui/api-preload.ts`), to compare.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ const LONG_TASK_MS = 50;
 const ASSETS = process.env.BENCH_UI_ASSETS;
 /** Where the traces and CPU profiles go. */
 const OUT = process.env.BENCH_UI_OUT ?? tmpdir();
+/** Whether the UI serves the API preload (`BENCH_UI_PRELOAD=0`: without it). */
+const PRELOAD = process.env.BENCH_UI_PRELOAD !== '0';
 
 /** One request as the network domain saw it, in ms since navigation. */
 interface NetRequest {
@@ -248,7 +251,12 @@ async function main(): Promise<void> {
   const dbFilename = keep ?? join(dir!, 'dev.sqlite');
   const fresh = !existsSync(dbFilename);
   const server = await startDevServer({ port: 0, dbFilename, logLevel: 'error' });
-  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0, ...(ASSETS ? { assetPath: ASSETS } : {}) });
+  const ui = await startEmbeddedUi(server, {
+    ip: '127.0.0.1',
+    port: 0,
+    apiPreload: PRELOAD,
+    ...(ASSETS ? { assetPath: ASSETS } : {}),
+  });
   const connection = await Connection.connect({ address: server.address });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -17,8 +17,15 @@
  * Medians and p99 over `BENCH_UI_REPEATS` (default 5) page loads and 20 API calls, the server time of the page's calls
  * (time to first byte) and the ratio rendered / gRPC. `BENCH_UI_CLOSED` (default 100,000) and `BENCH_UI_EVENTS`
  * (default 10,000) change the sizes; `BENCH_UI_DB` keeps the seeded database for the next run; `BENCH_UI_ASSETS`
- * serves other built assets (e.g. a build without the patches of `infra/ui/build/patches/`). Targets: first list data
- * ≤ 300 ms, history rendered ≤ 2 s.
+ * serves other built assets (e.g. a build without the patches of `infra/ui/build/patches/`). `BENCH_UI_PRELOAD`
+ * (`both`, the default; `1`; `0`) says whether the pages load with the API preload of `infra/ui/api-preload.ts`,
+ * without it, or both: two UI servers on the same dev server, one with and one without, their page loads alternated
+ * (the order flips every round), so the two are measured under the same load. With the preload, a call's data is in
+ * the page when the UI's fetch is resolved with the preloaded answer (its `mloe-preload:used` mark), which may be
+ * later than the answer arrived; without it, when the answer's last byte arrived (Resource Timing), which may be
+ * earlier than the UI's script, its main thread busy, gets it: so the two variants' data columns are not measured at
+ * the same point, and the rows and rendered columns are the ones to compare. Targets: first list data ≤ 300 ms,
+ * history rendered ≤ 2 s.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -29,6 +36,7 @@ import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode } 
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 import { startEmbeddedUi } from '../clients/ui';
+import { API_PRELOAD_MARKS } from '../infra/ui/api-preload';
 import { startDevServer } from '../infra/devserver';
 import * as activities from './ui-activities';
 import { seedClosedWorkflows } from './ui-seed';
@@ -40,6 +48,8 @@ const REPEATS = Number(process.env.BENCH_UI_REPEATS ?? 5);
 const KEEP_DB = process.env.BENCH_UI_DB;
 /** Other built UI assets to serve (`--ui-asset-path`), e.g. a build without the patches, to compare. */
 const ASSETS = process.env.BENCH_UI_ASSETS;
+/** With the API preload (`1`), without (`0`), or both alternately (`both`, the default). */
+const PRELOAD = process.env.BENCH_UI_PRELOAD ?? 'both';
 const GRPC_REPEATS = 20;
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-bench';
@@ -105,7 +115,10 @@ interface PageLoad {
   rows: number;
   /** The result shown (history page only). */
   result: number | undefined;
-  /** The API calls whose path matches, each with its end and its time to first byte (server time). */
+  /**
+   * The API calls whose path matches, each with when its data reached the UI (the end of its response, or, for an
+   * answer the API preload handed out, when the UI's fetch got it) and its time to first byte (server time).
+   */
   calls: { end: number; ttfb: number }[];
 }
 
@@ -126,9 +139,12 @@ async function loadPage(
     // A string for the same reason as MARKS_SCRIPT (and the bench is compiled without the DOM's types).
     return await page.evaluate<PageLoad>(`(() => {
       const pattern = new RegExp(${JSON.stringify(callPattern.source)});
+      const used = new Map(performance.getEntriesByType('mark')
+        .filter((m) => m.name.startsWith(${JSON.stringify(API_PRELOAD_MARKS.used)}))
+        .map((m) => [m.name.slice(${API_PRELOAD_MARKS.used.length}), m.startTime]));
       const calls = performance.getEntriesByType('resource')
         .filter((e) => pattern.test(new URL(e.name).pathname))
-        .map((e) => ({ end: e.responseEnd, ttfb: e.responseStart - e.requestStart }));
+        .map((e) => ({ end: used.get(e.name) ?? e.responseEnd, ttfb: e.responseStart - e.requestStart }));
       return { rows: window.__mloeMarks.rows, result: window.__mloeMarks.result, calls };
     })()`);
   } finally {
@@ -227,17 +243,24 @@ async function describeLongHistory(connection: Connection): Promise<{ runId: str
   return { runId, length: Number(info?.historyLength ?? 0), result };
 }
 
+/** Page-load figures of one variant (with or without the API preload). */
+export interface UiPageFigures {
+  /** Whether the UI served the API preload. */
+  preload: boolean;
+  list: Record<'coldData' | 'coldRows' | 'warmData' | 'warmRows' | 'serverInPage' | 'inApp', Stats>;
+  history: Record<'coldData' | 'coldRows' | 'coldDone' | 'warmData' | 'warmRows' | 'warmDone' | 'serverInPage', Stats>;
+}
+
 /** Figures of one run. */
 export interface UiFigures {
   closed: number;
   historyEvents: number;
   seedMs: number;
   uiPageSize: number;
-  list: Record<'grpc' | 'http' | 'coldData' | 'coldRows' | 'warmData' | 'warmRows' | 'serverInPage' | 'inApp', Stats>;
-  history: Record<
-    'grpc' | 'http' | 'coldData' | 'coldRows' | 'coldDone' | 'warmData' | 'warmRows' | 'warmDone' | 'serverInPage',
-    Stats
-  >;
+  list: Record<'grpc' | 'http', Stats>;
+  history: Record<'grpc' | 'http', Stats>;
+  /** One entry per variant measured (`BENCH_UI_PRELOAD`). */
+  pages: UiPageFigures[];
 }
 
 const fmt = (s: Stats): string => `${s.p50.toFixed(0)} / ${s.p99.toFixed(0)}`;
@@ -265,7 +288,13 @@ export async function benchUi(): Promise<UiFigures> {
   const dbFilename = KEEP_DB ?? join(dir, 'dev.sqlite');
   const reuse = KEEP_DB !== undefined && existsSync(KEEP_DB);
   const server = await startDevServer({ port: 0, dbFilename, logLevel: 'error' });
-  const ui = await startEmbeddedUi(server, { ip: '127.0.0.1', port: 0, ...(ASSETS ? { assetPath: ASSETS } : {}) });
+  if (!['both', '1', '0'].includes(PRELOAD)) throw new Error(`BENCH_UI_PRELOAD=${PRELOAD}: expected both, 1 or 0`);
+  const variants = PRELOAD === 'both' ? [true, false] : [PRELOAD === '1'];
+  const uis = await Promise.all(
+    variants.map((apiPreload) =>
+      startEmbeddedUi(server, { ip: '127.0.0.1', port: 0, apiPreload, ...(ASSETS ? { assetPath: ASSETS } : {}) }),
+    ),
+  );
   let browser: Browser | undefined;
   const connection = await Connection.connect({ address: server.address });
   try {
@@ -291,8 +320,8 @@ export async function benchUi(): Promise<UiFigures> {
       headless: true,
       args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
     });
-    const listUrl = `${ui.url}/namespaces/${NAMESPACE}/workflows`;
-    const historyUrl = `${ui.url}/namespaces/${NAMESPACE}/workflows/${LONG_ID}/${long.runId}/history`;
+    const listPath = `/namespaces/${NAMESPACE}/workflows`;
+    const historyPath = `/namespaces/${NAMESPACE}/workflows/${LONG_ID}/${long.runId}/history`;
     const listReady = (page: Page): Promise<unknown> =>
       page.getByTestId(LIST_ROW).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
     // Rendered: the event table shows rows and the result, which is in the history's last event, is shown.
@@ -304,41 +333,50 @@ export async function benchUi(): Promise<UiFigures> {
         .first()
         .waitFor({ state: 'visible', timeout: TIMEOUT_MS });
     };
-    const samples = (): Record<string, number[]> => ({});
-    const list = samples();
-    const history = samples();
     const add = (into: Record<string, number[]>, key: string, value: number | undefined): void => {
       if (value !== undefined) (into[key] ??= []).push(value);
     };
+    const samples = variants.map(() => {
+      const list: Record<string, number[]> = {};
+      const history: Record<string, number[]> = {};
+      return { list, history };
+    });
     let uiListQuery = '';
     for (let r = 0; r < REPEATS; r++) {
-      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-      await context.addInitScript(MARKS_SCRIPT);
-      const listCalls: string[] = [];
-      context.on('request', (q) => {
-        if (LIST_CALL.test(new URL(q.url()).pathname)) listCalls.push(q.url());
-      });
-      for (const kind of ['cold', 'warm']) {
-        const load = await loadPage(context, listUrl, listReady, LIST_CALL);
-        add(list, `${kind}Rows`, load.rows);
-        add(list, `${kind}Data`, load.calls[0]?.end);
-        add(list, 'serverInPage', load.calls[0]?.ttfb);
+      // Alternate which variant goes first, so neither always runs right after the other's load.
+      const order = variants.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      for (const v of order) {
+        const { list, history } = samples[v]!;
+        const ui = uis[v]!;
+        const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+        await context.addInitScript(MARKS_SCRIPT);
+        const listCalls: string[] = [];
+        context.on('request', (q) => {
+          if (LIST_CALL.test(new URL(q.url()).pathname)) listCalls.push(q.url());
+        });
+        for (const kind of ['cold', 'warm']) {
+          const load = await loadPage(context, `${ui.url}${listPath}`, listReady, LIST_CALL);
+          add(list, `${kind}Rows`, load.rows);
+          add(list, `${kind}Data`, load.calls[0]?.end);
+          add(list, 'serverInPage', load.calls[0]?.ttfb);
+        }
+        add(list, 'inApp', await inAppList(context, `${ui.url}/namespaces/${NAMESPACE}/schedules`));
+        for (const kind of ['cold', 'warm']) {
+          const load = await loadPage(context, `${ui.url}${historyPath}`, historyReady, HISTORY_CALL);
+          add(history, `${kind}Rows`, load.rows);
+          add(history, `${kind}Done`, load.result);
+          add(history, `${kind}Data`, load.calls[load.calls.length - 1]?.end);
+          add(
+            history,
+            'serverInPage',
+            load.calls.reduce((sum, call) => sum + call.ttfb, 0),
+          );
+          if (r === 0 && kind === 'cold') console.log(`ui: the history page fetched ${load.calls.length} pages`);
+        }
+        uiListQuery ||= listCalls[0] ?? '';
+        await context.close();
       }
-      add(list, 'inApp', await inAppList(context, `${ui.url}/namespaces/${NAMESPACE}/schedules`));
-      for (const kind of ['cold', 'warm']) {
-        const load = await loadPage(context, historyUrl, historyReady, HISTORY_CALL);
-        add(history, `${kind}Rows`, load.rows);
-        add(history, `${kind}Done`, load.result);
-        add(history, `${kind}Data`, load.calls[load.calls.length - 1]?.end);
-        add(
-          history,
-          'serverInPage',
-          load.calls.reduce((sum, call) => sum + call.ttfb, 0),
-        );
-        if (r === 0 && kind === 'cold') console.log(`ui: the history page fetched ${load.calls.length} pages`);
-      }
-      uiListQuery = listCalls[0] ?? '';
-      await context.close();
     }
     const listParams = new URL(uiListQuery).searchParams;
     const uiPageSize = Number(listParams.get('pageSize') ?? 0);
@@ -362,7 +400,7 @@ export async function benchUi(): Promise<UiFigures> {
         nextPageToken = page.nextPageToken ?? undefined;
       } while (nextPageToken?.length);
     });
-    const historyApi = `${ui.url}/api/v1/namespaces/${NAMESPACE}/workflows/${LONG_ID}/history?execution.runId=${long.runId}`;
+    const historyApi = `${uis[0]!.url}/api/v1/namespaces/${NAMESPACE}/workflows/${LONG_ID}/history?execution.runId=${long.runId}`;
     const historyHttp = await timeGrpc(GRPC_REPEATS, () => httpHistory(historyApi));
 
     const stat = (from: Record<string, number[]>, key: string): Stats => stats(from[key] ?? [NaN]);
@@ -371,27 +409,31 @@ export async function benchUi(): Promise<UiFigures> {
       historyEvents: long.length,
       seedMs,
       uiPageSize,
-      list: {
-        grpc: listGrpc,
-        http: listHttp,
-        coldData: stat(list, 'coldData'),
-        coldRows: stat(list, 'coldRows'),
-        warmData: stat(list, 'warmData'),
-        warmRows: stat(list, 'warmRows'),
-        serverInPage: stat(list, 'serverInPage'),
-        inApp: stat(list, 'inApp'),
-      },
-      history: {
-        grpc: historyGrpc,
-        http: historyHttp,
-        coldData: stat(history, 'coldData'),
-        coldRows: stat(history, 'coldRows'),
-        coldDone: stat(history, 'coldDone'),
-        warmData: stat(history, 'warmData'),
-        warmRows: stat(history, 'warmRows'),
-        warmDone: stat(history, 'warmDone'),
-        serverInPage: stat(history, 'serverInPage'),
-      },
+      list: { grpc: listGrpc, http: listHttp },
+      history: { grpc: historyGrpc, http: historyHttp },
+      pages: variants.map((preload, v) => {
+        const { list, history } = samples[v]!;
+        return {
+          preload,
+          list: {
+            coldData: stat(list, 'coldData'),
+            coldRows: stat(list, 'coldRows'),
+            warmData: stat(list, 'warmData'),
+            warmRows: stat(list, 'warmRows'),
+            serverInPage: stat(list, 'serverInPage'),
+            inApp: stat(list, 'inApp'),
+          },
+          history: {
+            coldData: stat(history, 'coldData'),
+            coldRows: stat(history, 'coldRows'),
+            coldDone: stat(history, 'coldDone'),
+            warmData: stat(history, 'warmData'),
+            warmRows: stat(history, 'warmRows'),
+            warmDone: stat(history, 'warmDone'),
+            serverInPage: stat(history, 'serverInPage'),
+          },
+        };
+      }),
     };
     const [l1, l5, l15] = loadavg();
     console.log(
@@ -402,33 +444,37 @@ export async function benchUi(): Promise<UiFigures> {
     );
     const { list: l, history: h } = figures;
     console.log(
-      '| page | gRPC (ms) | HTTP API (ms) | server time in the page (ms) | data in the page, cold / warm (ms) | ' +
-        'rendered, cold / warm (ms) | warm rendered / gRPC | target (ms) |',
+      '| page | API preload | gRPC (ms) | HTTP API (ms) | server time in the page (ms) | ' +
+        'data in the page, cold / warm (ms) | rendered, cold / warm (ms) | warm rendered / gRPC | target (ms) |',
     );
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-    console.log(
-      `| list: first rows (page of ${uiPageSize}) | ${fmt(l.grpc)} | ${fmt(l.http)} | ${fmt(l.serverInPage)} | ` +
-        `${fmt(l.coldData)}, ${fmt(l.warmData)} | ${fmt(l.coldRows)}, ${fmt(l.warmRows)} | ` +
-        `${(l.warmRows.p50 / l.grpc.p50).toFixed(0)} | 300 |`,
-    );
-    console.log(
-      `| history: ${long.length} events (all pages) | ${fmt(h.grpc)} | ${fmt(h.http)} | ${fmt(h.serverInPage)} | ` +
-        `${fmt(h.coldData)}, ${fmt(h.warmData)} | ${fmt(h.coldDone)}, ${fmt(h.warmDone)} | ` +
-        `${(h.warmDone.p50 / h.grpc.p50).toFixed(0)} | 2000 |`,
-    );
-    console.log(
-      `ui: list reached inside the app (the Workflows link clicked on the loaded schedules page), click to first ` +
-        `rows: ${fmt(l.inApp)} ms`,
-    );
-    console.log(
-      `ui: history page, first event rows: cold ${fmt(h.coldRows)}, warm ${fmt(h.warmRows)} ms ` +
-        `(before the rest of the history has arrived)`,
-    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    const onOff = (preload: boolean): string => (preload ? 'on' : 'off');
+    for (const { preload, list: pl } of figures.pages) {
+      console.log(
+        `| list: first rows (page of ${uiPageSize}) | ${onOff(preload)} | ${fmt(l.grpc)} | ${fmt(l.http)} | ` +
+          `${fmt(pl.serverInPage)} | ${fmt(pl.coldData)}, ${fmt(pl.warmData)} | ` +
+          `${fmt(pl.coldRows)}, ${fmt(pl.warmRows)} | ${(pl.warmRows.p50 / l.grpc.p50).toFixed(0)} | 300 |`,
+      );
+    }
+    for (const { preload, history: ph } of figures.pages) {
+      console.log(
+        `| history: ${long.length} events (all pages) | ${onOff(preload)} | ${fmt(h.grpc)} | ${fmt(h.http)} | ` +
+          `${fmt(ph.serverInPage)} | ${fmt(ph.coldData)}, ${fmt(ph.warmData)} | ` +
+          `${fmt(ph.coldDone)}, ${fmt(ph.warmDone)} | ${(ph.warmDone.p50 / h.grpc.p50).toFixed(0)} | 2000 |`,
+      );
+    }
+    for (const { preload, list: pl, history: ph } of figures.pages) {
+      console.log(
+        `ui (API preload ${onOff(preload)}): list reached inside the app (the Workflows link clicked on the loaded ` +
+          `schedules page), click to first rows: ${fmt(pl.inApp)} ms; history page, first event rows: ` +
+          `cold ${fmt(ph.coldRows)}, warm ${fmt(ph.warmRows)} ms (before the rest of the history has arrived)`,
+      );
+    }
     return figures;
   } finally {
     await browser?.close();
     await connection.close();
-    await ui.close();
+    await Promise.all(uis.map((ui) => ui.close()));
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -48,6 +48,8 @@ export interface EmbeddedUiOptions {
    * `MLFLOW_TRACKING_URI` with its credentials), kept on the server; the browser only gets links. None: no step runs.
    */
   mlflow?: MlflowConfig;
+  /** Inline the API preload into the UI's `index.html` (default true; false to compare, e.g. `BENCH_UI_PRELOAD=0`). */
+  apiPreload?: boolean;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
       settings: options.codecEndpoint === undefined ? {} : { codecEndpoint: options.codecEndpoint },
       ...(options.codec === undefined ? {} : { codec: embeddedCodecServer(options.codec) }),
       pipelineView: pipelineViewBackendFor(options),
+      ...(options.apiPreload === undefined ? {} : { apiPreload: options.apiPreload }),
     });
   } catch (error) {
     if (error instanceof MloeError) throw error;

@@ -13,6 +13,7 @@ import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { getMimeType } from 'hono/utils/mime';
 
+import { withApiPreload } from './api-preload';
 import { compressResponse } from './compression';
 import { withFormatterCache } from './formatter-cache';
 import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetsManifest } from './manifest';
@@ -62,6 +63,11 @@ export interface UiAppOptions {
    * UI section); other clients, and calls in process, get them compressed when they accept it.
    */
   compressLoopback?: boolean;
+  /**
+   * Inline the API preload into `index.html` (`infra/ui/api-preload.ts`: the first API calls of the route being
+   * opened start while the UI boots). Default true; false serves the page without it (to compare).
+   */
+  apiPreload?: boolean;
 }
 
 /** Where {@link UiAppOptions.codec} is served, under the public path. */
@@ -128,15 +134,17 @@ function loadStaticFiles(assetsDir: string, manifest: UiAssetsManifest, indexHtm
 
 /**
  * The built index.html with the formatter cache ({@link withFormatterCache}), rewritten for a public path as Temporal's
- * ui-server does (base and asset URLs).
+ * ui-server does (base and asset URLs), and with the API preload ({@link withApiPreload}) unless turned off.
  */
-function indexHtmlFor(assetsDir: string, publicPath: string): string {
-  const html = withFormatterCache(readFileSync(join(assetsDir, 'index.html'), 'utf8'));
-  if (publicPath === '') return html;
-  return html
-    .replaceAll('base: ""', `base: ${JSON.stringify(publicPath)}`)
-    .replaceAll('"/_app/', `"${publicPath}/_app/`)
-    .replaceAll('href="/favicon.ico"', `href="${publicPath}/favicon.ico"`);
+function indexHtmlFor(assetsDir: string, publicPath: string, apiPreload: boolean): string {
+  let html = withFormatterCache(readFileSync(join(assetsDir, 'index.html'), 'utf8'));
+  if (publicPath !== '') {
+    html = html
+      .replaceAll('base: ""', `base: ${JSON.stringify(publicPath)}`)
+      .replaceAll('"/_app/', `"${publicPath}/_app/`)
+      .replaceAll('href="/favicon.ico"', `href="${publicPath}/favicon.ico"`);
+  }
+  return apiPreload ? withApiPreload(html, publicPath) : html;
 }
 
 function apiFetch(api: UiApi): FetchHandler {
@@ -172,7 +180,11 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
   const publicPath = normalizePublicPath(options.publicPath);
   const assetsDir = options.assetsDir ?? UI_ASSETS_DIR;
   const manifest = readUiManifest();
-  const assets = loadStaticFiles(assetsDir, manifest, indexHtmlFor(assetsDir, publicPath));
+  const assets = loadStaticFiles(
+    assetsDir,
+    manifest,
+    indexHtmlFor(assetsDir, publicPath, options.apiPreload !== false),
+  );
   const settings = uiSettingsDocument({ ...options.settings, version: manifest.temporalUiVersion });
   const api = options.api === undefined ? undefined : apiFetch(options.api);
   const cookiePath = publicPath === '' ? '/' : publicPath;
