@@ -102,7 +102,6 @@ const SCRIPT = `(function (base, windowMs) {
     if (s.length === 4) return { kind: 'list', namespace: s[2], search: location.search };
     if (s.length < 6 || s.length > 7 || !s[4] || !s[5] || (s.length === 7 && RUN_TABS[s[6]] !== 1)) return undefined;
     return { kind: 'run', namespace: s[2], workflowId: s[4], runId: s[5] };
-    return undefined;
   }
   function keyOf(route) {
     if (!route) return '-';
