@@ -5,7 +5,8 @@
  * every event is listed once paged to the end, the compact view lists every activity, the reset dialog offers every
  * workflow task once it opens (patch 005 renders its options only then), durations read as before (patch 006
  * formats each distinct one once), the graph beside the table still nests overlapping activities (patch 007) and a
- * running workflow's action dialogs open, work and close (patch 008 mounts them only while open).
+ * running workflow's action dialogs open, work and close (patch 008 mounts them only while open), and an event
+ * time's tooltip and copy button show on hover and the button copies (patch 009 renders both when first hovered).
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -209,6 +210,40 @@ describe('a history longer than a page, in the Temporal Web UI', () => {
     await page.locator(circles).first().waitFor({ timeout: 30_000 });
     const xs = await attributes(page, circles, 'cx');
     expect(new Set(xs).size).toBeGreaterThanOrEqual(8);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows an event time's tooltip and copy button on hover, and the button copies the time", async () => {
+    const { page, errors } = await openHistory();
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ui.url });
+    const row = page.locator(ROW).nth(5);
+    // Each row has its time twice (for wide and narrow screens); the wide one shows at this width.
+    const time = row.locator('.wrapper').filter({ visible: true });
+    expect(await time.count()).toBe(1);
+    const shown = (await time.innerText()).trim();
+    expect(shown).toMatch(/\d{4}-\d{2}-\d{2} UTC \d{2}:\d{2}:\d{2}\.\d{2}/);
+    // The tooltip's bubble and the copy button are rendered when first hovered (patch 009): none in any row before.
+    expect(await page.locator(`${ROW} .tooltip`).count()).toBe(0);
+    const copyButton = time.getByRole('button', { name: 'Click to copy content' });
+    expect(await copyButton.count()).toBe(0);
+    await time.hover();
+    const tooltip = time.locator('.tooltip');
+    await tooltip.waitFor({ state: 'visible', timeout: 30_000 });
+    expect((await tooltip.innerText()).trim()).toMatch(/^\+\d/);
+    await copyButton.waitFor({ state: 'visible', timeout: 30_000 });
+    // Visible while hovered, so reachable from the keyboard.
+    await copyButton.focus();
+    const focused = `document.activeElement?.matches(${JSON.stringify(`${ROW} .wrapper button`)}) === true`;
+    expect(await page.evaluate(focused)).toBe(true);
+    // Only the hovered time's bubble and button were rendered.
+    expect(await page.locator(`${ROW} .tooltip`).count()).toBe(1);
+    await copyButton.click();
+    await time.getByRole('button', { name: 'Content copied to clipboard' }).waitFor({ timeout: 30_000 });
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(shown);
+    // The tooltip hides again when the pointer leaves.
+    await page.mouse.move(0, 0);
+    await tooltip.waitFor({ state: 'hidden', timeout: 30_000 });
     expect(errors).toEqual([]);
     await page.context().close();
   });

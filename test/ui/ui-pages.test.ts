@@ -93,6 +93,21 @@ describe('the Temporal Web UI on the embedded dev server', () => {
     await page.getByText(demo.workflowId).first().waitFor({ timeout: 30_000 });
     expect(await page.getByText('runPipeline').count()).toBeGreaterThan(0);
     expect(await page.getByRole('columnheader', { name: 'MloePipeline' }).count()).toBe(1);
+    // A row's Start button shows its tooltip on hover (patch 009 renders the bubble when the button is first hovered).
+    const row = page
+      .locator('[data-testid=workflows-summary-configurable-table-row]')
+      .filter({ hasText: demo.workflowId });
+    const start = row
+      .first()
+      .locator('.wrapper')
+      .filter({ has: page.locator('.start-button') });
+    expect(await start.locator('.tooltip').count()).toBe(0);
+    await start.locator('.start-button').hover();
+    const tooltip = start.locator('.tooltip');
+    await tooltip.waitFor({ state: 'visible', timeout: 30_000 });
+    expect((await tooltip.innerText()).trim()).toBe('Start Workflow Like This One');
+    await page.mouse.move(0, 0);
+    await tooltip.waitFor({ state: 'hidden', timeout: 30_000 });
     await harness.screenshot(page, 'workflows-list');
     expect(errors).toEqual([]);
     await page.context().close();
