@@ -20,6 +20,7 @@ import { chromium, type BrowserContext, type CDPSession, type Page } from 'playw
 
 import { startEmbeddedUi } from '../clients/ui';
 import { startDevServer } from '../infra/devserver';
+import { oneOf } from './knobs';
 import { CHROMIUM, EVENT_ROW, HISTORY_CALL, LIST_CALL, LIST_ROW, LONG_ID, MARKS_SCRIPT, runLongHistory } from './ui';
 import { seedClosedWorkflows } from './ui-seed';
 
@@ -34,7 +35,7 @@ const ASSETS = process.env.BENCH_UI_ASSETS;
 /** Where the traces and CPU profiles go. */
 const OUT = process.env.BENCH_UI_OUT ?? tmpdir();
 /** Whether the UI serves the API preload (`BENCH_UI_PRELOAD=0`: without it). */
-const PRELOAD = process.env.BENCH_UI_PRELOAD !== '0';
+const PRELOAD = oneOf('BENCH_UI_PRELOAD', ['1', '0'], '1') === '1';
 
 /** One request as the network domain saw it, in ms since navigation. */
 interface NetRequest {

@@ -38,6 +38,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { startEmbeddedUi } from '../clients/ui';
 import { API_PRELOAD_MARKS } from '../infra/ui/api-preload';
 import { startDevServer } from '../infra/devserver';
+import { oneOf } from './knobs';
 import * as activities from './ui-activities';
 import { seedClosedWorkflows } from './ui-seed';
 
@@ -49,7 +50,7 @@ const KEEP_DB = process.env.BENCH_UI_DB;
 /** Other built UI assets to serve (`--ui-asset-path`), e.g. a build without the patches, to compare. */
 const ASSETS = process.env.BENCH_UI_ASSETS;
 /** With the API preload (`1`), without (`0`), or both alternately (`both`, the default). */
-const PRELOAD = process.env.BENCH_UI_PRELOAD ?? 'both';
+const PRELOAD = oneOf('BENCH_UI_PRELOAD', ['both', '1', '0'], 'both');
 const GRPC_REPEATS = 20;
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-bench';
@@ -288,7 +289,6 @@ export async function benchUi(): Promise<UiFigures> {
   const dbFilename = KEEP_DB ?? join(dir, 'dev.sqlite');
   const reuse = KEEP_DB !== undefined && existsSync(KEEP_DB);
   const server = await startDevServer({ port: 0, dbFilename, logLevel: 'error' });
-  if (!['both', '1', '0'].includes(PRELOAD)) throw new Error(`BENCH_UI_PRELOAD=${PRELOAD}: expected both, 1 or 0`);
   const variants = PRELOAD === 'both' ? [true, false] : [PRELOAD === '1'];
   const uis = await Promise.all(
     variants.map((apiPreload) =>

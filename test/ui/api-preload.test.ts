@@ -58,7 +58,6 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: devServer.address });
   client = new Client({ connection });
   closedRunId = (await client.workflow.getHandle('closed-000003').describe()).runId;
-  // A running workflow: no worker polls its task queue, so it stays running and its history grows only by signals.
   harness = await launchBrowser();
 }, 120_000);
 
