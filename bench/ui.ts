@@ -8,8 +8,9 @@
  * headless Chromium driven by playwright-core, each page is loaded in a fresh browser context (cold) and again in the
  * same context (warm: the UI's assets cached), timed in the page's own clock from navigation start:
  *
- * - the workflow list page (`/namespaces/default/workflows`): until its first rows are in the page, and when its
- *   list call's data arrived; beside ListWorkflowExecutions with the UI's own page size and query through the
+ * - the workflow list page (`/namespaces/default/workflows`): until its first rows are shown (with the preload, the
+ *   rows of the list's first paint, `infra/ui/list-first-paint.ts`, drawn from the preloaded answer, beside when that
+ *   answer arrived) and until the UI's own first rows are in the page (beside when its list call's data reached it); beside ListWorkflowExecutions with the UI's own page size and query through the
  *   official `@temporalio/client` connection over gRPC, and through the HTTP API alone;
  * - the 10,000-event history page: until the event table has rows and the workflow's result, which is in the last
  *   event, is shown; beside GetWorkflowExecutionHistory (every page) over gRPC and over the HTTP API.
@@ -24,7 +25,8 @@
  * the page when the UI's fetch is resolved with the preloaded answer (its `mloe-preload:used` mark), which may be
  * later than the answer arrived; without it, when the answer's last byte arrived (Resource Timing), which may be
  * earlier than the UI's script, its main thread busy, gets it: so the two variants' data columns are not measured at
- * the same point, and the rows and rendered columns are the ones to compare. Targets: first list data ≤ 300 ms,
+ * the same point, and the rows and rendered columns are the ones to compare. `BENCH_UI_FIRST_PAINT=0` serves the
+ * preload without the list's first paint. Targets: first list data ≤ 300 ms,
  * history rendered ≤ 2 s.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +39,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 
 import { startEmbeddedUi } from '../clients/ui';
 import { API_PRELOAD_MARKS } from '../infra/ui/api-preload';
+import { FIRST_PAINT_IDS } from '../infra/ui/list-first-paint';
 import { startDevServer } from '../infra/devserver';
 import { oneOf } from './knobs';
 import * as activities from './ui-activities';
@@ -51,6 +54,8 @@ const KEEP_DB = process.env.BENCH_UI_DB;
 const ASSETS = process.env.BENCH_UI_ASSETS;
 /** With the API preload (`1`), without (`0`), or both alternately (`both`, the default). */
 const PRELOAD = oneOf('BENCH_UI_PRELOAD', ['both', '1', '0'], 'both');
+/** With the preload, whether the list's first paint of `infra/ui/list-first-paint.ts` is drawn (`1`, the default). */
+const FIRST_PAINT = oneOf('BENCH_UI_FIRST_PAINT', ['1', '0'], '1') === '1';
 const GRPC_REPEATS = 20;
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'ui-bench';
@@ -60,6 +65,8 @@ export const LONG_ID = 'ui-bench-long-history';
 export const CHROMIUM = process.env.MLOE_CHROMIUM ?? '/usr/bin/chromium';
 /** The test id of a workflow list row. */
 export const LIST_ROW = 'workflows-summary-configurable-table-row';
+/** The test id of a row of the list's first paint (drawn from the preloaded answer until the UI shows its rows). */
+export const FIRST_PAINT_ROW = FIRST_PAINT_IDS.row;
 /** The test id of an event row of the history table. */
 export const EVENT_ROW = 'event-summary-row';
 const TIMEOUT_MS = 180_000;
@@ -89,16 +96,19 @@ async function timeGrpc(times: number, fn: () => Promise<unknown>): Promise<Stat
 }
 
 /**
- * Marks, in the page's own clock (ms since navigation started), when the first list or event rows entered the DOM
- * and when the workflow's result (in the completion event, the last event of the history) was shown. A string: the
+ * Marks, in the page's own clock (ms since navigation started), when the first rows of the list's first paint and
+ * the UI's first list or event rows entered the DOM, and when the workflow's result (in the completion event, the
+ * last event of the history) was shown. A string: the
  * bench runs under tsx, whose compiled functions would not survive serialisation into the page.
  */
 export const MARKS_SCRIPT = `(() => {
   const marks = (window.__mloeMarks = {});
   const rows = '[data-testid="${LIST_ROW}"],[data-testid="${EVENT_ROW}"]';
+  const firstPaint = '[data-testid="${FIRST_PAINT_ROW}"]';
   const result = "//*[contains(text(), 'collected ')]";
   // Checked once per frame (what a person can see changes no faster), cheaply enough not to slow the page down.
   const check = () => {
+    if (marks.firstPaint === undefined && document.querySelector(firstPaint)) marks.firstPaint = performance.now();
     if (marks.rows === undefined && document.querySelector(rows)) marks.rows = performance.now();
     if (
       marks.result === undefined &&
@@ -112,15 +122,20 @@ export const MARKS_SCRIPT = `(() => {
 
 /** What one page load measured, in ms since navigation started (the page's own clock). */
 interface PageLoad {
-  /** First rows in the DOM. */
+  /** The UI's first rows in the DOM. */
   rows: number;
+  /** The first paint's first rows in the DOM (list page, when it drew them). */
+  firstPaint: number | undefined;
   /** The result shown (history page only). */
   result: number | undefined;
   /**
    * The API calls whose path matches, each with when its data reached the UI (the end of its response, or, for an
-   * answer the API preload handed out, when the UI's fetch got it) and its time to first byte (server time).
+   * answer the API preload handed out, when the UI's fetch got it), when its last byte arrived in the page, and its
+   * time to first byte (server time).
    */
-  calls: { end: number; ttfb: number }[];
+  calls: { end: number; arrived: number; ttfb?: number }[];
+  /** The page's own time to first byte (server time of index.html). */
+  htmlTtfb: number;
 }
 
 async function loadPage(
@@ -140,13 +155,25 @@ async function loadPage(
     // A string for the same reason as MARKS_SCRIPT (and the bench is compiled without the DOM's types).
     return await page.evaluate<PageLoad>(`(() => {
       const pattern = new RegExp(${JSON.stringify(callPattern.source)});
-      const used = new Map(performance.getEntriesByType('mark')
-        .filter((m) => m.name.startsWith(${JSON.stringify(API_PRELOAD_MARKS.used)}))
-        .map((m) => [m.name.slice(${API_PRELOAD_MARKS.used.length}), m.startTime]));
-      const calls = performance.getEntriesByType('resource')
+      const marks = (prefix) => performance.getEntriesByType('mark')
+        .filter((m) => m.name.startsWith(prefix) && pattern.test(new URL(m.name.slice(prefix.length)).pathname))
+        .map((m) => [m.name.slice(prefix.length), m.startTime]);
+      const used = new Map(marks(${JSON.stringify(API_PRELOAD_MARKS.used)}));
+      // Answers the server embedded in the page: in the page when the preload took them; no request, no server time.
+      const embedded = marks(${JSON.stringify(API_PRELOAD_MARKS.embedded)})
+        .map(([url, at]) => ({ end: used.get(url) ?? at, arrived: at }));
+      const fetched = performance.getEntriesByType('resource')
         .filter((e) => pattern.test(new URL(e.name).pathname))
-        .map((e) => ({ end: used.get(e.name) ?? e.responseEnd, ttfb: e.responseStart - e.requestStart }));
-      return { rows: window.__mloeMarks.rows, result: window.__mloeMarks.result, calls };
+        .map((e) => ({
+          end: used.get(e.name) ?? e.responseEnd,
+          arrived: e.responseEnd,
+          ttfb: e.responseStart - e.requestStart,
+        }));
+      const calls = [...embedded, ...fetched];
+      const seen = window.__mloeMarks;
+      const nav = performance.getEntriesByType('navigation')[0];
+      const htmlTtfb = nav.responseStart - nav.requestStart;
+      return { rows: seen.rows, firstPaint: seen.firstPaint, result: seen.result, calls, htmlTtfb };
     })()`);
   } finally {
     await page.close();
@@ -248,7 +275,21 @@ async function describeLongHistory(connection: Connection): Promise<{ runId: str
 export interface UiPageFigures {
   /** Whether the UI served the API preload. */
   preload: boolean;
-  list: Record<'coldData' | 'coldRows' | 'warmData' | 'warmRows' | 'serverInPage' | 'inApp', Stats>;
+  /** Whether the list's first paint was drawn (with the preload only). */
+  firstPaint: boolean;
+  list: Record<
+    | 'coldData'
+    | 'coldArrived'
+    | 'coldShown'
+    | 'coldRows'
+    | 'warmData'
+    | 'warmArrived'
+    | 'warmShown'
+    | 'warmRows'
+    | 'serverInPage'
+    | 'inApp',
+    Stats
+  >;
   history: Record<'coldData' | 'coldRows' | 'coldDone' | 'warmData' | 'warmRows' | 'warmDone' | 'serverInPage', Stats>;
 }
 
@@ -292,7 +333,13 @@ export async function benchUi(): Promise<UiFigures> {
   const variants = PRELOAD === 'both' ? [true, false] : [PRELOAD === '1'];
   const uis = await Promise.all(
     variants.map((apiPreload) =>
-      startEmbeddedUi(server, { ip: '127.0.0.1', port: 0, apiPreload, ...(ASSETS ? { assetPath: ASSETS } : {}) }),
+      startEmbeddedUi(server, {
+        ip: '127.0.0.1',
+        port: 0,
+        apiPreload,
+        listFirstPaint: FIRST_PAINT,
+        ...(ASSETS ? { assetPath: ASSETS } : {}),
+      }),
     ),
   );
   let browser: Browser | undefined;
@@ -358,8 +405,12 @@ export async function benchUi(): Promise<UiFigures> {
         for (const kind of ['cold', 'warm']) {
           const load = await loadPage(context, `${ui.url}${listPath}`, listReady, LIST_CALL);
           add(list, `${kind}Rows`, load.rows);
+          // What a person sees first: the first paint's rows, else the UI's.
+          add(list, `${kind}Shown`, Math.min(load.firstPaint ?? Infinity, load.rows));
           add(list, `${kind}Data`, load.calls[0]?.end);
-          add(list, 'serverInPage', load.calls[0]?.ttfb);
+          add(list, `${kind}Arrived`, load.calls[0]?.arrived);
+          // The list call's server time; when its answer was embedded in the page, the page's own (which includes it).
+          add(list, 'serverInPage', load.calls[0] && (load.calls[0].ttfb ?? load.htmlTtfb));
         }
         add(list, 'inApp', await inAppList(context, `${ui.url}/namespaces/${NAMESPACE}/schedules`));
         for (const kind of ['cold', 'warm']) {
@@ -370,7 +421,7 @@ export async function benchUi(): Promise<UiFigures> {
           add(
             history,
             'serverInPage',
-            load.calls.reduce((sum, call) => sum + call.ttfb, 0),
+            load.calls.reduce((sum, call) => sum + (call.ttfb ?? 0), 0),
           );
           if (r === 0 && kind === 'cold') console.log(`ui: the history page fetched ${load.calls.length} pages`);
         }
@@ -415,10 +466,15 @@ export async function benchUi(): Promise<UiFigures> {
         const { list, history } = samples[v]!;
         return {
           preload,
+          firstPaint: preload && FIRST_PAINT,
           list: {
             coldData: stat(list, 'coldData'),
+            coldArrived: stat(list, 'coldArrived'),
+            coldShown: stat(list, 'coldShown'),
             coldRows: stat(list, 'coldRows'),
             warmData: stat(list, 'warmData'),
+            warmArrived: stat(list, 'warmArrived'),
+            warmShown: stat(list, 'warmShown'),
             warmRows: stat(list, 'warmRows'),
             serverInPage: stat(list, 'serverInPage'),
             inApp: stat(list, 'inApp'),
@@ -444,16 +500,28 @@ export async function benchUi(): Promise<UiFigures> {
     );
     const { list: l, history: h } = figures;
     console.log(
-      '| page | API preload | gRPC (ms) | HTTP API (ms) | server time in the page (ms) | ' +
+      '| page | API preload | gRPC (ms) | HTTP API (ms) | server time in the page (ms)¹ | ' +
         'data in the page, cold / warm (ms) | rendered, cold / warm (ms) | warm rendered / gRPC | target (ms) |',
     );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-    const onOff = (preload: boolean): string => (preload ? 'on' : 'off');
-    for (const { preload, list: pl } of figures.pages) {
+    const onOff = (preload: boolean, firstPaint = false): string =>
+      preload ? (firstPaint || !FIRST_PAINT ? 'on' : 'on, no first paint') : 'off';
+    for (const { preload, firstPaint, list: pl } of figures.pages) {
+      // First shown: the first paint's rows when it drew them (beside when the preloaded answer arrived), else the
+      // UI's rows (beside when the UI got its data).
+      const data = firstPaint
+        ? `${fmt(pl.coldArrived)}, ${fmt(pl.warmArrived)}`
+        : `${fmt(pl.coldData)}, ${fmt(pl.warmData)}`;
       console.log(
-        `| list: first rows (page of ${uiPageSize}) | ${onOff(preload)} | ${fmt(l.grpc)} | ${fmt(l.http)} | ` +
+        `| list: first rows shown (page of ${uiPageSize})${firstPaint ? ', the first paint' : ''} | ` +
+          `${onOff(preload, firstPaint)} | ${fmt(l.grpc)} | ${fmt(l.http)} | ${fmt(pl.serverInPage)} | ${data} | ` +
+          `${fmt(pl.coldShown)}, ${fmt(pl.warmShown)} | ${(pl.warmShown.p50 / l.grpc.p50).toFixed(0)} | 300 |`,
+      );
+      if (!firstPaint) continue;
+      console.log(
+        `| list: the UI's own first rows | ${onOff(preload, firstPaint)} | ${fmt(l.grpc)} | ${fmt(l.http)} | ` +
           `${fmt(pl.serverInPage)} | ${fmt(pl.coldData)}, ${fmt(pl.warmData)} | ` +
-          `${fmt(pl.coldRows)}, ${fmt(pl.warmRows)} | ${(pl.warmRows.p50 / l.grpc.p50).toFixed(0)} | 300 |`,
+          `${fmt(pl.coldRows)}, ${fmt(pl.warmRows)} | ${(pl.warmRows.p50 / l.grpc.p50).toFixed(0)} | - |`,
       );
     }
     for (const { preload, history: ph } of figures.pages) {
@@ -463,6 +531,10 @@ export async function benchUi(): Promise<UiFigures> {
           `${fmt(ph.coldDone)}, ${fmt(ph.warmDone)} | ${(ph.warmDone.p50 / h.grpc.p50).toFixed(0)} | 2000 |`,
       );
     }
+    console.log(
+      "¹ the API calls' time to first byte in the page; for a list answer the server embedded in the page " +
+        '(infra/ui/embedded-answers.ts), the time to first byte of the page itself, which includes it',
+    );
     for (const { preload, list: pl, history: ph } of figures.pages) {
       console.log(
         `ui (API preload ${onOff(preload)}): list reached inside the app (the Workflows link clicked on the loaded ` +

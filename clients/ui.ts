@@ -50,6 +50,8 @@ export interface EmbeddedUiOptions {
   mlflow?: MlflowConfig;
   /** Inline the API preload into the UI's `index.html` (default true; false to compare, e.g. `BENCH_UI_PRELOAD=0`). */
   apiPreload?: boolean;
+  /** With the preload, draw the workflow list's first paint from its answers (default true; false to compare). */
+  listFirstPaint?: boolean;
 }
 
 /**
@@ -136,6 +138,7 @@ export async function startEmbeddedUi(devServer: DevServerHandle, options: Embed
       ...(options.codec === undefined ? {} : { codec: embeddedCodecServer(options.codec) }),
       pipelineView: pipelineViewBackendFor(options),
       ...(options.apiPreload === undefined ? {} : { apiPreload: options.apiPreload }),
+      ...(options.listFirstPaint === undefined ? {} : { listFirstPaint: options.listFirstPaint }),
     });
   } catch (error) {
     if (error instanceof MloeError) throw error;

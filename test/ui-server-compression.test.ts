@@ -130,7 +130,7 @@ describe('the Web UI server: compression and revalidation', () => {
   });
 
   it('revalidates index.html (no-cache, an ETag, 304 when unchanged) and compresses it', async () => {
-    const first = await raw(`${server.url}/namespaces/default/workflows`, { 'Accept-Encoding': 'br' });
+    const first = await raw(`${server.url}/namespaces/default/schedules`, { 'Accept-Encoding': 'br' });
     expect(first.status).toBe(200);
     expect(first.headers['cache-control']).toBe('no-cache');
     expect(first.headers['content-encoding']).toBe('br');
@@ -140,6 +140,18 @@ describe('the Web UI server: compression and revalidation', () => {
     const again = await raw(`${server.url}/namespaces`, { 'Accept-Encoding': 'br', 'If-None-Match': etag });
     expect(again.status).toBe(304);
     expect(again.headers['content-security-policy']).toContain("frame-ancestors 'self'");
+  });
+
+  it('compresses the workflow list’s page, which embeds its first page of data (never stored, no ETag)', async () => {
+    const list = await raw(`${server.url}/namespaces/default/workflows`, { 'Accept-Encoding': 'br' });
+    expect(list.status).toBe(200);
+    expect(list.headers['cache-control']).toBe('no-store');
+    expect(list.headers.etag).toBeUndefined();
+    expect(list.headers['content-encoding']).toBe('br');
+    expect(list.headers['content-security-policy']).toContain("frame-ancestors 'self'");
+    expect(brotliDecompressSync(list.body).toString('utf8')).toContain(
+      '<script type="application/json" id="mloe-embedded-answers">',
+    );
   });
 
   it('leaves images and files under 1 KiB uncompressed, and answers HEAD with the length and no body', async () => {

@@ -30,8 +30,8 @@ describe('the Web UI server at the root', () => {
     expect(server.port).toBeGreaterThan(0);
   });
 
-  it('serves index.html at / with no-cache, a CSRF cookie and no CORS headers', async () => {
-    const response = await fetch(`${server.url}/`, { headers: { Origin: 'https://evil.example' } });
+  it('serves index.html with no-cache, a CSRF cookie and no CORS headers', async () => {
+    const response = await fetch(`${server.url}/namespaces`, { headers: { Origin: 'https://evil.example' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     expect(response.headers.get('cache-control')).toBe('no-cache');

@@ -12,6 +12,7 @@
  * What it preloads (each URL exactly as the UI builds it: `utilities/route-for-api.js`, `request-from-api.js` and
  * the services; `URLSearchParams` with the UI's parameters in the UI's order, a trailing `?` when there are none):
  * - every page: `settings`, `namespaces`, `cluster-info`, `system-info` (the shell's root layout);
+ * - every page of a namespace below: the namespace's `search-attributes` (the shell's namespace layout);
  * - the workflow list (`/namespaces/<ns>/workflows`, and `/` and `/namespaces/<ns>`, which the UI redirects there):
  *   the count by status and the first page, with the page size of `per-page` (else 100) and the query of `query`,
  *   or `ParentWorkflowId is NULL` when the UI's persisted `hideChildWorkflows` (local storage) says so and the
@@ -33,14 +34,24 @@
  * `mloe-preload:used <url>` when the UI's fetch is resolved with its answer.
  */
 
+import { EMBEDDED_ANSWERS_ID, EMBEDDED_ANSWERS_SLOT } from './embedded-answers';
+import { LIST_FIRST_PAINT_FUNCTION } from './list-first-paint';
+
 /** How long after navigation a preloaded answer may still be handed to the UI, in ms. */
 export const API_PRELOAD_WINDOW_MS = 10_000;
 
 /** The performance mark names' prefixes. */
-export const API_PRELOAD_MARKS = { start: 'mloe-preload:start ', used: 'mloe-preload:used ' } as const;
+export const API_PRELOAD_MARKS = {
+  start: 'mloe-preload:start ',
+  used: 'mloe-preload:used ',
+  embedded: 'mloe-preload:embedded ',
+} as const;
 
-/** The script body; `__MLOE_BASE__` and `__MLOE_WINDOW__` are replaced by {@link apiPreloadScript}. */
-const SCRIPT = `(function (base, windowMs) {
+/**
+ * The script body; `__MLOE_BASE__`, `__MLOE_WINDOW__` and `__MLOE_PAINT_LIST__` (the list's first paint, a function
+ * called with the list route's answers, or null) are replaced by {@link apiPreloadScript}.
+ */
+const SCRIPT = `(function (base, windowMs, paintList) {
   if (typeof window.fetch !== 'function' || typeof URLSearchParams !== 'function' || typeof Promise !== 'function') return;
   var realFetch = window.fetch;
   var origin = location.origin;
@@ -109,13 +120,33 @@ const SCRIPT = `(function (base, windowMs) {
       ? 'list\\n' + route.namespace
       : 'run\\n' + route.namespace + '\\n' + route.workflowId + '\\n' + route.runId;
   }
-  // Starts one GET (once per URL); resolves with the response when it is a 2xx, else with null.
+  // The answers the UI server embedded in the page (infra/ui/embedded-answers.ts), by API call.
+  var embedded = Object.create(null);
+  try {
+    var element = document.getElementById(__MLOE_EMBEDDED_ID__);
+    if (element) embedded = JSON.parse(element.textContent);
+  } catch (e) {
+    // Without them the preload fetches.
+  }
+  var apiRoot = origin + base + '/api/v1';
+  // The embedded answer for a URL, taken out, as a response; undefined when there is none.
+  function takeEmbedded(url) {
+    var call = url.indexOf(apiRoot) === 0 ? url.slice(apiRoot.length) : undefined;
+    if (call === undefined || !Object.prototype.hasOwnProperty.call(embedded, call)) return undefined;
+    var body = JSON.stringify(embedded[call]);
+    delete embedded[call];
+    mark('embedded', url);
+    return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
+  }
+  // Starts one GET (once per URL), or takes its embedded answer; resolves with the response when it is a 2xx, else
+  // with null.
   function preload(url, key) {
     var known = entries[url];
     if (known) return known.answer;
     if (expired()) return Promise.resolve(null);
     mark('start', url);
-    var answer = realFetch(url, { credentials: 'include', headers: headers }).then(
+    var inPage = takeEmbedded(url);
+    var answer = inPage ? Promise.resolve(inPage) : realFetch(url, { credentials: 'include', headers: headers }).then(
       function (response) { return response.ok ? response : null; },
       function () { return null; }
     );
@@ -164,7 +195,13 @@ const SCRIPT = `(function (base, windowMs) {
       return false;
     }
   }
+  // The namespace's search attributes, which the shell's namespace layout loads before any of its pages: for any
+  // route (the layout asks while the page is still on the one it leaves, as on the root's redirect to the list).
+  function searchAttributes(route) {
+    preload(api('/namespaces/' + enc(route.namespace) + '/search-attributes', []), '');
+  }
   function list(route, clusterInfo) {
+    searchAttributes(route);
     var params = new URLSearchParams(route.search);
     var perPage = params.get('per-page');
     var size = perPage ? Math.abs(Number(perPage)) || 100 : 100;
@@ -172,10 +209,19 @@ const SCRIPT = `(function (base, windowMs) {
     var withQuery = function (q) {
       var key = keyOf(route);
       var ns = '/namespaces/' + enc(route.namespace);
-      preload(api(ns + '/workflow-count', [['query', q ? q + ' GROUP BY ExecutionStatus' : 'GROUP BY ExecutionStatus']]), key);
+      var count = preload(api(ns + '/workflow-count', [['query', q ? q + ' GROUP BY ExecutionStatus' : 'GROUP BY ExecutionStatus']]), key);
       var listParams = [['pageSize', String(size)], ['nextPageToken', '']];
       if (q) listParams.push(['query', q]);
-      preload(api(ns + '/workflows', listParams), key);
+      var page = preload(api(ns + '/workflows', listParams), key);
+      if (paintList) {
+        paintList({
+          base: base, namespace: route.namespace, list: json(page), count: json(count), until: windowMs,
+          // Still on the list (or on the root, which the UI redirects there): neither expired nor gone elsewhere.
+          current: function () {
+            return !expired() && !leftHome() && (keyOf(routeOf(location.pathname)) === key || !wasHome);
+          }
+        });
+      }
     };
     var hide = hideChildWorkflows();
     if (hide === undefined) return;
@@ -185,6 +231,7 @@ const SCRIPT = `(function (base, windowMs) {
     }).then(null, ignore);
   }
   function run(route) {
+    searchAttributes(route);
     var key = keyOf(route);
     var ns = '/namespaces/' + enc(route.namespace);
     var workflow = ns + '/workflows/' + enc(route.workflowId);
@@ -304,7 +351,9 @@ const SCRIPT = `(function (base, windowMs) {
       }).then(null, ignore);
       return;
     }
+    // The page starts on its route: leaving it from now on drops what was preloaded for it.
     home = keyOf(route);
+    wasHome = true;
     if (route && route.kind === 'list') {
       list(route, clusterInfo);
     } else if (route && route.kind === 'run') {
@@ -313,24 +362,40 @@ const SCRIPT = `(function (base, windowMs) {
   } catch (e) {
     // A preload is an optimisation: the UI makes every call itself anyway.
   }
-})(__MLOE_BASE__, __MLOE_WINDOW__);`;
+})(__MLOE_BASE__, __MLOE_WINDOW__, __MLOE_PAINT_LIST__);`;
+
+/** Options of {@link apiPreloadScript}. */
+export interface ApiPreloadOptions {
+  /** How long preloaded answers may be handed out, in ms after navigation; default {@link API_PRELOAD_WINDOW_MS}. */
+  windowMs?: number;
+  /** Draw the workflow list's first paint from the preloaded answers (`infra/ui/list-first-paint.ts`); default true. */
+  listFirstPaint?: boolean;
+}
 
 /**
  * The preload script for a UI served under `publicPath` (normalised: `''` or `/p`), as inlined into `index.html`
  * (plain ES2015, no dependencies).
  */
-export function apiPreloadScript(publicPath: string, windowMs: number = API_PRELOAD_WINDOW_MS): string {
-  return SCRIPT.replace('__MLOE_BASE__', JSON.stringify(publicPath)).replace('__MLOE_WINDOW__', String(windowMs));
+export function apiPreloadScript(publicPath: string, options: ApiPreloadOptions = {}): string {
+  const paintList = options.listFirstPaint === false ? 'null' : LIST_FIRST_PAINT_FUNCTION;
+  return SCRIPT.replace('__MLOE_BASE__', JSON.stringify(publicPath))
+    .replace('__MLOE_WINDOW__', String(options.windowMs ?? API_PRELOAD_WINDOW_MS))
+    .replace('__MLOE_EMBEDDED_ID__', JSON.stringify(EMBEDDED_ANSWERS_ID))
+    .replace('__MLOE_PAINT_LIST__', () => paintList);
 }
 
 /**
  * `html` with {@link apiPreloadScript} inlined early in its head: before its first `<link>` (a script after a
- * stylesheet waits for it to load), else before `</head>`.
+ * stylesheet waits for it to load), else before `</head>`; just before it, the slot where the UI server may embed
+ * answers ({@link EMBEDDED_ANSWERS_SLOT}).
  */
-export function withApiPreload(html: string, publicPath: string): string {
+export function withApiPreload(html: string, publicPath: string, options: ApiPreloadOptions = {}): string {
   const head = html.indexOf('</head>');
   if (head === -1) throw new Error('the UI build has no </head> in its index.html');
   const link = html.indexOf('<link');
   const at = link !== -1 && link < head ? link : head;
-  return `${html.slice(0, at)}<script>${apiPreloadScript(publicPath)}</script>\n    ${html.slice(at)}`;
+  return (
+    `${html.slice(0, at)}${EMBEDDED_ANSWERS_SLOT}<script>${apiPreloadScript(publicPath, options)}</script>\n    ` +
+    html.slice(at)
+  );
 }

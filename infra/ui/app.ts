@@ -15,6 +15,7 @@ import { getMimeType } from 'hono/utils/mime';
 
 import { withApiPreload } from './api-preload';
 import { compressResponse } from './compression';
+import { EMBEDDED_ANSWERS_SLOT, embeddedAnswersElement, listCallFor } from './embedded-answers';
 import { withFormatterCache } from './formatter-cache';
 import { UI_ASSETS_DIR, describeAssets, readUiManifest, type UiAssetsManifest } from './manifest';
 import { pipelineViewApi, type PipelineViewBackend } from './pipeline-view-api';
@@ -68,6 +69,11 @@ export interface UiAppOptions {
    * opened start while the UI boots). Default true; false serves the page without it (to compare).
    */
   apiPreload?: boolean;
+  /**
+   * With the API preload, draw the workflow list's first paint from its answers (`infra/ui/list-first-paint.ts`: the
+   * list's first rows as plain HTML until the UI shows its own). Default true; false leaves the preload alone.
+   */
+  listFirstPaint?: boolean;
 }
 
 /** Where {@link UiAppOptions.codec} is served, under the public path. */
@@ -79,6 +85,8 @@ export class UiConfigError extends Error {
 }
 
 const CSRF_COOKIE = '_csrf';
+/** How long serving the list's page may wait for its first page to embed, in ms; after that it is served without. */
+const EMBED_BUDGET_MS = 250;
 const CSRF_HEADER = 'X-CSRF-TOKEN';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Hashed build outputs: their names change with their bytes, so browsers may keep them for a year. */
@@ -134,9 +142,14 @@ function loadStaticFiles(assetsDir: string, manifest: UiAssetsManifest, indexHtm
 
 /**
  * The built index.html with the formatter cache ({@link withFormatterCache}), rewritten for a public path as Temporal's
- * ui-server does (base and asset URLs), and with the API preload ({@link withApiPreload}) unless turned off.
+ * ui-server does (base and asset URLs), and with the API preload ({@link withApiPreload}) and the list's first paint
+ * unless turned off.
  */
-function indexHtmlFor(assetsDir: string, publicPath: string, apiPreload: boolean): string {
+function indexHtmlFor(
+  assetsDir: string,
+  publicPath: string,
+  preload: { apiPreload: boolean; listFirstPaint: boolean },
+): string {
   let html = withFormatterCache(readFileSync(join(assetsDir, 'index.html'), 'utf8'));
   if (publicPath !== '') {
     html = html
@@ -144,7 +157,7 @@ function indexHtmlFor(assetsDir: string, publicPath: string, apiPreload: boolean
       .replaceAll('"/_app/', `"${publicPath}/_app/`)
       .replaceAll('href="/favicon.ico"', `href="${publicPath}/favicon.ico"`);
   }
-  return apiPreload ? withApiPreload(html, publicPath) : html;
+  return preload.apiPreload ? withApiPreload(html, publicPath, { listFirstPaint: preload.listFirstPaint }) : html;
 }
 
 function apiFetch(api: UiApi): FetchHandler {
@@ -180,13 +193,43 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
   const publicPath = normalizePublicPath(options.publicPath);
   const assetsDir = options.assetsDir ?? UI_ASSETS_DIR;
   const manifest = readUiManifest();
-  const assets = loadStaticFiles(
-    assetsDir,
-    manifest,
-    indexHtmlFor(assetsDir, publicPath, options.apiPreload !== false),
-  );
+  const apiPreload = options.apiPreload !== false;
+  const indexHtml = indexHtmlFor(assetsDir, publicPath, {
+    apiPreload,
+    listFirstPaint: options.listFirstPaint !== false,
+  });
+  const assets = loadStaticFiles(assetsDir, manifest, indexHtml);
   const settings = uiSettingsDocument({ ...options.settings, version: manifest.temporalUiVersion });
   const api = options.api === undefined ? undefined : apiFetch(options.api);
+  const defaultNamespace = String(settings.DefaultNamespace);
+
+  /**
+   * `index.html` with the list's first page embedded (`infra/ui/embedded-answers.ts`) when the page is the list's and
+   * the API answers it in time with JSON; undefined otherwise (the static page is served).
+   */
+  const indexHtmlWithAnswers = async (url: URL): Promise<string | undefined> => {
+    if (!apiPreload || api === undefined) return undefined;
+    const call = listCallFor(url.pathname, url.search, defaultNamespace);
+    if (call === undefined) return undefined;
+    const request = new Request(new URL(`/api/v1${call}`, url), { headers: { 'Caller-Type': 'operator' } });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), EMBED_BUDGET_MS);
+    });
+    try {
+      const answer = await Promise.race([Promise.resolve(api(request)), late]);
+      if (!answer?.ok || !(answer.headers.get('Content-Type') ?? '').includes('application/json')) {
+        await answer?.body?.cancel();
+        return undefined;
+      }
+      const body = await answer.text();
+      return indexHtml.replace(EMBEDDED_ANSWERS_SLOT, () => embeddedAnswersElement({ [call]: body }));
+    } catch {
+      return undefined; // the preload, then the UI, ask the API themselves and show its error
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const cookiePath = publicPath === '' ? '/' : publicPath;
 
   const app = new Hono<{ Bindings: NodeBindings }>();
@@ -268,6 +311,13 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
     if (path.startsWith('_app/')) return c.text('not found', 404);
     ensureCsrfCookie(c, cookiePath);
     c.header('Content-Security-Policy', "frame-src 'self'; frame-ancestors 'self'");
+    const withAnswers = c.req.method === 'GET' ? await indexHtmlWithAnswers(new URL(c.req.url)) : undefined;
+    if (withAnswers !== undefined) {
+      // Data of this moment: never stored, never revalidated.
+      c.header('Cache-Control', 'no-store');
+      const page = c.html(withAnswers);
+      return compress(c) ? compressResponse(page, c.req.header('Accept-Encoding')) : page;
+    }
     return send(c, (await assets.answer('index.html', request))!);
   });
 

@@ -39,11 +39,23 @@ let closedRunId: string;
  * every request it gets: method, path (without the public path) and query.
  */
 async function startCountingUi(publicPath: string): Promise<{ url: string; close(): Promise<void> }> {
-  const app = createUiApp({ publicPath, api: uiApiFor(devServer, '127.0.0.1') });
+  const api = uiApiFor(devServer, '127.0.0.1');
+  const record = (request: Request, path: string): void => {
+    uiRequests.push(`${request.method} ${path}${new URL(request.url).search}`);
+  };
+  // API calls are counted where the API gets them: over HTTP, or in process when the server embeds the list's first
+  // page in the page it serves (infra/ui/embedded-answers.ts); everything else (the settings too) as it comes in.
+  const app = createUiApp({
+    publicPath,
+    api: (request) => {
+      record(request, new URL(request.url).pathname);
+      return typeof api === 'function' ? api(request) : api.fetch(request);
+    },
+  });
   const http = gracefulServer(
     getRequestListener((request, env) => {
-      const url = new URL(request.url);
-      uiRequests.push(`${request.method} ${url.pathname.slice(publicPath.length)}${url.search}`);
+      const path = new URL(request.url).pathname.slice(publicPath.length);
+      if (!path.startsWith('/api/v1/') || path === '/api/v1/settings') record(request, path);
       return app(request, env);
     }),
   );
@@ -117,11 +129,12 @@ describe.each([
     const { page, errors } = await harness.open();
     await page.goto(`${ui.url}/namespaces/default/workflows`);
     await page.getByTestId(LIST_ROW).first().waitFor({ timeout: UI_TIMEOUT_MS });
-    await page.getByText('closed-000011').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByTestId(LIST_ROW).filter({ hasText: 'closed-000011' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
     const started = await allUsed(page);
     expect([...started].sort()).toEqual(
       [
         ...SETUP,
+        'namespaces/default/search-attributes?',
         'namespaces/default/workflow-count?query=GROUP+BY+ExecutionStatus',
         'namespaces/default/workflows?pageSize=100&nextPageToken=',
       ]
@@ -156,7 +169,7 @@ describe.each([
     // What the UI persisted from an earlier visit: hide child workflows (stored by its persistStore as JSON).
     await page.addInitScript("window.localStorage.setItem('hideChildWorkflows', 'true')");
     await page.goto(`${ui.url}/namespaces/default/workflows?per-page=250`);
-    await page.getByText('closed-000000').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.getByTestId(LIST_ROW).filter({ hasText: 'closed-000000' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
     const started = await allUsed(page);
     const hidden = 'ParentWorkflowId+is+NULL';
     expect(started).toEqual(
@@ -171,7 +184,11 @@ describe.each([
     await second.page.goto(
       `${ui.url}/namespaces/default/workflows?query=${encodeURIComponent('WorkflowType="trainModel"')}`,
     );
-    await second.page.getByText('closed-000001').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await second.page
+      .getByTestId(LIST_ROW)
+      .filter({ hasText: 'closed-000001' })
+      .first()
+      .waitFor({ timeout: UI_TIMEOUT_MS });
     const queried = await allUsed(second.page);
     expect(queried).toEqual(
       expect.arrayContaining([
@@ -195,6 +212,7 @@ describe.each([
     expect([...started].sort()).toEqual(
       [
         ...SETUP,
+        'namespaces/default/search-attributes?',
         `namespaces/default/workflows/closed-000003?${run}`,
         'namespaces/default/task-queues/ui-bench-seed?taskQueueType=1',
         'namespaces/default/task-queues/ui-bench-seed?taskQueueType=2',
@@ -270,7 +288,7 @@ describe('the API preload’s fetch wrapper, on a page of the UI’s origin that
     await page.route(`${ui.url}/preload-probe`, (route) =>
       route.fulfill({
         contentType: 'text/html',
-        body: `<!doctype html><html><head><script>${apiPreloadScript('', windowMs)}</script></head><body></body></html>`,
+        body: `<!doctype html><html><head><script>${apiPreloadScript('', { windowMs })}</script></head><body></body></html>`,
       }),
     );
     await page.goto(`${ui.url}/preload-probe`);

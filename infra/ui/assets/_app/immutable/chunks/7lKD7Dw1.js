@@ -1,0 +1,1 @@
+import"./B2GZeL2J.js";import"./gxhp4yws.js";import{a as o,f as t}from"./CnVxXc3i.js";var e=t('<hr tabindex="-1" aria-hidden="true" class="w-full border-subtle"/>');function n(r){var a=e();o(r,a)}export{n as M};

@@ -1,1 +1,0 @@
-import{B as t,D as i,F as c,G as f}from"./4fd3Qss3.js";import{B as y}from"./By0hLdOc.js";const l=Symbol("NaN");function h(r,e,n){c&&f();var o=new y(r),s=!t();i(()=>{var a=e();a!==a&&(a=l),s&&a!==null&&typeof a=="object"&&(a={}),o.ensure(a,n)})}export{h as k};

@@ -1,1 +1,0 @@
-import"./CQrvKQFo.js";import"./BK3vHYKj.js";import{a as o,f as t}from"./4fd3Qss3.js";var e=t('<hr tabindex="-1" aria-hidden="true" class="w-full border-subtle"/>');function n(r){var a=e();o(r,a)}export{n as M};

@@ -1,1 +1,0 @@
-import{r}from"../chunks/DYr2xkqF.js";import{r as t}from"../chunks/BSXIZL9f.js";const n=({params:e,url:o})=>{r(302,`${t({namespace:e.namespace,workflow:e.workflow,run:e.run})}${o.search}`)},c=Object.freeze(Object.defineProperty({__proto__:null,load:n},Symbol.toStringTag,{value:"Module"}));export{c as universal};

@@ -1,0 +1,1 @@
+import{r as t}from"../chunks/KMZdkUhN.js";import{a}from"../chunks/B8xoSS3A.js";const r=async({parent:e})=>{const{settings:o}=await e();t(302,a({namespace:o.defaultNamespace}))},c=Object.freeze(Object.defineProperty({__proto__:null,load:r},Symbol.toStringTag,{value:"Module"}));export{c as universal};

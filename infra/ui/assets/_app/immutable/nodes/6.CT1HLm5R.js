@@ -1,0 +1,1 @@
+import{r as o}from"../chunks/KMZdkUhN.js";import{a as r}from"../chunks/B8xoSS3A.js";const a=({params:e})=>{o(302,r({namespace:e.namespace}))},l=Object.freeze(Object.defineProperty({__proto__:null,load:a},Symbol.toStringTag,{value:"Module"}));export{l as universal};

@@ -1,1 +1,0 @@
-import{r as o}from"../chunks/DYr2xkqF.js";import{a as r}from"../chunks/BSXIZL9f.js";const a=({params:e})=>{o(302,r({namespace:e.namespace}))},l=Object.freeze(Object.defineProperty({__proto__:null,load:a},Symbol.toStringTag,{value:"Module"}));export{l as universal};
