@@ -129,14 +129,17 @@ const SCRIPT = `(function (base, windowMs, paintList) {
     // Without them the preload fetches.
   }
   var apiRoot = origin + base + '/api/v1';
+  // The parsed embedded answers taken, by URL: read as they are (by the first paint, which only reads them), where a
+  // response's body would be read in a later task.
+  var inPage = Object.create(null);
   // The embedded answer for a URL, taken out, as a response; undefined when there is none.
   function takeEmbedded(url) {
     var call = url.indexOf(apiRoot) === 0 ? url.slice(apiRoot.length) : undefined;
     if (call === undefined || !Object.prototype.hasOwnProperty.call(embedded, call)) return undefined;
-    var body = JSON.stringify(embedded[call]);
+    inPage[url] = embedded[call];
     delete embedded[call];
     mark('embedded', url);
-    return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
+    return new Response(JSON.stringify(inPage[url]), { status: 200, headers: { 'Content-Type': 'application/json' } });
   }
   // Starts one GET (once per URL), or takes its embedded answer; resolves with the response when it is a 2xx, else
   // with null.
@@ -145,16 +148,18 @@ const SCRIPT = `(function (base, windowMs, paintList) {
     if (known) return known.answer;
     if (expired()) return Promise.resolve(null);
     mark('start', url);
-    var inPage = takeEmbedded(url);
-    var answer = inPage ? Promise.resolve(inPage) : realFetch(url, { credentials: 'include', headers: headers }).then(
+    var taken = takeEmbedded(url);
+    var answer = taken ? Promise.resolve(taken) : realFetch(url, { credentials: 'include', headers: headers }).then(
       function (response) { return response.ok ? response : null; },
       function () { return null; }
     );
     entries[url] = { answer: answer, key: key };
     return answer;
   }
-  // The JSON of a preloaded answer, read from a copy (the original is for the UI); null when there is none.
-  function json(answer) {
+  // The JSON of a preloaded answer, read from a copy (the original is for the UI), or as embedded in the page; null
+  // when there is none.
+  function json(answer, url) {
+    if (url !== undefined && inPage[url] !== undefined) return Promise.resolve(inPage[url]);
     return answer.then(function (response) {
       if (!response) return null;
       try {
@@ -209,13 +214,15 @@ const SCRIPT = `(function (base, windowMs, paintList) {
     var withQuery = function (q) {
       var key = keyOf(route);
       var ns = '/namespaces/' + enc(route.namespace);
-      var count = preload(api(ns + '/workflow-count', [['query', q ? q + ' GROUP BY ExecutionStatus' : 'GROUP BY ExecutionStatus']]), key);
+      var countUrl = api(ns + '/workflow-count', [['query', q ? q + ' GROUP BY ExecutionStatus' : 'GROUP BY ExecutionStatus']]);
+      var count = preload(countUrl, key);
       var listParams = [['pageSize', String(size)], ['nextPageToken', '']];
       if (q) listParams.push(['query', q]);
-      var page = preload(api(ns + '/workflows', listParams), key);
+      var listUrl = api(ns + '/workflows', listParams);
+      var page = preload(listUrl, key);
       if (paintList) {
         paintList({
-          base: base, namespace: route.namespace, list: json(page), count: json(count), until: windowMs,
+          base: base, namespace: route.namespace, list: json(page, listUrl), count: json(count, countUrl), until: windowMs,
           // Still on the list (or on the root, which the UI redirects there): neither expired nor gone elsewhere.
           current: function () {
             return !expired() && !leftHome() && (keyOf(routeOf(location.pathname)) === key || !wasHome);

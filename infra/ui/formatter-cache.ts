@@ -63,9 +63,15 @@ export const FORMATTER_CACHE_SCRIPT = `(function () {
   Intl.DateTimeFormat = proxy;
 })();`;
 
-/** `html` with {@link FORMATTER_CACHE_SCRIPT} inlined at the end of its head (before the UI's own boot script). */
+/**
+ * `html` with {@link FORMATTER_CACHE_SCRIPT} inlined early in its head (so before the UI's own boot script): before
+ * its first `<link>`, else before `</head>`. Not after the stylesheets: an inline script there would hold the parser
+ * until they load, and the body (where the list's first paint goes) would be parsed only then.
+ */
 export function withFormatterCache(html: string): string {
-  const end = html.indexOf('</head>');
-  if (end === -1) throw new Error('the UI build has no </head> in its index.html');
-  return `${html.slice(0, end)}<script>${FORMATTER_CACHE_SCRIPT}</script>\n${html.slice(end)}`;
+  const head = html.indexOf('</head>');
+  if (head === -1) throw new Error('the UI build has no </head> in its index.html');
+  const link = html.indexOf('<link');
+  const at = link !== -1 && link < head ? link : head;
+  return `${html.slice(0, at)}<script>${FORMATTER_CACHE_SCRIPT}</script>\n    ${html.slice(at)}`;
 }

@@ -192,8 +192,10 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
     var lead = '<div class="mloe-fp-check"></div></td><td><div class="mloe-fp-start"></div></td>';
     var head = '<th>' + lead.replace(/td>/g, 'th>');
     for (var c = 0; c < columns.length; c++) head += '<th>' + escape(columns[c]) + '</th>';
+    // Only the rows the window shows (the UI's table starts 222 px down, a row is 37 px high); the UI draws the rest.
+    var visible = Math.min(workflows.length, Math.max(1, Math.ceil((window.innerHeight - 222) / 37) + 1));
     var body = '';
-    for (var r = 0; r < workflows.length; r++) {
+    for (var r = 0; r < visible; r++) {
       var workflow = workflows[r];
       var execution = workflow.execution || {};
       var href = p.base + ns + '/workflows/' + encodeURIComponent(execution.workflowId || '') + '/' +
@@ -219,10 +221,20 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
   function mark(name) {
     try { performance.mark(name); } catch (e) {}
   }
-  // Calls back once the body exists (the script runs in the head).
+  // Calls back once the body exists: the script runs in the head, and the body is parsed long before the document
+  // is loaded (its first script waits for the stylesheets), so the parser is watched for it.
   function withBody(callback) {
     if (document.body) return callback();
-    document.addEventListener('DOMContentLoaded', callback);
+    var done = false;
+    var once = function () {
+      if (done || !document.body) return;
+      done = true;
+      observer.disconnect();
+      callback();
+    };
+    var observer = new MutationObserver(once);
+    observer.observe(document.documentElement, { childList: true });
+    document.addEventListener('DOMContentLoaded', once);
   }
   function show(html) {
     if (!p.current() || document.querySelector(APP_ROW)) return;
