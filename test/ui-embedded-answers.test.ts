@@ -103,6 +103,17 @@ describe('the UI server embeds the list’s first page', () => {
     expect(calls).toEqual(['GET /api/v1/namespaces/default/workflows?pageSize=250&nextPageToken= operator']);
   });
 
+  it('with the settings at the root, where the preload needs them to know the default namespace', async () => {
+    const server = await start({ settings: { defaultNamespace: 'ml' } });
+    const html = await (await fetch(`${server.url}/`)).text();
+    const settings = await (await fetch(`${server.url}/api/v1/settings`)).json();
+    expect(embeddedIn(html)).toEqual({
+      '/namespaces/ml/workflows?pageSize=100&nextPageToken=': PAGE,
+      '/settings?': settings,
+    });
+    expect(calls).toEqual(['GET /api/v1/namespaces/ml/workflows?pageSize=100&nextPageToken= operator']);
+  });
+
   it('not into other pages, HEAD requests or a server without the preload', async () => {
     const server = await start();
     for (const path of ['/namespaces', '/namespaces/default/schedules', '/namespaces/default/workflows/w/r/history']) {

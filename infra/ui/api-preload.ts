@@ -30,8 +30,13 @@
  * guess is one wasted request, never wrong data. A fetch whose signal is aborted while it waits for the preloaded
  * answer rejects as the real fetch would.
  *
- * For tests and benchmarks it leaves performance marks: `mloe-preload:start <url>` when a preload starts and
- * `mloe-preload:used <url>` when the UI's fetch is resolved with its answer.
+ * An answer the UI server embedded in the page (`infra/ui/embedded-answers.ts`: the workflow list's first page) is
+ * taken from the page instead of fetched. For the workflow list, the answers also go to the list's first paint
+ * (`infra/ui/list-first-paint.ts`), which shows the rows until the UI shows its own.
+ *
+ * For tests and benchmarks it leaves performance marks: `mloe-preload:start <url>` when a preload starts,
+ * `mloe-preload:embedded <url>` when its answer was taken from the page, and `mloe-preload:used <url>` when the UI's
+ * fetch is resolved with its answer.
  */
 
 import { EMBEDDED_ANSWERS_ID, EMBEDDED_ANSWERS_SLOT } from './embedded-answers';

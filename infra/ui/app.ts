@@ -203,8 +203,19 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
   const api = options.api === undefined ? undefined : apiFetch(options.api);
   const defaultNamespace = String(settings.DefaultNamespace);
 
+  const codec = options.codec === undefined ? undefined : apiFetch(options.codec);
+  const codecOnOwnOrigin = codec !== undefined && options.settings?.codecEndpoint === undefined;
+  /** The settings document for a request to `url`. */
+  const settingsFor = (url: URL): Record<string, unknown> => {
+    if (!codecOnOwnOrigin) return settings;
+    // The UI calls the endpoint from the browser: this server's own origin, as the browser reached it.
+    const endpoint = `${url.origin}${publicPath}${UI_CODEC_PATH}`;
+    return { ...settings, Codec: { ...(settings.Codec as object), Endpoint: endpoint } };
+  };
+
   /**
-   * `index.html` with the list's first page embedded (`infra/ui/embedded-answers.ts`) when the page is the list's and
+   * `index.html` with the list's first page embedded, and at the root the settings too (there the preload waits for
+   * them to know the default namespace) (`infra/ui/embedded-answers.ts`) when the page is the list's and
    * the API answers it in time with JSON; undefined otherwise (the static page is served).
    */
   const indexHtmlWithAnswers = async (url: URL): Promise<string | undefined> => {
@@ -223,7 +234,9 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
         return undefined;
       }
       const body = await answer.text();
-      return indexHtml.replace(EMBEDDED_ANSWERS_SLOT, () => embeddedAnswersElement({ [call]: body }));
+      const answers: Record<string, string> = { [call]: body };
+      if (url.pathname === '/') answers['/settings?'] = JSON.stringify(settingsFor(url));
+      return indexHtml.replace(EMBEDDED_ANSWERS_SLOT, () => embeddedAnswersElement(answers));
     } catch {
       return undefined; // the preload, then the UI, ask the API themselves and show its error
     } finally {
@@ -245,14 +258,9 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
   const compress = (c: Context<{ Bindings: NodeBindings }>): boolean =>
     options.compressLoopback === true || !isLoopback(c.env?.incoming?.socket.remoteAddress);
 
-  const codec = options.codec === undefined ? undefined : apiFetch(options.codec);
-  const codecOnOwnOrigin = codec !== undefined && options.settings?.codecEndpoint === undefined;
   app.get('/api/v1/settings', (c) => {
     c.header('Cache-Control', 'no-store');
-    if (!codecOnOwnOrigin) return c.json(settings);
-    // The UI calls the endpoint from the browser: this server's own origin, as the browser reached it.
-    const endpoint = `${new URL(c.req.url).origin}${publicPath}${UI_CODEC_PATH}`;
-    return c.json({ ...settings, Codec: { ...(settings.Codec as object), Endpoint: endpoint } });
+    return c.json(settingsFor(new URL(c.req.url)));
   });
 
   if (codec !== undefined) {

@@ -13,7 +13,8 @@
  * `per-page` (else 100) and the `query` of the URL, for `/namespaces/<ns>/workflows`, `/namespaces/<ns>` and `/` (the
  * default namespace's list, where the UI redirects). A person whose UI hides child workflows (a local-storage choice
  * the server cannot see) has the preload ask for another URL; the embedded answer then matches nothing and is
- * dropped, as any unused preload is. Only a 2xx JSON answer is embedded; anything else is left to the preload and the
+ * dropped, as any unused preload is. At `/` the UI settings are embedded too: there the preload needs them to know
+ * the default namespace before it can use the list's page. Only a 2xx JSON answer is embedded; anything else is left to the preload and the
  * UI, which ask the API themselves and show its error.
  */
 

@@ -260,6 +260,26 @@ describe.each([
     await watched.page.context().close();
   });
 
+  it('shows it at the root too, with the settings in the page, until the UI has redirected to the list', async () => {
+    const { page, errors } = await harness.open();
+    const gate = await holdUiEntry(page);
+    await page.goto(`${ui.url}/`);
+    await page.getByTestId(FIRST_PAINT_IDS.row).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    const marks = await page.evaluate(() => performance.getEntriesByType('mark').map((m) => m.name));
+    expect(marks).toEqual(
+      expect.arrayContaining([
+        `${API_PRELOAD_MARKS.embedded}${ui.url}/api/v1/settings?`,
+        `${API_PRELOAD_MARKS.embedded}${ui.url}/api/v1/namespaces/default/workflows?pageSize=100&nextPageToken=`,
+      ]),
+    );
+    gate.open();
+    await page.waitForURL(`${ui.url}/namespaces/default/workflows`, { timeout: UI_TIMEOUT_MS });
+    await page.getByTestId(LIST_ROW).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.locator(ROOT).waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('opens a workflow’s history from a link of the first paint', async () => {
     const { page, errors } = await harness.open();
     const gate = await holdUiEntry(page);
