@@ -1,8 +1,8 @@
 /**
  * The workflow list's first page embedded into the page the UI server serves (`infra/ui/embedded-answers.ts`): which
  * pages get it and with which API call (the preload's own rules), how it is written into the HTML (nothing in the data
- * can end the element), and when the server serves the plain page instead (another page, HEAD, the preload off, an
- * API error or non-JSON answer, an API slower than the budget). Over real HTTP, with a stand-in API that records what
+ * can end the element), and when the server serves the plain page instead (another page, the preload off, an API
+ * error or non-JSON answer, an API slower than the budget, whose call it aborts); HEAD answers as GET would. Over real HTTP, with a stand-in API that records what
  * reached it: the real one is Temporal's HTTP API on the dev server, used by the browser tests
  * (`test/ui/list-first-paint.test.ts`, `test/ui/api-preload.test.ts`).
  */
@@ -114,14 +114,13 @@ describe('the UI server embeds the list’s first page', () => {
     expect(calls).toEqual(['GET /api/v1/namespaces/ml/workflows?pageSize=100&nextPageToken= operator']);
   });
 
-  it('not into other pages, HEAD requests or a server without the preload', async () => {
+  it('not into other pages or a server without the preload', async () => {
     const server = await start();
     for (const path of ['/namespaces', '/namespaces/default/schedules', '/namespaces/default/workflows/w/r/history']) {
       const response = await fetch(`${server.url}${path}`);
       expect(response.headers.get('cache-control')).toBe('no-cache');
       expect(embeddedIn(await response.text())).toBeUndefined();
     }
-    expect((await fetch(`${server.url}/namespaces/default/workflows`, { method: 'HEAD' })).status).toBe(200);
     const off = await start({ apiPreload: false });
     expect(embeddedIn(await (await fetch(`${off.url}/namespaces/default/workflows`)).text())).toBeUndefined();
     expect(calls).toEqual([]);
@@ -141,12 +140,39 @@ describe('the UI server embeds the list’s first page', () => {
   ])('and serves the plain page when the API gives %s', async (_case, api) => {
     answer = api;
     const server = await start();
+    for (const path of ['/namespaces/default/workflows', '/']) {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('cache-control')).toBe('no-cache');
+      expect(response.headers.get('etag')).toMatch(/^"[0-9a-f]{64}"$/);
+      const html = await response.text();
+      expect(embeddedIn(html)).toBeUndefined();
+      expect(html).toContain('__sveltekit_');
+    }
+    expect(calls).toHaveLength(2);
+  });
+
+  it('aborts the API call it stopped waiting for', async () => {
+    let seen: AbortSignal | undefined;
+    answer = (request) => {
+      seen = request.signal;
+      return new Promise<Response>((resolve) => {
+        request.signal.addEventListener('abort', () => resolve(Response.json(PAGE)));
+      });
+    };
+    const server = await start();
     const response = await fetch(`${server.url}/namespaces/default/workflows`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('cache-control')).toBe('no-cache');
-    const html = await response.text();
-    expect(embeddedIn(html)).toBeUndefined();
-    expect(html).toContain('__sveltekit_');
-    expect(calls).toHaveLength(1);
+    expect(embeddedIn(await response.text())).toBeUndefined();
+    expect(seen?.aborted).toBe(true);
+  });
+
+  it('answers HEAD of a list page as a GET would (never stored, no ETag), without asking the API', async () => {
+    const server = await start();
+    const head = await fetch(`${server.url}/namespaces/default/workflows`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('cache-control')).toBe('no-store');
+    expect(head.headers.get('etag')).toBeNull();
+    expect(head.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(calls).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@
  * What it preloads (each URL exactly as the UI builds it: `utilities/route-for-api.js`, `request-from-api.js` and
  * the services; `URLSearchParams` with the UI's parameters in the UI's order, a trailing `?` when there are none):
  * - every page: `settings`, `namespaces`, `cluster-info`, `system-info` (the shell's root layout);
- * - every page of a namespace below: the namespace's `search-attributes` (the shell's namespace layout);
+ * - the list's and a run's pages below: the namespace's `search-attributes` (the shell's namespace layout loads them);
  * - the workflow list (`/namespaces/<ns>/workflows`, and `/` and `/namespaces/<ns>`, which the UI redirects there):
  *   the count by status and the first page, with the page size of `per-page` (else 100) and the query of `query`,
  *   or `ParentWorkflowId is NULL` when the UI's persisted `hideChildWorkflows` (local storage) says so and the

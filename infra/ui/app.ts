@@ -218,22 +218,38 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
    * them to know the default namespace) (`infra/ui/embedded-answers.ts`) when the page is the list's and
    * the API answers it in time with JSON; undefined otherwise (the static page is served).
    */
-  const indexHtmlWithAnswers = async (url: URL): Promise<string | undefined> => {
-    if (!apiPreload || api === undefined) return undefined;
-    const call = listCallFor(url.pathname, url.search, defaultNamespace);
-    if (call === undefined) return undefined;
-    const request = new Request(new URL(`/api/v1${call}`, url), { headers: { 'Caller-Type': 'operator' } });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), EMBED_BUDGET_MS);
+  const indexHtmlWithAnswers = async (url: URL, signal: AbortSignal): Promise<string | undefined> => {
+    const call = embeddedListCall(url);
+    if (call === undefined || api === undefined) return undefined;
+    // Aborted when the budget is spent or the browser goes away: the HTTP API stops the call where it can (a query
+    // that runs synchronously in process cannot be interrupted; it then delays the page by its own time).
+    const abort = new AbortController();
+    const request = new Request(new URL(`/api/v1${call}`, url), {
+      headers: { 'Caller-Type': 'operator' },
+      signal: AbortSignal.any([signal, abort.signal]),
     });
-    try {
-      const answer = await Promise.race([Promise.resolve(api(request)), late]);
-      if (!answer?.ok || !(answer.headers.get('Content-Type') ?? '').includes('application/json')) {
-        await answer?.body?.cancel();
+    const read = (async (): Promise<string | undefined> => {
+      const answer = await api(request);
+      if (
+        !answer.ok ||
+        !(answer.headers.get('Content-Type') ?? '').includes('application/json') ||
+        abort.signal.aborted
+      ) {
+        await answer.body?.cancel();
         return undefined;
       }
-      const body = await answer.text();
+      return answer.text();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        abort.abort(new Error('the list page was not embedded in time'));
+        resolve(undefined);
+      }, EMBED_BUDGET_MS);
+    });
+    try {
+      const body = await Promise.race([read, late]);
+      if (body === undefined) return undefined;
       const answers: Record<string, string> = { [call]: body };
       if (url.pathname === '/') answers['/settings?'] = JSON.stringify(settingsFor(url));
       return indexHtml.replace(EMBEDDED_ANSWERS_SLOT, () => embeddedAnswersElement(answers));
@@ -241,8 +257,12 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
       return undefined; // the preload, then the UI, ask the API themselves and show its error
     } finally {
       clearTimeout(timer);
+      read.catch(() => undefined); // a late failure is nobody's to report
     }
   };
+  /** The list call embedded into the page at `url`, when this server embeds one there. */
+  const embeddedListCall = (url: URL): string | undefined =>
+    apiPreload && api !== undefined ? listCallFor(url.pathname, url.search, defaultNamespace) : undefined;
   const cookiePath = publicPath === '' ? '/' : publicPath;
 
   const app = new Hono<{ Bindings: NodeBindings }>();
@@ -319,7 +339,14 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
     if (path.startsWith('_app/')) return c.text('not found', 404);
     ensureCsrfCookie(c, cookiePath);
     c.header('Content-Security-Policy', "frame-src 'self'; frame-ancestors 'self'");
-    const withAnswers = c.req.method === 'GET' ? await indexHtmlWithAnswers(new URL(c.req.url)) : undefined;
+    const url = new URL(c.req.url);
+    if (c.req.method === 'HEAD' && embeddedListCall(url) !== undefined) {
+      // As a GET of the page would answer, but for the body (whose length depends on the data then).
+      c.header('Cache-Control', 'no-store');
+      c.header('Content-Type', 'text/html; charset=UTF-8');
+      return c.body(null, 200);
+    }
+    const withAnswers = c.req.method === 'GET' ? await indexHtmlWithAnswers(url, c.req.raw.signal) : undefined;
     if (withAnswers !== undefined) {
       // Data of this moment: never stored, never revalidated.
       c.header('Cache-Control', 'no-store');

@@ -21,12 +21,14 @@
  *
  * It draws nothing when it cannot be sure to match: a column it does not know how to draw (anything beyond the
  * status, ids, type, start, end, execution time, task queue, history length, state transitions and custom search
- * attributes whose values are keywords, texts or numbers), a time zone or relative times chosen in the UI, the dark
- * theme, an empty page, a failed call, or a page that has left the list by the time the answer is in.
+ * attributes whose values are keywords, texts or numbers in ASCII, as the UI decodes them), a time zone or relative
+ * times chosen in the UI, the dark theme, an empty page, a failed call, or a page that has left the list by the time
+ * the answer is in.
  *
- * It goes away, for good, when the UI's own list rows are in the page, when the page leaves the list's route, or at
- * the latest when the preload's window ends (the UI has then had seconds to render; a first paint that stayed longer
- * would cover the UI's own error or empty state).
+ * It goes away, for good, when the UI's own list rows or its error page are in the page, when the page leaves the
+ * list's route, when the person clicks (elsewhere than on one of its links), scrolls or types, or at the latest when
+ * the preload's window ends (the UI has then had seconds to render; a first paint that stayed longer would cover what
+ * the UI shows instead of rows).
  *
  * It leaves performance marks `mloe-first-paint:shown` and `mloe-first-paint:removed` for tests and benchmarks.
  */
@@ -51,6 +53,8 @@ export const FIRST_PAINT_MARKS = { shown: 'mloe-first-paint:shown', removed: 'ml
 export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
   var ROOT = ${JSON.stringify(FIRST_PAINT_IDS.root)};
   var APP_ROW = '[data-testid="workflows-summary-configurable-table-row"]';
+  // The shell's error page (infra/ui/build/src/routes/+error.svelte).
+  var APP_ERROR = '[data-testid="mloe-error"]';
   // mloe's default columns (infra/ui/build/src/routes/namespaces/[namespace]/+layout.svelte).
   var DEFAULT_COLUMNS = ['Status', 'Workflow ID', 'Type', 'MloePipeline', 'MloeStatus', 'Start', 'End'];
   // Built-in columns the UI draws in its own way; a first paint would not match them.
@@ -74,6 +78,8 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
     ContinuedAsNew: STATUS.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
     TimedOut: STATUS.WORKFLOW_EXECUTION_STATUS_TIMED_OUT
   };
+  // The UI's order of statuses (models/workflow-status workflowStatuses).
+  var GROUP_ORDER = ['Running', 'TimedOut', 'Completed', 'Failed', 'ContinuedAsNew', 'Canceled', 'Terminated'];
   var SEARCH_ATTRIBUTE_TYPES = { Keyword: 1, Text: 1, Int: 1, Double: 1 };
   var FILTERABLE = { 'Workflow ID': 1, 'Run ID': 1, Type: 1 };
   function stored(name) {
@@ -111,11 +117,12 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
     if (!m) return undefined;
     return m[1] + '-' + m[2] + '-' + m[3] + ' UTC ' + m[4] + ':' + m[5] + ':' + m[6] + '.' + ((m[7] || '') + '00').slice(0, 2);
   }
-  function utf8(base64) {
+  // A payload field's text. The pinned UI decodes payloads with atob alone (no UTF-8 step), so a value with bytes
+  // beyond ASCII would show differently there: throws for those, and the first paint draws nothing.
+  function ascii(base64) {
     var bytes = atob(base64);
-    var escaped = '';
-    for (var i = 0; i < bytes.length; i++) escaped += '%' + ('0' + bytes.charCodeAt(i).toString(16)).slice(-2);
-    return decodeURIComponent(escaped);
+    for (var i = 0; i < bytes.length; i++) if (bytes.charCodeAt(i) > 127) throw new Error('not ASCII');
+    return bytes;
   }
   // A custom search attribute's value as the UI shows it: '' when absent; undefined when it is of a type the UI
   // draws otherwise (times, booleans, lists) or cannot be read.
@@ -124,9 +131,11 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
     var payload = fields && fields[name];
     if (!payload) return '';
     var metadata = payload.metadata || {};
-    if (metadata.type !== undefined && SEARCH_ATTRIBUTE_TYPES[utf8(metadata.type)] !== 1) return undefined;
-    if (!metadata.encoding || utf8(metadata.encoding) !== 'json/plain' || typeof payload.data !== 'string') return undefined;
-    var value = JSON.parse(utf8(payload.data));
+    if (metadata.type !== undefined && SEARCH_ATTRIBUTE_TYPES[ascii(metadata.type)] !== 1) return undefined;
+    if (!metadata.encoding || ascii(metadata.encoding) !== 'json/plain' || typeof payload.data !== 'string') return undefined;
+    var value = JSON.parse(ascii(payload.data));
+    // The UI reads integers beyond 2^53 exactly (json-bigint); JSON.parse would round them.
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) return undefined;
     return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
   }
   function positive(value) {
@@ -159,15 +168,24 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
   // the list's); left out when it failed or has a group the UI would draw otherwise.
   function fillCount(root, count) {
     if (!count || count.count === undefined) return;
-    var groups = '';
     var list = count.groups || [];
+    var found = [];
     for (var i = 0; i < list.length; i++) {
       var value = list[i].groupValues && list[i].groupValues[0];
-      var status = value && value.data ? GROUP_STATUS[JSON.parse(utf8(value.data))] : undefined;
-      if (!status) return;
-      groups += '<span class="mloe-fp-badge ' + status[1] + '">' + Number(list[i].count).toLocaleString() + ' ' + status[0] + '</span>';
+      var name = value && value.data ? JSON.parse(ascii(value.data)) : undefined;
+      if (!GROUP_STATUS[name]) return;
+      found.push({ status: GROUP_STATUS[name], order: GROUP_ORDER.indexOf(name), count: Number(list[i].count) });
     }
-    root.querySelector('.mloe-fp-count').textContent = Number(count.count).toLocaleString();
+    // In the UI's order of statuses (its getStatusAndCountOfGroup), not the server's.
+    found.sort(function (a, b) { return a.order - b.order; });
+    var groups = '';
+    for (var j = 0; j < found.length; j++) {
+      groups += '<span class="mloe-fp-badge ' + found[j].status[1] + '">' + found[j].count.toLocaleString() + ' ' +
+        found[j].status[0] + '</span>';
+    }
+    var total = Number(count.count);
+    root.querySelector('.mloe-fp-count').textContent = total.toLocaleString();
+    root.querySelector('.mloe-fp-noun').textContent = total === 1 ? 'Workflow' : 'Workflows';
     root.querySelector('.mloe-fp-groups').innerHTML = groups;
   }
   var STYLE = '#' + ROOT + '{position:fixed;inset:0;z-index:2147483000;display:flex;overflow:hidden}' +
@@ -213,7 +231,7 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
       '<div class="mloe-fp-nav surface-black"></div>' +
       '<div class="mloe-fp-main surface-primary">' +
       '<div class="mloe-fp-top border-b border-subtle">Namespace: ' + escape(p.namespace) + '</div>' +
-      '<div class="mloe-fp-content"><h1><span class="mloe-fp-count"></span> Workflows</h1>' +
+      '<div class="mloe-fp-content"><h1><span class="mloe-fp-count"></span> <span class="mloe-fp-noun">Workflows</span></h1>' +
       '<div class="mloe-fp-groups"></div>' +
       '<div class="mloe-fp-table"><table><thead><tr data-testid="${FIRST_PAINT_IDS.header}">' + head + '</tr></thead><tbody>' + body +
       '</tbody></table></div></div></div>';
@@ -249,14 +267,28 @@ export const LIST_FIRST_PAINT_FUNCTION = `function (p) {
       try {
         fillCount(root, count);
       } catch (e) {
-        // The title without its count, as the UI shows it before its count call answers.
+        // The title without its count and badges: the count's answer had a shape the UI would draw otherwise.
       }
     });
+    var gone = false;
+    var remove = function () {
+      if (gone) return;
+      gone = true;
+      root.remove();
+      window.removeEventListener('keydown', remove, true);
+      mark(${JSON.stringify(FIRST_PAINT_MARKS.removed)});
+    };
+    // A person who clicks (not on one of its links), scrolls or types wants the UI beneath: it gives way at once.
+    root.addEventListener('pointerdown', function (event) {
+      if (!(event.target && event.target.closest && event.target.closest('a'))) remove();
+    });
+    root.addEventListener('wheel', remove, { passive: true });
+    window.addEventListener('keydown', remove, true);
     // Checked once per frame: what a person sees changes no faster.
     var check = function () {
-      if (document.querySelector(APP_ROW) || !p.current() || performance.now() > p.until) {
-        root.remove();
-        mark(${JSON.stringify(FIRST_PAINT_MARKS.removed)});
+      if (gone) return;
+      if (document.querySelector(APP_ROW) || document.querySelector(APP_ERROR) || !p.current() || performance.now() > p.until) {
+        remove();
         return;
       }
       requestAnimationFrame(check);

@@ -9,6 +9,7 @@
  * one of its links opens that workflow.
  */
 import { getRequestListener } from '@hono/node-server';
+import Long from 'long';
 import { Client, Connection } from '@temporalio/client';
 import type { Page, Route } from 'playwright-core';
 
@@ -33,6 +34,8 @@ const APP_ENTRY = '**/_app/immutable/entry/app.*.js';
 /** How many workflows the namespace holds: closed ones seeded, running ones with mloe's search attributes. */
 const CLOSED = 6;
 const RUNNING = 2;
+/** A namespace whose workflow's search attribute value is beyond ASCII. */
+const ACCENTS = 'ui-first-paint-accents';
 
 let harness: BrowserHarness;
 let devServer: DevServerHandle;
@@ -64,6 +67,17 @@ beforeAll(async () => {
       ],
     });
   }
+  // A namespace whose only workflow has a search attribute value beyond ASCII.
+  await connection.workflowService.registerNamespace({
+    namespace: ACCENTS,
+    workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) },
+  });
+  await registerSearchAttributes(connection, ACCENTS);
+  await new Client({ connection, namespace: ACCENTS }).workflow.start('runPipeline', {
+    taskQueue: 'ui-first-paint-nobody',
+    workflowId: 'pipeline-accented',
+    typedSearchAttributes: [{ key: PIPELINE_SEARCH_ATTRIBUTE, value: 'modèle' }],
+  });
   harness = await launchBrowser();
 }, 120_000);
 
@@ -135,6 +149,14 @@ function uiShown(page: Page): Promise<ShownList> {
   });
 }
 
+/** A list page's title count and status badges, as shown. */
+function headerShown(page: Page, count: string, badges: string): Promise<{ count: string; badges: string[] }> {
+  return page.evaluate<{ count: string; badges: string[] }>(`({
+    count: document.querySelector(${JSON.stringify(count)}).innerText.trim(),
+    badges: [...document.querySelectorAll(${JSON.stringify(badges)})].map((b) => b.innerText.trim().replace(/\\s+/g, ' ')),
+  })`);
+}
+
 /** Resolves once the page's preloaded list answer has arrived and two frames have passed (the first paint drew). */
 async function listAnswerArrived(page: Page): Promise<void> {
   // Embedded in the page by the server, or fetched by the preload (its answer in the page once its last byte is in).
@@ -174,6 +196,7 @@ async function firstPaintThenUi(
     .waitFor();
   if (screenshot) await harness.screenshot(page, `${screenshot}-first-paint`);
   const first = await firstPaintShown(page);
+  const firstHeader = await headerShown(page, `${ROOT} .mloe-fp-count`, `${ROOT} .mloe-fp-groups > span`);
   expect(await page.getByTestId(LIST_ROW).count()).toBe(0);
   gate.open();
   await page.getByTestId(LIST_ROW).first().waitFor({ timeout: UI_TIMEOUT_MS });
@@ -195,6 +218,11 @@ async function firstPaintThenUi(
   ).catch(uiTop);
   if (screenshot) await harness.screenshot(page, `${screenshot}-ui`);
   expect(shown).toEqual(first);
+  // The title's count and the badges by status, in the UI's order.
+  expect(await headerShown(page, '[data-testid="workflow-count"]', 'header [data-testid^="workflow-status-"]')).toEqual(
+    firstHeader,
+  );
+  expect(firstHeader.badges).toEqual([`${RUNNING} Running`, `${CLOSED} Completed`]);
   return { first, shown };
 }
 
@@ -238,6 +266,14 @@ describe.each([
     expect(watched.errors).toEqual([]);
     await watched.page.context().close();
   });
+});
+
+describe('the workflow list’s first paint in Chromium', () => {
+  let ui: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    ui = await startUi();
+  });
+  afterAll(() => ui.close());
 
   it('draws the columns the person chose for the namespace (persisted by the UI), in the rows the window shows', async () => {
     const watched = await harness.open();
@@ -315,12 +351,13 @@ describe('where the first paint could not match the UI, it draws nothing', () =>
       )})`,
       '',
     ],
-    ['an empty page', '', `?query=${encodeURIComponent('WorkflowId="no-such-workflow"')}`],
-  ])('%s', async (_case, setup, search) => {
+    ['an empty page', '', `/namespaces/default/workflows?query=${encodeURIComponent('WorkflowId="no-such-workflow"')}`],
+    ['a search attribute value beyond ASCII (the UI decodes it otherwise)', '', `/namespaces/${ACCENTS}/workflows`],
+  ])('%s', async (_case, setup, path) => {
     const { page } = await harness.open();
     if (setup) await page.addInitScript(setup);
     const gate = await holdUiEntry(page);
-    await page.goto(`${ui.url}/namespaces/default/workflows${search}`);
+    await page.goto(`${ui.url}${path || '/namespaces/default/workflows'}`);
     await listAnswerArrived(page);
     expect(await page.locator(ROOT).count()).toBe(0);
     gate.open();
@@ -369,6 +406,17 @@ describe('the first paint goes away', () => {
     await page.goto(`${ui.url}/namespaces/default/workflows`);
     await page.getByTestId(FIRST_PAINT_IDS.row).first().waitFor({ timeout: UI_TIMEOUT_MS });
     await page.evaluate("history.pushState({}, '', '/namespaces/default/schedules')");
+    await page.locator(ROOT).waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
+    gate.open();
+    await page.context().close();
+  });
+
+  it('when the person clicks elsewhere than on its links', async () => {
+    const { page } = await harness.open();
+    const gate = await holdUiEntry(page);
+    await page.goto(`${ui.url}/namespaces/default/workflows`);
+    await page.getByTestId(FIRST_PAINT_IDS.row).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.mouse.click(700, 20); // the top bar
     await page.locator(ROOT).waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
     gate.open();
     await page.context().close();
