@@ -40,6 +40,7 @@
  */
 
 import { EMBEDDED_ANSWERS_ID, EMBEDDED_ANSWERS_SLOT } from './embedded-answers';
+import { insertEarlyInHead } from './html-head';
 import { LIST_FIRST_PAINT_FUNCTION } from './list-first-paint';
 
 /** How long after navigation a preloaded answer may still be handed to the UI, in ms. */
@@ -402,12 +403,5 @@ export function apiPreloadScript(publicPath: string, options: ApiPreloadOptions 
  * answers ({@link EMBEDDED_ANSWERS_SLOT}).
  */
 export function withApiPreload(html: string, publicPath: string, options: ApiPreloadOptions = {}): string {
-  const head = html.indexOf('</head>');
-  if (head === -1) throw new Error('the UI build has no </head> in its index.html');
-  const link = html.indexOf('<link');
-  const at = link !== -1 && link < head ? link : head;
-  return (
-    `${html.slice(0, at)}${EMBEDDED_ANSWERS_SLOT}<script>${apiPreloadScript(publicPath, options)}</script>\n    ` +
-    html.slice(at)
-  );
+  return insertEarlyInHead(html, `${EMBEDDED_ANSWERS_SLOT}<script>${apiPreloadScript(publicPath, options)}</script>`);
 }

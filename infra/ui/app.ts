@@ -213,6 +213,10 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
     return { ...settings, Codec: { ...(settings.Codec as object), Endpoint: endpoint } };
   };
 
+  /** The list call embedded into the page at `url`, when this server embeds one there. */
+  const embeddedListCall = (url: URL): string | undefined =>
+    apiPreload && api !== undefined ? listCallFor(url.pathname, url.search, defaultNamespace) : undefined;
+
   /**
    * `index.html` with the list's first page embedded, and at the root the settings too (there the preload waits for
    * them to know the default namespace) (`infra/ui/embedded-answers.ts`) when the page is the list's and
@@ -260,9 +264,6 @@ export function createUiApp(options: UiAppOptions = {}): UiFetchHandler {
       read.catch(() => undefined); // a late failure is nobody's to report
     }
   };
-  /** The list call embedded into the page at `url`, when this server embeds one there. */
-  const embeddedListCall = (url: URL): string | undefined =>
-    apiPreload && api !== undefined ? listCallFor(url.pathname, url.search, defaultNamespace) : undefined;
   const cookiePath = publicPath === '' ? '/' : publicPath;
 
   const app = new Hono<{ Bindings: NodeBindings }>();

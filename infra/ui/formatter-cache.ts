@@ -10,6 +10,8 @@
  * so are subclass constructions. `instanceof`, the prototype and `supportedLocalesOf` are the original's (a `Proxy`).
  */
 
+import { insertEarlyInHead } from './html-head';
+
 /** The script, as inlined into `index.html` (plain ES2015, no dependencies). */
 export const FORMATTER_CACHE_SCRIPT = `(function () {
   var Original = Intl.DateTimeFormat;
@@ -63,15 +65,7 @@ export const FORMATTER_CACHE_SCRIPT = `(function () {
   Intl.DateTimeFormat = proxy;
 })();`;
 
-/**
- * `html` with {@link FORMATTER_CACHE_SCRIPT} inlined early in its head (so before the UI's own boot script): before
- * its first `<link>`, else before `</head>`. Not after the stylesheets: an inline script there would hold the parser
- * until they load, and the body (where the list's first paint goes) would be parsed only then.
- */
+/** `html` with {@link FORMATTER_CACHE_SCRIPT} inlined early in its head ({@link insertEarlyInHead}), before the UI boots. */
 export function withFormatterCache(html: string): string {
-  const head = html.indexOf('</head>');
-  if (head === -1) throw new Error('the UI build has no </head> in its index.html');
-  const link = html.indexOf('<link');
-  const at = link !== -1 && link < head ? link : head;
-  return `${html.slice(0, at)}<script>${FORMATTER_CACHE_SCRIPT}</script>\n    ${html.slice(at)}`;
+  return insertEarlyInHead(html, `<script>${FORMATTER_CACHE_SCRIPT}</script>`);
 }

@@ -8,7 +8,6 @@
  * goes when the page leaves the list, and at the end of the preload window when the UI never shows rows; a click on
  * one of its links opens that workflow.
  */
-import { getRequestListener } from '@hono/node-server';
 import Long from 'long';
 import { Client, Connection } from '@temporalio/client';
 import type { Page, Route } from 'playwright-core';
@@ -16,11 +15,10 @@ import type { Page, Route } from 'playwright-core';
 import { seedClosedWorkflows } from '../../bench/ui-seed';
 import { uiApiFor } from '../../clients/ui';
 import { startDevServer, type DevServerHandle } from '../../infra/devserver';
-import { gracefulServer, listen } from '../../infra/http-listen';
 import { API_PRELOAD_MARKS, apiPreloadScript } from '../../infra/ui/api-preload';
-import { createUiApp, type UiAppOptions } from '../../infra/ui/app';
 import { EMBEDDED_ANSWERS_ID } from '../../infra/ui/embedded-answers';
 import { FIRST_PAINT_IDS, FIRST_PAINT_MARKS } from '../../infra/ui/list-first-paint';
+import { startUiServer, type UiServerHandle, type UiServerOptions } from '../../infra/ui/server';
 import { registerSearchAttributes } from '../../workers/search-attributes';
 import { PIPELINE_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE } from '../../workflows/types';
 import { pollUntil } from '../support/poll';
@@ -41,13 +39,9 @@ let harness: BrowserHarness;
 let devServer: DevServerHandle;
 let connection: Connection;
 
-/** The UI server as `startUiServer` serves it, with the given options, over the dev server's HTTP API. */
-async function startUi(options: UiAppOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
-  const publicPath = options.publicPath ?? '';
-  const app = createUiApp({ ...options, api: uiApiFor(devServer, '127.0.0.1') });
-  const http = gracefulServer(getRequestListener((request, env) => app(request, env)));
-  const port = await listen(http.server, 0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${port}${publicPath}`, close: () => http.close() };
+/** The UI server with the given options over the dev server's HTTP API, as `mloe server start-dev` serves it. */
+function startUi(options: Partial<UiServerOptions> = {}): Promise<UiServerHandle> {
+  return startUiServer({ port: 0, ...options, api: uiApiFor(devServer, '127.0.0.1') });
 }
 
 beforeAll(async () => {
@@ -230,7 +224,7 @@ describe.each([
   ['at the root', ''],
   ['under --ui-public-path /temporal', '/temporal'],
 ])('the workflow list’s first paint in Chromium, %s', (_name, publicPath) => {
-  let ui: { url: string; close(): Promise<void> };
+  let ui: UiServerHandle;
   beforeAll(async () => {
     ui = await startUi({ publicPath });
   });
@@ -269,7 +263,7 @@ describe.each([
 });
 
 describe('the workflow list’s first paint in Chromium', () => {
-  let ui: { url: string; close(): Promise<void> };
+  let ui: UiServerHandle;
   beforeAll(async () => {
     ui = await startUi();
   });
@@ -334,7 +328,7 @@ describe('the workflow list’s first paint in Chromium', () => {
 });
 
 describe('where the first paint could not match the UI, it draws nothing', () => {
-  let ui: { url: string; close(): Promise<void> };
+  let ui: UiServerHandle;
   beforeAll(async () => {
     ui = await startUi();
   });
@@ -394,7 +388,7 @@ describe('where the first paint could not match the UI, it draws nothing', () =>
 });
 
 describe('the first paint goes away', () => {
-  let ui: { url: string; close(): Promise<void> };
+  let ui: UiServerHandle;
   beforeAll(async () => {
     ui = await startUi();
   });
